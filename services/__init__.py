@@ -1,0 +1,1 @@
+"""The domain: models, the tracker, the stores, events and settings."""

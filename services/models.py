@@ -1,0 +1,254 @@
+"""Typed values that flow between channels, services, stores and the admin app."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Platform = Literal["messenger", "webchat"]
+ConversationStatus = Literal["active", "idle", "closed"]
+HandledBy = Literal["bot", "human"]
+SenderType = Literal["user", "bot", "agent", "system"]
+DeliveryStatus = Literal["received", "pending", "sent", "delivered", "read", "failed"]
+ConversationSort = Literal["last_activity", "priority"]
+UserRole = Literal["admin", "agent"]
+
+PLATFORMS: tuple[str, ...] = ("messenger", "webchat")
+STATUSES: tuple[str, ...] = ("active", "idle", "closed")
+PREVIEW_LENGTH = 140
+
+
+def utc(value: datetime) -> datetime:
+    """Return ``value`` as an aware UTC datetime (naive values are taken as UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _timestamps_are_utc(cls, value: Any) -> Any:
+        return utc(value) if isinstance(value, datetime) else value
+
+
+class Conversation(_Model):
+    """One thread between a person on a platform and the business."""
+
+    id: int
+    platform: Platform
+    external_user_id: str
+    display_name: str | None = None
+    profile: dict[str, Any] = Field(default_factory=dict)
+    status: ConversationStatus = "active"
+    handled_by: HandledBy = "bot"
+    needs_human: bool = False
+    human_reason: str | None = None
+    priority: int = Field(default=5, ge=1, le=5)
+    assigned_to: int | None = None
+    message_count: int = 0
+    last_message_preview: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    last_message_at: datetime
+    last_user_message_at: datetime | None = None
+    waiting_since: datetime | None = None
+    escalated_at: datetime | None = None
+    first_human_reply_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class Message(_Model):
+    """One message of a conversation, in either direction."""
+
+    id: int
+    conversation_id: int
+    platform: Platform
+    sender_type: SenderType
+    sender_id: str | None = None
+    content: str = ""
+    attachments: list[dict[str, Any]] = Field(default_factory=list)
+    external_id: str | None = None
+    created_at: datetime
+    confidence_score: float | None = None
+    requires_human: bool = False
+    human_reason: str | None = None
+    human_replied: bool = False
+    replied_by: str | None = None
+    replied_at: datetime | None = None
+    delivery_status: DeliveryStatus = "received"
+    delivery_error: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
+class _Incoming(_Model):
+    """Text from outside: NUL characters are dropped, since PostgreSQL text cannot hold them."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nul(cls, data: Any) -> Any:
+        return _without_nul(data)
+
+
+class InboundMessage(_Incoming):
+    """A message a channel received from a platform, before it is tracked."""
+
+    platform: Platform
+    external_user_id: str = Field(min_length=1, max_length=256)
+    external_id: str | None = Field(default=None, max_length=512)
+    content: str = ""
+    attachments: list[dict[str, Any]] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    sender_type: SenderType = "user"
+    sender_id: str | None = None
+    display_name: str | None = None
+    profile: dict[str, Any] | None = None
+    received_at: datetime | None = None
+
+
+class OutboundMessage(_Incoming):
+    """A message the business sends into a conversation (bot, agent or system)."""
+
+    conversation_id: int
+    sender_type: Literal["bot", "agent", "system"]
+    content: str = ""
+    sender_id: str | None = None
+    attachments: list[dict[str, Any]] = Field(default_factory=list)
+    external_id: str | None = Field(default=None, max_length=512)
+    confidence_score: float | None = Field(default=None, ge=0, le=1)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    delivery_status: DeliveryStatus = "pending"
+
+
+class TrackResult(_Model):
+    """What ``track_inbound`` did: the stored message, its conversation, and what was new."""
+
+    conversation: Conversation
+    message: Message
+    created: bool
+    conversation_created: bool
+
+
+class ConversationFilter(_Model):
+    """Filters for conversation lists; every field is optional and they combine with AND."""
+
+    status: ConversationStatus | None = None
+    platform: Platform | None = None
+    needs_human: bool | None = None
+    handled_by: HandledBy | None = None
+    assigned_to: int | None = None
+    unassigned: bool | None = None
+    search: str | None = Field(default=None, max_length=200)
+    sort: ConversationSort = "last_activity"
+
+
+class ConversationPage(_Model):
+    """One page of a keyset-paginated conversation list."""
+
+    conversations: list[Conversation]
+    next_cursor: str | None = None
+
+
+class PlatformStats(_Model):
+    conversations: int = 0
+    active_conversations: int = 0
+    messages: int = 0
+
+
+class HourBucket(_Model):
+    hour: datetime
+    messages: int = 0
+    escalations: int = 0
+
+
+class Stats(_Model):
+    """Aggregates over every conversation, computed by the store in SQL."""
+
+    total_conversations: int
+    active_conversations: int
+    total_messages: int
+    messages_requiring_human: int
+    conversations_needing_human: int
+    escalated_conversations: int
+    escalation_rate: float
+    avg_messages_per_conversation: float
+    avg_first_human_response_seconds: float | None
+    by_platform: dict[str, PlatformStats]
+    messages_per_hour: list[HourBucket]
+    timestamp: datetime
+
+
+class AdminUser(_Model):
+    """A person who signs in to the admin panel."""
+
+    id: int
+    email: str
+    role: UserRole
+    password_hash: str = Field(repr=False)
+    created_at: datetime
+    disabled: bool = False
+
+
+class ApiToken(_Model):
+    """A bearer token for the admin API; only its hash is stored."""
+
+    id: int
+    user_id: int
+    name: str
+    token_hash: str = Field(repr=False)
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class ConversationCursor(_Model):
+    """The position after the last row of a page, for the given sort order."""
+
+    sort: ConversationSort
+    last_message_at: datetime
+    priority: int
+    id: int
+
+    def encode(self) -> str:
+        raw = json.dumps(self.model_dump(mode="json"), separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> "ConversationCursor":
+        """Parse a cursor string; raises ``ValueError`` on anything malformed."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            return cls.model_validate_json(raw)
+        except Exception as exc:  # any garbage is one kind of error for the caller
+            raise ValueError("invalid cursor") from exc
+
+    @classmethod
+    def after(cls, conversation: Conversation, sort: ConversationSort) -> "ConversationCursor":
+        return cls(
+            sort=sort,
+            last_message_at=conversation.last_message_at,
+            priority=conversation.priority,
+            id=conversation.id,
+        )
+
+
+def preview(text: str) -> str:
+    """The short one-line form of a message shown in the inbox."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= PREVIEW_LENGTH else flat[: PREVIEW_LENGTH - 1] + "…"

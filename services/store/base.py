@@ -1,0 +1,157 @@
+"""The storage interface every store implements with identical behaviour.
+
+Rules both implementations follow (the contract tests in ``tests/contract`` check them):
+
+* The store never reads the clock: every time comes in as an argument (``now``), UTC.
+* ``track_inbound`` is one round trip / one transaction: find the open (not ``closed``)
+  conversation for (platform, external_user_id) or open a new one, insert the message,
+  bump ``message_count``, ``last_message_at``, ``last_message_preview``, ``updated_at``
+  and, for ``sender_type == "user"``, ``last_user_message_at``; an ``idle`` conversation
+  becomes ``active`` again. A message whose (platform, external_id) is already stored is a
+  no-op that returns the stored message and its conversation with ``created=False``.
+  ``display_name``/``profile`` of the inbound message fill the conversation's when given.
+* At most one open conversation per (platform, external_user_id), even under concurrency.
+* ``track_outbound`` inserts a bot/agent/system message (same counters, never
+  ``last_user_message_at``); an ``agent`` message sets ``first_human_reply_at`` if unset.
+  A repeated (platform, external_id) returns the stored message.
+* Conversation lists are keyset-paginated: ``last_activity`` orders by
+  (last_message_at desc, id desc); ``priority`` by (priority asc, last_message_at desc, id desc).
+  ``search`` matches display_name or any message content, case-insensitively, as a plain
+  substring: ``%``, ``_``, ``*``, quotes, commas and parentheses have no special meaning.
+* Message history is ordered by id ascending. ``before``/``after`` are message ids
+  (exclusive); with ``before`` (or neither) the newest ``limit`` messages are returned.
+* Aggregates are computed by the database, never by fetching rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from services.models import (
+    AdminUser,
+    ApiToken,
+    Conversation,
+    ConversationCursor,
+    ConversationFilter,
+    ConversationPage,
+    ConversationStatus,
+    DeliveryStatus,
+    InboundMessage,
+    Message,
+    OutboundMessage,
+    Stats,
+    TrackResult,
+    UserRole,
+)
+
+
+class ConversationStore(Protocol):
+    """Persistence for conversations, messages, admin users and API tokens."""
+
+    kind: str  # "sqlite" or "supabase"
+
+    # -- lifecycle -----------------------------------------------------------------
+    def ping(self) -> None:
+        """Raise ``StoreUnavailable`` unless the store answers a trivial query."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+    # -- tracking ------------------------------------------------------------------
+    def track_inbound(self, message: InboundMessage, now: datetime) -> TrackResult:
+        """Store an inbound message in its open conversation (see module rules)."""
+
+    def track_outbound(self, message: OutboundMessage, now: datetime) -> Message:
+        """Store a bot, agent or system message; ``NotFound`` for an unknown conversation."""
+
+    # -- reads ---------------------------------------------------------------------
+    def get_conversation(self, conversation_id: int) -> Conversation | None: ...
+
+    def get_message(self, message_id: int) -> Message | None: ...
+
+    def list_conversations(
+        self,
+        filters: ConversationFilter,
+        limit: int,
+        cursor: ConversationCursor | None = None,
+    ) -> ConversationPage:
+        """One page in the filter's sort order; ``next_cursor`` is None on the last page."""
+
+    def list_messages(
+        self,
+        conversation_id: int,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
+    ) -> list[Message]:
+        """Messages in id order (see module rules)."""
+
+    # -- changes -------------------------------------------------------------------
+    def set_status(
+        self, conversation_id: int, status: ConversationStatus, now: datetime
+    ) -> Conversation:
+        """Set ``status``. ``closed`` also sets ``closed_at`` and clears needs_human,
+        human_reason, waiting_since (flags on messages stay as history). Leaving
+        ``closed`` clears ``closed_at`` and raises ``Conflict`` if the user already has
+        another open conversation on that platform. ``NotFound`` for an unknown id."""
+
+    def mark_needs_human(
+        self, message_id: int, reason: str, priority: int, now: datetime
+    ) -> tuple[Message, Conversation]:
+        """Flag the message (requires_human, human_reason, human_replied=False) and its
+        conversation: needs_human, human_reason, waiting_since (kept if already waiting),
+        escalated_at (kept if set), priority = min(current, given). ``NotFound``."""
+
+    def mark_human_replied(
+        self, message_id: int, replied_by: str, now: datetime
+    ) -> tuple[Message, Conversation]:
+        """Mark the message replied (human_replied, replied_by, replied_at). When no
+        message of the conversation still requires a human without a reply, the
+        conversation's needs_human, human_reason and waiting_since are cleared."""
+
+    def set_delivery_status(
+        self,
+        message_id: int,
+        status: DeliveryStatus,
+        now: datetime,
+        error: str | None = None,
+        external_id: str | None = None,
+    ) -> Message:
+        """Record an outbound message's delivery state (and its platform id once sent)."""
+
+    # -- stats ---------------------------------------------------------------------
+    def stats(self, now: datetime) -> Stats:
+        """Aggregates in one query; ``messages_per_hour`` has 24 hourly buckets, oldest
+        first, the last one being the hour that contains ``now``."""
+
+    # -- admin users and API tokens --------------------------------------------------
+    def create_user(
+        self, email: str, role: UserRole, password_hash: str, now: datetime
+    ) -> AdminUser:
+        """``Conflict`` if the email (case-insensitive) exists."""
+
+    def get_user(self, user_id: int) -> AdminUser | None: ...
+
+    def get_user_by_email(self, email: str) -> AdminUser | None: ...
+
+    def list_users(self) -> list[AdminUser]: ...
+
+    def set_user_password(self, user_id: int, password_hash: str) -> None: ...
+
+    def set_user_disabled(self, user_id: int, disabled: bool) -> None:
+        """Disable (or re-enable) a user; a disabled user's tokens stop authenticating.
+        ``NotFound`` for an unknown id."""
+
+    def create_api_token(
+        self, user_id: int, name: str, token_hash: str, now: datetime
+    ) -> ApiToken: ...
+
+    def authenticate_token(self, token_hash: str, now: datetime) -> AdminUser | None:
+        """The enabled user owning an unrevoked token with that hash (one round trip),
+        recording ``last_used_at``; None otherwise."""
+
+    def list_api_tokens(self, user_id: int | None = None) -> list[ApiToken]: ...
+
+    def revoke_api_token(self, token_id: int, now: datetime) -> None:
+        """``NotFound`` for an unknown id; revoking twice is harmless."""

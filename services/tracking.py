@@ -1,0 +1,156 @@
+"""``ConversationTracker``: the one entry point channels and the admin app call."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+
+from services.errors import InvalidInput, NotFound
+from services.events import Event, EventBus
+from services.models import (
+    Conversation,
+    ConversationCursor,
+    ConversationFilter,
+    ConversationPage,
+    ConversationStatus,
+    DeliveryStatus,
+    InboundMessage,
+    Message,
+    OutboundMessage,
+    Stats,
+    TrackResult,
+)
+from services.store.base import ConversationStore
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """The real clock."""
+    return datetime.now(timezone.utc)
+
+
+def _dump(model) -> dict:
+    return model.model_dump(mode="json")
+
+
+class ConversationTracker:
+    """Tracks every message and conversation change, and publishes what changed."""
+
+    def __init__(self, store: ConversationStore, events: EventBus, clock: Clock = utcnow):
+        self.store = store
+        self.events = events
+        self.clock = clock
+
+    # -- tracking --------------------------------------------------------------------
+    def track_inbound(self, message: InboundMessage) -> TrackResult:
+        """Store a message from a platform (one store call); a redelivery changes nothing."""
+        now = self.clock()
+        result = self.store.track_inbound(message, now)
+        if result.created:
+            if result.conversation_created:
+                self._publish("conversation.created", result.conversation)
+            self._publish_message("message.created", result.message)
+            if not result.conversation_created:
+                self._publish("conversation.updated", result.conversation)
+        return result
+
+    def track_outbound(self, message: OutboundMessage) -> Message:
+        """Store a bot, agent or system message, ``pending`` until a channel sends it."""
+        stored = self.store.track_outbound(message, self.clock())
+        self._publish_message("message.created", stored)
+        conversation = self.store.get_conversation(stored.conversation_id)
+        if conversation is not None:
+            self._publish("conversation.updated", conversation)
+        return stored
+
+    # -- reads -----------------------------------------------------------------------
+    def get(self, conversation_id: int) -> Conversation:
+        conversation = self.store.get_conversation(conversation_id)
+        if conversation is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        return conversation
+
+    def get_message(self, message_id: int) -> Message:
+        message = self.store.get_message(message_id)
+        if message is None:
+            raise NotFound(f"message {message_id} not found")
+        return message
+
+    def list(
+        self, filters: ConversationFilter, limit: int, cursor: str | None = None
+    ) -> ConversationPage:
+        """One page of conversations; ``cursor`` is the previous page's ``next_cursor``."""
+        position = ConversationCursor.decode(cursor) if cursor else None
+        if position is not None and position.sort != filters.sort:
+            raise InvalidInput("cursor was made for another sort order")
+        return self.store.list_conversations(filters, limit, position)
+
+    def history(
+        self,
+        conversation_id: int,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
+    ) -> list[Message]:
+        """Messages of a conversation in order; ``before``/``after`` are message ids."""
+        return self.store.list_messages(conversation_id, limit, before=before, after=after)
+
+    def stats(self) -> Stats:
+        return self.store.stats(self.clock())
+
+    # -- changes ---------------------------------------------------------------------
+    def set_status(self, conversation_id: int, status: ConversationStatus) -> Conversation:
+        conversation = self.store.set_status(conversation_id, status, self.clock())
+        self._publish("conversation.updated", conversation)
+        return conversation
+
+    def close(self, conversation_id: int) -> Conversation:
+        """Close a conversation; its flags are cleared, its next message opens a new one."""
+        return self.set_status(conversation_id, "closed")
+
+    def reopen(self, conversation_id: int) -> Conversation:
+        """Make a closed conversation active again (``Conflict`` if another is open)."""
+        return self.set_status(conversation_id, "active")
+
+    def mark_needs_human(
+        self, message_id: int, reason: str, priority: int = 3
+    ) -> tuple[Message, Conversation]:
+        """Flag a message, and so its conversation, for a human reply."""
+        message, conversation = self.store.mark_needs_human(
+            message_id, reason, priority, self.clock()
+        )
+        self._publish_message("message.updated", message)
+        self._publish("conversation.updated", conversation)
+        return message, conversation
+
+    def mark_human_replied(self, message_id: int, replied_by: str) -> tuple[Message, Conversation]:
+        """Record that a human answered a flagged message."""
+        message, conversation = self.store.mark_human_replied(
+            message_id, replied_by, self.clock()
+        )
+        self._publish_message("message.updated", message)
+        self._publish("conversation.updated", conversation)
+        return message, conversation
+
+    def set_delivery_status(
+        self,
+        message_id: int,
+        status: DeliveryStatus,
+        error: str | None = None,
+        external_id: str | None = None,
+    ) -> Message:
+        message = self.store.set_delivery_status(
+            message_id, status, self.clock(), error=error, external_id=external_id
+        )
+        self._publish_message("message.updated", message)
+        return message
+
+    # -- events ----------------------------------------------------------------------
+    def _publish(self, name, conversation: Conversation) -> None:
+        self.events.publish(Event(name, {"conversation": _dump(conversation)}, conversation.id))
+
+    def _publish_message(self, name, message: Message) -> None:
+        self.events.publish(
+            Event(name, {"message": _dump(message)}, message.conversation_id)
+        )

@@ -1,0 +1,101 @@
+"""The tracker over both real stores: what it stores and which events it publishes."""
+
+import pytest
+
+from services.errors import InvalidInput, NotFound
+from services.models import ConversationFilter, InboundMessage, OutboundMessage
+
+
+def inbound(user="psid-1", mid="m-1", text="hello", platform="messenger"):
+    return InboundMessage(
+        platform=platform, external_user_id=user, external_id=mid, content=text
+    )
+
+
+def names(events):
+    return [e.name for e in events]
+
+
+def test_first_message_publishes_conversation_and_message(services, captured_events):
+    result = services.tracker.track_inbound(inbound())
+    assert result.created and result.conversation_created
+    assert names(captured_events) == ["conversation.created", "message.created"]
+    assert captured_events[1].data["message"]["content"] == "hello"
+    assert captured_events[1].conversation_id == result.conversation.id
+
+
+def test_second_message_publishes_message_and_update(services, captured_events):
+    services.tracker.track_inbound(inbound(mid="m-1"))
+    captured_events.clear()
+    result = services.tracker.track_inbound(inbound(mid="m-2", text="again"))
+    assert names(captured_events) == ["message.created", "conversation.updated"]
+    assert captured_events[1].data["conversation"]["message_count"] == 2
+    assert result.conversation.message_count == 2
+
+
+def test_redelivery_publishes_nothing(services, captured_events):
+    first = services.tracker.track_inbound(inbound())
+    captured_events.clear()
+    again = services.tracker.track_inbound(inbound())
+    assert not again.created and again.message.id == first.message.id
+    assert captured_events == []
+
+
+def test_outbound_and_flags_publish_updates(services, captured_events, clock):
+    result = services.tracker.track_inbound(inbound())
+    conversation_id = result.conversation.id
+    captured_events.clear()
+
+    services.tracker.mark_needs_human(result.message.id, "asked for a person", priority=1)
+    assert names(captured_events) == ["message.updated", "conversation.updated"]
+    flagged = captured_events[1].data["conversation"]
+    assert flagged["needs_human"] is True and flagged["priority"] == 1
+    assert flagged["waiting_since"].startswith("2026-11-25T12:00:00")
+
+    captured_events.clear()
+    clock.advance(minutes=3)
+    reply = services.tracker.track_outbound(
+        OutboundMessage(conversation_id=conversation_id, sender_type="agent", content="Hi!", sender_id="ann")
+    )
+    assert reply.delivery_status == "pending"
+    assert names(captured_events) == ["message.created", "conversation.updated"]
+
+    captured_events.clear()
+    services.tracker.mark_human_replied(result.message.id, "ann")
+    assert captured_events[1].data["conversation"]["needs_human"] is False
+
+    captured_events.clear()
+    closed = services.tracker.close(conversation_id)
+    assert closed.status == "closed" and closed.closed_at == clock()
+    assert names(captured_events) == ["conversation.updated"]
+
+
+def test_unknown_ids_raise_not_found(services):
+    with pytest.raises(NotFound):
+        services.tracker.get(999999)
+    with pytest.raises(NotFound):
+        services.tracker.get_message(999999)
+    with pytest.raises(NotFound):
+        services.tracker.mark_needs_human(999999, "x")
+    with pytest.raises(NotFound):
+        services.tracker.close(999999)
+
+
+def test_cursor_for_another_sort_is_refused(services):
+    for i in range(3):
+        services.tracker.track_inbound(inbound(user=f"u{i}", mid=f"m{i}"))
+    page = services.tracker.list(ConversationFilter(sort="last_activity"), limit=2)
+    assert page.next_cursor
+    with pytest.raises(InvalidInput):
+        services.tracker.list(ConversationFilter(sort="priority"), 2, page.next_cursor)
+    with pytest.raises(ValueError):
+        services.tracker.list(ConversationFilter(), 2, "not-a-cursor")
+
+
+def test_stats_use_the_clock(services, clock):
+    services.tracker.track_inbound(inbound())
+    stats = services.tracker.stats()
+    assert stats.timestamp == clock()
+    assert stats.total_messages == 1
+    assert stats.messages_per_hour[-1].hour == clock().replace(minute=0)
+    assert stats.messages_per_hour[-1].messages == 1
