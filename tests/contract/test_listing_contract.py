@@ -1,0 +1,348 @@
+"""Contract: conversation lists (filters, search, sorts, keyset pages) and message history."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+
+import pytest
+
+from services.errors import InvalidInput
+from services.models import ConversationCursor, ConversationFilter
+from tests.contract.helpers import inbound, outbound
+
+
+def _ids(page):
+    return [c.id for c in page.conversations]
+
+
+def _all_pages(store, filters, limit):
+    """Every row of every page, following next_cursor to the end."""
+    seen, cursor = [], None
+    while True:
+        page = store.list_conversations(filters, limit=limit, cursor=cursor)
+        seen.extend(page.conversations)
+        if page.next_cursor is None:
+            return seen
+        assert len(page.conversations) == limit
+        cursor = ConversationCursor.decode(page.next_cursor)
+
+
+@pytest.fixture
+def inbox(store, clock):
+    """Five conversations in known states; returns them by name (oldest activity first)."""
+    t = clock
+    made = {}
+    made["web_active"] = store.track_inbound(
+        inbound("w1", "where is my order", platform="webchat", display_name="Ana Lima"),
+        t()).conversation
+    made["fb_flagged"] = store.track_inbound(
+        inbound("f1", "I want a person", platform="messenger", display_name="Ben Ode"),
+        t.advance(minutes=1)).conversation
+    made["web_idle"] = store.track_inbound(
+        inbound("w2", "thanks bye", platform="webchat"), t.advance(minutes=1)).conversation
+    made["fb_closed"] = store.track_inbound(
+        inbound("f2", "refund please", platform="messenger", display_name="Cy Dunn"),
+        t.advance(minutes=1)).conversation
+    made["web_flagged"] = store.track_inbound(
+        inbound("w3", "this is broken", platform="webchat", display_name="Di Eng"),
+        t.advance(minutes=1)).conversation
+
+    first_msg = store.list_messages(made["fb_flagged"].id, limit=1)[0]
+    store.mark_needs_human(first_msg.id, "asked for a human", 2, t.advance(minutes=1))
+    web_msg = store.list_messages(made["web_flagged"].id, limit=1)[0]
+    store.mark_needs_human(web_msg.id, "frustrated", 4, t.advance(minutes=1))
+    store.set_status(made["web_idle"].id, "idle", t.advance(minutes=1))
+    store.set_status(made["fb_closed"].id, "closed", t.advance(minutes=1))
+    return {name: store.get_conversation(c.id) for name, c in made.items()}
+
+
+def _listed(store, **filters):
+    return set(_ids(store.list_conversations(ConversationFilter(**filters), limit=100)))
+
+
+def test_each_filter_alone(store, inbox):
+    ids = {name: c.id for name, c in inbox.items()}
+    assert _listed(store) == set(ids.values())
+    assert _listed(store, status="active") == {
+        ids["web_active"], ids["fb_flagged"], ids["web_flagged"]}
+    assert _listed(store, status="idle") == {ids["web_idle"]}
+    assert _listed(store, status="closed") == {ids["fb_closed"]}
+    assert _listed(store, platform="messenger") == {ids["fb_flagged"], ids["fb_closed"]}
+    assert _listed(store, platform="webchat") == {
+        ids["web_active"], ids["web_idle"], ids["web_flagged"]}
+    assert _listed(store, needs_human=True) == {ids["fb_flagged"], ids["web_flagged"]}
+    assert _listed(store, needs_human=False) == {
+        ids["web_active"], ids["web_idle"], ids["fb_closed"]}
+    # Nothing in the protocol hands a conversation to a human or assigns it yet:
+    # every conversation is bot-handled and unassigned.
+    assert _listed(store, handled_by="bot") == set(ids.values())
+    assert _listed(store, handled_by="human") == set()
+    assert _listed(store, unassigned=True) == set(ids.values())
+    assert _listed(store, unassigned=False) == set()
+    assert _listed(store, assigned_to=1) == set()
+
+
+def test_filters_combine_with_and(store, inbox):
+    ids = {name: c.id for name, c in inbox.items()}
+    assert _listed(store, platform="webchat", needs_human=True) == {ids["web_flagged"]}
+    assert _listed(store, platform="messenger", status="active") == {ids["fb_flagged"]}
+    assert _listed(store, platform="messenger", status="idle") == set()
+    assert _listed(store, status="active", needs_human=False, handled_by="bot") == {
+        ids["web_active"]}
+    assert _listed(store, platform="webchat", search="broken") == {ids["web_flagged"]}
+    assert _listed(store, platform="messenger", search="broken") == set()
+
+
+def test_last_activity_sort_is_newest_first(store, inbox, clock):
+    # The newest message wins, not the newest status change.
+    store.track_outbound(outbound(inbox["web_active"].id, "on its way"), clock.advance(minutes=1))
+    page = store.list_conversations(ConversationFilter(sort="last_activity"), limit=100)
+    ids = {name: c.id for name, c in inbox.items()}
+    assert _ids(page) == [ids["web_active"], ids["web_flagged"], ids["fb_closed"],
+                          ids["web_idle"], ids["fb_flagged"]]
+    assert page.next_cursor is None
+
+
+def test_priority_sort_puts_urgent_first_then_recent(store, inbox):
+    page = store.list_conversations(ConversationFilter(sort="priority"), limit=100)
+    ids = {name: c.id for name, c in inbox.items()}
+    assert [c.priority for c in page.conversations] == [2, 4, 5, 5, 5]
+    assert _ids(page) == [ids["fb_flagged"], ids["web_flagged"], ids["fb_closed"],
+                          ids["web_idle"], ids["web_active"]]
+
+
+def test_activity_order_compares_instants_not_local_times(store, clock):
+    utc_noon = clock()  # 12:00Z
+    earlier_local_later = (clock() - timedelta(minutes=30)).astimezone(timezone(timedelta(hours=2)))
+    a = store.track_inbound(inbound("tz-a"), utc_noon).conversation  # 12:00Z
+    b = store.track_inbound(inbound("tz-b"), earlier_local_later).conversation  # 13:30+02 = 11:30Z
+    c = store.track_inbound(inbound("tz-c"), clock() - timedelta(minutes=45)).conversation
+    page = store.list_conversations(ConversationFilter(), limit=10)
+    assert _ids(page) == [a.id, b.id, c.id]
+    rows = _all_pages(store, ConversationFilter(), limit=1)
+    assert [r.id for r in rows] == [a.id, b.id, c.id]
+
+
+# -- search -----------------------------------------------------------------------------------
+
+def test_search_matches_display_name_or_any_message_case_insensitively(store, inbox, clock):
+    ids = {name: c.id for name, c in inbox.items()}
+    store.track_inbound(inbound("w1", "second message about Parcels"), clock.advance(minutes=1))
+    assert _listed(store, search="ana lima") == {ids["web_active"]}  # display name
+    assert _listed(store, search="LIMA") == {ids["web_active"]}
+    assert _listed(store, search="WHERE IS MY") == {ids["web_active"]}  # an older message
+    assert _listed(store, search="pArCeL") == {ids["web_active"]}  # the newest message
+    assert _listed(store, search="refund") == {ids["fb_closed"]}
+    assert _listed(store, search="e") == set(ids.values())
+    assert _listed(store, search="no such words anywhere") == set()
+
+
+# Texts chosen so that any wildcard or query-syntax reading of a hostile search string
+# matches rows a literal substring match must not.
+SEARCH_TEXTS = [
+    "I paid 100% upfront",
+    "100 percent sure",
+    "file_name.txt",
+    "fileXname",
+    "a*b star",
+    "aXYb no star",
+    "it's fine",
+    'say "hi" please',
+    "one, two",
+    "call f() now",
+    "or=(id.gt.0) literally",
+    "back\\slash",
+    "plain words only",
+]
+
+HOSTILE = ["%", "0%", "_", "e_n", "*", "a*b", "'", '"', ",", "()", "or=(id.gt.0)", "\\",
+           "\\s", "%'", "') or ('1'='1", "x'; DROP TABLE messages; --", "(", ")", ".", ":",
+           "*)", "id.gt.0"]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_search_text_is_a_literal_substring(store, clock, text):
+    by_text = {}
+    for i, content in enumerate(SEARCH_TEXTS):
+        conv = store.track_inbound(inbound(f"s{i}", content), clock.advance(seconds=1))
+        by_text[content] = conv.conversation.id
+    expected = {cid for content, cid in by_text.items() if text.lower() in content.lower()}
+
+    page = store.list_conversations(ConversationFilter(search=text), limit=100)
+    assert set(_ids(page)) == expected
+    # The store still works and still has every row afterwards.
+    assert len(store.list_conversations(ConversationFilter(), limit=100).conversations) == len(
+        SEARCH_TEXTS)
+
+
+def test_search_does_not_match_across_messages_or_other_conversations(store, clock):
+    a = store.track_inbound(inbound("x1", "hello wor"), clock()).conversation
+    store.track_inbound(inbound("x1", "ld again"), clock.advance(seconds=1))
+    b = store.track_inbound(inbound("x2", "goodbye world"), clock.advance(seconds=1)).conversation
+    assert _listed(store, search="world") == {b.id}
+    assert a.id not in _listed(store, search="wor ld")
+
+
+# -- keyset pagination --------------------------------------------------------------------------
+
+def test_pages_cover_every_row_once_with_equal_times(store, clock):
+    now = clock()
+    made = [store.track_inbound(inbound(f"tie{i}"), now).conversation.id for i in range(7)]
+    for sort in ("last_activity", "priority"):
+        rows = _all_pages(store, ConversationFilter(sort=sort), limit=2)
+        assert [c.id for c in rows] == sorted(made, reverse=True)
+
+
+def test_pages_follow_microsecond_order(store, clock):
+    made = []
+    for i in range(6):
+        made.append(store.track_inbound(inbound(f"us{i}"), clock.advance(microseconds=1)))
+    rows = _all_pages(store, ConversationFilter(), limit=4)
+    assert [c.id for c in rows] == [r.conversation.id for r in reversed(made)]
+
+
+def test_priority_pages_are_in_priority_then_activity_order(store, clock):
+    convs = []
+    priorities = [5, 3, 1, 3, 5, 2, 1, 4, 3]
+    same_time = clock()
+    for i, prio in enumerate(priorities):
+        # Two pairs share a timestamp to exercise the id tie-break inside a priority.
+        at = same_time if i in (1, 3) else clock.advance(seconds=1)
+        r = store.track_inbound(inbound(f"p{i}"), at)
+        if prio < 5:
+            store.mark_needs_human(r.message.id, "x", prio, at)
+        convs.append(store.get_conversation(r.conversation.id))
+    expected = sorted(convs, key=lambda c: (c.priority, -c.last_message_at.timestamp(), -c.id))
+
+    rows = _all_pages(store, ConversationFilter(sort="priority"), limit=2)
+    assert [c.id for c in rows] == [c.id for c in expected]
+    flagged = _all_pages(store, ConversationFilter(sort="priority", needs_human=True), limit=3)
+    assert [c.id for c in flagged] == [c.id for c in expected if c.priority < 5]
+
+
+def _assert_strictly_descending(rows, key):
+    keys = [key(c) for c in rows]
+    assert all(a > b for a, b in zip(keys, keys[1:])), keys
+
+
+@pytest.mark.parametrize("sort", ["last_activity", "priority"])
+def test_paging_while_conversations_move(store, clock, sort):
+    """Rows that move while a client pages may be missed, but never repeat; rows that do not
+    move are each seen exactly once, in order. (New rows may show up in priority order,
+    where a new priority-5 conversation can sort after the cursor.)"""
+    existing = []
+    for i in range(13):
+        r = store.track_inbound(inbound(f"m{i}", f"start {i}"), clock.advance(seconds=1))
+        existing.append(r)
+        if sort == "priority" and i % 3 == 0:
+            store.mark_needs_human(r.message.id, "x", 3, clock())
+    all_ids = {r.conversation.id for r in existing}
+    oldest_first = [r.conversation for r in existing]
+    moved: set[int] = set()
+    newcomers: set[int] = set()
+
+    filters = ConversationFilter(sort=sort)
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = store.list_conversations(filters, limit=3, cursor=cursor)
+        seen.extend(page.conversations)
+        pages += 1
+        if page.next_cursor is None:
+            break
+        cursor = ConversationCursor.decode(page.next_cursor)
+        seen_ids = {c.id for c in seen}
+        # Between pages: one row already seen and one not yet seen get a new message
+        # (jumping to the top of last_activity); in priority order the unseen one is
+        # also escalated, jumping ahead of the cursor. And a new person writes in.
+        unseen = [c for c in oldest_first if c.id not in seen_ids and c.id not in moved]
+        if unseen:
+            target = unseen[0]
+            r = store.track_inbound(inbound(target.external_user_id, "moved"),
+                                    clock.advance(seconds=1))
+            if sort == "priority":
+                store.mark_needs_human(r.message.id, "x", 1, clock())
+            moved.add(target.id)
+        already = [c for c in seen if c.id not in moved]
+        if already:
+            store.track_inbound(inbound(already[0].external_user_id, "moved too"),
+                                clock.advance(seconds=1))
+            if sort == "priority":
+                store.mark_needs_human(
+                    store.list_messages(already[0].id, limit=1)[0].id, "x", 1, clock())
+            moved.add(already[0].id)
+        newcomers.add(store.track_inbound(inbound(f"newcomer{pages}", "hi"),
+                                          clock.advance(seconds=1)).conversation.id)
+
+    seen_ids = [c.id for c in seen]
+    assert len(seen_ids) == len(set(seen_ids)), "a conversation was listed twice"
+    assert set(seen_ids) <= all_ids | newcomers
+    if sort == "last_activity":  # newcomers are newer than any cursor, so never listed
+        assert not set(seen_ids) & newcomers
+    assert all_ids - moved <= set(seen_ids), "an unmoved conversation was skipped"
+    assert moved - set(seen_ids), "the test should have moved some rows past the cursor"
+    if sort == "last_activity":
+        _assert_strictly_descending(seen, lambda c: (c.last_message_at, c.id))
+    else:
+        _assert_strictly_descending(seen, lambda c: (-c.priority, c.last_message_at, c.id))
+
+
+def test_cursor_for_another_sort_is_invalid(store, clock):
+    for i in range(3):
+        store.track_inbound(inbound(f"c{i}"), clock.advance(seconds=1))
+    page = store.list_conversations(ConversationFilter(sort="last_activity"), limit=1)
+    cursor = ConversationCursor.decode(page.next_cursor)
+    with pytest.raises(InvalidInput):
+        store.list_conversations(ConversationFilter(sort="priority"), limit=1, cursor=cursor)
+
+
+def test_last_page_has_no_cursor(store, clock):
+    for i in range(4):
+        store.track_inbound(inbound(f"l{i}"), clock.advance(seconds=1))
+    first = store.list_conversations(ConversationFilter(), limit=2)
+    assert first.next_cursor is not None
+    second = store.list_conversations(
+        ConversationFilter(), limit=2, cursor=ConversationCursor.decode(first.next_cursor))
+    assert len(second.conversations) == 2
+    exact = store.list_conversations(ConversationFilter(), limit=4)
+    assert len(exact.conversations) == 4
+    assert exact.next_cursor is None
+
+
+# -- message history ----------------------------------------------------------------------------
+
+@pytest.fixture
+def history(store, clock):
+    """A conversation with 6 messages in both directions, plus a neighbour's message."""
+    conv = store.track_inbound(inbound("h", "m0"), clock()).conversation
+    ids = [store.list_messages(conv.id, limit=1)[0].id]
+    for i in range(1, 6):
+        at = clock.advance(seconds=1)
+        if i % 2:
+            ids.append(store.track_outbound(outbound(conv.id, f"m{i}"), at).id)
+        else:
+            ids.append(store.track_inbound(inbound("h", f"m{i}"), at).message.id)
+        store.track_inbound(inbound("other", f"noise {i}"), at)
+    return conv.id, ids
+
+
+def test_history_is_in_id_order_newest_page_by_default(store, history):
+    conv_id, ids = history
+    assert ids == sorted(ids)
+    everything = store.list_messages(conv_id, limit=50)
+    assert [m.id for m in everything] == ids
+    assert [m.content for m in everything] == [f"m{i}" for i in range(6)]
+    assert [m.id for m in store.list_messages(conv_id, limit=3)] == ids[3:]
+
+
+def test_history_before_and_after_are_exclusive(store, history):
+    conv_id, ids = history
+    assert [m.id for m in store.list_messages(conv_id, limit=2, before=ids[3])] == ids[1:3]
+    assert [m.id for m in store.list_messages(conv_id, limit=10, before=ids[3])] == ids[:3]
+    assert [m.id for m in store.list_messages(conv_id, limit=2, after=ids[1])] == ids[2:4]
+    assert [m.id for m in store.list_messages(conv_id, limit=10, after=ids[1])] == ids[2:]
+    assert store.list_messages(conv_id, limit=10, after=ids[-1]) == []
+    assert store.list_messages(conv_id, limit=10, before=ids[0]) == []
+    between = store.list_messages(conv_id, limit=10, after=ids[0], before=ids[4])
+    assert [m.id for m in between] == ids[1:4]
+    newest_between = store.list_messages(conv_id, limit=2, after=ids[0], before=ids[4])
+    assert [m.id for m in newest_between] == ids[2:4]

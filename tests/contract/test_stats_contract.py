@@ -1,0 +1,127 @@
+"""Contract: stats() on an empty store and on a small dataset with hand-computed numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.contract.helpers import inbound, outbound
+
+T = datetime(2026, 11, 25, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def at(hours: float = 0, minutes: float = 0, seconds: float = 0, microseconds: int = 0):
+    return T + timedelta(hours=hours, minutes=minutes, seconds=seconds,
+                         microseconds=microseconds)
+
+
+def test_stats_of_an_empty_store(store):
+    now = at(minutes=30)
+    s = store.stats(now)
+    assert (s.total_conversations, s.active_conversations, s.total_messages) == (0, 0, 0)
+    assert (s.messages_requiring_human, s.conversations_needing_human) == (0, 0)
+    assert s.escalated_conversations == 0
+    assert s.escalation_rate == 0
+    assert s.avg_messages_per_conversation == 0
+    assert s.avg_first_human_response_seconds is None
+    assert set(s.by_platform) == {"messenger", "webchat"}
+    assert all((p.conversations, p.active_conversations, p.messages) == (0, 0, 0)
+               for p in s.by_platform.values())
+    assert len(s.messages_per_hour) == 24
+    assert all((b.messages, b.escalations) == (0, 0) for b in s.messages_per_hour)
+    assert s.timestamp == now
+
+
+@pytest.fixture
+def dataset(store):
+    """Five conversations; the numbers each test expects are worked out in the comments."""
+    # A (messenger): 4 messages; escalated 11:16, agent at 11:17:30 (90 s), then replied.
+    a1 = store.track_inbound(inbound("A", "hi", platform="messenger"), at(hours=-3))  # 09:00
+    a = a1.conversation.id
+    store.track_outbound(outbound(a, "hello"), at(hours=-3, minutes=10))
+    a2 = store.track_inbound(inbound("A", "human!", platform="messenger"), at(minutes=-45))
+    store.mark_needs_human(a2.message.id, "asked", 2, at(minutes=-44))
+    store.track_outbound(outbound(a, "I'm here", sender_type="agent"),
+                         at(minutes=-42, seconds=-30))
+    store.mark_human_replied(a2.message.id, "agent", at(minutes=-42))
+
+    # B (messenger): 1 message at 12:05, escalated, no human yet.
+    b1 = store.track_inbound(inbound("B", "urgent", platform="messenger"), at(minutes=5))
+    store.mark_needs_human(b1.message.id, "urgent", 1, at(minutes=6))
+
+    # C (webchat): closed; its first message is one microsecond before the 24-hour window,
+    # its second exactly on the window's first hour (yesterday 13:00).
+    c1 = store.track_inbound(inbound("C", "old"), at(hours=-23, microseconds=-1))
+    store.track_outbound(outbound(c1.conversation.id, "old reply"), at(hours=-23))
+    store.set_status(c1.conversation.id, "closed", at(hours=-22))
+
+    # D (webchat): idle; escalated 10:01, agent at 10:01:30 (30 s); message never marked replied.
+    d1 = store.track_inbound(inbound("D", "broken"), at(hours=-2))
+    store.mark_needs_human(d1.message.id, "bug", 3, at(hours=-2, minutes=1))
+    store.track_outbound(outbound(d1.conversation.id, "looking", sender_type="agent"),
+                         at(hours=-2, minutes=1, seconds=30))
+    store.set_status(d1.conversation.id, "idle", at(hours=-1, minutes=-30))
+
+    # E (webchat): an agent wrote first (08:00), escalation came later (08:30): no response time.
+    e1 = store.track_inbound(inbound("E", "hey"), at(hours=-4, minutes=-1))  # 07:59
+    store.track_outbound(outbound(e1.conversation.id, "hi from a human", sender_type="agent"),
+                         at(hours=-4))
+    store.mark_needs_human(e1.message.id, "later", 4, at(hours=-3, minutes=-30))
+
+
+def test_stats_totals(store, dataset):
+    s = store.stats(at(minutes=30))
+    assert s.total_conversations == 5
+    assert s.active_conversations == 3  # A, B, E (C closed, D idle)
+    assert s.total_messages == 11  # A4 B1 C2 D2 E2
+    assert s.messages_requiring_human == 3  # b1, d1, e1 (a2 was replied)
+    assert s.conversations_needing_human == 3  # B, D, E (A cleared, C closed)
+    assert s.escalated_conversations == 4  # A, B, D, E
+    assert s.escalation_rate == pytest.approx(0.8)
+    assert s.avg_messages_per_conversation == pytest.approx(2.2)
+    assert s.avg_first_human_response_seconds == pytest.approx(60.0, abs=1e-3)  # (90 + 30) / 2
+    assert s.timestamp == at(minutes=30)
+
+
+def test_stats_by_platform(store, dataset):
+    s = store.stats(at(minutes=30))
+    assert set(s.by_platform) == {"messenger", "webchat"}
+    fb, web = s.by_platform["messenger"], s.by_platform["webchat"]
+    assert (fb.conversations, fb.active_conversations, fb.messages) == (2, 2, 5)
+    assert (web.conversations, web.active_conversations, web.messages) == (3, 1, 6)
+
+
+def test_stats_hour_buckets(store, dataset):
+    s = store.stats(at(minutes=30))
+    hours = [b.hour for b in s.messages_per_hour]
+    assert len(hours) == 24
+    assert hours[0] == datetime(2026, 11, 24, 13, tzinfo=timezone.utc)
+    assert hours[-1] == datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
+    assert all(b - a == timedelta(hours=1) for a, b in zip(hours, hours[1:]))
+    assert all(h.utcoffset() == timedelta(0) for h in hours)
+
+    counts = {b.hour.hour: (b.messages, b.escalations) for b in s.messages_per_hour
+              if b.messages or b.escalations}
+    assert counts == {
+        13: (1, 0),  # C's reply, yesterday 13:00:00 exactly
+        7: (1, 1),  # e1 (flagged)
+        8: (1, 0),  # E's agent message
+        9: (2, 0),  # a1, bot reply
+        10: (2, 1),  # d1 (flagged), agent reply
+        11: (2, 1),  # a2 (flagged, since replied: still counted), agent reply
+        12: (1, 1),  # b1 (flagged)
+    }
+    assert hours.index(datetime(2026, 11, 24, 13, tzinfo=timezone.utc)) == 0
+    assert sum(b.messages for b in s.messages_per_hour) == 10  # c1 is outside the window
+
+
+def test_stats_window_follows_now(store, dataset):
+    # An hour later with a non-UTC now: the window moves; yesterday 13:00 drops out.
+    now = datetime(2026, 11, 25, 14, 59, 59, tzinfo=timezone(timedelta(hours=1)))  # 13:59:59Z
+    s = store.stats(now)
+    assert s.messages_per_hour[-1].hour == datetime(2026, 11, 25, 13, tzinfo=timezone.utc)
+    assert s.messages_per_hour[0].hour == datetime(2026, 11, 24, 14, tzinfo=timezone.utc)
+    assert sum(b.messages for b in s.messages_per_hour) == 9
+    assert (s.messages_per_hour[-1].messages, s.messages_per_hour[-2].messages) == (0, 1)
+    assert s.total_messages == 11  # totals do not depend on the window
