@@ -1,0 +1,199 @@
+"""The admin JSON API, at the paths and shapes of the tracking-integration design."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from admin_app import get_services
+from admin_app.auth import current_user, login_required
+from services.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
+from services.models import ConversationFilter
+
+bp = Blueprint("admin_api", __name__, url_prefix="/admin")
+log = logging.getLogger(__name__)
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ConversationListQuery(ConversationFilter):
+    """Query string of ``GET /admin/conversations``."""
+
+    limit: int = Field(default=100, ge=1)
+    cursor: str | None = Field(default=None, max_length=512)
+    q: str | None = Field(default=None, max_length=200)
+
+
+class HistoryQuery(_Query):
+    limit: int = Field(default=50, ge=1)
+    before: int | None = Field(default=None, ge=1)
+    after: int | None = Field(default=None, ge=1)
+
+
+class MarkHumanBody(_Query):
+    reason: str = Field(default="", max_length=500)
+    priority: int = Field(default=2, ge=1, le=5)
+
+
+def _query(model: type[BaseModel]):
+    """Validate the query string against ``model`` (repeated keys: last one wins)."""
+    return model.model_validate(request.args.to_dict())
+
+
+def _body(model: type[BaseModel]):
+    data = request.get_json(silent=True) if request.content_length else {}
+    if data is None:
+        raise InvalidInput("the body must be a JSON object")
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object")
+    return model.model_validate(data)
+
+
+def _limit(requested: int) -> int:
+    return min(requested, get_services().settings.api_max_page_size)
+
+
+def _dump(model) -> dict:
+    return model.model_dump(mode="json")
+
+
+@bp.errorhandler(ValidationError)
+def _bad_parameters(exc: ValidationError):
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "request"
+    return jsonify(success=False, error=f"invalid {where}: {first['msg']}"), 400
+
+
+@bp.errorhandler(InvalidInput)
+def _invalid(exc: InvalidInput):
+    return jsonify(success=False, error=str(exc)), 400
+
+
+@bp.errorhandler(NotFound)
+def _not_found(exc: NotFound):
+    return jsonify(success=False, error=str(exc)), 404
+
+
+@bp.errorhandler(Conflict)
+def _conflict(exc: Conflict):
+    return jsonify(success=False, error=str(exc)), 409
+
+
+@bp.errorhandler(StoreUnavailable)
+def _unavailable(exc: StoreUnavailable):
+    log.warning("store unavailable: %s", exc)
+    return jsonify(success=False, error="store unavailable"), 503
+
+
+@bp.get("/conversations")
+@login_required
+def list_conversations():
+    """A page of conversations; ``next_cursor`` fetches the next one."""
+    query = _query(ConversationListQuery)
+    filters = ConversationFilter.model_validate(
+        {**query.model_dump(exclude={"limit", "cursor", "q"}), "search": query.search or query.q}
+    )
+    try:
+        page = get_services().tracker.list(filters, _limit(query.limit), query.cursor)
+    except ValueError as exc:  # a malformed cursor
+        raise InvalidInput(str(exc)) from None
+    conversations = [_dump(c) for c in page.conversations]
+    return jsonify(
+        success=True,
+        conversations=conversations,
+        count=len(conversations),
+        next_cursor=page.next_cursor,
+    )
+
+
+@bp.get("/conversations/<int:conversation_id>")
+@login_required
+def get_conversation(conversation_id: int):
+    """A conversation with its latest messages (``limit``, default 50)."""
+    query = _query(HistoryQuery)
+    tracker = get_services().tracker
+    conversation = tracker.get(conversation_id)
+    messages = tracker.history(conversation_id, _limit(query.limit), query.before, query.after)
+    return jsonify(
+        success=True, conversation=_dump(conversation), messages=[_dump(m) for m in messages]
+    )
+
+
+@bp.get("/conversations/<int:conversation_id>/messages")
+@login_required
+def list_messages(conversation_id: int):
+    """Message history; ``before``/``after`` are message ids for paging and catch-up."""
+    query = _query(HistoryQuery)
+    tracker = get_services().tracker
+    tracker.get(conversation_id)
+    messages = tracker.history(conversation_id, _limit(query.limit), query.before, query.after)
+    return jsonify(success=True, messages=[_dump(m) for m in messages], count=len(messages))
+
+
+@bp.post("/conversations/<int:conversation_id>/close")
+@login_required
+def close_conversation(conversation_id: int):
+    conversation = get_services().tracker.close(conversation_id)
+    return jsonify(success=True, conversation=_dump(conversation))
+
+
+@bp.post("/conversations/<int:conversation_id>/reopen")
+@login_required
+def reopen_conversation(conversation_id: int):
+    conversation = get_services().tracker.reopen(conversation_id)
+    return jsonify(success=True, conversation=_dump(conversation))
+
+
+@bp.post("/messages/<int:message_id>/mark-human")
+@login_required
+def mark_human(message_id: int):
+    """Flag a message for a human reply (body: optional ``reason`` and ``priority``)."""
+    body = _body(MarkHumanBody)
+    reason = body.reason.strip() or f"flagged by {current_user().email}"
+    message, conversation = get_services().tracker.mark_needs_human(
+        message_id, reason, body.priority
+    )
+    return jsonify(success=True, message=_dump(message), conversation=_dump(conversation))
+
+
+@bp.post("/messages/<int:message_id>/mark-replied")
+@login_required
+def mark_replied(message_id: int):
+    message, conversation = get_services().tracker.mark_human_replied(
+        message_id, current_user().email
+    )
+    return jsonify(success=True, message=_dump(message), conversation=_dump(conversation))
+
+
+@bp.get("/stats")
+@login_required
+def stats():
+    """Aggregates over every conversation, computed by the store."""
+    return jsonify(success=True, stats=_dump(get_services().tracker.stats()))
+
+
+def register_error_pages(app) -> None:
+    """JSON errors for every ``/admin/`` path, including unknown routes and crashes."""
+    from werkzeug.exceptions import HTTPException
+
+    def wants_json() -> bool:
+        return request.path.startswith("/admin/") or request.path == "/admin"
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if not wants_json():
+            return exc
+        return jsonify(success=False, error=exc.description or exc.name), exc.code
+
+    @app.errorhandler(Exception)
+    def _crash(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return _http_error(exc)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if not wants_json():
+            return "Internal Server Error", 500
+        return jsonify(success=False, error="internal error"), 500

@@ -1,0 +1,112 @@
+"""The product as a user runs it: the CLI, then gunicorn serving real HTTP."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import REPO
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("supabase", marks=pytest.mark.supabase)])
+def app_env(request, tmp_path):
+    env = {
+        "PATH": f"{BIN}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "DATABASE_PATH": str(tmp_path / "live.db"),
+        "SECRET_KEY_FILE": str(tmp_path / "secret"),
+        "ACCESS_LOG": "",
+    }
+    if request.param == "supabase":
+        stack = request.getfixturevalue("supabase_stack")
+        stack.reset()
+        env.update(SUPABASE_URL=stack.url, SUPABASE_SERVICE_ROLE_KEY=stack.service_role_key)
+    env["STORE"] = request.param
+    return env
+
+
+def flask_cli(env, *args, stdin=None):
+    return subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", *args],
+        cwd=REPO, env=env, input=stdin, capture_output=True, text=True, timeout=60,
+    )
+
+
+@pytest.fixture
+def live_server(app_env):
+    port = free_port()
+    env = {**app_env, "PORT": str(port), "HOST": "127.0.0.1"}
+    proc = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("server did not start:\n" + (proc.stdout.read() if proc.stdout else ""))
+        time.sleep(0.2)
+    yield base, env
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_first_admin_token_and_api_over_http(live_server):
+    base, env = live_server
+    assert requests.get(base + "/healthz").json() == {"status": "ok", "store": env["STORE"]}
+    assert requests.get(base + "/readyz").json()["status"] == "ready"
+
+    first = flask_cli(env, "users", "ensure-admin")
+    assert first.returncode == 0, first.stderr
+    assert re.search(r"password: \S{12,}", first.stdout)
+    again = flask_cli(env, "users", "ensure-admin")
+    assert "exist already" in again.stdout
+
+    made = flask_cli(env, "tokens", "create", "admin@localhost", "--name", "ci")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip().split()[-1]
+
+    assert requests.get(base + "/admin/conversations").status_code == 401
+    headers = {"Authorization": f"Bearer {token}"}
+    body = requests.get(base + "/admin/conversations?limit=100", headers=headers).json()
+    assert body == {"success": True, "conversations": [], "count": 0, "next_cursor": None}
+    stats = requests.get(base + "/admin/stats", headers=headers).json()["stats"]
+    assert stats["total_conversations"] == 0
+
+    token_id = flask_cli(env, "tokens", "list").stdout.split()[0]
+    revoked = flask_cli(env, "tokens", "revoke", token_id)
+    assert revoked.returncode == 0, revoked.stderr
+    assert requests.get(base + "/admin/stats", headers=headers).status_code == 401
+
+
+def test_cli_users(app_env):
+    made = flask_cli(app_env, "users", "create", "Ann@Example.com", "--role", "agent",
+                     "--password-stdin", stdin="a long password\n")
+    assert made.returncode == 0, made.stderr
+    assert "password:" not in made.stdout
+    dup = flask_cli(app_env, "users", "create", "ann@example.com")
+    assert dup.returncode != 0 and "already exists" in dup.stderr
+    short = flask_cli(app_env, "users", "create", "bob@example.com", "--password-stdin", stdin="x\n")
+    assert short.returncode != 0
+    listed = flask_cli(app_env, "users", "list").stdout
+    assert "agent\tAnn@Example.com" in listed and "bob@" not in listed
