@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Platform = Literal["messenger", "webchat"]
+JobKind = Literal["respond", "send"]
+JobStatus = Literal["queued", "running", "done", "failed"]
 ConversationStatus = Literal["active", "idle", "closed"]
 HandledBy = Literal["bot", "human"]
 SenderType = Literal["user", "bot", "agent", "system"]
@@ -62,6 +64,7 @@ class Conversation(_Model):
     escalated_at: datetime | None = None
     first_human_reply_at: datetime | None = None
     closed_at: datetime | None = None
+    handoff_timeout_notified_at: datetime | None = None
 
 
 class Message(_Model):
@@ -120,6 +123,7 @@ class InboundMessage(_Incoming):
     display_name: str | None = None
     profile: dict[str, Any] | None = None
     received_at: datetime | None = None
+    respond: bool = True  # False: track only, the bot must not answer (e.g. Messenger standby)
 
 
 class OutboundMessage(_Incoming):
@@ -189,6 +193,11 @@ class Stats(_Model):
     escalation_rate: float
     avg_messages_per_conversation: float
     avg_first_human_response_seconds: float | None
+    median_first_human_response_seconds: float | None = None
+    handed_to_human_conversations: int = 0
+    handoff_rate: float = 0.0
+    bot_resolved_conversations: int = 0
+    bot_resolved_rate: float = 0.0
     by_platform: dict[str, PlatformStats]
     messages_per_hour: list[HourBucket]
     timestamp: datetime
@@ -215,6 +224,27 @@ class ApiToken(_Model):
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class Job(_Model):
+    """Durable background work about one message: answer it (``respond``) or send it (``send``).
+
+    Jobs are created by the store in the same transaction as their message, so anything
+    acknowledged to a platform has its job; a crashed worker's job is claimed again once
+    its lease (``locked_until``) runs out.
+    """
+
+    id: int
+    kind: JobKind
+    message_id: int
+    conversation_id: int
+    status: JobStatus = "queued"
+    attempts: int = 0
+    run_after: datetime
+    locked_until: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime
+    updated_at: datetime
 
 
 class ConversationCursor(_Model):

@@ -21,6 +21,16 @@ Rules both implementations follow (the contract tests in ``tests/contract`` chec
 * Message history is ordered by id ascending. ``before``/``after`` are message ids
   (exclusive); with ``before`` (or neither) the newest ``limit`` messages are returned.
 * Aggregates are computed by the database, never by fetching rows.
+* Jobs: ``track_inbound`` enqueues a ``respond`` job for a newly stored ``user`` message
+  with ``respond=True``, and ``track_outbound`` one ``send`` job for a newly stored message
+  with ``delivery_status == "pending"`` -- in the same transaction, so an acknowledged
+  message always has its job. At most one job per (kind, message_id). ``claim_jobs`` is
+  atomic across threads and processes (``FOR UPDATE SKIP LOCKED`` / ``BEGIN IMMEDIATE``):
+  a job is handed to one claimer until its lease runs out.
+* An ``agent`` message stored by ``track_outbound`` (or inbound with sender_type agent)
+  also marks every flagged, unreplied message of its conversation replied
+  (``replied_by`` = sender_id, ``replied_at`` = now) and clears the conversation's
+  needs_human, human_reason, waiting_since and handoff_timeout_notified_at.
 """
 
 from __future__ import annotations
@@ -38,6 +48,9 @@ from services.models import (
     ConversationStatus,
     DeliveryStatus,
     InboundMessage,
+    HandledBy,
+    Job,
+    JobKind,
     Message,
     OutboundMessage,
     Stats,
@@ -155,3 +168,82 @@ class ConversationStore(Protocol):
 
     def revoke_api_token(self, token_id: int, now: datetime) -> None:
         """``NotFound`` for an unknown id; revoking twice is harmless."""
+
+    # -- handling (bot or human), profile --------------------------------------------------
+    def set_handling(
+        self, conversation_id: int, handled_by: HandledBy, assigned_to: int | None, now: datetime
+    ) -> tuple[Conversation, bool]:
+        """Set who answers. ``human``: handled_by=human, assigned_to as given (None keeps
+        the current assignee). ``bot``: handled_by=bot, assigned_to=None, and needs_human,
+        human_reason, waiting_since, handoff_timeout_notified_at cleared (message flags
+        stay as history). Returns the conversation and whether ``handled_by`` changed
+        (a conditional update: of two concurrent bot->human calls exactly one gets True).
+        ``NotFound`` for an unknown id."""
+
+    def assign(self, conversation_id: int, user_id: int | None, now: datetime) -> Conversation:
+        """Assign to an admin user (or unassign with None). ``NotFound`` for an unknown
+        conversation or user."""
+
+    def set_profile(
+        self, conversation_id: int, display_name: str | None, profile: dict, now: datetime
+    ) -> Conversation:
+        """Store the person's name and profile (from the platform). ``NotFound``."""
+
+    # -- delivery receipts -------------------------------------------------------------------
+    def mark_delivered_until(
+        self,
+        platform: str,
+        external_user_id: str,
+        until: datetime,
+        status: DeliveryStatus,
+        now: datetime,
+    ) -> list[Message]:
+        """A platform's watermark: every bot/agent/system message of that person's
+        conversations created at or before ``until`` moves forward to ``status``
+        (``delivered`` or ``read``): sent -> delivered -> read, never backwards, never from
+        pending or failed. Returns the messages that changed, in id order."""
+
+    def find_message_by_external_id(self, platform: str, external_id: str) -> Message | None:
+        """The message with that platform id (inbound mid, or an outbound one once sent)."""
+
+    def update_message_metadata(self, message_id: int, patch: dict, now: datetime) -> Message:
+        """Merge ``patch`` into the message's metadata (top-level keys; None deletes a key).
+        ``NotFound``."""
+
+    # -- jobs ---------------------------------------------------------------------------------
+    def enqueue_job(
+        self, kind: JobKind, message_id: int, now: datetime, run_after: datetime | None = None
+    ) -> Job:
+        """Queue a job for a message unless one of that kind exists (then return it)."""
+
+    def claim_jobs(
+        self, now: datetime, limit: int, lease_seconds: float, kinds: list[JobKind] | None = None
+    ) -> list[Job]:
+        """Atomically take up to ``limit`` jobs that are queued with run_after <= now, or
+        running with locked_until < now (a crashed claimer): status running, attempts+1,
+        locked_until = now + lease. Oldest run_after first, then id."""
+
+    def finish_job(self, job_id: int, now: datetime) -> None:
+        """Mark done."""
+
+    def retry_job(self, job_id: int, run_after: datetime, error: str, now: datetime) -> None:
+        """Back to queued for a later attempt, recording the error."""
+
+    def fail_job(self, job_id: int, error: str, now: datetime) -> None:
+        """Give up for good, recording the error."""
+
+    def count_jobs(self, status: str | None = None) -> int:
+        """How many jobs (of that status); for health pages and tests."""
+
+    # -- lifecycle sweeps (safe with several processes: conditional updates) ---------------
+    def sweep_idle(self, idle_before: datetime, now: datetime) -> list[Conversation]:
+        """``active`` conversations with last_message_at < idle_before become ``idle``;
+        returns those this call changed."""
+
+    def sweep_closed(self, close_before: datetime, now: datetime) -> list[Conversation]:
+        """``active``/``idle`` conversations with last_message_at < close_before are closed
+        (as ``set_status(closed)``); returns those this call changed."""
+
+    def claim_handoff_timeouts(self, waiting_before: datetime, now: datetime) -> list[Conversation]:
+        """Conversations needing a human with waiting_since < waiting_before and no
+        ``handoff_timeout_notified_at``: set it to now and return them (each once)."""

@@ -12,44 +12,27 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from services.errors import Conflict, InvalidInput, NotFound
 from services.models import (
-    PLATFORMS, Conversation, ConversationCursor, ConversationFilter, ConversationPage,
-    ConversationStatus, DeliveryStatus, HourBucket, InboundMessage, Message, OutboundMessage,
-    PlatformStats, Stats, TrackResult, preview, utc,
+    Conversation, ConversationCursor, ConversationFilter, ConversationPage, ConversationStatus,
+    DeliveryStatus, InboundMessage, Message, OutboundMessage, TrackResult, preview,
 )
-from services.store.sqlite_db import SqliteDatabase, one, ts
+from services.store.sqlite_changes import SqliteChanges
+from services.store.sqlite_db import SqliteDatabase, conversation_from, message_from, one, ts
+from services.store.sqlite_jobs import SqliteJobs, enqueue
+from services.store.sqlite_stats import SqliteStats
 from services.store.sqlite_users import SqliteUsers
-
-# Exact seconds between two stored timestamps (julianday keeps only milliseconds).
-_SECONDS_BETWEEN = (
-    "((CAST(strftime('%s', substr({a}, 1, 19)) AS INTEGER)"
-    " - CAST(strftime('%s', substr({b}, 1, 19)) AS INTEGER))"
-    " + (CAST(substr({a}, 21, 6) AS INTEGER) - CAST(substr({b}, 21, 6) AS INTEGER)) / 1e6)"
-)
-_RESPONSE_SECONDS = _SECONDS_BETWEEN.format(a="first_human_reply_at", b="escalated_at")
-_REPLIED_AFTER = "first_human_reply_at >= escalated_at"  # NULL (not counted) when either is unset
-
 
 def _like(text: str) -> str:
     """A LIKE pattern (ESCAPE '\\') matching ``text`` literally as a substring."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _conversation(row: sqlite3.Row) -> Conversation:
-    return Conversation.model_validate({**row, "profile": json.loads(row["profile"])})
-
-
-def _message(row: sqlite3.Row) -> Message:
-    return Message.model_validate({**row, "attachments": json.loads(row["attachments"]),
-                                   "metadata": json.loads(row["metadata"])})
-
-
-class SqliteStore(SqliteUsers):
+class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
     """``ConversationStore`` on one SQLite file, one connection per thread (or greenlet)."""
 
     kind = "sqlite"
@@ -92,14 +75,26 @@ class SqliteStore(SqliteUsers):
     @staticmethod
     def _bump(db: sqlite3.Connection, conversation_id: int, msg: Any, now: str,
               extra_sql: str = "", extra: dict[str, Any] | None = None) -> sqlite3.Row:
-        """Apply one new message to its conversation's counters; return the updated row."""
+        """Apply one new message to its conversation's counters; return the updated row.
+        An agent's message answers whatever waited for a human (see base.py)."""
+        agent = msg.sender_type == "agent"
+        if agent:
+            db.execute(
+                "UPDATE messages SET human_replied = 1, replied_by = ?, replied_at = ?"
+                " WHERE conversation_id = ? AND requires_human = 1 AND human_replied = 0",
+                (msg.sender_id, now, conversation_id))
         params = {"now": now, "preview": preview(msg.content), "id": conversation_id,
-                  "agent": msg.sender_type == "agent", **(extra or {})}
+                  "agent": agent, **(extra or {})}
         return one(db.execute(
             "UPDATE conversations SET message_count = message_count + 1,"
             " last_message_at = :now, updated_at = :now, last_message_preview = :preview,"
             " first_human_reply_at = CASE WHEN :agent THEN coalesce(first_human_reply_at, :now)"
-            " ELSE first_human_reply_at END" + extra_sql + " WHERE id = :id RETURNING *",
+            " ELSE first_human_reply_at END,"
+            " needs_human = CASE WHEN :agent THEN 0 ELSE needs_human END,"
+            " human_reason = CASE WHEN :agent THEN NULL ELSE human_reason END,"
+            " waiting_since = CASE WHEN :agent THEN NULL ELSE waiting_since END,"
+            " handoff_timeout_notified_at = CASE WHEN :agent THEN NULL"
+            " ELSE handoff_timeout_notified_at END" + extra_sql + " WHERE id = :id RETURNING *",
             params,
         ))
 
@@ -111,8 +106,9 @@ class SqliteStore(SqliteUsers):
             if stored is not None:  # redelivery: change nothing
                 conv = one(db.execute("SELECT * FROM conversations WHERE id = ?",
                                       (stored["conversation_id"],)))
-                return TrackResult(conversation=_conversation(conv), message=_message(stored),
-                                   created=False, conversation_created=False)
+                return TrackResult(conversation=conversation_from(conv),
+                                   message=message_from(stored), created=False,
+                                   conversation_created=False)
             row = one(db.execute(
                 "SELECT id FROM conversations WHERE platform = ? AND external_user_id = ?"
                 " AND status <> 'closed'", (message.platform, message.external_user_id)))
@@ -133,7 +129,9 @@ class SqliteStore(SqliteUsers):
                 {"user": message.sender_type == "user", "display_name": message.display_name,
                  "profile": None if message.profile is None else json.dumps(message.profile)},
             )
-        return TrackResult(conversation=_conversation(conv), message=_message(stored),
+            if message.sender_type == "user" and message.respond:
+                enqueue(db, "respond", stored["id"], row["id"], now_s, now_s)
+        return TrackResult(conversation=conversation_from(conv), message=message_from(stored),
                            created=True, conversation_created=conversation_created)
 
     def track_outbound(self, message: OutboundMessage, now: datetime) -> Message:
@@ -149,16 +147,18 @@ class SqliteStore(SqliteUsers):
                 stored = self._insert_message(db, conv["id"], conv["platform"], message,
                                               message.delivery_status, now_s)
                 self._bump(db, conv["id"], message, now_s)
-        return _message(stored)
+                if message.delivery_status == "pending":
+                    enqueue(db, "send", stored["id"], conv["id"], now_s, now_s)
+        return message_from(stored)
 
     # -- reads ----------------------------------------------------------------------------
     def get_conversation(self, conversation_id: int) -> Conversation | None:
         rows = self._read("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
-        return _conversation(rows[0]) if rows else None
+        return conversation_from(rows[0]) if rows else None
 
     def get_message(self, message_id: int) -> Message | None:
         rows = self._read("SELECT * FROM messages WHERE id = ?", (message_id,))
-        return _message(rows[0]) if rows else None
+        return message_from(rows[0]) if rows else None
 
     def list_conversations(
         self, filters: ConversationFilter, limit: int, cursor: ConversationCursor | None = None
@@ -199,7 +199,7 @@ class SqliteStore(SqliteUsers):
         rows = self._read(
             f"SELECT * FROM conversations WHERE {' AND '.join(where)} ORDER BY {order}"
             " LIMIT :limit", params)
-        conversations = [_conversation(r) for r in rows[:limit]]
+        conversations = [conversation_from(r) for r in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             next_cursor = ConversationCursor.after(conversations[-1], filters.sort).encode()
@@ -222,7 +222,7 @@ class SqliteStore(SqliteUsers):
         rows = self._read(
             f"SELECT * FROM messages WHERE {' AND '.join(where)}"
             f" ORDER BY id {'DESC' if newest else 'ASC'} LIMIT ?", (*params, limit))
-        messages = [_message(r) for r in rows]
+        messages = [message_from(r) for r in rows]
         return messages[::-1] if newest else messages
 
     # -- changes --------------------------------------------------------------------------
@@ -240,9 +240,10 @@ class SqliteStore(SqliteUsers):
                 row = one(db.execute(
                     "UPDATE conversations SET status = 'closed', updated_at = :now,"
                     " closed_at = CASE WHEN status = 'closed' THEN closed_at ELSE :now END,"
-                    " needs_human = 0, human_reason = NULL, waiting_since = NULL"
+                    " needs_human = 0, human_reason = NULL, waiting_since = NULL,"
+                    " handoff_timeout_notified_at = NULL"
                     " WHERE id = :id RETURNING *", {"now": now_s, "id": conversation_id}))
-                return _conversation(row)
+                return conversation_from(row)
             if current["status"] == "closed" and one(db.execute(
                 "SELECT id FROM conversations WHERE platform = ? AND external_user_id = ?"
                 " AND status <> 'closed'", (current["platform"], current["external_user_id"]),
@@ -251,7 +252,7 @@ class SqliteStore(SqliteUsers):
             row = one(db.execute(
                 "UPDATE conversations SET status = ?, closed_at = NULL, updated_at = ?"
                 " WHERE id = ? RETURNING *", (status, now_s, conversation_id)))
-        return _conversation(row)
+        return conversation_from(row)
 
     def mark_needs_human(
         self, message_id: int, reason: str, priority: int, now: datetime
@@ -269,12 +270,15 @@ class SqliteStore(SqliteUsers):
             conv = one(db.execute(
                 "UPDATE conversations SET needs_human = 1, human_reason = :reason,"
                 " waiting_since = coalesce(waiting_since, :now),"
+                # A new wait starts with no timeout notice sent (SET sees the old row).
+                " handoff_timeout_notified_at = CASE WHEN waiting_since IS NULL THEN NULL"
+                " ELSE handoff_timeout_notified_at END,"
                 " escalated_at = coalesce(escalated_at, :now),"
                 " priority = min(priority, :priority), updated_at = :now"
                 " WHERE id = :id RETURNING *",
                 {"reason": reason, "now": now_s, "priority": priority,
                  "id": msg["conversation_id"]}))
-        return _message(msg), _conversation(conv)
+        return message_from(msg), conversation_from(conv)
 
     def mark_human_replied(
         self, message_id: int, replied_by: str, now: datetime
@@ -294,10 +298,12 @@ class SqliteStore(SqliteUsers):
                 "UPDATE conversations SET updated_at = :now,"
                 " needs_human = CASE WHEN :waiting THEN needs_human ELSE 0 END,"
                 " human_reason = CASE WHEN :waiting THEN human_reason END,"
-                " waiting_since = CASE WHEN :waiting THEN waiting_since END"
+                " waiting_since = CASE WHEN :waiting THEN waiting_since END,"
+                " handoff_timeout_notified_at = CASE WHEN :waiting"
+                " THEN handoff_timeout_notified_at END"
                 " WHERE id = :id RETURNING *",
                 {"now": now_s, "id": msg["conversation_id"], "waiting": waiting}))
-        return _message(msg), _conversation(conv)
+        return message_from(msg), conversation_from(conv)
 
     def set_delivery_status(
         self,
@@ -319,59 +325,4 @@ class SqliteStore(SqliteUsers):
                 raise Conflict(f"external id {external_id!r} belongs to another message") from exc
             if msg is None:
                 raise NotFound(f"message {message_id}")
-        return _message(msg)
-
-    # -- stats ----------------------------------------------------------------------------
-    def stats(self, now: datetime) -> Stats:
-        """Aggregates over all conversations: three aggregate queries in one read snapshot."""
-        now = utc(now)
-        first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
-        hours = [first + timedelta(hours=i) for i in range(24)]
-        with self._tx("DEFERRED") as db:
-            # Message totals are sums of message_count, which every insert bumps in the same
-            # transaction: cheaper than counting the (much larger) messages table.
-            groups = db.execute(
-                "SELECT platform, count(*) AS conversations,"
-                " coalesce(sum(status = 'active'), 0) AS active,"
-                " coalesce(sum(message_count), 0) AS messages,"
-                " coalesce(sum(needs_human), 0) AS needing, count(escalated_at) AS escalated,"
-                f" sum(CASE WHEN {_REPLIED_AFTER} THEN {_RESPONSE_SECONDS} END) AS response_sum,"
-                f" count(CASE WHEN {_REPLIED_AFTER} THEN 1 END) AS responses"
-                " FROM conversations GROUP BY platform").fetchall()
-            unreplied = db.execute(
-                "SELECT count(*) FROM messages WHERE requires_human = 1 AND human_replied = 0"
-            ).fetchone()[0]
-            per_hour = {row[0]: row for row in db.execute(
-                "SELECT substr(created_at, 1, 13) AS hour, count(*),"
-                " coalesce(sum(requires_human), 0) FROM messages"
-                " WHERE created_at >= ? AND created_at < ? GROUP BY hour",
-                (ts(hours[0]), ts(hours[-1] + timedelta(hours=1)))).fetchall()}
-        total = sum(g["conversations"] for g in groups)
-        messages = sum(g["messages"] for g in groups)
-        escalated = sum(g["escalated"] for g in groups)
-        responses = sum(g["responses"] for g in groups)
-        by_platform = {p: PlatformStats() for p in PLATFORMS}
-        for g in groups:
-            by_platform[g["platform"]] = PlatformStats(
-                conversations=g["conversations"], active_conversations=g["active"],
-                messages=g["messages"])
-        buckets = []
-        for hour in hours:
-            row = per_hour.get(ts(hour)[:13])
-            buckets.append(HourBucket(hour=hour, messages=row[1] if row else 0,
-                                      escalations=row[2] if row else 0))
-        return Stats(
-            total_conversations=total,
-            active_conversations=sum(g["active"] for g in groups),
-            total_messages=messages,
-            messages_requiring_human=unreplied,
-            conversations_needing_human=sum(g["needing"] for g in groups),
-            escalated_conversations=escalated,
-            escalation_rate=escalated / total if total else 0.0,
-            avg_messages_per_conversation=messages / total if total else 0.0,
-            avg_first_human_response_seconds=(
-                sum(g["response_sum"] or 0 for g in groups) / responses if responses else None),
-            by_platform=by_platform,
-            messages_per_hour=buckets,
-            timestamp=now,
-        )
+        return message_from(msg)

@@ -8,6 +8,7 @@ lock before reading anything, so concurrent writers (threads or processes) queue
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import weakref
@@ -17,9 +18,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from services.errors import StoreUnavailable
-from services.models import utc
+from services.models import Conversation, Job, Message, utc
 
-SCHEMA_VERSION = 1  # PRAGMA user_version; bump it and add a migration step when the schema changes
+SCHEMA_VERSION = 2  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
 BUSY_TIMEOUT_MS = 10_000
 _SCHEMA_FILE = Path(__file__).with_name("sqlite_schema.sql")
 
@@ -37,6 +38,22 @@ def one(cursor: sqlite3.Cursor) -> sqlite3.Row | None:
     return rows[0] if rows else None
 
 
+def conversation_from(row: sqlite3.Row) -> Conversation:
+    """A ``conversations`` row as the model (JSON columns decoded)."""
+    return Conversation.model_validate({**row, "profile": json.loads(row["profile"])})
+
+
+def message_from(row: sqlite3.Row) -> Message:
+    """A ``messages`` row as the model (JSON columns decoded)."""
+    return Message.model_validate({**row, "attachments": json.loads(row["attachments"]),
+                                   "metadata": json.loads(row["metadata"])})
+
+
+def job_from(row: sqlite3.Row) -> Job:
+    """A ``jobs`` row as the model."""
+    return Job.model_validate(dict(row))
+
+
 def _split_script(script: str) -> list[str]:
     """The statements of a SQL script (executescript() would commit our transaction)."""
     statements, pending = [], ""
@@ -49,6 +66,13 @@ def _split_script(script: str) -> list[str]:
 
 
 _SCHEMA_STATEMENTS = _split_script(_SCHEMA_FILE.read_text(encoding="utf-8"))
+
+# What a database of version N needs before the (idempotent) schema file can run on it: the
+# file creates missing tables and indexes, but CREATE TABLE IF NOT EXISTS never adds a column
+# to an existing table, and an index on a missing column would fail.
+_UPGRADES: dict[int, list[str]] = {
+    1: ["ALTER TABLE conversations ADD COLUMN handoff_timeout_notified_at TEXT"],
+}
 
 
 def _ulower(value: str | None) -> str | None:
@@ -134,6 +158,10 @@ class SqliteDatabase:
                 raise StoreUnavailable(
                     f"{self.path} has schema version {version}; this code knows {SCHEMA_VERSION}"
                 )
+            if version:  # 0: a new file, which the schema file creates whole
+                for step in range(version, SCHEMA_VERSION):
+                    for statement in _UPGRADES.get(step, ()):
+                        db.execute(statement)
             for statement in _SCHEMA_STATEMENTS:
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -2,7 +2,8 @@
 -- Conventions: integer primary keys; JSON as TEXT; booleans as INTEGER 0/1; timestamps as
 -- ISO-8601 TEXT in one fixed UTC format (YYYY-MM-DDTHH:MM:SS.ffffff+00:00), so comparing
 -- and sorting the text is comparing and sorting the times.
--- Every statement is idempotent: the store runs this whole file in one transaction on start.
+-- Every statement is idempotent: the store runs this whole file in one transaction on start,
+-- after the upgrade steps in sqlite_db.py (ALTER TABLE for columns added since version 1).
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -48,7 +49,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     waiting_since        TEXT,
     escalated_at         TEXT,
     first_human_reply_at TEXT,
-    closed_at            TEXT
+    closed_at            TEXT,
+    handoff_timeout_notified_at TEXT  -- schema version 2 (added by ALTER TABLE on upgrade)
 );
 -- At most one open conversation per person and platform; also the find-open lookup.
 CREATE UNIQUE INDEX IF NOT EXISTS conversations_open_user_key
@@ -65,6 +67,11 @@ CREATE INDEX IF NOT EXISTS conversations_needs_human_idx
     ON conversations (priority, last_message_at DESC, id DESC) WHERE needs_human = 1;
 CREATE INDEX IF NOT EXISTS conversations_assigned_to_idx
     ON conversations (assigned_to) WHERE assigned_to IS NOT NULL;
+-- Every conversation of one person, closed ones too: delivery/read watermarks.
+CREATE INDEX IF NOT EXISTS conversations_user_idx ON conversations (platform, external_user_id);
+-- The handoff-timeout scan: waiting conversations not yet notified.
+CREATE INDEX IF NOT EXISTS conversations_handoff_wait_idx ON conversations (waiting_since)
+    WHERE needs_human = 1 AND handoff_timeout_notified_at IS NULL;
 
 CREATE TABLE IF NOT EXISTS messages (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -97,3 +104,30 @@ CREATE INDEX IF NOT EXISTS messages_created_at_idx ON messages (created_at, requ
 -- Messages still waiting for a human: stats count and the mark_human_replied check.
 CREATE INDEX IF NOT EXISTS messages_unreplied_idx
     ON messages (conversation_id) WHERE requires_human = 1 AND human_replied = 0;
+-- Outbound messages a delivery/read watermark can still move forward.
+CREATE INDEX IF NOT EXISTS messages_unread_outbound_idx
+    ON messages (conversation_id, created_at)
+    WHERE delivery_status IN ('sent', 'delivered') AND sender_type <> 'user';
+
+-- Durable background work about one message (schema version 2): answer it or send it.
+CREATE TABLE IF NOT EXISTS jobs (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT    NOT NULL CHECK (kind IN ('respond', 'send')),
+    message_id      INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    status          TEXT    NOT NULL DEFAULT 'queued'
+                            CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    run_after       TEXT    NOT NULL,
+    locked_until    TEXT,
+    last_error      TEXT,
+    created_at      TEXT    NOT NULL,
+    updated_at      TEXT    NOT NULL,
+    UNIQUE (kind, message_id)
+);
+-- claim_jobs: the claimable jobs in (run_after, id) order; done/failed ones drop out.
+CREATE INDEX IF NOT EXISTS jobs_claim_idx
+    ON jobs (run_after, id) WHERE status IN ('queued', 'running');
+-- Foreign-key cascades (SQLite and PostgreSQL look child rows up by these columns).
+CREATE INDEX IF NOT EXISTS jobs_message_idx ON jobs (message_id);
+CREATE INDEX IF NOT EXISTS jobs_conversation_idx ON jobs (conversation_id);

@@ -55,6 +55,7 @@ from services.models import (
     preview,
     utc,
 )
+from services.store.supabase_pipeline import SupabasePipeline
 
 # Error codes in PostgREST's JSON body: our functions raise PTnnn (HTTP nnn); the rest are
 # PostgreSQL SQLSTATEs or PostgREST's own PGRSTnnn codes.
@@ -84,7 +85,7 @@ def _translate(exc: APIError) -> SwitchboardError:
     return StoreUnavailable(text)
 
 
-class SupabaseStore:
+class SupabaseStore(SupabasePipeline):
     """``ConversationStore`` on Supabase; one long-lived client, thread-safe."""
 
     kind = "supabase"

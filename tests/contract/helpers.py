@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
 
 from services.models import InboundMessage, OutboundMessage
 
@@ -30,3 +32,15 @@ def outbound(conversation_id: int, content: str = "reply", *, sender_type: str =
 
 
 MISSING_ID = 987_654_321  # an id no test ever creates
+
+
+def in_parallel(n: int, fn: Callable[[int], Any]) -> list[Any]:
+    """``fn(0) .. fn(n-1)`` on ``n`` threads released together by a barrier; results in order."""
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> Any:
+        barrier.wait()
+        return fn(i)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(run, range(n)))

@@ -25,6 +25,9 @@ def test_stats_of_an_empty_store(store):
     assert s.escalation_rate == 0
     assert s.avg_messages_per_conversation == 0
     assert s.avg_first_human_response_seconds is None
+    assert s.median_first_human_response_seconds is None
+    assert (s.handed_to_human_conversations, s.handoff_rate) == (0, 0)
+    assert (s.bot_resolved_conversations, s.bot_resolved_rate) == (0, 0)
     assert set(s.by_platform) == {"messenger", "webchat"}
     assert all((p.conversations, p.active_conversations, p.messages) == (0, 0, 0)
                for p in s.by_platform.values())
@@ -56,7 +59,8 @@ def dataset(store):
     store.track_outbound(outbound(c1.conversation.id, "old reply"), at(hours=-23))
     store.set_status(c1.conversation.id, "closed", at(hours=-22))
 
-    # D (webchat): idle; escalated 10:01, agent at 10:01:30 (30 s); message never marked replied.
+    # D (webchat): idle; escalated 10:01, agent at 10:01:30 (30 s), whose message answers d1
+    # (an agent's message marks the waiting ones replied and clears the conversation's flags).
     d1 = store.track_inbound(inbound("D", "broken"), at(hours=-2))
     store.mark_needs_human(d1.message.id, "bug", 3, at(hours=-2, minutes=1))
     store.track_outbound(outbound(d1.conversation.id, "looking", sender_type="agent"),
@@ -75,12 +79,17 @@ def test_stats_totals(store, dataset):
     assert s.total_conversations == 5
     assert s.active_conversations == 3  # A, B, E (C closed, D idle)
     assert s.total_messages == 11  # A4 B1 C2 D2 E2
-    assert s.messages_requiring_human == 3  # b1, d1, e1 (a2 was replied)
-    assert s.conversations_needing_human == 3  # B, D, E (A cleared, C closed)
+    assert s.messages_requiring_human == 2  # b1, e1 (a2, d1 answered by an agent)
+    assert s.conversations_needing_human == 2  # B, E (A, D cleared by an agent, C closed)
     assert s.escalated_conversations == 4  # A, B, D, E
     assert s.escalation_rate == pytest.approx(0.8)
     assert s.avg_messages_per_conversation == pytest.approx(2.2)
     assert s.avg_first_human_response_seconds == pytest.approx(60.0, abs=1e-3)  # (90 + 30) / 2
+    assert s.median_first_human_response_seconds == pytest.approx(60.0, abs=1e-3)
+    assert s.handed_to_human_conversations == 4  # A, B, D, E
+    assert s.handoff_rate == pytest.approx(0.8)
+    assert s.bot_resolved_conversations == 1  # C, the only closed one
+    assert s.bot_resolved_rate == pytest.approx(1.0)
     assert s.timestamp == at(minutes=30)
 
 
@@ -125,3 +134,68 @@ def test_stats_window_follows_now(store, dataset):
     assert sum(b.messages for b in s.messages_per_hour) == 9
     assert (s.messages_per_hour[-1].messages, s.messages_per_hour[-2].messages) == (0, 1)
     assert s.total_messages == 11  # totals do not depend on the window
+
+
+def _escalate_and_answer(store, user: str, start, seconds: float) -> int:
+    """A conversation escalated at ``start`` and first answered by an agent ``seconds`` later."""
+    r = store.track_inbound(inbound(user, "help"), start)
+    store.mark_needs_human(r.message.id, "asked", 3, start)
+    store.track_outbound(outbound(r.conversation.id, "here", sender_type="agent"),
+                         start + timedelta(seconds=seconds))
+    return r.conversation.id
+
+
+def test_stats_median_response_time_odd_and_even(store):
+    # Response times 10 s, 20 s, 90.5 s: the median is the middle one, unlike the mean (40.17).
+    first = _escalate_and_answer(store, "p1", at(hours=-5), 10)
+    _escalate_and_answer(store, "p2", at(hours=-4), 20)
+    _escalate_and_answer(store, "p3", at(hours=-3), 90.5)
+    s = store.stats(at())
+    assert s.median_first_human_response_seconds == pytest.approx(20.0, abs=1e-3)
+    assert s.avg_first_human_response_seconds == pytest.approx(120.5 / 3, abs=1e-3)
+
+    # A fourth, 200 s: the mean of the middle two, (20 + 90.5) / 2.
+    _escalate_and_answer(store, "p4", at(hours=-2), 200)
+    # Not counted: an agent who wrote before the escalation.
+    early = store.track_inbound(inbound("p5"), at(hours=-1))
+    store.track_outbound(outbound(early.conversation.id, "hi", sender_type="agent"),
+                         at(hours=-1, seconds=1))
+    store.mark_needs_human(early.message.id, "later", 3, at(hours=-1, seconds=2))
+    s = store.stats(at())
+    assert s.median_first_human_response_seconds == pytest.approx(55.25, abs=1e-3)
+    assert s.avg_first_human_response_seconds == pytest.approx(320.5 / 4, abs=1e-3)
+    assert store.get_conversation(first).first_human_reply_at == at(hours=-5, seconds=10)
+
+
+def test_stats_handoff_and_bot_resolution(store):
+    # Escalated and answered, later closed: handed over, not bot-resolved.
+    answered = _escalate_and_answer(store, "h1", at(hours=-6), 30)
+    store.set_status(answered, "closed", at(hours=-5))
+    # Taken over by a human (no escalation, no agent message yet), then closed: handed over.
+    taken = store.track_inbound(inbound("h2"), at(hours=-5)).conversation
+    store.set_handling(taken.id, "human", None, at(hours=-5, minutes=1))
+    store.set_status(taken.id, "closed", at(hours=-4))
+    # An agent wrote without any escalation, still open: handed over.
+    spoke = store.track_inbound(inbound("h3"), at(hours=-4)).conversation
+    store.track_outbound(outbound(spoke.id, "hello", sender_type="agent"), at(hours=-4, seconds=5))
+    # Escalated but nobody answered, still open: handed over.
+    waiting = store.track_inbound(inbound("h4"), at(hours=-3))
+    store.mark_needs_human(waiting.message.id, "x", 2, at(hours=-3, seconds=1))
+    # The bot alone, closed twice over (by hand and by the sweep): bot-resolved.
+    for user in ("b1", "b2"):
+        conv = store.track_inbound(inbound(user), at(hours=-10)).conversation
+        store.track_outbound(outbound(conv.id, "answer"), at(hours=-10, seconds=1))
+    store.set_status(store.track_inbound(inbound("b1", "thanks"), at(hours=-9)).conversation.id,
+                     "closed", at(hours=-8))
+    assert [c.external_user_id for c in store.sweep_closed(at(hours=-8), at(hours=-7))] == ["b2"]
+    # The bot alone, still open: neither.
+    store.track_inbound(inbound("b3"), at(hours=-1))
+
+    s = store.stats(at())
+    assert s.total_conversations == 7
+    assert s.handed_to_human_conversations == 4  # h1, h2, h3, h4
+    assert s.handoff_rate == pytest.approx(4 / 7)
+    assert s.bot_resolved_conversations == 2  # b1, b2
+    assert s.bot_resolved_rate == pytest.approx(2 / 4)  # of the closed: h1, h2, b1, b2
+    assert s.escalated_conversations == 2  # h1, h4
+    assert s.median_first_human_response_seconds == pytest.approx(30.0, abs=1e-3)

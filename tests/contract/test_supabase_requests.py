@@ -115,6 +115,44 @@ def test_every_other_method_is_one_request(sb, log, clock):
         assert len(log.take()) == 1, name
 
 
+def test_every_pipeline_method_is_one_request(sb, log, clock):
+    now = clock()
+    tracked = sb.track_inbound(inbound("dee", platform="messenger", ext="mid-dee"), now)
+    conv_id, msg_id = tracked.conversation.id, tracked.message.id
+    user = sb.create_user("agent@example.com", "agent", "hash", now)
+    sb.mark_needs_human(msg_id, "asked", 2, now)
+    out = sb.track_outbound(outbound(conv_id, "hi"), now)
+    sb.set_delivery_status(out.id, "sent", now, external_id="mid-out")
+    later = now + timedelta(hours=1)
+    log.take()
+
+    calls = {
+        "track_outbound (agent: replies, send job)": lambda: sb.track_outbound(
+            outbound(conv_id, "agent", sender_type="agent", sender_id="7"), now),
+        "set_handling": lambda: sb.set_handling(conv_id, "human", user.id, now),
+        "assign": lambda: sb.assign(conv_id, user.id, now),
+        "set_profile": lambda: sb.set_profile(conv_id, "Dee", {"locale": "en_GB"}, now),
+        "mark_delivered_until": lambda: sb.mark_delivered_until("messenger", "dee", now,
+                                                                "read", now),
+        "find_message_by_external_id": lambda: sb.find_message_by_external_id("messenger",
+                                                                              "mid-out"),
+        "update_message_metadata": lambda: sb.update_message_metadata(out.id, {"k": 1}, now),
+        "enqueue_job": lambda: sb.enqueue_job("respond", out.id, now),
+        "claim_jobs": lambda: sb.claim_jobs(now, 10, 30, kinds=["respond", "send"]),
+        "finish_job": lambda: sb.finish_job(1, now),
+        "retry_job": lambda: sb.retry_job(2, later, "timeout", now),
+        "fail_job": lambda: sb.fail_job(3, "gone", now),
+        "count_jobs": lambda: sb.count_jobs("queued"),
+        "claim_handoff_timeouts": lambda: sb.claim_handoff_timeouts(later, later),
+        "sweep_idle": lambda: sb.sweep_idle(later, later),
+        "sweep_closed": lambda: sb.sweep_closed(later, later),
+    }
+    for name, call in calls.items():
+        call()
+        assert len(log.take()) == 1, name
+    assert sb.count_jobs() == 4  # respond (dee's message), send (hi), send (agent), respond
+
+
 def test_requests_carry_the_service_role_key(supabase_stack, sb):
     seen: list[httpx.Request] = []
     sb.http.event_hooks = {"request": [seen.append], "response": []}
@@ -133,6 +171,15 @@ def test_anon_key_reaches_no_data_and_no_function(supabase_stack, sb, clock):
         assert table.status_code in (401, 403) or table.json() == []
         rpc = anon.post("/rpc/stats", json={"p_now": clock().isoformat()})
         assert rpc.status_code in (401, 403, 404)
+        jobs = anon.get("/jobs")
+        assert jobs.status_code in (401, 403) or jobs.json() == []
+        for function, args in (("claim_jobs", {"p_now": clock().isoformat(), "p_limit": 10,
+                                                "p_locked_until": "2100-01-01T00:00:00Z"}),
+                               ("sweep_closed", {"p_close_before": "2100-01-01T00:00:00Z",
+                                                 "p_now": clock().isoformat()})):
+            assert anon.post(f"/rpc/{function}", json=args).status_code in (401, 403, 404)
+    assert sb.count_jobs("running") == 0  # nothing was claimed
+    assert sb.get_conversation(1).status == "active"  # nothing was closed
 
 
 def test_unreachable_server_is_store_unavailable():
@@ -145,3 +192,39 @@ def test_unreachable_server_is_store_unavailable():
             store.ping()
     finally:
         store.close()
+
+
+def test_anon_and_authenticated_hold_no_privilege_in_public(supabase_stack):
+    """Every table has RLS on, and no table, sequence or function of schema public is open to
+    anon or authenticated (Supabase's default privileges would grant them all of it)."""
+    leaks = supabase_stack.psql("""
+        select coalesce(string_agg(what, ', ' order by what), '') from (
+            select format('table %s without RLS', c.relname) as what
+              from pg_class c where c.relnamespace = 'public'::regnamespace
+               and c.relkind = 'r' and not c.relrowsecurity
+            union all
+            select format('%s on table %s', r.rolname, c.relname)
+              from pg_class c cross join pg_roles r
+             where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'v', 'm')
+               and r.rolname in ('anon', 'authenticated')
+               and has_table_privilege(r.oid, c.oid,
+                                       'select, insert, update, delete, truncate, references')
+            union all
+            select format('%s on sequence %s', r.rolname, c.relname)
+              from pg_class c cross join pg_roles r
+             where c.relnamespace = 'public'::regnamespace and c.relkind = 'S'
+               and r.rolname in ('anon', 'authenticated')
+               and has_sequence_privilege(r.oid, c.oid, 'usage, select, update')
+            union all
+            select format('%s on function %s', r.rolname, p.oid::regprocedure)
+              from pg_proc p cross join pg_roles r
+             where p.pronamespace = 'public'::regnamespace
+               and r.rolname in ('anon', 'authenticated')
+               and has_function_privilege(r.oid, p.oid, 'execute')
+        ) as t
+    """).strip()
+    assert leaks == ""
+    tables = supabase_stack.psql(
+        "select string_agg(relname, ',' order by relname) from pg_class"
+        " where relnamespace = 'public'::regnamespace and relkind = 'r'").strip()
+    assert "jobs" in tables.split(",")

@@ -1,0 +1,143 @@
+"""Handling, receipts, jobs and sweeps of the Supabase store (mixed into ``SupabaseStore``).
+
+Each method is one HTTP request: a SQL function from
+``supabase/migrations/20261125010000_pipeline.sql`` through ``.rpc()``, or one plain table
+read or update where a single statement does. Lists come back as one JSON array (PostgREST
+would cap a row set at db-max-rows).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from services.errors import InvalidInput, NotFound
+from services.models import Conversation, DeliveryStatus, HandledBy, Job, JobKind, Message, utc
+
+
+def _ts(value: datetime) -> str:
+    return utc(value).isoformat(timespec="microseconds")
+
+
+def _conversations(rows: list[dict[str, Any]]) -> list[Conversation]:
+    return [Conversation.model_validate(r) for r in rows]
+
+
+class SupabasePipeline:
+    """The newer half of ``ConversationStore``; needs ``_rpc``, ``_rows`` and ``_update``."""
+
+    _rpc: Callable[[str, dict[str, Any]], Any]
+    _rows: Callable[..., list[dict[str, Any]]]
+    _update: Callable[[str, int, dict[str, Any]], list[dict[str, Any]]]
+
+    # -- handling, assignment, profile -------------------------------------------------------
+    def set_handling(
+        self, conversation_id: int, handled_by: HandledBy, assigned_to: int | None, now: datetime
+    ) -> tuple[Conversation, bool]:
+        """Hand to a human or back to the bot; also whether ``handled_by`` changed."""
+        data = self._rpc("set_handling", {"p_conversation_id": conversation_id,
+                                          "p_handled_by": handled_by,
+                                          "p_assigned_to": assigned_to, "p_now": _ts(now)})
+        return Conversation.model_validate(data["conversation"]), bool(data["changed"])
+
+    def assign(self, conversation_id: int, user_id: int | None, now: datetime) -> Conversation:
+        """Assign to an admin user, or unassign with None; ``NotFound`` for either id."""
+        return Conversation.model_validate(self._rpc("assign_conversation", {
+            "p_conversation_id": conversation_id, "p_user_id": user_id, "p_now": _ts(now)}))
+
+    def set_profile(
+        self, conversation_id: int, display_name: str | None, profile: dict, now: datetime
+    ) -> Conversation:
+        """Replace the profile; a None ``display_name`` keeps the current one. ``NotFound``."""
+        return Conversation.model_validate(self._rpc("set_profile", {
+            "p_conversation_id": conversation_id, "p_display_name": display_name,
+            "p_profile": profile, "p_now": _ts(now)}))
+
+    # -- receipts and metadata -----------------------------------------------------------------
+    def mark_delivered_until(
+        self,
+        platform: str,
+        external_user_id: str,
+        until: datetime,
+        status: DeliveryStatus,
+        now: datetime,
+    ) -> list[Message]:
+        """Move that person's outbound messages up to ``until`` forward to ``status``."""
+        rows = self._rpc("mark_delivered_until", {
+            "p_platform": platform, "p_external_user_id": external_user_id,
+            "p_until": _ts(until), "p_status": status, "p_now": _ts(now)})
+        return [Message.model_validate(r) for r in rows]
+
+    def find_message_by_external_id(self, platform: str, external_id: str) -> Message | None:
+        """The message with that platform id (one table read)."""
+        rows = self._rows("messages", platform=platform, external_id=external_id)
+        return Message.model_validate(rows[0]) if rows else None
+
+    def update_message_metadata(self, message_id: int, patch: dict, now: datetime) -> Message:
+        """Merge top-level keys into the metadata (None deletes a key); ``NotFound``."""
+        return Message.model_validate(self._rpc("update_message_metadata", {
+            "p_message_id": message_id, "p_patch": patch, "p_now": _ts(now)}))
+
+    # -- jobs -----------------------------------------------------------------------------------
+    def enqueue_job(
+        self, kind: JobKind, message_id: int, now: datetime, run_after: datetime | None = None
+    ) -> Job:
+        """Queue a job for a message unless one of that kind exists (then return it).
+        ``NotFound`` for an unknown message."""
+        return Job.model_validate(self._rpc("enqueue_job", {
+            "p_kind": kind, "p_message_id": message_id, "p_now": _ts(now),
+            "p_run_after": None if run_after is None else _ts(run_after)}))
+
+    def claim_jobs(
+        self, now: datetime, limit: int, lease_seconds: float, kinds: list[JobKind] | None = None
+    ) -> list[Job]:
+        """Take up to ``limit`` due jobs (``FOR UPDATE SKIP LOCKED`` in ``claim_jobs``)."""
+        if lease_seconds <= 0:
+            raise InvalidInput("lease_seconds must be positive")
+        # The lease's end is computed here, as the SQLite store does, so both agree to the
+        # microsecond.
+        rows = self._rpc("claim_jobs", {
+            "p_now": _ts(now), "p_limit": limit,
+            "p_locked_until": _ts(now + timedelta(seconds=lease_seconds)),
+            "p_kinds": None if kinds is None else list(kinds)})
+        return [Job.model_validate(r) for r in rows]
+
+    def _set_job(self, job_id: int, values: dict[str, Any]) -> None:
+        if not self._update("jobs", job_id, values):
+            raise NotFound(f"job {job_id}")
+
+    def finish_job(self, job_id: int, now: datetime) -> None:
+        """Mark done; ``NotFound`` for an unknown id."""
+        self._set_job(job_id, {"status": "done", "locked_until": None, "updated_at": _ts(now)})
+
+    def retry_job(self, job_id: int, run_after: datetime, error: str, now: datetime) -> None:
+        """Back to queued for a later attempt, recording the error; ``NotFound``."""
+        self._set_job(job_id, {"status": "queued", "run_after": _ts(run_after),
+                               "last_error": error, "locked_until": None,
+                               "updated_at": _ts(now)})
+
+    def fail_job(self, job_id: int, error: str, now: datetime) -> None:
+        """Give up for good, recording the error; ``NotFound``."""
+        self._set_job(job_id, {"status": "failed", "last_error": error, "locked_until": None,
+                               "updated_at": _ts(now)})
+
+    def count_jobs(self, status: str | None = None) -> int:
+        """How many jobs (of that status); ``InvalidInput`` for an unknown status."""
+        return int(self._rpc("count_jobs", {"p_status": status}))
+
+    # -- lifecycle sweeps -----------------------------------------------------------------------
+    def sweep_idle(self, idle_before: datetime, now: datetime) -> list[Conversation]:
+        """Active conversations quiet since before ``idle_before`` become idle (id order)."""
+        return _conversations(self._rpc("sweep_idle", {"p_idle_before": _ts(idle_before),
+                                                       "p_now": _ts(now)}))
+
+    def sweep_closed(self, close_before: datetime, now: datetime) -> list[Conversation]:
+        """Open conversations quiet since before ``close_before`` are closed (id order)."""
+        return _conversations(self._rpc("sweep_closed", {"p_close_before": _ts(close_before),
+                                                         "p_now": _ts(now)}))
+
+    def claim_handoff_timeouts(self, waiting_before: datetime, now: datetime) -> list[Conversation]:
+        """Conversations waiting for a human since before ``waiting_before`` and not yet
+        notified: mark them notified now and return them (id order), each once."""
+        return _conversations(self._rpc("claim_handoff_timeouts", {
+            "p_waiting_before": _ts(waiting_before), "p_now": _ts(now)}))

@@ -1,0 +1,258 @@
+"""Contract: jobs are enqueued with their message, claimed exclusively, leased, finished."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from services.errors import InvalidInput, NotFound
+from tests.contract.helpers import MISSING_ID, in_parallel, inbound, outbound
+
+REPO = Path(__file__).resolve().parents[2]
+LEASE = 60.0
+
+
+def job_of(store, kind, message_id, now):
+    """The stored job of that kind for the message (enqueue_job returns an existing one)."""
+    return store.enqueue_job(kind, message_id, now)
+
+
+# -- enqueued with the message ----------------------------------------------------------------
+
+def test_user_message_gets_one_respond_job(store, clock):
+    t0 = clock()
+    r = store.track_inbound(inbound("amy", "hi"), t0)
+    assert store.count_jobs() == 1
+    assert store.count_jobs("queued") == 1
+
+    job = job_of(store, "respond", r.message.id, clock.advance(minutes=5))
+    assert (job.kind, job.message_id, job.conversation_id) == (
+        "respond", r.message.id, r.conversation.id)
+    assert (job.status, job.attempts, job.locked_until, job.last_error) == (
+        "queued", 0, None, None)
+    assert job.run_after == job.created_at == job.updated_at == t0  # made with the message
+    assert store.count_jobs() == 1
+
+
+def test_no_respond_job_for_redelivery_non_user_senders_or_respond_false(store, clock):
+    first = store.track_inbound(inbound("bo", ext="mid-1"), clock())
+    again = store.track_inbound(inbound("bo", ext="mid-1"), clock.advance(seconds=1))
+    assert again.created is False
+    for sender in ("bot", "agent", "system"):
+        r = store.track_inbound(inbound("bo", f"from {sender}", sender_type=sender), clock())
+        assert r.created
+    standby = store.track_inbound(inbound("bo", "seen in standby", respond=False), clock())
+    assert standby.created and standby.message.sender_type == "user"
+
+    assert store.count_jobs() == 1
+    (job,) = store.claim_jobs(clock(), 10, LEASE)
+    assert job.message_id == first.message.id
+
+
+def test_pending_outbound_gets_one_send_job(store, clock):
+    conv = store.track_inbound(inbound("cy", respond=False), clock()).conversation
+    t1 = clock.advance(seconds=1)
+    pending = store.track_outbound(outbound(conv.id, "hello", external_id="out-1"), t1)
+    repeated = store.track_outbound(outbound(conv.id, "hello", external_id="out-1"),
+                                    clock.advance(seconds=1))
+    assert repeated.id == pending.id
+    store.track_outbound(outbound(conv.id, "echoed", delivery_status="sent"), clock())
+    store.track_outbound(outbound(conv.id, "agent", sender_type="agent",
+                                  delivery_status="failed"), clock())
+    agent = store.track_outbound(outbound(conv.id, "agent", sender_type="agent"), clock())
+
+    assert store.count_jobs() == 2
+    jobs = store.claim_jobs(clock(), 10, LEASE)
+    assert [(j.kind, j.message_id) for j in jobs] == [("send", pending.id), ("send", agent.id)]
+    assert jobs[0].run_after == t1
+    assert jobs[0].conversation_id == conv.id
+
+
+def test_enqueue_job_is_idempotent_per_kind(store, clock):
+    msg = store.track_inbound(inbound("di", respond=False), clock()).message
+    later = clock() + timedelta(minutes=10)
+    job = store.enqueue_job("respond", msg.id, clock(), run_after=later)
+    assert (job.kind, job.status, job.run_after, job.created_at) == (
+        "respond", "queued", later, clock())
+    again = store.enqueue_job("respond", msg.id, clock.advance(minutes=1))
+    assert again == job
+    other = store.enqueue_job("send", msg.id, clock())
+    assert other.id != job.id and other.run_after == clock()
+    assert store.count_jobs() == 2
+    with pytest.raises(NotFound):
+        store.enqueue_job("respond", MISSING_ID, clock())
+
+
+# -- claiming -----------------------------------------------------------------------------------
+
+def test_claim_takes_due_jobs_oldest_first_and_leases_them(store, clock):
+    t0 = clock()
+    msgs = [store.track_inbound(inbound(f"u{i}", respond=False), t0).message for i in range(4)]
+    store.enqueue_job("respond", msgs[0].id, t0, run_after=t0 + timedelta(seconds=30))
+    store.enqueue_job("respond", msgs[1].id, t0, run_after=t0 + timedelta(seconds=10))
+    store.enqueue_job("respond", msgs[2].id, t0, run_after=t0 + timedelta(seconds=10))
+    store.enqueue_job("send", msgs[3].id, t0, run_after=t0 + timedelta(hours=1))  # not due
+
+    assert store.claim_jobs(t0, 10, LEASE) == []  # nothing due yet
+    now = clock.advance(minutes=1)
+    first = store.claim_jobs(now, 2, LEASE)
+    assert [j.message_id for j in first] == [msgs[1].id, msgs[2].id]  # run_after, then id
+    for job in first:
+        assert (job.status, job.attempts, job.updated_at) == ("running", 1, now)
+        assert job.locked_until == now + timedelta(seconds=LEASE)
+    second = store.claim_jobs(now, 10, LEASE)
+    assert [j.message_id for j in second] == [msgs[0].id]
+    assert store.claim_jobs(now, 10, LEASE) == []  # leased jobs are not handed out again
+    assert (store.count_jobs("running"), store.count_jobs("queued")) == (3, 1)
+
+
+def test_claim_filters_by_kind(store, clock):
+    conv = store.track_inbound(inbound("ed"), clock()).conversation
+    store.track_outbound(outbound(conv.id, "hi"), clock())
+    assert [j.kind for j in store.claim_jobs(clock(), 10, LEASE, kinds=["send"])] == ["send"]
+    assert store.claim_jobs(clock(), 10, LEASE, kinds=["send"]) == []
+    assert store.claim_jobs(clock(), 10, LEASE, kinds=[]) == []
+    assert [j.kind for j in store.claim_jobs(clock(), 10, LEASE, kinds=["respond", "send"])] == [
+        "respond"]
+
+
+def test_expired_lease_is_claimed_again_with_one_more_attempt(store, clock):
+    msg = store.track_inbound(inbound("flo"), clock()).message
+    (job,) = store.claim_jobs(clock(), 1, 30)
+    assert store.claim_jobs(clock.advance(seconds=29), 1, 30) == []
+    assert store.claim_jobs(clock.advance(seconds=1), 1, 30) == []  # locked_until == now
+    (again,) = store.claim_jobs(clock.advance(seconds=1), 1, 30)  # a crashed claimer's job
+    assert (again.id, again.message_id, again.attempts) == (job.id, msg.id, 2)
+    assert again.locked_until == clock() + timedelta(seconds=30)
+
+
+def test_finish_retry_and_fail(store, clock):
+    conv = store.track_inbound(inbound("gem"), clock()).conversation
+    store.track_outbound(outbound(conv.id, "a"), clock())
+    store.track_outbound(outbound(conv.id, "b"), clock())
+    done, retried, failed = store.claim_jobs(clock(), 3, LEASE)
+
+    store.finish_job(done.id, clock.advance(seconds=1))
+    later = clock() + timedelta(minutes=5)
+    store.retry_job(retried.id, later, "timeout", clock())
+    store.fail_job(failed.id, "(#551) user unavailable", clock())
+    assert [store.count_jobs(s) for s in ("queued", "running", "done", "failed")] == [1, 0, 1, 1]
+
+    d = job_of(store, done.kind, done.message_id, clock())
+    assert (d.status, d.locked_until, d.updated_at, d.attempts) == ("done", None, clock(), 1)
+    f = job_of(store, failed.kind, failed.message_id, clock())
+    assert (f.status, f.last_error, f.locked_until) == ("failed", "(#551) user unavailable", None)
+    r = job_of(store, retried.kind, retried.message_id, clock())
+    assert (r.status, r.run_after, r.last_error, r.locked_until, r.attempts) == (
+        "queued", later, "timeout", None, 1)
+
+    assert store.claim_jobs(clock.advance(minutes=4), 10, LEASE) == []  # not due yet
+    (again,) = store.claim_jobs(clock.advance(minutes=1), 10, LEASE)
+    assert (again.id, again.attempts, again.last_error) == (retried.id, 2, "timeout")
+    (third,) = store.claim_jobs(clock.advance(hours=1), 10, LEASE)  # its lease ran out
+    assert (third.id, third.attempts) == (retried.id, 3)  # done and failed stay put
+
+
+def test_unknown_jobs_and_bad_arguments(store, clock):
+    with pytest.raises(NotFound):
+        store.finish_job(MISSING_ID, clock())
+    with pytest.raises(NotFound):
+        store.retry_job(MISSING_ID, clock(), "x", clock())
+    with pytest.raises(NotFound):
+        store.fail_job(MISSING_ID, "x", clock())
+    with pytest.raises(InvalidInput):
+        store.count_jobs("sleeping")
+    with pytest.raises(InvalidInput):
+        store.claim_jobs(clock(), 0, LEASE)
+    with pytest.raises(InvalidInput):
+        store.claim_jobs(clock(), 1, 0)
+    with pytest.raises(InvalidInput):
+        store.claim_jobs(clock(), 1, LEASE, kinds=["dance"])
+
+
+# -- concurrency --------------------------------------------------------------------------------
+
+def _make_jobs(store, clock, n=200):
+    for i in range(n):
+        store.track_inbound(inbound(f"crowd-{i % 20}", f"m{i}"), clock())
+    assert store.count_jobs("queued") == n
+
+
+def _claim_until_empty(store, now, batch):
+    claimed = []
+    while jobs := store.claim_jobs(now, batch, LEASE):
+        claimed += [j.id for j in jobs]
+        time.sleep(0.001)  # "work", so the claimers interleave
+    return claimed
+
+
+def test_concurrent_claimers_get_disjoint_sets_covering_all(store, clock):
+    _make_jobs(store, clock)
+    now = clock.advance(seconds=1)
+    per_thread = in_parallel(4, lambda i: _claim_until_empty(store, now, 3))
+
+    every = [job_id for ids in per_thread for job_id in ids]
+    assert len(every) == len(set(every)) == 200  # no job handed out twice, none missed
+    assert sum(1 for ids in per_thread if ids) >= 2  # they really competed
+    assert (store.count_jobs("running"), store.count_jobs("queued")) == (200, 0)
+
+
+_CLAIMER = """
+import json, sys, threading, time
+from datetime import datetime
+from services.store.sqlite import SqliteStore
+
+store = SqliteStore(sys.argv[1])
+now = datetime.fromisoformat(sys.argv[2])
+print("ready", flush=True)
+sys.stdin.readline()
+claimed = []
+def work():
+    while jobs := store.claim_jobs(now, 2, 60.0):
+        claimed.extend(j.id for j in jobs)
+        time.sleep(0.001)
+threads = [threading.Thread(target=work) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(json.dumps(claimed), flush=True)
+"""
+
+
+def test_sqlite_claimers_in_two_processes_get_disjoint_sets(tmp_path, clock):
+    from services.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "jobs.db")
+    try:
+        _make_jobs(store, clock)
+        now = clock.advance(seconds=1)
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        procs = [subprocess.Popen([sys.executable, "-c", _CLAIMER, str(store.path),
+                                   now.isoformat()], cwd=REPO, env=env, text=True,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                 for _ in range(2)]
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready"
+        for p in procs:  # release both at once
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        per_process = []
+        for p in procs:
+            out, _ = p.communicate(timeout=120)
+            assert p.returncode == 0
+            per_process.append(json.loads(out.strip().splitlines()[-1]))
+
+        every = [job_id for ids in per_process for job_id in ids]
+        assert len(every) == len(set(every)) == 200
+        assert all(per_process)  # both processes got work
+        assert store.count_jobs("running") == 200
+    finally:
+        store.close()
