@@ -18,3 +18,16 @@ keepalive = 5
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def post_worker_init(worker):
+    """Start the background jobs (bot answers, outbox, lifecycle sweep) in this process."""
+    services = worker.wsgi.extensions["switchboard"]
+    if services.settings.run_worker_in_app:
+        services.worker.start()
+
+
+def worker_exit(server, worker):
+    services = getattr(worker, "wsgi", None) and worker.wsgi.extensions.get("switchboard")
+    if services:
+        services.worker.stop(timeout=5)

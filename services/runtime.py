@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
+from services.assistant import Responder, create_responder
+from services.bot_turn import BotTurn, ProfileHook
+from services.escalation import EscalationPolicy
 from services.events import EventBus
+from services.lifecycle import LifecycleSweeper
+from services.outbox import ChannelSender, OutboxDelivery
 from services.settings import Settings
 from services.store import ConversationStore, create_store
 from services.tracking import Clock, ConversationTracker, utcnow
+from services.worker import BackgroundWorker, JobRunner
 
 
 @dataclass
@@ -19,8 +26,19 @@ class Services:
     events: EventBus
     tracker: ConversationTracker
     clock: Clock
+    responder: Responder
+    bot: BotTurn
+    outbox: OutboxDelivery
+    sweeper: LifecycleSweeper
+    jobs: JobRunner
+    worker: BackgroundWorker
+    # Channels add themselves here when they are registered (see channels/__init__.py).
+    senders: dict[str, ChannelSender] = field(default_factory=dict)
+    profile_hooks: dict[str, ProfileHook] = field(default_factory=dict)
 
     def close(self) -> None:
+        self.worker.stop()
+        self.jobs.close()
         self.store.close()
 
 
@@ -28,9 +46,39 @@ def build_services(
     settings: Settings,
     store: ConversationStore | None = None,
     clock: Clock = utcnow,
+    responder: Responder | None = None,
 ) -> Services:
-    """Build the services; tests pass their own store or clock."""
+    """Build the services; tests pass their own store, clock or responder."""
     store = store or create_store(settings)
     events = EventBus()
     tracker = ConversationTracker(store, events, clock)
-    return Services(settings=settings, store=store, events=events, tracker=tracker, clock=clock)
+    responder = responder or create_responder(settings)
+    senders: dict[str, ChannelSender] = {}
+    profile_hooks: dict[str, ProfileHook] = {}
+    bot = BotTurn(
+        tracker,
+        responder,
+        EscalationPolicy(settings),
+        history_limit=settings.max_conversation_length,
+        handoff_message=settings.handoff_message,
+        profile_hooks=profile_hooks,
+    )
+    outbox = OutboxDelivery(tracker, senders, max_attempts=settings.send_max_attempts)
+    sweeper = LifecycleSweeper(
+        tracker,
+        idle_after=timedelta(minutes=settings.idle_timeout_minutes),
+        close_after=timedelta(hours=settings.close_after_hours),
+        handoff_timeout=timedelta(minutes=settings.handoff_timeout_minutes),
+        handoff_timeout_message=settings.handoff_timeout_message,
+    )
+    jobs = JobRunner(
+        store, {"respond": bot.run, "send": outbox.run}, clock,
+        lease_seconds=settings.job_lease_seconds,
+    )
+    worker = BackgroundWorker(jobs, sweeper.sweep, sweep_interval=settings.sweep_interval_seconds)
+    events.subscribe(worker.on_event)
+    return Services(
+        settings=settings, store=store, events=events, tracker=tracker, clock=clock,
+        responder=responder, bot=bot, outbox=outbox, sweeper=sweeper, jobs=jobs,
+        worker=worker, senders=senders, profile_hooks=profile_hooks,
+    )

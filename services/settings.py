@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +45,109 @@ class Settings(BaseSettings):
     # Socket.IO: "threading" for the development server, "gevent" under gunicorn.
     socketio_async_mode: Literal["threading", "gevent"] = "threading"
     socketio_message_queue: str | None = None
+
+    # Bot (services/assistant): which responder answers, and its parameters.
+    responder: Literal["faq", "webhook", "openai", "off"] = "faq"
+    knowledge_file: Path = REPO_ROOT / "services" / "assistant" / "knowledge" / "sample.yaml"
+    faq_min_score: float = Field(default=70.0, ge=0, le=100)
+    bot_fallback_text: str = "Sorry, I'm not sure I understood. Could you rephrase that?"
+    bot_webhook_url: AnyHttpUrl | None = None
+    bot_api_base: AnyHttpUrl | None = None
+    bot_api_key: SecretStr = SecretStr("")
+    bot_model: str = "gpt-4o-mini"
+    bot_system_prompt: str = (
+        "You are the helpful assistant of a business, answering its customers briefly."
+    )
+    bot_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    bot_retries: int = Field(default=2, ge=0, le=10)
+    max_conversation_length: int = Field(default=10, ge=1, le=200)
+
+    # Escalation (services/escalation.py) and handoff.
+    escalation_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
+    escalation_max_fallbacks: int = Field(default=3, ge=1, le=50)
+    escalation_phrases: list[str] = [
+        "talk to a human", "speak to a human", "real person", "human agent", "agent",
+        "speak to someone", "customer service", "representative", "operator",
+        "parler à un humain", "hablar con una persona", "mit einem menschen",
+    ]
+    frustration_markers: list[str] = [
+        "useless", "stupid", "not helpful", "doesn't help", "does not help", "annoying",
+        "ridiculous", "waste of time", "frustrat", "angry", "terrible", "worst", "!!!",
+        "wtf", "you don't understand", "not what i asked",
+    ]
+    frustration_min_messages: int = Field(default=2, ge=1, le=5)
+    handoff_message: str = "I'm passing you to a person on our team; they'll answer here shortly."
+    handoff_timeout_minutes: float = Field(default=10.0, gt=0)
+    handoff_timeout_message: str = (
+        "Sorry for the wait: our team is busy, and we'll get back to you here as soon as we can."
+    )
+    priority_raise_after_minutes: float = Field(default=15.0, gt=0)
+
+    # Conversation lifecycle (services/lifecycle.py).
+    idle_timeout_minutes: float = Field(default=30.0, gt=0)
+    close_after_hours: float = Field(default=24.0, gt=0)
+    sweep_interval_seconds: float = Field(default=30.0, gt=0)
+
+    # Facebook Messenger (channels/messenger).
+    facebook_page_access_token: SecretStr = SecretStr("")
+    facebook_app_secret: SecretStr = SecretStr("")
+    facebook_verify_token: SecretStr = SecretStr("")
+    facebook_app_id: str = ""
+    graph_api_base: AnyHttpUrl = AnyHttpUrl("https://graph.facebook.com")
+    graph_api_version: str = Field(default="v24.0", pattern=r"^v\d+\.\d+$")
+    graph_api_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_body_bytes: int = Field(default=1_000_000, ge=1024)
+
+    # Background work: the outbox and the bot's answers (services/worker.py).
+    send_max_attempts: int = Field(default=8, ge=1, le=50)
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    run_worker_in_app: bool = True
+
+    # Admin panel (admin_app): sessions, login throttling, live updates.
+    session_cookie_secure: bool = False  # true behind HTTPS: the cookie never travels in clear
+    session_lifetime_hours: float = Field(default=12.0, gt=0, le=24 * 90)
+    login_rate_limit: str = Field(  # per client address and per e-mail; "N per minute|hour|day"
+        default="10 per minute", pattern=r"^\d+ ?(/|per) ?(\d+ )?(second|minute|hour|day)s?$"
+    )
+    ratelimit_storage_uri: str = "memory://"
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+    admin_stats_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+
+    # Web chat (channels/webchat): the widget, its Socket.IO namespace and HTTP fallback.
+    chat_max_message_length: int = Field(default=1000, ge=1, le=100_000)
+    chat_history_limit: int = Field(default=50, ge=1, le=1000)
+    # Origins (scheme://host[:port]) of the sites that embed the widget, as a JSON list or
+    # comma-separated; empty means the widget works only on pages served by this app.
+    chat_allowed_origins: Annotated[list[str], NoDecode] = []
+    chat_rate_limit: str = Field(  # messages per visitor, over HTTP and the socket together
+        default="20/minute", pattern=r"^\d+ ?(/|per) ?(\d+ )?(second|minute|hour|day)s?$"
+    )
+    chat_session_rate_limit: str = Field(  # new or resumed visitor sessions per client address
+        default="30/minute", pattern=r"^\d+ ?(/|per) ?(\d+ )?(second|minute|hour|day)s?$"
+    )
+    chat_token_max_age_days: float = Field(default=30.0, gt=0, le=3650)
+
+    @field_validator("chat_allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        """A JSON list or a comma-separated string of origins, normalised; ``*`` is any."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else [
+                part for part in (p.strip() for p in text.split(",")) if part
+            ]
+        if not isinstance(value, list):
+            raise ValueError("must be a list of origins")
+        origins = []
+        for item in value:
+            origin = str(item).strip().rstrip("/").lower()
+            if origin != "*":
+                parts = urlsplit(origin)
+                if parts.scheme not in ("http", "https") or not parts.netloc or parts.path \
+                        or parts.query or parts.fragment:
+                    raise ValueError(f"{item!r} is not an origin like https://shop.example.com")
+            origins.append(origin)
+        return origins
 
     @model_validator(mode="after")
     def _supabase_needs_key(self) -> "Settings":

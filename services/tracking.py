@@ -14,6 +14,7 @@ from services.models import (
     ConversationPage,
     ConversationStatus,
     DeliveryStatus,
+    HandledBy,
     InboundMessage,
     Message,
     OutboundMessage,
@@ -143,6 +144,48 @@ class ConversationTracker:
         message = self.store.set_delivery_status(
             message_id, status, self.clock(), error=error, external_id=external_id
         )
+        self._publish_message("message.updated", message)
+        return message
+
+    def set_handling(
+        self, conversation_id: int, handled_by: HandledBy, assigned_to: int | None = None
+    ) -> tuple[Conversation, bool]:
+        """Hand the conversation to a human (take over) or back to the bot."""
+        conversation, changed = self.store.set_handling(
+            conversation_id, handled_by, assigned_to, self.clock()
+        )
+        self._publish("conversation.updated", conversation)
+        return conversation, changed
+
+    def assign(self, conversation_id: int, user_id: int | None) -> Conversation:
+        conversation = self.store.assign(conversation_id, user_id, self.clock())
+        self._publish("conversation.updated", conversation)
+        return conversation
+
+    def set_profile(
+        self, conversation_id: int, display_name: str | None, profile: dict
+    ) -> Conversation:
+        conversation = self.store.set_profile(conversation_id, display_name, profile, self.clock())
+        self._publish("conversation.updated", conversation)
+        return conversation
+
+    def mark_delivered_until(
+        self, platform: str, external_user_id: str, until: datetime, status: DeliveryStatus
+    ) -> list[Message]:
+        """Apply a platform's delivered/read watermark to that person's outbound messages."""
+        changed = self.store.mark_delivered_until(
+            platform, external_user_id, until, status, self.clock()
+        )
+        for message in changed:
+            self._publish_message("message.updated", message)
+        return changed
+
+    def find_message(self, platform: str, external_id: str) -> Message | None:
+        return self.store.find_message_by_external_id(platform, external_id)
+
+    def update_message_metadata(self, message_id: int, patch: dict) -> Message:
+        """Merge keys into a message's metadata (e.g. a reaction); None deletes a key."""
+        message = self.store.update_message_metadata(message_id, patch, self.clock())
         self._publish_message("message.updated", message)
         return message
 

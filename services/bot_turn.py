@@ -1,0 +1,122 @@
+"""Answers one user message: the bot replies, or the conversation goes to a human.
+
+Runs as the ``respond`` job the store created with the message, after the channel has
+acknowledged it, so a slow or failing bot never delays or loses an inbound message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from services.assistant import BotReply, Responder, ResponderError
+from services.escalation import LOW_CONFIDENCE, Escalation, EscalationPolicy, button_request
+from services.models import Conversation, Job, Message, OutboundMessage
+from services.tracking import ConversationTracker
+
+log = logging.getLogger(__name__)
+
+# Rules after which the bot keeps answering while a human takes a look; every other rule
+# hands the conversation over (handled_by = human) and the bot falls silent.
+SOFT_RULES = frozenset({LOW_CONFIDENCE})
+
+ProfileHook = Callable[[Conversation], None]
+
+
+class BotTurn:
+    """Runs ``respond`` jobs with the configured responder and escalation policy."""
+
+    def __init__(
+        self,
+        tracker: ConversationTracker,
+        responder: Responder,
+        policy: EscalationPolicy,
+        history_limit: int,
+        handoff_message: str,
+        profile_hooks: dict[str, ProfileHook] | None = None,
+    ) -> None:
+        self.tracker = tracker
+        self.store = tracker.store
+        self.responder = responder
+        self.policy = policy
+        self.history_limit = history_limit
+        self.handoff_message = handoff_message
+        self.profile_hooks = profile_hooks if profile_hooks is not None else {}
+
+    def run(self, job: Job) -> None:
+        message = self.store.get_message(job.message_id)
+        conversation = self.store.get_conversation(job.conversation_id)
+        if message is not None and conversation is not None:
+            self.respond(conversation, message)
+        self.store.finish_job(job.id, self.tracker.clock())
+
+    def respond(self, conversation: Conversation, message: Message) -> None:
+        """Decide and act for one user message (safe to run twice for the same message)."""
+        hook = self.profile_hooks.get(conversation.platform)
+        if hook is not None and not conversation.display_name:
+            try:
+                hook(conversation)
+            except Exception:  # a profile is nice to have, never a reason to stay silent
+                log.exception("profile lookup failed for conversation %s", conversation.id)
+        if conversation.status == "closed":
+            return
+        recent = self.tracker.history(conversation.id, self.history_limit + 5)
+        if any(m.metadata.get("in_reply_to") == message.id for m in recent):
+            return  # answered by an earlier run of this job
+        history = [m for m in recent if m.id <= message.id][-self.history_limit :]
+
+        if message.metadata.get("escalate"):
+            escalation = button_request(message.metadata.get("reason"))
+        else:
+            escalation = self.policy.on_user_message(message.content, history)
+        if escalation is not None:
+            self.escalate(conversation, message, escalation)
+            return
+        if conversation.handled_by == "human":
+            return  # a person has the conversation: the bot stays out of it
+
+        try:
+            reply = self.responder.reply(conversation, history)
+        except ResponderError as exc:
+            log.warning("responder failed for conversation %s: %s", conversation.id, exc)
+            self.escalate(conversation, message, self.policy.on_responder_failure(exc))
+            return
+        if reply is None:  # RESPONDER=off: every conversation waits for a person
+            self.escalate(conversation, message, self.policy.no_bot())
+            return
+
+        escalation = self.policy.on_bot_reply(reply, history)
+        if escalation is not None and escalation.rule not in SOFT_RULES:
+            self.escalate(conversation, message, escalation)
+            return
+        self._send_reply(conversation, message, reply)
+        if escalation is not None:
+            self.tracker.mark_needs_human(message.id, escalation.reason, escalation.priority)
+
+    def escalate(self, conversation: Conversation, message: Message, escalation: Escalation) -> None:
+        """Flag the message, hand the conversation to a human and tell the user once."""
+        self.tracker.mark_needs_human(message.id, escalation.reason, escalation.priority)
+        _, changed = self.tracker.set_handling(conversation.id, "human")
+        if changed and self.handoff_message:
+            self.tracker.track_outbound(
+                OutboundMessage(
+                    conversation_id=conversation.id,
+                    sender_type="system",
+                    content=self.handoff_message,
+                    external_id=f"handoff:{message.id}",
+                    metadata={"in_reply_to": message.id, "kind": "handoff"},
+                )
+            )
+
+    def _send_reply(self, conversation: Conversation, message: Message, reply: BotReply) -> None:
+        self.tracker.track_outbound(
+            OutboundMessage(
+                conversation_id=conversation.id,
+                sender_type="bot",
+                content=reply.text,
+                confidence_score=reply.confidence,
+                # The key makes a second run of the same job a no-op in the store.
+                external_id=f"bot:{message.id}",
+                metadata={"in_reply_to": message.id, "intent": reply.intent},
+            )
+        )

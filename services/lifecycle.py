@@ -1,0 +1,54 @@
+"""The conversation lifecycle sweep: idle after a while, closed after longer, and the
+"we'll get back to you" message when nobody has answered a waiting person in time.
+
+Every step is a conditional update in the store, so several processes may sweep at once
+without closing or messaging anything twice.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from services.models import OutboundMessage
+from services.tracking import ConversationTracker
+
+
+class LifecycleSweeper:
+    """One ``sweep()`` applies every time-based rule once, at the tracker's clock."""
+
+    def __init__(
+        self,
+        tracker: ConversationTracker,
+        idle_after: timedelta,
+        close_after: timedelta,
+        handoff_timeout: timedelta,
+        handoff_timeout_message: str,
+    ) -> None:
+        self.tracker = tracker
+        self.store = tracker.store
+        self.idle_after = idle_after
+        self.close_after = close_after
+        self.handoff_timeout = handoff_timeout
+        self.handoff_timeout_message = handoff_timeout_message
+
+    def sweep(self) -> dict[str, int]:
+        """Run the rules; returns how many conversations each one changed."""
+        now = self.tracker.clock()
+        closed = self.store.sweep_closed(now - self.close_after, now)
+        idle = self.store.sweep_idle(now - self.idle_after, now)
+        for conversation in [*closed, *idle]:
+            self.tracker._publish("conversation.updated", conversation)
+        timed_out = self.store.claim_handoff_timeouts(now - self.handoff_timeout, now)
+        for conversation in timed_out:
+            if self.handoff_timeout_message:
+                self.tracker.track_outbound(
+                    OutboundMessage(
+                        conversation_id=conversation.id,
+                        sender_type="system",
+                        content=self.handoff_timeout_message,
+                        external_id=f"handoff-timeout:{conversation.id}:"
+                        f"{conversation.waiting_since.isoformat() if conversation.waiting_since else ''}",
+                        metadata={"kind": "handoff_timeout"},
+                    )
+                )
+        return {"closed": len(closed), "idle": len(idle), "handoff_timeouts": len(timed_out)}

@@ -1,0 +1,138 @@
+"""Background work: runs the stored jobs (bot answers, outbox sends) and the lifecycle sweep.
+
+Runs inside each app process (gunicorn's ``post_worker_init`` starts it) or on its own
+(``python worker.py``).
+
+Jobs live in the store, so work acknowledged before a crash is picked up again on start,
+and several processes share the queue without doing anything twice (atomic claims).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from services.events import Event
+from services.models import Job
+from services.store.base import ConversationStore
+from services.tracking import Clock
+
+log = logging.getLogger(__name__)
+
+JobHandler = Callable[[Job], None]
+
+
+class JobRunner:
+    """Claims jobs in batches and runs them: one conversation's jobs in order, different
+    conversations side by side."""
+
+    def __init__(
+        self,
+        store: ConversationStore,
+        handlers: dict[str, JobHandler],
+        clock: Clock,
+        lease_seconds: float = 60.0,
+        batch_size: int = 32,
+        concurrency: int = 8,
+    ) -> None:
+        self.store = store
+        self.handlers = handlers
+        self.clock = clock
+        self.lease_seconds = lease_seconds
+        self.batch_size = batch_size
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="job")
+
+    def run_once(self) -> int:
+        """Claim and run one batch; returns how many jobs it took."""
+        jobs = self.store.claim_jobs(self.clock(), self.batch_size, self.lease_seconds)
+        if not jobs:
+            return 0
+        by_conversation: dict[int, list[Job]] = defaultdict(list)
+        for job in jobs:
+            by_conversation[job.conversation_id].append(job)
+        list(self.pool.map(self._run_in_order, by_conversation.values()))
+        return len(jobs)
+
+    def run_until_idle(self, max_batches: int = 1000) -> int:
+        """Run batches until none is due (tests and the CLI use this)."""
+        total = 0
+        for _ in range(max_batches):
+            done = self.run_once()
+            if not done:
+                break
+            total += done
+        return total
+
+    def _run_in_order(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            handler = self.handlers.get(job.kind)
+            try:
+                if handler is None:
+                    raise RuntimeError(f"no handler for {job.kind} jobs")
+                handler(job)
+            except Exception as exc:
+                # The handler did not settle the job: leave it to be claimed again when its
+                # lease runs out, with the error recorded for the admin.
+                log.exception("job %s (%s) failed", job.id, job.kind)
+                try:
+                    self.store.retry_job(
+                        job.id, self.clock(), f"{type(exc).__name__}: {exc}"[:500], self.clock()
+                    )
+                except Exception:
+                    log.exception("could not record the failure of job %s", job.id)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+class BackgroundWorker:
+    """The loop around a ``JobRunner`` and a sweeper: wakes on new work, polls otherwise."""
+
+    def __init__(
+        self,
+        runner: JobRunner,
+        sweep: Callable[[], object] | None,
+        poll_interval: float = 1.0,
+        sweep_interval: float = 30.0,
+    ) -> None:
+        self.runner = runner
+        self.sweep = sweep
+        self.poll_interval = poll_interval
+        self.sweep_interval = sweep_interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def on_event(self, event: Event) -> None:
+        """Subscribed to the event bus: a new message may mean a new job."""
+        if event.name == "message.created":
+            self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="switchboard-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        next_sweep = 0.0
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                if self.sweep is not None and time.monotonic() >= next_sweep:
+                    self.sweep()
+                    next_sweep = time.monotonic() + self.sweep_interval
+                busy = self.runner.run_once()
+            except Exception:  # the store is down, say: keep the loop alive and retry
+                log.exception("background work failed; retrying")
+                busy = 0
+            if not busy:
+                self._wake.wait(self.poll_interval)

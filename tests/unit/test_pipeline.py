@@ -1,0 +1,260 @@
+"""The bot's turn, the handoff, the outbox and the lifecycle sweep, over both real stores.
+
+The responders are real (the sample FAQ, or a small scripted one); the channel sender is
+a recording one, since channels have their own tests.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from services.assistant import BotReply, ResponderError
+from services.models import InboundMessage, OutboundMessage
+from services.outbox import SendError
+from services.runtime import build_services
+
+
+class RecordingSender:
+    """A channel that records what it was asked to send, or fails as scripted."""
+
+    platform = "webchat"
+
+    def __init__(self):
+        self.sent = []
+        self.failures: list[SendError] = []
+
+    def send(self, conversation, message):
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(message)
+        return f"wc-{message.id}"
+
+
+class ScriptedResponder:
+    """Answers with the queued replies, or raises the queued errors, in order."""
+
+    def __init__(self, *steps):
+        self.steps = list(steps)
+        self.calls = 0
+
+    def reply(self, conversation, history):
+        self.calls += 1
+        step = self.steps.pop(0) if self.steps else BotReply(text="ok", confidence=0.9)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+
+@pytest.fixture
+def make(settings, store, clock):
+    def make(responder=None, **overrides):
+        s = settings.model_copy(update=overrides)
+        services = build_services(s, store=store, clock=clock, responder=responder)
+        sender = RecordingSender()
+        services.senders["webchat"] = sender
+        services.sender_for_test = sender
+        return services
+
+    return make
+
+
+def say(services, text, user="visitor-1", cid=None, **metadata):
+    n = services.store.count_jobs() + len(text) + services.clock().microsecond
+    return services.tracker.track_inbound(
+        InboundMessage(platform="webchat", external_user_id=user,
+                       external_id=cid or f"c-{user}-{n}-{text[:10]}", content=text,
+                       metadata=metadata)
+    )
+
+
+def contents(services, conversation_id, sender_type=None):
+    return [m.content for m in services.tracker.history(conversation_id, 100)
+            if sender_type is None or m.sender_type == sender_type]
+
+
+def test_bot_answers_from_the_knowledge_file_and_the_reply_is_sent(make):
+    services = make()
+    result = say(services, "What are your opening hours?")
+    assert services.jobs.run_until_idle() == 2  # respond, then send
+    bot = [m for m in services.tracker.history(result.conversation.id, 10) if m.sender_type == "bot"]
+    assert len(bot) == 1 and bot[0].confidence_score >= 0.5
+    assert bot[0].metadata["intent"] == "opening_hours"
+    assert bot[0].delivery_status == "sent" and bot[0].external_id == f"wc-{bot[0].id}"
+    assert services.sender_for_test.sent[0].id == bot[0].id
+    assert services.store.count_jobs("done") == 2
+    assert services.store.get_conversation(result.conversation.id).needs_human is False
+
+
+def test_asking_for_a_person_hands_over_once_and_the_bot_falls_silent(make):
+    services = make()
+    first = say(services, "I want to talk to a human please")
+    services.jobs.run_until_idle()
+    conversation = services.tracker.get(first.conversation.id)
+    assert conversation.needs_human and conversation.handled_by == "human"
+    assert conversation.priority == 2
+    flagged = services.tracker.get_message(first.message.id)
+    assert flagged.requires_human and "Asked for a person" in flagged.human_reason
+    assert contents(services, conversation.id, "system") == [services.settings.handoff_message]
+    assert contents(services, conversation.id, "bot") == []
+
+    say(services, "hello? what are your opening hours")
+    services.jobs.run_until_idle()
+    assert contents(services, conversation.id, "bot") == []  # a person has it now
+    assert len(contents(services, conversation.id, "system")) == 1  # told once
+
+
+def test_agent_reply_then_hand_back(make, clock):
+    services = make()
+    first = say(services, "talk to a human")
+    services.jobs.run_until_idle()
+    cid = first.conversation.id
+    clock.advance(minutes=4)
+    services.tracker.track_outbound(
+        OutboundMessage(conversation_id=cid, sender_type="agent", sender_id="ann@example.com",
+                        content="Hi, Ann here.")
+    )
+    services.jobs.run_until_idle()
+    conversation = services.tracker.get(cid)
+    assert conversation.needs_human is False and conversation.first_human_reply_at == clock()
+    replied = services.tracker.get_message(first.message.id)
+    assert replied.human_replied and replied.replied_by == "ann@example.com"
+    assert services.tracker.stats().avg_first_human_response_seconds == pytest.approx(240)
+    assert services.sender_for_test.sent[-1].content == "Hi, Ann here."
+
+    services.tracker.set_handling(cid, "bot")
+    say(services, "what are your opening hours?")
+    services.jobs.run_until_idle()
+    assert len(contents(services, cid, "bot")) == 1
+
+
+def test_responder_failure_flags_for_a_human_and_loses_nothing(make):
+    services = make(ScriptedResponder(ResponderError("timed out after 10s", "timeout")))
+    result = say(services, "where is my order 1234?")
+    services.jobs.run_until_idle()
+    message = services.tracker.get_message(result.message.id)
+    assert message.content == "where is my order 1234?"
+    assert message.requires_human and "The bot failed: timed out" in message.human_reason
+    assert services.tracker.get(result.conversation.id).handled_by == "human"
+
+
+def test_low_confidence_flags_but_the_bot_keeps_answering_until_repeated(make):
+    low = lambda: BotReply(text="Sorry, could you rephrase?", confidence=0.2, intent="fallback")  # noqa: E731
+    services = make(ScriptedResponder(low(), low(), low()), escalation_max_fallbacks=3)
+    cid = None
+    for i, text in enumerate(["blorp", "zzzt", "qwfp"]):
+        result = say(services, text)
+        cid = result.conversation.id
+        services.jobs.run_until_idle()
+        conversation = services.tracker.get(cid)
+        if i < 2:
+            assert conversation.needs_human and conversation.handled_by == "bot"
+            assert conversation.priority == 4
+            assert len(contents(services, cid, "bot")) == i + 1
+    conversation = services.tracker.get(cid)
+    assert conversation.handled_by == "human" and conversation.priority == 3
+    assert len(contents(services, cid, "bot")) == 2  # the third unsure answer is not sent
+
+
+def test_responder_off_every_message_waits(make):
+    from services.assistant import OffResponder
+
+    services = make(OffResponder())
+    result = say(services, "hi")
+    services.jobs.run_until_idle()
+    conversation = services.tracker.get(result.conversation.id)
+    assert conversation.needs_human and conversation.handled_by == "human"
+    assert contents(services, conversation.id, "bot") == []
+
+
+def test_a_respond_job_run_twice_answers_once(make):
+    services = make()
+    result = say(services, "What are your opening hours?")
+    job = services.store.claim_jobs(services.clock(), 10, 60)[0]
+    services.bot.run(job)
+    services.bot.run(job)  # a worker that crashed after answering, claimed again
+    assert len(contents(services, result.conversation.id, "bot")) == 1
+
+
+def test_the_button_hands_over(make):
+    services = make()
+    result = say(services, "", escalate=True, reason="billing question")
+    services.jobs.run_until_idle()
+    message = services.tracker.get_message(result.message.id)
+    assert message.requires_human and "billing question" in message.human_reason
+
+
+def test_send_retries_with_backoff_then_succeeds(make, clock):
+    services = make()
+    sender = services.sender_for_test
+    sender.failures = [SendError("HTTP 500", retryable=True), SendError("613 rate limit", retryable=True, code="613")]
+    result = say(services, "What are your opening hours?")
+    services.jobs.run_until_idle()
+    bot = [m for m in services.tracker.history(result.conversation.id, 10) if m.sender_type == "bot"][0]
+    assert services.tracker.get_message(bot.id).delivery_status == "pending"
+    for _ in range(2):
+        clock.advance(minutes=10)
+        services.jobs.run_until_idle()
+    assert services.tracker.get_message(bot.id).delivery_status == "sent"
+    assert [m.id for m in sender.sent] == [bot.id]
+
+
+def test_permanent_send_failure_is_recorded(make):
+    services = make()
+    services.sender_for_test.failures = [SendError("(#551) This person isn't available", retryable=False, code="551")]
+    result = say(services, "What are your opening hours?")
+    services.jobs.run_until_idle()
+    bot = [m for m in services.tracker.history(result.conversation.id, 10) if m.sender_type == "bot"][0]
+    assert bot.delivery_status == "failed" and "551" in bot.delivery_error
+    assert services.store.count_jobs("failed") == 1
+
+
+def test_retryable_failures_give_up_after_max_attempts(make, clock):
+    services = make(send_max_attempts=2)
+    services.sender_for_test.failures = [SendError("HTTP 503", retryable=True)] * 5
+    result = say(services, "What are your opening hours?")
+    for _ in range(4):
+        services.jobs.run_until_idle()
+        clock.advance(minutes=10)
+    bot = [m for m in services.tracker.history(result.conversation.id, 10) if m.sender_type == "bot"][0]
+    assert bot.delivery_status == "failed" and "503" in bot.delivery_error
+
+
+def test_work_acknowledged_before_a_crash_is_done_by_the_next_process(make, settings, store, clock):
+    first = make()
+    result = say(first, "What are your opening hours?")
+    claimed = first.store.claim_jobs(clock(), 10, 60)  # the process dies holding the job
+    assert len(claimed) == 1
+    clock.advance(seconds=61)  # its lease runs out
+    second = make()
+    second.jobs.run_until_idle()
+    assert len(contents(second, result.conversation.id, "bot")) == 1
+    assert second.sender_for_test.sent
+
+
+def test_lifecycle_sweep(make, clock):
+    services = make(idle_timeout_minutes=30, close_after_hours=24, handoff_timeout_minutes=10)
+    quiet = say(services, "What are your opening hours?", user="quiet")
+    waiting = say(services, "talk to a human", user="waiting")
+    services.jobs.run_until_idle()
+
+    clock.advance(minutes=11)
+    counts = services.sweeper.sweep()
+    assert counts["handoff_timeouts"] == 1
+    assert contents(services, waiting.conversation.id, "system")[-1] == services.settings.handoff_timeout_message
+    assert services.sweeper.sweep()["handoff_timeouts"] == 0  # once
+
+    clock.advance(minutes=20)  # 31 min after the last message of "quiet"; 20 after the notice
+    assert services.sweeper.sweep()["idle"] == 1
+    assert services.tracker.get(quiet.conversation.id).status == "idle"
+    assert services.tracker.get(waiting.conversation.id).status == "active"
+    say(services, "are you there?", user="quiet")
+    assert services.tracker.get(quiet.conversation.id).status == "active"
+
+    clock.advance(hours=25)
+    services.sweeper.sweep()
+    closed = services.tracker.get(waiting.conversation.id)
+    assert closed.status == "closed" and closed.needs_human is False
+    again = say(services, "hello again", user="waiting")
+    assert again.conversation.id != waiting.conversation.id and again.conversation_created
