@@ -16,7 +16,7 @@ ConversationStatus = Literal["active", "idle", "closed"]
 HandledBy = Literal["bot", "human"]
 SenderType = Literal["user", "bot", "agent", "system"]
 DeliveryStatus = Literal["received", "pending", "sent", "delivered", "read", "failed"]
-ConversationSort = Literal["last_activity", "priority"]
+ConversationSort = Literal["last_activity", "priority", "waiting"]
 UserRole = Literal["admin", "agent"]
 
 PLATFORMS: tuple[str, ...] = ("messenger", "webchat")
@@ -65,6 +65,8 @@ class Conversation(_Model):
     first_human_reply_at: datetime | None = None
     closed_at: datetime | None = None
     handoff_timeout_notified_at: datetime | None = None
+    # When raise_waiting_priority raised the priority during the current wait (None: not yet).
+    priority_raised_at: datetime | None = None
 
 
 class Message(_Model):
@@ -176,7 +178,17 @@ class PlatformStats(_Model):
 
 
 class HourBucket(_Model):
+    """Messages created in one UTC hour, and how many of them were flagged for a human."""
+
     hour: datetime
+    messages: int = 0
+    escalations: int = 0
+
+
+class DayBucket(_Model):
+    """Messages created in one UTC day (``day`` is its 00:00 UTC), and how many were flagged."""
+
+    day: datetime
     messages: int = 0
     escalations: int = 0
 
@@ -200,6 +212,7 @@ class Stats(_Model):
     bot_resolved_rate: float = 0.0
     by_platform: dict[str, PlatformStats]
     messages_per_hour: list[HourBucket]
+    messages_per_day: list[DayBucket]
     timestamp: datetime
 
 
@@ -248,15 +261,30 @@ class Job(_Model):
 
 
 class ConversationCursor(_Model):
-    """The position after the last row of a page, for the given sort order."""
+    """The position after the last row of a page, for the given sort order.
+
+    ``needs_human`` and ``waiting_since`` came with the ``waiting`` sort: they are optional so
+    that cursors issued before still decode, and left out of the token when None (a missing
+    ``waiting_since`` is the same as a null one). A ``waiting`` cursor must carry
+    ``needs_human``.
+    """
 
     sort: ConversationSort
     last_message_at: datetime
     priority: int
     id: int
+    needs_human: bool | None = None
+    waiting_since: datetime | None = None
+
+    @model_validator(mode="after")
+    def _waiting_needs_its_keys(self) -> "ConversationCursor":
+        if self.sort == "waiting" and self.needs_human is None:
+            raise ValueError("a 'waiting' cursor needs needs_human")
+        return self
 
     def encode(self) -> str:
-        raw = json.dumps(self.model_dump(mode="json"), separators=(",", ":")).encode()
+        data = self.model_dump(mode="json", exclude_none=True)
+        raw = json.dumps(data, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
@@ -270,11 +298,15 @@ class ConversationCursor(_Model):
 
     @classmethod
     def after(cls, conversation: Conversation, sort: ConversationSort) -> "ConversationCursor":
+        """The cursor just past ``conversation`` in ``sort`` order (the sort keys it needs)."""
+        waiting = sort == "waiting"
         return cls(
             sort=sort,
             last_message_at=conversation.last_message_at,
             priority=conversation.priority,
             id=conversation.id,
+            needs_human=conversation.needs_human if waiting else None,
+            waiting_since=conversation.waiting_since if waiting else None,
         )
 
 

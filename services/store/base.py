@@ -15,7 +15,13 @@ Rules both implementations follow (the contract tests in ``tests/contract`` chec
   ``last_user_message_at``); an ``agent`` message sets ``first_human_reply_at`` if unset.
   A repeated (platform, external_id) returns the stored message.
 * Conversation lists are keyset-paginated: ``last_activity`` orders by
-  (last_message_at desc, id desc); ``priority`` by (priority asc, last_message_at desc, id desc).
+  (last_message_at desc, id desc); ``priority`` by (priority asc, last_message_at desc, id desc);
+  ``waiting`` (who needs a human first, longest-waiting first) by (needs_human desc,
+  waiting_since asc nulls last, last_message_at desc, id desc). A cursor carries the sort
+  keys of the last row (``ConversationCursor.after``) and belongs to one sort order. Paging
+  an unchanging set lists every row once; a row whose sort keys change meanwhile may be
+  missed, and in ``waiting`` order one whose wait ends (it moves down, to the rows not
+  waiting) may be listed again.
   ``search`` matches display_name or any message content, case-insensitively, as a plain
   substring: ``%``, ``_``, ``*``, quotes, commas and parentheses have no special meaning.
 * Message history is ordered by id ascending. ``before``/``after`` are message ids
@@ -31,6 +37,11 @@ Rules both implementations follow (the contract tests in ``tests/contract`` chec
   also marks every flagged, unreplied message of its conversation replied
   (``replied_by`` = sender_id, ``replied_at`` = now) and clears the conversation's
   needs_human, human_reason, waiting_since and handoff_timeout_notified_at.
+* A wait for a human runs from the flag that sets ``waiting_since`` to whatever clears it.
+  ``handoff_timeout_notified_at`` and ``priority_raised_at`` belong to the current wait: every
+  change that starts a wait (``mark_needs_human`` when not already waiting) or ends one
+  (agent message, ``mark_human_replied`` of the last flag, ``set_handling(bot)``, closing)
+  clears them with it, so each wait is notified at most once and raised at most once.
 """
 
 from __future__ import annotations
@@ -133,10 +144,22 @@ class ConversationStore(Protocol):
     ) -> Message:
         """Record an outbound message's delivery state (and its platform id once sent)."""
 
+    def requeue_send(self, message_id: int, now: datetime) -> Message:
+        """Send a ``failed`` outbound message again (the admin's retry button), in one
+        transaction: the message goes back to ``pending`` with ``delivery_error`` cleared,
+        and its ``send`` job back to ``queued`` (run_after = now, attempts = 0, last_error and
+        locked_until cleared, updated_at = now), the job being created if there is none.
+        A conditional update: of two concurrent calls one succeeds, the other gets
+        ``Conflict``. ``Conflict`` unless the message is a bot/agent/system message whose
+        delivery_status is ``failed``; ``NotFound`` for an unknown id."""
+
     # -- stats ---------------------------------------------------------------------
     def stats(self, now: datetime) -> Stats:
-        """Aggregates in one query; ``messages_per_hour`` has 24 hourly buckets, oldest
-        first, the last one being the hour that contains ``now``."""
+        """Aggregates in one query (one request, one read snapshot); ``messages_per_hour``
+        has 24 hourly buckets, oldest first, the last one being the hour that contains
+        ``now``; ``messages_per_day`` has 30 daily buckets (``day`` at 00:00 UTC), oldest
+        first, the last one being the UTC day that contains ``now``. A bucket counts the
+        messages created in it and, as ``escalations``, those of them flagged for a human."""
 
     # -- admin users and API tokens --------------------------------------------------
     def create_user(
@@ -247,3 +270,12 @@ class ConversationStore(Protocol):
     def claim_handoff_timeouts(self, waiting_before: datetime, now: datetime) -> list[Conversation]:
         """Conversations needing a human with waiting_since < waiting_before and no
         ``handoff_timeout_notified_at``: set it to now and return them (each once)."""
+
+    def raise_waiting_priority(
+        self, waiting_before: datetime, now: datetime
+    ) -> list[Conversation]:
+        """Conversations needing a human with waiting_since < waiting_before, priority > 1
+        and no ``priority_raised_at`` (not yet raised during this wait): priority - 1,
+        priority_raised_at = updated_at = now. One conditional update, so with concurrent
+        callers each conversation is raised by exactly one of them; returns those this call
+        changed, in id order. A new wait may raise it again (see the module rules)."""

@@ -32,6 +32,34 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+# The ORDER BY of each sort (see base.py). "waiting_since IS NULL, waiting_since" is
+# "waiting_since ASC NULLS LAST" in the form conversations_waiting_idx is built on.
+_ORDER = {
+    "last_activity": "last_message_at DESC, id DESC",
+    "priority": "priority ASC, last_message_at DESC, id DESC",
+    "waiting": "needs_human DESC, waiting_since IS NULL, waiting_since,"
+               " last_message_at DESC, id DESC",
+}
+
+
+def _after_cursor(cursor: ConversationCursor, params: dict[str, Any]) -> str:
+    """The WHERE term "strictly after ``cursor`` in its sort order"; adds its parameters."""
+    params.update(c_at=ts(cursor.last_message_at), c_id=cursor.id, c_pri=cursor.priority)
+    after = "(last_message_at, id) < (:c_at, :c_id)"
+    if cursor.sort == "priority":
+        return f"(priority > :c_pri OR (priority = :c_pri AND {after}))"
+    if cursor.sort != "waiting":
+        return after
+    params["c_needs"] = int(bool(cursor.needs_human))
+    if cursor.waiting_since is None:  # unset ones come last: only they can follow
+        same_group = f"waiting_since IS NULL AND {after}"
+    else:
+        params["c_wait"] = ts(cursor.waiting_since)
+        same_group = (f"waiting_since IS NULL OR waiting_since > :c_wait"
+                      f" OR (waiting_since = :c_wait AND {after})")
+    return f"(needs_human < :c_needs OR (needs_human = :c_needs AND ({same_group})))"
+
+
 class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
     """``ConversationStore`` on one SQLite file, one connection per thread (or greenlet)."""
 
@@ -94,7 +122,9 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
             " human_reason = CASE WHEN :agent THEN NULL ELSE human_reason END,"
             " waiting_since = CASE WHEN :agent THEN NULL ELSE waiting_since END,"
             " handoff_timeout_notified_at = CASE WHEN :agent THEN NULL"
-            " ELSE handoff_timeout_notified_at END" + extra_sql + " WHERE id = :id RETURNING *",
+            " ELSE handoff_timeout_notified_at END,"
+            " priority_raised_at = CASE WHEN :agent THEN NULL ELSE priority_raised_at END"
+            + extra_sql + " WHERE id = :id RETURNING *",
             params,
         ))
 
@@ -188,17 +218,10 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
         if cursor is not None:
             if cursor.sort != filters.sort:
                 raise InvalidInput("the cursor belongs to another sort order")
-            params.update(c_at=ts(cursor.last_message_at), c_id=cursor.id, c_pri=cursor.priority)
-            after = "(last_message_at, id) < (:c_at, :c_id)"
-            if filters.sort == "priority":
-                after = f"(priority > :c_pri OR (priority = :c_pri AND {after}))"
-            where.append(after)
-        order = "last_message_at DESC, id DESC"
-        if filters.sort == "priority":
-            order = "priority ASC, " + order
+            where.append(_after_cursor(cursor, params))
         rows = self._read(
-            f"SELECT * FROM conversations WHERE {' AND '.join(where)} ORDER BY {order}"
-            " LIMIT :limit", params)
+            f"SELECT * FROM conversations WHERE {' AND '.join(where)}"
+            f" ORDER BY {_ORDER[filters.sort]} LIMIT :limit", params)
         conversations = [conversation_from(r) for r in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
@@ -241,7 +264,7 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
                     "UPDATE conversations SET status = 'closed', updated_at = :now,"
                     " closed_at = CASE WHEN status = 'closed' THEN closed_at ELSE :now END,"
                     " needs_human = 0, human_reason = NULL, waiting_since = NULL,"
-                    " handoff_timeout_notified_at = NULL"
+                    " handoff_timeout_notified_at = NULL, priority_raised_at = NULL"
                     " WHERE id = :id RETURNING *", {"now": now_s, "id": conversation_id}))
                 return conversation_from(row)
             if current["status"] == "closed" and one(db.execute(
@@ -270,9 +293,12 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
             conv = one(db.execute(
                 "UPDATE conversations SET needs_human = 1, human_reason = :reason,"
                 " waiting_since = coalesce(waiting_since, :now),"
-                # A new wait starts with no timeout notice sent (SET sees the old row).
+                # A new wait starts with no timeout notice sent and no priority raise (SET
+                # sees the old row).
                 " handoff_timeout_notified_at = CASE WHEN waiting_since IS NULL THEN NULL"
                 " ELSE handoff_timeout_notified_at END,"
+                " priority_raised_at = CASE WHEN waiting_since IS NULL THEN NULL"
+                " ELSE priority_raised_at END,"
                 " escalated_at = coalesce(escalated_at, :now),"
                 " priority = min(priority, :priority), updated_at = :now"
                 " WHERE id = :id RETURNING *",
@@ -300,7 +326,8 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
                 " human_reason = CASE WHEN :waiting THEN human_reason END,"
                 " waiting_since = CASE WHEN :waiting THEN waiting_since END,"
                 " handoff_timeout_notified_at = CASE WHEN :waiting"
-                " THEN handoff_timeout_notified_at END"
+                " THEN handoff_timeout_notified_at END,"
+                " priority_raised_at = CASE WHEN :waiting THEN priority_raised_at END"
                 " WHERE id = :id RETURNING *",
                 {"now": now_s, "id": msg["conversation_id"], "waiting": waiting}))
         return message_from(msg), conversation_from(conv)

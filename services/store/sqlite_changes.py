@@ -20,8 +20,9 @@ from services.store.sqlite_db import conversation_from, message_from, one, ts
 # What a receipt may move a message forward from: sent -> delivered -> read, never backwards,
 # never from pending or failed.
 _RECEIPT_SOURCES = {"delivered": "('sent')", "read": "('sent', 'delivered')"}
+# Ending a wait for a human also forgets what was done during it (see base.py).
 _CLEAR_WAIT = ("needs_human = 0, human_reason = NULL, waiting_since = NULL,"
-               " handoff_timeout_notified_at = NULL")
+               " handoff_timeout_notified_at = NULL, priority_raised_at = NULL")
 
 
 def _user_exists(db: sqlite3.Connection, user_id: int) -> bool:
@@ -161,4 +162,16 @@ class SqliteChanges:
             "UPDATE conversations SET handoff_timeout_notified_at = :now, updated_at = :now"
             " WHERE needs_human = 1 AND waiting_since < :before"
             " AND handoff_timeout_notified_at IS NULL RETURNING *",
+            {"now": ts(now), "before": ts(waiting_before)})
+
+    def raise_waiting_priority(
+        self, waiting_before: datetime, now: datetime
+    ) -> list[Conversation]:
+        """Conversations waiting for a human since before ``waiting_before`` and not yet
+        raised during this wait go up one priority level (id order), each once per wait."""
+        # The first three terms repeat conversations_priority_raise_idx's predicate.
+        return self._sweep(
+            "UPDATE conversations SET priority = priority - 1, priority_raised_at = :now,"
+            " updated_at = :now WHERE needs_human = 1 AND priority_raised_at IS NULL"
+            " AND priority > 1 AND waiting_since < :before RETURNING *",
             {"now": ts(now), "before": ts(waiting_before)})

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 from services.errors import StoreUnavailable
 from services.models import Conversation, Job, Message, utc
 
-SCHEMA_VERSION = 2  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
+SCHEMA_VERSION = 3  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
 BUSY_TIMEOUT_MS = 10_000
 _SCHEMA_FILE = Path(__file__).with_name("sqlite_schema.sql")
 
@@ -72,6 +72,7 @@ _SCHEMA_STATEMENTS = _split_script(_SCHEMA_FILE.read_text(encoding="utf-8"))
 # to an existing table, and an index on a missing column would fail.
 _UPGRADES: dict[int, list[str]] = {
     1: ["ALTER TABLE conversations ADD COLUMN handoff_timeout_notified_at TEXT"],
+    2: ["ALTER TABLE conversations ADD COLUMN priority_raised_at TEXT"],
 }
 
 

@@ -10,9 +10,9 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Callable, ContextManager
 
-from services.errors import InvalidInput, NotFound
-from services.models import Job, JobKind
-from services.store.sqlite_db import job_from, one, ts
+from services.errors import Conflict, InvalidInput, NotFound
+from services.models import Job, JobKind, Message
+from services.store.sqlite_db import job_from, message_from, one, ts
 
 JOB_KINDS = ("respond", "send")
 JOB_STATUSES = ("queued", "running", "done", "failed")
@@ -85,6 +85,29 @@ class SqliteJobs:
                 " locked_until = :until, updated_at = :now"
                 f" WHERE id IN ({', '.join(map(str, ids))}) RETURNING *", params).fetchall()
         return sorted((job_from(r) for r in claimed), key=lambda j: (j.run_after, j.id))
+
+    def requeue_send(self, message_id: int, now: datetime) -> Message:
+        """A failed outbound message back to pending, and its send job (made if missing)
+        back to queued from scratch, in one transaction; ``Conflict`` unless it failed."""
+        now_s = ts(now)
+        with self._tx() as db:
+            msg = one(db.execute(
+                "UPDATE messages SET delivery_status = 'pending', delivery_error = NULL"
+                " WHERE id = ? AND delivery_status = 'failed' AND sender_type <> 'user'"
+                " RETURNING *", (message_id,)))
+            if msg is None:
+                if one(db.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,))) is None:
+                    raise NotFound(f"message {message_id}")
+                raise Conflict("only a failed outbound message can be sent again")
+            db.execute(
+                "INSERT INTO jobs (kind, message_id, conversation_id, run_after, created_at,"
+                " updated_at) VALUES ('send', :message_id, :conversation_id, :now, :now, :now)"
+                " ON CONFLICT (kind, message_id) DO UPDATE SET status = 'queued',"
+                " run_after = :now, attempts = 0, last_error = NULL, locked_until = NULL,"
+                " updated_at = :now",
+                {"message_id": message_id, "conversation_id": msg["conversation_id"],
+                 "now": now_s})
+        return message_from(msg)
 
     def _set_job(self, job_id: int, assignments: str, params: tuple) -> None:
         with self._tx() as db:

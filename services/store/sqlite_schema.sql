@@ -4,6 +4,8 @@
 -- and sorting the text is comparing and sorting the times.
 -- Every statement is idempotent: the store runs this whole file in one transaction on start,
 -- after the upgrade steps in sqlite_db.py (ALTER TABLE for columns added since version 1).
+-- Schema version 3 (mirrors supabase/migrations/20261125020000_followups.sql): the
+-- priority_raised_at column and the indexes of the waiting sort and the priority-raise scan.
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -50,7 +52,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     escalated_at         TEXT,
     first_human_reply_at TEXT,
     closed_at            TEXT,
-    handoff_timeout_notified_at TEXT  -- schema version 2 (added by ALTER TABLE on upgrade)
+    handoff_timeout_notified_at TEXT, -- schema version 2 (added by ALTER TABLE on upgrade)
+    priority_raised_at   TEXT         -- schema version 3 (added by ALTER TABLE on upgrade)
 );
 -- At most one open conversation per person and platform; also the find-open lookup.
 CREATE UNIQUE INDEX IF NOT EXISTS conversations_open_user_key
@@ -72,6 +75,15 @@ CREATE INDEX IF NOT EXISTS conversations_user_idx ON conversations (platform, ex
 -- The handoff-timeout scan: waiting conversations not yet notified.
 CREATE INDEX IF NOT EXISTS conversations_handoff_wait_idx ON conversations (waiting_since)
     WHERE needs_human = 1 AND handoff_timeout_notified_at IS NULL;
+-- The "waiting" inbox order: needing a human first, longest-waiting first (SQLite index
+-- columns take no NULLS LAST, so "waiting_since IS NULL" puts the unset ones last), then
+-- newest activity.
+CREATE INDEX IF NOT EXISTS conversations_waiting_idx
+    ON conversations (needs_human DESC, waiting_since IS NULL, waiting_since,
+                      last_message_at DESC, id DESC);
+-- The priority-raise scan: waiting conversations not yet raised during this wait.
+CREATE INDEX IF NOT EXISTS conversations_priority_raise_idx ON conversations (waiting_since)
+    WHERE needs_human = 1 AND priority_raised_at IS NULL AND priority > 1;
 
 CREATE TABLE IF NOT EXISTS messages (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -99,7 +111,7 @@ CREATE INDEX IF NOT EXISTS messages_conversation_idx ON messages (conversation_i
 -- A redelivered platform message is found (and refused) by this index.
 CREATE UNIQUE INDEX IF NOT EXISTS messages_external_id_key
     ON messages (platform, external_id) WHERE external_id IS NOT NULL;
--- Hourly buckets in stats (covering: the escalation count needs no table lookup).
+-- Hourly and daily buckets in stats (covering: the escalation count needs no table lookup).
 CREATE INDEX IF NOT EXISTS messages_created_at_idx ON messages (created_at, requires_human);
 -- Messages still waiting for a human: stats count and the mark_human_replied check.
 CREATE INDEX IF NOT EXISTS messages_unreplied_idx

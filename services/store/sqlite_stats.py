@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Callable, ContextManager
 
-from services.models import PLATFORMS, HourBucket, PlatformStats, Stats, utc
+from services.models import PLATFORMS, DayBucket, HourBucket, PlatformStats, Stats, utc
 from services.store.sqlite_db import ts
 
 # Exact seconds between two stored timestamps (julianday keeps only milliseconds).
@@ -37,10 +37,12 @@ class SqliteStats:
     _tx: Callable[..., ContextManager[sqlite3.Connection]]
 
     def stats(self, now: datetime) -> Stats:
-        """Aggregates over all conversations: four aggregate queries in one read snapshot."""
+        """Aggregates over all conversations: five aggregate queries in one read snapshot."""
         now = utc(now)
         first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
         hours = [first + timedelta(hours=i) for i in range(24)]
+        first_day = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=29)
+        days = [first_day + timedelta(days=i) for i in range(30)]
         with self._tx("DEFERRED") as db:
             # Message totals are sums of message_count, which every insert bumps in the same
             # transaction: cheaper than counting the (much larger) messages table.
@@ -64,6 +66,11 @@ class SqliteStats:
                 " coalesce(sum(requires_human), 0) FROM messages"
                 " WHERE created_at >= ? AND created_at < ? GROUP BY hour",
                 (ts(hours[0]), ts(hours[-1] + timedelta(hours=1)))).fetchall()}
+            per_day = {row[0]: row for row in db.execute(
+                "SELECT substr(created_at, 1, 10) AS day, count(*),"
+                " coalesce(sum(requires_human), 0) FROM messages"
+                " WHERE created_at >= ? AND created_at < ? GROUP BY day",
+                (ts(days[0]), ts(days[-1] + timedelta(days=1)))).fetchall()}
 
         def total_of(column: str) -> int:
             return sum(g[column] for g in groups)
@@ -82,6 +89,11 @@ class SqliteStats:
             row = per_hour.get(ts(hour)[:13])
             buckets.append(HourBucket(hour=hour, messages=row[1] if row else 0,
                                       escalations=row[2] if row else 0))
+        daily = []
+        for day in days:
+            row = per_day.get(ts(day)[:10])
+            daily.append(DayBucket(day=day, messages=row[1] if row else 0,
+                                   escalations=row[2] if row else 0))
         return Stats(
             total_conversations=total,
             active_conversations=total_of("active"),
@@ -100,5 +112,6 @@ class SqliteStats:
             bot_resolved_rate=bot_resolved / closed if closed else 0.0,
             by_platform=by_platform,
             messages_per_hour=buckets,
+            messages_per_day=daily,
             timestamp=now,
         )

@@ -1,7 +1,7 @@
 """Handling, receipts, jobs and sweeps of the Supabase store (mixed into ``SupabaseStore``).
 
-Each method is one HTTP request: a SQL function from
-``supabase/migrations/20261125010000_pipeline.sql`` through ``.rpc()``, or one plain table
+Each method is one HTTP request: a SQL function from ``supabase/migrations`` (the pipeline
+and followups migrations) through ``.rpc()``, or one plain table
 read or update where a single statement does. Lists come back as one JSON array (PostgREST
 would cap a row set at db-max-rows).
 """
@@ -102,6 +102,13 @@ class SupabasePipeline:
             "p_kinds": None if kinds is None else list(kinds)})
         return [Job.model_validate(r) for r in rows]
 
+    def requeue_send(self, message_id: int, now: datetime) -> Message:
+        """A failed outbound message back to pending, and its send job (made if missing)
+        back to queued from scratch (``requeue_send``, one request); ``Conflict`` unless
+        it failed, ``NotFound`` for an unknown id."""
+        return Message.model_validate(self._rpc("requeue_send", {
+            "p_message_id": message_id, "p_now": _ts(now)}))
+
     def _set_job(self, job_id: int, values: dict[str, Any]) -> None:
         if not self._update("jobs", job_id, values):
             raise NotFound(f"job {job_id}")
@@ -140,4 +147,12 @@ class SupabasePipeline:
         """Conversations waiting for a human since before ``waiting_before`` and not yet
         notified: mark them notified now and return them (id order), each once."""
         return _conversations(self._rpc("claim_handoff_timeouts", {
+            "p_waiting_before": _ts(waiting_before), "p_now": _ts(now)}))
+
+    def raise_waiting_priority(
+        self, waiting_before: datetime, now: datetime
+    ) -> list[Conversation]:
+        """Conversations waiting for a human since before ``waiting_before`` and not yet
+        raised during this wait go up one priority level (id order), each once per wait."""
+        return _conversations(self._rpc("raise_waiting_priority", {
             "p_waiting_before": _ts(waiting_before), "p_now": _ts(now)}))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from services.errors import InvalidInput, NotFound
+from services.errors import Conflict, InvalidInput, NotFound
 from tests.contract.helpers import MISSING_ID, in_parallel, inbound, outbound
 
 REPO = Path(__file__).resolve().parents[2]
@@ -175,6 +175,101 @@ def test_unknown_jobs_and_bad_arguments(store, clock):
         store.claim_jobs(clock(), 1, 0)
     with pytest.raises(InvalidInput):
         store.claim_jobs(clock(), 1, LEASE, kinds=["dance"])
+
+
+# -- sending a failed message again (requeue_send) ------------------------------------------------
+
+def _failed_send(store, clock, user="rq", attempts=3):
+    """An outbound message whose send job failed for good after ``attempts`` tries."""
+    conv = store.track_inbound(inbound(user, respond=False), clock()).conversation
+    msg = store.track_outbound(outbound(conv.id, "your order shipped"), clock())
+    for attempt in range(1, attempts + 1):
+        (job,) = store.claim_jobs(clock.advance(minutes=1), 1, LEASE, kinds=["send"])
+        assert job.attempts == attempt
+        if attempt < attempts:
+            store.retry_job(job.id, clock(), "timeout", clock())
+    store.set_delivery_status(msg.id, "failed", clock(), error="(#551) unavailable")
+    store.fail_job(job.id, "(#551) unavailable", clock())
+    return msg
+
+
+def test_requeue_send_puts_a_failed_message_and_its_job_back(store, clock):
+    msg = _failed_send(store, clock)
+    now = clock.advance(minutes=10)
+    again = store.requeue_send(msg.id, now)
+    assert (again.id, again.delivery_status, again.delivery_error) == (msg.id, "pending", None)
+    assert store.get_message(msg.id) == again
+    job = job_of(store, "send", msg.id, clock())
+    assert (job.status, job.attempts, job.run_after, job.last_error, job.locked_until) == (
+        "queued", 0, now, None, None)
+    assert job.updated_at == now and job.created_at < now  # the same job, reset
+    assert store.count_jobs() == 1 and store.count_jobs("failed") == 0
+    (claimed,) = store.claim_jobs(now, 10, LEASE)
+    assert (claimed.id, claimed.attempts) == (job.id, 1)  # a fresh round of attempts
+
+
+def test_requeue_send_creates_a_missing_job(store, clock):
+    conv = store.track_inbound(inbound("nj", respond=False), clock()).conversation
+    # Stored as failed from the start (e.g. the platform refused it inline): no send job.
+    msg = store.track_outbound(outbound(conv.id, "x", delivery_status="failed"), clock())
+    assert store.count_jobs() == 0
+    now = clock.advance(minutes=1)
+    assert store.requeue_send(msg.id, now).delivery_status == "pending"
+    assert store.count_jobs("queued") == 1
+    (job,) = store.claim_jobs(now, 10, LEASE)
+    assert (job.kind, job.message_id, job.conversation_id, job.attempts) == (
+        "send", msg.id, conv.id, 1)
+    assert job.run_after == job.created_at == now
+
+
+def test_requeue_send_takes_back_a_job_still_leased(store, clock):
+    conv = store.track_inbound(inbound("ls", respond=False), clock()).conversation
+    msg = store.track_outbound(outbound(conv.id, "x"), clock())
+    (job,) = store.claim_jobs(clock(), 1, LEASE)  # a worker that then crashed
+    store.set_delivery_status(msg.id, "failed", clock(), error="boom")
+    now = clock.advance(seconds=1)
+    store.requeue_send(msg.id, now)
+    again = job_of(store, "send", msg.id, now)
+    assert (again.id, again.status, again.attempts, again.locked_until) == (
+        job.id, "queued", 0, None)
+    assert [j.id for j in store.claim_jobs(now, 10, LEASE)] == [job.id]  # no lease to wait out
+
+
+@pytest.mark.parametrize("status", ["pending", "sent", "delivered", "read"])
+def test_requeue_send_refuses_a_message_that_did_not_fail(store, clock, status):
+    conv = store.track_inbound(inbound("nf", respond=False), clock()).conversation
+    msg = store.track_outbound(outbound(conv.id, "x"), clock())
+    if status != "pending":
+        store.set_delivery_status(msg.id, status, clock())
+    before = job_of(store, "send", msg.id, clock())
+    with pytest.raises(Conflict):
+        store.requeue_send(msg.id, clock.advance(minutes=1))
+    assert store.get_message(msg.id).delivery_status == status
+    assert job_of(store, "send", msg.id, clock()) == before  # the job is untouched
+
+
+def test_requeue_send_refuses_inbound_and_unknown_messages(store, clock):
+    user_msg = store.track_inbound(inbound("in", respond=False), clock()).message
+    store.set_delivery_status(user_msg.id, "failed", clock())  # nonsense, but stored
+    with pytest.raises(Conflict):  # only bot/agent/system messages are sent
+        store.requeue_send(user_msg.id, clock())
+    assert store.count_jobs() == 0
+    with pytest.raises(NotFound):
+        store.requeue_send(MISSING_ID, clock())
+
+
+def test_concurrent_requeues_of_one_message_succeed_once(store, clock):
+    msg = _failed_send(store, clock, attempts=1)
+    now = clock.advance(minutes=1)
+
+    def requeue(_):
+        try:
+            return store.requeue_send(msg.id, now).delivery_status
+        except Conflict:
+            return "conflict"
+
+    assert sorted(in_parallel(2, requeue)) == ["conflict", "pending"]
+    assert store.count_jobs("queued") == 1
 
 
 # -- concurrency --------------------------------------------------------------------------------

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+import base64
+import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from services.errors import InvalidInput
 from services.models import ConversationCursor, ConversationFilter
+from services.store.sqlite_db import ts
 from tests.contract.helpers import inbound, outbound
+
+_NEVER = datetime.min.replace(tzinfo=timezone.utc)  # stands in for a null in sort keys
 
 
 def _ids(page):
@@ -18,13 +23,14 @@ def _ids(page):
 def _all_pages(store, filters, limit):
     """Every row of every page, following next_cursor to the end."""
     seen, cursor = [], None
-    while True:
+    for _ in range(1000):  # a cursor that does not move on must fail, not hang
         page = store.list_conversations(filters, limit=limit, cursor=cursor)
         seen.extend(page.conversations)
         if page.next_cursor is None:
             return seen
         assert len(page.conversations) == limit
         cursor = ConversationCursor.decode(page.next_cursor)
+    raise AssertionError("pagination did not end")
 
 
 @pytest.fixture
@@ -306,6 +312,183 @@ def test_last_page_has_no_cursor(store, clock):
     exact = store.list_conversations(ConversationFilter(), limit=4)
     assert len(exact.conversations) == 4
     assert exact.next_cursor is None
+
+
+# -- the "waiting" sort ---------------------------------------------------------------------------
+
+def _waiting_key(c):
+    """The "waiting" order as a Python sort key (see base.py)."""
+    return (not c.needs_human, c.waiting_since is None, c.waiting_since or _NEVER,
+            -c.last_message_at.timestamp(), -c.id)
+
+
+@pytest.fixture
+def waiting_inbox(store, clock):
+    """Conversations in every position of the waiting order, with ties on each key: four
+    waiting for a human (two since the same instant, one of those with newer activity) and
+    four not (two with the same last activity). Returns them fresh from the store."""
+    t0 = clock()
+    convs = {}
+    for name in ("calm_old", "wait_long", "wait_tie_a", "wait_tie_b", "calm_tie_a",
+                 "calm_tie_b", "wait_short", "calm_new"):
+        at = t0 if name.startswith("calm_tie") else clock.advance(seconds=10)
+        convs[name] = store.track_inbound(inbound(name, "hi"), at)
+    t_tie = clock.advance(minutes=1)
+    store.mark_needs_human(convs["wait_long"].message.id, "x", 4, clock.advance(seconds=-30))
+    for name in ("wait_tie_a", "wait_tie_b"):
+        store.mark_needs_human(convs[name].message.id, "x", 5, t_tie)
+    # Newer activity breaks the tie of the two waiting since t_tie (a: first), but does not
+    # move a waiting conversation ahead of one waiting longer.
+    store.track_inbound(inbound("wait_tie_a", "still there?"), clock.advance(minutes=1))
+    store.track_inbound(inbound("wait_short", "anyone?"), clock.advance(minutes=1))
+    store.mark_needs_human(convs["wait_short"].message.id, "x", 1, clock.advance(minutes=1))
+    store.track_inbound(inbound("calm_new", "thanks"), clock.advance(minutes=1))
+    return {name: store.get_conversation(r.conversation.id) for name, r in convs.items()}
+
+
+def test_waiting_sort_puts_longest_waiting_first_then_recent(store, waiting_inbox):
+    ids = {name: c.id for name, c in waiting_inbox.items()}
+    page = store.list_conversations(ConversationFilter(sort="waiting"), limit=100)
+    assert _ids(page) == [ids["wait_long"], ids["wait_tie_a"], ids["wait_tie_b"],
+                          ids["wait_short"], ids["calm_new"], ids["calm_old"],
+                          ids["calm_tie_b"], ids["calm_tie_a"]]
+    assert _ids(page) == [c.id for c in sorted(waiting_inbox.values(), key=_waiting_key)]
+    assert page.next_cursor is None
+    # Filters apply as with the other orders.
+    flagged = store.list_conversations(ConversationFilter(sort="waiting", needs_human=True), 100)
+    assert _ids(flagged) == _ids(page)[:4]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5])
+def test_waiting_pages_cover_every_row_once_in_order(store, waiting_inbox, limit):
+    expected = [c.id for c in sorted(waiting_inbox.values(), key=_waiting_key)]
+    rows = _all_pages(store, ConversationFilter(sort="waiting"), limit=limit)
+    assert [c.id for c in rows] == expected
+    calm = _all_pages(store, ConversationFilter(sort="waiting", needs_human=False), limit=limit)
+    assert [c.id for c in calm] == expected[4:]
+
+
+def test_waiting_pages_with_equal_times_follow_ids(store, clock):
+    now = clock()
+    made = [store.track_inbound(inbound(f"wtie{i}"), now) for i in range(7)]
+    for r in made[::2]:  # four wait, all since the same instant
+        store.mark_needs_human(r.message.id, "x", 3, now)
+    waiting = [r.conversation.id for r in made[::2]]
+    calm = [r.conversation.id for r in made[1::2]]
+    rows = _all_pages(store, ConversationFilter(sort="waiting"), limit=2)
+    assert [c.id for c in rows] == sorted(waiting, reverse=True) + sorted(calm, reverse=True)
+
+
+def test_waiting_cursor_keeps_the_sort_keys_and_old_cursors_decode(store, waiting_inbox):
+    first = store.list_conversations(ConversationFilter(sort="waiting"), limit=1)
+    cursor = ConversationCursor.decode(first.next_cursor)
+    wait_long = waiting_inbox["wait_long"]
+    assert (cursor.sort, cursor.id, cursor.needs_human, cursor.waiting_since) == (
+        "waiting", wait_long.id, True, wait_long.waiting_since)
+    with pytest.raises(InvalidInput):  # a waiting cursor belongs to the waiting order only
+        store.list_conversations(ConversationFilter(sort="last_activity"), 1, cursor)
+    with pytest.raises(ValueError):  # a waiting cursor without its keys is malformed
+        ConversationCursor.decode(_token({"sort": "waiting", "priority": 5, "id": 1,
+                                          "last_message_at": "2026-11-25T12:00:00Z"}))
+    # A cursor issued before the waiting sort existed (no needs_human/waiting_since) still
+    # decodes and pages as before.
+    old = _token({"sort": "last_activity",
+                  "last_message_at": wait_long.last_message_at.isoformat(),
+                  "priority": wait_long.priority, "id": wait_long.id})
+    page = store.list_conversations(ConversationFilter(), limit=100,
+                                    cursor=ConversationCursor.decode(old))
+    everything = store.list_conversations(ConversationFilter(), limit=100)
+    position = _ids(everything).index(wait_long.id)
+    assert _ids(page) == _ids(everything)[position + 1:]
+
+
+def _token(data: dict) -> str:
+    """A cursor string as a client might hold it (base64url of the JSON, unpadded)."""
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _force_wait_columns(store, conversation_id, needs_human, waiting_since):
+    """Write needs_human/waiting_since directly, bypassing the store's rules, for states its
+    methods never produce (they set and clear the two together), e.g. rows edited by hand."""
+    if store.kind == "sqlite":
+        with store.db.transaction() as db:
+            db.execute("UPDATE conversations SET needs_human = ?, waiting_since = ? WHERE id = ?",
+                       (int(needs_human), waiting_since and ts(waiting_since), conversation_id))
+    else:
+        store._update("conversations", conversation_id, {
+            "needs_human": needs_human,
+            "waiting_since": waiting_since and waiting_since.isoformat()})
+
+
+def test_waiting_order_puts_unset_waiting_since_last_in_each_group(store, clock):
+    t0 = clock()
+    made = [store.track_inbound(inbound(f"odd{i}"), clock.advance(seconds=1)).conversation
+            for i in range(8)]
+    # needs_human with and without waiting_since, and the same without needs_human.
+    states = [(True, t0), (True, None), (True, t0 - timedelta(hours=1)), (True, None),
+              (False, t0), (False, None), (False, t0 - timedelta(hours=1)), (False, None)]
+    for conv, (needs, since) in zip(made, states):
+        _force_wait_columns(store, conv.id, needs, since)
+    current = [store.get_conversation(c.id) for c in made]
+    expected = [c.id for c in sorted(current, key=_waiting_key)]
+    assert expected == [made[i].id for i in (2, 0, 3, 1, 6, 4, 7, 5)]
+    for limit in (1, 2, 3):
+        rows = _all_pages(store, ConversationFilter(sort="waiting"), limit=limit)
+        assert [c.id for c in rows] == expected
+
+
+def test_paging_in_waiting_order_while_conversations_move(store, clock):
+    """Rows may move while a client pages (new messages, new escalations: both only ever move
+    a row ahead in this order); they may be missed but never repeat, and rows that do not move
+    are each seen exactly once, in order."""
+    existing = []
+    for i in range(14):
+        r = store.track_inbound(inbound(f"wm{i}", f"start {i}"), clock.advance(seconds=1))
+        existing.append(r)
+        if i % 4 == 0:
+            store.mark_needs_human(r.message.id, "x", 3, clock())
+    all_ids = {r.conversation.id for r in existing}
+    moved: set[int] = set()
+    newcomers: set[int] = set()
+
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = store.list_conversations(ConversationFilter(sort="waiting"), limit=2,
+                                        cursor=cursor)
+        seen.extend(page.conversations)
+        pages += 1
+        if page.next_cursor is None:
+            break
+        cursor = ConversationCursor.decode(page.next_cursor)
+        seen_ids = {c.id for c in seen}
+        current = [store.get_conversation(r.conversation.id) for r in existing]
+        # An unseen calm row gets a message and (every other time) is escalated; a seen row
+        # gets a message; and a new person writes in.
+        unseen = [c for c in current if c.id not in seen_ids and c.id not in moved
+                  and not c.needs_human]
+        if unseen:
+            target = unseen[-1]
+            r = store.track_inbound(inbound(target.external_user_id, "moved"),
+                                    clock.advance(seconds=1))
+            if pages % 2:
+                store.mark_needs_human(r.message.id, "x", 2, clock())
+            moved.add(target.id)
+        already = [c for c in current if c.id in seen_ids and c.id not in moved]
+        if already:
+            store.track_inbound(inbound(already[0].external_user_id, "moved too"),
+                                clock.advance(seconds=1))
+            moved.add(already[0].id)
+        newcomers.add(store.track_inbound(inbound(f"wnew{pages}", "hi"),
+                                          clock.advance(seconds=1)).conversation.id)
+
+    seen_ids = [c.id for c in seen]
+    assert len(seen_ids) == len(set(seen_ids)), "a conversation was listed twice"
+    assert set(seen_ids) <= all_ids | newcomers
+    assert all_ids - moved <= set(seen_ids), "an unmoved conversation was skipped"
+    assert moved - set(seen_ids), "the test should have moved some rows past the cursor"
+    keys = [_waiting_key(c) for c in seen]
+    assert all(a < b for a, b in zip(keys, keys[1:])), keys
 
 
 # -- message history ----------------------------------------------------------------------------

@@ -33,6 +33,9 @@ def test_stats_of_an_empty_store(store):
                for p in s.by_platform.values())
     assert len(s.messages_per_hour) == 24
     assert all((b.messages, b.escalations) == (0, 0) for b in s.messages_per_hour)
+    assert len(s.messages_per_day) == 30
+    assert all((b.messages, b.escalations) == (0, 0) for b in s.messages_per_day)
+    assert s.messages_per_day[-1].day == datetime(2026, 11, 25, tzinfo=timezone.utc)
     assert s.timestamp == now
 
 
@@ -134,6 +137,60 @@ def test_stats_window_follows_now(store, dataset):
     assert sum(b.messages for b in s.messages_per_hour) == 9
     assert (s.messages_per_hour[-1].messages, s.messages_per_hour[-2].messages) == (0, 1)
     assert s.total_messages == 11  # totals do not depend on the window
+
+
+def test_stats_day_buckets(store, dataset):
+    s = store.stats(at(minutes=30))
+    days = [b.day for b in s.messages_per_day]
+    assert len(days) == 30
+    assert days[0] == datetime(2026, 10, 27, tzinfo=timezone.utc)
+    assert days[-1] == datetime(2026, 11, 25, tzinfo=timezone.utc)  # the day containing now
+    assert all(b - a == timedelta(days=1) for a, b in zip(days, days[1:]))
+    assert all(d.utcoffset() == timedelta(0) for d in days)
+    counts = {b.day.day: (b.messages, b.escalations) for b in s.messages_per_day
+              if b.messages or b.escalations}
+    assert counts == {
+        24: (2, 0),  # c1 (12:59:59.999999) and C's reply (13:00), yesterday
+        25: (9, 4),  # everything else; flagged: e1, d1, a2, b1
+    }
+
+
+def test_stats_day_buckets_edges_and_window(store):
+    """Days are UTC days: a message counts on the day of its UTC time, the window holds the
+    30 days up to the one containing now (whatever now's offset), edges included."""
+    def message(user, when, flag=False):
+        r = store.track_inbound(inbound(user, "x"), when)
+        if flag:
+            store.mark_needs_human(r.message.id, "x", 3, when)
+
+    utc = timezone.utc
+    message("before", datetime(2026, 10, 26, 23, 59, 59, 999999, tzinfo=utc))  # outside
+    message("first", datetime(2026, 10, 27, tzinfo=utc))  # first bucket, exactly at 00:00
+    message("first", datetime(2026, 10, 27, 23, 59, 59, 999999, tzinfo=utc), flag=True)
+    # 2026-11-01 00:30 at +02:00 is still 31 October in UTC.
+    message("local", datetime(2026, 11, 1, 0, 30, tzinfo=timezone(timedelta(hours=2))), True)
+    message("last", datetime(2026, 11, 25, tzinfo=utc))  # the last bucket
+    message("last", datetime(2026, 11, 25, 23, 59, 59, 999999, tzinfo=utc))
+    message("after", datetime(2026, 11, 26, tzinfo=utc))  # the day after now's: outside
+
+    # 2026-11-26 00:30 at +02:00 is 25 November 22:30 UTC: the window ends on 25 November.
+    s = store.stats(datetime(2026, 11, 26, 0, 30, tzinfo=timezone(timedelta(hours=2))))
+    by_day = {b.day.date().isoformat(): (b.messages, b.escalations) for b in s.messages_per_day}
+    assert len(by_day) == 30
+    assert min(by_day) == "2026-10-27" and max(by_day) == "2026-11-25"
+    assert {d: v for d, v in by_day.items() if v != (0, 0)} == {
+        "2026-10-27": (2, 1),
+        "2026-10-31": (1, 1),
+        "2026-11-25": (2, 0),
+    }
+    assert s.total_messages == 7  # totals do not depend on the window
+
+    # A day later the window moves by one day: 27 October drops out, 26 November comes in.
+    s = store.stats(datetime(2026, 11, 26, 0, 0, tzinfo=utc))
+    assert (s.messages_per_day[0].day, s.messages_per_day[-1].day) == (
+        datetime(2026, 10, 28, tzinfo=utc), datetime(2026, 11, 26, tzinfo=utc))
+    assert s.messages_per_day[-1].messages == 1
+    assert sum(b.messages for b in s.messages_per_day) == 4
 
 
 def _escalate_and_answer(store, user: str, start, seconds: float) -> int:

@@ -64,14 +64,18 @@ def test_stats_is_one_request(sb, log, clock):
     log.take()
     stats = sb.stats(clock())
     assert stats.total_conversations == 3 and len(stats.messages_per_hour) == 24
+    assert len(stats.messages_per_day) == 30 and stats.messages_per_day[-1].messages == 3
     assert log.take() == [("POST", "/rest/v1/rpc/stats")]
 
 
-def test_each_list_page_is_one_request(sb, log, clock):
+@pytest.mark.parametrize("sort", ["last_activity", "priority", "waiting"])
+def test_each_list_page_is_one_request(sb, log, clock, sort):
     for i in range(5):
-        sb.track_inbound(inbound(f"user-{i}"), clock.advance(seconds=1))
+        r = sb.track_inbound(inbound(f"user-{i}"), clock.advance(seconds=1))
+        if i % 2:
+            sb.mark_needs_human(r.message.id, "x", 3, clock())
     log.take()
-    filters = ConversationFilter()
+    filters = ConversationFilter(sort=sort)
     cursor, seen = None, []
     while True:
         page = sb.list_conversations(filters, 2, cursor)
@@ -123,6 +127,7 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
     sb.mark_needs_human(msg_id, "asked", 2, now)
     out = sb.track_outbound(outbound(conv_id, "hi"), now)
     sb.set_delivery_status(out.id, "sent", now, external_id="mid-out")
+    failed = sb.track_outbound(outbound(conv_id, "lost", delivery_status="failed"), now)
     later = now + timedelta(hours=1)
     log.take()
 
@@ -144,13 +149,16 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
         "fail_job": lambda: sb.fail_job(3, "gone", now),
         "count_jobs": lambda: sb.count_jobs("queued"),
         "claim_handoff_timeouts": lambda: sb.claim_handoff_timeouts(later, later),
+        "raise_waiting_priority": lambda: sb.raise_waiting_priority(later, later),
+        "requeue_send (creates the job)": lambda: sb.requeue_send(failed.id, now),
         "sweep_idle": lambda: sb.sweep_idle(later, later),
         "sweep_closed": lambda: sb.sweep_closed(later, later),
     }
     for name, call in calls.items():
         call()
         assert len(log.take()) == 1, name
-    assert sb.count_jobs() == 4  # respond (dee's message), send (hi), send (agent), respond
+    # respond (dee's message), send (hi), send (agent), respond, send (requeued "lost")
+    assert sb.count_jobs() == 5
 
 
 def test_requests_carry_the_service_role_key(supabase_stack, sb):
@@ -175,6 +183,11 @@ def test_anon_key_reaches_no_data_and_no_function(supabase_stack, sb, clock):
         assert jobs.status_code in (401, 403) or jobs.json() == []
         for function, args in (("claim_jobs", {"p_now": clock().isoformat(), "p_limit": 10,
                                                 "p_locked_until": "2100-01-01T00:00:00Z"}),
+                               ("requeue_send", {"p_message_id": 1,
+                                                 "p_now": clock().isoformat()}),
+                               ("raise_waiting_priority", {
+                                   "p_waiting_before": "2100-01-01T00:00:00Z",
+                                   "p_now": clock().isoformat()}),
                                ("sweep_closed", {"p_close_before": "2100-01-01T00:00:00Z",
                                                  "p_now": clock().isoformat()})):
             assert anon.post(f"/rpc/{function}", json=args).status_code in (401, 403, 404)

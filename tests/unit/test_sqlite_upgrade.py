@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 
 from services.errors import StoreUnavailable
+from services.models import ConversationFilter
 from services.store.sqlite import SqliteStore
 from services.store.sqlite_db import SCHEMA_VERSION
 from tests.contract.helpers import inbound, outbound
 
-V1_SCHEMA = Path(__file__).with_name("data") / "sqlite_schema_v1.sql"
+DATA = Path(__file__).with_name("data")
+V1_SCHEMA = DATA / "sqlite_schema_v1.sql"
+V2_SCHEMA = DATA / "sqlite_schema_v2.sql"
 
 
 def _version_1_database(path: Path) -> None:
@@ -47,12 +50,14 @@ def test_version_1_file_is_upgraded_in_place(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
             indexes = {r[0] for r in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert "handoff_timeout_notified_at" in _columns(path, "conversations")
+        assert {"handoff_timeout_notified_at", "priority_raised_at"} <= _columns(
+            path, "conversations")
         assert {"jobs_claim_idx", "conversations_handoff_wait_idx",
-                "messages_unread_outbound_idx"} <= indexes
+                "messages_unread_outbound_idx", "conversations_waiting_idx",
+                "conversations_priority_raise_idx"} <= indexes
 
         old = store.get_conversation(1)
         assert (old.external_user_id, old.needs_human, old.handoff_timeout_notified_at) == (
@@ -76,6 +81,37 @@ def test_version_1_file_is_upgraded_in_place(tmp_path, clock):
         assert again.get_conversation(1).handoff_timeout_notified_at == clock()
     finally:
         again.close()
+
+
+def test_version_2_file_is_upgraded_in_place(tmp_path, clock):
+    path = tmp_path / "v2.db"
+    db = sqlite3.connect(path)
+    db.executescript(V2_SCHEMA.read_text(encoding="utf-8"))
+    db.executescript("""
+        INSERT INTO conversations (platform, external_user_id, created_at, updated_at,
+                                   last_message_at, message_count, needs_human, priority,
+                                   waiting_since, handoff_timeout_notified_at)
+        VALUES ('webchat', 'v2-user', '2026-11-24T10:00:00.000000+00:00',
+                '2026-11-24T10:00:00.000000+00:00', '2026-11-24T10:00:00.000000+00:00', 1, 1,
+                3, '2026-11-24T10:00:00.000000+00:00', '2026-11-24T10:30:00.000000+00:00');
+        PRAGMA user_version = 2;
+    """)
+    db.close()
+    assert "priority_raised_at" not in _columns(path, "conversations")
+
+    store = SqliteStore(path)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        old = store.get_conversation(1)
+        assert (old.priority, old.priority_raised_at) == (3, None)
+        assert old.handoff_timeout_notified_at is not None  # kept by the upgrade
+        (raised,) = store.raise_waiting_priority(clock(), clock())
+        assert (raised.id, raised.priority, raised.priority_raised_at) == (1, 2, clock())
+        page = store.list_conversations(ConversationFilter(sort="waiting"), limit=10)
+        assert [c.id for c in page.conversations] == [1]
+    finally:
+        store.close()
 
 
 def test_a_newer_file_is_refused(tmp_path):
