@@ -1,5 +1,6 @@
-"""The conversation lifecycle sweep: idle after a while, closed after longer, and the
-"we'll get back to you" message when nobody has answered a waiting person in time.
+"""The conversation lifecycle sweep: idle after a while, closed after longer, a long wait
+for a human raises the priority once, and the "we'll get back to you" message goes out
+when nobody has answered a waiting person in time.
 
 Every step is a conditional update in the store, so several processes may sweep at once
 without closing or messaging anything twice.
@@ -23,6 +24,7 @@ class LifecycleSweeper:
         close_after: timedelta,
         handoff_timeout: timedelta,
         handoff_timeout_message: str,
+        priority_raise_after: timedelta = timedelta(minutes=15),
     ) -> None:
         self.tracker = tracker
         self.store = tracker.store
@@ -30,13 +32,15 @@ class LifecycleSweeper:
         self.close_after = close_after
         self.handoff_timeout = handoff_timeout
         self.handoff_timeout_message = handoff_timeout_message
+        self.priority_raise_after = priority_raise_after
 
     def sweep(self) -> dict[str, int]:
         """Run the rules; returns how many conversations each one changed."""
         now = self.tracker.clock()
         closed = self.store.sweep_closed(now - self.close_after, now)
         idle = self.store.sweep_idle(now - self.idle_after, now)
-        for conversation in [*closed, *idle]:
+        raised = self.store.raise_waiting_priority(now - self.priority_raise_after, now)
+        for conversation in [*closed, *idle, *raised]:
             self.tracker._publish("conversation.updated", conversation)
         timed_out = self.store.claim_handoff_timeouts(now - self.handoff_timeout, now)
         for conversation in timed_out:
@@ -51,4 +55,9 @@ class LifecycleSweeper:
                         metadata={"kind": "handoff_timeout"},
                     )
                 )
-        return {"closed": len(closed), "idle": len(idle), "handoff_timeouts": len(timed_out)}
+        return {
+            "closed": len(closed),
+            "idle": len(idle),
+            "priority_raised": len(raised),
+            "handoff_timeouts": len(timed_out),
+        }

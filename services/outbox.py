@@ -97,21 +97,11 @@ class OutboxDelivery:
         self.store.finish_job(job.id, self.tracker.clock())
 
     def requeue(self, message_id: int) -> Message:
-        """Send a ``failed`` outbound message again (an agent's retry button): it is
-        ``pending`` once more and its ``send`` job is queued to run now.
-
-        There is one send job per message, so the failed one is put back in the queue; it
-        keeps its attempt count, so this is one more try, not a new round of backoff.
-        ``NotFound`` for an unknown message, ``Conflict`` unless it failed.
-        """
-        message = self.tracker.get_message(message_id)
-        if message.sender_type == "user" or message.delivery_status != "failed":
-            raise Conflict("only a failed outbound message can be sent again")
-        message = self.tracker.set_delivery_status(message_id, "pending")
-        now = self.tracker.clock()
-        job = self.store.enqueue_job("send", message_id, now)
-        if job.status != "queued":
-            self.store.retry_job(job.id, now, "sent again by an agent", now)
+        """Send a ``failed`` outbound message again (an agent's retry button): ``pending``
+        once more, its ``send`` job queued to run now with a fresh round of attempts.
+        ``NotFound`` for an unknown message, ``Conflict`` unless it failed."""
+        message = self.store.requeue_send(message_id, self.tracker.clock())
+        self.tracker._publish_message("message.updated", message)
         return message
 
     def _failed(self, job: Job, detail: str, retryable: bool) -> None:
@@ -120,5 +110,7 @@ class OutboxDelivery:
             run_after = now + timedelta(seconds=self.backoff(job.attempts))
             self.store.retry_job(job.id, run_after, detail, now)
             return
-        self.tracker.set_delivery_status(job.message_id, "failed", error=detail)
+        # The job first: a retry pressed in between finds the message not yet failed (409)
+        # instead of having its fresh job failed by this older attempt.
         self.store.fail_job(job.id, detail, now)
+        self.tracker.set_delivery_status(job.message_id, "failed", error=detail)

@@ -70,6 +70,7 @@ def build_services(
         close_after=timedelta(hours=settings.close_after_hours),
         handoff_timeout=timedelta(minutes=settings.handoff_timeout_minutes),
         handoff_timeout_message=settings.handoff_timeout_message,
+        priority_raise_after=timedelta(minutes=settings.priority_raise_after_minutes),
     )
     jobs = JobRunner(
         store, {"respond": bot.run, "send": outbox.run}, clock,

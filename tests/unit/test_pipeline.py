@@ -241,12 +241,16 @@ def test_lifecycle_sweep(make, clock):
 
     clock.advance(minutes=11)
     counts = services.sweeper.sweep()
-    assert counts["handoff_timeouts"] == 1
+    assert counts["handoff_timeouts"] == 1 and counts["priority_raised"] == 0
     assert contents(services, waiting.conversation.id, "system")[-1] == services.settings.handoff_timeout_message
     assert services.sweeper.sweep()["handoff_timeouts"] == 0  # once
 
     clock.advance(minutes=20)  # 31 min after the last message of "quiet"; 20 after the notice
-    assert services.sweeper.sweep()["idle"] == 1
+    counts = services.sweeper.sweep()
+    assert counts["idle"] == 1
+    assert counts["priority_raised"] == 1  # waited 31 min > 15: from 2 up to 1, once
+    assert services.tracker.get(waiting.conversation.id).priority == 1
+    assert services.sweeper.sweep()["priority_raised"] == 0
     assert services.tracker.get(quiet.conversation.id).status == "idle"
     assert services.tracker.get(waiting.conversation.id).status == "active"
     say(services, "are you there?", user="quiet")
@@ -258,3 +262,19 @@ def test_lifecycle_sweep(make, clock):
     assert closed.status == "closed" and closed.needs_human is False
     again = say(services, "hello again", user="waiting")
     assert again.conversation.id != waiting.conversation.id and again.conversation_created
+
+
+def test_retry_button_sends_a_failed_message_again(make):
+    services = make()
+    services.sender_for_test.failures = [SendError("(#100) bad parameter", retryable=False, code="100")]
+    result = say(services, "What are your opening hours?")
+    services.jobs.run_until_idle()
+    bot = [m for m in services.tracker.history(result.conversation.id, 10) if m.sender_type == "bot"][0]
+    assert services.tracker.get_message(bot.id).delivery_status == "failed"
+    assert services.outbox.requeue(bot.id).delivery_status == "pending"
+    services.jobs.run_until_idle()
+    assert services.tracker.get_message(bot.id).delivery_status == "sent"
+    from services.errors import Conflict
+
+    with pytest.raises(Conflict):
+        services.outbox.requeue(bot.id)
