@@ -1,0 +1,1 @@
+"""Channels: one package per platform, each turning platform traffic into tracker calls."""

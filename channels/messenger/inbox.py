@@ -1,0 +1,159 @@
+"""``MessengerInbox``: turns parsed webhook events into tracker calls.
+
+Redelivery is harmless: a message's ``mid`` is its external id, so the tracker stores it
+once; receipts and reactions only move state forward or overwrite it with the same value.
+No Graph API call and no bot call happen here -- the tracker stores the ``respond`` job
+with the message and a background worker answers it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any, Iterable
+
+from pydantic import ValidationError
+
+from channels.messenger.parser import (
+    DeliveryEvent,
+    MessageEvent,
+    MessengerEvent,
+    PostbackEvent,
+    ReactionEvent,
+    ReadEvent,
+)
+from services.models import InboundMessage
+from services.tracking import ConversationTracker
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "messenger"
+# MessengerSender puts this in the Send API ``metadata``; Facebook echoes it back, so our
+# own sends are recognised even when FACEBOOK_APP_ID is not configured.
+OWN_METADATA_PREFIX = "switchboard:"
+PAGE_INBOX_SENDER = "page_inbox"
+
+
+def _without_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None and v is not False}
+
+
+class MessengerInbox:
+    """Applies Messenger events to the tracker; ``app_id`` is FACEBOOK_APP_ID (may be "")."""
+
+    def __init__(self, tracker: ConversationTracker, app_id: str) -> None:
+        self.tracker = tracker
+        self.app_id = str(app_id or "")
+
+    def handle_all(self, events: Iterable[MessengerEvent]) -> Counter:
+        """Handle events in order; returns how many ended in each outcome."""
+        return Counter(self.handle(event) for event in events)
+
+    def handle(self, event: MessengerEvent) -> str:
+        """Apply one event; returns its outcome (``tracked``, ``duplicate``, ``skipped``…).
+
+        Store errors propagate: the webhook then answers 5xx and Facebook redelivers.
+        """
+        if isinstance(event, MessageEvent):
+            return self._echo(event) if event.is_echo else self._message(event)
+        if isinstance(event, PostbackEvent):
+            return self._postback(event)
+        if isinstance(event, (DeliveryEvent, ReadEvent)):
+            status = "delivered" if isinstance(event, DeliveryEvent) else "read"
+            changed = self.tracker.mark_delivered_until(
+                PLATFORM, event.sender_id, event.watermark, status
+            )
+            return f"{status}:{len(changed)}"
+        if isinstance(event, ReactionEvent):
+            return self._reaction(event)
+        log.info("messenger: acknowledged an event of an unhandled kind %s", event.fields)
+        return "ignored"
+
+    # -- messages --------------------------------------------------------------------
+    def _message(self, event: MessageEvent) -> str:
+        metadata = _without_none({
+            "quick_reply_payload": event.quick_reply_payload,
+            "reply_to": event.reply_to,
+            "standby": event.standby,
+            "page_id": event.page_id,
+        })
+        return self._track(
+            external_user_id=event.sender_id,
+            external_id=event.mid,
+            content=event.text or "",
+            attachments=[a.as_dict() for a in event.attachments],
+            metadata=metadata,
+            received_at=event.timestamp,
+            respond=not event.standby,  # another app owns the thread: track, don't answer
+        )
+
+    def _echo(self, event: MessageEvent) -> str:
+        if self._is_ours(event):
+            return "skipped"
+        # Typed by a person in the Page's own inbox (or sent by another app of the Page):
+        # the conversation is with the recipient.
+        metadata = _without_none({
+            "echo": True, "app_id": event.app_id, "standby": event.standby,
+            "page_id": event.page_id, "reply_to": event.reply_to,
+        })
+        return self._track(
+            external_user_id=event.recipient_id,
+            external_id=event.mid,
+            content=event.text or "",
+            attachments=[a.as_dict() for a in event.attachments],
+            metadata=metadata,
+            sender_type="agent",
+            sender_id=PAGE_INBOX_SENDER,
+            respond=False,
+        )
+
+    def _is_ours(self, event: MessageEvent) -> bool:
+        if self.app_id and event.app_id == self.app_id:
+            return True
+        return bool(event.metadata and event.metadata.startswith(OWN_METADATA_PREFIX))
+
+    def _postback(self, event: PostbackEvent) -> str:
+        # Older postbacks carry no mid: a stable id from sender and time still dedupes them.
+        external_id = event.mid or f"postback:{event.sender_id}:{event.timestamp_ms}"
+        metadata = _without_none({
+            "postback_payload": event.payload,
+            "postback_title": event.title,
+            "referral": event.referral,
+            "standby": event.standby,
+            "page_id": event.page_id,
+        })
+        return self._track(
+            external_user_id=event.sender_id,
+            external_id=external_id,
+            content=event.title or event.payload or "",
+            metadata=metadata,
+            respond=not event.standby,
+        )
+
+    def _track(self, **fields: Any) -> str:
+        try:
+            message = InboundMessage(platform=PLATFORM, **fields)
+        except ValidationError as exc:
+            log.warning("messenger: event skipped, it does not fit a message: %s",
+                        exc.errors()[0]["msg"])
+            return "skipped"
+        result = self.tracker.track_inbound(message)
+        return "tracked" if result.created else "duplicate"
+
+    # -- reactions -------------------------------------------------------------------
+    def _reaction(self, event: ReactionEvent) -> str:
+        message = self.tracker.find_message(PLATFORM, event.mid)
+        if message is None:
+            log.info("messenger: reaction to a message we do not know; ignored")
+            return "ignored"
+        if event.action == "unreact":
+            patch: dict[str, Any] = {"reaction": None}
+        else:
+            patch = {"reaction": _without_none({
+                "reaction": event.reaction,
+                "emoji": event.emoji,
+                "by": event.sender_id,
+                "at": event.timestamp.isoformat(),
+            })}
+        self.tracker.update_message_metadata(message.id, patch)
+        return "reaction"

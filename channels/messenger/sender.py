@@ -1,0 +1,88 @@
+"""``MessengerSender``: the outbox's ``ChannelSender`` for Messenger.
+
+The window rule is applied before Facebook is called; long text is split into parts of
+at most 2000 characters, sent in order, followed by the message's attachments.
+
+Partial failure: when a message needs several Send API calls and one fails, the error is
+raised (retryable or not, as classified by the client) and the parts already delivered
+are recorded in the message's metadata (``messenger_parts``: their message ids) when a
+tracker is given. A retry of the same message skips those parts, so a person never gets
+the first half twice; the id returned is always the first part's.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.messenger.client import MessengerClient, split_text
+from channels.messenger.inbox import OWN_METADATA_PREFIX
+from channels.messenger.window import decide
+from services.models import Conversation, Message
+from services.outbox import SendError
+from services.tracking import Clock, ConversationTracker, utcnow
+
+log = logging.getLogger(__name__)
+
+PROGRESS_KEY = "messenger_parts"
+MEDIA_TYPES = {"image", "video", "audio", "file"}
+
+
+def attachment_message(attachment: dict[str, Any]) -> dict[str, Any] | str | None:
+    """The Send API ``message`` for one stored attachment (a URL as text if no better way)."""
+    kind, url = attachment.get("type"), attachment.get("url")
+    if kind in MEDIA_TYPES and url:
+        return {"attachment": {"type": kind, "payload": {"url": url, "is_reusable": True}}}
+    if kind == "template" and isinstance(attachment.get("payload"), dict):
+        return {"attachment": {"type": "template", "payload": attachment["payload"]}}
+    return url if isinstance(url, str) and url else None
+
+
+class MessengerSender:
+    """Sends stored bot/agent/system messages to a conversation's PSID."""
+
+    platform = "messenger"
+
+    def __init__(
+        self,
+        client: MessengerClient,
+        clock: Clock = utcnow,
+        tracker: ConversationTracker | None = None,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.tracker = tracker
+
+    def send(self, conversation: Conversation, message: Message) -> str | None:
+        """Send ``message``; returns the first part's Facebook message id."""
+        decision = decide(message.sender_type, conversation.last_user_message_at, self.clock())
+        if not decision.allowed:
+            raise SendError(decision.reason or "outside the messaging window",
+                            retryable=False, code="outside_window")
+        parts: list[str | dict[str, Any]] = list(split_text(message.content))
+        for attachment in message.attachments:
+            part = attachment_message(attachment)
+            if part is None:
+                log.warning("messenger: attachment of type %r cannot be sent; left out",
+                            attachment.get("type"))
+            else:
+                parts.append(part)
+        if not parts:
+            raise SendError("the message has no text and no attachment Messenger can send",
+                            retryable=False, code="empty")
+
+        done = [m for m in (message.metadata.get(PROGRESS_KEY) or []) if isinstance(m, str)]
+        for index, part in enumerate(parts):
+            if index < len(done):
+                continue  # delivered by an earlier attempt
+            message_id = self.client.send_message(
+                conversation.external_user_id,
+                part,
+                messaging_type=decision.messaging_type or "RESPONSE",
+                tag=decision.tag,
+                metadata=f"{OWN_METADATA_PREFIX}{message.id}",
+            )
+            done.append(message_id)
+            if self.tracker is not None and len(parts) > 1 and index < len(parts) - 1:
+                self.tracker.update_message_metadata(message.id, {PROGRESS_KEY: done})
+        return done[0]

@@ -1,0 +1,232 @@
+"""A local stand-in for the Graph API: a real HTTP server answering as Facebook documents.
+
+``POST /<version>/me/messages`` answers ``{"recipient_id", "message_id"}`` (or just
+``recipient_id`` for a sender action); ``GET /<version>/<psid>`` answers a registered
+profile or error 2018218. A wrong or missing token gets error 190. Faults are scripted
+on demand (``fail``, ``fail_status``, ``delay``), and every request is recorded.
+
+Use the ``graph_stub`` fixture: ``from tests.support.graph_stub import graph_stub``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+TOKEN = "stub-page-token-5f2b"
+VERSION = "v24.0"
+
+
+@dataclass
+class Recorded:
+    """One request as the stand-in received it."""
+
+    method: str
+    path: str
+    url: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    json: Any
+    raw: bytes
+
+
+@dataclass
+class Fault:
+    """A scripted answer for the next matching request."""
+
+    status: int = 400
+    body: dict[str, Any] | None = None
+    delay: float = 0.0
+    path_contains: str = ""
+    passthrough: bool = False  # only delay, then answer normally
+    after: int = 0  # let this many matching requests through first
+
+
+def error_body(code: int, message: str, subcode: int | None = None,
+               type_: str = "OAuthException") -> dict[str, Any]:
+    error: dict[str, Any] = {"message": message, "type": type_, "code": code,
+                             "fbtrace_id": "AbCdEfGhIjK"}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return {"error": error}
+
+
+@dataclass
+class GraphStub:
+    """State of the stand-in; tests script it and read ``requests``."""
+
+    token: str = TOKEN
+    version: str = VERSION
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+    faults: deque = field(default_factory=deque)
+    base_url: str = ""
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- scripting ---------------------------------------------------------------------
+    def fail(self, code: int, message: str = "An error occurred", subcode: int | None = None,
+             status: int = 400, type_: str = "OAuthException", path_contains: str = "",
+             after: int = 0) -> None:
+        """The next matching request (after ``after`` others) gets a Graph API error body."""
+        self.faults.append(Fault(status, error_body(code, message, subcode, type_),
+                                 path_contains=path_contains, after=after))
+
+    def fail_status(self, status: int = 500, body: dict | None = None) -> None:
+        """The next request gets a bare HTTP error (no Graph API error body by default)."""
+        self.faults.append(Fault(status, body))
+
+    def delay(self, seconds: float) -> None:
+        """The next request is answered normally, but only after ``seconds``."""
+        self.faults.append(Fault(delay=seconds, passthrough=True))
+
+    def sent_messages(self) -> list[dict[str, Any]]:
+        """JSON bodies of every Send API request that carried a message."""
+        return [r.json for r in self.requests
+                if r.method == "POST" and isinstance(r.json, dict) and "message" in r.json]
+
+    # -- answering -----------------------------------------------------------------------
+    def _next_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in list(self.faults):
+                if fault.path_contains in path:
+                    if fault.after > 0:
+                        fault.after -= 1
+                        return None
+                    self.faults.remove(fault)
+                    return fault
+        return None
+
+    def _authorised(self, rec: Recorded) -> bool:
+        header = rec.headers.get("authorization", "")
+        offered = header[7:] if header.lower().startswith("bearer ") else None
+        if offered is None and isinstance(rec.json, dict):
+            offered = rec.json.get("access_token")
+        if offered is None:
+            offered = (rec.query.get("access_token") or [None])[0]
+        return offered == self.token
+
+    def answer(self, rec: Recorded) -> tuple[int, dict[str, Any]]:
+        fault = self._next_fault(rec.path)
+        if fault is not None:
+            if fault.delay:
+                time.sleep(fault.delay)
+            if not fault.passthrough:
+                return fault.status, fault.body or {}
+        if not self._authorised(rec):
+            return 400, error_body(190, "Invalid OAuth access token - Cannot parse access token")
+        prefix = f"/{self.version}/"
+        if not rec.path.startswith(prefix):
+            return 400, error_body(2500, "Unknown path components", type_="OAuthException")
+        rest = rec.path[len(prefix):]
+        if rec.method == "POST" and rest == "me/messages":
+            return self._send(rec.json)
+        if rec.method == "GET" and "/" not in rest:
+            return self._profile(rest)
+        return 400, error_body(100, "Unsupported request", type_="GraphMethodException")
+
+    def _send(self, body: Any) -> tuple[int, dict[str, Any]]:
+        if not isinstance(body, dict):
+            return 400, error_body(100, "(#100) Invalid parameter")
+        recipient = (body.get("recipient") or {}).get("id")
+        if not recipient:
+            return 400, error_body(100, "(#100) The parameter recipient is required")
+        if "sender_action" in body:
+            if "message" in body:
+                return 400, error_body(100, "(#100) Cannot send both message and state at "
+                                            "the same time.", subcode=2018015)
+            return 200, {"recipient_id": recipient}
+        message = body.get("message")
+        if not isinstance(message, dict) or not (message.get("text") or message.get("attachment")):
+            return 400, error_body(100, "(#100) The parameter message is required")
+        if len(message.get("text") or "") > 2000:
+            return 400, error_body(100, "(#100) Length of param message[text] must be less "
+                                        "than or equal to 2000")
+        kind = body.get("messaging_type")
+        if kind not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
+            return 400, error_body(100, "(#100) param messaging_type must be one of "
+                                        "{RESPONSE, UPDATE, MESSAGE_TAG}")
+        if kind == "MESSAGE_TAG" and not body.get("tag"):
+            return 400, error_body(100, "(#100) Param tag is required for MESSAGE_TAG")
+        return 200, {"recipient_id": recipient, "message_id": f"m_stub{next(self._ids)}"}
+
+    def _profile(self, psid: str) -> tuple[int, dict[str, Any]]:
+        profile = self.profiles.get(psid)
+        if profile is None:
+            return 400, error_body(100, "(#100) No profile available for this user.",
+                                   subcode=2018218)
+        return 200, {**profile, "id": psid}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "GraphStub/1.0"
+    stub: GraphStub  # set on the subclass made per server
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        parts = urlsplit(self.path)
+        rec = Recorded(
+            method=self.command, path=parts.path, url=self.path, query=parse_qs(parts.query),
+            headers={k.lower(): v for k, v in self.headers.items()}, json=body, raw=raw,
+        )
+        with self.stub._lock:
+            self.stub.requests.append(rec)
+        status, payload = self.stub.answer(rec)
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
+            pass
+
+    do_GET = _handle
+    do_POST = _handle
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+
+def start_graph_stub() -> tuple[GraphStub, _Server, threading.Thread]:
+    """Start a stand-in on a free 127.0.0.1 port; stop it with ``server.shutdown()``."""
+    stub = GraphStub()
+    handler = type("Handler", (_Handler,), {"stub": stub})
+    server = _Server(("127.0.0.1", 0), handler)
+    stub.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="graph-stub", daemon=True)
+    thread.start()
+    return stub, server, thread
+
+
+@pytest.fixture
+def graph_stub():
+    """A running Graph API stand-in (``.base_url``, ``.token``, ``.version``)."""
+    stub, server, thread = start_graph_stub()
+    try:
+        yield stub
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
