@@ -1,0 +1,285 @@
+"""What the web chat does for a visitor, whatever the transport (Socket.IO or HTTP).
+
+Both transports call ``WebchatChannel`` with a ``Visitor`` taken from a verified token, so
+the rules live in one place: a visitor reads and writes only conversations of platform
+``webchat`` whose ``external_user_id`` is their visitor id; a message is tracked through
+the same ``track_inbound`` call as a Messenger one (the bot and the escalation rules then
+run as the message's ``respond`` job).
+
+A visitor's conversation is opened by their first message (``track_inbound`` opens one when
+the visitor has none open), not when the widget is opened: people who open the bubble and
+leave never clutter the inbox or the stats. Until then a session has no conversation id.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Any
+
+from services.errors import NotFound
+from services.models import (
+    Conversation,
+    ConversationFilter,
+    InboundMessage,
+    Message,
+    TrackResult,
+)
+from services.settings import Settings
+from services.tracking import ConversationTracker
+
+from channels.webchat.identity import Visitor
+
+PLATFORM = "webchat"
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+MAX_REASON = 500
+ESCALATION_TEXT = "I'd like to talk to a person, please."
+ESCALATION_REASON = "the visitor asked for a person"
+_SCAN_PAGE = 200
+
+
+class ChatError(Exception):
+    """A request the chat refuses, with its HTTP status and a short machine-readable code."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+    def body(self) -> dict[str, Any]:
+        """The JSON of an HTTP error, and of a Socket.IO error acknowledgement."""
+        return {"error": self.error, "detail": self.detail, "status": self.status}
+
+
+def room(conversation_id: int) -> str:
+    """The Socket.IO room (namespace ``/chat``) of one conversation."""
+    return f"conversation:{conversation_id}"
+
+
+def visitor_state(conversation: Conversation | dict) -> str:
+    """What the visitor is told about who answers: ``bot``, ``escalated`` (waiting for a
+    person), ``human`` (a person has joined) or ``closed``."""
+    c = conversation if isinstance(conversation, dict) else conversation.model_dump()
+    if c.get("status") == "closed":
+        return "closed"
+    if c.get("handled_by") == "human" and (
+        c.get("assigned_to") is not None or not c.get("needs_human")
+    ):
+        return "human"
+    if c.get("needs_human") or c.get("handled_by") == "human":
+        return "escalated"
+    return "bot"
+
+
+def public_conversation(conversation: Conversation | dict) -> dict[str, Any]:
+    """The fields of a conversation a visitor may see (no priority, reasons or assignees)."""
+    c = (
+        conversation if isinstance(conversation, dict)
+        else conversation.model_dump(mode="json")
+    )
+    return {
+        "id": c["id"],
+        "status": c.get("status"),
+        "state": visitor_state(c),
+        "handled_by": c.get("handled_by"),
+        "needs_human": bool(c.get("needs_human")),
+        "created_at": c.get("created_at"),
+        "last_message_at": c.get("last_message_at"),
+        "closed_at": c.get("closed_at"),
+    }
+
+
+def public_message(message: Message, visitor_id: str) -> dict[str, Any]:
+    """The fields of a stored message a visitor may see.
+
+    Confidence scores, escalation reasons, agent identities and delivery internals stay
+    on the admin side. ``client_id`` gives the widget back the id it chose for its own
+    message, so it can match the acknowledgement, the history and a resend.
+    """
+    client_id = None
+    prefix = f"{visitor_id}:"
+    if message.sender_type == "user" and (message.external_id or "").startswith(prefix):
+        client_id = message.external_id[len(prefix):]
+    kind = message.metadata.get("kind")
+    if message.metadata.get("escalate"):
+        kind = "escalation"
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "sender_type": message.sender_type,
+        "content": message.content,
+        "attachments": message.attachments,
+        "created_at": iso(message.created_at),
+        "client_id": client_id,
+        "kind": kind if isinstance(kind, str) else None,
+    }
+
+
+def iso(value: datetime | None) -> str | None:
+    """A UTC time as the rest of the JSON writes it (``…Z``)."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _text(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise ChatError(400, "bad_request", f"{name} must be a string")
+    return value.replace("\x00", "").strip()
+
+
+def positive_id(value: object, name: str) -> int | None:
+    """An optional positive integer id from JSON or a query string."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ChatError(400, "bad_request", f"{name} must be a positive integer")
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ChatError(400, "bad_request", f"{name} must be a positive integer") from None
+    if number < 1 or str(number) != str(value).strip():
+        raise ChatError(400, "bad_request", f"{name} must be a positive integer")
+    return number
+
+
+class WebchatChannel:
+    """The web chat's rules, shared by the Socket.IO namespace and the HTTP fallback."""
+
+    def __init__(self, tracker: ConversationTracker, settings: Settings) -> None:
+        self.tracker = tracker
+        self.settings = settings
+
+    # -- access ----------------------------------------------------------------------
+    def conversation_for(self, visitor: Visitor, conversation_id: int) -> Conversation:
+        """The conversation if it is this visitor's: 404 if there is none, 403 otherwise."""
+        try:
+            conversation = self.tracker.get(conversation_id)
+        except NotFound:
+            raise ChatError(404, "not_found", "no such conversation") from None
+        if conversation.platform != PLATFORM or conversation.external_user_id != visitor.id:
+            raise ChatError(403, "forbidden", "this conversation belongs to someone else")
+        return conversation
+
+    def resume(self, visitor: Visitor, conversation_id: int | None) -> Conversation | None:
+        """The visitor's conversation the widget remembers, if it is still open."""
+        if conversation_id is None:
+            return None
+        conversation = self.conversation_for(visitor, conversation_id)
+        return None if conversation.status == "closed" else conversation
+
+    # -- writing ---------------------------------------------------------------------
+    def client_id(self, value: object) -> str:
+        """The widget's id for a message (its external id); one is made if none is given."""
+        if value is None or value == "":
+            return uuid.uuid4().hex
+        if not isinstance(value, str) or not CLIENT_ID.match(value):
+            raise ChatError(
+                400, "bad_request", "client_id must be 1-100 letters, digits, '.', '_' or '-'"
+            )
+        return value
+
+    def content(self, value: object) -> str:
+        text = _text(value, "content")
+        if not text:
+            raise ChatError(400, "bad_request", "the message is empty")
+        limit = self.settings.chat_max_message_length
+        if len(text) > limit:
+            raise ChatError(413, "too_long", f"a message has at most {limit} characters")
+        return text
+
+    def escalate_reason(self, value: object) -> str:
+        text = "" if value is None else _text(value, "reason")
+        if len(text) > MAX_REASON:
+            raise ChatError(413, "too_long", f"a reason has at most {MAX_REASON} characters")
+        return text
+
+    def post(self, visitor: Visitor, content: object, client_id: object) -> TrackResult:
+        """Track a visitor's message; the same ``client_id`` again returns the stored one."""
+        return self._track(visitor, self.content(content), self.client_id(client_id), {})
+
+    def escalate(self, visitor: Visitor, reason: object, client_id: object) -> TrackResult:
+        """The "talk to a person" button: a visitor message the bot turn escalates.
+
+        It is tracked like any message, with ``metadata.escalate`` set, so it goes through
+        the same job and the same policy (``EscalationPolicy.button_request``) as Messenger's
+        button, and the transcript shows that the visitor asked.
+        """
+        text = self.escalate_reason(reason)
+        metadata = {"escalate": True, "reason": text or ESCALATION_REASON}
+        return self._track(visitor, text or ESCALATION_TEXT, self.client_id(client_id), metadata)
+
+    def _track(self, visitor: Visitor, content: str, client_id: str, metadata: dict) -> TrackResult:
+        return self.tracker.track_inbound(
+            InboundMessage(
+                platform=PLATFORM,
+                external_user_id=visitor.id,
+                # Scoped by visitor: one visitor's ids can never collide with another's.
+                external_id=f"{visitor.id}:{client_id}",
+                content=content,
+                display_name=visitor.display_name,
+                metadata=metadata,
+            )
+        )
+
+    # -- reading ---------------------------------------------------------------------
+    def history(
+        self,
+        visitor: Visitor,
+        conversation_id: int,
+        limit: int | None = None,
+        before: int | None = None,
+        after: int | None = None,
+    ) -> tuple[Conversation, list[Message]]:
+        """The conversation and its messages (at most ``CHAT_HISTORY_LIMIT``), in order."""
+        conversation = self.conversation_for(visitor, conversation_id)
+        cap = self.settings.chat_history_limit
+        limit = cap if limit is None else min(limit, cap)
+        return conversation, self.tracker.history(conversation_id, limit, before, after)
+
+    def escalations(
+        self, visitor: Visitor, conversation_id: int
+    ) -> tuple[Conversation, list[dict[str, Any]]]:
+        """The conversation's requests for a person, and whether a person answered each.
+
+        The rule that raised a flag (e.g. "frustration detected") is for agents; the
+        visitor sees the reason only when they gave it themselves.
+        """
+        conversation = self.conversation_for(visitor, conversation_id)
+        found: list[dict[str, Any]] = []
+        before = None
+        while True:
+            page = self.tracker.history(conversation_id, _SCAN_PAGE, before=before)
+            for message in page:
+                if message.requires_human:
+                    asked = bool(message.metadata.get("escalate"))
+                    reason = message.metadata.get("reason") if asked else None
+                    found.append({
+                        "message_id": message.id,
+                        "created_at": iso(message.created_at),
+                        "requested_by_visitor": asked,
+                        "reason": reason if reason != ESCALATION_REASON else None,
+                        "answered": message.human_replied,
+                        "answered_at": iso(message.replied_at),
+                    })
+            if len(page) < _SCAN_PAGE:
+                break
+            before = page[0].id
+        found.sort(key=lambda e: e["message_id"])
+        return conversation, found
+
+    def conversations(self, visitor: Visitor) -> list[Conversation]:
+        """Every conversation of the visitor (closed ones too), most recent first.
+
+        The store filters by person (platform ``webchat`` and the visitor id, one index
+        look-up), so no one else's conversation is ever read.
+        """
+        mine: list[Conversation] = []
+        cursor = None
+        filters = ConversationFilter(platform=PLATFORM, external_user_id=visitor.id)
+        while True:
+            page = self.tracker.list(filters, _SCAN_PAGE, cursor)
+            mine.extend(page.conversations)
+            cursor = page.next_cursor
+            if cursor is None:
+                return mine

@@ -1,0 +1,680 @@
+/*
+ * Switchboard web chat widget.
+ *
+ * Embed with one line (options are optional):
+ *   <script src="https://HOST/chat/widget.js" defer
+ *           data-title="Chat with us" data-color="#4f46e5"
+ *           data-position="right" data-greeting="Hi! How can we help?"></script>
+ *
+ * Plain JavaScript, no framework. Everything else (its stylesheet, the Socket.IO client)
+ * is loaded from the host that served this file. Messages are always rendered as text.
+ * No inline script or style attribute is written, so a strict Content-Security-Policy
+ * works (allow HOST in script-src, style-src and connect-src).
+ */
+(function () {
+  "use strict";
+
+  if (window.__switchboardChat) return; // embedded twice: keep the first
+  window.__switchboardChat = true;
+
+  var script = document.currentScript ||
+    document.querySelector('script[src*="/chat/widget.js"]');
+  if (!script) return;
+  var BASE = new URL(script.src, location.href).origin;
+  var data = script.dataset || {};
+  var OPTIONS = {
+    title: (data.title || "Chat with us").slice(0, 60),
+    color: validColor(data.color) || "#4f46e5",
+    position: data.position === "left" ? "left" : "right",
+    greeting: (data.greeting || "Hi! How can we help you today?").slice(0, 300),
+    name: data.name || null,
+  };
+  var STORE_KEY = "switchboard-chat:" + BASE;
+  var LABELS = { bot: "Assistant", agent: "Team", system: "", user: "You" };
+  var BANNERS = {
+    escalated: "We've asked a person from our team to join. They'll answer here.",
+    human: "A person from our team has joined the chat.",
+    closed: "This conversation was closed. Write again to start a new one.",
+    bot: "You're chatting with our assistant again.",
+  };
+  var ESCALATION_TEXT = "I'd like to talk to a person, please.";
+
+  // -- persistent state (localStorage, or memory where storage is blocked) ----------------
+  var memory = {};
+  function loadState() {
+    try {
+      var raw = window.localStorage.getItem(STORE_KEY);
+      if (raw) return sanitize(JSON.parse(raw));
+    } catch (e) { /* storage blocked or corrupt: start afresh */ }
+    return sanitize(memory);
+  }
+  function sanitize(s) {
+    s = s && typeof s === "object" ? s : {};
+    return {
+      visitorId: typeof s.visitorId === "string" ? s.visitorId : null,
+      token: typeof s.token === "string" ? s.token : null,
+      conversationId: typeof s.conversationId === "number" ? s.conversationId : null,
+      lastId: typeof s.lastId === "number" ? s.lastId : 0,
+      outbox: Array.isArray(s.outbox) ? s.outbox.filter(function (i) {
+        return i && typeof i.client_id === "string" && typeof i.content === "string";
+      }) : [],
+    };
+  }
+  var state = loadState();
+  function save() {
+    memory = state;
+    try { window.localStorage.setItem(STORE_KEY, JSON.stringify(state)); } catch (e) { /* full */ }
+  }
+
+  // -- DOM helpers (text only: no innerHTML anywhere) -------------------------------------
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text != null) node.textContent = text;
+    return node;
+  }
+  function icon(paths, size) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", size || 24);
+    svg.setAttribute("height", size || 24);
+    svg.setAttribute("aria-hidden", "true");
+    paths.forEach(function (d) {
+      var p = document.createElementNS(ns, "path");
+      p.setAttribute("d", d);
+      svg.appendChild(p);
+    });
+    return svg;
+  }
+  function validColor(value) {
+    if (!value) return null;
+    try { return window.CSS && CSS.supports("color", value) ? value : null; } catch (e) { return null; }
+  }
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) {
+      return ("0" + b.toString(16)).slice(-2);
+    }).join("");
+  }
+  function clock(iso) {
+    var d = iso ? new Date(iso) : new Date();
+    return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  // -- the widget's DOM, in a shadow root so the page's CSS and ours never mix -----------
+  var host = el("div");
+  host.id = "switchboard-chat";
+  host.style.setProperty("--sb-accent", OPTIONS.color);
+  host.style.display = "none"; // until the stylesheet is in
+  var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+  var css = el("link");
+  css.rel = "stylesheet";
+  css.href = BASE + "/chat/static/widget.css";
+  css.onload = css.onerror = function () { host.style.removeProperty("display"); };
+  root.appendChild(css);
+
+  var frame = el("div", "sb-root sb-" + OPTIONS.position);
+  var bubble = el("button", "sb-bubble");
+  bubble.type = "button";
+  bubble.setAttribute("aria-label", "Open chat: " + OPTIONS.title);
+  bubble.setAttribute("aria-expanded", "false");
+  bubble.appendChild(icon(["M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"], 28));
+  var badge = el("span", "sb-badge");
+  badge.hidden = true;
+  bubble.appendChild(badge);
+
+  var panel = el("section", "sb-panel");
+  panel.hidden = true;
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-label", OPTIONS.title);
+
+  var header = el("header", "sb-header");
+  var heading = el("div", "sb-heading");
+  heading.appendChild(el("div", "sb-title", OPTIONS.title));
+  var status = el("div", "sb-status", "Connecting…");
+  status.setAttribute("role", "status");
+  status.dataset.state = "connecting";
+  heading.appendChild(status);
+  var closeBtn = el("button", "sb-close");
+  closeBtn.type = "button";
+  closeBtn.setAttribute("aria-label", "Close chat");
+  closeBtn.appendChild(icon(["M6 6l12 12M18 6L6 18"], 20));
+  header.appendChild(heading);
+  header.appendChild(closeBtn);
+
+  var banner = el("div", "sb-banner");
+  banner.hidden = true;
+  banner.setAttribute("role", "status");
+
+  var scroller = el("div", "sb-scroll");
+  var earlier = el("button", "sb-earlier", "Show earlier messages");
+  earlier.type = "button";
+  earlier.hidden = true;
+  var list = el("ol", "sb-messages");
+  list.setAttribute("aria-live", "polite");
+  var greeting = el("li", "sb-msg sb-from-bot sb-greeting");
+  greeting.appendChild(el("div", "sb-text", OPTIONS.greeting));
+  list.appendChild(greeting);
+  scroller.appendChild(earlier);
+  scroller.appendChild(list);
+
+  var typing = el("div", "sb-typing");
+  typing.hidden = true;
+  typing.setAttribute("aria-live", "polite");
+
+  var form = el("form", "sb-compose");
+  var input = el("textarea", "sb-input");
+  input.rows = 1;
+  input.maxLength = 1000;
+  input.placeholder = "Write a message…";
+  input.setAttribute("aria-label", "Message");
+  var send = el("button", "sb-send");
+  send.type = "submit";
+  send.setAttribute("aria-label", "Send");
+  send.appendChild(icon(["M3 20l18-8L3 4v6l12 2-12 2z"], 20));
+  form.appendChild(input);
+  form.appendChild(send);
+
+  var footer = el("div", "sb-footer");
+  var human = el("button", "sb-human", "Talk to a person");
+  human.type = "button";
+  var counter = el("span", "sb-counter");
+  footer.appendChild(human);
+  footer.appendChild(counter);
+
+  panel.appendChild(header);
+  panel.appendChild(banner);
+  panel.appendChild(scroller);
+  panel.appendChild(typing);
+  panel.appendChild(form);
+  panel.appendChild(footer);
+  frame.appendChild(panel);
+  frame.appendChild(bubble);
+  root.appendChild(frame);
+  (document.body || document.documentElement).appendChild(host);
+
+  // -- rendering ----------------------------------------------------------------------------
+  var byId = new Map();        // stored message id -> <li>
+  var byClient = new Map();    // client_id -> <li> (pending or stored)
+  var firstId = null;
+  var convState = "bot";
+  var unread = 0;
+  var isOpen = false;
+
+  function nearBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  }
+  function toBottom() { scroller.scrollTop = scroller.scrollHeight; }
+
+  function bubbleFor(m, pending) {
+    var li = el("li", "sb-msg sb-from-" + m.sender_type);
+    if (m.kind === "escalation" || m.kind === "escalate") li.classList.add("sb-escalation");
+    if (m.sender_type !== "user" && m.sender_type !== "system") {
+      li.appendChild(el("div", "sb-who", LABELS[m.sender_type] || ""));
+    }
+    li.appendChild(el("div", "sb-text", m.content));
+    var meta = el("div", "sb-meta", pending ? "Sending…" : clock(m.created_at));
+    li.appendChild(meta);
+    return li;
+  }
+
+  function place(li, id) {
+    // Keep stored messages in id order; pending ones stay at the end.
+    var after = null;
+    if (id != null) {
+      var nodes = list.querySelectorAll("li[data-id]");
+      for (var i = 0; i < nodes.length; i++) {
+        if (Number(nodes[i].dataset.id) > id) { after = nodes[i]; break; }
+      }
+      if (!after) after = list.querySelector("li.sb-pending");
+    }
+    list.insertBefore(li, after);
+  }
+
+  function render(m) {
+    if (byId.has(m.id)) return false;
+    var stick = nearBottom();
+    var li = m.client_id ? byClient.get(m.client_id) : null;
+    if (li) { // our own message: the pending bubble becomes the stored one
+      li.classList.remove("sb-pending", "sb-failed");
+      li.querySelector(".sb-meta").textContent = clock(m.created_at);
+      li.remove();
+    } else {
+      li = bubbleFor(m, false);
+      if (m.client_id) byClient.set(m.client_id, li);
+    }
+    li.dataset.id = m.id;
+    byId.set(m.id, li);
+    place(li, m.id);
+    if (firstId === null || m.id < firstId) firstId = m.id;
+    if (stick || m.sender_type === "user") toBottom();
+    return true;
+  }
+
+  function renderPending(item) {
+    var li = byClient.get(item.client_id);
+    if (!li) {
+      li = bubbleFor({ sender_type: "user", content: item.content, kind: item.kind }, true);
+      li.classList.add("sb-pending");
+      byClient.set(item.client_id, li);
+      list.appendChild(li);
+    }
+    li.querySelector(".sb-meta").textContent = connected ? "Sending…" : "Waiting for connection…";
+    toBottom();
+    return li;
+  }
+
+  function markFailed(item, detail) {
+    var li = renderPending(item);
+    li.classList.remove("sb-pending");
+    li.classList.add("sb-failed");
+    li.querySelector(".sb-meta").textContent = "Not sent: " + detail;
+  }
+
+  function receive(m) {
+    if (!m || typeof m.id !== "number") return;
+    if (state.conversationId !== m.conversation_id) {
+      if (state.conversationId !== null && m.conversation_id < state.conversationId) return;
+      if (state.conversationId !== null) divider("New conversation");
+      state.conversationId = m.conversation_id;
+      applyState("bot", true);
+    }
+    if (!render(m)) return;
+    if (m.id > state.lastId) state.lastId = m.id;
+    save();
+    if (m.sender_type !== "user") {
+      showTyping(m.sender_type === "system" ? null : m.sender_type, false);
+      if (m.sender_type === "agent" && convState !== "human") applyState("human");
+      if (!isOpen) { unread += 1; badge.textContent = unread > 9 ? "9+" : String(unread); badge.hidden = false; }
+    }
+  }
+
+  function divider(text) {
+    var li = el("li", "sb-divider", text);
+    list.appendChild(li);
+  }
+
+  function applyState(next, quiet) {
+    if (!next || next === convState) return;
+    var previous = convState;
+    convState = next;
+    frame.dataset.conversation = next;
+    human.disabled = next === "escalated" || next === "human";
+    if (quiet || (next === "bot" && previous === "closed")) { banner.hidden = true; return; }
+    banner.textContent = BANNERS[next] || "";
+    banner.className = "sb-banner sb-banner-" + next;
+    banner.hidden = false;
+    if (next === "bot") setTimeout(function () {
+      if (convState === "bot") banner.hidden = true;
+    }, 6000);
+  }
+
+  var typingTimers = {};
+  var typingWho = {};
+  function showTyping(who, on) {
+    if (!who) { typingWho = {}; } else { typingWho[who] = on; }
+    if (who) {
+      clearTimeout(typingTimers[who]);
+      if (on) typingTimers[who] = setTimeout(function () { showTyping(who, false); }, 12000);
+    }
+    var names = Object.keys(typingWho).filter(function (k) { return typingWho[k]; });
+    if (!names.length) { typing.hidden = true; typing.textContent = ""; return; }
+    typing.textContent = (names.indexOf("agent") >= 0 ? "Our team" : "The assistant") + " is typing";
+    typing.appendChild(el("span", "sb-dots"));
+    typing.hidden = false;
+    if (nearBottom()) toBottom();
+  }
+
+  var statusTimer = null;
+  var everConnected = false;
+  function setStatus(kind, text) {
+    clearTimeout(statusTimer);
+    status.dataset.state = kind;
+    status.textContent = text;
+    frame.dataset.connection = kind;
+  }
+
+  // -- HTTP ----------------------------------------------------------------------------------
+  function api(method, path, body) {
+    var headers = { "Content-Type": "application/json" };
+    if (state.token) headers.Authorization = "Bearer " + state.token;
+    return fetch(BASE + path, {
+      method: method,
+      headers: headers,
+      body: body ? JSON.stringify(body) : undefined,
+      mode: "cors",
+      credentials: "omit",
+      cache: "no-store",
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (json) {
+        return { ok: response.ok, status: response.status, data: json };
+      });
+    });
+  }
+
+  function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
+  function backoff(attempt) { // exponential, capped at 30 s, with full jitter on the upper half
+    var cap = Math.min(30000, 1000 * Math.pow(2, attempt));
+    return cap / 2 + Math.random() * cap / 2;
+  }
+
+  var historyLimit = 50;
+  function session() {
+    var attempt = 0;
+    function tryOnce() {
+      var body = { conversation_id: state.conversationId };
+      if (OPTIONS.name) body.display_name = OPTIONS.name;
+      return api("POST", "/chat/session", body).then(function (r) {
+        if (r.ok) return r.data;
+        if (r.status === 403 || r.status === 401) { // not ours any more: start afresh
+          state.token = null; state.conversationId = null; state.lastId = 0; save();
+        }
+        throw new Error("session " + r.status);
+      }).catch(function () {
+        setStatus("reconnecting", "Can't reach the chat. Retrying…");
+        return sleep(backoff(attempt++)).then(tryOnce);
+      });
+    }
+    return tryOnce().then(function (s) {
+      state.token = s.token;
+      state.visitorId = s.visitor_id;
+      if (s.conversation_id !== state.conversationId) {
+        state.conversationId = s.conversation_id; // null: the last one was closed
+        state.lastId = 0;
+      }
+      save();
+      if (s.limits) {
+        input.maxLength = s.limits.max_message_length;
+        historyLimit = s.limits.history_limit;
+      }
+      if (s.conversation) applyState(s.conversation.state, true);
+      return s;
+    });
+  }
+
+  var catchingUp = null;
+  function catchUp() { // what arrived since the last message seen (or the latest page)
+    if (catchingUp) return catchingUp;
+    catchingUp = (function page() {
+      var id = state.conversationId;
+      if (!id || !state.token) return Promise.resolve();
+      var fresh = byId.size === 0;
+      var q = "?limit=" + historyLimit + (fresh || !state.lastId ? "" : "&after=" + state.lastId);
+      return api("GET", "/chat/" + id + "/history" + q).then(function (r) {
+        if (r.status === 403 || r.status === 404) { state.conversationId = null; save(); return; }
+        if (!r.ok) return;
+        r.data.messages.forEach(receive);
+        if (r.data.conversation && r.data.conversation.id === state.conversationId) {
+          applyState(r.data.conversation.state, fresh);
+        }
+        if (fresh) earlier.hidden = r.data.count < historyLimit;
+        if (!fresh && r.data.count >= historyLimit) return page();
+      });
+    })().catch(function () { /* offline: the next reconnect tries again */ })
+      .then(function () { catchingUp = null; });
+    return catchingUp;
+  }
+
+  earlier.addEventListener("click", function () {
+    if (!state.conversationId || firstId === null) return;
+    earlier.disabled = true;
+    var top = scroller.scrollHeight - scroller.scrollTop;
+    api("GET", "/chat/" + state.conversationId + "/history?limit=" + historyLimit +
+      "&before=" + firstId).then(function (r) {
+      if (!r.ok) return;
+      r.data.messages.forEach(render);
+      earlier.hidden = r.data.count < historyLimit;
+      scroller.scrollTop = scroller.scrollHeight - top;
+    }).catch(function () {}).then(function () { earlier.disabled = false; });
+  });
+
+  // -- Socket.IO -------------------------------------------------------------------------------
+  var socket = null;
+  var connected = false;
+  var httpMode = false; // the Socket.IO client could not be loaded: HTTP with polling
+
+  function loadSocketIo() {
+    return new Promise(function (resolve) {
+      var previous = window.io;
+      var tag = document.createElement("script");
+      tag.src = BASE + "/chat/static/vendor/socket.io.min.js";
+      tag.async = true;
+      tag.onload = function () {
+        var ours = window.io;
+        if (previous) window.io = previous; // leave the page's own client alone
+        resolve(ours || null);
+      };
+      tag.onerror = function () { resolve(null); };
+      document.head.appendChild(tag);
+    });
+  }
+
+  function connect(io) {
+    socket = io(BASE + "/chat", {
+      auth: function (cb) { cb({ token: state.token, conversation_id: state.conversationId }); },
+      reconnection: true,
+      reconnectionDelay: 1000,
+      reconnectionDelayMax: 20000,
+      randomizationFactor: 0.5, // jitter: visitors of a restarted server do not return at once
+      timeout: 10000,
+    });
+    socket.on("connect", function () {
+      connected = true;
+      setStatus("connected", everConnected ? "Reconnected" : "Online");
+      if (everConnected) statusTimer = setTimeout(function () {
+        if (connected) setStatus("connected", "Online");
+      }, 5000);
+      everConnected = true;
+      catchUp().then(flush);
+    });
+    socket.on("disconnect", function (reason) {
+      connected = false;
+      setStatus("reconnecting", "Connection lost. Reconnecting…");
+      if (reason === "io server disconnect") retryLater(); // the server closed it: no auto-retry
+    });
+    socket.io.on("reconnect_attempt", function (n) {
+      setStatus("reconnecting", "Reconnecting… (attempt " + n + ")");
+    });
+    socket.on("connect_error", function (err) {
+      connected = false;
+      if (socket.active) { // a network failure: the manager retries with backoff
+        setStatus("reconnecting", "Offline. Reconnecting…");
+        return;
+      }
+      var code = err && err.message;
+      if (code === "forbidden_origin") { setStatus("offline", "Chat unavailable on this site"); return; }
+      if (code === "forbidden" || code === "not_found") { state.conversationId = null; state.lastId = 0; }
+      save();
+      setStatus("reconnecting", "Reconnecting…");
+      retryLater(code === "unauthorized"); // an expired token: renew it (or start afresh)
+    });
+    socket.on("message", receive);
+    socket.on("status", function (s) {
+      if (s && s.conversation_id === state.conversationId) applyState(s.state);
+    });
+    socket.on("typing", function (t) {
+      if (t && t.conversation_id === state.conversationId) showTyping(t.sender_type, t.typing !== false);
+    });
+  }
+
+  var refusals = 0;
+  function retryLater(renew) {
+    setTimeout(function () {
+      (renew ? session() : Promise.resolve()).then(function () { socket.connect(); });
+    }, backoff(refusals++));
+  }
+
+  // Another tab of the same site changed the shared state: follow its conversation, and
+  // take over its unsent messages too (sending one twice is harmless: same client id).
+  window.addEventListener("storage", function (e) {
+    if (e.key !== STORE_KEY || !e.newValue) return;
+    var other;
+    try { other = sanitize(JSON.parse(e.newValue)); } catch (err) { return; }
+    if (other.token) state.token = other.token;
+    other.outbox.forEach(function (item) {
+      var known = state.outbox.some(function (i) { return i.client_id === item.client_id; });
+      var li = byClient.get(item.client_id);
+      if (!known && !(li && li.dataset.id)) { state.outbox.push(item); if (started) renderPending(item); }
+    });
+    var newer = other.conversationId &&
+      (state.conversationId === null || other.conversationId > state.conversationId);
+    if (newer) {
+      state.conversationId = other.conversationId;
+      if (connected && socket && !httpMode) {
+        socket.emit("join", { conversation_id: other.conversationId }, function () {
+          catchUp().then(flush);
+        });
+      }
+    }
+    memory = state;
+  });
+
+  // -- sending: an outbox in localStorage, each item sent until the server acknowledges it ----
+  var flushing = false;
+  var flushTimer = null;
+  function enqueue(kind, content) {
+    var item = { client_id: newId(), kind: kind, content: content };
+    state.outbox.push(item);
+    save();
+    renderPending(item);
+    flush();
+  }
+
+  function later(ms) {
+    clearTimeout(flushTimer);
+    flushTimer = setTimeout(flush, ms);
+  }
+
+  function deliver(item) { // -> {message} | {error, status} | null (no answer: try again later)
+    var escalate = item.kind === "escalate";
+    var payload = escalate ? { client_id: item.client_id } : { client_id: item.client_id, content: item.content };
+    if (!httpMode) {
+      return new Promise(function (resolve) {
+        socket.timeout(10000).emit(escalate ? "escalate" : "message", payload, function (err, ack) {
+          resolve(err ? null : ack);
+        });
+      });
+    }
+    var path = (state.conversationId ? "/chat/" + state.conversationId : "/chat") +
+      (escalate ? "/escalate" : "/messages");
+    return api("POST", path, payload).then(function (r) {
+      if (r.ok) return r.data.message;
+      return { error: r.data.error || "error", detail: r.data.detail || "", status: r.status };
+    }).catch(function () { return null; });
+  }
+
+  function flush() {
+    if (flushing || !state.outbox.length || (!connected && !httpMode)) return;
+    flushing = true;
+    var item = state.outbox[0];
+    renderPending(item);
+    deliver(item).then(function (ack) {
+      flushing = false;
+      if (!ack) { later(3000); return; }
+      if (ack.error) {
+        if (ack.status === 429 || ack.status >= 500) {
+          byClient.get(item.client_id).querySelector(".sb-meta").textContent =
+            ack.status === 429 ? "Slow down a little — sending shortly…" : "Retrying…";
+          later(ack.status === 429 ? 8000 : 4000);
+          return;
+        }
+        if (ack.status === 403 && !httpMode) { state.conversationId = null; }
+        state.outbox.shift();
+        save();
+        markFailed(item, ack.detail || ack.error);
+        flush();
+        return;
+      }
+      state.outbox.shift();
+      save();
+      receive(ack);
+      flush();
+    });
+  }
+
+  // -- input ---------------------------------------------------------------------------------
+  var typingSentAt = 0;
+  var typingStop = null;
+  function typingSignal(on) {
+    if (!connected || httpMode || !state.conversationId) return;
+    socket.emit("typing", { typing: on });
+  }
+  input.addEventListener("input", function () {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight, 120) + "px";
+    var left = input.maxLength - input.value.length;
+    counter.textContent = left < 100 ? left + " left" : "";
+    var now = Date.now();
+    if (input.value && now - typingSentAt > 2500) { typingSentAt = now; typingSignal(true); }
+    clearTimeout(typingStop);
+    typingStop = setTimeout(function () { typingSentAt = 0; typingSignal(false); }, 4000);
+  });
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      form.requestSubmit ? form.requestSubmit() : submit(e);
+    }
+  });
+  function submit(e) {
+    if (e) e.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    input.style.height = "auto";
+    counter.textContent = "";
+    clearTimeout(typingStop);
+    typingSentAt = 0;
+    enqueue("message", text);
+  }
+  form.addEventListener("submit", submit);
+  human.addEventListener("click", function () {
+    human.disabled = true;
+    enqueue("escalate", ESCALATION_TEXT);
+  });
+
+  // -- opening and closing ------------------------------------------------------------------
+  var started = null;
+  function start() {
+    if (started) return started;
+    started = session().then(function () {
+      state.outbox.forEach(renderPending);
+      return catchUp();
+    }).then(loadSocketIo).then(function (io) {
+      if (io) { connect(io); return; }
+      httpMode = true; // no Socket.IO client: plain HTTP, polling for replies
+      connected = true;
+      setStatus("connected", "Online");
+      flush();
+      setInterval(function () { catchUp().then(flush); }, 4000);
+    });
+    return started;
+  }
+
+  function open() {
+    isOpen = true;
+    panel.hidden = false;
+    frame.classList.add("sb-open");
+    bubble.setAttribute("aria-expanded", "true");
+    unread = 0;
+    badge.hidden = true;
+    start();
+    toBottom();
+    setTimeout(function () { input.focus(); }, 50);
+  }
+  function close() {
+    isOpen = false;
+    panel.hidden = true;
+    frame.classList.remove("sb-open");
+    bubble.setAttribute("aria-expanded", "false");
+    bubble.focus();
+  }
+  bubble.addEventListener("click", function () { (isOpen ? close : open)(); });
+  closeBtn.addEventListener("click", close);
+  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") close(); });
+
+  // A returning visitor with a conversation (or unsent messages) hears replies at once.
+  if (state.token && (state.conversationId || state.outbox.length)) start();
+})();

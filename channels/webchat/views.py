@@ -1,0 +1,271 @@
+"""The HTTP side of the web chat: the widget's files, the demo page, and the JSON fallback.
+
+The JSON endpoints follow the Socket.IO namespace's rules (same ``WebchatChannel``): a
+visitor token as ``Authorization: Bearer <token>``, only the visitor's own conversations,
+the same limits. Errors are ``{"error": code, "detail": text, "status": n}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Blueprint, current_app, jsonify, render_template, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from services.errors import StoreUnavailable
+
+from channels.webchat.chat import ChatError, positive_id, public_conversation, public_message
+from channels.webchat.identity import (
+    InvalidToken,
+    Visitor,
+    bearer_token,
+    clean_display_name,
+    new_visitor_id,
+)
+from channels.webchat.ratelimit import (
+    EXTENSION_KEY,
+    SCOPE,
+    limiter,
+    message_limit,
+    session_limit,
+)
+
+STATIC = Path(__file__).resolve().parent / "static"
+bp = Blueprint(
+    "webchat", __name__, url_prefix="/chat",
+    static_folder="static", static_url_path="/static", template_folder="templates",
+)
+log = logging.getLogger(__name__)
+# Every view that stores a message counts in one per-visitor bucket (see ratelimit.py).
+messages_limit = limiter.shared_limit(message_limit, scope=SCOPE, methods=["POST"])
+# New sessions are counted per client address: tokens are free, addresses are not.
+sessions_limit = limiter.limit(
+    session_limit, methods=["POST"], key_func=lambda: f"address:{request.remote_addr}",
+    scope="webchat:sessions",
+)
+_PUBLIC_ENDPOINTS = ("webchat.widget", "webchat.demo", "webchat.static")
+
+
+def _chat():
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def _visitor() -> Visitor:
+    try:
+        return _chat().tokens.verify(bearer_token(request.headers.get("Authorization")))
+    except InvalidToken as exc:
+        raise ChatError(401, "unauthorized", str(exc)) from None
+
+
+def _body() -> dict:
+    if not request.content_length and not request.data:
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ChatError(400, "bad_request", "the body must be a JSON object")
+    return data
+
+
+# -- origins and CORS ------------------------------------------------------------------
+@bp.before_request
+def _check_origin():
+    if request.endpoint in _PUBLIC_ENDPOINTS:
+        return None  # scripts, styles and the demo page may be loaded from anywhere
+    if not _chat().origins.allows(request.headers.get("Origin"), request.host):
+        raise ChatError(403, "forbidden_origin", "this site may not use the chat")
+    return None
+
+
+@bp.after_request
+def _cors(response):
+    origin = request.headers.get("Origin")
+    if origin and request.endpoint not in _PUBLIC_ENDPOINTS and _chat().origins.allows(
+        origin, request.host
+    ):
+        # Tokens travel in a header, never in cookies: no Allow-Credentials.
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+        response.headers["Access-Control-Max-Age"] = "600"
+    response.vary.add("Origin")
+    return response
+
+
+# -- errors ------------------------------------------------------------------------------
+@bp.errorhandler(ChatError)
+def _chat_error(exc: ChatError):
+    return jsonify(exc.body()), exc.status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    codes = {413: "too_large", 429: "rate_limited", 405: "method_not_allowed", 404: "not_found"}
+    detail = exc.description or exc.name
+    if exc.code == 429:
+        detail = "too many messages; wait a moment and send again"
+    body = {"error": codes.get(exc.code or 500, "error"), "detail": detail, "status": exc.code}
+    return jsonify(body), exc.code
+
+
+@bp.errorhandler(StoreUnavailable)
+def _unavailable(exc: StoreUnavailable):
+    log.warning("store unavailable: %s", exc)
+    body = {"error": "unavailable", "detail": "the chat is unavailable; try again", "status": 503}
+    return jsonify(body), 503
+
+
+# -- the widget --------------------------------------------------------------------------
+@bp.get("/widget.js")
+def widget():
+    """The one script a site embeds; it loads the rest from this host."""
+    response = send_from_directory(STATIC, "widget.js", mimetype="text/javascript", max_age=300)
+    response.headers["Access-Control-Allow-Origin"] = "*"  # plain public file
+    return response
+
+
+@bp.get("/demo")
+def demo():
+    """A sample shop page with the widget embedded, as a customer would embed it."""
+    return render_template("webchat/demo.html")
+
+
+# -- session -----------------------------------------------------------------------------
+@bp.post("/session")
+@sessions_limit
+def start_session():
+    """Issue a visitor token, for a new visitor or (with a valid token) the same one.
+
+    Body (all optional): ``display_name``; ``visitor_id`` (must match the token's);
+    ``conversation_id`` (the one the widget remembers: returned if still open). The
+    conversation itself is opened by the first message, so ``conversation_id`` is null
+    until then.
+    """
+    body = _body()
+    chat = _chat()
+    claimed = body.get("visitor_id")
+    token = bearer_token(request.headers.get("Authorization"))
+    visitor = None
+    if token:
+        try:
+            visitor = chat.tokens.verify(token)
+        except InvalidToken:
+            visitor = None  # expired or foreign: a new visitor, unless one is claimed below
+    if claimed is not None and (visitor is None or claimed != visitor.id):
+        raise ChatError(
+            401 if visitor is None else 403, "unauthorized" if visitor is None else "forbidden",
+            "a visitor id is resumed only with a valid token for it",
+        )
+    name = clean_display_name(body.get("display_name"))
+    remembered = positive_id(body.get("conversation_id"), "conversation_id")
+    if visitor is None:
+        visitor, remembered = Visitor(new_visitor_id(), name), None
+    elif name:
+        visitor = Visitor(visitor.id, name)
+    conversation = chat.channel.resume(visitor, remembered)
+    return jsonify(
+        token=chat.tokens.issue(visitor),
+        visitor_id=visitor.id,
+        display_name=visitor.display_name,
+        conversation_id=conversation.id if conversation else None,
+        conversation=public_conversation(conversation) if conversation else None,
+        expires_in=int(chat.tokens.max_age_seconds),
+        limits={
+            "max_message_length": chat.settings.chat_max_message_length,
+            "history_limit": chat.settings.chat_history_limit,
+        },
+    )
+
+
+# -- messages ----------------------------------------------------------------------------
+def _stored(result, status_if_new: int = 201):
+    chat = _chat()
+    if result.created:
+        chat.events.visitor_message(result.conversation, result.message)
+    body = {
+        "message": public_message(result.message, result.conversation.external_user_id),
+        "conversation": public_conversation(result.conversation),
+        "created": result.created,
+    }
+    return jsonify(body), status_if_new if result.created else 200
+
+
+@bp.post("/messages")
+@messages_limit
+def post_first_message():
+    """A message to the visitor's open conversation, opening one if they have none."""
+    visitor = _visitor()
+    body = _body()
+    return _stored(_chat().channel.post(visitor, body.get("content"), body.get("client_id")))
+
+
+@bp.post("/<int:conversation_id>/messages")
+@messages_limit
+def post_message(conversation_id: int):
+    """A message from the visitor (``content``, ``client_id``); a resend returns the stored
+    one (200 instead of 201). If that conversation was closed meanwhile, the message opens
+    the visitor's next one, as on Messenger: see ``conversation`` in the answer."""
+    visitor = _visitor()
+    body = _body()
+    chat = _chat()
+    chat.channel.conversation_for(visitor, conversation_id)
+    return _stored(chat.channel.post(visitor, body.get("content"), body.get("client_id")))
+
+
+@bp.post("/escalate")
+@messages_limit
+def escalate_first():
+    visitor = _visitor()
+    body = _body()
+    return _stored(_chat().channel.escalate(visitor, body.get("reason"), body.get("client_id")))
+
+
+@bp.post("/<int:conversation_id>/escalate")
+@messages_limit
+def escalate(conversation_id: int):
+    """"Talk to a person": ``reason`` optional, ``client_id`` makes a repeat a no-op."""
+    visitor = _visitor()
+    body = _body()
+    chat = _chat()
+    chat.channel.conversation_for(visitor, conversation_id)
+    return _stored(chat.channel.escalate(visitor, body.get("reason"), body.get("client_id")))
+
+
+# -- reading -----------------------------------------------------------------------------
+@bp.get("/<int:conversation_id>/history")
+def history(conversation_id: int):
+    """Messages in order: the latest ``limit``; ``before=<id>`` pages back, ``after=<id>``
+    catches up after a reconnect."""
+    visitor = _visitor()
+    chat = _chat()
+    args = request.args
+    limit = positive_id(args.get("limit"), "limit")
+    conversation, messages = chat.channel.history(
+        visitor, conversation_id, limit,
+        before=positive_id(args.get("before"), "before"),
+        after=positive_id(args.get("after"), "after"),
+    )
+    return jsonify(
+        conversation=public_conversation(conversation),
+        messages=[public_message(m, visitor.id) for m in messages],
+        count=len(messages),
+    )
+
+
+@bp.get("/<int:conversation_id>/escalations")
+def escalations(conversation_id: int):
+    visitor = _visitor()
+    chat = _chat()
+    conversation, found = chat.channel.escalations(visitor, conversation_id)
+    return jsonify(conversation=public_conversation(conversation), escalations=found)
+
+
+@bp.get("/user/<user_id>/conversations")
+def user_conversations(user_id: str):
+    """The visitor's own conversations, most recent first (``user_id`` is the visitor id)."""
+    visitor = _visitor()
+    if user_id != visitor.id:
+        raise ChatError(403, "forbidden", "a visitor sees only their own conversations")
+    conversations = _chat().channel.conversations(visitor)
+    return jsonify(conversations=[public_conversation(c) for c in conversations])

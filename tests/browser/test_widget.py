@@ -1,0 +1,185 @@
+"""The web chat widget in Chromium, on the demo page of a live server (SQLite)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect
+
+from tests.support.chat_client import admin_token
+from tests.support.live_server import LiveServer
+
+XSS = "<img src=x onerror=window.__pwned=1>"
+
+
+@pytest.fixture
+def server(tmp_path):
+    server = LiveServer(
+        {
+            "HOME": str(tmp_path),
+            "DATABASE_PATH": str(tmp_path / "widget.db"),
+            "SECRET_KEY_FILE": str(tmp_path / "secret"),
+            "RESPONDER": "faq",
+        },
+        log_path=tmp_path / "server.log",
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def admin(server):
+    """Calls to the admin API with a real token."""
+    headers = {"Authorization": f"Bearer {admin_token(server)}"}
+
+    def call(method: str, path: str, **kwargs) -> dict:
+        response = requests.request(method, server.url + path, headers=headers, timeout=10,
+                                    **kwargs)
+        assert response.ok, response.text
+        return response.json()
+
+    return call
+
+
+def csp_complaints(page: Page) -> list[str]:
+    """Console errors about the Content-Security-Policy (the demo page sets a strict one)."""
+    complaints: list[str] = []
+    page.on("console", lambda m: complaints.append(m.text)
+            if "Content Security Policy" in m.text else None)
+    return complaints
+
+
+def open_chat(page: Page, server: LiveServer) -> None:
+    page.goto(server.url + "/chat/demo")
+    expect(page.locator(".sb-bubble")).to_be_visible()
+    page.locator(".sb-bubble").click()
+    expect(page.locator(".sb-panel")).to_be_visible()
+    expect(page.locator(".sb-status")).to_have_attribute("data-state", "connected", timeout=15000)
+
+
+def send(page: Page, text: str) -> None:
+    page.locator(".sb-input").fill(text)
+    page.locator(".sb-input").press("Enter")
+
+
+def test_chat_on_the_demo_page(server, admin, page: Page):
+    complaints = csp_complaints(page)
+    open_chat(page, server)
+    expect(page.locator(".sb-title")).to_have_text("Lumen & Co.")
+    expect(page.locator(".sb-greeting")).to_contain_text("Lumen's assistant")
+
+    send(page, "What are your opening hours?")
+    mine = page.locator(".sb-from-user[data-id] .sb-text")
+    expect(mine).to_have_text(["What are your opening hours?"], timeout=10000)
+    expect(page.locator(".sb-from-bot[data-id]")).to_contain_text("Monday to Friday", timeout=15000)
+
+    # Tracked like any conversation: the admin API sees it on the webchat platform.
+    listed = admin("GET", "/admin/conversations?platform=webchat")["conversations"]
+    assert len(listed) == 1
+    cid = listed[0]["id"]
+    stored = admin("GET", f"/admin/conversations/{cid}")["messages"]
+    assert [m["content"] for m in stored][0] == "What are your opening hours?"
+
+    # An agent's reply reaches the open panel live, without a reload.
+    admin("POST", f"/admin/conversations/{cid}/messages", json={"content": "Hello from Sam!"})
+    expect(page.locator(".sb-from-agent")).to_contain_text("Hello from Sam!", timeout=15000)
+    expect(page.locator(".sb-banner")).to_contain_text("joined", timeout=10000)
+
+    # Markup typed by a visitor is text: shown as typed, run never.
+    send(page, XSS)
+    shown = page.locator(".sb-from-user[data-id] .sb-text").last
+    expect(shown).to_have_text(XSS, timeout=10000)
+    assert page.locator("#switchboard-chat img").count() == 0
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    stored = admin("GET", f"/admin/conversations/{cid}")["messages"]
+    assert XSS in [m["content"] for m in stored]
+
+    # The agent's markup too.
+    admin("POST", f"/admin/conversations/{cid}/messages", json={"content": XSS})
+    expect(page.locator(".sb-from-agent .sb-text").last).to_have_text(XSS, timeout=15000)
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    # The page's strict CSP was in force, and the widget never tripped it.
+    assert complaints == []
+    assert page.evaluate("""() => { const s = document.createElement('script');
+        s.textContent = 'window.__inline = 1'; document.body.appendChild(s);
+        return typeof window.__inline; }""") == "undefined"
+
+
+def test_talk_to_a_person_button(server, admin, page: Page):
+    open_chat(page, server)
+    page.locator(".sb-human").click()
+    expect(page.locator(".sb-from-user.sb-escalation[data-id]")).to_have_count(1, timeout=10000)
+    expect(page.locator(".sb-banner")).to_contain_text("asked a person", timeout=15000)
+    expect(page.locator(".sb-from-system")).to_contain_text("passing you to a person")
+    expect(page.locator(".sb-human")).to_be_disabled()
+    conversation = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]
+    assert conversation["needs_human"] is True and conversation["handled_by"] == "human"
+
+
+def test_reconnects_after_a_restart_and_sends_what_was_typed_offline(server, admin, page: Page):
+    open_chat(page, server)
+    send(page, "hello")
+    expect(page.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
+
+    server.stop()
+    expect(page.locator(".sb-status")).to_have_attribute("data-state", "reconnecting",
+                                                         timeout=15000)
+    send(page, "How long does shipping take?")  # typed while the server is down
+    expect(page.locator(".sb-pending")).to_contain_text("Waiting for connection")
+
+    server.start()
+    status = page.locator(".sb-status")
+    expect(status).to_have_attribute("data-state", "connected", timeout=30000)
+    expect(status).to_have_text("Reconnected")
+    expect(page.locator(".sb-pending")).to_have_count(0, timeout=10000)
+    expect(page.locator(".sb-from-bot[data-id]")).to_have_count(2, timeout=15000)
+
+    # Sent once, tracked once; and the live feed works again after the restart.
+    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    contents = [m["content"] for m in admin("GET", f"/admin/conversations/{cid}")["messages"]]
+    assert contents.count("How long does shipping take?") == 1
+    admin("POST", f"/admin/conversations/{cid}/messages", json={"content": "We're back!"})
+    expect(page.locator(".sb-from-agent")).to_contain_text("We're back!", timeout=15000)
+
+    # A reload shows the same conversation from the history.
+    page.reload()
+    page.locator(".sb-bubble").click()
+    expect(page.locator(".sb-msg[data-id]")).to_have_count(len(contents) + 1, timeout=15000)
+
+
+def test_two_tabs_of_one_visitor_share_the_conversation(server, page: Page):
+    first = page
+    open_chat(first, server)  # a visitor with a token, no conversation yet
+    second = first.context.new_page()
+    open_chat(second, server)
+    send(second, "What are your opening hours?")  # opens the conversation in the second tab
+    for tab in (first, second):
+        expect(tab.locator(".sb-from-user[data-id]")).to_have_count(1, timeout=15000)
+        expect(tab.locator(".sb-from-bot[data-id]")).to_contain_text("Monday", timeout=15000)
+    send(first, "thanks")
+    expect(second.locator(".sb-from-user[data-id] .sb-text")).to_have_text(
+        ["What are your opening hours?", "thanks"], timeout=15000)
+
+
+def test_works_on_a_phone_sized_screen(server, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True, reduced_motion="reduce")
+    page = context.new_page()
+    try:
+        open_chat(page, server)
+        box = page.locator(".sb-panel").bounding_box()
+        assert box and box["width"] == 390 and box["height"] >= 800
+        send(page, "What are your opening hours?")
+        expect(page.locator(".sb-from-bot[data-id]")).to_contain_text("Monday", timeout=15000)
+        page.screenshot(path=str(_screenshots() / "widget_phone.png"))
+        page.locator(".sb-close").click()
+        expect(page.locator(".sb-bubble")).to_be_visible()
+    finally:
+        context.close()
+
+
+def _screenshots():
+    from tests.browser.conftest import SCREENSHOTS
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    return SCREENSHOTS

@@ -1,0 +1,332 @@
+"""The web chat over a live gunicorn server: real Socket.IO clients, real HTTP, both stores."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+import socketio
+
+from tests.support.chat_client import ChatVisitor, admin_token
+from tests.support.live_server import LiveServer
+
+HOURS = "What are your opening hours?"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("supabase", marks=pytest.mark.supabase)])
+def store_env(request, tmp_path):
+    env = {
+        "HOME": str(tmp_path),
+        "DATABASE_PATH": str(tmp_path / "chat.db"),
+        "SECRET_KEY_FILE": str(tmp_path / "secret"),
+        "RESPONDER": "faq",
+    }
+    if request.param == "supabase":
+        stack = request.getfixturevalue("supabase_stack")
+        stack.reset()
+        env.update(SUPABASE_URL=stack.url, SUPABASE_SERVICE_ROLE_KEY=stack.service_role_key)
+    return env
+
+
+@pytest.fixture
+def start_server(store_env, tmp_path):
+    servers: list[LiveServer] = []
+
+    def start(**settings: str) -> LiveServer:
+        server = LiveServer({**store_env, **settings}, log_path=tmp_path / "server.log")
+        servers.append(server.start())
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def server(start_server):
+    return start_server()
+
+
+@pytest.fixture
+def visitors(server):
+    made: list[ChatVisitor] = []
+
+    def make(**kwargs) -> ChatVisitor:
+        visitor = ChatVisitor(server.url, **kwargs)
+        made.append(visitor)
+        return visitor
+
+    yield make
+    for visitor in made:
+        visitor.close()
+
+
+def _agent_reply(server, token: str, conversation_id: int, content: str) -> dict:
+    response = requests.post(
+        f"{server.url}/admin/conversations/{conversation_id}/messages",
+        json={"content": content}, headers={"Authorization": f"Bearer {token}"}, timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["message"]
+
+
+def test_visitor_chats_live_and_catches_up_after_reconnecting(server, visitors):
+    visitor = visitors()
+    session = visitor.start(display_name="Ada")
+    assert session["conversation_id"] is None  # opened by the first message, not by a visit
+
+    live = visitor.connect()
+    ack = live.call("message", {"content": HOURS, "client_id": "first-1"})
+    assert ack["content"] == HOURS and ack["sender_type"] == "user"
+    assert ack["client_id"] == "first-1" and isinstance(ack["id"], int)
+    conversation_id = ack["conversation_id"]
+
+    reply = live.wait_for("message", lambda m: m["sender_type"] == "bot")
+    assert "Monday to Friday" in reply["content"]
+    assert reply["conversation_id"] == conversation_id
+    assert set(reply) >= {"id", "content", "created_at", "sender_type"}
+    assert "confidence_score" not in reply and "metadata" not in reply  # internals stay inside
+    live.wait_for("typing", lambda t: t["sender_type"] == "bot")
+
+    # A resend of the same client id is a no-op that returns the stored message.
+    again = live.call("message", {"content": HOURS, "client_id": "first-1"})
+    assert again["id"] == ack["id"]
+    last_seen = reply["id"]
+    live.disconnect()
+
+    # Meanwhile an agent answers through the admin API; the visitor is offline.
+    token = admin_token(server)
+    agent = _agent_reply(server, token, conversation_id, "Hi Ada, Sam here. Anything else?")
+
+    # The visitor comes back: a fresh session resumes the same conversation…
+    resumed = visitor.start(conversation_id=conversation_id)
+    assert resumed["visitor_id"] == session["visitor_id"]
+    assert resumed["conversation_id"] == conversation_id
+    live = visitor.connect(conversation_id=conversation_id)
+    # … and the history after the last message seen brings what was missed.
+    missed = visitor.wait_history(
+        lambda ms: any(m["id"] == agent["id"] for m in ms), after=last_seen
+    )
+    assert [m["sender_type"] for m in missed] == ["agent"]
+    assert missed[0]["content"] == "Hi Ada, Sam here. Anything else?"
+    body = visitor.history(after=last_seen).json()
+    assert body["conversation"]["state"] == "human"  # the agent took the conversation
+
+    # Now online: the agent's next reply arrives live, and the transcript has it all once.
+    _agent_reply(server, token, conversation_id, "Still there?")
+    live_reply = live.wait_for("message", lambda m: m["content"] == "Still there?")
+    assert live_reply["sender_type"] == "agent"
+    contents = [m["content"] for m in visitor.history().json()["messages"]]
+    assert contents.count(HOURS) == 1 and contents[-1] == "Still there?"
+
+    # Admins see the visitor's name and the conversation on the web chat platform.
+    admin = requests.get(f"{server.url}/admin/conversations/{conversation_id}",
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+    assert admin["conversation"]["platform"] == "webchat"
+    assert admin["conversation"]["display_name"] == "Ada"
+
+
+def test_another_visitor_can_neither_join_nor_read_nor_write(server, visitors):
+    alice, mallory = visitors(), visitors()
+    alice.start()
+    ack = alice.connect().call("message", {"content": "hello", "client_id": "a1"})
+    cid = ack["conversation_id"]
+    mallory.start()
+
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        mallory.connect(conversation_id=cid)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        mallory.connect(token="forged.token.value")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        ChatVisitor(server.url).connect(token="")
+
+    assert mallory.history(cid).status_code == 403
+    assert mallory.history(cid).json()["error"] == "forbidden"
+    assert mallory.request("POST", f"/chat/{cid}/messages",
+                           json={"content": "hi", "client_id": "m1"}).status_code == 403
+    assert mallory.request("POST", f"/chat/{cid}/escalate", json={}).status_code == 403
+    assert mallory.request("GET", f"/chat/{cid}/escalations").status_code == 403
+    assert mallory.request(
+        "GET", f"/chat/user/{alice.visitor_id}/conversations").status_code == 403
+    assert mallory.history(cid + 1000).status_code == 404
+    assert requests.get(f"{server.url}/chat/{cid}/history", timeout=10).status_code == 401
+    # A visitor id is never taken on its word.
+    claim = mallory.request("POST", "/chat/session", json={"visitor_id": alice.visitor_id})
+    assert claim.status_code == 403
+
+    # Connected on its own, over long-polling, Mallory still cannot follow Alice's room…
+    live = mallory.connect(transports=["polling"])
+    refused = live.call("join", {"conversation_id": cid})
+    assert refused["status"] == 403 and refused["error"] == "forbidden"
+    # … so Alice's next message and its answer never reach Mallory's socket.
+    alice_live = alice.connect(conversation_id=cid)
+    alice_live.call("message", {"content": HOURS, "client_id": "a2"})
+    alice_live.wait_for("message", lambda m: m["sender_type"] == "bot")
+    mine = live.call("message", {"content": "hello", "client_id": "a1"})  # Alice's client id
+    assert mine["conversation_id"] != cid  # ids are per visitor: no collision, no leak
+    assert all(data.get("conversation_id") != cid for _, data in live.seen)
+    while not live.events.empty():
+        assert live.events.get()[1].get("conversation_id") != cid
+
+
+def test_http_fallback_gives_the_same_results(server, visitors):
+    visitor = visitors()
+    visitor.start()
+    first = visitor.request("POST", "/chat/messages", json={"content": HOURS, "client_id": "h1"})
+    assert first.status_code == 201, first.text
+    stored = first.json()["message"]
+    visitor.conversation_id = cid = stored["conversation_id"]
+    assert first.json()["conversation"]["state"] == "bot"
+
+    resend = visitor.request("POST", f"/chat/{cid}/messages",
+                             json={"content": HOURS, "client_id": "h1"})
+    assert resend.status_code == 200 and resend.json()["message"]["id"] == stored["id"]
+
+    messages = visitor.wait_history(lambda ms: any(m["sender_type"] == "bot" for m in ms))
+    assert [m["sender_type"] for m in messages] == ["user", "bot"]
+    assert messages[0]["client_id"] == "h1" and "Monday to Friday" in messages[1]["content"]
+
+    second = visitor.request("POST", f"/chat/{cid}/messages",
+                             json={"content": "How long does shipping take?"})
+    assert second.status_code == 201 and second.json()["message"]["client_id"]
+    visitor.wait_history(lambda ms: len(ms) == 4)
+    assert [m["id"] for m in visitor.history(limit=2).json()["messages"]] == \
+        [m["id"] for m in visitor.history().json()["messages"]][-2:]
+    older = visitor.history(before=messages[1]["id"]).json()["messages"]
+    assert [m["id"] for m in older] == [stored["id"]]
+
+    assert visitor.request("GET", f"/chat/{cid}/escalations").json()["escalations"] == []
+    listed = visitor.request("GET", f"/chat/user/{visitor.visitor_id}/conversations").json()
+    assert [c["id"] for c in listed["conversations"]] == [cid]
+
+    # The same errors as the socket, as JSON.
+    bad = visitor.request("POST", f"/chat/{cid}/messages", json={"content": "  "})
+    assert bad.status_code == 400 and bad.json()["error"] == "bad_request"
+    bad_id = visitor.request("POST", f"/chat/{cid}/messages",
+                             json={"content": "x", "client_id": "no spaces allowed"})
+    assert bad_id.status_code == 400
+    not_json = visitor.request("POST", f"/chat/{cid}/messages", data="content=hi",
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert not_json.status_code == 400
+    assert visitor.history(limit="many").status_code == 400
+
+
+def test_length_and_rate_limits(start_server):
+    server = start_server(CHAT_RATE_LIMIT="4/minute", CHAT_MAX_MESSAGE_LENGTH="40")
+    visitor, other = ChatVisitor(server.url), ChatVisitor(server.url)
+    try:
+        visitor.start()
+        live = visitor.connect()
+        too_long = live.call("message", {"content": "x" * 41, "client_id": "long"})
+        assert too_long["status"] == 413 and too_long["error"] == "too_long"
+        acks = [live.call("message", {"content": f"message {i}", "client_id": f"m{i}"})
+                for i in range(4)]
+        assert all("id" in ack for ack in acks)
+        limited = live.call("message", {"content": "one more", "client_id": "m4"})
+        assert limited["status"] == 429 and limited["error"] == "rate_limited"
+
+        # The HTTP fallback counts in the same per-visitor bucket.
+        cid = acks[0]["conversation_id"]
+        http = visitor.request("POST", f"/chat/{cid}/messages", json={"content": "via http"})
+        assert http.status_code == 429 and http.json()["error"] == "rate_limited"
+        assert "Retry-After" in http.headers
+
+        stored = visitor.history(cid).json()["messages"]
+        user_messages = [m["content"] for m in stored if m["sender_type"] == "user"]
+        assert user_messages == [f"message {i}" for i in range(4)]  # nothing else, nothing twice
+
+        # Another visitor has an allowance of their own; the length limit holds over HTTP too.
+        other.start()
+        long_http = other.request("POST", "/chat/messages", json={"content": "y" * 41})
+        assert long_http.status_code == 413 and long_http.json()["error"] == "too_long"
+        ok = other.request("POST", "/chat/messages", json={"content": "fits"})
+        assert ok.status_code == 201
+    finally:
+        visitor.close()
+        other.close()
+
+
+def test_talk_to_a_human(server, visitors):
+    visitor = visitors()
+    visitor.start()
+    live = visitor.connect()
+    first = live.call("message", {"content": "hello", "client_id": "g1"})
+    cid = first["conversation_id"]
+    live.wait_for("message", lambda m: m["sender_type"] == "bot")
+
+    ack = live.call("escalate", {"client_id": "esc-1", "reason": "My order never arrived"})
+    assert ack["kind"] == "escalation" and ack["content"] == "My order never arrived"
+    status = live.wait_for("status", lambda s: s["state"] == "escalated")
+    assert status["conversation_id"] == cid and status["conversation"]["needs_human"] is True
+    handoff = live.wait_for("message", lambda m: m["sender_type"] == "system")
+    assert handoff["kind"] == "handoff"
+    assert live.call("escalate", {"client_id": "esc-1"})["id"] == ack["id"]  # no double
+
+    token = admin_token(server)
+    admin = requests.get(f"{server.url}/admin/conversations/{cid}",
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+    assert admin["conversation"]["needs_human"] is True
+    assert admin["conversation"]["handled_by"] == "human"
+
+    escalations = visitor.request("GET", f"/chat/{cid}/escalations").json()["escalations"]
+    assert [(e["message_id"], e["requested_by_visitor"], e["reason"], e["answered"])
+            for e in escalations] == [(ack["id"], True, "My order never arrived", False)]
+
+    # A person joins (the agent replies), then hands back to the bot, then closes.
+    _agent_reply(server, token, cid, "Sorry about that! Let me check.")
+    live.wait_for("status", lambda s: s["state"] == "human")
+    headers = {"Authorization": f"Bearer {token}"}
+    requests.post(f"{server.url}/admin/conversations/{cid}/hand-back", headers=headers, timeout=10)
+    live.wait_for("status", lambda s: s["state"] == "bot" and not s["conversation"]["needs_human"])
+    requests.post(f"{server.url}/admin/conversations/{cid}/close", headers=headers, timeout=10)
+    live.wait_for("status", lambda s: s["state"] == "closed")
+    answered = visitor.request("GET", f"/chat/{cid}/escalations").json()["escalations"]
+    assert answered[0]["answered"] is True
+
+    # Over HTTP, before any message: the button opens the conversation itself.
+    other = visitors()
+    other.start()
+    asked = other.request("POST", "/chat/escalate", json={"client_id": uuid.uuid4().hex})
+    assert asked.status_code == 201
+    assert asked.json()["message"]["content"] == "I'd like to talk to a person, please."
+    other.conversation_id = asked.json()["conversation"]["id"]
+    other.wait_history(lambda ms: any(m["sender_type"] == "system" for m in ms))
+    assert other.history().json()["conversation"]["state"] == "escalated"
+
+
+def test_only_allowed_origins_may_use_the_chat(start_server):
+    server = start_server(CHAT_ALLOWED_ORIGINS="https://shop.example")
+    shop = ChatVisitor(server.url, origin="https://shop.example")
+    evil = ChatVisitor(server.url, origin="https://evil.example")
+    try:
+        preflight = requests.options(
+            f"{server.url}/chat/session", timeout=10,
+            headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "authorization, content-type"},
+        )
+        assert preflight.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+        assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+
+        shop.start()
+        live = shop.connect()
+        assert live.call("message", {"content": "hi from the shop", "client_id": "s1"})["id"]
+        refused = evil.request("POST", "/chat/session", json={})
+        assert refused.status_code == 403 and refused.json()["error"] == "forbidden_origin"
+        assert "Access-Control-Allow-Origin" not in refused.headers
+        evil.token = shop.token  # even with a valid token, the socket refuses that page
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            evil.connect()
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            evil.connect(transports=["polling"])
+        polling = shop.connect(conversation_id=live.call(
+            "message", {"content": "again", "client_id": "s2"})["conversation_id"],
+            transports=["polling"])
+        assert polling.call("typing", {"typing": True}) == {"ok": True}
+        # The widget script itself is public: any page may load it.
+        script = requests.get(f"{server.url}/chat/widget.js", timeout=10,
+                              headers={"Origin": "https://evil.example"})
+        assert script.status_code == 200 and "text/javascript" in script.headers["Content-Type"]
+    finally:
+        shop.close()
+        evil.close()

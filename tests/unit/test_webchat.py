@@ -1,0 +1,195 @@
+"""The web chat's small parts: visitor tokens, origins, visitor-facing views, settings."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from channels.webchat.chat import public_message, visitor_state
+from channels.webchat.identity import (
+    InvalidToken,
+    Visitor,
+    VisitorTokens,
+    bearer_token,
+    clean_display_name,
+    new_visitor_id,
+)
+from channels.webchat.live import VisitorEvents
+from channels.webchat.origins import OriginPolicy
+from services.events import Event
+from services.settings import SettingsError, load_settings
+from tests.support.chat import conversation, message
+
+
+def test_tokens_bind_the_visitor_and_expire():
+    tokens = VisitorTokens("secret", max_age_seconds=60)
+    visitor = Visitor(new_visitor_id(), "Ada")
+    assert tokens.verify(tokens.issue(visitor)) == visitor
+    with pytest.raises(InvalidToken):
+        VisitorTokens("another secret", 60).verify(tokens.issue(visitor))
+    with pytest.raises(InvalidToken):
+        tokens.verify(tokens.issue(visitor)[:-2] + "xx")
+    # Signed by the same key for another purpose (another salt): not a visitor token.
+    other = URLSafeTimedSerializer("secret", salt="something-else").dumps({"v": visitor.id})
+    with pytest.raises(InvalidToken):
+        tokens.verify(other)
+    expired = VisitorTokens("secret", max_age_seconds=1)
+    token = expired.issue(visitor)
+    time.sleep(2.1)
+    with pytest.raises(InvalidToken):
+        expired.verify(token)
+    for bad in (None, "", 42, "x" * 2000):
+        with pytest.raises(InvalidToken):
+            tokens.verify(bad)
+
+
+def test_visitor_ids_names_and_bearer_headers():
+    ids = {new_visitor_id() for _ in range(100)}
+    assert len(ids) == 100 and all(i.startswith("v_") and len(i) >= 18 for i in ids)
+    assert clean_display_name("  Ada \n Lovelace\x00 ") == "Ada Lovelace"
+    assert clean_display_name("x" * 200) == "x" * 80
+    assert clean_display_name("   ") is None and clean_display_name(3) is None
+    assert bearer_token("Bearer abc") == "abc" and bearer_token("bearer  abc ") == "abc"
+    assert bearer_token("Basic abc") is None and bearer_token(None) is None
+
+
+def test_origin_policy():
+    same_only = OriginPolicy([])
+    assert same_only.allows(None, "chat.example")  # no Origin: not a cross-origin browser call
+    assert same_only.allows("https://chat.example", "chat.example")
+    assert not same_only.allows("https://shop.example", "chat.example")
+    assert not same_only.allows("null", "chat.example")
+    listed = OriginPolicy(["https://shop.example", "http://localhost:8080"])
+    assert listed.cross_origin
+    assert listed.allows("https://SHOP.example", "chat.example")
+    assert listed.allows("http://localhost:8080", "chat.example")
+    assert not listed.allows("http://shop.example", "chat.example")  # another scheme
+    assert not listed.allows("https://shop.example.evil.com", "chat.example")
+    environ = {"HTTP_HOST": "internal:5000", "HTTP_X_FORWARDED_HOST": "chat.example"}
+    assert listed.allows_environ("https://chat.example", environ)
+    assert OriginPolicy(["*"]).allows("https://anything.example", "chat.example")
+
+
+@pytest.mark.parametrize(
+    "fields, state",
+    [
+        ({}, "bot"),
+        ({"needs_human": True}, "escalated"),  # flagged, the bot still answers
+        ({"needs_human": True, "handled_by": "human"}, "escalated"),  # waiting for a person
+        ({"needs_human": True, "handled_by": "human", "assigned_to": 3}, "human"),
+        ({"handled_by": "human"}, "human"),  # an agent answered: the flag is cleared
+        ({"status": "closed", "handled_by": "human"}, "closed"),
+    ],
+)
+def test_visitor_state(fields, state):
+    assert visitor_state(conversation(**fields)) == state
+
+
+def test_public_message_hides_internals_and_gives_back_the_client_id():
+    mine = message("user", "hi", external_id="visitor-1:abc", metadata={"escalate": True,
+                                                                       "reason": "x"})
+    view = public_message(mine, "visitor-1")
+    assert view["client_id"] == "abc" and view["kind"] == "escalation"
+    assert public_message(mine, "visitor-2")["client_id"] is None
+    reply = message("bot", "hello", confidence_score=0.3, requires_human=True,
+                    human_reason="low confidence", metadata={"intent": "greeting"})
+    view = public_message(reply, "visitor-1")
+    assert set(view) == {"id", "conversation_id", "sender_type", "content", "attachments",
+                         "created_at", "client_id", "kind"}
+
+
+class FakeSocketIO:
+    def __init__(self):
+        self.emitted = []
+
+    def emit(self, event, data, **kwargs):
+        self.emitted.append((event, data, kwargs))
+
+
+def test_visitor_events_relay_status_and_agent_typing_only():
+    socketio = FakeSocketIO()
+    events = VisitorEvents(socketio)
+    webchat = conversation(needs_human=True, handled_by="human").model_dump(mode="json")
+    messenger = {**webchat, "platform": "messenger"}
+    events(Event("conversation.updated", {"conversation": webchat}, 7))
+    events(Event("conversation.updated", {"conversation": messenger}, 7))
+    agent = {"conversation_id": 7, "sender_type": "agent", "typing": True, "user_id": 1,
+             "name": "sam@example.com"}
+    events(Event("typing", agent, 7))
+    events(Event("typing", {"conversation_id": 7, "sender_type": "user"}, 7))
+    assert [(e, kw["to"], kw["namespace"]) for e, _, kw in socketio.emitted] == [
+        ("status", "conversation:7", "/chat"), ("typing", "conversation:7", "/chat")]
+    status, typing = socketio.emitted[0][1], socketio.emitted[1][1]
+    assert status["state"] == "escalated" and "human_reason" not in status["conversation"]
+    assert typing == {"conversation_id": 7, "sender_type": "agent", "typing": True}
+
+
+def test_settings(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.chat_max_message_length == 1000 and settings.chat_history_limit == 50
+    assert settings.chat_allowed_origins == [] and settings.chat_rate_limit == "20/minute"
+    monkeypatch.setenv("CHAT_ALLOWED_ORIGINS", "https://Shop.example/, http://localhost:8080")
+    assert load_settings().chat_allowed_origins == ["https://shop.example",
+                                                     "http://localhost:8080"]
+    monkeypatch.setenv("CHAT_ALLOWED_ORIGINS", '["https://a.example"]')
+    assert load_settings().chat_allowed_origins == ["https://a.example"]
+    for name, value in [("CHAT_ALLOWED_ORIGINS", "shop.example"),
+                        ("CHAT_ALLOWED_ORIGINS", "https://shop.example/path"),
+                        ("CHAT_RATE_LIMIT", "lots"),
+                        ("CHAT_MAX_MESSAGE_LENGTH", "0")]:
+        monkeypatch.setenv(name, value)
+        with pytest.raises(SettingsError, match=f"Invalid setting {name}"):
+            load_settings()
+        monkeypatch.delenv(name)
+
+
+
+class _ListingRecorder:
+    """A store that records what ``list_conversations`` was asked and whose rows it gave."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.calls: list[tuple[object, list[str]]] = []
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def list_conversations(self, filters, limit, cursor=None):
+        page = self._store.list_conversations(filters, limit, cursor)
+        self.calls.append((filters, [c.external_user_id for c in page.conversations]))
+        return page
+
+
+def test_a_visitors_conversations_are_read_through_the_person_filter(services, settings, clock):
+    from channels.webchat.chat import WebchatChannel
+    from services.models import InboundMessage
+    from services.tracking import ConversationTracker
+
+    alice, bob = Visitor(new_visitor_id()), Visitor(new_visitor_id())
+    sent = iter(range(1000))
+
+    def say(user: str, platform: str = "webchat"):
+        clock.advance(seconds=1)
+        return services.tracker.track_inbound(InboundMessage(
+            platform=platform, external_user_id=user, external_id=f"m{next(sent)}",
+            content="hi")).conversation
+
+    old = say(alice.id)
+    services.tracker.close(old.id)
+    bobs = say(bob.id)
+    say(alice.id, platform="messenger")  # the same id on another platform is someone else
+    new = say(alice.id)
+    say(bob.id)
+
+    recorder = _ListingRecorder(services.store)
+    channel = WebchatChannel(ConversationTracker(recorder, services.events, clock), settings)
+    assert [c.id for c in channel.conversations(alice)] == [new.id, old.id]
+    assert [c.id for c in channel.conversations(bob)] == [bobs.id]
+    assert channel.conversations(Visitor(new_visitor_id())) == []
+    # The store was asked for that one person, and handed out no one else's rows.
+    assert [(f.platform, f.external_user_id) for f, _ in recorder.calls][:2] == [
+        ("webchat", alice.id), ("webchat", bob.id)]
+    assert [set(owners) for _, owners in recorder.calls[:2]] == [{alice.id}, {bob.id}]
