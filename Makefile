@@ -5,7 +5,8 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export HOST PORT
 
-.PHONY: run test install install-test supabase-start supabase-stop bench clean
+
+.PHONY: run test install install-test assets supabase-start supabase-stop bench clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -19,9 +20,12 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.runtime
+assets: package.json
+	scripts/build_assets
 
-install-test: $(VENV)/.dev
+install: $(VENV)/.runtime assets
+
+install-test: $(VENV)/.dev assets
 	scripts/install_system_deps
 
 ## make run: install, create the SQLite database and the first admin, serve on HOST:PORT

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from admin_app.extensions import socketio
+from admin_app.extensions import csrf, limiter, login_manager, socketio
 from services.runtime import Services, build_services
 from services.settings import Settings, get_settings
 
@@ -28,8 +30,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         SECRET_KEY=_secret_key(settings),
         MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
+        SESSION_COOKIE_NAME="switchboard_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_lifetime_hours),
+        # CSRF is enforced by the admin blueprints themselves (admin_app.auth), so
+        # webhooks and the web chat's token-authenticated endpoints are not caught by it.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: pages stay open
+        WTF_CSRF_SSL_STRICT=settings.session_cookie_secure,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
     )
     app.extensions[EXTENSION_KEY] = services
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
 
     socketio.init_app(
         app,
@@ -37,12 +54,27 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         message_queue=settings.socketio_message_queue,
     )
 
-    from admin_app import api, cli, health
+    from admin_app import account, api, cli, health, live, pages, settings_page
+    from admin_app import api_actions, export  # noqa: F401  (their routes join api.bp)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(settings_page.bp)
+    live.register(socketio, services)
+    __import__("channels.messenger").messenger.init_app(app)  # Messenger webhook
+    __import__("channels.webchat").webchat.init_app(app, socketio)  # web chat widget
     api.register_error_pages(app)
     cli.register(app)
+    if settings.trusted_proxy_hops:
+        # Outermost, so Socket.IO's requests see the client's address, scheme and host too.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=settings.trusted_proxy_hops,
+            x_proto=settings.trusted_proxy_hops,
+            x_host=settings.trusted_proxy_hops,
+        )
     return app
 
 

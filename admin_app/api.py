@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from admin_app import get_services
 from admin_app.auth import current_user, login_required
+from admin_app.web import security_headers
 from services.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
-from services.models import ConversationFilter
+from services.models import Conversation, ConversationFilter
 
 bp = Blueprint("admin_api", __name__, url_prefix="/admin")
+bp.after_request(security_headers)
 log = logging.getLogger(__name__)
 
 
@@ -119,8 +122,24 @@ def get_conversation(conversation_id: int):
     conversation = tracker.get(conversation_id)
     messages = tracker.history(conversation_id, _limit(query.limit), query.before, query.after)
     return jsonify(
-        success=True, conversation=_dump(conversation), messages=[_dump(m) for m in messages]
+        success=True,
+        conversation=_dump(conversation),
+        messages=[_dump(m) for m in messages],
+        window=messaging_window(conversation),
     )
+
+
+def messaging_window(conversation: Conversation) -> dict | None:
+    """Messenger's reply window for this conversation (None on other platforms)."""
+    if conversation.platform != "messenger":
+        return None
+    try:
+        from channels.messenger.window import window_state
+    except ImportError:  # the Messenger channel is not installed
+        return None
+    state = window_state(conversation.last_user_message_at, get_services().clock())
+    until = state.get("until")
+    return {**state, "until": until.isoformat() if until is not None else None}
 
 
 @bp.get("/conversations/<int:conversation_id>/messages")
@@ -177,17 +196,39 @@ def stats():
 
 
 def register_error_pages(app) -> None:
-    """JSON errors for every ``/admin/`` path, including unknown routes and crashes."""
+    """JSON errors for every ``/admin/`` path, including unknown routes and crashes; an
+    HTML page for the admin panel's pages."""
     from werkzeug.exceptions import HTTPException
 
     def wants_json() -> bool:
         return request.path.startswith("/admin/") or request.path == "/admin"
 
+    def html_page() -> bool:
+        return request.blueprint in ("pages", "account", "settings") or request.path == "/"
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        if wants_json():
+            return jsonify(success=False, error=f"CSRF check failed: {exc.description}"), 400
+        return _html_error(400, "The form expired or did not come from this site. "
+                                "Go back, reload the page and try again.")
+
+    def _html_error(code: int, detail: str):
+        from flask_login import current_user as session_user
+
+        user = session_user.user if session_user.is_authenticated else None
+        response = app.make_response(
+            (render_template("error.html", code=code, detail=detail, user=user), code)
+        )
+        return security_headers(response)
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        if not wants_json():
-            return exc
-        return jsonify(success=False, error=exc.description or exc.name), exc.code
+        if wants_json():
+            return jsonify(success=False, error=exc.description or exc.name), exc.code
+        if html_page() and exc.code and exc.code >= 400:
+            return _html_error(exc.code, exc.description or exc.name)
+        return exc
 
     @app.errorhandler(Exception)
     def _crash(exc: Exception):

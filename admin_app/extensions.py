@@ -1,5 +1,16 @@
 """Flask extensions, created here and bound to an app in ``create_app``."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_socketio import SocketIO
+from flask_wtf.csrf import CSRFProtect
 
 socketio = SocketIO()
+login_manager = LoginManager()
+# CSRF is checked where a browser session authenticates a change (the admin pages, and
+# the JSON API when it is called with the session cookie): see ``admin_app.auth``.
+# Webhooks and token-authenticated calls carry no ambient credential to forge.
+csrf = CSRFProtect()
+# No default limits: each view that needs one says so (the login form, the web chat).
+limiter = Limiter(key_func=get_remote_address)

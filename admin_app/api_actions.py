@@ -1,0 +1,116 @@
+"""What agents do from the admin panel, as JSON endpoints on the same ``/admin`` API:
+reply, retry a failed send, take over / hand back, assign; and who the agents are."""
+
+from __future__ import annotations
+
+from flask import jsonify
+from pydantic import Field, field_validator
+
+from admin_app import get_services
+from admin_app.api import _body, _dump, _Query, bp
+from admin_app.auth import current_user, login_required
+from services.errors import Conflict, InvalidInput, NotFound
+from services.models import OutboundMessage
+
+
+class ReplyBody(_Query):
+    content: str = Field(max_length=4000)
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the reply is empty")
+        return value
+
+
+class AssignBody(_Query):
+    user_id: int | None = Field(default=None, ge=1)
+
+
+def _public_user(user) -> dict:
+    return {"id": user.id, "email": user.email, "role": user.role, "disabled": user.disabled}
+
+
+@bp.get("/me")
+@login_required
+def me():
+    """The caller's account (the panel uses it for "mine" and to tell its own typing)."""
+    return jsonify(success=True, user=_public_user(current_user()))
+
+
+@bp.get("/users")
+@login_required
+def users():
+    """Every account, without secrets: who a conversation can be assigned to."""
+    accounts = get_services().store.list_users()
+    return jsonify(success=True, users=[_public_user(u) for u in accounts], count=len(accounts))
+
+
+@bp.post("/conversations/<int:conversation_id>/messages")
+@login_required
+def reply(conversation_id: int):
+    """An agent's reply: stored ``pending``, sent by the worker through the channel.
+
+    Replying also takes the conversation over from the bot (assigned to the replying
+    agent if nobody has it), so the bot does not talk over the person.
+    """
+    body = _body(ReplyBody)
+    user = current_user()
+    tracker = get_services().tracker
+    conversation = tracker.get(conversation_id)
+    if conversation.status == "closed":
+        raise Conflict("the conversation is closed: reopen it to reply")
+    if conversation.handled_by != "human":
+        assignee = conversation.assigned_to or user.id
+        conversation, _ = tracker.set_handling(conversation_id, "human", assignee)
+    message = tracker.track_outbound(
+        OutboundMessage(
+            conversation_id=conversation_id,
+            sender_type="agent",
+            sender_id=user.email,
+            content=body.content,
+            metadata={"agent_id": user.id},
+        )
+    )
+    return jsonify(success=True, message=_dump(message)), 201
+
+
+@bp.post("/messages/<int:message_id>/retry")
+@login_required
+def retry(message_id: int):
+    """Send a ``failed`` outbound message again (409 for any other message)."""
+    message = get_services().outbox.requeue(message_id)
+    return jsonify(success=True, message=_dump(message))
+
+
+@bp.post("/conversations/<int:conversation_id>/take-over")
+@login_required
+def take_over(conversation_id: int):
+    """A human answers from now on (the bot falls silent); assigned to the caller."""
+    conversation, changed = get_services().tracker.set_handling(
+        conversation_id, "human", current_user().id
+    )
+    return jsonify(success=True, conversation=_dump(conversation), changed=changed)
+
+
+@bp.post("/conversations/<int:conversation_id>/hand-back")
+@login_required
+def hand_back(conversation_id: int):
+    """The bot answers again; the assignee and the needs-human flag are cleared."""
+    conversation, changed = get_services().tracker.set_handling(conversation_id, "bot")
+    return jsonify(success=True, conversation=_dump(conversation), changed=changed)
+
+
+@bp.post("/conversations/<int:conversation_id>/assign")
+@login_required
+def assign(conversation_id: int):
+    """Assign to an account (``{"user_id": 3}``) or unassign (``{"user_id": null}``)."""
+    body = _body(AssignBody)
+    try:
+        conversation = get_services().tracker.assign(conversation_id, body.user_id)
+    except NotFound as exc:
+        if body.user_id is not None and get_services().store.get_user(body.user_id) is None:
+            raise InvalidInput(f"no account {body.user_id}") from exc
+        raise
+    return jsonify(success=True, conversation=_dump(conversation))

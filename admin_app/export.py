@@ -1,0 +1,153 @@
+"""``GET /admin/export``: conversations with their messages for a date range, streamed.
+
+Conversations are read page by page through the tracker (newest activity first, keyset
+cursor) and each one's messages page by page, so memory stays flat however large the range.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Iterator
+
+from flask import Response, request, stream_with_context
+
+from admin_app import get_services
+from admin_app.api import bp
+from admin_app.auth import login_required
+from services.errors import InvalidInput
+from services.models import Conversation, ConversationFilter, Message
+
+CONVERSATION_PAGE = 200
+MESSAGE_PAGE = 500
+DEFAULT_DAYS = 30
+
+CSV_COLUMNS = [
+    "conversation_id", "platform", "external_user_id", "display_name", "conversation_status",
+    "handled_by", "needs_human", "message_id", "created_at", "sender_type", "sender_id",
+    "content", "attachments", "delivery_status", "delivery_error", "confidence_score",
+    "requires_human", "human_reason", "human_replied", "replied_by", "replied_at",
+]
+
+
+def _moment(value: str, name: str, end_of_day: bool) -> datetime:
+    """``YYYY-MM-DD`` (a whole day) or an ISO-8601 time; naive times are UTC."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime.combine(day, time.min, tzinfo=timezone.utc)
+            return moment + timedelta(days=1) if end_of_day else moment
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"invalid {name}: use YYYY-MM-DD or an ISO-8601 time") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def _range() -> tuple[datetime, datetime]:
+    now = get_services().clock()
+    raw_to, raw_from = request.args.get("to"), request.args.get("from")
+    # Without ``to``: everything up to now, this very second included.
+    end = _moment(raw_to, "to", end_of_day=True) if raw_to else now + timedelta(seconds=1)
+    start = _moment(raw_from, "from", end_of_day=False) if raw_from else (
+        end - timedelta(days=DEFAULT_DAYS)
+    )
+    if start >= end:
+        raise InvalidInput("from must be before to")
+    return start, end
+
+
+def conversations_in(start: datetime, end: datetime) -> Iterator[tuple[Conversation, list[Message]]]:
+    """Every conversation with activity in [start, end), with its messages in that range."""
+    tracker = get_services().tracker
+    cursor = None
+    while True:
+        page = tracker.list(ConversationFilter(sort="last_activity"), CONVERSATION_PAGE, cursor)
+        for conversation in page.conversations:
+            if conversation.last_message_at < start:
+                return  # newest activity first: everything after this is older
+            if conversation.created_at >= end:
+                continue
+            messages = [m for m in _messages(conversation.id) if start <= m.created_at < end]
+            if messages:
+                yield conversation, messages
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
+def _messages(conversation_id: int) -> Iterator[Message]:
+    tracker = get_services().tracker
+    after = 0
+    while True:
+        batch = tracker.history(conversation_id, MESSAGE_PAGE, after=after)
+        yield from batch
+        if len(batch) < MESSAGE_PAGE:
+            return
+        after = batch[-1].id
+
+
+def _cell(value) -> str:
+    """A CSV cell; text a spreadsheet would run as a formula is quoted with a '."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False) if value else ""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv(start: datetime, end: datetime) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for conversation, messages in conversations_in(start, end):
+        for m in messages:
+            writer.writerow([_cell(v) for v in (
+                conversation.id, conversation.platform, conversation.external_user_id,
+                conversation.display_name, conversation.status, conversation.handled_by,
+                conversation.needs_human, m.id, m.created_at, m.sender_type, m.sender_id,
+                m.content, m.attachments, m.delivery_status, m.delivery_error,
+                m.confidence_score, m.requires_human, m.human_reason, m.human_replied,
+                m.replied_by, m.replied_at,
+            )])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _json(start: datetime, end: datetime) -> Iterator[str]:
+    yield json.dumps({"success": True, "from": start.isoformat(), "to": end.isoformat()})[:-1]
+    yield ', "conversations": ['
+    first = True
+    for conversation, messages in conversations_in(start, end):
+        item = conversation.model_dump(mode="json")
+        item["messages"] = [m.model_dump(mode="json") for m in messages]
+        yield ("" if first else ",\n") + json.dumps(item, ensure_ascii=False)
+        first = False
+    yield "]}\n"
+
+
+@bp.get("/export")
+@login_required
+def export():
+    """``?from=YYYY-MM-DD&to=YYYY-MM-DD&format=csv|json`` (default: the last 30 days, CSV)."""
+    fmt = request.args.get("format", "csv")
+    if fmt not in ("csv", "json"):
+        raise InvalidInput("format must be csv or json")
+    start, end = _range()
+    body = _csv(start, end) if fmt == "csv" else _json(start, end)
+    name = f"switchboard-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}"
+    mimetype = "text/csv" if fmt == "csv" else "application/json"
+    return Response(
+        stream_with_context(body),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                 "Cache-Control": "no-store"},
+    )

@@ -1,0 +1,44 @@
+"""The admin panel's HTML forms (Flask-WTF: each carries and checks the CSRF token)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+
+EMAIL = Regexp(r"^[^@\s]+@[^@\s]+$", message="Enter an e-mail address.")
+ROLES = [SelectChoice("agent", "Agent"), SelectChoice("admin", "Admin")]
+
+
+class LoginForm(FlaskForm):
+    email = StringField("E-mail", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    next = HiddenField()
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=8, max=1024)]
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired(), EqualTo("new_password", message="The passwords differ.")],
+    )
+
+
+class NewUserForm(FlaskForm):
+    email = StringField("E-mail", validators=[DataRequired(), Length(max=254), EMAIL])
+    role = SelectField("Role", choices=ROLES, default="agent")
+
+
+class NewTokenForm(FlaskForm):
+    user_id = SelectField("Account", coerce=int)
+    name = StringField(
+        "What it is for", validators=[DataRequired(), Length(max=100)], default="api"
+    )
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""

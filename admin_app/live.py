@@ -1,0 +1,189 @@
+"""The ``/admin`` Socket.IO namespace: domain events pushed to the admin browsers.
+
+Rooms: ``admins`` (every connected admin or agent: conversation changes and stats) and
+``conversation:<id>`` (joined by the pages that show one conversation: its messages and
+typing). ``EventRelay`` subscribes to the services' ``EventBus`` and emits each event to its
+rooms through ``socketio.emit``, which works from any thread (the job worker's included)
+and goes through ``SOCKETIO_MESSAGE_QUEUE`` when one is configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from urllib.parse import urlsplit
+
+from flask import request
+from flask_login import current_user as session_user
+from flask_socketio import ConnectionRefusedError, Namespace, SocketIO, join_room, leave_room
+
+from services.events import Event
+from services.runtime import Services
+
+NAMESPACE = "/admin"
+ADMINS_ROOM = "admins"
+log = logging.getLogger(__name__)
+
+
+def conversation_room(conversation_id: int) -> str:
+    return f"conversation:{conversation_id}"
+
+
+def _conversation_id(data) -> int | None:
+    """The positive integer ``conversation_id`` of an event payload, or None."""
+    value = data.get("conversation_id") if isinstance(data, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return None
+    return value
+
+
+def same_origin() -> bool:
+    """True unless the browser says the page that opened the socket is on another site.
+
+    Browsers always send ``Origin`` with a WebSocket handshake and a cross-origin XHR; a
+    same-origin long-polling GET may omit it, and so do non-browser clients. Host and port
+    are compared, not the scheme, so a TLS-terminating proxy needs no extra setting (as
+    for the web chat's origin check).
+    """
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True
+    return urlsplit(origin.strip().lower()).netloc == request.host.lower()
+
+
+class AdminNamespace(Namespace):
+    """Logged-in admins and agents only, from pages served by this app."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(NAMESPACE)
+        self.services = services
+        self._connected = 0
+        self._lock = threading.Lock()
+
+    @property
+    def connected(self) -> int:
+        """Sockets of this process in the namespace (stats are computed only if any)."""
+        return self._connected
+
+    def on_connect(self, auth=None):
+        if not session_user.is_authenticated:
+            raise ConnectionRefusedError("authentication required")
+        if not same_origin():
+            raise ConnectionRefusedError("cross-origin connection refused")
+        join_room(ADMINS_ROOM)
+        with self._lock:
+            self._connected += 1
+
+    def on_disconnect(self, reason=None):
+        with self._lock:
+            self._connected = max(0, self._connected - 1)
+
+    def on_join(self, data):
+        """Follow one conversation: its messages and typing come to this socket."""
+        conversation_id = _conversation_id(data)
+        if conversation_id is None:
+            return {"ok": False, "error": "conversation_id must be a positive integer"}
+        join_room(conversation_room(conversation_id))
+        return {"ok": True}
+
+    def on_leave(self, data):
+        conversation_id = _conversation_id(data)
+        if conversation_id is not None:
+            leave_room(conversation_room(conversation_id))
+        return {"ok": True}
+
+    def on_typing(self, data):
+        """An agent is typing (or stopped): other admins and the person's channel hear it."""
+        conversation_id = _conversation_id(data)
+        if conversation_id is None or not session_user.is_authenticated:
+            return {"ok": False}
+        user = session_user.user
+        self.services.events.publish(
+            Event(
+                "typing",
+                {
+                    "conversation_id": conversation_id,
+                    "sender_type": "agent",
+                    "typing": bool(data.get("typing", True)),
+                    "user_id": user.id,
+                    "name": user.email,
+                },
+                conversation_id,
+            )
+        )
+        return {"ok": True}
+
+
+class EventRelay:
+    """Forwards every domain event to the rooms that show it; throttles ``stats.updated``.
+
+    Stats are recomputed at most once per ``stats_interval`` seconds after something
+    changed, and only while this process has admins connected.
+    """
+
+    def __init__(
+        self, socketio: SocketIO, services: Services, namespace: AdminNamespace,
+        stats_interval: float,
+    ) -> None:
+        self.socketio = socketio
+        self.server = socketio.server
+        self.services = services
+        self.namespace = namespace
+        self.stats_interval = stats_interval
+        self._stats_pending = False
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        data = {**event.data, "conversation_id": event.conversation_id}
+        if event.name in ("conversation.created", "conversation.updated"):
+            rooms = [ADMINS_ROOM]
+            if event.conversation_id is not None:
+                rooms.append(conversation_room(event.conversation_id))
+            self._emit(event.name, data, rooms)
+            self._stats_changed()
+        elif event.name in ("message.created", "message.updated", "typing"):
+            if event.conversation_id is not None:
+                self._emit(event.name, data, conversation_room(event.conversation_id))
+            if event.name == "message.created":
+                self._stats_changed()
+        elif event.name == "stats.updated":
+            self._emit(event.name, event.data, ADMINS_ROOM)
+
+    def _emit(self, name: str, data: dict, to) -> None:
+        # Through the Socket.IO server of this app (bound at registration), so an app's
+        # events never reach another app built later in the same process (tests do that).
+        self.server.emit(name, data, to=to, namespace=NAMESPACE)
+
+    def _stats_changed(self) -> None:
+        if not self.namespace.connected:
+            return
+        with self._lock:
+            if self._stats_pending:
+                return
+            self._stats_pending = True
+        self.server.start_background_task(self._emit_stats_later)
+
+    def _emit_stats_later(self) -> None:
+        self.server.sleep(self.stats_interval)
+        with self._lock:
+            self._stats_pending = False
+        started = time.monotonic()
+        try:
+            stats = self.services.tracker.stats()
+        except Exception:  # the store is down: the next change tries again
+            log.exception("could not compute stats for the admin panel")
+            return
+        log.debug("stats for the admin panel in %.0f ms", (time.monotonic() - started) * 1000)
+        self._emit("stats.updated", {"stats": stats.model_dump(mode="json")}, ADMINS_ROOM)
+
+
+def register(socketio: SocketIO, services: Services) -> EventRelay:
+    """Serve ``/admin`` on the app's Socket.IO server and relay the services' events."""
+    namespace = AdminNamespace(services)
+    socketio.on_namespace(namespace)
+    relay = EventRelay(
+        socketio, services, namespace, services.settings.admin_stats_interval_seconds
+    )
+    services.events.subscribe(relay)
+    return relay

@@ -1,0 +1,38 @@
+"""The admin panel's HTML pages: inbox, conversation, stats.
+
+Pages are shells: the browser fills them from the JSON API and keeps them current over the
+``/admin`` socket (``static/js``), so a page and a script using the API see the same data.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+
+from admin_app import get_services
+from admin_app.auth import current_user, page_login_required
+from admin_app.web import admin_pages
+
+bp = admin_pages(Blueprint("pages", __name__))
+
+
+@bp.get("/")
+@page_login_required
+def inbox():
+    return render_template("inbox.html", page="inbox", user=current_user())
+
+
+@bp.get("/conversations/<int:conversation_id>")
+@page_login_required
+def conversation(conversation_id: int):
+    found = get_services().store.get_conversation(conversation_id)
+    if found is None:
+        abort(404, f"There is no conversation {conversation_id}.")
+    return render_template(
+        "conversation.html", page="conversation", user=current_user(), conversation=found
+    )
+
+
+@bp.get("/stats")
+@page_login_required
+def stats():
+    return render_template("stats.html", page="stats", user=current_user())

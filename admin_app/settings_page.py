@@ -1,0 +1,166 @@
+"""``/settings``: everyone changes their own password; admins manage accounts and API tokens.
+
+A generated password or token is shown once, in the response to the POST that made it
+(never put in the session cookie, which the browser can read), and stored only hashed.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import login_user
+from wtforms.fields.choices import SelectChoice
+
+from admin_app import get_services
+from admin_app.auth import SessionUser, current_user, page_login_required
+from admin_app.forms import ActionForm, NewTokenForm, NewUserForm, PasswordForm
+from admin_app.security import (
+    hash_api_token,
+    hash_password,
+    new_api_token,
+    new_password,
+    verify_password,
+)
+from admin_app.web import admin_pages
+from services.errors import Conflict, NotFound
+
+bp = admin_pages(Blueprint("settings", __name__, url_prefix="/settings"))
+
+
+def admin_only(view):
+    @wraps(view)
+    @page_login_required
+    def wrapped(*args, **kwargs):
+        if current_user().role != "admin":
+            abort(403, "Only admins can manage accounts and API tokens.")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _account_choices(users) -> list[SelectChoice]:
+    return [SelectChoice(str(u.id), u.email) for u in users]
+
+
+def _render(status: int = 200, *, secret: dict | None = None, **forms):
+    user = current_user()
+    store = get_services().store
+    context = {
+        "page": "settings",
+        "user": user,
+        "secret": secret,
+        "password_form": forms.get("password_form") or PasswordForm(formdata=None),
+        "action_form": ActionForm(formdata=None),
+    }
+    if user.role == "admin":
+        users = store.list_users()
+        token_form = forms.get("token_form") or NewTokenForm(formdata=None)
+        token_form.user_id.choices = _account_choices(u for u in users if not u.disabled)
+        context.update(
+            users=users,
+            emails={u.id: u.email for u in users},
+            tokens=store.list_api_tokens(),
+            user_form=forms.get("user_form") or NewUserForm(formdata=None),
+            token_form=token_form,
+        )
+    return render_template("settings.html", **context), status
+
+
+@bp.get("")
+@page_login_required
+def index():
+    return _render()
+
+
+@bp.post("/password")
+@page_login_required
+def change_password():
+    form = PasswordForm()
+    user = current_user()
+    if not form.validate_on_submit():
+        return _render(400, password_form=form)
+    if not verify_password(user.password_hash, form.current_password.data):
+        form.current_password.errors = ["This is not your current password."]
+        return _render(400, password_form=form)
+    get_services().store.set_user_password(user.id, hash_password(form.new_password.data))
+    # The session id embeds a digest of the password hash: sign this browser in again.
+    login_user(SessionUser(get_services().store.get_user(user.id)))
+    flash("Your password was changed. Other sessions of your account are signed out.")
+    return redirect(url_for("settings.index"))
+
+
+@bp.post("/users")
+@admin_only
+def create_user():
+    form = NewUserForm()
+    if not form.validate_on_submit():
+        return _render(400, user_form=form)
+    services = get_services()
+    password = new_password()
+    try:
+        made = services.store.create_user(
+            form.email.data.strip(), form.role.data, hash_password(password), services.clock()
+        )
+    except Conflict:
+        form.email.errors = ["An account with this e-mail exists already."]
+        return _render(409, user_form=form)
+    current_app.logger.info("%s created %s %s", current_user().email, made.role, made.email)
+    return _render(secret={"what": f"One-time password for {made.email}", "value": password})
+
+
+@bp.post("/users/<int:user_id>/reset-password")
+@admin_only
+def reset_password(user_id: int):
+    form = ActionForm()
+    store = get_services().store
+    target = store.get_user(user_id)
+    if not form.validate_on_submit() or target is None:
+        abort(404)
+    password = new_password()
+    store.set_user_password(user_id, hash_password(password))
+    return _render(secret={"what": f"New password for {target.email}", "value": password})
+
+
+@bp.post("/users/<int:user_id>/<any(disable, enable):action>")
+@admin_only
+def set_disabled(user_id: int, action: str):
+    ActionForm().validate_on_submit()
+    if user_id == current_user().id:
+        flash("You cannot disable your own account.")
+        return redirect(url_for("settings.index"))
+    try:
+        get_services().store.set_user_disabled(user_id, action == "disable")
+    except NotFound:
+        abort(404)
+    flash(f"Account {action}d.")
+    return redirect(url_for("settings.index"))
+
+
+@bp.post("/tokens")
+@admin_only
+def create_token():
+    form = NewTokenForm()
+    form.user_id.choices = _account_choices(get_services().store.list_users())
+    if not form.validate_on_submit():
+        return _render(400, token_form=form)
+    services = get_services()
+    owner = services.store.get_user(form.user_id.data)
+    token = new_api_token()
+    services.store.create_api_token(
+        owner.id, form.name.data.strip(), hash_api_token(token), services.clock()
+    )
+    return _render(secret={"what": f"API token for {owner.email}", "value": token})
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@admin_only
+def revoke_token(token_id: int):
+    ActionForm().validate_on_submit()
+    services = get_services()
+    try:
+        services.store.revoke_api_token(token_id, services.clock())
+    except NotFound:
+        abort(404)
+    flash("Token revoked.")
+    return redirect(url_for("settings.index"))

@@ -1,0 +1,201 @@
+// What every admin page shares: the JSON API client, the live socket, formatting, toasts.
+// Everything from a conversation is put in the page with textContent, never as HTML.
+
+const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content || "";
+const body = document.body;
+
+export const me = {
+  id: Number(body.dataset.userId || 0),
+  email: body.dataset.userEmail || "",
+  role: body.dataset.userRole || "",
+};
+
+export class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Call the admin JSON API with the session cookie (and the CSRF token on changes). */
+export async function api(path, { method = "GET", json } = {}) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") headers["X-CSRFToken"] = csrfToken;
+  if (json !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: json === undefined ? undefined : JSON.stringify(json),
+  });
+  if (response.status === 401) {
+    window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+    throw new ApiError("signed out", 401);
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    /* not JSON */
+  }
+  if (!response.ok || !data || data.success === false) {
+    throw new ApiError((data && data.error) || `request failed (${response.status})`, response.status);
+  }
+  return data;
+}
+
+/** Build an element: el("span", {className: "x", text: "…"}, child, …). */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null) continue;
+    if (key === "text") node.textContent = value;
+    else if (key === "className") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+const PLATFORMS = { messenger: "Messenger", webchat: "Web chat" };
+export function platformBadge(node, platform) {
+  node.textContent = PLATFORMS[platform] || platform;
+  node.className = `platform-badge platform-${platform}`;
+}
+export function statusBadge(node, status) {
+  node.textContent = status;
+  node.className = `status-badge status-${status}`;
+}
+
+const usersById = new Map();
+let usersLoaded = null;
+/** Every account (id → {email, role}), fetched once per page. */
+export function loadUsers() {
+  usersLoaded ||= api("/admin/users").then((data) => {
+    for (const u of data.users) usersById.set(u.id, u);
+    return usersById;
+  }).catch(() => usersById);
+  return usersLoaded;
+}
+export function userName(id) {
+  if (!id) return "";
+  if (id === me.id) return "you";
+  return usersById.get(id)?.email || `#${id}`;
+}
+
+/** "bot" or "human · ann@…" */
+export function handledText(conversation) {
+  if (conversation.handled_by !== "human") return "bot";
+  const who = userName(conversation.assigned_to);
+  return who ? `human · ${who}` : "human";
+}
+
+export function timeAgo(iso, now = Date.now()) {
+  if (!iso) return "";
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (seconds < 45) return "just now";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return `${hours} h`;
+  const days = Math.round(hours / 24);
+  return days < 60 ? `${days} d` : new Date(iso).toLocaleDateString();
+}
+export function clockTime(iso) {
+  const d = new Date(iso);
+  const sameDay = d.toDateString() === new Date().toDateString();
+  return sameDay
+    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+    : d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** Keep every <time data-ago> on the page current. */
+export function refreshTimes() {
+  for (const node of document.querySelectorAll("time[data-ago]")) {
+    node.textContent = timeAgo(node.dateTime);
+  }
+}
+setInterval(refreshTimes, 30_000);
+
+export function toast(title, text, { alert = false, onClick, timeout = 7000 } = {}) {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  const node = el("div", { className: "toast" + (alert ? " toast-alert" : ""), role: "status" },
+    el("strong", { text: title }), text ? el("span", { text }) : null);
+  node.addEventListener("click", () => {
+    node.remove();
+    onClick?.();
+  });
+  box.append(node);
+  setTimeout(() => node.remove(), timeout);
+}
+
+/**
+ * The live connection to /admin. `handlers` maps event names to functions; `onSync` runs
+ * on every (re)connect — the page re-fetches what it shows, so nothing missed while the
+ * socket was down stays missing.
+ */
+export function connectLive(handlers, { onSync, rooms = [] } = {}) {
+  const status = document.getElementById("live-status");
+  const setState = (state, title) => {
+    if (!status) return;
+    status.dataset.state = state;
+    status.title = `Live updates: ${title}`;
+  };
+  if (typeof window.io !== "function") {
+    setState("disconnected", "unavailable");
+    return null;
+  }
+  const socket = window.io("/admin", { transports: ["websocket", "polling"], withCredentials: true });
+  let connectedBefore = false;
+  socket.on("connect", () => {
+    setState("connected", "connected");
+    for (const room of rooms) socket.emit("join", room);
+    if (connectedBefore) onSync?.();
+    connectedBefore = true;
+  });
+  socket.on("disconnect", () => setState("disconnected", "reconnecting…"));
+  socket.on("connect_error", (err) => {
+    setState("disconnected", err?.message || "refused");
+  });
+  for (const [name, handler] of Object.entries(handlers)) socket.on(name, handler);
+  window.__adminSocket = socket; // for the browser tests
+  return socket;
+}
+
+/** The tab title shows how many conversations wait for a human: "(3) Inbox · Switchboard". */
+const baseTitle = document.title;
+export function setWaitingCount(n) {
+  document.title = n > 0 ? `(${n}) ${baseTitle}` : baseTitle;
+  const badge = document.getElementById("nav-waiting");
+  if (badge) {
+    badge.textContent = String(n);
+    badge.hidden = !(n > 0);
+  }
+}
+
+/** A short two-tone beep (Web Audio; no sound file to serve). */
+export function beep() {
+  try {
+    const ctx = new (window.AudioContext || window.webkitAudioContext)();
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.connect(gain);
+    gain.connect(ctx.destination);
+    gain.gain.value = 0.08;
+    osc.frequency.setValueAtTime(880, ctx.currentTime);
+    osc.frequency.setValueAtTime(660, ctx.currentTime + 0.12);
+    osc.start();
+    osc.stop(ctx.currentTime + 0.25);
+    osc.onended = () => ctx.close();
+  } catch {
+    /* no audio */
+  }
+}

@@ -1,0 +1,370 @@
+// One conversation: the live message stream, replies with their delivery state, handling.
+import {
+  api, clockTime, connectLive, duration, el, handledText, loadUsers, me, platformBadge,
+  statusBadge, toast, userName,
+} from "./common.js";
+
+const conversationId = Number(document.body.dataset.conversationId);
+const PAGE = 50;
+const $ = (id) => document.getElementById(id);
+const stream = $("stream");
+const list = $("messages");
+const template = $("message-template");
+const replyForm = $("reply-form");
+const replyText = $("reply-text");
+const replyError = $("reply-error");
+const typingNote = $("typing");
+
+let conversation = null;
+const messages = new Map(); // id -> message
+let hasOlder = false;
+let socket = null;
+
+// -- header and side panel ------------------------------------------------------------------
+function renderConversation() {
+  const c = conversation;
+  $("c-name").textContent = c.display_name || c.external_user_id;
+  document.title = `${c.display_name || "Conversation"} · Switchboard`;
+  platformBadge($("c-platform"), c.platform);
+  statusBadge($("c-status"), c.status);
+  const handled = $("c-handled");
+  handled.textContent = `handled by ${handledText(c)}`;
+  handled.className = `handled-badge handled-${c.handled_by}`;
+  const flag = $("c-needs-human");
+  flag.hidden = !c.needs_human;
+  flag.textContent = c.human_reason ? `needs human: ${c.human_reason}` : "needs human";
+  $("take-over").hidden = c.handled_by === "human" || c.status === "closed";
+  $("hand-back").hidden = c.handled_by !== "human" || c.status === "closed";
+  $("close").hidden = c.status === "closed";
+  $("reopen").hidden = c.status !== "closed";
+  replyText.disabled = c.status === "closed";
+  $("reply-send").disabled = c.status === "closed";
+  replyText.placeholder = c.status === "closed"
+    ? "This conversation is closed: reopen it to reply."
+    : "Write a reply… (Enter sends, Shift+Enter for a new line)";
+  const assign = $("assign");
+  if (document.activeElement !== assign) assign.value = c.assigned_to ? String(c.assigned_to) : "";
+  renderFacts();
+  localStorage.setItem(`sb.seen.${c.id}`, String(c.message_count));
+}
+
+function renderWindow(window) {
+  const node = $("c-window");
+  node.hidden = !window;
+  if (!window) return;
+  node.textContent = `Messenger: ${window.label}`;
+  node.className = `window-state window-${window.state}`;
+}
+
+function facts(dl, pairs) {
+  dl.replaceChildren();
+  for (const [label, value] of pairs) {
+    if (value === undefined || value === null || value === "") continue;
+    dl.append(el("dt", { text: label }), el("dd", { text: String(value) }));
+  }
+}
+
+function renderFacts() {
+  const c = conversation;
+  const profile = c.profile || {};
+  const profilePairs = [["Name", c.display_name], ["Platform id", c.external_user_id]];
+  for (const [key, value] of Object.entries(profile)) {
+    if (value === null || typeof value === "object") continue;
+    if (/pic|avatar|photo/i.test(key)) continue;
+    profilePairs.push([key.replace(/_/g, " "), value]);
+  }
+  facts($("profile"), profilePairs);
+  const when = (iso) => (iso ? new Date(iso).toLocaleString() : null);
+  const firstReply = c.first_human_reply_at && c.waiting_since === null && c.escalated_at
+    ? duration((Date.parse(c.first_human_reply_at) - Date.parse(c.escalated_at)) / 1000) : null;
+  facts($("facts"), [
+    ["Started", when(c.created_at)],
+    ["Last message", when(c.last_message_at)],
+    ["Messages", c.message_count],
+    ["Priority", `P${c.priority}`],
+    ["Handled by", handledText(c)],
+    ["Waiting since", when(c.waiting_since)],
+    ["Escalated", when(c.escalated_at)],
+    ["First human reply", when(c.first_human_reply_at)],
+    ["Time to first reply", firstReply],
+    ["Closed", when(c.closed_at)],
+    ["Conversation id", c.id],
+  ]);
+}
+
+// -- messages ----------------------------------------------------------------------------
+function senderLabel(m) {
+  if (m.sender_type === "user") return conversation?.display_name || "User";
+  if (m.sender_type === "bot") return "Bot";
+  if (m.sender_type === "agent") return m.sender_id === me.email ? "You" : m.sender_id || "Agent";
+  return "System";
+}
+
+function safeUrl(url) {
+  try {
+    const parsed = new URL(url, location.href);
+    return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function renderAttachment(a) {
+  const url = safeUrl(a.url || a.payload?.url || "");
+  const kind = a.type || "file";
+  const label = a.name || a.title || a.payload?.title || kind;
+  if (url && kind === "image") {
+    const link = el("a", { href: url, target: "_blank", rel: "noopener noreferrer" },
+      el("img", { src: url, alt: label === kind ? "image attachment" : label, loading: "lazy" }));
+    return el("li", {}, link);
+  }
+  if (url) return el("li", {}, el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: `📎 ${label}` }));
+  return el("li", { text: `📎 ${label}` });
+}
+
+function renderMessage(m) {
+  const node = template.content.firstElementChild.cloneNode(true);
+  node.dataset.id = String(m.id);
+  node.dataset.sender = m.sender_type;
+  node.classList.add(`msg-${m.sender_type}`);
+  node.classList.toggle("flagged", m.requires_human && !m.human_replied);
+  node.querySelector(".who").textContent = senderLabel(m);
+  const time = node.querySelector("time");
+  time.dateTime = m.created_at;
+  time.textContent = clockTime(m.created_at);
+  time.title = new Date(m.created_at).toLocaleString();
+  node.querySelector(".text").textContent = m.content;
+  const attachments = node.querySelector(".attachments");
+  for (const a of m.attachments || []) attachments.append(renderAttachment(a));
+  attachments.hidden = !(m.attachments || []).length;
+
+  const confidence = node.querySelector(".confidence");
+  if (m.confidence_score !== null && m.confidence_score !== undefined) {
+    confidence.hidden = false;
+    confidence.textContent = `confidence ${Math.round(m.confidence_score * 100)}%`;
+    confidence.classList.toggle("low", m.confidence_score < 0.5);
+  }
+  const flag = node.querySelector(".flag");
+  if (m.requires_human) {
+    flag.hidden = false;
+    flag.textContent = m.human_replied
+      ? `replied by ${m.replied_by || "a human"}`
+      : `needs human${m.human_reason ? `: ${m.human_reason}` : ""}`;
+  }
+  const outbound = m.sender_type !== "user";
+  const delivery = node.querySelector(".delivery");
+  node.dataset.delivery = m.delivery_status;
+  if (outbound) {
+    delivery.hidden = false;
+    delivery.textContent = m.delivery_status;
+    delivery.className = `delivery delivery-${m.delivery_status}`;
+  }
+  const error = node.querySelector(".delivery-error");
+  if (outbound && m.delivery_status === "failed") {
+    error.hidden = false;
+    error.textContent = m.delivery_error || "not delivered";
+  }
+  const flagButton = node.querySelector(".act-flag");
+  flagButton.hidden = m.requires_human && !m.human_replied;
+  flagButton.addEventListener("click", () => act(`/admin/messages/${m.id}/mark-human`, {}));
+  const repliedButton = node.querySelector(".act-replied");
+  repliedButton.hidden = !(m.requires_human && !m.human_replied);
+  repliedButton.addEventListener("click", () => act(`/admin/messages/${m.id}/mark-replied`));
+  const retryButton = node.querySelector(".act-retry");
+  retryButton.hidden = !(outbound && m.delivery_status === "failed");
+  retryButton.addEventListener("click", () => act(`/admin/messages/${m.id}/retry`));
+  return node;
+}
+
+function nearBottom() {
+  return stream.scrollHeight - stream.scrollTop - stream.clientHeight < 80;
+}
+
+// A reply's state only moves forward (pending → sent → delivered → read). An HTTP answer
+// can arrive after the socket already told us the message was sent: keep the newer state.
+const DELIVERY_RANK = { received: 0, pending: 1, sent: 2, delivered: 3, read: 4 };
+
+function fresher(old, m) {
+  if (!old) return m;
+  const was = DELIVERY_RANK[old.delivery_status], now = DELIVERY_RANK[m.delivery_status];
+  if (was >= DELIVERY_RANK.sent && now !== undefined && now < was) {
+    return { ...m, delivery_status: old.delivery_status, delivery_error: old.delivery_error,
+      external_id: old.external_id };
+  }
+  return m;
+}
+
+/** Take a conversation unless it is older than the one shown (answers and events race). */
+function setConversation(c) {
+  if (conversation && Date.parse(c.updated_at) < Date.parse(conversation.updated_at)) return false;
+  conversation = c;
+  return true;
+}
+
+function upsertMessage(m) {
+  if (m.conversation_id !== conversationId) return;
+  m = fresher(messages.get(m.id), m);
+  const stick = nearBottom();
+  messages.set(m.id, m);
+  const node = renderMessage(m);
+  const existing = list.querySelector(`.msg[data-id="${m.id}"]`);
+  if (existing) {
+    existing.replaceWith(node);
+  } else {
+    const after = [...list.children].find((li) => Number(li.dataset.id) > m.id);
+    list.insertBefore(node, after || null);
+  }
+  if (stick && !existing) stream.scrollTop = stream.scrollHeight;
+  if (m.sender_type === "user") showTyping(null);
+}
+
+function renderAllMessages() {
+  list.replaceChildren(...[...messages.values()].sort((a, b) => a.id - b.id).map(renderMessage));
+  $("load-older").hidden = !hasOlder;
+}
+
+// -- loading -----------------------------------------------------------------------------
+async function load() {
+  const data = await api(`/admin/conversations/${conversationId}?limit=${PAGE}`);
+  setConversation(data.conversation);
+  for (const m of data.messages) messages.set(m.id, fresher(messages.get(m.id), m));
+  if (messages.size === data.messages.length) hasOlder = data.messages.length === PAGE;
+  renderConversation();
+  renderWindow(data.window);
+  renderAllMessages();
+}
+
+async function loadOlder() {
+  const oldest = Math.min(...messages.keys());
+  const data = await api(`/admin/conversations/${conversationId}/messages?limit=${PAGE}&before=${oldest}`);
+  for (const m of data.messages) messages.set(m.id, m);
+  hasOlder = data.messages.length === PAGE;
+  const height = stream.scrollHeight;
+  renderAllMessages();
+  stream.scrollTop += stream.scrollHeight - height;
+}
+
+async function refreshWindow() {
+  if (conversation?.platform !== "messenger") return;
+  const data = await api(`/admin/conversations/${conversationId}?limit=1`);
+  renderWindow(data.window);
+}
+
+// -- actions -----------------------------------------------------------------------------
+async function act(path, json) {
+  try {
+    const data = await api(path, { method: "POST", json });
+    if (data.conversation && setConversation(data.conversation)) renderConversation();
+    if (data.message) upsertMessage(data.message);
+    return data;
+  } catch (err) {
+    toast("That did not work", err.message, { alert: true });
+    return null;
+  }
+}
+
+$("take-over").addEventListener("click", () => act(`/admin/conversations/${conversationId}/take-over`));
+$("hand-back").addEventListener("click", () => act(`/admin/conversations/${conversationId}/hand-back`));
+$("close").addEventListener("click", () => act(`/admin/conversations/${conversationId}/close`));
+$("reopen").addEventListener("click", () => act(`/admin/conversations/${conversationId}/reopen`));
+$("load-older").addEventListener("click", loadOlder);
+$("assign").addEventListener("change", (e) => {
+  const value = e.target.value ? Number(e.target.value) : null;
+  act(`/admin/conversations/${conversationId}/assign`, { user_id: value });
+});
+
+async function sendReply() {
+  const content = replyText.value;
+  if (!content.trim()) return;
+  replyError.hidden = true;
+  $("reply-send").disabled = true;
+  try {
+    const data = await api(`/admin/conversations/${conversationId}/messages`, {
+      method: "POST", json: { content },
+    });
+    replyText.value = "";
+    upsertMessage(data.message);
+    stream.scrollTop = stream.scrollHeight;
+    sendTyping(false);
+  } catch (err) {
+    replyError.textContent = err.message;
+    replyError.hidden = false;
+  } finally {
+    $("reply-send").disabled = conversation?.status === "closed";
+    replyText.focus();
+  }
+}
+replyForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  sendReply();
+});
+replyText.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    sendReply();
+  }
+});
+
+// -- typing, both ways ------------------------------------------------------------------------
+let typingSent = 0;
+let typingIdle = null;
+function sendTyping(typing) {
+  if (!socket?.connected) return;
+  clearTimeout(typingIdle);
+  if (typing) {
+    typingIdle = setTimeout(() => sendTyping(false), 4000);
+    if (Date.now() - typingSent < 2500) return;
+    typingSent = Date.now();
+  } else {
+    typingSent = 0;
+  }
+  socket.emit("typing", { conversation_id: conversationId, typing });
+}
+replyText.addEventListener("input", () => sendTyping(replyText.value.length > 0));
+
+let typingHide = null;
+function showTyping(text) {
+  clearTimeout(typingHide);
+  typingNote.hidden = !text;
+  typingNote.textContent = text || "";
+  if (text) typingHide = setTimeout(() => showTyping(null), 6000);
+}
+function onTyping(data) {
+  if (data.conversation_id !== conversationId) return;
+  if (data.sender_type === "agent" && data.user_id === me.id) return;
+  if (data.sender_type !== "agent" && data.sender_type !== "user") return;
+  if (!data.typing) return showTyping(null);
+  const who = data.sender_type === "agent"
+    ? (data.name || userName(data.user_id))
+    : (conversation?.display_name || "The person");
+  showTyping(`${who} is typing…`);
+}
+
+// -- start -------------------------------------------------------------------------------
+const users = await loadUsers();
+for (const u of [...users.values()].filter((u) => !u.disabled)) {
+  $("assign").append(el("option", { value: String(u.id), text: u.id === me.id ? `${u.email} (you)` : u.email }));
+}
+try {
+  await load();
+  stream.scrollTop = stream.scrollHeight;
+} catch (err) {
+  toast("Could not load the conversation", err.message, { alert: true });
+}
+socket = connectLive(
+  {
+    "message.created": ({ message }) => upsertMessage(message),
+    "message.updated": ({ message }) => upsertMessage(message),
+    "conversation.updated": ({ conversation: c }) => {
+      if (c.id !== conversationId) return;
+      const windowMoved = c.last_user_message_at !== conversation?.last_user_message_at;
+      if (!setConversation(c)) return;
+      renderConversation();
+      if (windowMoved) refreshWindow().catch(() => {});
+    },
+    typing: onTyping,
+  },
+  { rooms: [{ conversation_id: conversationId }], onSync: () => load().catch(() => {}) },
+);
+setInterval(() => refreshWindow().catch(() => {}), 60_000);
+document.body.dataset.ready = "conversation";

@@ -1,0 +1,284 @@
+// The inbox: a filtered, sorted, paginated list of conversations that updates itself live.
+import {
+  api, beep, connectLive, handledText, loadUsers, me, platformBadge, refreshTimes,
+  setWaitingCount, statusBadge, timeAgo, toast,
+} from "./common.js";
+
+const PAGE = 50;
+const list = document.getElementById("conv-list");
+const rowTemplate = document.getElementById("row-template");
+const loadMoreButton = document.getElementById("load-more");
+const emptyNote = document.getElementById("empty");
+const f = {
+  search: document.getElementById("f-search"),
+  status: document.getElementById("f-status"),
+  platform: document.getElementById("f-platform"),
+  sort: document.getElementById("f-sort"),
+  needsHuman: document.getElementById("f-needs-human"),
+  mine: document.getElementById("f-mine"),
+  unassigned: document.getElementById("f-unassigned"),
+};
+const soundOption = document.getElementById("opt-sound");
+const notifyButton = document.getElementById("opt-notify");
+
+const conversations = new Map(); // id -> conversation as the API returns it
+const needsHuman = new Map(); // id -> needs_human as last pushed over the socket
+const pinned = []; // ids that just started needing a human: shown first, newest first
+let nextCursor = null;
+let loading = 0; // a counter, so a stale response from older filters is dropped
+let waiting = 0;
+
+// -- filters -----------------------------------------------------------------------
+function query() {
+  const params = new URLSearchParams({ limit: String(PAGE) });
+  params.set("sort", f.sort.value);
+  if (f.search.value.trim()) params.set("q", f.search.value.trim());
+  if (f.status.value) params.set("status", f.status.value);
+  if (f.platform.value) params.set("platform", f.platform.value);
+  if (f.needsHuman.checked) params.set("needs_human", "true");
+  if (f.mine.checked) params.set("assigned_to", String(me.id));
+  if (f.unassigned.checked) params.set("unassigned", "true");
+  return params;
+}
+
+/** Whether a conversation pushed over the socket belongs in the current list. */
+function matches(c) {
+  if (f.status.value && c.status !== f.status.value) return false;
+  if (f.platform.value && c.platform !== f.platform.value) return false;
+  if (f.needsHuman.checked && !c.needs_human) return false;
+  if (f.mine.checked && c.assigned_to !== me.id) return false;
+  if (f.unassigned.checked && c.assigned_to !== null) return false;
+  const q = f.search.value.trim().toLowerCase();
+  if (q) {
+    const text = `${c.display_name || ""} ${c.last_message_preview || ""}`.toLowerCase();
+    if (!text.includes(q) && !conversations.has(c.id)) return false;
+  }
+  return true;
+}
+
+// The server's orders (keyset pages), mirrored to place rows pushed over the socket:
+// last activity; priority; waiting (needing a human first, the longest wait first).
+const ms = (iso) => (iso ? Date.parse(iso) : null);
+function compare(a, b) {
+  const byActivity = ms(b.last_message_at) - ms(a.last_message_at) || b.id - a.id;
+  if (f.sort.value === "priority") return a.priority - b.priority || byActivity;
+  if (f.sort.value === "waiting") {
+    if (a.needs_human !== b.needs_human) return a.needs_human ? -1 : 1;
+    const wa = ms(a.waiting_since), wb = ms(b.waiting_since);
+    if (wa !== null && wb !== null) return wa - wb || byActivity;
+    if (wa !== null || wb !== null) return wa !== null ? -1 : 1;
+  }
+  return byActivity;
+}
+
+// -- unread (per browser: the message count when the conversation was last opened) ----------
+function unread(c) {
+  const seen = Number(localStorage.getItem(`sb.seen.${c.id}`) ?? 0);
+  return Math.max(0, c.message_count - seen);
+}
+
+// -- rendering ---------------------------------------------------------------------------
+function renderRow(c) {
+  const row = rowTemplate.content.firstElementChild.cloneNode(true);
+  row.href = `/conversations/${c.id}`;
+  row.dataset.id = String(c.id);
+  row.classList.toggle("needs-human", c.needs_human);
+  platformBadge(row.querySelector(".platform-badge"), c.platform);
+  row.querySelector(".name").textContent = c.display_name || c.external_user_id;
+  const count = unread(c);
+  const unreadNode = row.querySelector(".unread");
+  unreadNode.hidden = count === 0;
+  unreadNode.textContent = String(count);
+  unreadNode.title = `${count} unread`;
+  row.querySelector(".preview").textContent = c.last_message_preview || "";
+  statusBadge(row.querySelector(".status-badge"), c.status);
+  const badge = row.querySelector(".human-badge");
+  badge.hidden = !c.needs_human;
+  badge.textContent = c.needs_human ? "needs human" : "";
+  badge.title = c.human_reason || "";
+  if (c.needs_human && c.human_reason) badge.textContent = `needs human: ${c.human_reason}`;
+  const handled = row.querySelector(".handled-badge");
+  handled.textContent = handledText(c);
+  handled.className = `handled-badge handled-${c.handled_by}`;
+  const prio = row.querySelector(".prio");
+  prio.textContent = `P${c.priority}`;
+  prio.title = `priority ${c.priority} (1 is the highest)`;
+  prio.className = `prio prio-${c.priority}`;
+  const when = row.querySelector("time");
+  const stamp = f.sort.value === "waiting" && c.waiting_since ? c.waiting_since : c.last_message_at;
+  when.dateTime = stamp;
+  when.dataset.ago = "";
+  when.textContent = timeAgo(stamp);
+  when.title = new Date(stamp).toLocaleString();
+  return row;
+}
+
+function render(flashId = null) {
+  const ids = [...conversations.keys()];
+  const pins = pinned.filter((id) => conversations.has(id));
+  const rest = ids.filter((id) => !pins.includes(id))
+    .map((id) => conversations.get(id)).sort(compare).map((c) => c.id);
+  const rows = [...pins, ...rest].map((id) => {
+    const row = renderRow(conversations.get(id));
+    if (id === flashId) row.classList.add("flash-new");
+    return row;
+  });
+  for (const old of list.querySelectorAll(".conv-row")) old.remove();
+  list.append(...rows);
+  if (flashId) setTimeout(() => list.querySelector(`.conv-row[data-id="${flashId}"]`)?.classList.remove("flash-new"), 2500);
+  emptyNote.hidden = conversations.size > 0;
+  loadMoreButton.hidden = !nextCursor;
+}
+
+// -- loading -----------------------------------------------------------------------------
+async function load({ more = false } = {}) {
+  const ticket = ++loading;
+  const params = query();
+  if (more && nextCursor) params.set("cursor", nextCursor);
+  loadMoreButton.disabled = true;
+  try {
+    const data = await api(`/admin/conversations?${params}`);
+    if (ticket !== loading) return;
+    if (!more) {
+      conversations.clear();
+    }
+    for (const c of data.conversations) conversations.set(c.id, c);
+    nextCursor = data.next_cursor;
+    render();
+  } catch (err) {
+    toast("Could not load conversations", err.message);
+  } finally {
+    loadMoreButton.disabled = false;
+  }
+}
+
+async function loadWaiting() {
+  try {
+    const { stats } = await api("/admin/stats");
+    waiting = stats.conversations_needing_human;
+    setWaitingCount(waiting);
+  } catch {
+    /* the count is a nicety */
+  }
+}
+
+// -- live updates ----------------------------------------------------------------------
+function onConversation({ conversation: c }) {
+  const before = conversations.get(c.id);
+  if (before && Date.parse(c.updated_at) < Date.parse(before.updated_at)) return; // overtaken
+  // Whether this change is the one that made it wait for a human. Without an earlier
+  // state (not loaded), the flagging change is the one that set waiting_since to now.
+  let wasWaiting = null; // unknown
+  if (needsHuman.has(c.id)) wasWaiting = needsHuman.get(c.id);
+  else if (before) wasWaiting = before.needs_human;
+  else if (c.needs_human) wasWaiting = c.waiting_since !== c.updated_at;
+  needsHuman.set(c.id, c.needs_human);
+  const startedNeedingHuman = c.needs_human && wasWaiting === false;
+  if (wasWaiting === true && !c.needs_human) {
+    waiting = Math.max(0, waiting - 1);
+    setWaitingCount(waiting);
+  }
+  let belongs = matches(c);
+  // Past the last loaded row, a conversation belongs to a page not loaded yet.
+  if (belongs && nextCursor && !before && !startedNeedingHuman) {
+    const last = [...conversations.values()].sort(compare).at(-1);
+    if (last && compare(c, last) > 0) belongs = false;
+  }
+  if (!belongs) {
+    if (before) {
+      conversations.delete(c.id);
+      render();
+    }
+  } else {
+    conversations.set(c.id, c);
+    if (startedNeedingHuman) {
+      const at = pinned.indexOf(c.id);
+      if (at >= 0) pinned.splice(at, 1);
+      pinned.unshift(c.id);
+    }
+    render(startedNeedingHuman || !before ? c.id : null);
+  }
+  if (startedNeedingHuman) {
+    waiting += 1;
+    setWaitingCount(waiting);
+    alertNeedsHuman(c);
+  }
+}
+
+function alertNeedsHuman(c) {
+  const name = c.display_name || c.external_user_id;
+  const reason = c.human_reason || "flagged for a human";
+  const open = () => window.location.assign(`/conversations/${c.id}`);
+  toast(`${name} needs a human`, reason, { alert: true, onClick: open });
+  if (soundOption.checked) beep();
+  if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
+    const note = new Notification(`${name} needs a human`, { body: reason, tag: `conv-${c.id}` });
+    note.onclick = () => {
+      window.focus();
+      open();
+    };
+  }
+}
+
+// -- controls -----------------------------------------------------------------------------
+let searchTimer = null;
+f.search.addEventListener("input", () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => load(), 300);
+});
+for (const control of [f.status, f.platform, f.sort, f.needsHuman]) {
+  control.addEventListener("change", () => {
+    pinned.length = 0;
+    load();
+  });
+}
+f.mine.addEventListener("change", () => {
+  if (f.mine.checked) f.unassigned.checked = false;
+  load();
+});
+f.unassigned.addEventListener("change", () => {
+  if (f.unassigned.checked) f.mine.checked = false;
+  load();
+});
+document.getElementById("filters").addEventListener("submit", (e) => {
+  e.preventDefault();
+  load();
+});
+loadMoreButton.addEventListener("click", () => load({ more: true }));
+
+soundOption.checked = localStorage.getItem("sb.sound") === "1";
+soundOption.addEventListener("change", () => {
+  localStorage.setItem("sb.sound", soundOption.checked ? "1" : "0");
+  if (soundOption.checked) beep();
+});
+function showNotifyButton() {
+  notifyButton.hidden = !("Notification" in window) || Notification.permission !== "default";
+}
+notifyButton.addEventListener("click", async () => {
+  await Notification.requestPermission();
+  showNotifyButton();
+});
+showNotifyButton();
+
+// -- start -------------------------------------------------------------------------------
+await loadUsers();
+await load();
+loadWaiting();
+refreshTimes();
+connectLive(
+  {
+    "conversation.created": onConversation,
+    "conversation.updated": onConversation,
+    "stats.updated": ({ stats }) => {
+      waiting = stats.conversations_needing_human;
+      setWaitingCount(waiting);
+    },
+  },
+  {
+    onSync: () => {
+      load();
+      loadWaiting();
+    },
+  },
+);
+document.body.dataset.ready = "inbox";

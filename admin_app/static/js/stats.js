@@ -1,0 +1,131 @@
+// Stats: cards, the per-platform table and the charts (24 hours, 30 days), live.
+import { api, connectLive, duration, el, setWaitingCount, toast } from "./common.js";
+
+const cards = document.getElementById("cards");
+const platformRows = document.querySelector("#platforms tbody");
+const stamp = document.getElementById("stats-time");
+
+const pct = (x) => `${(100 * (x || 0)).toFixed(1)} %`;
+const CARDS = [
+  ["total_conversations", "Conversations", (s) => s.total_conversations.toLocaleString()],
+  ["active_conversations", "Active conversations", (s) => s.active_conversations.toLocaleString()],
+  ["total_messages", "Messages", (s) => s.total_messages.toLocaleString()],
+  ["messages_requiring_human", "Messages needing a human", (s) => s.messages_requiring_human.toLocaleString(), (s) => s.messages_requiring_human > 0],
+  ["conversations_needing_human", "Waiting for a human now", (s) => s.conversations_needing_human.toLocaleString(), (s) => s.conversations_needing_human > 0],
+  ["escalation_rate", "Escalation rate", (s) => pct(s.escalation_rate)],
+  ["handoff_rate", "Handoff rate", (s) => pct(s.handoff_rate)],
+  ["bot_resolved_rate", "Resolved by the bot", (s) => pct(s.bot_resolved_rate)],
+  ["avg_messages_per_conversation", "Messages per conversation", (s) => (s.avg_messages_per_conversation || 0).toFixed(1)],
+  ["avg_first_human_response_seconds", "First human reply (avg)", (s) => duration(s.avg_first_human_response_seconds)],
+  ["median_first_human_response_seconds", "First human reply (median)", (s) => duration(s.median_first_human_response_seconds)],
+];
+
+function renderCards(s) {
+  cards.replaceChildren(...CARDS.map(([key, label, value, alert]) =>
+    el("div", { className: "stat-card" + (alert && alert(s) ? " alert" : ""), dataset: { key } },
+      el("div", { className: "label", text: label }),
+      el("div", { className: "value", text: value(s) }))));
+}
+
+function renderPlatforms(s) {
+  const names = { messenger: "Messenger", webchat: "Web chat" };
+  platformRows.replaceChildren(...Object.entries(s.by_platform).map(([platform, p]) =>
+    el("tr", {},
+      el("td", { text: names[platform] || platform }),
+      el("td", { text: p.conversations.toLocaleString() }),
+      el("td", { text: p.active_conversations.toLocaleString() }),
+      el("td", { text: p.messages.toLocaleString() }))));
+}
+
+const charts = {}; // canvas id -> Chart
+
+function barChart(id, labels, messages, escalations) {
+  if (typeof window.Chart !== "function") return;
+  const chart = charts[id];
+  if (chart) {
+    chart.data.labels = labels;
+    chart.data.datasets[0].data = messages;
+    chart.data.datasets[1].data = escalations;
+    chart.update("none");
+    return;
+  }
+  charts[id] = new window.Chart(document.getElementById(id), {
+    type: "bar",
+    data: {
+      labels,
+      datasets: [
+        { label: "Messages", data: messages, backgroundColor: "#5b7cfa", borderRadius: 3 },
+        { label: "Escalations", data: escalations, backgroundColor: "#e0525e", borderRadius: 3 },
+      ],
+    },
+    options: {
+      responsive: true,
+      maintainAspectRatio: false,
+      animation: false,
+      scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, x: { ticks: { maxTicksLimit: 12 } } },
+      plugins: { legend: { position: "bottom" } },
+    },
+  });
+  window.__statsCharts = charts; // for the browser tests
+}
+
+function renderCharts(s) {
+  const hours = s.messages_per_hour;
+  barChart("chart-hourly",
+    hours.map((b) => new Date(b.hour).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+    hours.map((b) => b.messages), hours.map((b) => b.escalations));
+  const days = s.messages_per_day || [];
+  barChart("chart-daily",
+    days.map((b) => new Date(b.day).toLocaleDateString([], { month: "short", day: "numeric", timeZone: "UTC" })),
+    days.map((b) => b.messages), days.map((b) => b.escalations));
+}
+
+function render(s) {
+  renderCards(s);
+  renderPlatforms(s);
+  renderCharts(s);
+  setWaitingCount(s.conversations_needing_human);
+  stamp.dateTime = s.timestamp;
+  stamp.textContent = new Date(s.timestamp).toLocaleTimeString();
+}
+
+async function load() {
+  try {
+    render((await api("/admin/stats")).stats);
+  } catch (err) {
+    toast("Could not load the stats", err.message);
+  }
+}
+
+// Changes made by another process (a separate worker) reach this page as conversation
+// events, not as stats: refresh at most every few seconds after one.
+let refreshTimer = null;
+function soon() {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(() => {
+    refreshTimer = null;
+    load();
+  }, 5000);
+}
+
+// The export form: default to the last 30 days.
+const today = new Date();
+const monthAgo = new Date(today.getTime() - 30 * 86400_000);
+const iso = (d) => d.toISOString().slice(0, 10);
+document.getElementById("export-to").value = iso(today);
+document.getElementById("export-from").value = iso(monthAgo);
+
+await load();
+connectLive(
+  {
+    "stats.updated": ({ stats }) => {
+      clearTimeout(refreshTimer);
+      refreshTimer = null;
+      render(stats);
+    },
+    "conversation.created": soon,
+    "conversation.updated": soon,
+  },
+  { onSync: load },
+);
+document.body.dataset.ready = "stats";

@@ -1,0 +1,125 @@
+"""The conversation page in Chromium: replies and their delivery states, take over and hand
+back, and messages containing HTML shown as text."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
+    open_conversation,
+    sign_in,
+    site,
+)
+
+XSS = "<img src=x onerror=window.__pwned=1>"
+
+
+def _send(page, text):
+    page.fill("#reply-text", text)
+    page.click("#reply-send")
+
+
+def test_messenger_reply_turns_pending_then_sent_then_delivered(page, site):  # noqa: F811
+    user = site.messenger_user()
+    user.say("What are your opening hours?")
+    sign_in(page, site)
+    conversation_id = int(page.locator(".conv-row").first.get_attribute("data-id"))
+    open_conversation(page, site, conversation_id)
+    expect(page.locator("#c-window")).to_contain_text("reply window open until")
+    expect(page.locator(".msg-bot")).to_have_count(1, timeout=15_000)  # the bot answered
+
+    site.graph.delay(2.0)  # Facebook is slow today: the reply stays pending a moment
+    sent_before = len(site.graph.sent_messages())
+    _send(page, "Hi, this is Ann from the shop.")
+    reply = page.locator(".msg-agent", has_text="Hi, this is Ann from the shop.")
+    expect(reply.locator(".delivery")).to_have_text("pending")
+    expect(reply.locator(".delivery")).to_have_text("sent", timeout=15_000)
+    sent = site.graph.sent_messages()[sent_before:]
+    assert [m["message"]["text"] for m in sent] == ["Hi, this is Ann from the shop."]
+    assert sent[0]["recipient"] == {"id": user.psid}
+    expect(page.locator("#c-handled")).to_contain_text("handled by human")
+
+    # Facebook's delivery receipt, then the read receipt, arrive by webhook.
+    mid = reply.get_attribute("data-id")
+    assert mid
+    user.receipts([], read=False)
+    expect(reply.locator(".delivery")).to_have_text("delivered")
+    user.receipts([], read=True)
+    expect(reply.locator(".delivery")).to_have_text("read")
+
+
+def test_failed_reply_shows_the_reason_and_retry_sends_it(page, site):  # noqa: F811
+    user = site.messenger_user()
+    user.say("What are your opening hours?")
+    sign_in(page, site)
+    conversation_id = int(page.locator(".conv-row").first.get_attribute("data-id"))
+    open_conversation(page, site, conversation_id)
+    expect(page.locator(".msg-bot")).to_have_count(1, timeout=15_000)
+
+    site.graph.fail(200, "Requires pages_messaging permission to manage the object")
+    _send(page, "Can you see this?")
+    reply = page.locator(".msg-agent", has_text="Can you see this?")
+    expect(reply.locator(".delivery")).to_have_text("failed", timeout=15_000)
+    expect(reply.locator(".delivery-error")).to_contain_text("pages_messaging")
+    reply.locator(".act-retry").click()
+    expect(reply.locator(".delivery")).to_have_text("sent", timeout=15_000)
+    expect(reply.locator(".delivery-error")).to_be_hidden()
+
+
+def test_webchat_reply_is_sent_over_the_socket(page, site):  # noqa: F811
+    visitor = site.visitor("Sam Socket")
+    visitor.say("hello")
+    sign_in(page, site)
+    open_conversation(page, site, visitor.conversation_id)
+    _send(page, "Hello Sam!")
+    reply = page.locator(".msg-agent", has_text="Hello Sam!")
+    expect(reply.locator(".delivery")).to_have_text("sent", timeout=15_000)
+
+
+def test_take_over_and_hand_back_change_who_answers(page, site):  # noqa: F811
+    visitor = site.visitor("Hugo Handoff")
+    visitor.say("What are your opening hours?")
+    sign_in(page, site)
+    open_conversation(page, site, visitor.conversation_id)
+    expect(page.locator(".msg-bot")).to_have_count(1, timeout=15_000)
+    expect(page.locator("#c-handled")).to_have_text("handled by bot")
+
+    page.click("#take-over")
+    expect(page.locator("#c-handled")).to_have_text("handled by human · you")
+    expect(page.locator("#take-over")).to_be_hidden()
+    visitor.say("How long does shipping take?")
+    expect(page.locator(".msg-user")).to_have_count(2)
+    page.wait_for_timeout(2000)
+    expect(page.locator(".msg-bot")).to_have_count(1)  # the bot stays silent
+
+    page.click("#hand-back")
+    expect(page.locator("#c-handled")).to_have_text("handled by bot")
+    expect(page.locator("#assign")).to_have_value("")
+    visitor.say("What are your opening hours?")
+    expect(page.locator(".msg-bot")).to_have_count(2, timeout=15_000)  # the bot answers again
+
+
+def test_html_from_people_is_shown_as_text_and_never_run(page, site):  # noqa: F811
+    visitor = site.visitor(f"Mallory {XSS}")
+    visitor.say(f"hello {XSS} <script>window.__pwned=2</script>")
+    user = site.messenger_user()
+    user.say(f"{XSS}<b>bold?</b>")
+    sign_in(page, site)
+    row = page.locator(".conv-row", has=page.locator(".name", has_text="Mallory"))
+    expect(row.locator(".name")).to_have_text(f"Mallory {XSS}")
+    assert page.locator(".conv-list img, .conv-list b, .conv-list script").count() == 0
+
+    open_conversation(page, site, visitor.conversation_id)
+    first = page.locator(".msg-user").first
+    expect(first.locator(".text")).to_have_text(f"hello {XSS} <script>window.__pwned=2</script>")
+    expect(page.locator("#c-name")).to_have_text(f"Mallory {XSS}")
+    assert page.locator(".messages img, .messages script, .messages b").count() == 0
+
+    messenger_row = page.locator(".conv-row", has=page.locator(".name", has_text=user.psid))
+    page.goto(site.url + "/")
+    page.wait_for_selector("body[data-ready=inbox]")
+    open_conversation(page, site, int(messenger_row.get_attribute("data-id")))
+    expect(page.locator(".msg-user").first.locator(".text")).to_have_text(f"{XSS}<b>bold?</b>")
+    assert page.locator(".messages img, .messages b").count() == 0
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => window.__pwned === undefined")

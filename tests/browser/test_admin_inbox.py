@@ -1,0 +1,132 @@
+"""The inbox and the conversation page update live in Chromium while traffic arrives, and
+what one admin does shows in another admin's browser without a reload."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
+    ADMINS,
+    open_conversation,
+    screenshot,
+    sign_in,
+    site,
+)
+
+
+def _row(page, name):
+    return page.locator(".conv-row", has=page.locator(".name", has_text=name))
+
+
+def test_inbox_updates_live_while_messages_arrive(page, site):  # noqa: F811
+    page.context.grant_permissions(["notifications"])
+    sign_in(page, site)
+    visitor = site.visitor("Wanda Webchat")
+    visitor.say("What are your opening hours?")
+    row = _row(page, "Wanda Webchat")
+    expect(row).to_be_visible()
+    expect(row.locator(".platform-badge")).to_have_text("Web chat")
+    expect(row.locator(".status-badge")).to_have_text("active")
+    # The bot's answer becomes the row's preview, live.
+    expect(row.locator(".preview")).to_contain_text("open", timeout=15_000)
+    expect(row.locator(".handled-badge")).to_have_text("bot")
+
+    # A Messenger user arrives by a signed webhook and asks for a person.
+    messenger = site.messenger_user()
+    messenger.say("hello")
+    expect(page.locator(".conv-row")).to_have_count(2)
+    before = page.locator(".conv-row").count()
+    messenger.say("I want to talk to a human agent")
+    first = page.locator(".conv-row").first
+    expect(first.locator(".human-badge")).to_be_visible(timeout=15_000)
+    expect(first.locator(".human-badge")).to_contain_text("needs human")
+    expect(first.locator(".platform-badge")).to_have_text("Messenger")
+    expect(first.locator(".handled-badge")).to_contain_text("human")
+    expect(page.locator(".toast-alert")).to_contain_text("needs a human")
+    expect(page).to_have_title(re.compile(r"^\(1\) Inbox"))
+    expect(page.locator("#nav-waiting")).to_have_text("1")
+    assert page.locator(".conv-row").count() == before
+
+    # Filters: only conversations waiting for a human.
+    page.check("#f-needs-human")
+    expect(page.locator(".conv-row")).to_have_count(1)
+    page.uncheck("#f-needs-human")
+    page.fill("#f-search", "wanda")
+    expect(page.locator(".conv-row")).to_have_count(1)
+    expect(_row(page, "Wanda Webchat")).to_be_visible()
+
+
+def test_a_flag_set_in_one_browser_appears_in_another(page, site, browser):  # noqa: F811
+    visitor = site.visitor("Fiona Flag")
+    visitor.say("What are your opening hours?")  # the bot knows this one: no flag
+    conversation_id = visitor.conversation_id
+    other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        sign_in(page, site, ADMINS[0])
+        sign_in(other, site, ADMINS[1])
+        open_conversation(page, site, conversation_id)
+        open_conversation(other, site, conversation_id)
+        expect(other.locator(".msg-bot")).to_have_count(1, timeout=15_000)
+        theirs = other.locator(".msg-user").first
+        expect(theirs).not_to_have_class(re.compile(r"\bflagged\b"))
+
+        page.locator(".msg-user").first.locator(".act-flag").click()
+        expect(page.locator(".msg-user").first).to_have_class(re.compile(r"\bflagged\b"))
+        expect(theirs).to_have_class(re.compile(r"\bflagged\b"))
+        expect(theirs.locator(".flag")).to_contain_text(f"flagged by {ADMINS[0]}")
+        expect(other.locator("#c-needs-human")).to_be_visible()
+
+        # And back: marked replied in the second browser clears it in the first.
+        theirs.locator(".act-replied").click()
+        expect(page.locator(".msg-user").first.locator(".flag")).to_contain_text(
+            f"replied by {ADMINS[1]}")
+        expect(page.locator("#c-needs-human")).to_be_hidden()
+        screenshot(other, "test_a_flag_set_in_one_browser_appears_in_another_second_admin")
+    finally:
+        other.context.close()
+
+
+def test_typing_shows_in_the_other_admins_browser(page, site, browser):  # noqa: F811
+    visitor = site.visitor("Tina Typing")
+    visitor.say("hi")
+    other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        sign_in(page, site, ADMINS[0])
+        sign_in(other, site, ADMINS[1])
+        open_conversation(page, site, visitor.conversation_id)
+        open_conversation(other, site, visitor.conversation_id)
+        page.fill("#reply-text", "Let me check that for y")
+        page.locator("#reply-text").press("o")
+        expect(other.locator("#typing")).to_have_text(f"{ADMINS[0]} is typing…")
+        expect(page.locator("#typing")).to_be_hidden()  # not one's own typing
+    finally:
+        other.context.close()
+
+
+def test_inbox_catches_up_after_the_socket_reconnects(page, site):  # noqa: F811
+    sign_in(page, site)
+    page.evaluate("() => window.__adminSocket.disconnect()")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "disconnected")
+    visitor = site.visitor("Otto Offline")
+    visitor.say("hello while nobody listens")
+    page.wait_for_timeout(500)
+    expect(_row(page, "Otto Offline")).to_have_count(0)  # missed while disconnected
+    page.evaluate("() => window.__adminSocket.connect()")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "connected")
+    expect(_row(page, "Otto Offline")).to_be_visible()  # re-read on reconnect
+
+
+def test_waiting_longest_sort_puts_the_longest_wait_first(page, site):  # noqa: F811
+    first = site.visitor("Wendy Waiting")
+    first.say("I want to talk to a human")
+    second = site.visitor("Walter Waiting")
+    second.say("can I speak to a real person")
+    sign_in(page, site)
+    page.fill("#f-search", " Waiting")  # only these two (other tests' people wait too)
+    expect(page.locator(".conv-row")).to_have_count(2)
+    page.select_option("#f-sort", "waiting")
+    rows = page.locator(".conv-row")
+    expect(rows.nth(0).locator(".name")).to_have_text("Wendy Waiting", timeout=15_000)
+    expect(rows.nth(1).locator(".name")).to_have_text("Walter Waiting")

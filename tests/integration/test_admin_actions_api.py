@@ -1,0 +1,246 @@
+"""The admin panel's JSON actions over both stores: reply, retry, take over, hand back,
+assign, who the users are, the Messenger window, and the streamed export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from services.models import InboundMessage
+from services.outbox import SendError
+
+NEW_ENDPOINTS = [
+    ("get", "/admin/me"),
+    ("get", "/admin/users"),
+    ("post", "/admin/conversations/1/messages"),
+    ("post", "/admin/messages/1/retry"),
+    ("post", "/admin/conversations/1/take-over"),
+    ("post", "/admin/conversations/1/hand-back"),
+    ("post", "/admin/conversations/1/assign"),
+    ("get", "/admin/export"),
+]
+
+
+class ScriptedSender:
+    """A channel sender that records what it sends, or fails with ``fail`` as the reason."""
+
+    def __init__(self, platform: str = "webchat") -> None:
+        self.platform = platform
+        self.fail: str | None = None
+        self.sent: list[int] = []
+
+    def send(self, conversation, message):
+        if self.fail:
+            raise SendError(self.fail, retryable=False)
+        self.sent.append(message.id)
+        return None
+
+
+@pytest.fixture
+def sender(services):
+    scripted = ScriptedSender()
+    services.senders["webchat"] = scripted
+    return scripted
+
+
+def track(services, user="visitor-1", content="hello", platform="webchat", **fields):
+    return services.tracker.track_inbound(InboundMessage(
+        platform=platform, external_user_id=user, content=content,
+        external_id=f"{user}-{content}", respond=False, **fields,
+    ))
+
+
+@pytest.mark.parametrize("method,path", NEW_ENDPOINTS)
+def test_new_endpoints_refuse_anonymous(client, method, path):
+    response = getattr(client, method)(path)
+    assert response.status_code == 401
+    assert response.get_json()["success"] is False
+
+
+def test_me_and_users_never_show_secrets(client, make_token):
+    headers = make_token("ann@example.com", "admin")
+    make_token("bob@example.com", "agent")
+    me = client.get("/admin/me", headers=headers).get_json()["user"]
+    assert me["email"] == "ann@example.com" and me["role"] == "admin"
+    body = client.get("/admin/users", headers=headers).get_json()
+    assert {u["email"] for u in body["users"]} == {"ann@example.com", "bob@example.com"}
+    assert "password_hash" not in json.dumps(body)
+
+
+def test_reply_is_stored_pending_then_sent_by_the_worker(client, services, make_token, sender,
+                                                         captured_events):
+    headers = make_token("ann@example.com")
+    conversation = track(services).conversation
+    response = client.post(f"/admin/conversations/{conversation.id}/messages",
+                           json={"content": "Hi, Ann here."}, headers=headers)
+    assert response.status_code == 201
+    message = response.get_json()["message"]
+    assert message["sender_type"] == "agent" and message["sender_id"] == "ann@example.com"
+    assert message["delivery_status"] == "pending"
+    # Replying takes the conversation from the bot, assigned to whoever replied.
+    after = services.tracker.get(conversation.id)
+    me = services.store.get_user_by_email("ann@example.com")
+    assert after.handled_by == "human" and after.assigned_to == me.id
+    assert any(e.name == "message.created" and e.data["message"]["id"] == message["id"]
+               for e in captured_events)
+
+    services.jobs.run_until_idle()
+    assert sender.sent == [message["id"]]
+    assert services.tracker.get_message(message["id"]).delivery_status == "sent"
+
+
+@pytest.mark.parametrize("body", [{}, {"content": "   "}, {"content": "x" * 4001}, []])
+def test_bad_replies_are_400(client, services, make_token, body):
+    conversation = track(services).conversation
+    response = client.post(f"/admin/conversations/{conversation.id}/messages", json=body,
+                           headers=make_token())
+    assert response.status_code == 400
+
+
+def test_reply_to_closed_conversation_is_409_and_unknown_is_404(client, services, make_token):
+    headers = make_token()
+    conversation = track(services).conversation
+    services.tracker.close(conversation.id)
+    closed = client.post(f"/admin/conversations/{conversation.id}/messages",
+                         json={"content": "hi"}, headers=headers)
+    assert closed.status_code == 409
+    missing = client.post("/admin/conversations/987654/messages", json={"content": "hi"},
+                          headers=headers)
+    assert missing.status_code == 404
+
+
+def test_failed_reply_shows_the_reason_and_retry_sends_it(client, services, make_token, sender):
+    headers = make_token()
+    conversation = track(services).conversation
+    message = client.post(f"/admin/conversations/{conversation.id}/messages",
+                          json={"content": "are you there?"}, headers=headers).get_json()["message"]
+    sender.fail = "The person blocked the page"
+    services.jobs.run_until_idle()
+    failed = services.tracker.get_message(message["id"])
+    assert failed.delivery_status == "failed"
+    assert failed.delivery_error == "The person blocked the page"
+
+    sender.fail = None
+    retried = client.post(f"/admin/messages/{message['id']}/retry", headers=headers)
+    assert retried.status_code == 200
+    assert retried.get_json()["message"]["delivery_status"] == "pending"
+    assert retried.get_json()["message"]["delivery_error"] is None
+    services.jobs.run_until_idle()
+    assert sender.sent == [message["id"]]
+    assert services.tracker.get_message(message["id"]).delivery_status == "sent"
+    # Only failed outbound messages can be retried.
+    assert client.post(f"/admin/messages/{message['id']}/retry",
+                       headers=headers).status_code == 409
+    user_message = services.tracker.history(conversation.id, 10)[0]
+    assert client.post(f"/admin/messages/{user_message.id}/retry",
+                       headers=headers).status_code == 409
+    assert client.post("/admin/messages/987654/retry", headers=headers).status_code == 404
+
+
+def test_take_over_and_hand_back(client, services, make_token):
+    headers = make_token("ann@example.com")
+    ann = services.store.get_user_by_email("ann@example.com")
+    conversation = track(services).conversation
+    services.tracker.mark_needs_human(services.tracker.history(conversation.id, 1)[0].id, "help")
+    taken = client.post(f"/admin/conversations/{conversation.id}/take-over", headers=headers)
+    body = taken.get_json()
+    assert taken.status_code == 200 and body["changed"] is True
+    assert body["conversation"]["handled_by"] == "human"
+    assert body["conversation"]["assigned_to"] == ann.id
+    again = client.post(f"/admin/conversations/{conversation.id}/take-over", headers=headers)
+    assert again.get_json()["changed"] is False
+    back = client.post(f"/admin/conversations/{conversation.id}/hand-back", headers=headers)
+    c = back.get_json()["conversation"]
+    assert c["handled_by"] == "bot" and c["assigned_to"] is None and c["needs_human"] is False
+    assert client.post("/admin/conversations/987654/take-over",
+                       headers=headers).status_code == 404
+
+
+def test_assign_and_unassign(client, services, make_token):
+    headers = make_token("ann@example.com")
+    make_token("bob@example.com")
+    bob = services.store.get_user_by_email("bob@example.com")
+    conversation = track(services).conversation
+    path = f"/admin/conversations/{conversation.id}/assign"
+    assigned = client.post(path, json={"user_id": bob.id}, headers=headers).get_json()
+    assert assigned["conversation"]["assigned_to"] == bob.id
+    mine = client.get(f"/admin/conversations?assigned_to={bob.id}", headers=headers).get_json()
+    assert [c["id"] for c in mine["conversations"]] == [conversation.id]
+    cleared = client.post(path, json={"user_id": None}, headers=headers).get_json()
+    assert cleared["conversation"]["assigned_to"] is None
+    assert client.post(path, json={"user_id": 987654}, headers=headers).status_code == 400
+    assert client.post(path, json={"user_id": "bob"}, headers=headers).status_code == 400
+
+
+def test_messenger_conversations_show_the_reply_window(client, services, make_token):
+    headers = make_token()
+    messenger = track(services, user="psid-1", platform="messenger").conversation
+    webchat = track(services, user="visitor-2").conversation
+    window = client.get(f"/admin/conversations/{messenger.id}", headers=headers).get_json()["window"]
+    assert window["state"] == "open" and window["until"].startswith("2026-11-26T12:00:00")
+    assert "reply window open" in window["label"]
+    assert client.get(f"/admin/conversations/{webchat.id}",
+                      headers=headers).get_json()["window"] is None
+
+
+# -- export ------------------------------------------------------------------------------
+def _seed_export(services, clock):
+    track(services, user="old", content="last month")
+    clock.advance(days=20)
+    track(services, user="ada", content="=HYPERLINK(\"http://evil\")", display_name="Ada")
+    track(services, user="ada", content="second, with \"quotes\"\nand a newline")
+    track(services, user="bob", content="hello from bob", platform="messenger")
+
+
+def test_export_csv_streams_the_range(client, services, make_token, clock):
+    headers = make_token()
+    _seed_export(services, clock)
+    response = client.get("/admin/export?from=2026-12-10&to=2026-12-20&format=csv",
+                          headers=headers)
+    assert response.status_code == 200 and response.is_streamed
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert sorted(r["content"] for r in rows) == [
+        "'=HYPERLINK(\"http://evil\")", "hello from bob", "second, with \"quotes\"\nand a newline",
+    ]
+    assert {r["platform"] for r in rows} == {"webchat", "messenger"}
+    everything = client.get("/admin/export?from=2026-11-01&to=2026-12-31", headers=headers)
+    assert len(list(csv.DictReader(io.StringIO(everything.get_data(as_text=True))))) == 4
+
+
+def test_export_json_groups_messages_by_conversation(client, services, make_token, clock):
+    headers = make_token()
+    _seed_export(services, clock)
+    response = client.get("/admin/export?from=2026-12-10&to=2026-12-20&format=json",
+                          headers=headers)
+    body = json.loads(response.get_data(as_text=True))
+    assert body["success"] is True
+    by_user = {c["external_user_id"]: c for c in body["conversations"]}
+    assert set(by_user) == {"ada", "bob"}
+    assert [m["content"] for m in by_user["ada"]["messages"]] == [
+        "=HYPERLINK(\"http://evil\")", "second, with \"quotes\"\nand a newline",
+    ]
+
+
+def test_export_pages_through_many_conversations(client, services, make_token, monkeypatch):
+    from admin_app import export
+
+    monkeypatch.setattr(export, "CONVERSATION_PAGE", 2)
+    monkeypatch.setattr(export, "MESSAGE_PAGE", 2)
+    headers = make_token()
+    for i in range(5):
+        for j in range(3):
+            track(services, user=f"u{i}", content=f"m{j}")
+    body = json.loads(client.get("/admin/export?format=json", headers=headers).get_data())
+    assert len(body["conversations"]) == 5
+    assert all(len(c["messages"]) == 3 for c in body["conversations"])
+
+
+@pytest.mark.parametrize("query", ["format=xml", "from=yesterday", "from=2026-12-02&to=2026-12-01"])
+def test_export_bad_parameters_are_400(client, make_token, query):
+    response = client.get(f"/admin/export?{query}", headers=make_token())
+    assert response.status_code == 400 and response.get_json()["success"] is False

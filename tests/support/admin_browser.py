@@ -1,0 +1,93 @@
+"""What the admin panel's browser tests share: one live server per test module (gunicorn,
+SQLite, the Graph API stand-in behind Messenger), accounts, and signing a page in."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from scripts.simulate import MessengerUser, Server, WebchatVisitor
+from tests.browser.conftest import SCREENSHOTS
+from tests.support.admin import PASSWORD
+from tests.support.graph_stub import GraphStub, start_graph_stub
+from tests.support.live_server import LiveServer
+
+APP_SECRET = "browser-test-app-secret"
+ADMINS = ("ann@example.com", "bob@example.com")
+AGENT = "carl@example.com"
+_people = itertools.count(1)
+
+
+@dataclass
+class AdminSite:
+    """The running product and its Graph API stand-in."""
+
+    server: LiveServer
+    graph: GraphStub
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def messenger_user(self, psid: str | None = None) -> MessengerUser:
+        return MessengerUser(Server(self.url, APP_SECRET), psid or f"psid-{next(_people)}")
+
+    def visitor(self, name: str) -> WebchatVisitor:
+        return WebchatVisitor(Server(self.url), name)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    graph, httpd, thread = start_graph_stub()
+    tmp: Path = tmp_path_factory.mktemp("admin-site")
+    env = {
+        "HOME": str(tmp),
+        "DATABASE_PATH": str(tmp / "admin.db"),
+        "SECRET_KEY_FILE": str(tmp / "secret"),
+        "RESPONDER": "faq",
+        "FACEBOOK_APP_SECRET": APP_SECRET,
+        "FACEBOOK_PAGE_ACCESS_TOKEN": graph.token,
+        "GRAPH_API_BASE": graph.base_url,
+        "GRAPH_API_VERSION": graph.version,
+        "ADMIN_STATS_INTERVAL_SECONDS": "1",
+        "CHAT_SESSION_RATE_LIMIT": "1000/minute",
+    }
+    server = LiveServer(env, log_path=tmp / "server.log").start()
+    for email, role in [(ADMINS[0], "admin"), (ADMINS[1], "admin"), (AGENT, "agent")]:
+        made = server.flask("users", "create", email, "--role", role, "--password-stdin",
+                            stdin=PASSWORD + "\n")
+        assert made.returncode == 0, made.stderr
+    try:
+        yield AdminSite(server, graph)
+    finally:
+        server.stop()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def sign_in(page, site: AdminSite, email: str = ADMINS[0], password: str = PASSWORD) -> None:
+    """Sign ``page`` in through the login form and wait for the inbox to be live."""
+    page.goto(site.url + "/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("#login-submit")
+    page.wait_for_selector("body[data-ready=inbox]")
+    page.wait_for_selector("#live-status[data-state=connected]")
+
+
+def open_conversation(page, site: AdminSite, conversation_id: int) -> None:
+    page.goto(f"{site.url}/conversations/{conversation_id}")
+    page.wait_for_selector("body[data-ready=conversation]")
+    page.wait_for_selector("#live-status[data-state=connected]")
+
+
+def screenshot(page, name: str) -> None:
+    """Save a screenshot of a page the ``page`` fixture does not own (a second browser)."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"),
+                    full_page=True)
