@@ -1,0 +1,253 @@
+"""Signing in to the admin panel: sessions, cookies, CSRF, throttling, roles (both stores)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.admin import PASSWORD, csrf_from, login, make_user, session_csrf
+
+PAGES = ["/", "/stats", "/settings", "/conversations/1"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_anonymous_pages_redirect_to_login(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_login_page_has_a_csrf_token_and_no_inline_script(client):
+    response = client.get("/login")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert csrf_from(html)
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
+
+
+def test_good_login_sets_a_secure_session_cookie(client, services):
+    make_user(services)
+    response = login(client, "agent@example.com")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("switchboard_session=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    inbox = client.get("/")
+    assert inbox.status_code == 200 and "agent@example.com" in inbox.get_data(as_text=True)
+
+
+def test_secure_flag_when_configured(settings, store, clock):
+    from admin_app import create_app
+    from services.runtime import build_services
+
+    secure = settings.model_copy(update={"session_cookie_secure": True})
+    app = create_app(secure, build_services(secure, store=store, clock=clock))
+    client = app.test_client()
+    make_user(app.extensions["switchboard"])
+    # Over plain HTTP the strict-referrer CSRF check does not apply; the cookie flag does.
+    response = login(client, "agent@example.com")
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_wrong_password_and_unknown_email_are_refused_alike(client, services):
+    make_user(services)
+    for email, password in [("agent@example.com", "wrong"), ("nobody@example.com", PASSWORD)]:
+        response = login(client, email, password)
+        assert response.status_code == 401
+        assert "Wrong e-mail or password." in response.get_data(as_text=True)
+        assert client.get("/").status_code == 302
+
+
+def test_disabled_account_cannot_log_in_and_its_session_ends(client, services):
+    user = make_user(services)
+    assert login(client, user.email).status_code == 302
+    services.store.set_user_disabled(user.id, True)
+    assert client.get("/").status_code == 302
+    assert login(client, user.email).status_code == 401
+
+
+def test_login_without_csrf_token_is_refused(client, services):
+    make_user(services)
+    response = client.post("/login", data={"email": "agent@example.com", "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/").status_code == 302
+
+
+@pytest.mark.parametrize("target,expected", [
+    ("/stats", "/stats"), ("//evil.example/x", "/"), ("https://evil.example/", "/"),
+    ("/\\evil.example", "/"),
+])
+def test_next_only_goes_to_this_site(client, services, target, expected):
+    make_user(services)
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={
+        "email": "agent@example.com", "password": PASSWORD, "csrf_token": token, "next": target,
+    })
+    assert response.headers["Location"] == expected
+
+
+def test_logout_needs_post_with_csrf(client, services):
+    make_user(services)
+    login(client, "agent@example.com")
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 400  # no token: still signed in
+    assert client.get("/").status_code == 200
+    response = client.post("/logout", data={"csrf_token": session_csrf(client)})
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert client.get("/").status_code == 302
+
+
+def test_login_attempts_are_rate_limited(settings, store, clock):
+    from admin_app import create_app
+    from services.runtime import build_services
+
+    strict = settings.model_copy(update={"login_rate_limit": "3 per minute"})
+    app = create_app(strict, build_services(strict, store=store, clock=clock))
+    client = app.test_client()
+    make_user(app.extensions["switchboard"])
+    codes = [login(client, "agent@example.com", "wrong").status_code for _ in range(3)]
+    assert codes == [401, 401, 401]
+    blocked = login(client, "agent@example.com", PASSWORD)  # even the right password
+    assert blocked.status_code == 429
+    assert "Too many login attempts" in blocked.get_data(as_text=True)
+    assert client.get("/login").status_code == 200  # the form itself is not limited
+
+
+def test_password_change_signs_out_other_sessions(app, services):
+    make_user(services)
+    first, second = app.test_client(), app.test_client()
+    login(first, "agent@example.com")
+    login(second, "agent@example.com")
+    response = first.post("/settings/password", data={
+        "csrf_token": session_csrf(first), "current_password": PASSWORD,
+        "new_password": "a brand new password", "confirm": "a brand new password",
+    })
+    assert response.status_code == 302
+    assert first.get("/").status_code == 200  # this browser is signed in again
+    assert second.get("/").status_code == 302
+    assert login(second, "agent@example.com", "a brand new password").status_code == 302
+
+
+def test_password_change_checks_the_current_password(client, services):
+    make_user(services)
+    login(client, "agent@example.com")
+    response = client.post("/settings/password", data={
+        "csrf_token": session_csrf(client), "current_password": "nope",
+        "new_password": "a brand new password", "confirm": "a brand new password",
+    })
+    assert response.status_code == 400
+    assert "not your current password" in response.get_data(as_text=True)
+
+
+# -- the JSON API with a session ------------------------------------------------------------
+def test_session_calls_the_json_api_and_changes_need_the_csrf_header(client, services):
+    from services.models import InboundMessage
+
+    make_user(services)
+    tracked = services.tracker.track_inbound(
+        InboundMessage(platform="webchat", external_user_id="v1", content="hi", external_id="c1")
+    )
+    login(client, "agent@example.com")
+    assert client.get("/admin/conversations").get_json()["count"] == 1
+    path = f"/admin/messages/{tracked.message.id}/mark-human"
+    refused = client.post(path, json={})
+    assert refused.status_code == 400 and "CSRF" in refused.get_json()["error"]
+    assert services.store.get_message(tracked.message.id).requires_human is False
+    bad = client.post(path, json={}, headers={"X-CSRFToken": "forged"})
+    assert bad.status_code == 400
+    ok = client.post(path, json={}, headers={"X-CSRFToken": session_csrf(client)})
+    assert ok.status_code == 200
+    assert ok.get_json()["message"]["human_reason"] == "flagged by agent@example.com"
+
+
+def test_bearer_calls_need_no_csrf_token(client, services, make_token):
+    from services.models import InboundMessage
+
+    tracked = services.tracker.track_inbound(
+        InboundMessage(platform="webchat", external_user_id="v1", content="hi", external_id="c1")
+    )
+    response = client.post(f"/admin/messages/{tracked.message.id}/mark-human",
+                           headers=make_token())
+    assert response.status_code == 200
+
+
+def test_a_bad_bearer_token_does_not_fall_back_to_the_session(client, services):
+    make_user(services)
+    login(client, "agent@example.com")
+    response = client.get("/admin/stats", headers={"Authorization": "Bearer sbt_nope"})
+    assert response.status_code == 401
+
+
+# -- roles on /settings ----------------------------------------------------------------------
+def _settings_post(client, path, **data):
+    return client.post(path, data={"csrf_token": session_csrf(client), **data})
+
+
+def test_agent_sees_only_their_account_and_cannot_manage(client, services):
+    target = make_user(services, "other@example.com", "agent")
+    make_user(services)
+    login(client, "agent@example.com")
+    page = client.get("/settings").get_data(as_text=True)
+    assert "Change password" in page and "users-table" not in page
+    assert _settings_post(client, "/settings/users", email="x@example.com",
+                          role="admin").status_code == 403
+    assert _settings_post(client, "/settings/tokens", user_id=target.id,
+                          name="x").status_code == 403
+    assert _settings_post(client, f"/settings/users/{target.id}/disable").status_code == 403
+    assert services.store.get_user_by_email("x@example.com") is None
+    assert services.store.list_api_tokens() == []
+    assert not services.store.get_user(target.id).disabled
+
+
+def test_admin_manages_accounts_and_tokens(client, services):
+    make_user(services, "boss@example.com", "admin")
+    login(client, "boss@example.com")
+    made = _settings_post(client, "/settings/users", email="new@example.com", role="agent")
+    html = made.get_data(as_text=True)
+    assert made.status_code == 200 and "One-time password for new@example.com" in html
+    password = re.search(r'id="secret-value">([^<]+)<', html).group(1)
+    new_user = services.store.get_user_by_email("new@example.com")
+    assert new_user.role == "agent"
+    assert login(services_client(client), "new@example.com", password).status_code == 302
+
+    dup = _settings_post(client, "/settings/users", email="NEW@example.com", role="agent")
+    assert dup.status_code == 409
+
+    token_page = _settings_post(client, "/settings/tokens", user_id=new_user.id, name="ci")
+    token = re.search(r'id="secret-value">([^<]+)<', token_page.get_data(as_text=True)).group(1)
+    assert token.startswith("sbt_")
+    api = client.application.test_client()
+    assert api.get("/admin/stats", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    record = services.store.list_api_tokens()[0]
+    assert _settings_post(client, f"/settings/tokens/{record.id}/revoke").status_code == 302
+    assert api.get("/admin/stats", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+    assert _settings_post(client, f"/settings/users/{new_user.id}/disable").status_code == 302
+    assert services.store.get_user(new_user.id).disabled
+    assert _settings_post(client, f"/settings/users/{new_user.id}/enable").status_code == 302
+    assert not services.store.get_user(new_user.id).disabled
+    reset = _settings_post(client, f"/settings/users/{new_user.id}/reset-password")
+    assert "New password for new@example.com" in reset.get_data(as_text=True)
+
+
+def test_admin_cannot_disable_themselves(client, services):
+    boss = make_user(services, "boss@example.com", "admin")
+    login(client, "boss@example.com")
+    _settings_post(client, f"/settings/users/{boss.id}/disable")
+    assert not services.store.get_user(boss.id).disabled
+
+
+def test_settings_forms_need_the_csrf_token(client, services):
+    make_user(services, "boss@example.com", "admin")
+    login(client, "boss@example.com")
+    response = client.post("/settings/users", data={"email": "x@example.com", "role": "agent"})
+    assert response.status_code == 400
+    assert services.store.get_user_by_email("x@example.com") is None
+
+
+def services_client(client):
+    """A second, separate browser on the same app."""
+    return client.application.test_client()

@@ -1,0 +1,168 @@
+"""The ``/admin`` Socket.IO namespace's handlers, through ``socketio.test_client``
+(both stores): who may connect, which rooms get which events, typing, throttled stats."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from admin_app.extensions import socketio
+from services.events import Event
+from services.models import InboundMessage, OutboundMessage
+from tests.support.admin import login, make_user
+
+
+def _inbound(services, user="visitor-1", content="hello", ext=None):
+    return services.tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id=user, content=content,
+        external_id=ext or f"{user}:{content}", respond=False,
+    ))
+
+
+def _admin_socket(app, client, **kwargs):
+    return socketio.test_client(app, namespace="/admin", flask_test_client=client, **kwargs)
+
+
+def _events(sock, name=None):
+    received = sock.get_received("/admin")
+    return [r for r in received if name is None or r["name"] == name]
+
+
+@pytest.fixture
+def signed_in(app, client, services):
+    make_user(services)
+    assert login(client, "agent@example.com").status_code == 302
+    return client
+
+
+def test_anonymous_socket_is_refused(app, client):
+    sock = _admin_socket(app, client)
+    assert not sock.is_connected("/admin")
+
+
+def test_cross_origin_socket_is_refused(app, signed_in):
+    foreign = _admin_socket(app, signed_in, headers={"Origin": "https://evil.example"})
+    assert not foreign.is_connected("/admin")
+    same = _admin_socket(app, signed_in, headers={"Origin": "http://localhost"})
+    assert same.is_connected("/admin")
+    # Behind a TLS-terminating proxy the page is https: the host is what counts.
+    proxied = _admin_socket(app, signed_in, headers={"Origin": "https://localhost"})
+    assert proxied.is_connected("/admin")
+    other_port = _admin_socket(app, signed_in, headers={"Origin": "http://localhost:8080"})
+    assert not other_port.is_connected("/admin")
+
+
+def test_signed_out_session_is_refused(app, signed_in):
+    from tests.support.admin import session_csrf
+
+    signed_in.post("/logout", data={"csrf_token": session_csrf(signed_in)})
+    assert not _admin_socket(app, signed_in).is_connected("/admin")
+
+
+def test_conversation_events_go_to_every_admin(app, signed_in, services):
+    sock = _admin_socket(app, signed_in)
+    assert sock.is_connected("/admin")
+    first = _inbound(services)
+    _inbound(services, content="again")
+    names = [e["name"] for e in _events(sock)]
+    assert names == ["conversation.created", "conversation.updated"]
+    payload = _events(sock) or []
+    assert payload == []  # get_received drains
+    services.tracker.mark_needs_human(first.message.id, "asked for a person", 2)
+    updated = _events(sock, "conversation.updated")
+    assert updated[-1]["args"][0]["conversation"]["needs_human"] is True
+    assert updated[-1]["args"][0]["conversation_id"] == first.conversation.id
+
+
+def test_messages_and_typing_go_only_to_the_conversation_room(app, signed_in, services,
+                                                               captured_events):
+    first = _inbound(services)
+    other = _inbound(services, user="visitor-2")
+    watching = _admin_socket(app, signed_in)
+    inbox_only = _admin_socket(app, signed_in)
+    assert watching.emit("join", {"conversation_id": first.conversation.id},
+                         namespace="/admin", callback=True) == {"ok": True}
+    assert watching.emit("join", {"conversation_id": "x"}, namespace="/admin",
+                         callback=True)["ok"] is False
+    _events(watching), _events(inbox_only)
+
+    _inbound(services, content="second")
+    _inbound(services, user="visitor-2", content="second")
+    watched = _events(watching, "message.created")
+    assert [e["args"][0]["message"]["conversation_id"] for e in watched] == [first.conversation.id]
+    assert _events(inbox_only, "message.created") == []
+
+    # Conversation changes reach a socket in both rooms once, not twice.
+    services.tracker.close(first.conversation.id)
+    assert len(_events(watching, "conversation.updated")) == 1
+
+    ack = inbox_only.emit("typing", {"conversation_id": first.conversation.id, "typing": True},
+                          namespace="/admin", callback=True)
+    assert ack == {"ok": True}
+    typing = [e for e in captured_events if e.name == "typing"]
+    assert typing[-1].data == {
+        "conversation_id": first.conversation.id, "sender_type": "agent", "typing": True,
+        "user_id": services.store.get_user_by_email("agent@example.com").id,
+        "name": "agent@example.com",
+    }
+    assert [e["args"][0]["sender_type"] for e in _events(watching, "typing")] == ["agent"]
+    assert _events(inbox_only, "typing") == []
+
+    watching.emit("leave", {"conversation_id": first.conversation.id}, namespace="/admin")
+    _inbound(services, content="third")
+    assert _events(watching, "message.created") == []
+    assert other.conversation.id != first.conversation.id
+
+
+def test_events_published_from_another_thread_reach_the_socket(app, signed_in, services):
+    conversation = _inbound(services).conversation
+    sock = _admin_socket(app, signed_in)
+    sock.emit("join", {"conversation_id": conversation.id}, namespace="/admin")
+
+    def worker():
+        services.tracker.track_outbound(OutboundMessage(
+            conversation_id=conversation.id, sender_type="bot", content="from the worker",
+        ))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    created = _events(sock, "message.created")
+    assert created[0]["args"][0]["message"]["content"] == "from the worker"
+
+
+def test_stats_are_pushed_throttled(settings, store, clock):
+    from admin_app import create_app
+    from services.runtime import build_services
+
+    fast = settings.model_copy(update={"admin_stats_interval_seconds": 0.3})
+    services = build_services(fast, store=store, clock=clock)
+    app = create_app(fast, services)
+    client = app.test_client()
+    make_user(services)
+    login(client, "agent@example.com")
+    sock = _admin_socket(app, client)
+    changes = 8
+    for i in range(changes):
+        _inbound(services, user=f"v{i}")  # a conversation.created and a message.created each
+    stats, quiet_since = [], time.monotonic()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and time.monotonic() - quiet_since < 1.0:
+        time.sleep(0.1)
+        more = _events(sock, "stats.updated")
+        if more:
+            stats += more
+            quiet_since = time.monotonic()
+    # Coalesced: far fewer computations than changes, the last one up to date, then silence.
+    assert 1 <= len(stats) < changes
+    assert stats[-1]["args"][0]["stats"]["total_conversations"] == changes
+    time.sleep(0.6)
+    assert _events(sock, "stats.updated") == []
+
+
+def test_a_published_stats_event_is_forwarded(app, signed_in, services):
+    sock = _admin_socket(app, signed_in)
+    services.events.publish(Event("stats.updated", {"stats": {"total_conversations": 7}}))
+    assert _events(sock, "stats.updated")[0]["args"][0] == {"stats": {"total_conversations": 7}}
