@@ -100,7 +100,7 @@ class Settings(BaseSettings):
 
     # Background work: the outbox and the bot's answers (services/worker.py).
     send_max_attempts: int = Field(default=8, ge=1, le=50)
-    job_lease_seconds: float = Field(default=60.0, gt=0)
+    job_lease_seconds: float = Field(default=120.0, gt=0)
     run_worker_in_app: bool = True
 
     # Admin panel (admin_app): sessions, login throttling, live updates.
@@ -148,6 +148,18 @@ class Settings(BaseSettings):
                     raise ValueError(f"{item!r} is not an origin like https://shop.example.com")
             origins.append(origin)
         return origins
+
+    @model_validator(mode="after")
+    def _lease_outlasts_the_bot(self) -> "Settings":
+        # A job still running when its lease ends is claimed again by another process,
+        # which would answer or send twice: the lease must outlast a bot call with retries.
+        slowest = self.bot_timeout_seconds * (self.bot_retries + 1) + self.graph_api_timeout_seconds
+        if self.job_lease_seconds < slowest:
+            raise ValueError(
+                f"JOB_LEASE_SECONDS must be at least {slowest:g}: a bot call with all its "
+                "retries plus a Send API call must fit in one lease"
+            )
+        return self
 
     @model_validator(mode="after")
     def _supabase_needs_key(self) -> "Settings":

@@ -36,7 +36,7 @@ class JobRunner:
         handlers: dict[str, JobHandler],
         clock: Clock,
         lease_seconds: float = 60.0,
-        batch_size: int = 32,
+        batch_size: int = 8,  # small batches: a batch must end well within its lease
         concurrency: int = 8,
     ) -> None:
         self.store = store

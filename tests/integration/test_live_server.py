@@ -1,25 +1,13 @@
 """The product as a user runs it: the CLI, then gunicorn serving real HTTP."""
 
-import os
 import re
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.conftest import REPO
-
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.live_server import BIN, LiveServer
 
 
 @pytest.fixture(params=["sqlite", pytest.param("supabase", marks=pytest.mark.supabase)])
@@ -47,28 +35,10 @@ def flask_cli(env, *args, stdin=None):
 
 
 @pytest.fixture
-def live_server(app_env):
-    port = free_port()
-    env = {**app_env, "PORT": str(port), "HOST": "127.0.0.1"}
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("server did not start:\n" + (proc.stdout.read() if proc.stdout else ""))
-        time.sleep(0.2)
-    yield base, env
-    proc.terminate()
-    proc.wait(timeout=20)
+def live_server(app_env, tmp_path):
+    server = LiveServer(app_env, log_path=tmp_path / "server.log").start()
+    yield server.url, server.env
+    server.stop()
 
 
 def test_first_admin_token_and_api_over_http(live_server):

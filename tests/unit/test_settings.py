@@ -53,3 +53,11 @@ def test_bad_setting_stops_start_up_with_one_line(tmp_path):
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert lines == [lines[-1]] and lines[0].startswith("Invalid setting SUPABASE_URL:"), proc.stderr
+
+
+def test_a_job_lease_shorter_than_a_bot_call_is_refused(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JOB_LEASE_SECONDS", "5")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "JOB_LEASE_SECONDS" in str(info.value)
