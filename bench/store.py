@@ -124,8 +124,53 @@ def latency(fn, runs: int) -> tuple[float, float]:
     return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
 
 
-def bench(kind: str, total: int, track: int) -> dict:
+def track_vs_noop(store, calls: int, threads: int = 1, tag: str = "rt", rounds: int = 5) -> dict:
+    """``track_inbound`` per second beside the no-op SQL function ``noop()`` called through
+    the same Supabase client: the ratio is what our SQL costs over the round trip itself.
+
+    The two alternate in ``rounds`` blocks, so a machine getting busier or quieter during
+    the run weighs on both alike.
+    """
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
+    counter = iter(range(10**9))
+
+    def timed(fn, count: int) -> float:
+        started = time.perf_counter()
+        if pool is None:
+            for _ in range(count):
+                fn(next(counter))
+        else:
+            list(pool.map(fn, [next(counter) for _ in range(count)]))
+        return time.perf_counter() - started
+
+    def track(i: int) -> None:
+        store.track_inbound(InboundMessage(
+            platform="messenger", external_user_id=f"{tag}-{threads}-user-{i // 4}",
+            external_id=f"{tag}-{threads}-mid-{i}", content=f"round trip {i}"), NOW)
+
+    def noop(i: int) -> None:
+        store.ping()  # ping() is one rpc("noop")
+
+    try:
+        timed(noop, min(100, calls))  # warm the connection pool
+        per_round = max(1, calls // rounds)
+        noop_s = track_s = 0.0
+        for _ in range(rounds):
+            noop_s += timed(noop, per_round)
+            track_s += timed(track, per_round)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    done = per_round * rounds
+    return {"threads": threads, "calls": done, "noop_per_s": round(done / noop_s, 1),
+            "track_per_s": round(done / track_s, 1), "ratio": round(noop_s / track_s, 3)}
+
+
+def bench(kind: str, total: int, track: int, stack=None) -> dict:
+    """Track rates and stats latency on one store. ``stack``: a running local Supabase
+    stack to use and leave running (otherwise one is started and stopped here)."""
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
+    own_stack = False
     if kind == "sqlite":
         from services.store.sqlite import SqliteStore
 
@@ -137,7 +182,9 @@ def bench(kind: str, total: int, track: int) -> dict:
         from scripts import local_supabase
         from services.store.supabase import SupabaseStore
 
-        stack = local_supabase.start(state_dir=REPO / ".local" / "supabase-bench", repo=REPO)
+        if stack is None:
+            stack = local_supabase.start(state_dir=REPO / ".local" / "supabase-bench", repo=REPO)
+            own_stack = True
         stack.reset()
         store = SupabaseStore(url=stack.url, service_role_key=stack.service_role_key)
         load = lambda n: bulk_postgres(stack, n)  # noqa: E731
@@ -161,7 +208,7 @@ def bench(kind: str, total: int, track: int) -> dict:
         }
     finally:
         store.close()
-        if stack is not None:
+        if own_stack:
             from scripts import local_supabase
 
             local_supabase.stop(state_dir=stack.state_dir)

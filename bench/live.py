@@ -1,0 +1,275 @@
+"""Live-update benchmarks: webhook-to-admin-socket latency, and web-chat visitors held by one
+worker. Both run on a ``tests.support.cluster.Cluster`` (gunicorn, Redis, local Supabase).
+
+``admin_latency``: webhooks at a steady rate, alternating over two processes; admin
+sockets (python-socketio clients) split over both. Each webhook comes from a new person, so
+its ``conversation.created`` reaches every admin socket; the latency is from the moment the
+webhook was due to be sent (open loop: a slow server cannot slow the sender down and hide
+its own queueing) to its arrival on each socket.
+
+``webchat_visitors``: visitors, each with its own token from ``POST /chat/session``, open
+the ``/chat`` namespace over WebSocket and stay; a few send a message and wait for the
+acknowledgement while all are held. The worker's resident and peak memory come from
+/proc. The visitors are a minimal Engine.IO v4 / Socket.IO v5 client over ``websockets``
+(asyncio): a thread per python-socketio client would not hold thousands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+import socketio
+
+from channels.messenger.signature import sign
+from tests.support.cluster import APP_SECRET, Cluster, child_pids
+from tests.support.webhook_load import webhook_body
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[max(0, min(len(values) - 1, int(round(q * len(values))) - 1))]
+
+
+def _cookie(session: requests.Session) -> str:
+    return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+
+
+def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
+                  sockets: int = 20, processes: int = 2, bot: str = "in_app") -> dict:
+    """p50/p99 from webhook to ``conversation.created`` on each admin socket.
+
+    ``bot``: where the bot's answers are worked out and sent -- ``in_app`` (the default
+    deployment: in each web process), ``worker`` (one ``python worker.py`` process, the web
+    processes with ``RUN_WORKER_IN_APP=false``) or ``off`` (nobody: the ingest path alone).
+    """
+    cluster.stop_apps()
+    cluster.reset_store()
+    apps = cluster.start_apps(processes, nginx=False, LOG_LEVEL="ERROR",
+                              ADMIN_STATS_INTERVAL_SECONDS="5",
+                              RUN_WORKER_IN_APP="true" if bot == "in_app" else "false")
+    if bot == "worker":
+        cluster.start_worker(LOG_LEVEL="ERROR")
+    browser = cluster.admin_session(apps[0].url)  # one sign-in, many tabs
+    arrivals: list[dict[str, float]] = [{} for _ in range(sockets)]
+    dropped: list[str] = []  # sockets the server closed under us (a missed ping, say)
+    clients = []
+    for n in range(sockets):
+        sio = socketio.Client(reconnection=False)
+
+        def created(data, seen=arrivals[n]):
+            seen[data["conversation"]["external_user_id"]] = time.perf_counter()
+
+        sio.on("conversation.created", created, namespace="/admin")
+        sio.on("disconnect", lambda reason=None: dropped.append(str(reason)), namespace="/admin")
+        sio.connect(apps[n % processes].url, namespaces=["/admin"], transports=["websocket"],
+                    headers={"Cookie": _cookie(browser)}, wait_timeout=10)
+        clients.append(sio)
+
+    count = int(rate * seconds)
+    run = f"lat{time.time_ns()}"
+    bodies = [webhook_body(f"{run}-{i}", f"m.{run}.{i}", "what are your opening hours?")
+              for i in range(count)]
+    due: list[float] = [0.0] * count
+    statuses: list[int | None] = [None] * count
+    local = threading.local()
+
+    def send(i: int) -> None:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        delay = due[i] - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        try:
+            statuses[i] = session.post(
+                apps[i % processes].url + "/webhook", data=bodies[i], timeout=30,
+                headers={"Content-Type": "application/json",
+                         "X-Hub-Signature-256": sign(bodies[i], APP_SECRET)}).status_code
+        except requests.RequestException:
+            statuses[i] = None
+
+    start = time.perf_counter() + 0.5
+    for i in range(count):
+        due[i] = start + i / rate
+    with ThreadPoolExecutor(64) as pool:
+        list(pool.map(send, range(count)))
+    sent_by = time.perf_counter()
+    # Let the last events arrive: until all are in, or none has come for 5 s (those are
+    # missing), or 120 s have passed.
+    deadline = time.perf_counter() + 120
+    seen, quiet_since = -1, time.perf_counter()
+    while time.perf_counter() < deadline:
+        now_seen = sum(len(a) for a in arrivals)
+        if now_seen >= count * sockets or time.perf_counter() - quiet_since > 5:
+            break
+        if now_seen != seen:
+            seen, quiet_since = now_seen, time.perf_counter()
+        time.sleep(0.1)
+    dropped_sockets = len(dropped)
+    for sio in clients:
+        sio.disconnect()
+    cluster.stop_apps()
+
+    index = {f"{run}-{i}": i for i in range(count)}
+    latencies = [(t - due[index[psid]]) * 1000
+                 for seen in arrivals for psid, t in seen.items() if psid in index]
+    expected = sum(1 for s in statuses if s == 200) * sockets
+    return {
+        "rate_per_s": rate, "seconds": seconds, "sockets": sockets, "processes": processes,
+        "bot": bot,
+        "webhooks": count, "non_200": sum(1 for s in statuses if s != 200),
+        "send_lag_s": round(max(0.0, sent_by - due[-1]), 2),
+        "events_expected": expected, "events_received": len(latencies),
+        "sockets_dropped": dropped_sockets,
+        "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+        "p99_ms": round(_pct(latencies, 0.99), 1) if latencies else None,
+    }
+
+
+# -- web-chat visitors ------------------------------------------------------------------
+
+def _memory_kb(pid: int) -> dict[str, int]:
+    out = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                out[line.split(":")[0]] = int(line.split()[1])
+    return out
+
+
+class _Visitor:
+    """One visitor's socket: Engine.IO open, ``/chat`` connect with its token, pings."""
+
+    def __init__(self, url: str, origin: str, token: str):
+        self.url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        self.origin = origin
+        self.token = token
+        self.ws = None
+        self.connected = False
+        self.closed = False
+        self._acks: dict[int, asyncio.Future] = {}
+        self._next_ack = 0
+
+    async def open(self) -> None:
+        import websockets
+
+        self.ws = await websockets.connect(self.url, origin=self.origin, open_timeout=30,
+                                           ping_interval=None, max_queue=64)
+        opened = await self.ws.recv()
+        if not opened.startswith("0"):
+            raise RuntimeError(f"unexpected Engine.IO open: {opened[:80]}")
+        await self.ws.send("40/chat," + json.dumps({"token": self.token}))
+        while True:
+            packet = await self.ws.recv()
+            if packet == "2":
+                await self.ws.send("3")
+            elif packet.startswith("40/chat"):
+                self.connected = True
+                return
+            elif packet.startswith("44/chat"):
+                raise RuntimeError(f"refused: {packet[:200]}")
+
+    async def listen(self) -> None:
+        """Answer pings and route acknowledgements until the socket closes."""
+        try:
+            async for packet in self.ws:
+                if packet == "2":
+                    await self.ws.send("3")
+                elif packet.startswith("43/chat,"):
+                    rest = packet[len("43/chat,"):]
+                    digits = len(rest) - len(rest.lstrip("0123456789"))
+                    future = self._acks.pop(int(rest[:digits]), None)
+                    if future is not None and not future.done():
+                        future.set_result(json.loads(rest[digits:]))
+        except Exception:
+            pass
+        self.closed = True
+
+    async def call(self, event: str, data: dict, timeout: float = 30.0):
+        ack = self._next_ack
+        self._next_ack += 1
+        future = asyncio.get_running_loop().create_future()
+        self._acks[ack] = future
+        await self.ws.send(f"42/chat,{ack}" + json.dumps([event, data]))
+        return await asyncio.wait_for(future, timeout)
+
+
+async def _hold_visitors(url: str, tokens: list[str], hold: float, ramp_per_s: float,
+                         talkers: int, worker_pid: int) -> dict:
+    visitors = [_Visitor(url, url, token) for token in tokens]
+    listeners = []
+    failures = 0
+    peak_during = 0
+    started = time.perf_counter()
+    for n, visitor in enumerate(visitors):
+        due = started + n / ramp_per_s
+        if due > time.perf_counter():
+            await asyncio.sleep(due - time.perf_counter())
+        try:
+            await visitor.open()
+            listeners.append(asyncio.create_task(visitor.listen()))
+        except Exception:
+            failures += 1
+    opened_in = time.perf_counter() - started
+    # Everyone is in; a few talk while all are held.
+    round_trips = []
+    live = [v for v in visitors if v.connected]
+    for visitor in live[:: max(1, len(live) // max(1, talkers))][:talkers]:
+        began = time.perf_counter()
+        try:
+            answer = await visitor.call("message", {"content": "what are your opening hours?",
+                                                    "client_id": uuid.uuid4().hex})
+            if isinstance(answer, list) and answer and "error" not in answer[0]:
+                round_trips.append((time.perf_counter() - began) * 1000)
+        except Exception:
+            pass
+    end = time.perf_counter() + hold
+    while time.perf_counter() < end:
+        peak_during = max(peak_during, _memory_kb(worker_pid)["VmRSS"])
+        await asyncio.sleep(0.5)
+    still_open = sum(1 for v in visitors if v.connected and not v.closed)
+    for visitor in visitors:
+        if visitor.ws is not None:
+            await visitor.ws.close()
+    for task in listeners:
+        task.cancel()
+    return {"opened": len(live), "failed": failures, "open_s": round(opened_in, 1),
+            "still_open_after_hold": still_open, "rss_peak_kb": peak_during,
+            "message_ack_p50_ms": round(statistics.median(round_trips), 1) if round_trips else None,
+            "message_acks": len(round_trips)}
+
+
+def webchat_visitors(cluster: Cluster, count: int = 2000, hold: float = 10.0,
+                     ramp_per_s: float = 250.0, talkers: int = 20) -> dict:
+    """Visitors held by one gunicorn worker, and that worker's memory."""
+    cluster.stop_apps()
+    cluster.reset_store()
+    (app,) = cluster.start_apps(1, nginx=False, LOG_LEVEL="ERROR",
+                                CHAT_SESSION_RATE_LIMIT="1000000/minute",
+                                CHAT_RATE_LIMIT="1000000/minute")
+    try:
+        (worker,) = child_pids(app.proc.pid)
+        before = _memory_kb(worker)
+
+        def new_token(_: int) -> str:
+            answer = requests.post(app.url + "/chat/session", json={}, timeout=30,
+                                   headers={"Origin": app.url})
+            answer.raise_for_status()
+            return answer.json()["token"]
+
+        with ThreadPoolExecutor(8) as pool:
+            tokens = list(pool.map(new_token, range(count)))
+        result = asyncio.run(_hold_visitors(app.url, tokens, hold, ramp_per_s, talkers, worker))
+        after = _memory_kb(worker)
+    finally:
+        cluster.stop_apps()
+    return {"visitors": count, **result, "rss_before_kb": before["VmRSS"],
+            "rss_held_kb": max(result["rss_peak_kb"], after["VmRSS"]),
+            "peak_kb": after["VmHWM"]}
+

@@ -1,0 +1,264 @@
+"""Scale-out as the README deploys it: two gunicorn processes on one Redis message queue and
+one Supabase store, behind the example nginx (``tests/support/cluster.py`` starts it all).
+
+1. An event of process A reaches an admin socket held on process B (and sockets opened
+   through nginx, over WebSocket and long-polling).
+2. 1,000 webhooks spread over A, B and nginx: each message tracked once, each bot reply
+   sent once.
+3. SIGKILL one process mid-load: nothing that was acknowledged is lost; its bot reply goes
+   out once, by the survivor when the job lease runs out.
+4. Background work in its own ``python worker.py`` process (``RUN_WORKER_IN_APP=false``):
+   what it does reaches the admins of the web processes through Redis.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+
+import pytest
+import socketio
+
+from tests.support.cluster import APP_SECRET, kill_hard
+from tests.support.webhook_load import post_webhooks, webhook_body
+
+pytestmark = [pytest.mark.supabase, pytest.mark.timeout(300)]
+
+QUESTION = "what are your opening hours?"
+EVENTS = ("conversation.created", "conversation.updated", "message.created")
+
+
+def _cookie_header(session) -> str:
+    return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+
+
+def _admin_socket(url: str, session, transport: str, origin: str | None = None):
+    """A real python-socketio client on ``/admin`` with the session's cookie."""
+    received: queue.Queue = queue.Queue()
+    sio = socketio.Client(reconnection=False)
+    for name in EVENTS:
+        sio.on(name, (lambda n: lambda data: received.put((n, data)))(name), namespace="/admin")
+    headers = {"Cookie": _cookie_header(session)}
+    if origin:
+        headers["Origin"] = origin
+    sio.connect(url, namespaces=["/admin"], transports=[transport], headers=headers,
+                wait_timeout=10)
+    return sio, received
+
+
+def _wait_for(received: queue.Queue, name: str, predicate, timeout: float = 15.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            event, data = received.get(timeout=max(0.05, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if event == name and predicate(data):
+            return data
+    raise AssertionError(f"no matching {name} event within {timeout:.0f}s")
+
+
+def _sends(cluster, psid_prefix: str) -> list[tuple[int, dict]]:
+    """Each Send API message the stand-in got for those people, with its position among
+    all the requests it recorded: (position, {psid, text, message_id})."""
+    out = []
+    for position, rec in enumerate(list(cluster.graph.requests)):
+        body = rec.json
+        if not (rec.method == "POST" and isinstance(body, dict) and "message" in body):
+            continue
+        psid = body["recipient"]["id"]
+        if not psid.startswith(psid_prefix):
+            continue
+        metadata = body["message"].get("metadata") or ""
+        message_id = (int(metadata.split(":", 1)[1]) if metadata.startswith("switchboard:")
+                      else None)
+        out.append((position, {"psid": psid, "text": body["message"].get("text"),
+                               "message_id": message_id}))
+    return out
+
+
+def _tracked(cluster, mid_prefix: str) -> dict[str, int]:
+    """How many times each inbound mid with that prefix is stored."""
+    rows = cluster.sql(
+        "select external_id, count(*) from messages where sender_type = 'user' "
+        f"and external_id like '{mid_prefix}%' group by external_id")
+    return {mid: int(n) for mid, n in rows}
+
+
+def _bot_replies(cluster, mid_prefix: str) -> dict[str, list[tuple[int, str]]]:
+    """For each inbound mid with that prefix: its bot replies (id, delivery status)."""
+    rows = cluster.sql(
+        "select u.external_id, b.id, b.delivery_status from messages u "
+        "join messages b on b.sender_type = 'bot' "
+        "and (b.metadata ->> 'in_reply_to')::bigint = u.id "
+        f"where u.sender_type = 'user' and u.external_id like '{mid_prefix}%'")
+    replies: dict[str, list[tuple[int, str]]] = {}
+    for mid, bot_id, status in rows:
+        replies.setdefault(mid, []).append((int(bot_id), status))
+    return replies
+
+
+def test_webhook_on_process_a_reaches_admin_socket_on_process_b(cluster):
+    a, b = cluster.apps
+    proxy = cluster.nginx
+    browser_b = cluster.admin_session(b.url)
+    browser_proxy = cluster.admin_session(proxy.url)
+    on_b, from_b = _admin_socket(b.url, browser_b, "websocket")
+    # Through nginx: the upgrade headers, and the Host/Origin the same-origin check sees
+    # (the WebSocket client sends the Origin of the URL itself, as a browser would).
+    proxied_ws, from_ws = _admin_socket(proxy.url, browser_proxy, "websocket")
+    proxied_poll, from_poll = _admin_socket(proxy.url, browser_proxy, "polling", proxy.url)
+    try:
+        first = webhook_body("psid-live-a", "mid.live.1", QUESTION)
+        done = post_webhooks([(a.url + "/webhook", first)], APP_SECRET)
+        assert done.results[0].status == 200
+        created = _wait_for(from_b, "conversation.created",
+                            lambda d: d["conversation"]["external_user_id"] == "psid-live-a")
+        conversation_id = created["conversation"]["id"]
+        for received in (from_ws, from_poll):
+            _wait_for(received, "conversation.created",
+                      lambda d: d["conversation"]["id"] == conversation_id)
+
+        # Following the conversation on B brings its next message, tracked on A.
+        assert on_b.call("join", {"conversation_id": conversation_id}, namespace="/admin",
+                         timeout=5) == {"ok": True}
+        second = webhook_body("psid-live-a", "mid.live.2", "and on sundays?")
+        assert post_webhooks([(a.url + "/webhook", second)], APP_SECRET).results[0].status == 200
+        message = _wait_for(from_b, "message.created",
+                            lambda d: d["message"]["content"] == "and on sundays?")
+        assert message["message"]["conversation_id"] == conversation_id
+        assert message["message"]["sender_type"] == "user"
+    finally:
+        for sio in (on_b, proxied_ws, proxied_poll):
+            sio.disconnect()
+
+
+def test_thousand_messages_over_both_processes_tracked_and_answered_once(cluster):
+    a, b = cluster.apps
+    entries = (a.url, b.url, cluster.nginx.url)
+    count, people = 1000, 200
+    mids = [f"mid.t2.{i}" for i in range(count)]
+    targets = [(entries[i % 3] + "/webhook", webhook_body(f"psid-t2-{i % people}", mids[i],
+                                                          QUESTION)) for i in range(count)]
+    started = time.monotonic()
+    load = post_webhooks(targets, APP_SECRET, concurrency=12)
+    assert [r.status for r in load.results].count(200) == count, Counter(
+        r.status for r in load.results)
+    cluster.wait_until_idle(timeout=150)
+    print(f"\n1,000 webhooks acknowledged in {load.elapsed:.1f}s, every reply sent "
+          f"{time.monotonic() - started:.1f}s after the first ({load.summary()})")
+
+    tracked = _tracked(cluster, "mid.t2.")
+    assert set(tracked) == set(mids) and set(tracked.values()) == {1}
+
+    # The admin JSON API counts what the store holds.
+    browser = cluster.admin_session(cluster.nginx.url)
+    stats = browser.get(f"{cluster.nginx.url}/admin/stats", timeout=10).json()["stats"]
+    assert stats["total_messages"] == int(cluster.sql("select count(*) from messages")[0][0])
+
+    replies = _bot_replies(cluster, "mid.t2.")
+    assert set(replies) == set(mids)
+    assert all(len(r) == 1 and r[0][1] == "sent" for r in replies.values()), \
+        [r for r in replies.values() if len(r) != 1 or r[0][1] != "sent"][:5]
+    bot_ids = {r[0][0] for r in replies.values()}
+
+    sends = [s for _, s in _sends(cluster, "psid-t2-")]
+    per_message = Counter(s["message_id"] for s in sends)
+    assert set(per_message) == bot_ids
+    assert set(per_message.values()) == {1}, [m for m, n in per_message.items() if n > 1][:5]
+    # Every person got exactly as many answers as they asked questions.
+    assert Counter(s["psid"] for s in sends) == Counter(
+        f"psid-t2-{i % people}" for i in range(count))
+
+
+def test_sigkill_of_one_process_loses_nothing_acknowledged(cluster):
+    # A fresh pair with a short job lease: the survivor takes over the victim's jobs soon.
+    # (Not shorter: a batch of jobs still running when its lease ends is claimed again.)
+    a, b = cluster.start_apps(JOB_LEASE_SECONDS="5", BOT_TIMEOUT_SECONDS="1", BOT_RETRIES="0",
+                              GRAPH_API_TIMEOUT_SECONDS="2")
+    entries = (a.url, b.url, cluster.nginx.url)
+    count, people = 600, 150
+    mids = [f"mid.t3.{i}" for i in range(count)]
+    targets = [(entries[i % 3] + "/webhook", webhook_body(f"psid-t3-{i % people}", mids[i],
+                                                          QUESTION)) for i in range(count)]
+    progress = [0]
+    outcome: dict = {}
+    loader = threading.Thread(target=lambda: outcome.update(
+        load=post_webhooks(targets, APP_SECRET, concurrency=12, timeout=10, progress=progress)))
+    loader.start()
+    while progress[0] < count * 0.35 and loader.is_alive():
+        time.sleep(0.005)
+    kill_hard(a)
+    # What the dead process had already sent is recorded by now; nothing of the survivor's
+    # can be a repeat yet (it takes the dead one's jobs over only when their lease ends).
+    time.sleep(0.3)
+    killed_at = len(cluster.graph.requests)
+    loader.join(120)
+    assert not loader.is_alive()
+    load = outcome["load"]
+    acknowledged = {mids[i] for i in load.acknowledged}
+    lost_requests = count - len(acknowledged)
+    assert count * 0.35 <= len(acknowledged) < count, "the kill did not land mid-load"
+
+    cluster.wait_until_idle(timeout=120)
+    tracked = _tracked(cluster, "mid.t3.")
+    # Everything acknowledged is stored, once (unacknowledged ones may or may not be).
+    assert acknowledged <= set(tracked) and set(tracked.values()) == {1}
+    replies = _bot_replies(cluster, "mid.t3.")
+    for mid in tracked:
+        assert [status for _, status in replies.get(mid, [])] == ["sent"], (mid, replies.get(mid))
+
+    # Facebook redelivers what was not acknowledged; the survivor takes it, once.
+    unacknowledged = [(b.url + "/webhook", body) for i, (_, body) in enumerate(targets)
+                      if mids[i] not in acknowledged]
+    redelivered = post_webhooks(unacknowledged, APP_SECRET, concurrency=8)
+    assert all(r.status == 200 for r in redelivered.results)
+    cluster.wait_until_idle(timeout=120)
+    tracked = _tracked(cluster, "mid.t3.")
+    assert set(tracked) == set(mids) and set(tracked.values()) == {1}
+    replies = _bot_replies(cluster, "mid.t3.")
+    assert set(replies) == set(mids)
+    assert all(len(r) == 1 and r[0][1] == "sent" for r in replies.values())
+    bot_ids = {r[0][0] for r in replies.values()}
+
+    # Each reply reached the Send API once, except a send in flight in the killed process
+    # at the moment of the kill: the stand-in had it, the store never heard back, and the
+    # survivor sent it again after the lease (the Send API has no idempotency key).
+    sends = _sends(cluster, "psid-t3-")
+    per_message = Counter(s["message_id"] for _, s in sends)
+    assert set(per_message) == bot_ids
+    repeated = {m for m, n in per_message.items() if n > 1}
+    for message_id in repeated:
+        positions = [n for n, s in sends if s["message_id"] == message_id]
+        assert len(positions) == 2, (message_id, positions)
+        assert positions[0] < killed_at <= positions[1], (message_id, positions, killed_at)
+    assert len(repeated) <= 8, repeated  # at most one per job thread of the killed process
+    print(f"\nkilled after {killed_at} Graph API requests; {lost_requests} webhooks "
+          f"unacknowledged (redelivered); {len(repeated)} send(s) in flight repeated")
+
+
+def test_separate_worker_process_answers_and_its_events_reach_the_admins(cluster):
+    # The web processes only take webhooks and sockets; `python worker.py` does the rest
+    # and emits through the same Redis queue.
+    a, b = cluster.start_apps(RUN_WORKER_IN_APP="false")
+    cluster.start_worker()
+    browser = cluster.admin_session(b.url)
+    on_b, from_b = _admin_socket(b.url, browser, "websocket")
+    try:
+        body = webhook_body("psid-t4-1", "mid.t4.1", QUESTION)
+        assert post_webhooks([(a.url + "/webhook", body)], APP_SECRET).results[0].status == 200
+        created = _wait_for(from_b, "conversation.created",
+                            lambda d: d["conversation"]["external_user_id"] == "psid-t4-1")
+        conversation_id = created["conversation"]["id"]
+        # The bot's reply, stored by the worker process, updates the conversation for B's
+        # admins (message_count 2), and goes out to Messenger once.
+        _wait_for(from_b, "conversation.updated",
+                  lambda d: d["conversation"]["id"] == conversation_id
+                  and d["conversation"]["message_count"] >= 2)
+        cluster.wait_until_idle(timeout=30)
+        sends = [s for _, s in _sends(cluster, "psid-t4-")]
+        assert len(sends) == 1 and sends[0]["message_id"] is not None
+    finally:
+        on_b.disconnect()
