@@ -152,16 +152,30 @@ class TrackResult(_Model):
 
 
 class ConversationFilter(_Model):
-    """Filters for conversation lists; every field is optional and they combine with AND."""
+    """Filters for conversation lists; every field is optional and they combine with AND.
+
+    Unknown fields are refused (``extra="forbid"``), and a store refuses a filter it does not
+    implement: a filter that went missing on the way would list everyone's conversations.
+    ``external_user_id`` is a platform's id for a person, so it comes with ``platform``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     status: ConversationStatus | None = None
     platform: Platform | None = None
+    external_user_id: str | None = Field(default=None, min_length=1, max_length=256)
     needs_human: bool | None = None
     handled_by: HandledBy | None = None
     assigned_to: int | None = None
     unassigned: bool | None = None
     search: str | None = Field(default=None, max_length=200)
     sort: ConversationSort = "last_activity"
+
+    @model_validator(mode="after")
+    def _person_needs_platform(self) -> "ConversationFilter":
+        if self.external_user_id is not None and self.platform is None:
+            raise ValueError("external_user_id needs platform")
+        return self
 
 
 class ConversationPage(_Model):

@@ -24,6 +24,9 @@ Rules both implementations follow (the contract tests in ``tests/contract`` chec
   waiting) may be listed again.
   ``search`` matches display_name or any message content, case-insensitively, as a plain
   substring: ``%``, ``_``, ``*``, quotes, commas and parentheses have no special meaning.
+  ``external_user_id`` (always with ``platform``) matches exactly: one person's conversations,
+  closed ones too, through the (platform, external_user_id) index. A filter a store does not
+  implement raises ``InvalidInput``; it is never ignored (that would list everyone's rows).
 * Message history is ordered by id ascending. ``before``/``after`` are message ids
   (exclusive); with ``before`` (or neither) the newest ``limit`` messages are returned.
 * Aggregates are computed by the database, never by fetching rows.

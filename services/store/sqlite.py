@@ -42,6 +42,13 @@ _ORDER = {
 }
 
 
+# Filters that are one "column = value" term. With platform, external_user_id walks
+# conversations_user_idx (platform, external_user_id).
+_EQUALS = ("status", "platform", "external_user_id", "handled_by", "assigned_to")
+# Every ConversationFilter field list_conversations implements; any other set field is refused.
+_FILTERS = frozenset(_EQUALS + ("needs_human", "unassigned", "search", "sort"))
+
+
 def _after_cursor(cursor: ConversationCursor, params: dict[str, Any]) -> str:
     """The WHERE term "strictly after ``cursor`` in its sort order"; adds its parameters."""
     params.update(c_at=ts(cursor.last_message_at), c_id=cursor.id, c_pri=cursor.priority)
@@ -196,8 +203,12 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
         """One page in the filter's sort order; ``next_cursor`` is None on the last page."""
         if limit < 1:
             raise InvalidInput("limit must be at least 1")
+        unsupported = sorted(name for name in type(filters).model_fields
+                             if name not in _FILTERS and getattr(filters, name) is not None)
+        if unsupported:  # never ignore a filter: that would list everyone's conversations
+            raise InvalidInput(f"unsupported conversation filter: {', '.join(unsupported)}")
         where, params = ["1"], {"limit": limit + 1}
-        for field in ("status", "platform", "handled_by", "assigned_to"):
+        for field in _EQUALS:
             if getattr(filters, field) is not None:
                 where.append(f"{field} = :{field}")
                 params[field] = getattr(filters, field)

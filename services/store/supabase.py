@@ -85,6 +85,27 @@ def _translate(exc: APIError) -> SwitchboardError:
     return StoreUnavailable(text)
 
 
+# Filters that are one column's value, checked again on the rows list_conversations returns.
+_EXACT_FILTERS = ("status", "platform", "external_user_id", "needs_human", "handled_by",
+                  "assigned_to")
+
+
+def _check_filtered(filters: ConversationFilter, conversations: list[Conversation]) -> None:
+    """Refuse rows that fail an exact-match filter: a database whose ``list_conversations``
+    predates a filter (code deployed before its migration) ignores it, and would otherwise
+    hand out everyone's conversations."""
+    for conversation in conversations:
+        wrong = [name for name in _EXACT_FILTERS if getattr(filters, name) is not None
+                 and getattr(conversation, name) != getattr(filters, name)]
+        unassigned = conversation.assigned_to is None
+        if filters.unassigned is not None and unassigned != filters.unassigned:
+            wrong.append("unassigned")
+        if wrong:
+            raise StoreUnavailable(
+                f"supabase: list_conversations ignored the filter {', '.join(wrong)}"
+                " (is the latest migration applied?)")
+
+
 class SupabaseStore(SupabasePipeline):
     """``ConversationStore`` on Supabase; one long-lived client, thread-safe."""
 
@@ -194,6 +215,7 @@ class SupabaseStore(SupabasePipeline):
             "p_cursor": None if cursor is None else cursor.model_dump(mode="json"),
         })
         conversations = [Conversation.model_validate(r) for r in rows[:limit]]
+        _check_filtered(filters, conversations)
         next_cursor = None
         if len(rows) > limit:
             next_cursor = ConversationCursor.after(conversations[-1], filters.sort).encode()
