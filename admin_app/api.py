@@ -24,7 +24,12 @@ class _Query(BaseModel):
 
 
 class ConversationListQuery(ConversationFilter):
-    """Query string of ``GET /admin/conversations``."""
+    """Query string of ``GET /admin/conversations``.
+
+    Unknown parameters (a front end's ``_=<timestamp>`` cache buster, say) are ignored
+    here, before the filter is built; the filter itself stays strict."""
+
+    model_config = ConfigDict(extra="ignore")
 
     limit: int = Field(default=100, ge=1)
     cursor: str | None = Field(default=None, max_length=512)

@@ -194,3 +194,10 @@ def test_health_and_ready(client, services):
     assert client.get("/healthz").get_json() == {"status": "ok", "store": services.store.kind}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["status"] == "ready"
+
+
+def test_unknown_query_parameters_are_ignored_not_applied(client, services, make_token):
+    headers = make_token()
+    seed(services, 2)
+    body = client.get("/admin/conversations?_=1700000000&foo=bar", headers=headers).get_json()
+    assert body["success"] is True and body["count"] == 2
