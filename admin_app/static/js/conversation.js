@@ -283,7 +283,8 @@ async function sendReply() {
       method: "POST", json: { content },
     });
     replyText.value = "";
-    upsertMessage(data.message);
+    // The socket may already have told us more (sent, or failed): the answer is older.
+    if (!messages.has(data.message.id)) upsertMessage(data.message);
     stream.scrollTop = stream.scrollHeight;
     sendTyping(false);
   } catch (err) {
