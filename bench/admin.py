@@ -1,0 +1,226 @@
+"""Admin panel benchmark at 100,000 conversations and 1,000,000 messages, for each store.
+
+    .venv/bin/python bench/admin.py [--conversations 100000] [--stores sqlite,supabase]
+                                    [--runs 50] [--webhooks 200] [--admins 20]
+
+Each store is bulk-loaded by SQL (as bench/store.py does: 10 messages per conversation),
+then the admin JSON API is timed in process through Flask's test client with an API token:
+the inbox (first page, the next page by cursor, the "needs human" filter), a conversation
+page (its HTML shell and the JSON it loads), search, and stats. Finally gunicorn serves the
+same data with ``--admins`` signed-in python-socketio clients on ``/admin``, and signed
+Messenger webhooks are posted one after another: the figure is the time from sending a
+webhook to each admin's socket receiving its event. Everything runs on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.store import NOW, PER_CONVERSATION, bulk_postgres, bulk_sqlite  # noqa: E402
+
+PASSWORD = "benchmark password"
+APP_SECRET = "bench-app-secret"
+
+
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(samples)
+    at = lambda q: ordered[min(len(ordered) - 1, int(len(ordered) * q))]  # noqa: E731
+    return round(statistics.median(ordered), 2), round(at(0.95), 2), round(at(0.99), 2)
+
+
+def timed(fn, runs: int) -> tuple[float, float]:
+    fn()  # warm up (connections, caches)
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    p50, p95, _ = percentiles(samples)
+    return p50, p95
+
+
+def _store(kind: str, workdir: Path):
+    """The store, a bulk loader, the settings overrides and the stack (Supabase) to stop."""
+    if kind == "sqlite":
+        from services.store.sqlite import SqliteStore
+
+        path = workdir / "bench.db"
+        return SqliteStore(path), (lambda n: bulk_sqlite(path, n)), {"DATABASE_PATH": str(path)}, None
+    from scripts import local_supabase
+    from services.store.supabase import SupabaseStore
+
+    stack = local_supabase.start(state_dir=REPO / ".local" / "supabase-bench-admin", repo=REPO)
+    stack.reset()
+    store = SupabaseStore(url=stack.url, service_role_key=stack.service_role_key)
+    env = {"SUPABASE_URL": stack.url, "SUPABASE_SERVICE_ROLE_KEY": stack.service_role_key}
+    return store, (lambda n: bulk_postgres(stack, n)), env, stack
+
+
+def api_latencies(store, env: dict, workdir: Path, runs: int) -> dict:
+    from admin_app import create_app
+    from admin_app.security import hash_api_token, hash_password, new_api_token
+    from services.runtime import build_services
+    from services.settings import Settings
+
+    settings = Settings(_env_file=None, secret_key="bench", secret_key_file=workdir / "secret",
+                        run_worker_in_app=False, **{k.lower(): v for k, v in env.items()})
+    services = build_services(settings, store=store)
+    app = create_app(settings, services)
+    user = store.get_user_by_email("bench@example.com") or store.create_user(
+        "bench@example.com", "admin", hash_password(PASSWORD), services.clock())
+    token = new_api_token()
+    store.create_api_token(user.id, "bench", hash_api_token(token), services.clock())
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def get(path: str) -> dict:
+        response = api.get(path, headers=headers)
+        assert response.status_code == 200, (path, response.status_code, response.data[:200])
+        return response.get_json()
+
+    first = get("/admin/conversations?limit=50")
+    cursor = first["next_cursor"]
+    conversation_id = first["conversations"][len(first["conversations"]) // 2]["id"]
+    browser = app.test_client()
+    from tests.support.admin import login
+
+    assert login(browser, "bench@example.com", PASSWORD).status_code == 302
+
+    def page() -> None:
+        assert browser.get(f"/conversations/{conversation_id}").status_code == 200
+        get(f"/admin/conversations/{conversation_id}?limit=50")
+
+    results = {}
+    cases = {
+        "inbox_first_page": lambda: get("/admin/conversations?limit=50"),
+        "inbox_next_page": lambda: get(f"/admin/conversations?limit=50&cursor={cursor}"),
+        "inbox_needs_human": lambda: get("/admin/conversations?limit=50&needs_human=true"),
+        "inbox_by_priority": lambda: get("/admin/conversations?limit=50&sort=priority"),
+        "conversation_page": page,
+        "search_name": lambda: get("/admin/conversations?limit=50&q=Person%2042424"),
+        "search_text": lambda: get("/admin/conversations?limit=50&q=refunds%20zz-none"),
+        "stats": lambda: get("/admin/stats"),
+    }
+    for name, fn in cases.items():
+        p50, p95 = timed(fn, runs)
+        results[f"{name}_p50_ms"], results[f"{name}_p95_ms"] = p50, p95
+    services.close()
+    return results
+
+
+def socket_latency(env: dict, workdir: Path, webhooks: int, admins: int) -> dict:
+    """Webhook sent → event on each of ``admins`` sockets, over a live gunicorn."""
+    import requests
+    import socketio
+
+    from scripts.simulate import MessengerUser, Server
+    from tests.support.admin import login_requests
+    from tests.support.live_server import LiveServer
+
+    live = LiveServer({
+        **env, "HOME": str(workdir), "SECRET_KEY_FILE": str(workdir / "secret"),
+        "FACEBOOK_APP_SECRET": APP_SECRET, "RESPONDER": "off", "LOG_LEVEL": "WARNING",
+        "LOGIN_RATE_LIMIT": "1000 per minute",  # every admin signs in from this address
+        # The loaded history spans 30 days: keep the lifecycle sweep from closing it all at
+        # start (75,000 conversation.updated events at once is another benchmark).
+        "IDLE_TIMEOUT_MINUTES": "100000000", "CLOSE_AFTER_HOURS": "10000000",
+    }, log_path=workdir / "server.log").start(timeout=60)
+    received: queue.Queue = queue.Queue()
+    clients = []
+    try:
+        for n in range(admins):
+            http = requests.Session()
+            login_requests(http, live.url, "bench@example.com", PASSWORD)
+            cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+            sio = socketio.Client(reconnection=False)
+
+            def on_event(data, n=n):
+                content = data["conversation"].get("last_message_preview") or ""
+                received.put((n, content, time.perf_counter()))
+
+            sio.on("conversation.created", on_event, namespace="/admin")
+            sio.on("conversation.updated", on_event, namespace="/admin")
+            sio.connect(live.url, namespaces=["/admin"], transports=["websocket"],
+                        headers={"Cookie": cookie}, wait_timeout=10)
+            clients.append(sio)
+        server = Server(live.url, APP_SECRET)
+        samples: list[float] = []
+        for i in range(webhooks):
+            marker = f"bench webhook {i}"
+            user = MessengerUser(server, f"bench-psid-{i % 50}")
+            sent = time.perf_counter()
+            user.say(marker)
+            seen: set[int] = set()
+            deadline = time.monotonic() + 10
+            while len(seen) < admins and time.monotonic() < deadline:
+                try:
+                    n, content, at = received.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if content == marker and n not in seen:
+                    seen.add(n)
+                    samples.append((at - sent) * 1000)
+        p50, _, p99 = percentiles(samples)
+        return {"webhook_to_socket_p50_ms": p50, "webhook_to_socket_p99_ms": p99,
+                "webhook_to_socket_events": len(samples), "admins_connected": admins}
+    finally:
+        for sio in clients:
+            sio.disconnect()
+        live.stop()
+
+
+def bench(kind: str, conversations: int, runs: int, webhooks: int, admins: int) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-admin-{kind}-"))
+    store, load, env, stack = _store(kind, workdir)
+    try:
+        started = time.perf_counter()
+        load(conversations)
+        load_s = time.perf_counter() - started
+        stats = store.stats(NOW)
+        row = {"store": kind, "conversations": stats.total_conversations,
+               "messages": stats.total_messages, "bulk_load_s": round(load_s, 1)}
+        row.update(api_latencies(store, env, workdir, runs))
+        if webhooks and admins:
+            row.update(socket_latency(env, workdir, webhooks, admins))
+        return row
+    finally:
+        store.close()
+        if stack is not None:
+            from scripts import local_supabase
+
+            local_supabase.stop(state_dir=stack.state_dir)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=100_000,
+                        help=f"conversations to load ({PER_CONVERSATION} messages each)")
+    parser.add_argument("--stores", default="sqlite,supabase")
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--webhooks", type=int, default=200)
+    parser.add_argument("--admins", type=int, default=20)
+    args = parser.parse_args()
+    rows = [bench(kind, args.conversations, args.runs, args.webhooks, args.admins)
+            for kind in args.stores.split(",")]
+    for key in rows[0]:
+        print(f"{key:>32} | " + " | ".join(f"{row.get(key)!s:>12}" for row in rows))
+    out = REPO / "bench" / "results" / "admin.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"at": NOW.isoformat(), "results": rows}, indent=2))
+    print(f"saved {out.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    threading.excepthook = lambda args: None  # socket client threads ending at shutdown
+    main()
