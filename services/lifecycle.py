@@ -41,7 +41,7 @@ class LifecycleSweeper:
         idle = self.store.sweep_idle(now - self.idle_after, now)
         raised = self.store.raise_waiting_priority(now - self.priority_raise_after, now)
         for conversation in [*closed, *idle, *raised]:
-            self.tracker._publish("conversation.updated", conversation)
+            self.tracker.conversation_changed(conversation)
         timed_out = self.store.claim_handoff_timeouts(now - self.handoff_timeout, now)
         for conversation in timed_out:
             if self.handoff_timeout_message:

@@ -101,7 +101,7 @@ class OutboxDelivery:
         once more, its ``send`` job queued to run now with a fresh round of attempts.
         ``NotFound`` for an unknown message, ``Conflict`` unless it failed."""
         message = self.store.requeue_send(message_id, self.tracker.clock())
-        self.tracker._publish_message("message.updated", message)
+        self.tracker.message_changed(message)
         return message
 
     def _failed(self, job: Job, detail: str, retryable: bool) -> None:

@@ -189,6 +189,14 @@ class ConversationTracker:
         self._publish_message("message.updated", message)
         return message
 
+    def conversation_changed(self, conversation: Conversation) -> None:
+        """Announce a conversation another service changed in the store (a sweep, say)."""
+        self._publish("conversation.updated", conversation)
+
+    def message_changed(self, message: Message) -> None:
+        """Announce a message another service changed in the store (a requeued send)."""
+        self._publish_message("message.updated", message)
+
     # -- events ----------------------------------------------------------------------
     def _publish(self, name, conversation: Conversation) -> None:
         self.events.publish(Event(name, {"conversation": _dump(conversation)}, conversation.id))
