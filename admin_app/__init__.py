@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     from admin_app import account, api, cli, health, live, pages, settings_page
     from admin_app import api_actions, export  # noqa: F401  (their routes join api.bp)
+    from channels import messenger, webchat
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
@@ -63,8 +64,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(pages.bp)
     app.register_blueprint(settings_page.bp)
     live.register(socketio, services)
-    __import__("channels.messenger").messenger.init_app(app)  # Messenger webhook
-    __import__("channels.webchat").webchat.init_app(app, socketio)  # web chat widget
+    messenger.init_app(app)  # the webhook, and the Send API sender when configured
+    webchat.init_app(app, socketio)  # the widget, /chat namespace and its sender
     api.register_error_pages(app)
     cli.register(app)
     if settings.trusted_proxy_hops:
