@@ -46,3 +46,7 @@ supabase-stop:
 
 clean:
 	rm -rf $(VENV) .local .cache
+
+## make bench: every benchmark on loopback, one table (also saved under bench/results/)
+bench: install-test
+	$(PY) bench/run.py $(BENCH_ARGS)
