@@ -184,6 +184,17 @@ class ConversationPage(_Model):
     conversations: list[Conversation]
     next_cursor: str | None = None
 
+    @classmethod
+    def from_rows(
+        cls, rows: list[Conversation], limit: int, sort: "ConversationSort"
+    ) -> "ConversationPage":
+        """The page from ``limit + 1`` fetched rows: the extra row says a next page exists."""
+        conversations = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            next_cursor = ConversationCursor.after(conversations[-1], sort).encode()
+        return cls(conversations=conversations, next_cursor=next_cursor)
+
 
 class PlatformStats(_Model):
     conversations: int = 0

@@ -233,11 +233,9 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
         rows = self._read(
             f"SELECT * FROM conversations WHERE {' AND '.join(where)}"
             f" ORDER BY {_ORDER[filters.sort]} LIMIT :limit", params)
-        conversations = [conversation_from(r) for r in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            next_cursor = ConversationCursor.after(conversations[-1], filters.sort).encode()
-        return ConversationPage(conversations=conversations, next_cursor=next_cursor)
+        return ConversationPage.from_rows(
+            [conversation_from(r) for r in rows], limit, filters.sort
+        )
 
     def list_messages(
         self, conversation_id: int, limit: int, before: int | None = None, after: int | None = None

@@ -214,12 +214,11 @@ class SupabaseStore(SupabasePipeline):
             "p_limit": limit + 1,  # one more than shown: is there a next page?
             "p_cursor": None if cursor is None else cursor.model_dump(mode="json"),
         })
-        conversations = [Conversation.model_validate(r) for r in rows[:limit]]
-        _check_filtered(filters, conversations)
-        next_cursor = None
-        if len(rows) > limit:
-            next_cursor = ConversationCursor.after(conversations[-1], filters.sort).encode()
-        return ConversationPage(conversations=conversations, next_cursor=next_cursor)
+        page = ConversationPage.from_rows(
+            [Conversation.model_validate(r) for r in rows], limit, filters.sort
+        )
+        _check_filtered(filters, page.conversations)
+        return page
 
     def list_messages(
         self, conversation_id: int, limit: int, before: int | None = None, after: int | None = None
