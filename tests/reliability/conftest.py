@@ -1,0 +1,25 @@
+"""Fault and fuzz tests; each records what it did in the session's ledger."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.ledger import Ledger, LedgerView
+
+_LEDGER = Ledger()
+
+
+@pytest.fixture
+def ledger(request) -> LedgerView:
+    """Record faults, payloads, losses and duplicates for the run's summary line."""
+    return LedgerView(_LEDGER, request.node.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not any(_LEDGER.by_test.values()):
+        return
+    terminalreporter.write_sep("=", "reliability")
+    for test, figures in sorted(_LEDGER.by_test.items()):
+        shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in figures.items())
+        terminalreporter.write_line(f"{test}: {shown}")
+    terminalreporter.write_line(_LEDGER.summary())
