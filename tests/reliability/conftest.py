@@ -22,4 +22,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for test, figures in sorted(_LEDGER.by_test.items()):
         shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in figures.items())
         terminalreporter.write_line(f"{test}: {shown}")
-    terminalreporter.write_line(_LEDGER.summary())
+
+
+def pytest_unconfigure(config):
+    # After pytest's own "N passed" line, so the run ends with the reliability summary.
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and any(_LEDGER.by_test.values()):
+        reporter.write_line(_LEDGER.summary())
