@@ -106,10 +106,10 @@ def _timestamp(draw) -> tuple[Any, int]:
     return ms, ms
 
 
-BAD_TIMESTAMPS = st.one_of(st.booleans(), st.sampled_from(["", "soon", "1e400", "-5", "nan"]),
-                           st.lists(st.integers(), max_size=2), st.dictionaries(noise_key, json_scalar,
-                                                                                 max_size=1),
-                           st.integers(max_value=-1), st.just(10**30))
+BAD_TIMESTAMPS = st.one_of(
+    st.booleans(), st.sampled_from(["", "soon", "1e400", "-5", "nan"]),
+    st.lists(st.integers(), max_size=2), st.dictionaries(noise_key, json_scalar, max_size=1),
+    st.integers(max_value=-1), st.just(10**30))
 
 
 def _text_value(draw) -> tuple[Any, str | None]:
@@ -135,7 +135,8 @@ def _text_value(draw) -> tuple[Any, str | None]:
 
 def _attachments(draw) -> tuple[Any, bool]:
     """An attachments value, and whether a message carrying it is valid."""
-    kind = draw(st.sampled_from(["none"] * 4 + ["valid"] * 4 + ["not_list", "no_type", "not_dict"]))
+    kind = draw(st.sampled_from(
+        ["none"] * 4 + ["valid"] * 4 + ["not_list", "no_type", "not_dict"]))
     if kind == "none":
         return draw(st.sampled_from([None, []])), True
     if kind == "not_list":
