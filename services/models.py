@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ UserRole = Literal["admin", "agent"]
 PLATFORMS: tuple[str, ...] = ("messenger", "webchat")
 STATUSES: tuple[str, ...] = ("active", "idle", "closed")
 PREVIEW_LENGTH = 140
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def utc(value: datetime) -> datetime:
@@ -94,7 +96,7 @@ class Message(_Model):
 
 def _without_nul(value: Any) -> Any:
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
     if isinstance(value, list):
         return [_without_nul(v) for v in value]
     if isinstance(value, dict):
@@ -103,7 +105,8 @@ def _without_nul(value: Any) -> Any:
 
 
 class _Incoming(_Model):
-    """Text from outside: NUL characters are dropped, since PostgreSQL text cannot hold them."""
+    """Text from outside: NUL characters are dropped, since PostgreSQL text cannot hold them,
+    and lone surrogates become U+FFFD, since no store or JSON encoder takes them."""
 
     @model_validator(mode="before")
     @classmethod
@@ -166,10 +169,19 @@ class ConversationFilter(_Model):
     external_user_id: str | None = Field(default=None, min_length=1, max_length=256)
     needs_human: bool | None = None
     handled_by: HandledBy | None = None
-    assigned_to: int | None = None
+    assigned_to: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)  # a 64-bit id
     unassigned: bool | None = None
     search: str | None = Field(default=None, max_length=200)
     sort: ConversationSort = "last_activity"
+
+    @field_validator("search", "external_user_id", mode="before")
+    @classmethod
+    def _as_stored(cls, value: Any) -> Any:
+        """Text is compared with stored text, which holds no NUL and no lone surrogate (a
+        NUL also broke the Supabase query: jsonb refuses it)."""
+        if isinstance(value, str):
+            return _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
+        return value
 
     @model_validator(mode="after")
     def _person_needs_platform(self) -> "ConversationFilter":

@@ -4,11 +4,17 @@ Facebook batches: one POST may carry several ``entry`` objects, each with ``mess
 events (our app owns the thread) and ``standby`` events (another app, such as the Page
 inbox, owns it). Every event is returned, sorted by timestamp; a malformed event is
 skipped with a warning so one bad piece never costs the rest of the batch.
+
+The body is cleaned first (``clean_json``), because JSON can carry what neither store nor a
+JSON encoder takes: lone UTF-16 surrogates (``"\\ud800"``) become U+FFFD, NUL characters are
+dropped, ``NaN``/``Infinity`` become null, and nesting deeper than ``MAX_DEPTH`` is cut off.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import re
 from datetime import datetime, timezone
 from typing import Any, Literal, Union
 
@@ -18,6 +24,30 @@ log = logging.getLogger(__name__)
 
 # Numbers below this are seconds, not milliseconds (some documented examples use seconds).
 _SECONDS_LIMIT = 100_000_000_000
+# Real webhooks nest about 8 levels; attachment payloads are kept as JSON, and a deeper
+# value could not be encoded again (recursion limits of json, PostgreSQL's jsonb, browsers).
+MAX_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """``value`` without NUL characters and with lone surrogates as U+FFFD (storable text)."""
+    return _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
+
+
+def clean_json(value: Any, depth: int = 0) -> Any:
+    """A JSON value every store and encoder accepts (see the module docstring)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
+        return None
+    if isinstance(value, dict):
+        return {clean_text(k): clean_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_json(v, depth + 1) for v in value]
+    return value
 
 
 class NotAPageWebhook(ValueError):
@@ -257,6 +287,7 @@ def parse_webhook(body: Any) -> list[MessengerEvent]:
 
     Raises ``NotAPageWebhook`` when the body is not a Page webhook at all.
     """
+    body = clean_json(body)
     if not isinstance(body, dict) or body.get("object") != "page":
         raise NotAPageWebhook("the body is not a Messenger webhook for a Page")
     entries = body.get("entry")

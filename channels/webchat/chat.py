@@ -32,11 +32,13 @@ from services.tracking import ConversationTracker
 from channels.webchat.identity import Visitor
 
 PLATFORM = "webchat"
-CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,100}")  # the whole id: fullmatch ("$" allows "\n")
 MAX_REASON = 500
 ESCALATION_TEXT = "I'd like to talk to a person, please."
 ESCALATION_REASON = "the visitor asked for a person"
 _SCAN_PAGE = 200
+MAX_ID = 2**63 - 1  # ids are 64-bit in both stores; a larger number names nothing
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ChatError(Exception):
@@ -123,9 +125,11 @@ def iso(value: datetime | None) -> str | None:
 
 
 def _text(value: object, name: str) -> str:
+    """Visitor text as stored: no NUL, and lone surrogates (JSON ``"\\ud800"``, which no
+    encoder or store takes) as U+FFFD."""
     if not isinstance(value, str):
         raise ChatError(400, "bad_request", f"{name} must be a string")
-    return value.replace("\x00", "").strip()
+    return _SURROGATE.sub("\ufffd", value.replace("\x00", "")).strip()
 
 
 def positive_id(value: object, name: str) -> int | None:
@@ -136,9 +140,9 @@ def positive_id(value: object, name: str) -> int | None:
         raise ChatError(400, "bad_request", f"{name} must be a positive integer")
     try:
         number = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's 1e400 is inf
         raise ChatError(400, "bad_request", f"{name} must be a positive integer") from None
-    if number < 1 or str(number) != str(value).strip():
+    if number < 1 or number > MAX_ID or str(number) != str(value).strip():
         raise ChatError(400, "bad_request", f"{name} must be a positive integer")
     return number
 
@@ -153,6 +157,8 @@ class WebchatChannel:
     # -- access ----------------------------------------------------------------------
     def conversation_for(self, visitor: Visitor, conversation_id: int) -> Conversation:
         """The conversation if it is this visitor's: 404 if there is none, 403 otherwise."""
+        if not 1 <= conversation_id <= MAX_ID:  # from a URL: any number of digits
+            raise ChatError(404, "not_found", "no such conversation")
         try:
             conversation = self.tracker.get(conversation_id)
         except NotFound:
@@ -173,7 +179,7 @@ class WebchatChannel:
         """The widget's id for a message (its external id); one is made if none is given."""
         if value is None or value == "":
             return uuid.uuid4().hex
-        if not isinstance(value, str) or not CLIENT_ID.match(value):
+        if not isinstance(value, str) or not CLIENT_ID.fullmatch(value):
             raise ChatError(
                 400, "bad_request", "client_id must be 1-100 letters, digits, '.', '_' or '-'"
             )

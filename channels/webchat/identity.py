@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 SALT = "switchboard.webchat.visitor.v1"
 VISITOR_ID = re.compile(r"^v_[A-Za-z0-9_-]{16,64}$")
 MAX_DISPLAY_NAME = 80
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InvalidToken(Exception):
@@ -36,10 +37,14 @@ def new_visitor_id() -> str:
 
 
 def clean_display_name(value: object) -> str | None:
-    """The name a visitor gave, on one line and at most 80 characters; None if empty."""
+    """The name a visitor gave, on one line and at most 80 characters; None if empty.
+
+    Lone surrogates (JSON ``"\\ud800"``) become U+FFFD: no encoder or store takes them.
+    """
     if not isinstance(value, str):
         return None
-    name = " ".join(value.replace("\x00", "").split())[:MAX_DISPLAY_NAME]
+    value = _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
+    name = " ".join(value.split())[:MAX_DISPLAY_NAME]
     return name or None
 
 

@@ -4,8 +4,8 @@ Same schema and behaviour as the Supabase store (see ``base.py``). Every write i
 ``BEGIN IMMEDIATE`` transaction (see ``sqlite_db``), so it is serialised against other threads
 *and* other processes using the same file. Timestamps are stored as ISO-8601 text in one fixed
 UTC format, so comparing or sorting the text compares or sorts the times. Search folds case
-with SQLite's LIKE (ASCII) for ASCII search text and with Python's ``str.lower`` on both sides
-otherwise; e-mail addresses compare case-insensitively in ASCII only.
+with SQLite's LIKE (ASCII) for ASCII search text and with Python's ``str.casefold`` on both
+sides otherwise; e-mail addresses compare case-insensitively in ASCII only.
 """
 
 from __future__ import annotations
@@ -217,10 +217,10 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
         if filters.unassigned is not None:
             where.append("assigned_to IS NULL" if filters.unassigned else "assigned_to IS NOT NULL")
         if filters.search:
-            # LIKE folds ASCII case only; for other text both sides go through Python's lower().
-            fold = "{}" if filters.search.isascii() else "ulower({})"
+            # LIKE folds ASCII case only; for other text both sides go through casefold().
+            fold = "{}" if filters.search.isascii() else "ufold({})"
             params["pattern"] = _like(filters.search if filters.search.isascii()
-                                      else filters.search.lower())
+                                      else filters.search.casefold())
             where.append(
                 f"({fold.format('display_name')} LIKE :pattern ESCAPE '\\' OR EXISTS ("
                 f"SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id"

@@ -76,9 +76,13 @@ _UPGRADES: dict[int, list[str]] = {
 }
 
 
-def _ulower(value: str | None) -> str | None:
-    """Unicode lower() for SQL; SQLite's own lower() and LIKE fold ASCII letters only."""
-    return None if value is None else value.lower()
+def _ufold(value: str | None) -> str | None:
+    """Unicode case folding for SQL search; SQLite's own lower() and LIKE fold ASCII only.
+
+    casefold(), not lower(): it maps each character on its own, so text that contains the
+    search text still contains it once both are folded (lower() turns a final sigma into
+    "ς", and "ΑΣ" then missed "ΑΣΑ")."""
+    return None if value is None else value.casefold()
 
 
 class _Connection(sqlite3.Connection):
@@ -111,7 +115,7 @@ class SqliteDatabase:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")  # an acknowledged message survives power loss
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.create_function("ulower", 1, _ulower, deterministic=True)
+        conn.create_function("ufold", 1, _ufold, deterministic=True)
         return conn
 
     def connection(self) -> sqlite3.Connection:

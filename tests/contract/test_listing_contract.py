@@ -181,6 +181,23 @@ def test_search_text_is_a_literal_substring(store, clock, text):
         SEARCH_TEXTS)
 
 
+def test_search_found_by_the_fuzz_tests(store, clock):
+    """tests/reliability/test_hostile_search.py found these: SQLite's lower() made "ΑΣ" (a
+    final sigma) miss "ΑΣΑ"; a NUL in the search text or person id failed the Supabase query
+    (jsonb refuses it) and matched nothing on SQLite, though stored text has its NULs
+    dropped; a lone surrogate was refused; an assigned_to past 64 bits crashed SQLite."""
+    greek = store.track_inbound(inbound("g1", "ΑΣΑ λέξη"), clock()).conversation.id
+    nul = store.track_inbound(inbound("n1", "a\x00bc"), clock.advance(seconds=1)).conversation.id
+    odd = store.track_inbound(inbound("o1", "x\ud800y"), clock.advance(seconds=1)).conversation.id
+    assert _listed(store, search="ΑΣ") == {greek}
+    assert _listed(store, search="ασ") == {greek}
+    assert _listed(store, search="ab\x00c") == {nul}
+    assert _listed(store, search="x\udc00y") == {odd}  # stored, and searched, as U+FFFD
+    assert _listed(store, platform="webchat", external_user_id="n1\x00") == {nul}
+    with pytest.raises(ValueError):
+        ConversationFilter(assigned_to=2**63)
+
+
 def test_search_does_not_match_across_messages_or_other_conversations(store, clock):
     a = store.track_inbound(inbound("x1", "hello wor"), clock()).conversation
     store.track_inbound(inbound("x1", "ld again"), clock.advance(seconds=1))

@@ -225,6 +225,19 @@ def test_unknown_kinds_and_malformed_pieces_are_acknowledged(live, services):
     assert [m.content for m in messages(services)] == ["still here", "Get Started"]
 
 
+def test_lone_surrogate_escapes_are_stored_not_a_500(live, services):
+    """Found by the fuzz tests: ``"\\ud800"`` in a text made both stores fail (500)."""
+    raw = (b'{"object": "page", "entry": [{"id": "%s", "messaging": [{"sender": {"id": "%s"},'
+           b' "recipient": {"id": "%s"}, "timestamp": %d, "message": {"mid": "m_sur\\udc00",'
+           b' "text": "caf\\u00e9 \\ud83d!", "quick_reply": {"payload": "\\udfff"}}}]}]}'
+           % (PAGE.encode(), PSID.encode(), PAGE.encode(), T))
+    ok(post(live, raw=raw))
+    (message,) = messages(services)
+    assert (message.external_id, message.content) == ("m_sur\ufffd", "caf\u00e9 \ufffd!")
+    assert message.metadata["quick_reply_payload"] == "\ufffd"
+    assert services.store.count_jobs("queued") == 1
+
+
 # -- end to end -------------------------------------------------------------------------------
 def test_end_to_end_reply_reaches_the_graph_api_and_receipts_come_back(
         live, services, graph_stub):  # noqa: F811

@@ -152,3 +152,27 @@ def test_numeric_ids_become_strings():
          "message": {"mid": "m_1", "text": "hi"}}]}]}
     event = parse_webhook(body)[0]
     assert (event.sender_id, event.recipient_id, event.page_id) == ("7", "42", "42")
+
+
+def test_text_no_store_or_encoder_takes_is_cleaned():
+    """Found by tests/reliability/test_messenger_fuzz.py: a lone surrogate escape in the text
+    failed the whole webhook with a 500 (SQLite and httpx cannot encode it), NaN could not be
+    sent to PostgREST, and NUL left a mid empty after the store dropped it."""
+    raw = json.dumps({"object": "page", "entry": [{"id": PAGE, "messaging": [
+        {"sender": {"id": "u\ud800"}, "recipient": {"id": PAGE}, "timestamp": T,
+         "message": {"mid": "m\x00\udfff", "text": "a\ud83d b\x00c",
+                     "attachments": [{"type": "file", "payload": {
+                         "url": "https://x.example/f", "size": float("nan"),
+                         "deep": json.loads("[" * 200 + "]" * 200)}}]}},
+        {"sender": {"id": "u2"}, "recipient": {"id": PAGE}, "timestamp": T,
+         "message": {"mid": "\x00", "text": "only a NUL as mid"}},
+    ]}]})
+    (event,) = parse_webhook(json.loads(raw))
+    assert (event.sender_id, event.mid, event.text) == ("u\ufffd", "m\ufffd", "a\ufffd bc")
+    payload = event.attachments[0].payload
+    assert payload["size"] is None
+    depth, value = 0, payload["deep"]
+    while isinstance(value, list) and value:
+        depth, value = depth + 1, value[0]
+    assert depth < 40 and value is None  # cut off, not kept 200 levels deep
+    json.dumps(event.model_dump(mode="json"), allow_nan=False).encode("utf-8")
