@@ -28,10 +28,11 @@ PEOPLE = [f"psid-f-{i}" for i in range(24)]
 
 @pytest.fixture(params=["sqlite", pytest.param("supabase", marks=pytest.mark.supabase)])
 def app(request, tmp_path, graph_stub):  # noqa: F811
-    # A 1 s Send API timeout, and a grace that covers it: the retry of an ambiguous
-    # failure waits 2 s for the echo (the default is 30 s).
-    app = start_app(request, tmp_path / "app", graph_stub, request.param,
-                    GRAPH_API_TIMEOUT_SECONDS="1", MESSENGER_ECHO_GRACE_SECONDS="2")
+    # Echoes come 3 s after the send, later than the first retry's backoff (1-2 s): only
+    # the echo grace (4 s here, 30 s by default) keeps an ambiguous failure from being
+    # sent again before its echo can settle it.
+    app = start_app(request, tmp_path / "app", graph_stub, request.param, echo_delay=3.0,
+                    GRAPH_API_TIMEOUT_SECONDS="1", MESSENGER_ECHO_GRACE_SECONDS="4")
     yield app
     app.server.stop()
 

@@ -102,9 +102,10 @@ class GraphStub:
     echo_secret: str = ""
     app_id: str = "7000000000001"
     page_id: str = "PAGE"
+    echo_delay: float = 0.0  # seconds between sending a message and posting its echo
     echoes_posted: int = 0  # echo webhooks the app answered 200
     echo_attempts: int = 0  # every POST of an echo, answered or not
-    _echoes: "queue.Queue[bytes | None]" = field(default_factory=queue.Queue)
+    _echoes: "queue.Queue[tuple[float, bytes] | None]" = field(default_factory=queue.Queue)
     _echo_thread: threading.Thread | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -158,10 +159,13 @@ class GraphStub:
             self.faults.clear()
 
     def echo_to(self, url: str, app_secret: str, app_id: str | None = None,
-                page_id: str | None = None) -> None:
+                page_id: str | None = None, delay: float | None = None) -> None:
         """Echo every message sent to ``url`` (the app's ``/webhook``), signed with
-        ``app_secret``, as Facebook's ``message_echoes`` field does."""
+        ``app_secret``, as Facebook's ``message_echoes`` field does, ``delay`` seconds
+        after sending it (Facebook's echoes are not instant either)."""
         self.echo_url, self.echo_secret = url, app_secret
+        if delay is not None:
+            self.echo_delay = delay
         self.app_id = app_id or self.app_id
         self.page_id = page_id or self.page_id
         if self._echo_thread is None:
@@ -290,7 +294,8 @@ class GraphStub:
                 recipient, mid, metadata if isinstance(metadata, str) else None,
                 message.get("text"), time.time()))
         if self.echo_url:
-            self._echoes.put(self._echo_body(recipient, mid, message))
+            self._echoes.put((time.monotonic() + self.echo_delay,
+                              self._echo_body(recipient, mid, message)))
 
     def _echo_body(self, recipient: str, mid: str, message: dict[str, Any]) -> bytes:
         now_ms = int(time.time() * 1000)
@@ -312,10 +317,12 @@ class GraphStub:
         short backoff, for up to two minutes per echo (echoes may so arrive out of order)."""
         session = requests.Session()
         while True:
-            body = self._echoes.get()
-            if body is None:
+            item = self._echoes.get()
+            if item is None:
                 self._echoes.task_done()
                 return
+            due, body = item  # queued in sending order, so due times only grow
+            time.sleep(max(0.0, due - time.monotonic()))
             give_up, pause = time.monotonic() + 120, 0.1
             while True:
                 self.echo_attempts += 1

@@ -32,8 +32,9 @@ class MessengerApp:
     """One gunicorn process of the product on ``store`` ("sqlite" or "supabase")."""
 
     def __init__(self, workdir: Path, graph: GraphStub, store: str, stack=None,
-                 **env: str) -> None:
+                 echo_delay: float = 0.0, **env: str) -> None:
         self.workdir, self.graph, self.store, self.stack = workdir, graph, store, stack
+        self.echo_delay = echo_delay
         self.db_path = workdir / "switchboard.db"
         store_env = (
             {"SUPABASE_URL": stack.url, "SUPABASE_SERVICE_ROLE_KEY": stack.service_role_key}
@@ -62,7 +63,8 @@ class MessengerApp:
     def start(self) -> "MessengerApp":
         """Start (or start again after a kill, on the same port and store)."""
         self.server.start(timeout=60)
-        self.graph.echo_to(self.url + "/webhook", APP_SECRET, APP_ID, PAGE_ID)
+        self.graph.echo_to(self.url + "/webhook", APP_SECRET, APP_ID, PAGE_ID,
+                           delay=self.echo_delay)
         return self
 
     def log_tail(self, chars: int = 3000) -> str:
@@ -168,11 +170,12 @@ def batch(events: list[dict], page_id: str = PAGE_ID) -> bytes:
         {"id": page_id, "time": now_ms, "messaging": events}]}).encode()
 
 
-def start_app(request, workdir: Path, graph: GraphStub, store: str, **env: str) -> MessengerApp:
+def start_app(request, workdir: Path, graph: GraphStub, store: str, echo_delay: float = 0.0,
+              **env: str) -> MessengerApp:
     """A started ``MessengerApp`` on ``store`` (the Supabase stack emptied first)."""
     stack = None
     if store == "supabase":
         stack = request.getfixturevalue("supabase_stack")
         stack.reset()
     workdir.mkdir(parents=True, exist_ok=True)
-    return MessengerApp(workdir, graph, store, stack, **env).start()
+    return MessengerApp(workdir, graph, store, stack, echo_delay, **env).start()
