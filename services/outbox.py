@@ -14,8 +14,10 @@ message ``sent`` when its echo arrives. So a sender with an ``echo_grace_seconds
 * before each attempt, the time is written into the message (``send_attempt_at``);
 * an *ambiguous* failure (``SendError.ambiguous``) is retried only after the grace, and the
   retry re-reads the message first: ``sent`` (the echo came) means done, nothing is sent;
-* a job that finds a recent ``send_attempt_at`` it did not settle (its claimer was killed,
-  or is still running past its lease) waits until that attempt is ``grace`` old;
+* a job that finds a ``send_attempt_at`` nobody settled (its claimer was killed, or is
+  still running past its lease) waits until that attempt is ``grace`` old -- and until this
+  process has been up for ``grace``, since no echo reaches an app that is down: after a
+  restart, Facebook redelivers the echoes it could not hand over meanwhile;
 * an unambiguous failure (Facebook answered "no", or the connection was refused) clears
   the mark and retries on the normal backoff.
 
@@ -97,6 +99,7 @@ class OutboxDelivery:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.rng = rng or random.Random()
+        self.started_at = tracker.clock()  # echoes can reach this process from now on
 
     def backoff(self, attempts: int) -> float:
         """Seconds before attempt ``attempts + 1``: full jitter over an exponential cap."""
@@ -118,10 +121,11 @@ class OutboxDelivery:
         grace = echo_grace(sender)
         if grace:
             unsettled = _attempt_time(message)
-            if unsettled is not None and now < unsettled + timedelta(seconds=grace):
+            wait_until = (None if unsettled is None
+                          else max(unsettled, self.started_at) + timedelta(seconds=grace))
+            if wait_until is not None and now < wait_until:
                 # An attempt nobody settled (its worker died, or outlived its lease) may
                 # have gone out: give its echo the time to arrive before sending again.
-                wait_until = unsettled + timedelta(seconds=grace)
                 log.info("outbox: message %s waits for the echo of an attempt made at %s",
                          message.id, unsettled.isoformat())
                 self.store.retry_job(job.id, wait_until,
