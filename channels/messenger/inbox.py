@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from datetime import datetime
 from typing import Any, Iterable
 
 from pydantic import ValidationError
@@ -34,6 +35,8 @@ PLATFORM = "messenger"
 # back, so our own sends are recognised even when FACEBOOK_APP_ID is not configured.
 __all__ = ["MessengerInbox", "OWN_METADATA_PREFIX", "PAGE_INBOX_SENDER", "PLATFORM"]
 PAGE_INBOX_SENDER = "page_inbox"
+# When the person last took a reaction back: a redelivered older "react" must not undo it.
+REACTION_REMOVED_KEY = "reaction_removed_at"
 
 
 def _without_none(values: dict[str, Any]) -> dict[str, Any]:
@@ -184,8 +187,11 @@ class MessengerInbox:
         if message is None:
             log.info("messenger: reaction to a message we do not know; ignored")
             return "ignored"
+        if self._reaction_is_stale(message.metadata, event):
+            return "stale"
         if event.action == "unreact":
-            patch: dict[str, Any] = {"reaction": None}
+            patch: dict[str, Any] = {"reaction": None, REACTION_REMOVED_KEY:
+                                     event.timestamp.isoformat()}
         else:
             patch = {"reaction": _without_none({
                 "reaction": event.reaction,
@@ -195,3 +201,18 @@ class MessengerInbox:
             })}
         self.tracker.update_message_metadata(message.id, patch)
         return "reaction"
+
+    @staticmethod
+    def _reaction_is_stale(metadata: dict[str, Any], event: ReactionEvent) -> bool:
+        """Facebook redelivers and does not order webhooks: a reaction event no newer than
+        the last one applied to the message (react or unreact) changes nothing."""
+        seen: list[datetime] = []
+        reaction = metadata.get("reaction")
+        for value in (reaction.get("at") if isinstance(reaction, dict) else None,
+                      metadata.get(REACTION_REMOVED_KEY)):
+            if isinstance(value, str):
+                try:
+                    seen.append(datetime.fromisoformat(value))
+                except ValueError:
+                    pass
+        return bool(seen) and event.timestamp <= max(seen)
