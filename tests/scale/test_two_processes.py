@@ -184,7 +184,7 @@ def test_sigkill_of_one_process_loses_nothing_acknowledged(cluster):
     try:
         _sigkill_mid_load(cluster, a, b)
     finally:
-        cluster.graph.echo_url = None  # the next tests' processes are elsewhere
+        cluster.graph.stop_echoes()  # the next tests' processes are elsewhere
 
 
 def _sigkill_mid_load(cluster, a, b) -> None:

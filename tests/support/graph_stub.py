@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import queue
 import threading
 import time
 from collections import Counter, deque
@@ -29,9 +28,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
-from channels.messenger.signature import sign
+from tests.support.graph_echoes import EchoPoster
 
 TOKEN = "stub-page-token-5f2b"
 VERSION = "v24.0"
@@ -98,15 +96,7 @@ class GraphStub:
     faults: deque = field(default_factory=deque)
     base_url: str = ""
     delivered: dict[str, list[Delivered]] = field(default_factory=dict)
-    echo_url: str | None = None
-    echo_secret: str = ""
-    app_id: str = "7000000000001"
-    page_id: str = "PAGE"
-    echo_delay: float = 0.0  # seconds between sending a message and posting its echo
-    echoes_posted: int = 0  # echo webhooks the app answered 200
-    echo_attempts: int = 0  # every POST of an echo, answered or not
-    _echoes: "queue.Queue[tuple[float, bytes] | None]" = field(default_factory=queue.Queue)
-    _echo_thread: threading.Thread | None = None
+    echoes: EchoPoster | None = None  # set by ``echo_to``
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -158,30 +148,31 @@ class GraphStub:
         with self._lock:
             self.faults.clear()
 
-    def echo_to(self, url: str, app_secret: str, app_id: str | None = None,
-                page_id: str | None = None, delay: float | None = None) -> None:
-        """Echo every message sent to ``url`` (the app's ``/webhook``), signed with
-        ``app_secret``, as Facebook's ``message_echoes`` field does, ``delay`` seconds
+    def echo_to(self, url: str, app_secret: str, app_id: str = "7000000000001",
+                page_id: str = "PAGE", delay: float = 0.0) -> None:
+        """Echo every message sent from now on to ``url`` (the app's ``/webhook``), signed
+        with ``app_secret``, as Facebook's ``message_echoes`` field does, ``delay`` seconds
         after sending it (Facebook's echoes are not instant either)."""
-        self.echo_url, self.echo_secret = url, app_secret
-        if delay is not None:
-            self.echo_delay = delay
-        self.app_id = app_id or self.app_id
-        self.page_id = page_id or self.page_id
-        if self._echo_thread is None:
-            self._echo_thread = threading.Thread(target=self._post_echoes, name="graph-echo",
-                                                 daemon=True)
-            self._echo_thread.start()
+        self.stop_echoes()
+        self.echoes = EchoPoster(url, app_secret, app_id, page_id, delay)
 
     def stop_echoes(self) -> None:
-        if self._echo_thread is not None:
-            self._echoes.put(None)
-            self._echo_thread.join(timeout=5)
-            self._echo_thread = None
+        """Stop echoing (echoes not yet posted are dropped)."""
+        if self.echoes is not None:
+            self.echoes.stop()
+            self.echoes = None
+
+    @property
+    def echoes_posted(self) -> int:
+        return self.echoes.posted if self.echoes else 0
+
+    @property
+    def echo_attempts(self) -> int:
+        return self.echoes.attempts if self.echoes else 0
 
     def echoes_pending(self) -> int:
         """Echoes not yet answered 200 by the app."""
-        return self._echoes.unfinished_tasks
+        return self.echoes.pending() if self.echoes else 0
 
     def delivery_counts(self) -> Counter:
         """How many times each (recipient, metadata) was delivered (our marks are unique
@@ -293,56 +284,9 @@ class GraphStub:
             self.delivered.setdefault(recipient, []).append(Delivered(
                 recipient, mid, metadata if isinstance(metadata, str) else None,
                 message.get("text"), time.time()))
-        if self.echo_url:
-            self._echoes.put((time.monotonic() + self.echo_delay,
-                              self._echo_body(recipient, mid, message)))
-
-    def _echo_body(self, recipient: str, mid: str, message: dict[str, Any]) -> bytes:
-        now_ms = int(time.time() * 1000)
-        echo: dict[str, Any] = {"is_echo": True, "app_id": int(self.app_id), "mid": mid}
-        if message.get("metadata"):
-            echo["metadata"] = message["metadata"]
-        if message.get("text"):
-            echo["text"] = message["text"]
-        if isinstance(message.get("attachment"), dict):
-            echo["attachments"] = [message["attachment"]]
-        return json.dumps({"object": "page", "entry": [{
-            "id": self.page_id, "time": now_ms,
-            "messaging": [{"sender": {"id": self.page_id}, "recipient": {"id": recipient},
-                           "timestamp": now_ms, "message": echo}],
-        }]}).encode()
-
-    def _post_echoes(self) -> None:
-        """Facebook retries a webhook the app did not take; so does the stand-in, with a
-        short backoff, for up to two minutes per echo (echoes may so arrive out of order)."""
-        session = requests.Session()
-        while True:
-            item = self._echoes.get()
-            if item is None:
-                self._echoes.task_done()
-                return
-            due, body = item  # queued in sending order, so due times only grow
-            time.sleep(max(0.0, due - time.monotonic()))
-            give_up, pause = time.monotonic() + 120, 0.1
-            while True:
-                self.echo_attempts += 1
-                try:
-                    ok = session.post(self.echo_url, data=body, timeout=5, headers={
-                        "Content-Type": "application/json",
-                        "X-Hub-Signature-256": sign(body, self.echo_secret),
-                    }).status_code == 200
-                except requests.RequestException:
-                    ok = False
-                    session.close()
-                    session = requests.Session()
-                if ok:
-                    self.echoes_posted += 1
-                    break
-                if time.monotonic() > give_up:
-                    break
-                time.sleep(pause)
-                pause = min(pause * 2, 1.0)
-            self._echoes.task_done()
+        echoes = self.echoes
+        if echoes is not None:
+            echoes.echo(recipient, mid, message)
 
     def _profile(self, psid: str) -> tuple[int, dict[str, Any]]:
         profile = self.profiles.get(psid)

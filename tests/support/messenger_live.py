@@ -63,8 +63,9 @@ class MessengerApp:
     def start(self) -> "MessengerApp":
         """Start (or start again after a kill, on the same port and store)."""
         self.server.start(timeout=60)
-        self.graph.echo_to(self.url + "/webhook", APP_SECRET, APP_ID, PAGE_ID,
-                           delay=self.echo_delay)
+        if self.graph.echoes is None or self.graph.echoes.url != self.url + "/webhook":
+            self.graph.echo_to(self.url + "/webhook", APP_SECRET, APP_ID, PAGE_ID,
+                               delay=self.echo_delay)
         return self
 
     def log_tail(self, chars: int = 3000) -> str:
