@@ -33,7 +33,8 @@ def app(request, tmp_path, graph_stub):  # noqa: F811
     app.server.stop()
 
 
-def test_kill_9_mid_load_loses_nothing_and_sends_nothing_twice(app, graph_stub, ledger):  # noqa: F811
+def test_kill_9_mid_load_loses_nothing_and_sends_nothing_twice(
+        app, graph_stub, ledger):  # noqa: F811
     graph = graph_stub
     # Facebook sends at once but answers 0.5 s later: a wide window for the kill to fall
     # between a message going out and the app hearing about it.

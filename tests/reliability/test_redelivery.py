@@ -95,8 +95,9 @@ def people_react(app: MessengerApp) -> list[bytes]:
             events.append(_page_event(psid, t, {"app_id": int(APP_ID), "mid": d.mid,
                                                 "metadata": d.metadata, "text": d.text}))
         if i % 5 == 0:
-            events.append(_page_event(psid, t + 1, {"app_id": INBOX_APP_ID, "mid": f"mid.r.{i}.inbox",
-                                                    "text": "Sam from the shop here."}))
+            events.append(_page_event(psid, t + 1, {
+                "app_id": INBOX_APP_ID, "mid": f"mid.r.{i}.inbox",
+                "text": "Sam from the shop here."}))
         if i % 3 in (0, 1):
             events.append(_event(psid, t + 2, delivery={"watermark": now_ms}))
         if i % 3 == 0:
