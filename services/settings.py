@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     graph_api_version: str = Field(default="v24.0", pattern=r"^v\d+\.\d+$")
     graph_api_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     webhook_max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # How long a send of unknown outcome (timeout, lost connection, crash) waits for
+    # Facebook's echo before it is tried again; 0 retries at once (and may send twice).
+    messenger_echo_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
 
     # Background work: the outbox and the bot's answers (services/worker.py).
     send_max_attempts: int = Field(default=8, ge=1, le=50)
@@ -158,6 +161,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"JOB_LEASE_SECONDS must be at least {slowest:g}: a bot call with all its "
                 "retries plus a Send API call must fit in one lease"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _echo_grace_outlasts_a_send(self) -> "Settings":
+        # The grace counts from the start of an attempt (a crash leaves nothing later), and
+        # Facebook may send the message at any moment of a call that ends in a timeout.
+        grace = self.messenger_echo_grace_seconds
+        if grace and grace < self.graph_api_timeout_seconds:
+            raise ValueError(
+                "MESSENGER_ECHO_GRACE_SECONDS must be 0 or at least GRAPH_API_TIMEOUT_SECONDS "
+                f"({self.graph_api_timeout_seconds:g}): an echo can come as late as the answer"
             )
         return self
 

@@ -49,7 +49,9 @@ def register_services(services) -> None:
         log.info("FACEBOOK_PAGE_ACCESS_TOKEN is not set: Messenger replies cannot be sent")
         return
     client = client_from_settings(services.settings)
-    senders["messenger"] = MessengerSender(client, services.clock, services.tracker)
+    senders["messenger"] = MessengerSender(
+        client, services.clock, services.tracker,
+        echo_grace_seconds=services.settings.messenger_echo_grace_seconds)
     if hooks is not None:
         hooks["messenger"] = ProfileFetcher(client, services.tracker).ensure_profile
 

@@ -3,8 +3,8 @@ user profiles), over one pooled ``requests.Session``.
 
 The page token travels only in the ``Authorization: Bearer`` header: never in a URL
 (URLs end up in proxy and access logs) and never in an error text. The client does not
-sleep or retry; it raises ``SendError`` saying whether a retry can help, and the outbox
-worker retries durably with backoff.
+sleep or retry; it raises ``SendError`` saying whether a retry can help and whether the
+message may have gone out anyway (``ambiguous``), and the outbox worker retries durably.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from services.outbox import SendError
 
@@ -28,6 +29,24 @@ RETRYABLE_CODES = {2, 4, 17, 32, 613, 1200, 80006}
 # The user profile is simply not available (phone-number accounts, no permission).
 PROFILE_UNAVAILABLE_CODES = {2018218}
 PERMISSION_CODES = {10} | set(range(200, 300))  # 200-299: permission errors
+# Answers that do not say whether the message went out, so a retry must first wait for its
+# echo (see the outbox's echo grace). Code 2 is "An unexpected error has occurred. Please
+# retry your request later"; code 1 / subcode 1357046 ("Received invalid JSON reply") is
+# documented as "the messages are all sent successfully, but the endpoint returns an error".
+# Every other Graph error (rate limits 4/17/32/613/80006, 1200 "Temporary send message
+# failure", 4xx parameter and permission errors) is Facebook refusing the call: not sent.
+AMBIGUOUS_CODES = {(2, None), (1, 1357046)}
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the connection failed before the request could be written (refused,
+    unresolvable, connect timeout, TLS handshake): nothing can have reached Facebook."""
+    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.SSLError,
+                        requests.exceptions.ProxyError)):
+        return True
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
 def _graph_error(response: requests.Response) -> dict[str, Any]:
@@ -116,12 +135,18 @@ class MessengerClient:
             response = self.session.request(
                 method, self.base + path, headers=headers, timeout=self.timeout, **kwargs
             )
-        except requests.Timeout:
-            raise SendError("the Graph API did not answer in time", retryable=True,
-                            code="timeout") from None
         except requests.RequestException as exc:
-            raise SendError(self._scrub(f"could not reach the Graph API: {type(exc).__name__}"),
-                            retryable=True, code="connection") from None
+            if _never_sent(exc):
+                raise SendError(
+                    self._scrub(f"could not reach the Graph API: {type(exc).__name__}"),
+                    retryable=True, code="connection") from None
+            if isinstance(exc, requests.Timeout):  # a read timeout: the request was written
+                raise SendError("the Graph API did not answer in time", retryable=True,
+                                code="timeout", ambiguous=True) from None
+            # Reset or closed after the request was written: Facebook may have acted on it.
+            raise SendError(
+                self._scrub(f"the Graph API connection broke: {type(exc).__name__}"),
+                retryable=True, code="connection_lost", ambiguous=True) from None
         if response.ok:
             try:
                 data = response.json()
@@ -138,18 +163,23 @@ class MessengerClient:
         code, subcode = error.get("code"), error.get("error_subcode")
         message = str(error.get("message") or f"HTTP {response.status_code}")
         if isinstance(code, int):
-            retryable = code in RETRYABLE_CODES
+            ambiguous = (code, subcode if isinstance(subcode, int) else None) in AMBIGUOUS_CODES
+            retryable = code in RETRYABLE_CODES or ambiguous
             label = f"{code}/{subcode}" if isinstance(subcode, int) else str(code)
         else:
+            # A bare 5xx comes from a proxy or load balancer in front of Facebook (a 502/504
+            # after the request went through, say): whether it was sent is unknown.
             retryable = response.status_code >= 500 or response.status_code == 429
+            ambiguous = response.status_code >= 500
             label = f"http_{response.status_code}"
         detail = f"{message} (code {label}"
         if error.get("fbtrace_id"):
             detail += f", fbtrace_id {error['fbtrace_id']}"
         detail += ")"
-        log.warning("messenger: Graph API error %s (HTTP %s, retryable=%s)",
-                    label, response.status_code, retryable)
-        return SendError(self._scrub(detail), retryable=retryable, code=label)
+        log.warning("messenger: Graph API error %s (HTTP %s, retryable=%s, ambiguous=%s)",
+                    label, response.status_code, retryable, ambiguous)
+        return SendError(self._scrub(detail), retryable=retryable, code=label,
+                         ambiguous=ambiguous)
 
     def _scrub(self, text: str) -> str:
         """Never let the token reach an error text, even if Facebook echoed it."""

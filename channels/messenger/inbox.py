@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from datetime import datetime
 from typing import Any, Iterable
 
 from pydantic import ValidationError
 
+from channels.messenger.marks import OWN_METADATA_PREFIX, PROGRESS_KEY, parse_own_metadata
 from channels.messenger.parser import (
     DeliveryEvent,
     MessageEvent,
@@ -22,16 +24,19 @@ from channels.messenger.parser import (
     ReactionEvent,
     ReadEvent,
 )
+from services.errors import Conflict, NotFound
 from services.models import InboundMessage
 from services.tracking import ConversationTracker
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "messenger"
-# MessengerSender puts this in the Send API ``metadata``; Facebook echoes it back, so our
-# own sends are recognised even when FACEBOOK_APP_ID is not configured.
-OWN_METADATA_PREFIX = "switchboard:"
+# MessengerSender puts OWN_METADATA_PREFIX in the Send API ``metadata``; Facebook echoes it
+# back, so our own sends are recognised even when FACEBOOK_APP_ID is not configured.
+__all__ = ["MessengerInbox", "OWN_METADATA_PREFIX", "PAGE_INBOX_SENDER", "PLATFORM"]
 PAGE_INBOX_SENDER = "page_inbox"
+# When the person last took a reaction back: a redelivered older "react" must not undo it.
+REACTION_REMOVED_KEY = "reaction_removed_at"
 
 
 def _without_none(values: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +94,7 @@ class MessengerInbox:
 
     def _echo(self, event: MessageEvent) -> str:
         if self._is_ours(event):
-            return "skipped"
+            return self._settle_own_send(event)
         # Typed by a person in the Page's own inbox (or sent by another app of the Page):
         # the conversation is with the recipient.
         metadata = _without_none({
@@ -111,6 +116,42 @@ class MessengerInbox:
         if self.app_id and event.app_id == self.app_id:
             return True
         return bool(event.metadata and event.metadata.startswith(OWN_METADATA_PREFIX))
+
+    def _settle_own_send(self, event: MessageEvent) -> str:
+        """Facebook's echo of one of our sends: proof it went out. A message still
+        ``pending`` (its Send API answer was lost to a timeout or a crash) or ``failed``
+        (the outbox gave up, yet Facebook had sent it) becomes ``sent`` with the echo's mid,
+        so the outbox's retry finds it settled and sends nothing. Never tracked as a new
+        message; repeats and unknown ids change nothing."""
+        mark = parse_own_metadata(event.metadata)
+        if mark is None:
+            return "skipped"  # ours by app_id, without our mark: nothing to settle
+        try:
+            message = self.tracker.get_message(mark.message_id)
+        except NotFound:
+            return "skipped"
+        if (message.platform != PLATFORM or message.sender_type == "user"
+                or message.delivery_status not in ("pending", "failed")):
+            return "echo"
+        done = [m for m in (message.metadata.get(PROGRESS_KEY) or []) if isinstance(m, str)]
+        if not mark.is_last_part:
+            # An earlier part of a long message: record it where the sender looks, so a
+            # retry skips it. Only the next part in order (an earlier one is recorded, a
+            # later one cannot be before its predecessors); the sender writes the same ids.
+            if mark.part == len(done):
+                self.tracker.update_message_metadata(message.id, {PROGRESS_KEY: [*done, event.mid]})
+                return "echo:part"
+            return "echo"
+        # The last part went out, so every part did (parts are sent in order).
+        external_id = done[0] if mark.parts > 1 and done else event.mid
+        try:
+            self.tracker.set_delivery_status(message.id, "sent", external_id=external_id)
+        except Conflict:
+            log.warning("messenger: echo of message %s carries a mid stored elsewhere",
+                        message.id)
+            return "skipped"
+        log.info("messenger: message %s settled as sent by its echo", message.id)
+        return "echo:sent"
 
     def _postback(self, event: PostbackEvent) -> str:
         # Older postbacks carry no mid: a stable id from sender and time still dedupes them.
@@ -146,8 +187,11 @@ class MessengerInbox:
         if message is None:
             log.info("messenger: reaction to a message we do not know; ignored")
             return "ignored"
+        if self._reaction_is_stale(message.metadata, event):
+            return "stale"
         if event.action == "unreact":
-            patch: dict[str, Any] = {"reaction": None}
+            patch: dict[str, Any] = {"reaction": None, REACTION_REMOVED_KEY:
+                                     event.timestamp.isoformat()}
         else:
             patch = {"reaction": _without_none({
                 "reaction": event.reaction,
@@ -157,3 +201,18 @@ class MessengerInbox:
             })}
         self.tracker.update_message_metadata(message.id, patch)
         return "reaction"
+
+    @staticmethod
+    def _reaction_is_stale(metadata: dict[str, Any], event: ReactionEvent) -> bool:
+        """Facebook redelivers and does not order webhooks: a reaction event no newer than
+        the last one applied to the message (react or unreact) changes nothing."""
+        seen: list[datetime] = []
+        reaction = metadata.get("reaction")
+        for value in (reaction.get("at") if isinstance(reaction, dict) else None,
+                      metadata.get(REACTION_REMOVED_KEY)):
+            if isinstance(value, str):
+                try:
+                    seen.append(datetime.fromisoformat(value))
+                except ValueError:
+                    pass
+        return bool(seen) and event.timestamp <= max(seen)

@@ -8,6 +8,12 @@ raised (retryable or not, as classified by the client) and the parts already del
 are recorded in the message's metadata (``messenger_parts``: their message ids) when a
 tracker is given. A retry of the same message skips those parts, so a person never gets
 the first half twice; the id returned is always the first part's.
+
+Each call carries our mark (``channels/messenger/marks.py``): ``switchboard:<id>``, or
+``switchboard:<id>:<part>/<parts>`` for the parts of a long message, so that Facebook's
+echo of a send whose answer was lost can settle it (``MessengerInbox``).
+``echo_grace_seconds`` tells the outbox how long to wait for such an echo before it
+retries an ambiguous failure (``MESSENGER_ECHO_GRACE_SECONDS``).
 """
 
 from __future__ import annotations
@@ -16,15 +22,16 @@ import logging
 from typing import Any
 
 from channels.messenger.client import MessengerClient, split_text
-from channels.messenger.inbox import OWN_METADATA_PREFIX
+from channels.messenger.marks import PROGRESS_KEY, own_metadata
 from channels.messenger.window import decide
 from services.models import Conversation, Message
-from services.outbox import SendError
+from services.outbox import ATTEMPT_KEY, SendError
 from services.tracking import Clock, ConversationTracker, utcnow
 
 log = logging.getLogger(__name__)
 
-PROGRESS_KEY = "messenger_parts"
+__all__ = ["PROGRESS_KEY", "MessengerSender", "attachment_message"]
+
 MEDIA_TYPES = {"image", "video", "audio", "file"}
 
 
@@ -48,10 +55,12 @@ class MessengerSender:
         client: MessengerClient,
         clock: Clock = utcnow,
         tracker: ConversationTracker | None = None,
+        echo_grace_seconds: float = 0.0,
     ) -> None:
         self.client = client
         self.clock = clock
         self.tracker = tracker
+        self.echo_grace_seconds = echo_grace_seconds
 
     def send(self, conversation: Conversation, message: Message) -> str | None:
         """Send ``message``; returns the first part's Facebook message id."""
@@ -80,9 +89,11 @@ class MessengerSender:
                 part,
                 messaging_type=decision.messaging_type or "RESPONSE",
                 tag=decision.tag,
-                metadata=f"{OWN_METADATA_PREFIX}{message.id}",
+                metadata=own_metadata(message.id, index, len(parts)),
             )
             done.append(message_id)
             if self.tracker is not None and len(parts) > 1 and index < len(parts) - 1:
-                self.tracker.update_message_metadata(message.id, {PROGRESS_KEY: done})
+                # The next part's attempt starts now: the outbox's echo wait counts from it.
+                self.tracker.update_message_metadata(message.id, {
+                    PROGRESS_KEY: done, ATTEMPT_KEY: self.clock().isoformat()})
         return done[0]

@@ -3,7 +3,14 @@
 ``POST /<version>/me/messages`` answers ``{"recipient_id", "message_id"}`` (or just
 ``recipient_id`` for a sender action); ``GET /<version>/<psid>`` answers a registered
 profile or error 2018218. A wrong or missing token gets error 190. Faults are scripted
-on demand (``fail``, ``fail_status``, ``delay``), and every request is recorded.
+on demand (``fail``, ``fail_status``, ``delay``, ``fail_for``, ``deliver_then``), and every
+request is recorded.
+
+Like Facebook, it can echo (``echo_to``): after each message it sends it POSTs a signed
+``message_echoes`` webhook (``is_echo``, ``app_id``, ``metadata``, ``mid``) to the app,
+retrying while the app does not answer 200 -- also when it then answers the sender late or
+not at all (``deliver_then``: the message went out, the answer is lost). Every message it
+sends is logged per recipient (``delivered``), so tests count duplicates by metadata.
 
 Use the ``graph_stub`` fixture: ``from tests.support.graph_stub import graph_stub``.
 """
@@ -14,13 +21,15 @@ import itertools
 import json
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.support.graph_echoes import EchoPoster
 
 TOKEN = "stub-page-token-5f2b"
 VERSION = "v24.0"
@@ -49,6 +58,22 @@ class Fault:
     path_contains: str = ""
     passthrough: bool = False  # only delay, then answer normally
     after: int = 0  # let this many matching requests through first
+    deliver: bool = False  # send the message (log, echo), then answer with this fault
+    drop: bool = False  # close the connection instead of answering
+    messages_only: bool = False  # match only Send API calls that carry a message
+    recipient: str | None = None  # match only sends to this PSID
+    persistent: bool = False  # stays in place for every matching request
+
+
+@dataclass
+class Delivered:
+    """One message the stand-in "sent" to a person (what Facebook would show them)."""
+
+    recipient: str
+    mid: str
+    metadata: str | None
+    text: str | None
+    at: float
 
 
 def error_body(code: int, message: str, subcode: int | None = None,
@@ -70,6 +95,8 @@ class GraphStub:
     requests: list[Recorded] = field(default_factory=list)
     faults: deque = field(default_factory=deque)
     base_url: str = ""
+    delivered: dict[str, list[Delivered]] = field(default_factory=dict)
+    echoes: EchoPoster | None = None  # set by ``echo_to``
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -89,21 +116,99 @@ class GraphStub:
         """The next request is answered normally, but only after ``seconds``."""
         self.faults.append(Fault(delay=seconds, passthrough=True))
 
+    def fail_sends(self, count: int, status: int = 500, body: dict | None = None) -> None:
+        """The next ``count`` message sends are refused (nothing goes out) with this answer;
+        other requests (profiles, sender actions) are not affected."""
+        for _ in range(count):
+            self.faults.append(Fault(status, body, messages_only=True))
+
+    def slow_answers(self, seconds: float) -> None:
+        """Every message send goes out at once but is answered ``seconds`` later (a wide
+        window for a crash between Facebook sending and the app hearing it), until
+        ``clear_faults``."""
+        self.faults.append(Fault(200, None, delay=seconds, deliver=True, messages_only=True,
+                                 persistent=True))
+
+    def fail_for(self, recipient: str, code: int, message: str, subcode: int | None = None,
+                 status: int = 400) -> None:
+        """Every send to ``recipient`` gets this Graph API error, until ``clear_faults``."""
+        self.faults.append(Fault(status, error_body(code, message, subcode),
+                                 messages_only=True, recipient=recipient, persistent=True))
+
+    def deliver_then(self, delay: float = 0.0, drop: bool = False, status: int = 200,
+                     body: dict | None = None, count: int = 1) -> None:
+        """The next ``count`` message sends go out (logged, echoed), but the answer is lost:
+        it comes only after ``delay`` seconds (longer than the client waits), or the
+        connection is closed (``drop``), or it is an error (``status``/``body``)."""
+        for _ in range(count):
+            self.faults.append(Fault(status, body, delay=delay, deliver=True, drop=drop,
+                                     messages_only=True))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def echo_to(self, url: str, app_secret: str, app_id: str = "7000000000001",
+                page_id: str = "PAGE", delay: float = 0.0) -> None:
+        """Echo every message sent from now on to ``url`` (the app's ``/webhook``), signed
+        with ``app_secret``, as Facebook's ``message_echoes`` field does, ``delay`` seconds
+        after sending it (Facebook's echoes are not instant either)."""
+        self.stop_echoes()
+        self.echoes = EchoPoster(url, app_secret, app_id, page_id, delay)
+
+    def stop_echoes(self) -> None:
+        """Stop echoing (echoes not yet posted are dropped)."""
+        if self.echoes is not None:
+            self.echoes.stop()
+            self.echoes = None
+
+    @property
+    def echoes_posted(self) -> int:
+        return self.echoes.posted if self.echoes else 0
+
+    @property
+    def echo_attempts(self) -> int:
+        return self.echoes.attempts if self.echoes else 0
+
+    def echoes_pending(self) -> int:
+        """Echoes not yet answered 200 by the app."""
+        return self.echoes.pending() if self.echoes else 0
+
+    def delivery_counts(self) -> Counter:
+        """How many times each (recipient, metadata) was delivered (our marks are unique
+        per message part, so any count above 1 is a duplicate the person saw)."""
+        with self._lock:
+            return Counter((d.recipient, d.metadata) for ds in self.delivered.values()
+                           for d in ds if d.metadata)
+
+    def duplicates(self) -> int:
+        """How many (recipient, metadata) were delivered more than once."""
+        return sum(1 for n in self.delivery_counts().values() if n > 1)
+
     def sent_messages(self) -> list[dict[str, Any]]:
         """JSON bodies of every Send API request that carried a message."""
         return [r.json for r in self.requests
                 if r.method == "POST" and isinstance(r.json, dict) and "message" in r.json]
 
     # -- answering -----------------------------------------------------------------------
-    def _next_fault(self, path: str) -> Fault | None:
+    def _next_fault(self, rec: Recorded) -> Fault | None:
+        body = rec.json if isinstance(rec.json, dict) else {}
+        carries_message = rec.method == "POST" and "message" in body
+        recipient = (body.get("recipient") or {}).get("id") if carries_message else None
         with self._lock:
             for fault in list(self.faults):
-                if fault.path_contains in path:
-                    if fault.after > 0:
-                        fault.after -= 1
-                        return None
+                if fault.path_contains not in rec.path:
+                    continue
+                if fault.messages_only and not carries_message:
+                    continue
+                if fault.recipient is not None and fault.recipient != recipient:
+                    continue
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
+                if not fault.persistent:
                     self.faults.remove(fault)
-                    return fault
+                return fault
         return None
 
     def _authorised(self, rec: Recorded) -> bool:
@@ -115,13 +220,24 @@ class GraphStub:
             offered = (rec.query.get("access_token") or [None])[0]
         return offered == self.token
 
-    def answer(self, rec: Recorded) -> tuple[int, dict[str, Any]]:
-        fault = self._next_fault(rec.path)
+    def answer(self, rec: Recorded) -> tuple[int, dict[str, Any] | None]:
+        """(status, JSON body) for a request; a None body means: close, no answer."""
+        fault = self._next_fault(rec)
+        if fault is not None and fault.deliver:
+            status, payload = self._answer_normally(rec)  # it went out (and is echoed)...
+            if fault.delay:
+                time.sleep(fault.delay)  # ...but the answer comes too late,
+            if fault.drop:
+                return status, None  # ...or never,
+            return (fault.status, fault.body) if fault.body else (status, payload)  # ...or lies
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
             if not fault.passthrough:
                 return fault.status, fault.body or {}
+        return self._answer_normally(rec)
+
+    def _answer_normally(self, rec: Recorded) -> tuple[int, dict[str, Any]]:
         if not self._authorised(rec):
             return 400, error_body(190, "Invalid OAuth access token - Cannot parse access token")
         prefix = f"/{self.version}/"
@@ -157,7 +273,20 @@ class GraphStub:
                                         "{RESPONSE, UPDATE, MESSAGE_TAG}")
         if kind == "MESSAGE_TAG" and not body.get("tag"):
             return 400, error_body(100, "(#100) Param tag is required for MESSAGE_TAG")
-        return 200, {"recipient_id": recipient, "message_id": f"m_stub{next(self._ids)}"}
+        mid = f"m_stub{next(self._ids)}"
+        self._deliver(recipient, mid, message)
+        return 200, {"recipient_id": recipient, "message_id": mid}
+
+    # -- delivering and echoing -------------------------------------------------------------
+    def _deliver(self, recipient: str, mid: str, message: dict[str, Any]) -> None:
+        metadata = message.get("metadata")
+        with self._lock:
+            self.delivered.setdefault(recipient, []).append(Delivered(
+                recipient, mid, metadata if isinstance(metadata, str) else None,
+                message.get("text"), time.time()))
+        echoes = self.echoes
+        if echoes is not None:
+            echoes.echo(recipient, mid, message)
 
     def _profile(self, psid: str) -> tuple[int, dict[str, Any]]:
         profile = self.profiles.get(psid)
@@ -189,6 +318,9 @@ class _Handler(BaseHTTPRequestHandler):
         with self.stub._lock:
             self.stub.requests.append(rec)
         status, payload = self.stub.answer(rec)
+        if payload is None:  # a lost answer: the connection closes with nothing sent
+            self.close_connection = True
+            return
         data = json.dumps(payload).encode()
         try:
             self.send_response(status)
@@ -227,6 +359,7 @@ def graph_stub():
     try:
         yield stub
     finally:
+        stub.stop_echoes()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
