@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from admin_app import get_services
 from admin_app.auth import current_user, login_required
 from admin_app.schemas import (
+    MAX_ID,
     ConversationAnswer,
     ConversationDetail,
     ConversationList,
@@ -53,6 +54,15 @@ def _limit(requested: int) -> int:
 
 def _error(status: int, error: str):
     return respond(ErrorBody(error=error), status)
+
+
+@bp.url_value_preprocessor
+def _ids_in_range(endpoint, values):
+    """An id past the stores' 64-bit range names nothing: 404, before a store is asked
+    (SQLite cannot even bind such a number, and PostgreSQL refuses it)."""
+    for name, value in (values or {}).items():
+        if name.endswith("_id") and isinstance(value, int) and value > MAX_ID:
+            raise NotFound(f"{name.removesuffix('_id')} {value} not found")
 
 
 @bp.errorhandler(ValidationError)

@@ -57,6 +57,11 @@ ERRORS = {
     413: "the body is larger than 1 MiB",
     503: "the store cannot be reached",
 }
+# gunicorn answers this one itself, in HTML, before the app sees the request.
+URI_TOO_LONG = {
+    "description": "the request line is longer than gunicorn's 4094 bytes (a very long query)",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,8 @@ def _operation(route: Route, refs: dict[type[BaseModel], dict]) -> dict:
             responses["401"]["headers"] = {
                 "WWW-Authenticate": {"schema": {"type": "string"}},
             }
+    if route.query is not None:
+        responses["414"] = URI_TOO_LONG
     operation: dict[str, Any] = {
         "operationId": route.endpoint.split(".")[-1],
         "summary": route.summary,

@@ -244,3 +244,18 @@ def test_export_pages_through_many_conversations(client, services, make_token, m
 def test_export_bad_parameters_are_400(client, make_token, query):
     response = client.get(f"/admin/export?{query}", headers=make_token())
     assert response.status_code == 400 and response.get_json()["success"] is False
+
+
+# Found by schemathesis: ids past the 64-bit range reached the store and were a 500.
+@pytest.mark.parametrize("method,path", [(m, p.replace("/1/", f"/{2**63}/"))
+                                         for m, p in NEW_ENDPOINTS if "/1/" in p])
+def test_action_ids_past_the_64_bit_range_are_404(client, make_token, method, path):
+    response = getattr(client, method)(path, headers=make_token(), json={"content": "hi"})
+    assert response.status_code == 404, response.get_data(as_text=True)
+
+
+def test_assign_to_an_account_id_past_the_64_bit_range_is_400(client, services, make_token):
+    conversation = track(services).conversation
+    response = client.post(f"/admin/conversations/{conversation.id}/assign",
+                           json={"user_id": 2**63}, headers=make_token())
+    assert response.status_code == 400 and "user_id" in response.get_json()["error"]
