@@ -49,11 +49,14 @@ def _moment(value: str, name: str, end_of_day: bool) -> datetime:
 def _range(query: ExportQuery) -> tuple[datetime, datetime]:
     now = get_services().clock()
     raw_to, raw_from = query.to, query.from_
-    # Without ``to``: everything up to now, this very second included.
-    end = _moment(raw_to, "to", end_of_day=True) if raw_to else now + timedelta(seconds=1)
-    start = _moment(raw_from, "from", end_of_day=False) if raw_from else (
-        end - timedelta(days=DEFAULT_DAYS)
-    )
+    try:
+        # Without ``to``: everything up to now, this very second included.
+        end = _moment(raw_to, "to", end_of_day=True) if raw_to else now + timedelta(seconds=1)
+        start = _moment(raw_from, "from", end_of_day=False) if raw_from else (
+            end - timedelta(days=DEFAULT_DAYS)
+        )
+    except OverflowError:  # the day after 9999-12-31, or 30 days before 0001-01-10
+        raise InvalidInput("the range must stay within the years 0001 to 9999") from None
     if start >= end:
         raise InvalidInput("from must be before to")
     return start, end

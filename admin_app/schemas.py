@@ -61,12 +61,18 @@ class HistoryQuery(_Query):
     after: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
+# The export's bounds are parsed by admin_app.export (naive times are UTC); the document says
+# what they look like, so a fuzzer tries real dates, the first and last ones included.
+_DAY_OR_TIME = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}
+
+
 class ExportQuery(_Query):
     """Query string of ``GET /admin/export`` (parsed by ``admin_app.export``)."""
 
-    from_: str | None = Field(default=None, alias="from",
+    from_: str | None = Field(default=None, alias="from", json_schema_extra=_DAY_OR_TIME,
                               description="YYYY-MM-DD (inclusive) or an ISO-8601 time")
-    to: str | None = Field(default=None, description="YYYY-MM-DD (inclusive) or an ISO-8601 time")
+    to: str | None = Field(default=None, json_schema_extra=_DAY_OR_TIME,
+                           description="YYYY-MM-DD (inclusive) or an ISO-8601 time")
     format: Literal["csv", "json"] = "csv"
 
 

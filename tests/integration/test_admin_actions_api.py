@@ -259,3 +259,20 @@ def test_assign_to_an_account_id_past_the_64_bit_range_is_400(client, services, 
     response = client.post(f"/admin/conversations/{conversation.id}/assign",
                            json={"user_id": 2**63}, headers=make_token())
     assert response.status_code == 400 and "user_id" in response.get_json()["error"]
+
+
+# Found by reading what the fuzzer sent: a range edge at the first or last representable day
+# overflowed Python's date arithmetic and was a 500.
+@pytest.mark.parametrize("query", ["to=0001-01-01", "to=9999-12-31", "to=0001-01-10T00:00:00",
+                                   "from=9999-12-31T23:59:59&to=9999-12-31"])
+def test_export_range_at_the_edges_of_the_calendar_is_400(client, make_token, query):
+    response = client.get(f"/admin/export?{query}&format=json", headers=make_token())
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["success"] is False
+
+
+def test_export_from_the_first_day_of_the_calendar_works(client, services, make_token):
+    track(services)
+    response = client.get("/admin/export?from=0001-01-01&format=json", headers=make_token())
+    assert response.status_code == 200
+    assert len(json.loads(response.get_data())["conversations"]) == 1

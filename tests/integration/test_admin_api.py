@@ -226,3 +226,22 @@ def test_history_bounds_past_the_64_bit_range_are_400(client, services, make_tok
 def test_assigned_to_past_the_64_bit_range_is_400(client, make_token):
     response = client.get(f"/admin/conversations?assigned_to={HUGE}", headers=make_token())
     assert response.status_code == 400 and "assigned_to" in response.get_json()["error"]
+
+
+def _forged_cursor(**fields) -> str:
+    import base64
+    import json
+
+    raw = json.dumps({"sort": "last_activity", "last_message_at": "2026-01-01T00:00:00Z",
+                      "priority": 1, "id": 1, **fields}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+# A forged cursor carrying an id past the 64-bit range reached the store: 500 on SQLite.
+@pytest.mark.parametrize("fields", [{"id": HUGE}, {"id": 0}, {"priority": 2**70}, {"priority": 0}])
+def test_forged_cursor_out_of_range_is_400(client, services, make_token, fields):
+    seed(services, 2)
+    response = client.get(f"/admin/conversations?cursor={_forged_cursor(**fields)}",
+                          headers=make_token())
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"] == "invalid cursor"
