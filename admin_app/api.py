@@ -59,7 +59,10 @@ def _error(status: int, error: str):
 @bp.url_value_preprocessor
 def _ids_in_range(endpoint, values):
     """An id past the stores' 64-bit range names nothing: 404, before a store is asked
-    (SQLite cannot even bind such a number, and PostgreSQL refuses it)."""
+    (SQLite cannot even bind such a number, and PostgreSQL refuses it). Anonymous calls
+    are left to ``login_required``: 401 first, whatever the id."""
+    if current_user() is None:
+        return
     for name, value in (values or {}).items():
         if name.endswith("_id") and isinstance(value, int) and value > MAX_ID:
             raise NotFound(f"{name.removesuffix('_id')} {value} not found")

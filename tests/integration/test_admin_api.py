@@ -245,3 +245,7 @@ def test_forged_cursor_out_of_range_is_400(client, services, make_token, fields)
                           headers=make_token())
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.get_json()["error"] == "invalid cursor"
+
+
+def test_anonymous_call_with_an_out_of_range_id_is_still_401(client):
+    assert client.get(f"/admin/conversations/{HUGE}").status_code == 401
