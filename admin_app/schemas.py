@@ -27,6 +27,13 @@ class _Query(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class _Body(_Query):
+    """A JSON body: types as the document says them (``true`` is not the id 1, ``"2"`` is not
+    the priority 2), unknown keys ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
 class _Answer(BaseModel):
     """A JSON answer: every key is always present (``null`` when empty)."""
 
@@ -63,7 +70,9 @@ class HistoryQuery(_Query):
 
 # The export's bounds are parsed by admin_app.export (naive times are UTC); the document says
 # what they look like, so a fuzzer tries real dates, the first and last ones included.
-_DAY_OR_TIME = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}
+# An empty value means the default, as if it were not given.
+_DAY_OR_TIME = {"type": "string",
+                "anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}]}
 
 
 class ExportQuery(_Query):
@@ -76,14 +85,14 @@ class ExportQuery(_Query):
     format: Literal["csv", "json"] = "csv"
 
 
-class MarkHumanBody(_Query):
+class MarkHumanBody(_Body):
     """Optional body of ``mark-human``."""
 
     reason: str = Field(default="", max_length=500)
     priority: int = Field(default=2, ge=1, le=5, description="1 is the highest")
 
 
-class ReplyBody(_Query):
+class ReplyBody(_Body):
     """An agent's reply."""
 
     content: str = Field(max_length=4000)
@@ -96,7 +105,7 @@ class ReplyBody(_Query):
         return value
 
 
-class AssignBody(_Query):
+class AssignBody(_Body):
     """``{"user_id": 3}`` assigns, ``{"user_id": null}`` (or no body) unassigns."""
 
     user_id: int | None = Field(default=None, ge=1, le=MAX_ID)

@@ -276,3 +276,31 @@ def test_export_from_the_first_day_of_the_calendar_works(client, services, make_
     response = client.get("/admin/export?from=0001-01-01&format=json", headers=make_token())
     assert response.status_code == 200
     assert len(json.loads(response.get_data())["conversations"]) == 1
+
+
+# Found by schemathesis: {"user_id": true} assigned the conversation to account 1 (pydantic's
+# lax mode read true as 1). JSON bodies are now read strictly, as the document types them.
+@pytest.mark.parametrize("value", [True, "1", 1.0])
+def test_assign_refuses_a_user_id_that_is_not_an_integer(client, services, make_token, value):
+    headers = make_token()
+    conversation = track(services).conversation
+    response = client.post(f"/admin/conversations/{conversation.id}/assign",
+                           json={"user_id": value}, headers=headers)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert services.store.get_conversation(conversation.id).assigned_to is None
+
+
+@pytest.mark.parametrize("body", [{"priority": True}, {"priority": "1"}, {"reason": 5}])
+def test_mark_human_refuses_mistyped_fields(client, services, make_token, body):
+    message = track(services).message
+    response = client.post(f"/admin/messages/{message.id}/mark-human", json=body,
+                           headers=make_token())
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert services.store.get_message(message.id).requires_human is False
+
+
+def test_export_with_empty_bounds_uses_the_defaults(client, services, make_token):
+    track(services)
+    response = client.get("/admin/export?from=&to=&format=json", headers=make_token())
+    assert response.status_code == 200
+    assert len(json.loads(response.get_data())["conversations"]) == 1
