@@ -142,7 +142,7 @@ def test_admin_api_conforms_to_its_openapi_document(fuzzed_server, store, ledger
             def run(case):
                 sent["n"] += 1
                 # A fresh connection each time: gunicorn closes idle keep-alive ones after 5 s.
-        case.call_and_validate(base_url=server.url, headers=auth,
+                case.call_and_validate(base_url=server.url, headers=auth,
                                        checks=checks, timeout=30)
 
             try:
