@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, render_template, request
 from flask_wtf.csrf import CSRFError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from admin_app import get_services
 from admin_app.auth import current_user, login_required
+from admin_app.schemas import (
+    MAX_ID,
+    ConversationAnswer,
+    ConversationDetail,
+    ConversationList,
+    ConversationListQuery,
+    ErrorBody,
+    FlagAnswer,
+    HistoryQuery,
+    MarkHumanBody,
+    MessageList,
+    MessagingWindow,
+    StatsAnswer,
+    respond,
+)
 from admin_app.web import security_headers
 from services.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from services.models import Conversation, ConversationFilter
@@ -17,34 +32,6 @@ from services.models import Conversation, ConversationFilter
 bp = Blueprint("admin_api", __name__, url_prefix="/admin")
 bp.after_request(security_headers)
 log = logging.getLogger(__name__)
-
-
-class _Query(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class ConversationListQuery(ConversationFilter):
-    """Query string of ``GET /admin/conversations``.
-
-    Unknown parameters (a front end's ``_=<timestamp>`` cache buster, say) are ignored
-    here, before the filter is built; the filter itself stays strict."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    limit: int = Field(default=100, ge=1)
-    cursor: str | None = Field(default=None, max_length=512)
-    q: str | None = Field(default=None, max_length=200)
-
-
-class HistoryQuery(_Query):
-    limit: int = Field(default=50, ge=1)
-    before: int | None = Field(default=None, ge=1)
-    after: int | None = Field(default=None, ge=1)
-
-
-class MarkHumanBody(_Query):
-    reason: str = Field(default="", max_length=500)
-    priority: int = Field(default=2, ge=1, le=5)
 
 
 def _query(model: type[BaseModel]):
@@ -65,36 +52,48 @@ def _limit(requested: int) -> int:
     return min(requested, get_services().settings.api_max_page_size)
 
 
-def _dump(model) -> dict:
-    return model.model_dump(mode="json")
+def _error(status: int, error: str):
+    return respond(ErrorBody(error=error), status)
+
+
+@bp.url_value_preprocessor
+def _ids_in_range(endpoint, values):
+    """An id past the stores' 64-bit range names nothing: 404, before a store is asked
+    (SQLite cannot even bind such a number, and PostgreSQL refuses it). Anonymous calls
+    are left to ``login_required``: 401 first, whatever the id."""
+    if current_user() is None:
+        return
+    for name, value in (values or {}).items():
+        if name.endswith("_id") and isinstance(value, int) and value > MAX_ID:
+            raise NotFound(f"{name.removesuffix('_id')} {value} not found")
 
 
 @bp.errorhandler(ValidationError)
 def _bad_parameters(exc: ValidationError):
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "request"
-    return jsonify(success=False, error=f"invalid {where}: {first['msg']}"), 400
+    return _error(400, f"invalid {where}: {first['msg']}")
 
 
 @bp.errorhandler(InvalidInput)
 def _invalid(exc: InvalidInput):
-    return jsonify(success=False, error=str(exc)), 400
+    return _error(400, str(exc))
 
 
 @bp.errorhandler(NotFound)
 def _not_found(exc: NotFound):
-    return jsonify(success=False, error=str(exc)), 404
+    return _error(404, str(exc))
 
 
 @bp.errorhandler(Conflict)
 def _conflict(exc: Conflict):
-    return jsonify(success=False, error=str(exc)), 409
+    return _error(409, str(exc))
 
 
 @bp.errorhandler(StoreUnavailable)
 def _unavailable(exc: StoreUnavailable):
     log.warning("store unavailable: %s", exc)
-    return jsonify(success=False, error="store unavailable"), 503
+    return _error(503, "store unavailable")
 
 
 @bp.get("/conversations")
@@ -109,13 +108,11 @@ def list_conversations():
         page = get_services().tracker.list(filters, _limit(query.limit), query.cursor)
     except ValueError as exc:  # a malformed cursor
         raise InvalidInput(str(exc)) from None
-    conversations = [_dump(c) for c in page.conversations]
-    return jsonify(
-        success=True,
-        conversations=conversations,
-        count=len(conversations),
+    return respond(ConversationList(
+        conversations=page.conversations,
+        count=len(page.conversations),
         next_cursor=page.next_cursor,
-    )
+    ))
 
 
 @bp.get("/conversations/<int:conversation_id>")
@@ -126,15 +123,12 @@ def get_conversation(conversation_id: int):
     tracker = get_services().tracker
     conversation = tracker.get(conversation_id)
     messages = tracker.history(conversation_id, _limit(query.limit), query.before, query.after)
-    return jsonify(
-        success=True,
-        conversation=_dump(conversation),
-        messages=[_dump(m) for m in messages],
-        window=messaging_window(conversation),
-    )
+    return respond(ConversationDetail(
+        conversation=conversation, messages=messages, window=messaging_window(conversation)
+    ))
 
 
-def messaging_window(conversation: Conversation) -> dict | None:
+def messaging_window(conversation: Conversation) -> MessagingWindow | None:
     """Messenger's reply window for this conversation (None on other platforms)."""
     if conversation.platform != "messenger":
         return None
@@ -142,9 +136,9 @@ def messaging_window(conversation: Conversation) -> dict | None:
         from channels.messenger.window import window_state
     except ImportError:  # the Messenger channel is not installed
         return None
-    state = window_state(conversation.last_user_message_at, get_services().clock())
-    until = state.get("until")
-    return {**state, "until": until.isoformat() if until is not None else None}
+    return MessagingWindow.model_validate(
+        window_state(conversation.last_user_message_at, get_services().clock())
+    )
 
 
 @bp.get("/conversations/<int:conversation_id>/messages")
@@ -155,21 +149,21 @@ def list_messages(conversation_id: int):
     tracker = get_services().tracker
     tracker.get(conversation_id)
     messages = tracker.history(conversation_id, _limit(query.limit), query.before, query.after)
-    return jsonify(success=True, messages=[_dump(m) for m in messages], count=len(messages))
+    return respond(MessageList(messages=messages, count=len(messages)))
 
 
 @bp.post("/conversations/<int:conversation_id>/close")
 @login_required
 def close_conversation(conversation_id: int):
     conversation = get_services().tracker.close(conversation_id)
-    return jsonify(success=True, conversation=_dump(conversation))
+    return respond(ConversationAnswer(conversation=conversation))
 
 
 @bp.post("/conversations/<int:conversation_id>/reopen")
 @login_required
 def reopen_conversation(conversation_id: int):
     conversation = get_services().tracker.reopen(conversation_id)
-    return jsonify(success=True, conversation=_dump(conversation))
+    return respond(ConversationAnswer(conversation=conversation))
 
 
 @bp.post("/messages/<int:message_id>/mark-human")
@@ -181,7 +175,7 @@ def mark_human(message_id: int):
     message, conversation = get_services().tracker.mark_needs_human(
         message_id, reason, body.priority
     )
-    return jsonify(success=True, message=_dump(message), conversation=_dump(conversation))
+    return respond(FlagAnswer(message=message, conversation=conversation))
 
 
 @bp.post("/messages/<int:message_id>/mark-replied")
@@ -190,14 +184,14 @@ def mark_replied(message_id: int):
     message, conversation = get_services().tracker.mark_human_replied(
         message_id, current_user().email
     )
-    return jsonify(success=True, message=_dump(message), conversation=_dump(conversation))
+    return respond(FlagAnswer(message=message, conversation=conversation))
 
 
 @bp.get("/stats")
 @login_required
 def stats():
     """Aggregates over every conversation, computed by the store."""
-    return jsonify(success=True, stats=_dump(get_services().tracker.stats()))
+    return respond(StatsAnswer(stats=get_services().tracker.stats()))
 
 
 def register_error_pages(app) -> None:
@@ -214,7 +208,7 @@ def register_error_pages(app) -> None:
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):
         if wants_json():
-            return jsonify(success=False, error=f"CSRF check failed: {exc.description}"), 400
+            return _error(400, f"CSRF check failed: {exc.description}")
         return _html_error(400, "The form expired or did not come from this site. "
                                 "Go back, reload the page and try again.")
 
@@ -230,7 +224,7 @@ def register_error_pages(app) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if wants_json():
-            return jsonify(success=False, error=exc.description or exc.name), exc.code
+            return _error(exc.code or 500, exc.description or exc.name)
         if html_page() and exc.code and exc.code >= 400:
             return _html_error(exc.code, exc.description or exc.name)
         return exc
@@ -242,4 +236,8 @@ def register_error_pages(app) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if not wants_json():
             return "Internal Server Error", 500
-        return jsonify(success=False, error="internal error"), 500
+        return _error(500, "internal error")
+
+
+# Imported last: its route joins ``bp`` (the other route modules are imported by create_app).
+from admin_app import openapi as _openapi  # noqa: E402,F401

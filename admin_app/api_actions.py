@@ -3,40 +3,29 @@ reply, retry a failed send, take over / hand back, assign; and who the agents ar
 
 from __future__ import annotations
 
-from flask import jsonify
-from pydantic import Field, field_validator
-
 from admin_app import get_services
-from admin_app.api import _body, _dump, _Query, bp
+from admin_app.api import _body, bp
 from admin_app.auth import current_user, login_required
+from admin_app.schemas import (
+    AssignBody,
+    ConversationAnswer,
+    HandlingAnswer,
+    MeAnswer,
+    MessageAnswer,
+    PublicUser,
+    ReplyBody,
+    UserList,
+    respond,
+)
 from services.errors import Conflict, InvalidInput, NotFound
 from services.models import OutboundMessage
-
-
-class ReplyBody(_Query):
-    content: str = Field(max_length=4000)
-
-    @field_validator("content")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the reply is empty")
-        return value
-
-
-class AssignBody(_Query):
-    user_id: int | None = Field(default=None, ge=1)
-
-
-def _public_user(user) -> dict:
-    return {"id": user.id, "email": user.email, "role": user.role, "disabled": user.disabled}
 
 
 @bp.get("/me")
 @login_required
 def me():
     """The caller's account (the panel uses it for "mine" and to tell its own typing)."""
-    return jsonify(success=True, user=_public_user(current_user()))
+    return respond(MeAnswer(user=PublicUser.of(current_user())))
 
 
 @bp.get("/users")
@@ -44,7 +33,7 @@ def me():
 def users():
     """Every account, without secrets: who a conversation can be assigned to."""
     accounts = get_services().store.list_users()
-    return jsonify(success=True, users=[_public_user(u) for u in accounts], count=len(accounts))
+    return respond(UserList(users=[PublicUser.of(u) for u in accounts], count=len(accounts)))
 
 
 @bp.post("/conversations/<int:conversation_id>/messages")
@@ -73,7 +62,7 @@ def reply(conversation_id: int):
             metadata={"agent_id": user.id},
         )
     )
-    return jsonify(success=True, message=_dump(message)), 201
+    return respond(MessageAnswer(message=message), 201)
 
 
 @bp.post("/messages/<int:message_id>/retry")
@@ -81,7 +70,7 @@ def reply(conversation_id: int):
 def retry(message_id: int):
     """Send a ``failed`` outbound message again (409 for any other message)."""
     message = get_services().outbox.requeue(message_id)
-    return jsonify(success=True, message=_dump(message))
+    return respond(MessageAnswer(message=message))
 
 
 @bp.post("/conversations/<int:conversation_id>/take-over")
@@ -91,7 +80,7 @@ def take_over(conversation_id: int):
     conversation, changed = get_services().tracker.set_handling(
         conversation_id, "human", current_user().id
     )
-    return jsonify(success=True, conversation=_dump(conversation), changed=changed)
+    return respond(HandlingAnswer(conversation=conversation, changed=changed))
 
 
 @bp.post("/conversations/<int:conversation_id>/hand-back")
@@ -99,7 +88,7 @@ def take_over(conversation_id: int):
 def hand_back(conversation_id: int):
     """The bot answers again; the assignee and the needs-human flag are cleared."""
     conversation, changed = get_services().tracker.set_handling(conversation_id, "bot")
-    return jsonify(success=True, conversation=_dump(conversation), changed=changed)
+    return respond(HandlingAnswer(conversation=conversation, changed=changed))
 
 
 @bp.post("/conversations/<int:conversation_id>/assign")
@@ -113,4 +102,4 @@ def assign(conversation_id: int):
         if body.user_id is not None and get_services().store.get_user(body.user_id) is None:
             raise InvalidInput(f"no account {body.user_id}") from exc
         raise
-    return jsonify(success=True, conversation=_dump(conversation))
+    return respond(ConversationAnswer(conversation=conversation))

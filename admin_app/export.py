@@ -12,11 +12,12 @@ import json
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator
 
-from flask import Response, request, stream_with_context
+from flask import Response, stream_with_context
 
 from admin_app import get_services
-from admin_app.api import bp
+from admin_app.api import _query, bp
 from admin_app.auth import login_required
+from admin_app.schemas import ExportQuery
 from services.errors import InvalidInput
 from services.models import Conversation, ConversationFilter, Message
 
@@ -45,14 +46,17 @@ def _moment(value: str, name: str, end_of_day: bool) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
-def _range() -> tuple[datetime, datetime]:
+def _range(query: ExportQuery) -> tuple[datetime, datetime]:
     now = get_services().clock()
-    raw_to, raw_from = request.args.get("to"), request.args.get("from")
-    # Without ``to``: everything up to now, this very second included.
-    end = _moment(raw_to, "to", end_of_day=True) if raw_to else now + timedelta(seconds=1)
-    start = _moment(raw_from, "from", end_of_day=False) if raw_from else (
-        end - timedelta(days=DEFAULT_DAYS)
-    )
+    raw_to, raw_from = query.to, query.from_
+    try:
+        # Without ``to``: everything up to now, this very second included.
+        end = _moment(raw_to, "to", end_of_day=True) if raw_to else now + timedelta(seconds=1)
+        start = _moment(raw_from, "from", end_of_day=False) if raw_from else (
+            end - timedelta(days=DEFAULT_DAYS)
+        )
+    except OverflowError:  # the day after 9999-12-31, or 30 days before 0001-01-10
+        raise InvalidInput("the range must stay within the years 0001 to 9999") from None
     if start >= end:
         raise InvalidInput("from must be before to")
     return start, end
@@ -138,10 +142,9 @@ def _json(start: datetime, end: datetime) -> Iterator[str]:
 @login_required
 def export():
     """``?from=YYYY-MM-DD&to=YYYY-MM-DD&format=csv|json`` (default: the last 30 days, CSV)."""
-    fmt = request.args.get("format", "csv")
-    if fmt not in ("csv", "json"):
-        raise InvalidInput("format must be csv or json")
-    start, end = _range()
+    query = _query(ExportQuery)
+    fmt = query.format
+    start, end = _range(query)
     body = _csv(start, end) if fmt == "csv" else _json(start, end)
     name = f"switchboard-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}"
     mimetype = "text/csv" if fmt == "csv" else "application/json"

@@ -308,8 +308,10 @@ class ConversationCursor(_Model):
 
     sort: ConversationSort
     last_message_at: datetime
-    priority: int
-    id: int
+    # Bounded like the rows they come from: a forged cursor must not reach a store with an
+    # id SQLite cannot bind (a 500 before); it is an invalid cursor.
+    priority: int = Field(ge=1, le=5)
+    id: int = Field(ge=1, le=2**63 - 1)
     needs_human: bool | None = None
     waiting_since: datetime | None = None
 

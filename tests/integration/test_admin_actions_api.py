@@ -244,3 +244,63 @@ def test_export_pages_through_many_conversations(client, services, make_token, m
 def test_export_bad_parameters_are_400(client, make_token, query):
     response = client.get(f"/admin/export?{query}", headers=make_token())
     assert response.status_code == 400 and response.get_json()["success"] is False
+
+
+# Found by schemathesis: ids past the 64-bit range reached the store and were a 500.
+@pytest.mark.parametrize("method,path", [(m, p.replace("/1/", f"/{2**63}/"))
+                                         for m, p in NEW_ENDPOINTS if "/1/" in p])
+def test_action_ids_past_the_64_bit_range_are_404(client, make_token, method, path):
+    response = getattr(client, method)(path, headers=make_token(), json={"content": "hi"})
+    assert response.status_code == 404, response.get_data(as_text=True)
+
+
+def test_assign_to_an_account_id_past_the_64_bit_range_is_400(client, services, make_token):
+    conversation = track(services).conversation
+    response = client.post(f"/admin/conversations/{conversation.id}/assign",
+                           json={"user_id": 2**63}, headers=make_token())
+    assert response.status_code == 400 and "user_id" in response.get_json()["error"]
+
+
+# Found by reading what the fuzzer sent: a range edge at the first or last representable day
+# overflowed Python's date arithmetic and was a 500.
+@pytest.mark.parametrize("query", ["to=0001-01-01", "to=9999-12-31", "to=0001-01-10T00:00:00",
+                                   "from=9999-12-31T23:59:59&to=9999-12-31"])
+def test_export_range_at_the_edges_of_the_calendar_is_400(client, make_token, query):
+    response = client.get(f"/admin/export?{query}&format=json", headers=make_token())
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["success"] is False
+
+
+def test_export_from_the_first_day_of_the_calendar_works(client, services, make_token):
+    track(services)
+    response = client.get("/admin/export?from=0001-01-01&format=json", headers=make_token())
+    assert response.status_code == 200
+    assert len(json.loads(response.get_data())["conversations"]) == 1
+
+
+# Found by schemathesis: {"user_id": true} assigned the conversation to account 1 (pydantic's
+# lax mode read true as 1). JSON bodies are now read strictly, as the document types them.
+@pytest.mark.parametrize("value", [True, "1", 1.0])
+def test_assign_refuses_a_user_id_that_is_not_an_integer(client, services, make_token, value):
+    headers = make_token()
+    conversation = track(services).conversation
+    response = client.post(f"/admin/conversations/{conversation.id}/assign",
+                           json={"user_id": value}, headers=headers)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert services.store.get_conversation(conversation.id).assigned_to is None
+
+
+@pytest.mark.parametrize("body", [{"priority": True}, {"priority": "1"}, {"reason": 5}])
+def test_mark_human_refuses_mistyped_fields(client, services, make_token, body):
+    message = track(services).message
+    response = client.post(f"/admin/messages/{message.id}/mark-human", json=body,
+                           headers=make_token())
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert services.store.get_message(message.id).requires_human is False
+
+
+def test_export_with_empty_bounds_uses_the_defaults(client, services, make_token):
+    track(services)
+    response = client.get("/admin/export?from=&to=&format=json", headers=make_token())
+    assert response.status_code == 200
+    assert len(json.loads(response.get_data())["conversations"]) == 1

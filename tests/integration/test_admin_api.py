@@ -201,3 +201,51 @@ def test_unknown_query_parameters_are_ignored_not_applied(client, services, make
     seed(services, 2)
     body = client.get("/admin/conversations?_=1700000000&foo=bar", headers=headers).get_json()
     assert body["success"] is True and body["count"] == 2
+
+
+# Found by schemathesis (tests/reliability/test_admin_api_schema.py): an id past the 64-bit
+# range was a 500 (SQLite cannot bind it; PostgreSQL refuses it). It names nothing: 404.
+HUGE = 2**63  # one past the largest id a store holds
+
+
+@pytest.mark.parametrize("method,path", [(m, p.replace("/1", f"/{HUGE}")) for m, p in ENDPOINTS
+                                         if "/1" in p])
+def test_ids_past_the_64_bit_range_are_404_not_500(client, make_token, method, path):
+    response = getattr(client, method)(path, headers=make_token())
+    assert response.status_code == 404, response.get_data(as_text=True)
+    assert response.get_json()["success"] is False
+
+
+@pytest.mark.parametrize("query", [f"before={HUGE}", f"after={HUGE}"])
+def test_history_bounds_past_the_64_bit_range_are_400(client, services, make_token, query):
+    cid = seed(services, 1)[0].conversation.id
+    response = client.get(f"/admin/conversations/{cid}/messages?{query}", headers=make_token())
+    assert response.status_code == 400 and response.get_json()["success"] is False
+
+
+def test_assigned_to_past_the_64_bit_range_is_400(client, make_token):
+    response = client.get(f"/admin/conversations?assigned_to={HUGE}", headers=make_token())
+    assert response.status_code == 400 and "assigned_to" in response.get_json()["error"]
+
+
+def _forged_cursor(**fields) -> str:
+    import base64
+    import json
+
+    raw = json.dumps({"sort": "last_activity", "last_message_at": "2026-01-01T00:00:00Z",
+                      "priority": 1, "id": 1, **fields}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+# A forged cursor carrying an id past the 64-bit range reached the store: 500 on SQLite.
+@pytest.mark.parametrize("fields", [{"id": HUGE}, {"id": 0}, {"priority": 2**70}, {"priority": 0}])
+def test_forged_cursor_out_of_range_is_400(client, services, make_token, fields):
+    seed(services, 2)
+    response = client.get(f"/admin/conversations?cursor={_forged_cursor(**fields)}",
+                          headers=make_token())
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"] == "invalid cursor"
+
+
+def test_anonymous_call_with_an_out_of_range_id_is_still_401(client):
+    assert client.get(f"/admin/conversations/{HUGE}").status_code == 401

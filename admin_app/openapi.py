@@ -1,0 +1,245 @@
+"""The OpenAPI 3.1 description of the admin JSON API, generated from its pydantic models.
+
+``ROUTES`` lists every JSON route of the ``admin_api`` blueprint with the models it reads
+and answers; ``build_spec()`` turns it into one document whose schemas come from
+``pydantic.json_schema.models_json_schema`` (refs under ``components/schemas``). The routes
+parse their input with the same request models and build their answers through the same
+response models (``admin_app.schemas``), and ``tests/unit/test_openapi.py`` fails when a
+route of the URL map is missing here, so the description follows the code.
+
+Served at ``GET /admin/openapi.json`` behind the same authentication as the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from flask import jsonify
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from admin_app.api import bp
+from admin_app.auth import login_required
+from admin_app.schemas import (
+    MAX_ID,
+    AssignBody,
+    ConversationAnswer,
+    ConversationDetail,
+    ConversationList,
+    ConversationListQuery,
+    ErrorBody,
+    ExportJson,
+    ExportQuery,
+    FlagAnswer,
+    HandlingAnswer,
+    HistoryQuery,
+    MarkHumanBody,
+    MeAnswer,
+    MessageAnswer,
+    MessageList,
+    ReplyBody,
+    StatsAnswer,
+    UserList,
+)
+
+REF = "#/components/schemas/{model}"
+JSON = "application/json"
+
+# Why each error status can happen; a route lists the ones it can give.
+ERRORS = {
+    400: "a bad query parameter or body (the error says which), or a change made with the "
+         "session cookie without its CSRF token",
+    401: "no valid API token (or signed-in session)",
+    404: "no such conversation or message",
+    409: "the change contradicts the current state",
+    413: "the body is larger than 1 MiB",
+    503: "the store cannot be reached",
+}
+# gunicorn answers this one itself, in HTML, before the app sees the request.
+URI_TOO_LONG = {
+    "description": "the request line is longer than gunicorn's 4094 bytes (a very long query)",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: where it is, what it reads, what it answers."""
+
+    method: str
+    path: str  # OpenAPI form: /admin/conversations/{conversation_id}
+    endpoint: str  # Flask endpoint, to match the URL map
+    summary: str
+    answer: type[BaseModel] | None
+    status: int = 200
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    body_required: bool = False
+    errors: tuple[int, ...] = ()
+    extra_content: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+_C = "/admin/conversations/{conversation_id}"
+_M = "/admin/messages/{message_id}"
+_CHANGE = (400, 401, 404, 503)  # a POST on an id: CSRF, auth, unknown id, store down
+
+ROUTES: tuple[Route, ...] = (
+    Route("get", "/admin/conversations", "admin_api.list_conversations",
+          "A page of conversations, filtered and sorted; next_cursor fetches the next page",
+          ConversationList, query=ConversationListQuery, errors=(400, 401, 503)),
+    Route("get", _C, "admin_api.get_conversation",
+          "A conversation with its latest messages and Messenger's reply window",
+          ConversationDetail, query=HistoryQuery, errors=(400, 401, 404, 503)),
+    Route("get", _C + "/messages", "admin_api.list_messages",
+          "Message history; before/after (message ids) page back or catch up",
+          MessageList, query=HistoryQuery, errors=(400, 401, 404, 503)),
+    Route("post", _C + "/messages", "admin_api.reply",
+          "An agent's reply: stored pending, sent by the worker; takes the conversation over",
+          MessageAnswer, status=201, body=ReplyBody, body_required=True,
+          errors=(*_CHANGE, 409, 413)),
+    Route("post", _C + "/close", "admin_api.close_conversation",
+          "Close (clears the flags; the person's next message opens a new conversation)",
+          ConversationAnswer, errors=_CHANGE),
+    Route("post", _C + "/reopen", "admin_api.reopen_conversation",
+          "Reopen (409 if the person already has another open conversation)",
+          ConversationAnswer, errors=(*_CHANGE, 409)),
+    Route("post", _C + "/take-over", "admin_api.take_over",
+          "A human answers from now on; assigned to the caller", HandlingAnswer, errors=_CHANGE),
+    Route("post", _C + "/hand-back", "admin_api.hand_back",
+          "The bot answers again; assignee and needs-human flag cleared", HandlingAnswer,
+          errors=_CHANGE),
+    Route("post", _C + "/assign", "admin_api.assign",
+          "Assign to an account, or unassign with user_id null (400 for an unknown account)",
+          ConversationAnswer, body=AssignBody, errors=(*_CHANGE, 413)),
+    Route("post", _M + "/mark-human", "admin_api.mark_human",
+          "Flag a message for a human, with an optional reason and priority",
+          FlagAnswer, body=MarkHumanBody, errors=(*_CHANGE, 413)),
+    Route("post", _M + "/mark-replied", "admin_api.mark_replied",
+          "Record that a human answered the message", FlagAnswer, errors=_CHANGE),
+    Route("post", _M + "/retry", "admin_api.retry",
+          "Send a failed bot/agent/system message again (409 for any other message)",
+          MessageAnswer, errors=(*_CHANGE, 409)),
+    Route("get", "/admin/stats", "admin_api.stats", "Aggregates over every conversation",
+          StatsAnswer, errors=(401, 503)),
+    Route("get", "/admin/me", "admin_api.me", "The caller's account", MeAnswer,
+          errors=(401, 503)),
+    Route("get", "/admin/users", "admin_api.users", "Every account, without secrets",
+          UserList, errors=(401, 503)),
+    Route("get", "/admin/export", "admin_api.export",
+          "Conversations with activity in a range and their messages in it, streamed as CSV "
+          "(one row per message) or JSON (one object per conversation)",
+          ExportJson, query=ExportQuery, errors=(400, 401, 503),
+          extra_content={"text/csv": {"schema": {"type": "string"}}}),
+    Route("get", "/admin/openapi.json", "admin_api.openapi_document",
+          "This document", None, errors=(401,),
+          extra_content={JSON: {"schema": {"type": "object"}}}),
+)
+
+
+def _components() -> tuple[dict, dict[type[BaseModel], dict]]:
+    """Every model's JSON Schema under components/schemas, and the ref of each."""
+    answers = {r.answer for r in ROUTES if r.answer is not None} | {ErrorBody}
+    bodies = {r.body for r in ROUTES if r.body is not None}
+    pairs = [(m, "serialization") for m in answers] + [(m, "validation") for m in bodies]
+    pairs.sort(key=lambda pair: (pair[0].__name__, pair[1]))
+    refs, top = models_json_schema(pairs, ref_template=REF)
+    return top.get("$defs", {}), {model: ref for (model, _), ref in refs.items()}
+
+
+def _without_null(schema: dict) -> dict:
+    """A query parameter is absent rather than null: drop the ``null`` branch."""
+    branches = schema.get("anyOf")
+    if not branches:
+        return schema
+    kept = [b for b in branches if b.get("type") != "null"]
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    if len(kept) == 1:
+        return {**kept[0], **rest}
+    return {**rest, "anyOf": kept}
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict]:
+    schema = model.model_json_schema(mode="validation", ref_template=REF)
+    assert "$defs" not in schema, f"{model.__name__}: a query parameter must be a plain value"
+    parameters = []
+    for name, prop in schema["properties"].items():
+        prop = _without_null(prop)
+        prop.pop("title", None)
+        if prop.get("default") is None:
+            prop.pop("default", None)
+        description = prop.pop("description", None)
+        parameter = {"name": name, "in": "query", "required": False, "schema": prop}
+        if description:
+            parameter["description"] = description
+        parameters.append(parameter)
+    return parameters
+
+
+def _path_parameters(path: str) -> list[dict]:
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    return [{"name": name, "in": "path", "required": True,
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}} for name in names]
+
+
+def _operation(route: Route, refs: dict[type[BaseModel], dict]) -> dict:
+    content = {JSON: {"schema": refs[route.answer]}} if route.answer else {}
+    content.update(route.extra_content)
+    responses: dict[str, Any] = {str(route.status): {"description": "done", "content": content}}
+    error = {JSON: {"schema": refs[ErrorBody]}}
+    for status in sorted(route.errors):
+        responses[str(status)] = {"description": ERRORS[status], "content": error}
+        if status == 401:
+            responses["401"]["headers"] = {
+                "WWW-Authenticate": {"schema": {"type": "string"}},
+            }
+    if route.query is not None:
+        responses["414"] = URI_TOO_LONG
+    operation: dict[str, Any] = {
+        "operationId": route.endpoint.split(".")[-1],
+        "summary": route.summary,
+        "parameters": _path_parameters(route.path)
+        + (_query_parameters(route.query) if route.query else []),
+        "responses": responses,
+    }
+    if route.body is not None:
+        operation["requestBody"] = {
+            "required": route.body_required,
+            "content": {JSON: {"schema": refs[route.body]}},
+        }
+    return operation
+
+
+@lru_cache(maxsize=1)
+def build_spec() -> dict:
+    """The whole OpenAPI document (built once per process: it only depends on the code)."""
+    schemas, refs = _components()
+    paths: dict[str, dict] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method] = _operation(route, refs)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Switchboard admin API",
+            "version": "1",
+            "description": "The admin panel's JSON API. Authenticate with an API token "
+                           "(`flask --app wsgi tokens create`) as `Authorization: Bearer "
+                           "<token>`; a signed-in browser session works too, with the CSRF "
+                           "token in `X-CSRFToken` on every POST. Errors are "
+                           "`{\"success\": false, \"error\": \"…\"}`.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearerAuth": []}],
+    }
+
+
+@bp.get("/openapi.json")
+@login_required
+def openapi_document():
+    """This API's OpenAPI document."""
+    return jsonify(build_spec())

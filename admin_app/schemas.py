@@ -1,0 +1,223 @@
+"""Request and response bodies of the admin JSON API, as pydantic models.
+
+The routes validate their input with the request models and build every JSON answer through
+a response model (``respond``), and ``admin_app.openapi`` generates the OpenAPI document
+from the same classes, so the description cannot drift from what is sent. The domain values
+inside (conversations, messages, stats) are the models of ``services.models``, reused as they
+are.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from flask import Response, jsonify
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.models import Conversation, ConversationFilter, Message, Stats, UserRole
+
+# The largest id the stores hold (a signed 64-bit integer, as SQLite and PostgreSQL bigint).
+MAX_ID = 2**63 - 1
+
+
+class _Query(BaseModel):
+    """Query strings and bodies: unknown keys (cache busters) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Body(_Query):
+    """A JSON body: types as the document says them (``true`` is not the id 1, ``"2"`` is not
+    the priority 2), unknown keys ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+class _Answer(BaseModel):
+    """A JSON answer: every key is always present (``null`` when empty)."""
+
+    model_config = ConfigDict(
+        json_schema_mode_override="serialization", json_schema_serialization_defaults_required=True
+    )
+
+
+# --- what the routes accept -------------------------------------------------------------
+
+
+class ConversationListQuery(ConversationFilter):
+    """Query string of ``GET /admin/conversations``.
+
+    Unknown parameters (a front end's ``_=<timestamp>`` cache buster, say) are ignored
+    here, before the filter is built; the filter itself stays strict."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(default=100, ge=1, description="page size, capped at API_MAX_PAGE_SIZE")
+    cursor: str | None = Field(default=None, max_length=512,
+                               description="the previous page's next_cursor")
+    q: str | None = Field(default=None, max_length=200, description="the same as search")
+    assigned_to: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class HistoryQuery(_Query):
+    """``limit`` messages, the latest ones unless ``before``/``after`` (message ids) page."""
+
+    limit: int = Field(default=50, ge=1, description="capped at API_MAX_PAGE_SIZE")
+    before: int | None = Field(default=None, ge=1, le=MAX_ID)
+    after: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+# The export's bounds are parsed by admin_app.export (naive times are UTC); the document says
+# what they look like, so a fuzzer tries real dates, the first and last ones included.
+# An empty value means the default, as if it were not given.
+_DAY_OR_TIME = {"type": "string",
+                "anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}]}
+
+
+class ExportQuery(_Query):
+    """Query string of ``GET /admin/export`` (parsed by ``admin_app.export``)."""
+
+    from_: str | None = Field(default=None, alias="from", json_schema_extra=_DAY_OR_TIME,
+                              description="YYYY-MM-DD (inclusive) or an ISO-8601 time")
+    to: str | None = Field(default=None, json_schema_extra=_DAY_OR_TIME,
+                           description="YYYY-MM-DD (inclusive) or an ISO-8601 time")
+    format: Literal["csv", "json"] = "csv"
+
+
+class MarkHumanBody(_Body):
+    """Optional body of ``mark-human``."""
+
+    reason: str = Field(default="", max_length=500)
+    priority: int = Field(default=2, ge=1, le=5, description="1 is the highest")
+
+
+class ReplyBody(_Body):
+    """An agent's reply."""
+
+    content: str = Field(max_length=4000)
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the reply is empty")
+        return value
+
+
+class AssignBody(_Body):
+    """``{"user_id": 3}`` assigns, ``{"user_id": null}`` (or no body) unassigns."""
+
+    user_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+# --- what the routes answer -------------------------------------------------------------
+
+
+class ErrorBody(_Answer):
+    """Every error of the admin API."""
+
+    success: Literal[False] = False
+    error: str = Field(description="what went wrong, in words an agent can read")
+
+
+class PublicUser(_Answer):
+    """An account as the API shows it: no password hash."""
+
+    id: int
+    email: str
+    role: UserRole
+    disabled: bool
+
+    @classmethod
+    def of(cls, user) -> "PublicUser":
+        """The public view of an ``AdminUser``."""
+        return cls(id=user.id, email=user.email, role=user.role, disabled=user.disabled)
+
+
+class MessagingWindow(_Answer):
+    """Messenger's reply window of a conversation."""
+
+    state: Literal["open", "human_agent", "closed"]
+    until: datetime | None
+    label: str
+
+
+class ConversationList(_Answer):
+    success: Literal[True] = True
+    conversations: list[Conversation]
+    count: int
+    next_cursor: str | None
+
+
+class ConversationDetail(_Answer):
+    success: Literal[True] = True
+    conversation: Conversation
+    messages: list[Message]
+    window: MessagingWindow | None = Field(description="null on platforms other than Messenger")
+
+
+class MessageList(_Answer):
+    success: Literal[True] = True
+    messages: list[Message]
+    count: int
+
+
+class ConversationAnswer(_Answer):
+    success: Literal[True] = True
+    conversation: Conversation
+
+
+class HandlingAnswer(_Answer):
+    success: Literal[True] = True
+    conversation: Conversation
+    changed: bool = Field(description="false when it was already handled that way")
+
+
+class MessageAnswer(_Answer):
+    success: Literal[True] = True
+    message: Message
+
+
+class FlagAnswer(_Answer):
+    success: Literal[True] = True
+    message: Message
+    conversation: Conversation
+
+
+class StatsAnswer(_Answer):
+    success: Literal[True] = True
+    stats: Stats
+
+
+class MeAnswer(_Answer):
+    success: Literal[True] = True
+    user: PublicUser
+
+
+class UserList(_Answer):
+    success: Literal[True] = True
+    users: list[PublicUser]
+    count: int
+
+
+class ExportedConversation(Conversation):
+    """A conversation of the JSON export, with its messages in the range."""
+
+    messages: list[Message]
+
+
+class ExportJson(_Answer):
+    """The JSON export (streamed: ``admin_app.export`` writes it piece by piece)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    success: Literal[True] = True
+    from_: datetime = Field(alias="from")
+    to: datetime
+    conversations: list[ExportedConversation]
+
+
+def respond(answer: BaseModel, status: int = 200) -> tuple[Response, int]:
+    """The JSON response of a route, built from its response model."""
+    return jsonify(answer.model_dump(mode="json", by_alias=True)), status
