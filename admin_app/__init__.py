@@ -11,6 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin_app.extensions import csrf, limiter, login_manager, socketio
+from admin_app.http_security import init_security
 from services.runtime import Services, build_services
 from services.settings import Settings, get_settings
 
@@ -31,19 +32,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
         SESSION_COOKIE_NAME="switchboard_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_lifetime_hours),
         # CSRF is enforced by the admin blueprints themselves (admin_app.auth), so
         # webhooks and the web chat's token-authenticated endpoints are not caught by it.
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: pages stay open
-        WTF_CSRF_SSL_STRICT=settings.session_cookie_secure,
+        WTF_CSRF_SSL_STRICT=settings.session_cookie_secure or settings.force_https,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
     )
     app.extensions[EXTENSION_KEY] = services
+    init_security(app, settings)  # headers and cookie flags (admin_app.http_security)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -16,7 +16,14 @@ from urllib.parse import urlsplit
 
 from flask import request
 from flask_login import current_user as session_user
-from flask_socketio import ConnectionRefusedError, Namespace, SocketIO, join_room, leave_room
+from flask_socketio import (
+    ConnectionRefusedError,
+    Namespace,
+    SocketIO,
+    disconnect,
+    join_room,
+    leave_room,
+)
 
 from services.events import Event
 from services.runtime import Services
@@ -53,7 +60,16 @@ def same_origin() -> bool:
 
 
 class AdminNamespace(Namespace):
-    """Logged-in admins and agents only, from pages served by this app."""
+    """Logged-in admins and agents only, from pages served by this app.
+
+    Every event is checked again when it arrives (``trigger_event``), not only the
+    connection: a socket whose account was disabled, or whose password changed, is refused
+    and disconnected at its next event. An event listed in ``ADMIN_ONLY_EVENTS`` is refused
+    to agents; a new handler is covered by these checks without doing anything itself.
+    """
+
+    LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
+    ADMIN_ONLY_EVENTS: frozenset[str] = frozenset()  # none yet: agents may join, leave, type
 
     def __init__(self, services: Services) -> None:
         super().__init__(NAMESPACE)
@@ -65,6 +81,27 @@ class AdminNamespace(Namespace):
     def connected(self) -> int:
         """Sockets of this process in the namespace (stats are computed only if any)."""
         return self._connected
+
+    def trigger_event(self, event, *args):
+        handler = getattr(self, f"on_{event}", None)
+        if handler is None or event in self.LIFECYCLE_EVENTS:
+            return super().trigger_event(event, *args)
+        # The check needs the event's request context (the socket's session), which
+        # Flask-SocketIO builds around the handler it is given: give it a checking one.
+        return self.socketio._handle_event(
+            self._checked(event, handler), event, self.namespace, *args
+        )
+
+    def _checked(self, event: str, handler):
+        def checked(*args):
+            if not session_user.is_authenticated:
+                disconnect()
+                return {"ok": False, "error": "authentication required"}
+            if event in self.ADMIN_ONLY_EVENTS and session_user.user.role != "admin":
+                return {"ok": False, "error": "admin role required"}
+            return handler(*args)
+
+        return checked
 
     def on_connect(self, auth=None):
         if not session_user.is_authenticated:

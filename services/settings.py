@@ -105,6 +105,8 @@ class Settings(BaseSettings):
 
     # Admin panel (admin_app): sessions, login throttling, live updates.
     session_cookie_secure: bool = False  # true behind HTTPS: the cookie never travels in clear
+    # Served over HTTPS only: plain-http requests are redirected, HSTS is sent, cookies Secure.
+    force_https: bool = False
     session_lifetime_hours: float = Field(default=12.0, gt=0, le=24 * 90)
     login_rate_limit: str = Field(  # per client address and per e-mail; "N per minute|hour|day"
         default="10 per minute", pattern=r"^\d+ ?(/|per) ?(\d+ )?(second|minute|hour|day)s?$"
