@@ -20,7 +20,6 @@ from flask_socketio import (
     ConnectionRefusedError,
     Namespace,
     SocketIO,
-    disconnect,
     join_room,
     leave_room,
 )
@@ -95,13 +94,19 @@ class AdminNamespace(Namespace):
     def _checked(self, event: str, handler):
         def checked(*args):
             if not session_user.is_authenticated:
-                disconnect()
+                # Answer first, then drop the socket: disconnecting here would discard the
+                # acknowledgement, which is sent only once this handler has returned.
+                self.socketio.start_background_task(self._drop, request.sid)
                 return {"ok": False, "error": "authentication required"}
             if event in self.ADMIN_ONLY_EVENTS and session_user.user.role != "admin":
                 return {"ok": False, "error": "admin role required"}
             return handler(*args)
 
         return checked
+
+    def _drop(self, sid: str) -> None:
+        self.socketio.sleep(0.2)
+        self.socketio.server.disconnect(sid, namespace=NAMESPACE)
 
     def on_connect(self, auth=None):
         if not session_user.is_authenticated:
