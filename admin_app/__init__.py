@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin_app.extensions import csrf, limiter, login_manager, socketio
 from admin_app.http_security import init_security
+from services import log_redaction
 from services.runtime import Services, build_services
 from services.settings import Settings, get_settings
 
@@ -21,14 +22,17 @@ EXTENSION_KEY = "switchboard"
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     """Application factory: settings from the environment unless given (tests give them)."""
     settings = settings or get_settings()
-    services = services or build_services(settings)
+    secret_key = _secret_key(settings)
+    # Before anything else logs: no record of this process may carry a configured secret.
+    log_redaction.install([secret_key, *settings.secret_values()])
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    services = services or build_services(settings)
 
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=_secret_key(settings),
+        SECRET_KEY=secret_key,
         MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
         SESSION_COOKIE_NAME="switchboard_session",

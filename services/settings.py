@@ -171,6 +171,12 @@ class Settings(BaseSettings):
             )
         return self
 
+    def secret_values(self) -> list[str]:
+        """The values of every secret setting that is set (for log redaction)."""
+        values = (getattr(self, name) for name in type(self).model_fields)
+        return [v.get_secret_value() for v in values
+                if isinstance(v, SecretStr) and v.get_secret_value()]
+
     @property
     def store_kind(self) -> str:
         return "supabase" if self.supabase_url else "sqlite"
