@@ -24,6 +24,8 @@ from flask_socketio import (
     leave_room,
 )
 
+from admin_app.auth import SessionUser
+from admin_app.live_sessions import SocketSessions
 from services.events import Event
 from services.runtime import Services
 
@@ -63,8 +65,10 @@ class AdminNamespace(Namespace):
 
     Every event is checked again when it arrives (``trigger_event``), not only the
     connection: a socket whose account was disabled, or whose password changed, is refused
-    and disconnected at its next event. An event listed in ``ADMIN_ONLY_EVENTS`` is refused
-    to agents; a new handler is covered by these checks without doing anything itself.
+    and disconnected at its next event, and a silent one within
+    ``ADMIN_SESSION_RECHECK_SECONDS`` (``admin_app.live_sessions``). An event listed in
+    ``ADMIN_ONLY_EVENTS`` is refused to agents; a new handler is covered by these checks
+    without doing anything itself.
     """
 
     LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
@@ -75,6 +79,7 @@ class AdminNamespace(Namespace):
         self.services = services
         self._connected = 0
         self._lock = threading.Lock()
+        self._sessions: SocketSessions | None = None
 
     @property
     def connected(self) -> int:
@@ -104,6 +109,21 @@ class AdminNamespace(Namespace):
 
         return checked
 
+    @property
+    def sessions(self) -> SocketSessions:
+        """The periodic re-check of this process's sockets (made once Socket.IO is bound)."""
+        if self._sessions is None:
+            server = self.socketio.server
+            self._sessions = SocketSessions(
+                load_user=self.services.store.get_user,
+                session_id=lambda user: SessionUser(user).get_id(),
+                disconnect=lambda sid: server.disconnect(sid, namespace=NAMESPACE),
+                sleep=server.sleep,
+                start=server.start_background_task,
+                interval=self.services.settings.admin_session_recheck_seconds,
+            )
+        return self._sessions
+
     def _drop(self, sid: str) -> None:
         self.socketio.sleep(0.2)
         self.socketio.server.disconnect(sid, namespace=NAMESPACE)
@@ -114,10 +134,12 @@ class AdminNamespace(Namespace):
         if not same_origin():
             raise ConnectionRefusedError("cross-origin connection refused")
         join_room(ADMINS_ROOM)
+        self.sessions.add(request.sid, session_user.get_id())
         with self._lock:
             self._connected += 1
 
     def on_disconnect(self, reason=None):
+        self.sessions.remove(request.sid)
         with self._lock:
             self._connected = max(0, self._connected - 1)
 

@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     ratelimit_storage_uri: str = "memory://"
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
     admin_stats_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # How often each process re-checks the accounts behind its open /admin sockets.
+    admin_session_recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     # Web chat (channels/webchat): the widget, its Socket.IO namespace and HTTP fallback.
     chat_max_message_length: int = Field(default=1000, ge=1, le=100_000)

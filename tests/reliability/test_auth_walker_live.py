@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import pytest
 import requests
@@ -24,7 +25,9 @@ AGENT_EVENTS = {"join", "leave", "typing"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("supabase", marks=pytest.mark.supabase)])
-def server(request, tmp_path):
+def start_server(request, tmp_path):
+    """Start a live server (with extra settings) on the parametrized store."""
+    servers: list[LiveServer] = []
     env = {
         "HOME": str(tmp_path),
         "DATABASE_PATH": str(tmp_path / "walk.db"),
@@ -36,13 +39,24 @@ def server(request, tmp_path):
         stack = request.getfixturevalue("supabase_stack")
         stack.reset()
         env.update(SUPABASE_URL=stack.url, SUPABASE_SERVICE_ROLE_KEY=stack.service_role_key)
-    live = LiveServer(env, log_path=tmp_path / "server.log").start()
-    for email, role in [(ADMIN, "admin"), (AGENT, "agent")]:
-        made = live.flask("users", "create", email, "--role", role, "--password-stdin",
-                          stdin=PASSWORD + "\n")
-        assert made.returncode == 0, made.stderr
-    yield live
-    live.stop()
+
+    def start(**settings: str) -> LiveServer:
+        live = LiveServer({**env, **settings}, log_path=tmp_path / "server.log").start()
+        servers.append(live)
+        for email, role in [(ADMIN, "admin"), (AGENT, "agent")]:
+            made = live.flask("users", "create", email, "--role", role, "--password-stdin",
+                              stdin=PASSWORD + "\n")
+            assert made.returncode == 0, made.stderr
+        return live
+
+    yield start
+    for live in servers:
+        live.stop()
+
+
+@pytest.fixture
+def server(start_server):
+    return start_server()
 
 
 def _signed_in(server, email: str) -> tuple[requests.Session, str]:
@@ -255,4 +269,43 @@ def test_api_tokens_are_refused_as_soon_as_they_are_revoked(server, ledger):
     assert gone.status_code == 302, gone.text
     # The very next call: no cache keeps a revoked token alive.
     assert requests.get(f"{server.url}/admin/me", headers=headers, timeout=10).status_code == 401
+    ledger.payloads(2)
+
+
+def test_a_silent_socket_is_dropped_once_its_account_is_disabled(start_server, ledger):
+    server = start_server(ADMIN_SESSION_RECHECK_SECONDS="1")
+    agent_browser, _ = _signed_in(server, AGENT)
+    admin_browser, admin_csrf = _signed_in(server, ADMIN)
+    listener = AdminSocket()
+    seen: list[str] = []
+    listener.client.on("conversation.created", lambda data: seen.append("created"),
+                       namespace="/admin")
+    listener.connect(server.url, {"Cookie": _cookie(agent_browser)})
+    _conversation(server)
+    deadline = time.monotonic() + 15
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert seen, "the agent's socket never heard of the new conversation"
+
+    agent_id = next(int(line.split("\t")[0]) for line in
+                    server.flask("users", "list").stdout.splitlines() if AGENT in line)
+    disabled = admin_browser.post(f"{server.url}/settings/users/{agent_id}/disable",
+                                  data={"csrf_token": admin_csrf}, timeout=10,
+                                  allow_redirects=False)
+    assert disabled.status_code == 302, disabled.text
+    # It sends nothing, yet the server drops it within a few re-check rounds …
+    assert listener.dropped.wait(15), "a disabled account's silent socket stayed open"
+    heard = len(seen)
+    _conversation(server)  # … so it hears nothing more (an admin's socket would)
+    time.sleep(1)
+    assert len(seen) == heard
+    listener.close()
+
+    # A password change ends the other sessions' sockets the same way.
+    admin_listener = AdminSocket().connect(server.url, {"Cookie": _cookie(admin_browser)})
+    changed = server.flask("users", "set-password", ADMIN, "--password-stdin",
+                           stdin="another long password\n")
+    assert changed.returncode == 0, changed.stderr
+    assert admin_listener.dropped.wait(15), "a socket outlived its session's password"
+    admin_listener.close()
     ledger.payloads(2)
