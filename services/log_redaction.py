@@ -21,6 +21,8 @@ PATTERNS = [
     # query or form parameters that carry a credential
     (re.compile(r"(?i)\b((?:hub\.)?verify_token|access_token|apikey|api_key|password|"
                 r"client_secret|token)=([^&\s\"']+)"), r"\1=" + MASK),
+    # passwords in URLs (redis://:password@host, postgres://user:password@host)
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)@"), r"\1" + MASK + "@"),
     # Authorization headers, wherever they are echoed
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + MASK),
     # our admin API tokens (admin_app.security.TOKEN_PREFIX)

@@ -174,10 +174,16 @@ class Settings(BaseSettings):
         return self
 
     def secret_values(self) -> list[str]:
-        """The values of every secret setting that is set (for log redaction)."""
-        values = (getattr(self, name) for name in type(self).model_fields)
-        return [v.get_secret_value() for v in values
-                if isinstance(v, SecretStr) and v.get_secret_value()]
+        """The values of every secret setting that is set, and the passwords in URL settings
+        (``redis://:password@host``), for log redaction."""
+        found = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                found.append(value.get_secret_value())
+            elif isinstance(value, (str, AnyHttpUrl)) and "@" in str(value):
+                found.append(urlsplit(str(value)).password or "")
+        return [value for value in found if value]
 
     @property
     def store_kind(self) -> str:

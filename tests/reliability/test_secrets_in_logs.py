@@ -310,3 +310,19 @@ def test_the_redactor_masks_known_values_and_credential_shapes():
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlc2ln"
     assert MASK in redact(f"key={jwt}") and jwt not in redact(f"apikey {jwt}")
     assert redact("a short word") == "a short word"  # values under 6 characters are ignored
+    assert redact("cannot reach redis://:hunter2pass@10.0.0.5:6379/0") == \
+        f"cannot reach redis://:{MASK}@10.0.0.5:6379/0"
+
+
+def test_settings_name_every_secret_for_redaction():
+    from services.settings import Settings
+
+    settings = Settings(
+        _env_file=None, secret_key=APP_SECRET_KEY, facebook_page_access_token=PAGE_TOKEN,
+        facebook_app_secret=FB_APP_SECRET, facebook_verify_token=VERIFY_TOKEN,
+        bot_api_key="bot-key-123456", socketio_message_queue="redis://:queuepass1@q:6379/0",
+        ratelimit_storage_uri="redis://user:limitpass2@l:6379/1",
+    )
+    assert sorted(settings.secret_values()) == sorted([
+        APP_SECRET_KEY, PAGE_TOKEN, FB_APP_SECRET, VERIFY_TOKEN, "bot-key-123456",
+        "queuepass1", "limitpass2"])
