@@ -281,3 +281,34 @@ def test_a_revoked_api_token_is_refused_at_once(app, services, ledger):
     # The password of the account still works: only that token is gone.
     assert login(app.test_client(), "revoked@example.com", PASSWORD).status_code == 302
     ledger.payloads(2)
+
+
+def test_every_session_change_needs_the_csrf_token(app, services, ledger):
+    """A browser attaches the session cookie to a forged cross-site request too: every
+    state-changing route reached with the session alone, without the token, is refused."""
+    seeded = _seed(services)
+    client, _ = _agent_session(app, services, "boss@example.com", "admin")
+    refused = 0
+    for endpoint, method, rule in _rules(app):
+        if method == "GET" or endpoint in VISITOR or endpoint in (
+                "messenger.receive", "webchat.start_session"):  # no session: signed or token
+            continue
+        path = _path(rule, seeded, dummy=False)
+        for forged in (None, "not-the-token"):
+            headers = {"X-CSRFToken": forged} if forged else {}
+            data = {"csrf_token": forged} if forged else None
+            response = client.open(path, method=method, headers=headers, data=data)
+            where = f"{method} {path} ({endpoint}) with CSRF token {forged!r}"
+            assert response.status_code == 400, where
+            if path.startswith("/admin/"):
+                assert response.get_json()["error"].startswith("CSRF check failed"), where
+            else:
+                assert "did not come from this site" in response.get_data(as_text=True), where
+            refused += 1
+    # Still signed in, nothing changed: the target account is enabled, its token alive.
+    assert client.get("/settings").status_code == 200
+    assert not services.store.get_user(seeded.target_user_id).disabled
+    assert [t.revoked_at for t in services.store.list_api_tokens() if t.id == seeded.token_id] \
+        == [None]
+    assert refused >= 2 * 15
+    ledger.payloads(refused)
