@@ -11,6 +11,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin_app.extensions import csrf, limiter, login_manager, socketio
+from admin_app.http_security import init_security
+from services import log_redaction
 from services.runtime import Services, build_services
 from services.settings import Settings, get_settings
 
@@ -20,30 +22,31 @@ EXTENSION_KEY = "switchboard"
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     """Application factory: settings from the environment unless given (tests give them)."""
     settings = settings or get_settings()
-    services = services or build_services(settings)
+    secret_key = _secret_key(settings)
+    # Before anything else logs: no record of this process may carry a configured secret.
+    log_redaction.install([secret_key, *settings.secret_values()])
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    services = services or build_services(settings)
 
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=_secret_key(settings),
+        SECRET_KEY=secret_key,
         MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
         SESSION_COOKIE_NAME="switchboard_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_lifetime_hours),
         # CSRF is enforced by the admin blueprints themselves (admin_app.auth), so
         # webhooks and the web chat's token-authenticated endpoints are not caught by it.
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: pages stay open
-        WTF_CSRF_SSL_STRICT=settings.session_cookie_secure,
+        WTF_CSRF_SSL_STRICT=settings.session_cookie_secure or settings.force_https,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
     )
     app.extensions[EXTENSION_KEY] = services
+    init_security(app, settings)  # headers and cookie flags (admin_app.http_security)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -16,8 +16,16 @@ from urllib.parse import urlsplit
 
 from flask import request
 from flask_login import current_user as session_user
-from flask_socketio import ConnectionRefusedError, Namespace, SocketIO, join_room, leave_room
+from flask_socketio import (
+    ConnectionRefusedError,
+    Namespace,
+    SocketIO,
+    join_room,
+    leave_room,
+)
 
+from admin_app.auth import SessionUser
+from admin_app.live_sessions import SocketSessions
 from services.events import Event
 from services.runtime import Services
 
@@ -53,18 +61,72 @@ def same_origin() -> bool:
 
 
 class AdminNamespace(Namespace):
-    """Logged-in admins and agents only, from pages served by this app."""
+    """Logged-in admins and agents only, from pages served by this app.
+
+    Every event is checked again when it arrives (``trigger_event``), not only the
+    connection: a socket whose account was disabled, or whose password changed, is refused
+    and disconnected at its next event, and a silent one within
+    ``ADMIN_SESSION_RECHECK_SECONDS`` (``admin_app.live_sessions``). An event listed in
+    ``ADMIN_ONLY_EVENTS`` is refused to agents; a new handler is covered by these checks
+    without doing anything itself.
+    """
+
+    LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
+    ADMIN_ONLY_EVENTS: frozenset[str] = frozenset()  # none yet: agents may join, leave, type
 
     def __init__(self, services: Services) -> None:
         super().__init__(NAMESPACE)
         self.services = services
         self._connected = 0
         self._lock = threading.Lock()
+        self._sessions: SocketSessions | None = None
 
     @property
     def connected(self) -> int:
         """Sockets of this process in the namespace (stats are computed only if any)."""
         return self._connected
+
+    def trigger_event(self, event, *args):
+        handler = getattr(self, f"on_{event}", None)
+        if handler is None or event in self.LIFECYCLE_EVENTS:
+            return super().trigger_event(event, *args)
+        # The check needs the event's request context (the socket's session), which
+        # Flask-SocketIO builds around the handler it is given: give it a checking one.
+        return self.socketio._handle_event(
+            self._checked(event, handler), event, self.namespace, *args
+        )
+
+    def _checked(self, event: str, handler):
+        def checked(*args):
+            if not session_user.is_authenticated:
+                # Answer first, then drop the socket: disconnecting here would discard the
+                # acknowledgement, which is sent only once this handler has returned.
+                self.socketio.start_background_task(self._drop, request.sid)
+                return {"ok": False, "error": "authentication required"}
+            if event in self.ADMIN_ONLY_EVENTS and session_user.user.role != "admin":
+                return {"ok": False, "error": "admin role required"}
+            return handler(*args)
+
+        return checked
+
+    @property
+    def sessions(self) -> SocketSessions:
+        """The periodic re-check of this process's sockets (made once Socket.IO is bound)."""
+        if self._sessions is None:
+            server = self.socketio.server
+            self._sessions = SocketSessions(
+                load_user=self.services.store.get_user,
+                session_id=lambda user: SessionUser(user).get_id(),
+                disconnect=lambda sid: server.disconnect(sid, namespace=NAMESPACE),
+                sleep=server.sleep,
+                start=server.start_background_task,
+                interval=self.services.settings.admin_session_recheck_seconds,
+            )
+        return self._sessions
+
+    def _drop(self, sid: str) -> None:
+        self.socketio.sleep(0.2)
+        self.socketio.server.disconnect(sid, namespace=NAMESPACE)
 
     def on_connect(self, auth=None):
         if not session_user.is_authenticated:
@@ -72,10 +134,12 @@ class AdminNamespace(Namespace):
         if not same_origin():
             raise ConnectionRefusedError("cross-origin connection refused")
         join_room(ADMINS_ROOM)
+        self.sessions.add(request.sid, session_user.get_id())
         with self._lock:
             self._connected += 1
 
     def on_disconnect(self, reason=None):
+        self.sessions.remove(request.sid)
         with self._lock:
             self._connected = max(0, self._connected - 1)
 

@@ -108,6 +108,8 @@ class Settings(BaseSettings):
 
     # Admin panel (admin_app): sessions, login throttling, live updates.
     session_cookie_secure: bool = False  # true behind HTTPS: the cookie never travels in clear
+    # Served over HTTPS only: plain-http requests are redirected, HSTS is sent, cookies Secure.
+    force_https: bool = False
     session_lifetime_hours: float = Field(default=12.0, gt=0, le=24 * 90)
     login_rate_limit: str = Field(  # per client address and per e-mail; "N per minute|hour|day"
         default="10 per minute", pattern=r"^\d+ ?(/|per) ?(\d+ )?(second|minute|hour|day)s?$"
@@ -115,6 +117,8 @@ class Settings(BaseSettings):
     ratelimit_storage_uri: str = "memory://"
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
     admin_stats_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # How often each process re-checks the accounts behind its open /admin sockets.
+    admin_session_recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     # Web chat (channels/webchat): the widget, its Socket.IO namespace and HTTP fallback.
     chat_max_message_length: int = Field(default=1000, ge=1, le=100_000)
@@ -183,6 +187,18 @@ class Settings(BaseSettings):
                 "SUPABASE_SERVICE_ROLE_KEY must be set when SUPABASE_URL is set"
             )
         return self
+
+    def secret_values(self) -> list[str]:
+        """The values of every secret setting that is set, and the passwords in URL settings
+        (``redis://:password@host``), for log redaction."""
+        found = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                found.append(value.get_secret_value())
+            elif isinstance(value, (str, AnyHttpUrl)) and "@" in str(value):
+                found.append(urlsplit(str(value)).password or "")
+        return [value for value in found if value]
 
     @property
     def store_kind(self) -> str:

@@ -1,0 +1,90 @@
+"""Ends the ``/admin`` sockets of accounts that are no longer signed in, even silent ones.
+
+A socket is authenticated when it connects; an open inbox tab may then only listen. When its
+account is disabled or its password changes, the events it would keep receiving are exactly
+what the account may no longer see, so every ``ADMIN_SESSION_RECHECK_SECONDS`` this process
+looks its sockets' accounts up again and disconnects the ones whose session id (account and
+password fingerprint, see ``admin_app.auth.SessionUser``) is no longer valid.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from services.errors import StoreUnavailable
+from services.models import AdminUser
+
+log = logging.getLogger(__name__)
+
+
+class SocketSessions:
+    """The session id behind each socket of this process, re-checked periodically."""
+
+    def __init__(
+        self,
+        load_user: Callable[[int], AdminUser | None],
+        session_id: Callable[[AdminUser], str],
+        disconnect: Callable[[str], None],
+        sleep: Callable[[float], None],
+        start: Callable[[Callable[[], None]], object],
+        interval: float,
+    ) -> None:
+        self._load_user = load_user
+        self._session_id = session_id
+        self._disconnect = disconnect
+        self._sleep = sleep
+        self._start = start
+        self.interval = interval
+        self._sockets: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._running = False
+
+    def add(self, sid: str, session_id: str) -> None:
+        """A socket connected with this session id; starts the checks if they were idle."""
+        with self._lock:
+            self._sockets[sid] = session_id
+            start, self._running = not self._running, True
+        if start:
+            self._start(self._run)
+
+    def remove(self, sid: str) -> None:
+        with self._lock:
+            self._sockets.pop(sid, None)
+
+    def check(self) -> list[str]:
+        """Disconnect the sockets whose session is no longer valid; returns their sids."""
+        with self._lock:
+            sockets = dict(self._sockets)
+        valid: dict[str, bool] = {}
+        stale = []
+        for sid, session_id in sockets.items():
+            if session_id not in valid:
+                user_id = session_id.partition(".")[0]
+                try:
+                    user = self._load_user(int(user_id)) if user_id.isdigit() else None
+                except StoreUnavailable:
+                    return stale  # the store is down: look again next time
+                valid[session_id] = bool(
+                    user and not user.disabled and self._session_id(user) == session_id
+                )
+            if not valid[session_id]:
+                stale.append(sid)
+        for sid in stale:
+            self.remove(sid)
+            log.info("admin socket closed: its account was disabled or its password changed")
+            self._disconnect(sid)
+        return stale
+
+    def _run(self) -> None:
+        while True:
+            self._sleep(self.interval)
+            with self._lock:
+                if not self._sockets:  # idle: the next connection starts it again
+                    self._running = False
+                    return
+            try:
+                self.check()
+            except Exception:  # never let the loop die: the next round tries again
+                log.exception("could not re-check the admin sockets' sessions")
