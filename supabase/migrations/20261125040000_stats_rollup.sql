@@ -1,0 +1,536 @@
+-- Switchboard: stats from roll-up counters instead of scanning every conversation and message
+-- (issue #7: stats p95 under 100 ms at 100,000 conversations / 1,000,000 messages).
+--
+-- Two counter tables, kept by statement-level AFTER triggers on conversations and messages, so
+-- every write path (track_inbound, track_outbound, set_status, mark_needs_human,
+-- mark_human_replied, set_handling, the sweeps, and any function a later migration replaces or
+-- adds) moves them in the same transaction as the write, without having to remember to:
+--   stats_conversations (platform, shard): what each conversation row contributes to the
+--       totals (count, active, closed, message_count, needs_human, escalated, handed over,
+--       bot-resolved, first-response time sum in microseconds and count) and the messages
+--       still waiting for a human (unreplied).
+--   stats_hourly (bucket_hour, shard): messages and escalations per UTC hour, the charts.
+-- A trigger adds what the new rows contribute and subtracts what the old rows contributed,
+-- so the counters are a pure function of the rows: exact, whatever the write was.
+--
+-- Concurrency: each upsert is INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n, exact
+-- with any number of writers. "shard" (conversation id mod 16) spreads the writers of one hour
+-- or one platform over 16 rows, so two conversations rarely wait on the same counter row. The
+-- triggers are per statement: a statement's changes are summed and applied at its end in key
+-- order, so a multi-row update (a sweep) takes its counter locks once, in order, after it has
+-- all its row locks; groups whose sum is zero (an update of columns stats do not read) touch
+-- no counter row at all.
+--
+-- The median first human response is not a counter: it reads only the conversations that have
+-- a response time, through an expression index in the order of that time, skipping to the
+-- middle (the count comes from the counters).
+--
+-- stats_from_rows() is the former stats(): it scans the rows, and is kept as the reference the
+-- roll-ups are checked against (tests) and to audit a deployment by hand.
+--
+-- The migration runs in one transaction: it locks both tables against writes, creates the
+-- triggers and fills the counters from the rows, so an existing deployment upgrades in place
+-- and no write falls between the backfill and the triggers.
+
+lock table public.conversations, public.messages in share row exclusive mode;
+
+-- ---------------------------------------------------------------------------------------------
+-- Tables
+-- ---------------------------------------------------------------------------------------------
+
+create table public.stats_conversations (
+    platform      text     not null,
+    shard         smallint not null,
+    conversations bigint   not null default 0,
+    active        bigint   not null default 0,
+    closed        bigint   not null default 0,
+    messages      bigint   not null default 0,  -- sum of message_count
+    needing_human bigint   not null default 0,
+    escalated     bigint   not null default 0,
+    handed        bigint   not null default 0,
+    bot_resolved  bigint   not null default 0,
+    response_us   numeric  not null default 0,  -- sum of first-response times, microseconds
+    responses     bigint   not null default 0,
+    unreplied     bigint   not null default 0,  -- messages requiring a human, not yet replied
+    primary key (platform, shard)
+);
+
+create table public.stats_hourly (
+    bucket_hour timestamptz not null,  -- date_trunc('hour', created_at, 'UTC')
+    shard       smallint    not null,
+    messages    bigint      not null default 0,
+    escalations bigint      not null default 0,  -- messages with requires_human
+    primary key (bucket_hour, shard)
+);
+
+alter table public.stats_conversations enable row level security;
+alter table public.stats_hourly enable row level security;
+
+-- The median's walk: response times in order, only for conversations that have one.
+create index conversations_response_time_idx
+    on public.conversations ((extract(epoch from first_human_reply_at - escalated_at)::float8))
+    where first_human_reply_at >= escalated_at;
+
+-- ---------------------------------------------------------------------------------------------
+-- What one row contributes (sign = 1 for a new row, -1 for an old one)
+-- ---------------------------------------------------------------------------------------------
+
+create function public.stats_conversation_terms(c public.conversations, sign integer)
+returns public.stats_conversations
+language sql immutable
+set search_path = public, extensions
+as $$
+    select c.platform, (c.id % 16)::smallint,
+           sign::bigint,
+           sign * (c.status = 'active')::int,
+           sign * (c.status = 'closed')::int,
+           sign * c.message_count::bigint,
+           sign * c.needs_human::int,
+           sign * (c.escalated_at is not null)::int,
+           sign * (c.escalated_at is not null or c.first_human_reply_at is not null
+                   or c.handled_by = 'human')::int,
+           sign * (c.status = 'closed' and c.escalated_at is null
+                   and c.first_human_reply_at is null and c.handled_by = 'bot')::int,
+           case when c.first_human_reply_at >= c.escalated_at
+                then sign * (extract(epoch from c.first_human_reply_at - c.escalated_at)
+                             * 1000000) else 0 end,
+           case when c.first_human_reply_at >= c.escalated_at then sign else 0 end,
+           0::bigint
+$$;
+
+create function public.stats_message_terms(m public.messages, sign integer)
+returns public.stats_conversations
+language sql immutable
+set search_path = public, extensions
+as $$
+    select m.platform, (m.conversation_id % 16)::smallint, 0::bigint, 0::bigint, 0::bigint,
+           0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::numeric, 0::bigint,
+           sign * (m.requires_human and not m.human_replied)::int
+$$;
+
+create function public.stats_hour_terms(m public.messages, sign integer)
+returns public.stats_hourly
+language sql immutable
+set search_path = public, extensions
+as $$
+    select date_trunc('hour', m.created_at, 'UTC'), (m.conversation_id % 16)::smallint,
+           sign::bigint, sign * m.requires_human::int
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Applying summed terms: one upsert per statement, keys in order, zero sums skipped
+-- ---------------------------------------------------------------------------------------------
+
+create function public.stats_add_conversations(d public.stats_conversations[])
+returns void
+language sql volatile
+set search_path = public, extensions
+as $$
+    insert into stats_conversations as t
+    select platform, shard, sum(conversations), sum(active), sum(closed), sum(messages),
+           sum(needing_human), sum(escalated), sum(handed), sum(bot_resolved),
+           sum(response_us), sum(responses), sum(unreplied)
+      from unnest(d)
+     group by platform, shard
+    having sum(conversations) <> 0 or sum(active) <> 0 or sum(closed) <> 0
+        or sum(messages) <> 0 or sum(needing_human) <> 0 or sum(escalated) <> 0
+        or sum(handed) <> 0 or sum(bot_resolved) <> 0 or sum(response_us) <> 0
+        or sum(responses) <> 0 or sum(unreplied) <> 0
+     order by platform, shard
+    on conflict (platform, shard) do update
+       set conversations = t.conversations + excluded.conversations,
+           active        = t.active + excluded.active,
+           closed        = t.closed + excluded.closed,
+           messages      = t.messages + excluded.messages,
+           needing_human = t.needing_human + excluded.needing_human,
+           escalated     = t.escalated + excluded.escalated,
+           handed        = t.handed + excluded.handed,
+           bot_resolved  = t.bot_resolved + excluded.bot_resolved,
+           response_us   = t.response_us + excluded.response_us,
+           responses     = t.responses + excluded.responses,
+           unreplied     = t.unreplied + excluded.unreplied
+$$;
+
+create function public.stats_add_hours(d public.stats_hourly[])
+returns void
+language sql volatile
+set search_path = public, extensions
+as $$
+    insert into stats_hourly as t
+    select bucket_hour, shard, sum(messages), sum(escalations)
+      from unnest(d)
+     group by bucket_hour, shard
+    having sum(messages) <> 0 or sum(escalations) <> 0
+     order by bucket_hour, shard
+    on conflict (bucket_hour, shard) do update
+       set messages    = t.messages + excluded.messages,
+           escalations = t.escalations + excluded.escalations
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Triggers (statement level, with transition tables)
+-- ---------------------------------------------------------------------------------------------
+
+create function public.stats_conversations_changed()
+returns trigger
+language plpgsql volatile
+set search_path = public, extensions
+as $$
+begin
+    if tg_op = 'INSERT' then
+        perform stats_add_conversations(array(
+            select stats_conversation_terms(n, 1) from new_rows n));
+    elsif tg_op = 'DELETE' then
+        perform stats_add_conversations(array(
+            select stats_conversation_terms(o, -1) from old_rows o));
+    else
+        perform stats_add_conversations(array(
+            select stats_conversation_terms(n, 1) from new_rows n
+            union all
+            select stats_conversation_terms(o, -1) from old_rows o));
+    end if;
+    return null;
+end
+$$;
+
+create function public.stats_messages_changed()
+returns trigger
+language plpgsql volatile
+set search_path = public, extensions
+as $$
+begin
+    if tg_op = 'INSERT' then
+        perform stats_add_hours(array(select stats_hour_terms(n, 1) from new_rows n));
+        perform stats_add_conversations(array(
+            select stats_message_terms(n, 1) from new_rows n
+             where n.requires_human and not n.human_replied));
+    elsif tg_op = 'DELETE' then
+        perform stats_add_hours(array(select stats_hour_terms(o, -1) from old_rows o));
+        perform stats_add_conversations(array(
+            select stats_message_terms(o, -1) from old_rows o
+             where o.requires_human and not o.human_replied));
+    else
+        -- Most message updates (delivery receipts, metadata) change nothing stats read: only
+        -- the rows whose counted columns changed are summed.
+        perform stats_add_hours(array(
+            select stats_hour_terms(n, 1) from new_rows n join old_rows o using (id)
+             where (n.created_at, n.requires_human, n.conversation_id)
+                   is distinct from (o.created_at, o.requires_human, o.conversation_id)
+            union all
+            select stats_hour_terms(o, -1) from new_rows n join old_rows o using (id)
+             where (n.created_at, n.requires_human, n.conversation_id)
+                   is distinct from (o.created_at, o.requires_human, o.conversation_id)));
+        perform stats_add_conversations(array(
+            select stats_message_terms(n, 1) from new_rows n join old_rows o using (id)
+             where (n.requires_human and not n.human_replied)
+                   is distinct from (o.requires_human and not o.human_replied)
+                or (n.platform, n.conversation_id) is distinct from (o.platform, o.conversation_id)
+            union all
+            select stats_message_terms(o, -1) from new_rows n join old_rows o using (id)
+             where (n.requires_human and not n.human_replied)
+                   is distinct from (o.requires_human and not o.human_replied)
+                or (n.platform, n.conversation_id) is distinct from (o.platform, o.conversation_id)));
+    end if;
+    return null;
+end
+$$;
+
+create trigger stats_conversations_inserted after insert on public.conversations
+    referencing new table as new_rows
+    for each statement execute function public.stats_conversations_changed();
+create trigger stats_conversations_updated after update on public.conversations
+    referencing old table as old_rows new table as new_rows
+    for each statement execute function public.stats_conversations_changed();
+create trigger stats_conversations_deleted after delete on public.conversations
+    referencing old table as old_rows
+    for each statement execute function public.stats_conversations_changed();
+create trigger stats_messages_inserted after insert on public.messages
+    referencing new table as new_rows
+    for each statement execute function public.stats_messages_changed();
+create trigger stats_messages_updated after update on public.messages
+    referencing old table as old_rows new table as new_rows
+    for each statement execute function public.stats_messages_changed();
+create trigger stats_messages_deleted after delete on public.messages
+    referencing old table as old_rows
+    for each statement execute function public.stats_messages_changed();
+
+-- ---------------------------------------------------------------------------------------------
+-- Backfill: the counters of the rows already there (the tables are locked since the top)
+-- ---------------------------------------------------------------------------------------------
+
+select public.stats_add_conversations(array(
+    select public.stats_conversation_terms(c, 1) from public.conversations c));
+select public.stats_add_conversations(array(
+    select public.stats_message_terms(m, 1) from public.messages m
+     where m.requires_human and not m.human_replied));
+insert into public.stats_hourly (bucket_hour, shard, messages, escalations)
+select date_trunc('hour', created_at, 'UTC'), (conversation_id % 16)::smallint, count(*),
+       count(*) filter (where requires_human)
+  from public.messages
+ group by 1, 2;
+
+-- ---------------------------------------------------------------------------------------------
+-- Stats (replaced): read from the roll-ups; the same JSON as before
+-- ---------------------------------------------------------------------------------------------
+
+create or replace function public.stats(p_now timestamptz)
+returns jsonb
+language sql stable security invoker
+set search_path = public, extensions
+as $$
+    with conv as (
+        select coalesce(sum(conversations), 0)::bigint as total,
+               coalesce(sum(active), 0)::bigint as active,
+               coalesce(sum(closed), 0)::bigint as closed,
+               coalesce(sum(messages), 0)::bigint as messages,
+               coalesce(sum(needing_human), 0)::bigint as needing_human,
+               coalesce(sum(escalated), 0)::bigint as escalated,
+               coalesce(sum(handed), 0)::bigint as handed,
+               coalesce(sum(bot_resolved), 0)::bigint as bot_resolved,
+               coalesce(sum(response_us), 0)   as response_us,
+               coalesce(sum(responses), 0)::bigint as responses,
+               coalesce(sum(unreplied), 0)::bigint as unreplied
+          from stats_conversations
+    ),
+    -- percentile_cont(0.5) without the sort of every response time: the middle one or two
+    -- from the index, interpolated as percentile_cont does (lo + 0.5 * (hi - lo)).
+    middle as (
+        select extract(epoch from c.first_human_reply_at - c.escalated_at)::float8 as s
+          from conversations c
+         where c.first_human_reply_at >= c.escalated_at
+         order by extract(epoch from c.first_human_reply_at - c.escalated_at)::float8
+         limit (select 2 - responses % 2 from conv)
+        offset (select greatest(responses - 1, 0) / 2 from conv)
+    ),
+    median as (
+        select case when count(*) = 0 then null
+                    else min(s) + 0.5 * (max(s) - min(s)) end as median_response
+          from middle
+    ),
+    platforms as (
+        select pl.platform,
+               coalesce(sum(s.conversations), 0) as conversations,
+               coalesce(sum(s.active), 0)        as active_conversations,
+               coalesce(sum(s.messages), 0)      as messages
+          from unnest(array['messenger', 'webchat']) as pl(platform)
+          left join stats_conversations s on s.platform = pl.platform
+         group by pl.platform
+    ),
+    hours as (
+        select h as hour
+          from generate_series(date_trunc('hour', p_now, 'UTC') - interval '23 hours',
+                               date_trunc('hour', p_now, 'UTC'), interval '1 hour') as h
+    ),
+    per_hour as (
+        select bucket_hour as hour, sum(messages) as messages, sum(escalations) as escalations
+          from stats_hourly
+         where bucket_hour >= date_trunc('hour', p_now, 'UTC') - interval '23 hours'
+           and bucket_hour <  date_trunc('hour', p_now, 'UTC') + interval '1 hour'
+         group by 1
+    ),
+    -- UTC days, stepping by 24 hours (see the followups migration).
+    days as (
+        select d as day
+          from generate_series(date_trunc('day', p_now, 'UTC') - interval '696 hours',
+                               date_trunc('day', p_now, 'UTC'), interval '24 hours') as d
+    ),
+    per_day as (
+        select date_trunc('day', bucket_hour, 'UTC') as day, sum(messages) as messages,
+               sum(escalations) as escalations
+          from stats_hourly
+         where bucket_hour >= date_trunc('day', p_now, 'UTC') - interval '696 hours'
+           and bucket_hour <  date_trunc('day', p_now, 'UTC') + interval '24 hours'
+         group by 1
+    )
+    select jsonb_build_object(
+        'total_conversations', conv.total,
+        'active_conversations', conv.active,
+        'total_messages', conv.messages,
+        'messages_requiring_human', conv.unreplied,
+        'conversations_needing_human', conv.needing_human,
+        'escalated_conversations', conv.escalated,
+        'escalation_rate',
+            case when conv.total = 0 then 0 else conv.escalated::float8 / conv.total end,
+        'avg_messages_per_conversation',
+            case when conv.total = 0 then 0 else conv.messages::float8 / conv.total end,
+        'avg_first_human_response_seconds',
+            case when conv.responses = 0 then null
+                 else (conv.response_us / 1000000 / conv.responses)::float8 end,
+        'median_first_human_response_seconds', median.median_response,
+        'handed_to_human_conversations', conv.handed,
+        'handoff_rate',
+            case when conv.total = 0 then 0 else conv.handed::float8 / conv.total end,
+        'bot_resolved_conversations', conv.bot_resolved,
+        'bot_resolved_rate',
+            case when conv.closed = 0 then 0 else conv.bot_resolved::float8 / conv.closed end,
+        'by_platform',
+            (select jsonb_object_agg(platform, jsonb_build_object(
+                        'conversations', conversations,
+                        'active_conversations', active_conversations,
+                        'messages', messages))
+               from platforms),
+        'messages_per_hour',
+            (select jsonb_agg(jsonb_build_object(
+                        'hour', hours.hour,
+                        'messages', coalesce(per_hour.messages, 0),
+                        'escalations', coalesce(per_hour.escalations, 0))
+                        order by hours.hour)
+               from hours left join per_hour on per_hour.hour = hours.hour),
+        'messages_per_day',
+            (select jsonb_agg(jsonb_build_object(
+                        'day', days.day,
+                        'messages', coalesce(per_day.messages, 0),
+                        'escalations', coalesce(per_day.escalations, 0))
+                        order by days.day)
+               from days left join per_day on per_day.day = days.day),
+        'timestamp', p_now)
+    from conv, median
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Stats from the rows (the former stats(), unchanged but for its name): the reference the
+-- roll-ups are checked against. It scans everything: not for the admin panel.
+-- ---------------------------------------------------------------------------------------------
+
+create function public.stats_from_rows(p_now timestamptz)
+returns jsonb
+language sql stable security invoker
+set search_path = public, extensions
+as $$
+    with conv as (
+        select count(*)                                          as total,
+               count(*) filter (where status = 'active')         as active,
+               count(*) filter (where status = 'closed')         as closed,
+               coalesce(sum(message_count), 0)                   as messages,
+               count(*) filter (where needs_human)               as needing_human,
+               count(*) filter (where escalated_at is not null)  as escalated,
+               count(*) filter (where escalated_at is not null
+                                   or first_human_reply_at is not null
+                                   or handled_by = 'human')      as handed,
+               count(*) filter (where status = 'closed' and escalated_at is null
+                                  and first_human_reply_at is null
+                                  and handled_by = 'bot')        as bot_resolved,
+               avg(extract(epoch from first_human_reply_at - escalated_at))
+                   filter (where first_human_reply_at >= escalated_at) as avg_response,
+               percentile_cont(0.5) within group (
+                   order by extract(epoch from first_human_reply_at - escalated_at)::float8)
+                   filter (where first_human_reply_at >= escalated_at) as median_response
+          from conversations
+    ),
+    platforms as (
+        select pl.platform,
+               count(c.id)                                       as conversations,
+               count(c.id) filter (where c.status = 'active')    as active_conversations,
+               coalesce(sum(c.message_count), 0)                 as messages
+          from unnest(array['messenger', 'webchat']) as pl(platform)
+          left join conversations c on c.platform = pl.platform
+         group by pl.platform
+    ),
+    hours as (
+        select h as hour
+          from generate_series(date_trunc('hour', p_now, 'UTC') - interval '23 hours',
+                               date_trunc('hour', p_now, 'UTC'), interval '1 hour') as h
+    ),
+    per_hour as (
+        select date_trunc('hour', m.created_at, 'UTC')           as hour,
+               count(*)                                          as messages,
+               count(*) filter (where m.requires_human)          as escalations
+          from messages m
+         where m.created_at >= date_trunc('hour', p_now, 'UTC') - interval '23 hours'
+           and m.created_at <  date_trunc('hour', p_now, 'UTC') + interval '1 hour'
+         group by 1
+    ),
+    -- Days step by 24 hours, not '1 day': timestamptz + '1 day' follows the session's time
+    -- zone across DST changes, and the buckets are UTC days.
+    days as (
+        select d as day
+          from generate_series(date_trunc('day', p_now, 'UTC') - interval '696 hours',
+                               date_trunc('day', p_now, 'UTC'), interval '24 hours') as d
+    ),
+    per_day as (
+        select date_trunc('day', m.created_at, 'UTC')            as day,
+               count(*)                                          as messages,
+               count(*) filter (where m.requires_human)          as escalations
+          from messages m
+         where m.created_at >= date_trunc('day', p_now, 'UTC') - interval '696 hours'
+           and m.created_at <  date_trunc('day', p_now, 'UTC') + interval '24 hours'
+         group by 1
+    )
+    select jsonb_build_object(
+        'total_conversations', conv.total,
+        'active_conversations', conv.active,
+        'total_messages', conv.messages,
+        'messages_requiring_human',
+            (select count(*) from messages where requires_human and not human_replied),
+        'conversations_needing_human', conv.needing_human,
+        'escalated_conversations', conv.escalated,
+        'escalation_rate',
+            case when conv.total = 0 then 0 else conv.escalated::float8 / conv.total end,
+        'avg_messages_per_conversation',
+            case when conv.total = 0 then 0 else conv.messages::float8 / conv.total end,
+        'avg_first_human_response_seconds', conv.avg_response::float8,
+        'median_first_human_response_seconds', conv.median_response,
+        'handed_to_human_conversations', conv.handed,
+        'handoff_rate',
+            case when conv.total = 0 then 0 else conv.handed::float8 / conv.total end,
+        'bot_resolved_conversations', conv.bot_resolved,
+        'bot_resolved_rate',
+            case when conv.closed = 0 then 0 else conv.bot_resolved::float8 / conv.closed end,
+        'by_platform',
+            (select jsonb_object_agg(platform, jsonb_build_object(
+                        'conversations', conversations,
+                        'active_conversations', active_conversations,
+                        'messages', messages))
+               from platforms),
+        'messages_per_hour',
+            (select jsonb_agg(jsonb_build_object(
+                        'hour', hours.hour,
+                        'messages', coalesce(per_hour.messages, 0),
+                        'escalations', coalesce(per_hour.escalations, 0))
+                        order by hours.hour)
+               from hours left join per_hour on per_hour.hour = hours.hour),
+        'messages_per_day',
+            (select jsonb_agg(jsonb_build_object(
+                        'day', days.day,
+                        'messages', coalesce(per_day.messages, 0),
+                        'escalations', coalesce(per_day.escalations, 0))
+                        order by days.day)
+               from days left join per_day on per_day.day = days.day),
+        'timestamp', p_now)
+    from conv
+$$;
+
+
+-- ---------------------------------------------------------------------------------------------
+-- Access, as in the earlier migrations: anon/authenticated get nothing (RLS on, no policies,
+-- privileges revoked); service_role, whose requests run the write paths and so the triggers,
+-- gets the counter tables and the functions.
+-- ---------------------------------------------------------------------------------------------
+
+revoke all on table public.stats_conversations, public.stats_hourly
+    from public, anon, authenticated;
+grant select, insert, update, delete on table public.stats_conversations, public.stats_hourly
+    to service_role;
+
+revoke all on function
+    public.stats_conversation_terms(public.conversations, integer),
+    public.stats_message_terms(public.messages, integer),
+    public.stats_hour_terms(public.messages, integer),
+    public.stats_add_conversations(public.stats_conversations[]),
+    public.stats_add_hours(public.stats_hourly[]),
+    public.stats_conversations_changed(),
+    public.stats_messages_changed(),
+    public.stats(timestamptz),
+    public.stats_from_rows(timestamptz)
+    from public, anon, authenticated;
+grant execute on function
+    public.stats_conversation_terms(public.conversations, integer),
+    public.stats_message_terms(public.messages, integer),
+    public.stats_hour_terms(public.messages, integer),
+    public.stats_add_conversations(public.stats_conversations[]),
+    public.stats_add_hours(public.stats_hourly[]),
+    public.stats_conversations_changed(),
+    public.stats_messages_changed(),
+    public.stats(timestamptz),
+    public.stats_from_rows(timestamptz)
+    to service_role;
