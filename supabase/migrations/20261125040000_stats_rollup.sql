@@ -1,25 +1,28 @@
 -- Switchboard: stats from roll-up counters instead of scanning every conversation and message
 -- (issue #7: stats p95 under 100 ms at 100,000 conversations / 1,000,000 messages).
 --
--- Two counter tables, kept by statement-level AFTER triggers on conversations and messages, so
--- every write path (track_inbound, track_outbound, set_status, mark_needs_human,
--- mark_human_replied, set_handling, the sweeps, and any function a later migration replaces or
+-- Counters, kept by statement-level AFTER triggers on conversations and messages, so every
+-- write path (track_inbound, track_outbound, set_status, mark_needs_human, mark_human_replied,
+-- set_handling, the sweeps, an operator's SQL, and any function a later migration replaces or
 -- adds) moves them in the same transaction as the write, without having to remember to:
---   stats_conversations (platform, shard): what each conversation row contributes to the
---       totals (count, active, closed, message_count, needs_human, escalated, handed over,
+--   stats_conversations (platform): what the conversation rows contribute to the totals
+--       (count, active, closed, message_count, needs_human, escalated, handed over,
 --       bot-resolved, first-response time sum in microseconds and count) and the messages
---       still waiting for a human (unreplied).
---   stats_hourly (bucket_hour, shard): messages and escalations per UTC hour, the charts.
--- A trigger adds what the new rows contribute and subtracts what the old rows contributed,
+--       still waiting for a human (unreplied);
+--   stats_hourly (bucket_hour): messages and escalations per UTC hour, for the charts.
+-- A trigger sums what the statement's new rows contribute minus what its old rows contributed,
 -- so the counters are a pure function of the rows: exact, whatever the write was.
 --
--- Concurrency: each upsert is INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n, exact
--- with any number of writers. "shard" (conversation id mod 16) spreads the writers of one hour
--- or one platform over 16 rows, so two conversations rarely wait on the same counter row. The
--- triggers are per statement: a statement's changes are summed and applied at its end in key
--- order, so a multi-row update (a sweep) takes its counter locks once, in order, after it has
--- all its row locks; groups whose sum is zero (an update of columns stats do not read) touch
--- no counter row at all.
+-- Concurrency. Writers never update a shared counter row: a trigger INSERTs its sums into a
+-- journal (stats_conversation_deltas, stats_hourly_deltas), which takes no lock another writer
+-- could wait on. Updating shared counter rows in place (INSERT ... ON CONFLICT DO UPDATE, even
+-- spread over shards) deadlocks: mark_needs_human locks its message, then the counter, then the
+-- conversation, while track_inbound holds the conversation and then wants the same counter
+-- (tests/reliability/test_stats_rollup.py found it). stats() folds the journal into the
+-- counter tables (stats_compact(): one caller at a time, the others skip it) and reads counters
+-- plus whatever journal rows remain, in one snapshot, so its figures are exact at any time.
+-- Groups whose sums are all zero (an update of columns stats do not read, such as a delivery
+-- receipt) write no journal row.
 --
 -- The median first human response is not a counter: it reads only the conversations that have
 -- a response time, through an expression index in the order of that time, skipping to the
@@ -39,32 +42,34 @@ lock table public.conversations, public.messages in share row exclusive mode;
 -- ---------------------------------------------------------------------------------------------
 
 create table public.stats_conversations (
-    platform      text     not null,
-    shard         smallint not null,
-    conversations bigint   not null default 0,
-    active        bigint   not null default 0,
-    closed        bigint   not null default 0,
-    messages      bigint   not null default 0,  -- sum of message_count
-    needing_human bigint   not null default 0,
-    escalated     bigint   not null default 0,
-    handed        bigint   not null default 0,
-    bot_resolved  bigint   not null default 0,
-    response_us   numeric  not null default 0,  -- sum of first-response times, microseconds
-    responses     bigint   not null default 0,
-    unreplied     bigint   not null default 0,  -- messages requiring a human, not yet replied
-    primary key (platform, shard)
+    platform      text    primary key,
+    conversations bigint  not null default 0,
+    active        bigint  not null default 0,
+    closed        bigint  not null default 0,
+    messages      bigint  not null default 0,  -- sum of message_count
+    needing_human bigint  not null default 0,
+    escalated     bigint  not null default 0,
+    handed        bigint  not null default 0,
+    bot_resolved  bigint  not null default 0,
+    response_us   numeric not null default 0,  -- sum of first-response times, microseconds
+    responses     bigint  not null default 0,
+    unreplied     bigint  not null default 0   -- messages requiring a human, not yet replied
 );
 
 create table public.stats_hourly (
-    bucket_hour timestamptz not null,  -- date_trunc('hour', created_at, 'UTC')
-    shard       smallint    not null,
-    messages    bigint      not null default 0,
-    escalations bigint      not null default 0,  -- messages with requires_human
-    primary key (bucket_hour, shard)
+    bucket_hour timestamptz primary key,  -- date_trunc('hour', created_at, 'UTC')
+    messages    bigint not null default 0,
+    escalations bigint not null default 0  -- messages with requires_human
 );
+
+-- The journals: same columns, no key (many rows per platform or hour until folded).
+create table public.stats_conversation_deltas (like public.stats_conversations);
+create table public.stats_hourly_deltas (like public.stats_hourly);
 
 alter table public.stats_conversations enable row level security;
 alter table public.stats_hourly enable row level security;
+alter table public.stats_conversation_deltas enable row level security;
+alter table public.stats_hourly_deltas enable row level security;
 
 -- The median's walk: response times in order, only for conversations that have one.
 create index conversations_response_time_idx
@@ -80,7 +85,7 @@ returns public.stats_conversations
 language sql immutable
 set search_path = public, extensions
 as $$
-    select c.platform, (c.id % 16)::smallint,
+    select c.platform,
            sign::bigint,
            sign * (c.status = 'active')::int,
            sign * (c.status = 'closed')::int,
@@ -103,8 +108,8 @@ returns public.stats_conversations
 language sql immutable
 set search_path = public, extensions
 as $$
-    select m.platform, (m.conversation_id % 16)::smallint, 0::bigint, 0::bigint, 0::bigint,
-           0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::numeric, 0::bigint,
+    select m.platform, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
+           0::bigint, 0::bigint, 0::numeric, 0::bigint,
            sign * (m.requires_human and not m.human_replied)::int
 $$;
 
@@ -113,12 +118,11 @@ returns public.stats_hourly
 language sql immutable
 set search_path = public, extensions
 as $$
-    select date_trunc('hour', m.created_at, 'UTC'), (m.conversation_id % 16)::smallint,
-           sign::bigint, sign * m.requires_human::int
+    select date_trunc('hour', m.created_at, 'UTC'), sign::bigint, sign * m.requires_human::int
 $$;
 
 -- ---------------------------------------------------------------------------------------------
--- Applying summed terms: one upsert per statement, keys in order, zero sums skipped
+-- Journaling summed terms (writers), folding the journal into the counters (stats)
 -- ---------------------------------------------------------------------------------------------
 
 create function public.stats_add_conversations(d public.stats_conversations[])
@@ -126,18 +130,51 @@ returns void
 language sql volatile
 set search_path = public, extensions
 as $$
-    insert into stats_conversations as t
-    select platform, shard, sum(conversations), sum(active), sum(closed), sum(messages),
+    insert into stats_conversation_deltas
+    select platform, sum(conversations), sum(active), sum(closed), sum(messages),
            sum(needing_human), sum(escalated), sum(handed), sum(bot_resolved),
            sum(response_us), sum(responses), sum(unreplied)
       from unnest(d)
-     group by platform, shard
+     group by platform
     having sum(conversations) <> 0 or sum(active) <> 0 or sum(closed) <> 0
         or sum(messages) <> 0 or sum(needing_human) <> 0 or sum(escalated) <> 0
         or sum(handed) <> 0 or sum(bot_resolved) <> 0 or sum(response_us) <> 0
         or sum(responses) <> 0 or sum(unreplied) <> 0
-     order by platform, shard
-    on conflict (platform, shard) do update
+$$;
+
+create function public.stats_add_hours(d public.stats_hourly[])
+returns void
+language sql volatile
+set search_path = public, extensions
+as $$
+    insert into stats_hourly_deltas
+    select bucket_hour, sum(messages), sum(escalations)
+      from unnest(d)
+     group by bucket_hour
+    having sum(messages) <> 0 or sum(escalations) <> 0
+$$;
+
+-- Move the journal rows this snapshot sees into the counters, in one transaction (so a reader
+-- sees them in one place or the other, never both or neither). Only one caller folds at a
+-- time; a concurrent one skips it (its stats read the journal rows as they are).
+create function public.stats_compact()
+returns void
+language plpgsql volatile
+set search_path = public, extensions
+as $$
+begin
+    if not pg_try_advisory_xact_lock(hashtext('switchboard.stats_compact')) then
+        return;
+    end if;
+    with moved as (delete from stats_conversation_deltas returning *)
+    insert into stats_conversations as t
+    select platform, sum(conversations), sum(active), sum(closed), sum(messages),
+           sum(needing_human), sum(escalated), sum(handed), sum(bot_resolved),
+           sum(response_us), sum(responses), sum(unreplied)
+      from moved
+     group by platform
+     order by platform
+    on conflict (platform) do update
        set conversations = t.conversations + excluded.conversations,
            active        = t.active + excluded.active,
            closed        = t.closed + excluded.closed,
@@ -148,23 +185,17 @@ as $$
            bot_resolved  = t.bot_resolved + excluded.bot_resolved,
            response_us   = t.response_us + excluded.response_us,
            responses     = t.responses + excluded.responses,
-           unreplied     = t.unreplied + excluded.unreplied
-$$;
-
-create function public.stats_add_hours(d public.stats_hourly[])
-returns void
-language sql volatile
-set search_path = public, extensions
-as $$
+           unreplied     = t.unreplied + excluded.unreplied;
+    with moved as (delete from stats_hourly_deltas returning *)
     insert into stats_hourly as t
-    select bucket_hour, shard, sum(messages), sum(escalations)
-      from unnest(d)
-     group by bucket_hour, shard
-    having sum(messages) <> 0 or sum(escalations) <> 0
-     order by bucket_hour, shard
-    on conflict (bucket_hour, shard) do update
+    select bucket_hour, sum(messages), sum(escalations)
+      from moved
+     group by bucket_hour
+     order by bucket_hour
+    on conflict (bucket_hour) do update
        set messages    = t.messages + excluded.messages,
-           escalations = t.escalations + excluded.escalations
+           escalations = t.escalations + excluded.escalations;
+end
 $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -210,26 +241,18 @@ begin
             select stats_message_terms(o, -1) from old_rows o
              where o.requires_human and not o.human_replied));
     else
-        -- Most message updates (delivery receipts, metadata) change nothing stats read: only
-        -- the rows whose counted columns changed are summed.
+        -- Most message updates (delivery receipts, metadata) change nothing stats read; the
+        -- zero sums write nothing.
         perform stats_add_hours(array(
-            select stats_hour_terms(n, 1) from new_rows n join old_rows o using (id)
-             where (n.created_at, n.requires_human, n.conversation_id)
-                   is distinct from (o.created_at, o.requires_human, o.conversation_id)
+            select stats_hour_terms(n, 1) from new_rows n
             union all
-            select stats_hour_terms(o, -1) from new_rows n join old_rows o using (id)
-             where (n.created_at, n.requires_human, n.conversation_id)
-                   is distinct from (o.created_at, o.requires_human, o.conversation_id)));
+            select stats_hour_terms(o, -1) from old_rows o));
         perform stats_add_conversations(array(
-            select stats_message_terms(n, 1) from new_rows n join old_rows o using (id)
-             where (n.requires_human and not n.human_replied)
-                   is distinct from (o.requires_human and not o.human_replied)
-                or (n.platform, n.conversation_id) is distinct from (o.platform, o.conversation_id)
+            select stats_message_terms(n, 1) from new_rows n
+             where n.requires_human and not n.human_replied
             union all
-            select stats_message_terms(o, -1) from new_rows n join old_rows o using (id)
-             where (n.requires_human and not n.human_replied)
-                   is distinct from (o.requires_human and not o.human_replied)
-                or (n.platform, n.conversation_id) is distinct from (o.platform, o.conversation_id)));
+            select stats_message_terms(o, -1) from old_rows o
+             where o.requires_human and not o.human_replied));
     end if;
     return null;
 end
@@ -263,11 +286,11 @@ select public.stats_add_conversations(array(
 select public.stats_add_conversations(array(
     select public.stats_message_terms(m, 1) from public.messages m
      where m.requires_human and not m.human_replied));
-insert into public.stats_hourly (bucket_hour, shard, messages, escalations)
-select date_trunc('hour', created_at, 'UTC'), (conversation_id % 16)::smallint, count(*),
-       count(*) filter (where requires_human)
+insert into public.stats_hourly_deltas (bucket_hour, messages, escalations)
+select date_trunc('hour', created_at, 'UTC'), count(*), count(*) filter (where requires_human)
   from public.messages
- group by 1, 2;
+ group by 1;
+select public.stats_compact();
 
 -- ---------------------------------------------------------------------------------------------
 -- Stats (replaced): read from the roll-ups; the same JSON as before
@@ -275,10 +298,25 @@ select date_trunc('hour', created_at, 'UTC'), (conversation_id % 16)::smallint, 
 
 create or replace function public.stats(p_now timestamptz)
 returns jsonb
-language sql stable security invoker
+language plpgsql volatile security invoker
 set search_path = public, extensions
 as $$
-    with conv as (
+begin
+    perform stats_compact();
+    -- One statement, one snapshot: counters plus the journal rows not folded (by a
+    -- concurrent caller, or written since), each write counted exactly once.
+    return (
+    with counters as (
+        select * from stats_conversations
+        union all
+        select * from stats_conversation_deltas
+    ),
+    hourly as (
+        select * from stats_hourly
+        union all
+        select * from stats_hourly_deltas
+    ),
+    conv as (
         select coalesce(sum(conversations), 0)::bigint as total,
                coalesce(sum(active), 0)::bigint as active,
                coalesce(sum(closed), 0)::bigint as closed,
@@ -290,7 +328,7 @@ as $$
                coalesce(sum(response_us), 0)   as response_us,
                coalesce(sum(responses), 0)::bigint as responses,
                coalesce(sum(unreplied), 0)::bigint as unreplied
-          from stats_conversations
+          from counters
     ),
     -- percentile_cont(0.5) without the sort of every response time: the middle one or two
     -- from the index, interpolated as percentile_cont does (lo + 0.5 * (hi - lo)).
@@ -313,7 +351,7 @@ as $$
                coalesce(sum(s.active), 0)        as active_conversations,
                coalesce(sum(s.messages), 0)      as messages
           from unnest(array['messenger', 'webchat']) as pl(platform)
-          left join stats_conversations s on s.platform = pl.platform
+          left join counters s on s.platform = pl.platform
          group by pl.platform
     ),
     hours as (
@@ -323,7 +361,7 @@ as $$
     ),
     per_hour as (
         select bucket_hour as hour, sum(messages) as messages, sum(escalations) as escalations
-          from stats_hourly
+          from hourly
          where bucket_hour >= date_trunc('hour', p_now, 'UTC') - interval '23 hours'
            and bucket_hour <  date_trunc('hour', p_now, 'UTC') + interval '1 hour'
          group by 1
@@ -337,7 +375,7 @@ as $$
     per_day as (
         select date_trunc('day', bucket_hour, 'UTC') as day, sum(messages) as messages,
                sum(escalations) as escalations
-          from stats_hourly
+          from hourly
          where bucket_hour >= date_trunc('day', p_now, 'UTC') - interval '696 hours'
            and bucket_hour <  date_trunc('day', p_now, 'UTC') + interval '24 hours'
          group by 1
@@ -384,7 +422,8 @@ as $$
                         order by days.day)
                from days left join per_day on per_day.day = days.day),
         'timestamp', p_now)
-    from conv, median
+    from conv, median);
+end
 $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -507,9 +546,11 @@ $$;
 -- gets the counter tables and the functions.
 -- ---------------------------------------------------------------------------------------------
 
-revoke all on table public.stats_conversations, public.stats_hourly
+revoke all on table public.stats_conversations, public.stats_hourly,
+    public.stats_conversation_deltas, public.stats_hourly_deltas
     from public, anon, authenticated;
-grant select, insert, update, delete on table public.stats_conversations, public.stats_hourly
+grant select, insert, update, delete on table public.stats_conversations, public.stats_hourly,
+    public.stats_conversation_deltas, public.stats_hourly_deltas
     to service_role;
 
 revoke all on function
@@ -518,6 +559,7 @@ revoke all on function
     public.stats_hour_terms(public.messages, integer),
     public.stats_add_conversations(public.stats_conversations[]),
     public.stats_add_hours(public.stats_hourly[]),
+    public.stats_compact(),
     public.stats_conversations_changed(),
     public.stats_messages_changed(),
     public.stats(timestamptz),
@@ -529,6 +571,7 @@ grant execute on function
     public.stats_hour_terms(public.messages, integer),
     public.stats_add_conversations(public.stats_conversations[]),
     public.stats_add_hours(public.stats_hourly[]),
+    public.stats_compact(),
     public.stats_conversations_changed(),
     public.stats_messages_changed(),
     public.stats(timestamptz),
