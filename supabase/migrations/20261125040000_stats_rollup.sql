@@ -63,8 +63,9 @@ create table public.stats_hourly (
 );
 
 -- The journals: same columns, no key (many rows per platform or hour until folded).
-create table public.stats_conversation_deltas (like public.stats_conversations);
-create table public.stats_hourly_deltas (like public.stats_hourly);
+create table public.stats_conversation_deltas
+    (like public.stats_conversations including defaults);
+create table public.stats_hourly_deltas (like public.stats_hourly including defaults);
 
 alter table public.stats_conversations enable row level security;
 alter table public.stats_hourly enable row level security;
@@ -77,82 +78,8 @@ create index conversations_response_time_idx
     where first_human_reply_at >= escalated_at;
 
 -- ---------------------------------------------------------------------------------------------
--- What one row contributes (sign = 1 for a new row, -1 for an old one)
+-- Folding the journal into the counters
 -- ---------------------------------------------------------------------------------------------
-
-create function public.stats_conversation_terms(c public.conversations, sign integer)
-returns public.stats_conversations
-language sql immutable
-set search_path = public, extensions
-as $$
-    select c.platform,
-           sign::bigint,
-           sign * (c.status = 'active')::int,
-           sign * (c.status = 'closed')::int,
-           sign * c.message_count::bigint,
-           sign * c.needs_human::int,
-           sign * (c.escalated_at is not null)::int,
-           sign * (c.escalated_at is not null or c.first_human_reply_at is not null
-                   or c.handled_by = 'human')::int,
-           sign * (c.status = 'closed' and c.escalated_at is null
-                   and c.first_human_reply_at is null and c.handled_by = 'bot')::int,
-           case when c.first_human_reply_at >= c.escalated_at
-                then sign * (extract(epoch from c.first_human_reply_at - c.escalated_at)
-                             * 1000000) else 0 end,
-           case when c.first_human_reply_at >= c.escalated_at then sign else 0 end,
-           0::bigint
-$$;
-
-create function public.stats_message_terms(m public.messages, sign integer)
-returns public.stats_conversations
-language sql immutable
-set search_path = public, extensions
-as $$
-    select m.platform, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
-           0::bigint, 0::bigint, 0::numeric, 0::bigint,
-           sign * (m.requires_human and not m.human_replied)::int
-$$;
-
-create function public.stats_hour_terms(m public.messages, sign integer)
-returns public.stats_hourly
-language sql immutable
-set search_path = public, extensions
-as $$
-    select date_trunc('hour', m.created_at, 'UTC'), sign::bigint, sign * m.requires_human::int
-$$;
-
--- ---------------------------------------------------------------------------------------------
--- Journaling summed terms (writers), folding the journal into the counters (stats)
--- ---------------------------------------------------------------------------------------------
-
-create function public.stats_add_conversations(d public.stats_conversations[])
-returns void
-language sql volatile
-set search_path = public, extensions
-as $$
-    insert into stats_conversation_deltas
-    select platform, sum(conversations), sum(active), sum(closed), sum(messages),
-           sum(needing_human), sum(escalated), sum(handed), sum(bot_resolved),
-           sum(response_us), sum(responses), sum(unreplied)
-      from unnest(d)
-     group by platform
-    having sum(conversations) <> 0 or sum(active) <> 0 or sum(closed) <> 0
-        or sum(messages) <> 0 or sum(needing_human) <> 0 or sum(escalated) <> 0
-        or sum(handed) <> 0 or sum(bot_resolved) <> 0 or sum(response_us) <> 0
-        or sum(responses) <> 0 or sum(unreplied) <> 0
-$$;
-
-create function public.stats_add_hours(d public.stats_hourly[])
-returns void
-language sql volatile
-set search_path = public, extensions
-as $$
-    insert into stats_hourly_deltas
-    select bucket_hour, sum(messages), sum(escalations)
-      from unnest(d)
-     group by bucket_hour
-    having sum(messages) <> 0 or sum(escalations) <> 0
-$$;
 
 -- Move the journal rows this snapshot sees into the counters, in one transaction (so a reader
 -- sees them in one place or the other, never both or neither). Only one caller folds at a
@@ -208,17 +135,107 @@ language plpgsql volatile
 set search_path = public, extensions
 as $$
 begin
+    -- d: the statement's rows, signed (+1 what is there now, -1 what was there before). The
+    -- three branches differ only in d: a transition table exists only for its own events.
     if tg_op = 'INSERT' then
-        perform stats_add_conversations(array(
-            select stats_conversation_terms(n, 1) from new_rows n));
+        insert into stats_conversation_deltas
+        select d.platform,
+               sum(d.sign),
+               sum(d.sign * (d.status = 'active')::int),
+               sum(d.sign * (d.status = 'closed')::int),
+               sum(d.sign * d.message_count),
+               sum(d.sign * d.needs_human::int),
+               sum(d.sign * (d.escalated_at is not null)::int),
+               sum(d.sign * (d.escalated_at is not null or d.first_human_reply_at is not null
+                             or d.handled_by = 'human')::int),
+               sum(d.sign * (d.status = 'closed' and d.escalated_at is null
+                             and d.first_human_reply_at is null and d.handled_by = 'bot')::int),
+               coalesce(sum(d.sign * extract(epoch from d.first_human_reply_at - d.escalated_at)
+                            * 1000000) filter (where d.first_human_reply_at >= d.escalated_at), 0),
+               count(*) filter (where d.first_human_reply_at >= d.escalated_at and d.sign = 1)
+                 - count(*) filter (where d.first_human_reply_at >= d.escalated_at and d.sign = -1),
+               0
+          from (select 1 as sign, n.* from new_rows as n) as d
+         group by d.platform
+        having sum(d.sign) <> 0
+            or sum(d.sign * (d.status = 'active')::int) <> 0
+            or sum(d.sign * (d.status = 'closed')::int) <> 0
+            or sum(d.sign * d.message_count) <> 0
+            or sum(d.sign * d.needs_human::int) <> 0
+            or sum(d.sign * (d.escalated_at is not null)::int) <> 0
+            or sum(d.sign * (d.escalated_at is not null or d.first_human_reply_at is not null
+                             or d.handled_by = 'human')::int) <> 0
+            or sum(d.sign * (d.status = 'closed' and d.escalated_at is null
+                             and d.first_human_reply_at is null and d.handled_by = 'bot')::int) <> 0
+            or count(*) filter (where d.first_human_reply_at >= d.escalated_at) > 0;
     elsif tg_op = 'DELETE' then
-        perform stats_add_conversations(array(
-            select stats_conversation_terms(o, -1) from old_rows o));
+        insert into stats_conversation_deltas
+        select d.platform,
+               sum(d.sign),
+               sum(d.sign * (d.status = 'active')::int),
+               sum(d.sign * (d.status = 'closed')::int),
+               sum(d.sign * d.message_count),
+               sum(d.sign * d.needs_human::int),
+               sum(d.sign * (d.escalated_at is not null)::int),
+               sum(d.sign * (d.escalated_at is not null or d.first_human_reply_at is not null
+                             or d.handled_by = 'human')::int),
+               sum(d.sign * (d.status = 'closed' and d.escalated_at is null
+                             and d.first_human_reply_at is null and d.handled_by = 'bot')::int),
+               coalesce(sum(d.sign * extract(epoch from d.first_human_reply_at - d.escalated_at)
+                            * 1000000) filter (where d.first_human_reply_at >= d.escalated_at), 0),
+               count(*) filter (where d.first_human_reply_at >= d.escalated_at and d.sign = 1)
+                 - count(*) filter (where d.first_human_reply_at >= d.escalated_at and d.sign = -1),
+               0
+          from (select -1 as sign, o.* from old_rows as o) as d
+         group by d.platform
+        having sum(d.sign) <> 0
+            or sum(d.sign * (d.status = 'active')::int) <> 0
+            or sum(d.sign * (d.status = 'closed')::int) <> 0
+            or sum(d.sign * d.message_count) <> 0
+            or sum(d.sign * d.needs_human::int) <> 0
+            or sum(d.sign * (d.escalated_at is not null)::int) <> 0
+            or sum(d.sign * (d.escalated_at is not null or d.first_human_reply_at is not null
+                             or d.handled_by = 'human')::int) <> 0
+            or sum(d.sign * (d.status = 'closed' and d.escalated_at is null
+                             and d.first_human_reply_at is null and d.handled_by = 'bot')::int) <> 0
+            or count(*) filter (where d.first_human_reply_at >= d.escalated_at) > 0;
     else
-        perform stats_add_conversations(array(
-            select stats_conversation_terms(n, 1) from new_rows n
-            union all
-            select stats_conversation_terms(o, -1) from old_rows o));
+        insert into stats_conversation_deltas
+        select d.platform,
+               sum(d.sign),
+               sum(d.sign * (d.status = 'active')::int),
+               sum(d.sign * (d.status = 'closed')::int),
+               sum(d.sign * d.message_count),
+               sum(d.sign * d.needs_human::int),
+               sum(d.sign * (d.escalated_at is not null)::int),
+               sum(d.sign * (d.escalated_at is not null or d.first_human_reply_at is not null
+                             or d.handled_by = 'human')::int),
+               sum(d.sign * (d.status = 'closed' and d.escalated_at is null
+                             and d.first_human_reply_at is null and d.handled_by = 'bot')::int),
+               coalesce(sum(d.sign * extract(epoch from d.first_human_reply_at - d.escalated_at)
+                            * 1000000) filter (where d.first_human_reply_at >= d.escalated_at), 0),
+               count(*) filter (where d.first_human_reply_at >= d.escalated_at and d.sign = 1)
+                 - count(*) filter (where d.first_human_reply_at >= d.escalated_at and d.sign = -1),
+               0
+          from (select 1 as sign, n.* from new_rows as n
+                union all select -1 as sign, o.* from old_rows as o) as d
+         group by d.platform
+        having sum(d.sign) <> 0
+            or sum(d.sign * (d.status = 'active')::int) <> 0
+            or sum(d.sign * (d.status = 'closed')::int) <> 0
+            or sum(d.sign * d.message_count) <> 0
+            or sum(d.sign * d.needs_human::int) <> 0
+            or sum(d.sign * (d.escalated_at is not null)::int) <> 0
+            or sum(d.sign * (d.escalated_at is not null or d.first_human_reply_at is not null
+                             or d.handled_by = 'human')::int) <> 0
+            or sum(d.sign * (d.status = 'closed' and d.escalated_at is null
+                             and d.first_human_reply_at is null and d.handled_by = 'bot')::int) <> 0
+            or count(*) filter (where d.first_human_reply_at >= d.escalated_at) > 0;
+    end if;
+    -- Fold the journal now and then from the write path too, so it stays short even when
+    -- nobody asks for stats (one folder at a time; see stats_compact).
+    if random() < 0.002 then
+        perform stats_compact();
     end if;
     return null;
 end
@@ -230,29 +247,49 @@ language plpgsql volatile
 set search_path = public, extensions
 as $$
 begin
+    -- As stats_conversations_changed. Most message updates (delivery receipts, metadata)
+    -- change nothing stats read: their sums are zero and write nothing.
     if tg_op = 'INSERT' then
-        perform stats_add_hours(array(select stats_hour_terms(n, 1) from new_rows n));
-        perform stats_add_conversations(array(
-            select stats_message_terms(n, 1) from new_rows n
-             where n.requires_human and not n.human_replied));
+        insert into stats_hourly_deltas
+        select date_trunc('hour', d.created_at, 'UTC'), sum(d.sign),
+               sum(d.sign * d.requires_human::int)
+          from (select 1 as sign, n.* from new_rows as n) as d
+         group by 1
+        having sum(d.sign) <> 0 or sum(d.sign * d.requires_human::int) <> 0;
+        insert into stats_conversation_deltas (platform, unreplied)
+        select d.platform, sum(d.sign)
+          from (select 1 as sign, n.* from new_rows as n) as d
+         where d.requires_human and not d.human_replied
+         group by d.platform
+        having sum(d.sign) <> 0;
     elsif tg_op = 'DELETE' then
-        perform stats_add_hours(array(select stats_hour_terms(o, -1) from old_rows o));
-        perform stats_add_conversations(array(
-            select stats_message_terms(o, -1) from old_rows o
-             where o.requires_human and not o.human_replied));
+        insert into stats_hourly_deltas
+        select date_trunc('hour', d.created_at, 'UTC'), sum(d.sign),
+               sum(d.sign * d.requires_human::int)
+          from (select -1 as sign, o.* from old_rows as o) as d
+         group by 1
+        having sum(d.sign) <> 0 or sum(d.sign * d.requires_human::int) <> 0;
+        insert into stats_conversation_deltas (platform, unreplied)
+        select d.platform, sum(d.sign)
+          from (select -1 as sign, o.* from old_rows as o) as d
+         where d.requires_human and not d.human_replied
+         group by d.platform
+        having sum(d.sign) <> 0;
     else
-        -- Most message updates (delivery receipts, metadata) change nothing stats read; the
-        -- zero sums write nothing.
-        perform stats_add_hours(array(
-            select stats_hour_terms(n, 1) from new_rows n
-            union all
-            select stats_hour_terms(o, -1) from old_rows o));
-        perform stats_add_conversations(array(
-            select stats_message_terms(n, 1) from new_rows n
-             where n.requires_human and not n.human_replied
-            union all
-            select stats_message_terms(o, -1) from old_rows o
-             where o.requires_human and not o.human_replied));
+        insert into stats_hourly_deltas
+        select date_trunc('hour', d.created_at, 'UTC'), sum(d.sign),
+               sum(d.sign * d.requires_human::int)
+          from (select 1 as sign, n.* from new_rows as n
+                union all select -1 as sign, o.* from old_rows as o) as d
+         group by 1
+        having sum(d.sign) <> 0 or sum(d.sign * d.requires_human::int) <> 0;
+        insert into stats_conversation_deltas (platform, unreplied)
+        select d.platform, sum(d.sign)
+          from (select 1 as sign, n.* from new_rows as n
+                union all select -1 as sign, o.* from old_rows as o) as d
+         where d.requires_human and not d.human_replied
+         group by d.platform
+        having sum(d.sign) <> 0;
     end if;
     return null;
 end
@@ -281,12 +318,26 @@ create trigger stats_messages_deleted after delete on public.messages
 -- Backfill: the counters of the rows already there (the tables are locked since the top)
 -- ---------------------------------------------------------------------------------------------
 
-select public.stats_add_conversations(array(
-    select public.stats_conversation_terms(c, 1) from public.conversations c));
-select public.stats_add_conversations(array(
-    select public.stats_message_terms(m, 1) from public.messages m
-     where m.requires_human and not m.human_replied));
-insert into public.stats_hourly_deltas (bucket_hour, messages, escalations)
+insert into public.stats_conversations
+select platform, count(*), count(*) filter (where status = 'active'),
+       count(*) filter (where status = 'closed'), sum(message_count),
+       count(*) filter (where needs_human), count(escalated_at),
+       count(*) filter (where escalated_at is not null or first_human_reply_at is not null
+                          or handled_by = 'human'),
+       count(*) filter (where status = 'closed' and escalated_at is null
+                          and first_human_reply_at is null and handled_by = 'bot'),
+       coalesce(sum(extract(epoch from first_human_reply_at - escalated_at) * 1000000)
+                filter (where first_human_reply_at >= escalated_at), 0),
+       count(*) filter (where first_human_reply_at >= escalated_at),
+       0
+  from public.conversations
+ group by platform;
+insert into public.stats_conversation_deltas (platform, unreplied)
+select platform, count(*)
+  from public.messages
+ where requires_human and not human_replied
+ group by platform;
+insert into public.stats_hourly (bucket_hour, messages, escalations)
 select date_trunc('hour', created_at, 'UTC'), count(*), count(*) filter (where requires_human)
   from public.messages
  group by 1;
@@ -554,11 +605,6 @@ grant select, insert, update, delete on table public.stats_conversations, public
     to service_role;
 
 revoke all on function
-    public.stats_conversation_terms(public.conversations, integer),
-    public.stats_message_terms(public.messages, integer),
-    public.stats_hour_terms(public.messages, integer),
-    public.stats_add_conversations(public.stats_conversations[]),
-    public.stats_add_hours(public.stats_hourly[]),
     public.stats_compact(),
     public.stats_conversations_changed(),
     public.stats_messages_changed(),
@@ -566,11 +612,6 @@ revoke all on function
     public.stats_from_rows(timestamptz)
     from public, anon, authenticated;
 grant execute on function
-    public.stats_conversation_terms(public.conversations, integer),
-    public.stats_message_terms(public.messages, integer),
-    public.stats_hour_terms(public.messages, integer),
-    public.stats_add_conversations(public.stats_conversations[]),
-    public.stats_add_hours(public.stats_hourly[]),
     public.stats_compact(),
     public.stats_conversations_changed(),
     public.stats_messages_changed(),
