@@ -21,6 +21,9 @@
 -- (tests/reliability/test_stats_rollup.py found it). stats() folds the journal into the
 -- counter tables (stats_compact(): one caller at a time, the others skip it) and reads counters
 -- plus whatever journal rows remain, in one snapshot, so its figures are exact at any time.
+-- About one conversation write in 500 folds it too, so it stays short when nobody reads stats.
+-- The triggers are plain PL/pgSQL statements (plans cached per connection): SQL-language
+-- helper functions were planned again at every call and cut track_inbound's rate by 3-4x.
 -- Groups whose sums are all zero (an update of columns stats do not read, such as a delivery
 -- receipt) write no journal row.
 --
