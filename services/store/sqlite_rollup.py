@@ -8,7 +8,8 @@ row contributed, inside the writing statement's transaction, so every write path
 exact without knowing about them. SQLite has one writer at a time: no contention to spread.
 
 The trigger bodies are generated here from one definition of a row's contribution, so the
-insert, update and delete cases cannot drift apart.
+insert, update and delete cases cannot drift apart. ``CREATE TRIGGER IF NOT EXISTS`` keeps an
+existing trigger as it is: changing a body needs a schema version and a DROP TRIGGER step.
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def _hour_terms(row: str, sign: str) -> str:
             f" {sign} * {row}.requires_human AS escalations")
 
 
+_SET_CONVERSATIONS = ", ".join(f"{c} = {c} + excluded.{c}" for c in _CONVERSATION_COUNTERS)
+_SET_HOURS = "messages = messages + excluded.messages, escalations = escalations + excluded.escalations"
+
+
 def _add_conversations(source: str) -> str:
     """Upsert the sums of ``source`` (rows of conversation terms) per platform; zero sums
     (an update of columns stats do not read) touch nothing."""
@@ -67,8 +72,15 @@ def _add_conversations(source: str) -> str:
         f"INSERT INTO stats_conversations (platform, {', '.join(_CONVERSATION_COUNTERS)})"
         f" SELECT platform, {sums} FROM ({source}) GROUP BY platform"
         f" HAVING {' OR '.join(f'sum({c}) <> 0' for c in _CONVERSATION_COUNTERS)}"
-        " ON CONFLICT (platform) DO UPDATE SET "
-        + ", ".join(f"{c} = {c} + excluded.{c}" for c in _CONVERSATION_COUNTERS)
+        f" ON CONFLICT (platform) DO UPDATE SET {_SET_CONVERSATIONS}"
+    )
+
+
+def _add_conversation_row(terms: str, where: str = "true") -> str:
+    """Upsert one row's terms as they are (no grouping: the cheap path of every insert)."""
+    return (
+        f"INSERT INTO stats_conversations (platform, {', '.join(_CONVERSATION_COUNTERS)})"
+        f" SELECT {terms} WHERE {where} ON CONFLICT (platform) DO UPDATE SET {_SET_CONVERSATIONS}"
     )
 
 
@@ -78,9 +90,14 @@ def _add_hours(source: str) -> str:
         "INSERT INTO stats_hourly (bucket_hour, messages, escalations)"
         f" SELECT bucket_hour, sum(messages), sum(escalations) FROM ({source})"
         " GROUP BY bucket_hour HAVING sum(messages) <> 0 OR sum(escalations) <> 0"
-        " ON CONFLICT (bucket_hour) DO UPDATE SET messages = messages + excluded.messages,"
-        " escalations = escalations + excluded.escalations"
+        f" ON CONFLICT (bucket_hour) DO UPDATE SET {_SET_HOURS}"
     )
+
+
+def _add_hour_row(terms: str) -> str:
+    """Upsert one message's hour terms as they are."""
+    return (f"INSERT INTO stats_hourly (bucket_hour, messages, escalations) SELECT {terms}"
+            f" WHERE true ON CONFLICT (bucket_hour) DO UPDATE SET {_SET_HOURS}")
 
 
 def _trigger(name: str, event: str, statements: list[str]) -> str:
@@ -88,10 +105,13 @@ def _trigger(name: str, event: str, statements: list[str]) -> str:
     return f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event} FOR EACH ROW BEGIN\n{body}END"
 
 
-def _both(terms, extra_old: str = "", extra_new: str = "") -> str:
+def _both(terms) -> str:
     """The NEW row's terms and the OLD row's, negated, as one source."""
-    return (f"SELECT {terms('NEW', '1')} {extra_new}"
-            f" UNION ALL SELECT {terms('OLD', '-1')} {extra_old}")
+    return f"SELECT {terms('NEW', '1')} UNION ALL SELECT {terms('OLD', '-1')}"
+
+
+def _waiting(row: str) -> str:
+    return f"{row}.requires_human = 1 AND {row}.human_replied = 0"
 
 
 # Only updates of these columns can move a counter (SQLite's UPDATE OF filter).
@@ -105,19 +125,19 @@ ROLLUP_STATEMENTS: list[str] = [
     "CREATE TABLE IF NOT EXISTS stats_hourly (bucket_hour TEXT PRIMARY KEY,"  # 'YYYY-MM-DDTHH'
     " messages INTEGER NOT NULL DEFAULT 0, escalations INTEGER NOT NULL DEFAULT 0)",
     _trigger("stats_conversation_inserted", "INSERT ON conversations",
-             [_add_conversations(f"SELECT {_conversation_terms('NEW', '1')}")]),
+             [_add_conversation_row(_conversation_terms("NEW", "1"))]),
     _trigger("stats_conversation_updated", f"UPDATE OF {_CONVERSATION_COLUMNS} ON conversations",
              [_add_conversations(_both(_conversation_terms))]),
     _trigger("stats_conversation_deleted", "DELETE ON conversations",
-             [_add_conversations(f"SELECT {_conversation_terms('OLD', '-1')}")]),
+             [_add_conversation_row(_conversation_terms("OLD", "-1"))]),
     _trigger("stats_message_inserted", "INSERT ON messages",
-             [_add_hours(f"SELECT {_hour_terms('NEW', '1')}"),
-              _add_conversations(f"SELECT {_message_terms('NEW', '1')}")]),
+             [_add_hour_row(_hour_terms("NEW", "1")),
+              _add_conversation_row(_message_terms("NEW", "1"), _waiting("NEW"))]),
     _trigger("stats_message_updated", f"UPDATE OF {_MESSAGE_COLUMNS} ON messages",
              [_add_hours(_both(_hour_terms)), _add_conversations(_both(_message_terms))]),
     _trigger("stats_message_deleted", "DELETE ON messages",
-             [_add_hours(f"SELECT {_hour_terms('OLD', '-1')}"),
-              _add_conversations(f"SELECT {_message_terms('OLD', '-1')}")]),
+             [_add_hour_row(_hour_terms("OLD", "-1")),
+              _add_conversation_row(_message_terms("OLD", "-1"), _waiting("OLD"))]),
 ]
 
 # The counters of the rows already there: run once, in the upgrade transaction, when a file
