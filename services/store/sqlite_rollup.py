@@ -26,25 +26,38 @@ _CONVERSATION_COUNTERS = ("conversations", "active", "closed", "messages", "need
                           "unreplied")
 
 
-def _conversation_terms(row: str, sign: str) -> str:
-    """A SELECT list: what conversation ``row`` (NEW, OLD, or a table alias) contributes."""
+def _conversation_exprs(row: str) -> list[tuple[str, str]]:
+    """(counter, expression): what conversation ``row`` (NEW, OLD or an alias) contributes."""
     replied_after = f"{row}.first_human_reply_at >= {row}.escalated_at"
     micros = _MICROSECONDS_BETWEEN.format(a=f"{row}.first_human_reply_at", b=f"{row}.escalated_at")
-    return (
-        f"{row}.platform AS platform, {sign} AS conversations,"
-        f" {sign} * ({row}.status = 'active') AS active,"
-        f" {sign} * ({row}.status = 'closed') AS closed,"
-        f" {sign} * {row}.message_count AS messages,"
-        f" {sign} * {row}.needs_human AS needing_human,"
-        f" {sign} * ({row}.escalated_at IS NOT NULL) AS escalated,"
-        f" {sign} * ({row}.escalated_at IS NOT NULL OR {row}.first_human_reply_at IS NOT NULL"
-        f" OR {row}.handled_by = 'human') AS handed,"
-        f" {sign} * ({row}.status = 'closed' AND {row}.escalated_at IS NULL"
-        f" AND {row}.first_human_reply_at IS NULL AND {row}.handled_by = 'bot') AS bot_resolved,"
-        f" {sign} * coalesce(CASE WHEN {replied_after} THEN {micros} END, 0) AS response_us,"
-        f" {sign} * coalesce({replied_after}, 0) AS responses,"
-        " 0 AS unreplied"
-    )
+    return [
+        ("conversations", "1"),
+        ("active", f"({row}.status = 'active')"),
+        ("closed", f"({row}.status = 'closed')"),
+        ("messages", f"{row}.message_count"),
+        ("needing_human", f"{row}.needs_human"),
+        ("escalated", f"({row}.escalated_at IS NOT NULL)"),
+        ("handed", f"({row}.escalated_at IS NOT NULL OR {row}.first_human_reply_at IS NOT NULL"
+                   f" OR {row}.handled_by = 'human')"),
+        ("bot_resolved", f"({row}.status = 'closed' AND {row}.escalated_at IS NULL"
+                         f" AND {row}.first_human_reply_at IS NULL AND {row}.handled_by = 'bot')"),
+        ("response_us", f"coalesce(CASE WHEN {replied_after} THEN {micros} END, 0)"),
+        ("responses", f"coalesce({replied_after}, 0)"),
+        ("unreplied", "0"),
+    ]
+
+
+def _conversation_terms(row: str, sign: str) -> str:
+    """A SELECT list: what conversation ``row`` contributes, times ``sign``."""
+    return f"{row}.platform AS platform, " + ", ".join(
+        f"{sign} * {e} AS {c}" for c, e in _conversation_exprs(row))
+
+
+def _conversation_change() -> str:
+    """A SELECT list: NEW's contribution minus OLD's (an update within one platform)."""
+    return "NEW.platform AS platform, " + ", ".join(
+        f"{n} - {o} AS {c}"
+        for (c, n), (_, o) in zip(_conversation_exprs("NEW"), _conversation_exprs("OLD")))
 
 
 def _message_terms(row: str, sign: str) -> str:
@@ -126,8 +139,14 @@ ROLLUP_STATEMENTS: list[str] = [
     " messages INTEGER NOT NULL DEFAULT 0, escalations INTEGER NOT NULL DEFAULT 0)",
     _trigger("stats_conversation_inserted", "INSERT ON conversations",
              [_add_conversation_row(_conversation_terms("NEW", "1"))]),
+    # One upsert of the difference (every tracked message bumps message_count); a platform
+    # change, which the store never makes, moves the row's contribution across.
     _trigger("stats_conversation_updated", f"UPDATE OF {_CONVERSATION_COLUMNS} ON conversations",
-             [_add_conversations(_both(_conversation_terms))]),
+             [_add_conversation_row(_conversation_change(), "NEW.platform = OLD.platform"),
+              _add_conversation_row(_conversation_terms("OLD", "-1"),
+                                    "NEW.platform <> OLD.platform"),
+              _add_conversation_row(_conversation_terms("NEW", "1"),
+                                    "NEW.platform <> OLD.platform")]),
     _trigger("stats_conversation_deleted", "DELETE ON conversations",
              [_add_conversation_row(_conversation_terms("OLD", "-1"))]),
     _trigger("stats_message_inserted", "INSERT ON messages",
