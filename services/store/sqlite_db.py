@@ -19,8 +19,9 @@ from typing import Any, Iterator
 
 from services.errors import StoreUnavailable
 from services.models import Conversation, Job, Message, utc
+from services.store.sqlite_rollup import BACKFILL_STATEMENTS, ROLLUP_STATEMENTS
 
-SCHEMA_VERSION = 3  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
+SCHEMA_VERSION = 4  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
 BUSY_TIMEOUT_MS = 10_000
 _SCHEMA_FILE = Path(__file__).with_name("sqlite_schema.sql")
 
@@ -65,7 +66,8 @@ def _split_script(script: str) -> list[str]:
     return statements
 
 
-_SCHEMA_STATEMENTS = _split_script(_SCHEMA_FILE.read_text(encoding="utf-8"))
+_SCHEMA_STATEMENTS = (_split_script(_SCHEMA_FILE.read_text(encoding="utf-8"))
+                      + ROLLUP_STATEMENTS)  # the roll-up tables and triggers (version 4)
 
 # What a database of version N needs before the (idempotent) schema file can run on it: the
 # file creates missing tables and indexes, but CREATE TABLE IF NOT EXISTS never adds a column
@@ -73,6 +75,11 @@ _SCHEMA_STATEMENTS = _split_script(_SCHEMA_FILE.read_text(encoding="utf-8"))
 _UPGRADES: dict[int, list[str]] = {
     1: ["ALTER TABLE conversations ADD COLUMN handoff_timeout_notified_at TEXT"],
     2: ["ALTER TABLE conversations ADD COLUMN priority_raised_at TEXT"],
+}
+# What a database of version N needs after the schema file ran: filling tables it created
+# from the rows already there (same transaction, so no write falls in between).
+_BACKFILLS: dict[int, list[str]] = {
+    3: BACKFILL_STATEMENTS,
 }
 
 
@@ -169,6 +176,10 @@ class SqliteDatabase:
                         db.execute(statement)
             for statement in _SCHEMA_STATEMENTS:
                 db.execute(statement)
+            if version:
+                for step in range(version, SCHEMA_VERSION):
+                    for statement in _BACKFILLS.get(step, ()):
+                        db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def ping(self) -> None:

@@ -6,6 +6,9 @@
 -- after the upgrade steps in sqlite_db.py (ALTER TABLE for columns added since version 1).
 -- Schema version 3 (mirrors supabase/migrations/20261125020000_followups.sql): the
 -- priority_raised_at column and the indexes of the waiting sort and the priority-raise scan.
+-- Schema version 4 (mirrors supabase/migrations/20261125040000_stats_rollup.sql): the roll-up
+-- counters stats() reads, whose tables and triggers are generated in sqlite_rollup.py (and
+-- filled from the existing rows on upgrade, sqlite_db.py), and the response-time index below.
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -84,6 +87,14 @@ CREATE INDEX IF NOT EXISTS conversations_waiting_idx
 -- The priority-raise scan: waiting conversations not yet raised during this wait.
 CREATE INDEX IF NOT EXISTS conversations_priority_raise_idx ON conversations (waiting_since)
     WHERE needs_human = 1 AND priority_raised_at IS NULL AND priority > 1;
+-- The median first human response in stats: response times in order (the expression must be
+-- the one sqlite_stats.py orders by), only for the conversations that have one.
+CREATE INDEX IF NOT EXISTS conversations_response_time_idx ON conversations (
+    ((CAST(strftime('%s', substr(first_human_reply_at, 1, 19)) AS INTEGER)
+      - CAST(strftime('%s', substr(escalated_at, 1, 19)) AS INTEGER))
+     + (CAST(substr(first_human_reply_at, 21, 6) AS INTEGER)
+        - CAST(substr(escalated_at, 21, 6) AS INTEGER)) / 1e6))
+    WHERE first_human_reply_at >= escalated_at;
 
 CREATE TABLE IF NOT EXISTS messages (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,

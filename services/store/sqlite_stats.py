@@ -1,4 +1,5 @@
-"""Aggregates of the SQLite store (mixed into ``SqliteStore``): ``stats()``."""
+"""Aggregates of the SQLite store (mixed into ``SqliteStore``): ``stats()`` from the roll-up
+counters (sqlite_rollup.py), and ``stats_from_rows()``, the same figures by scanning the rows."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ _HANDED_TO_HUMAN = ("(escalated_at IS NOT NULL OR first_human_reply_at IS NOT NU
 _BOT_RESOLVED = ("(status = 'closed' AND escalated_at IS NULL AND first_human_reply_at IS NULL"
                  " AND handled_by = 'bot')")
 # The median of the response times: the middle one, or the mean of the middle two (as
-# PostgreSQL's percentile_cont(0.5)); NULL when there are none.
+# PostgreSQL's percentile_cont(0.5)); NULL when there are none. This one counts them first.
 _MEDIAN_RESPONSE = (
     f"WITH r AS (SELECT {_RESPONSE_SECONDS} AS s FROM conversations WHERE {_REPLIED_AFTER}),"
     " n AS (SELECT count(*) AS c FROM r)"
@@ -31,21 +32,61 @@ _MEDIAN_RESPONSE = (
 )
 
 
+# The same median, the count known (from the counters): only the middle one or two rows are
+# read, by walking conversations_response_time_idx (same expression, same condition).
+_MIDDLE_RESPONSES = (
+    f"SELECT avg(s) FROM (SELECT {_RESPONSE_SECONDS} AS s FROM conversations"
+    f" WHERE {_REPLIED_AFTER} ORDER BY {_RESPONSE_SECONDS} LIMIT ? OFFSET ?)"
+)
+
+
+def _windows(now: datetime) -> tuple[list[datetime], list[datetime]]:
+    """The 24 UTC hours and the 30 UTC days of the charts, the last ones containing ``now``."""
+    first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
+    first_day = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=29)
+    return ([first + timedelta(hours=i) for i in range(24)],
+            [first_day + timedelta(days=i) for i in range(30)])
+
+
 class SqliteStats:
     """The aggregate half of ``ConversationStore``; needs ``_tx``."""
 
     _tx: Callable[..., ContextManager[sqlite3.Connection]]
 
     def stats(self, now: datetime) -> Stats:
-        """Aggregates over all conversations: five aggregate queries in one read snapshot."""
+        """Aggregates over all conversations, read from the roll-up counters (a few dozen
+        rows, whatever the number of messages) and the middle of the response-time index."""
         now = utc(now)
-        first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
-        hours = [first + timedelta(hours=i) for i in range(24)]
-        first_day = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=29)
-        days = [first_day + timedelta(days=i) for i in range(30)]
+        hours, days = _windows(now)
         with self._tx("DEFERRED") as db:
-            # Message totals are sums of message_count, which every insert bumps in the same
-            # transaction: cheaper than counting the (much larger) messages table.
+            groups = db.execute(
+                "SELECT platform, conversations, active, closed, messages,"
+                " needing_human AS needing, escalated, handed, bot_resolved,"
+                " response_us, responses, unreplied"
+                " FROM stats_conversations").fetchall()
+            responses = sum(g["responses"] for g in groups)
+            median = db.execute(
+                _MIDDLE_RESPONSES, (2 - responses % 2, (responses - 1) // 2)
+            ).fetchone()[0] if responses else None
+            per_hour = {row[0]: row for row in db.execute(
+                "SELECT bucket_hour, messages, escalations FROM stats_hourly"
+                " WHERE bucket_hour >= ? AND bucket_hour < ?",
+                (ts(hours[0])[:13], ts(hours[-1] + timedelta(hours=1))[:13])).fetchall()}
+            per_day = {row[0]: row for row in db.execute(
+                "SELECT substr(bucket_hour, 1, 10) AS day, sum(messages), sum(escalations)"
+                " FROM stats_hourly WHERE bucket_hour >= ? AND bucket_hour < ? GROUP BY day",
+                (ts(days[0])[:13], ts(days[-1] + timedelta(days=1))[:13])).fetchall()}
+        response_us = sum(g["response_us"] for g in groups)  # integers: an exact sum
+        return _assemble(now, hours, days, groups, median, per_hour, per_day,
+                         unreplied=sum(g["unreplied"] for g in groups),
+                         avg_response=response_us / 1e6 / responses if responses else None)
+
+    def stats_from_rows(self, now: datetime) -> Stats:
+        """The same aggregates computed by scanning every conversation and message: the
+        reference the roll-up counters are checked against (tests, audits); slow at scale."""
+        now = utc(now)
+        hours, days = _windows(now)
+        with self._tx("DEFERRED") as db:
             groups = db.execute(
                 "SELECT platform, count(*) AS conversations,"
                 " coalesce(sum(status = 'active'), 0) AS active,"
@@ -71,47 +112,56 @@ class SqliteStats:
                 " coalesce(sum(requires_human), 0) FROM messages"
                 " WHERE created_at >= ? AND created_at < ? GROUP BY day",
                 (ts(days[0]), ts(days[-1] + timedelta(days=1)))).fetchall()}
+        responses = sum(g["responses"] for g in groups)
+        response_sum = sum(g["response_sum"] or 0 for g in groups)
+        return _assemble(now, hours, days, groups, median, per_hour, per_day,
+                         unreplied=unreplied,
+                         avg_response=response_sum / responses if responses else None)
 
-        def total_of(column: str) -> int:
-            return sum(g[column] for g in groups)
 
-        total, messages = total_of("conversations"), total_of("messages")
-        closed = total_of("closed")
-        escalated, responses = total_of("escalated"), total_of("responses")
-        handed, bot_resolved = total_of("handed"), total_of("bot_resolved")
-        by_platform = {p: PlatformStats() for p in PLATFORMS}
-        for g in groups:
-            by_platform[g["platform"]] = PlatformStats(
-                conversations=g["conversations"], active_conversations=g["active"],
-                messages=g["messages"])
-        buckets = []
-        for hour in hours:
-            row = per_hour.get(ts(hour)[:13])
-            buckets.append(HourBucket(hour=hour, messages=row[1] if row else 0,
-                                      escalations=row[2] if row else 0))
-        daily = []
-        for day in days:
-            row = per_day.get(ts(day)[:10])
-            daily.append(DayBucket(day=day, messages=row[1] if row else 0,
-                                   escalations=row[2] if row else 0))
-        return Stats(
-            total_conversations=total,
-            active_conversations=total_of("active"),
-            total_messages=messages,
-            messages_requiring_human=unreplied,
-            conversations_needing_human=total_of("needing"),
-            escalated_conversations=escalated,
-            escalation_rate=escalated / total if total else 0.0,
-            avg_messages_per_conversation=messages / total if total else 0.0,
-            avg_first_human_response_seconds=(
-                sum(g["response_sum"] or 0 for g in groups) / responses if responses else None),
-            median_first_human_response_seconds=median,
-            handed_to_human_conversations=handed,
-            handoff_rate=handed / total if total else 0.0,
-            bot_resolved_conversations=bot_resolved,
-            bot_resolved_rate=bot_resolved / closed if closed else 0.0,
-            by_platform=by_platform,
-            messages_per_hour=buckets,
-            messages_per_day=daily,
-            timestamp=now,
-        )
+def _assemble(now: datetime, hours: list[datetime], days: list[datetime],
+              groups: list[sqlite3.Row], median: float | None, per_hour: dict, per_day: dict,
+              *, unreplied: int, avg_response: float | None) -> Stats:
+    """``Stats`` from per-platform groups and the hour/day rows keyed by their text prefix."""
+
+    def total_of(column: str) -> int:
+        return sum(g[column] for g in groups)
+
+    total, messages = total_of("conversations"), total_of("messages")
+    closed, escalated = total_of("closed"), total_of("escalated")
+    handed, bot_resolved = total_of("handed"), total_of("bot_resolved")
+    by_platform = {p: PlatformStats() for p in PLATFORMS}
+    for g in groups:
+        by_platform[g["platform"]] = PlatformStats(
+            conversations=g["conversations"], active_conversations=g["active"],
+            messages=g["messages"])
+    buckets = []
+    for hour in hours:
+        row = per_hour.get(ts(hour)[:13])
+        buckets.append(HourBucket(hour=hour, messages=row[1] if row else 0,
+                                  escalations=row[2] if row else 0))
+    daily = []
+    for day in days:
+        row = per_day.get(ts(day)[:10])
+        daily.append(DayBucket(day=day, messages=row[1] if row else 0,
+                               escalations=row[2] if row else 0))
+    return Stats(
+        total_conversations=total,
+        active_conversations=total_of("active"),
+        total_messages=messages,
+        messages_requiring_human=unreplied,
+        conversations_needing_human=total_of("needing"),
+        escalated_conversations=escalated,
+        escalation_rate=escalated / total if total else 0.0,
+        avg_messages_per_conversation=messages / total if total else 0.0,
+        avg_first_human_response_seconds=avg_response,
+        median_first_human_response_seconds=median,
+        handed_to_human_conversations=handed,
+        handoff_rate=handed / total if total else 0.0,
+        bot_resolved_conversations=bot_resolved,
+        bot_resolved_rate=bot_resolved / closed if closed else 0.0,
+        by_platform=by_platform,
+        messages_per_hour=buckets,
+        messages_per_day=daily,
+        timestamp=now,
+    )

@@ -275,6 +275,11 @@ class SupabaseStore(SupabasePipeline):
         """Aggregates computed by the ``stats`` SQL function in one request."""
         return Stats.model_validate(self._rpc("stats", {"p_now": _ts(now)}))
 
+    def stats_from_rows(self, now: datetime) -> Stats:
+        """The same aggregates computed by scanning every row (``stats_from_rows`` in SQL):
+        the reference the roll-up counters behind ``stats()`` are checked against; slow."""
+        return Stats.model_validate(self._rpc("stats_from_rows", {"p_now": _ts(now)}))
+
     # -- admin users and API tokens -----------------------------------------------------
     def create_user(
         self, email: str, role: UserRole, password_hash: str, now: datetime

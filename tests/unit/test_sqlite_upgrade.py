@@ -16,6 +16,7 @@ from tests.contract.helpers import inbound, outbound
 DATA = Path(__file__).with_name("data")
 V1_SCHEMA = DATA / "sqlite_schema_v1.sql"
 V2_SCHEMA = DATA / "sqlite_schema_v2.sql"
+V3_SCHEMA = DATA / "sqlite_schema_v3.sql"
 
 
 def _version_1_database(path: Path) -> None:
@@ -50,7 +51,7 @@ def test_version_1_file_is_upgraded_in_place(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
             indexes = {r[0] for r in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"handoff_timeout_notified_at", "priority_raised_at"} <= _columns(
@@ -112,6 +113,89 @@ def test_version_2_file_is_upgraded_in_place(tmp_path, clock):
         assert [c.id for c in page.conversations] == [1]
     finally:
         store.close()
+
+
+def _version_3_database(path: Path) -> None:
+    """A version-3 file with conversations in every state the stats count, and no roll-ups."""
+    db = sqlite3.connect(path)
+    db.executescript(V3_SCHEMA.read_text(encoding="utf-8"))
+    day = "2026-11-24T"
+    db.executescript(f"""
+        -- 1 messenger, active, escalated 10:00, agent 10:01:30.25 (90.25 s), 3 messages.
+        -- 2 webchat, closed by the bot alone, 2 messages.
+        -- 3 webchat, active, escalated 11:00, nobody yet, 1 message waiting for a human.
+        -- 4 webchat, idle, escalated 09:00:00, agent 09:00:10 (10 s), 2 messages.
+        INSERT INTO conversations (platform, external_user_id, status, handled_by, needs_human,
+                                   message_count, escalated_at, first_human_reply_at,
+                                   created_at, updated_at, last_message_at)
+        VALUES ('messenger', 'u1', 'active', 'bot', 0, 3, '{day}10:00:00.000000+00:00',
+                '{day}10:01:30.250000+00:00', '{day}09:59:00.000000+00:00',
+                '{day}10:01:30.250000+00:00', '{day}10:01:30.250000+00:00'),
+               ('webchat', 'u2', 'closed', 'bot', 0, 2, NULL, NULL,
+                '{day}08:00:00.000000+00:00', '{day}08:00:01.000000+00:00',
+                '{day}08:00:01.000000+00:00'),
+               ('webchat', 'u3', 'active', 'bot', 1, 1, '{day}11:00:00.000000+00:00', NULL,
+                '{day}10:59:00.000000+00:00', '{day}11:00:00.000000+00:00',
+                '{day}10:59:00.000000+00:00'),
+               ('webchat', 'u4', 'idle', 'human', 0, 2, '{day}09:00:00.000000+00:00',
+                '{day}09:00:10.000000+00:00', '{day}08:59:00.000000+00:00',
+                '{day}09:00:10.000000+00:00', '{day}09:00:10.000000+00:00');
+        INSERT INTO messages (conversation_id, platform, sender_type, content, created_at,
+                              requires_human, human_replied)
+        VALUES (1, 'messenger', 'user', 'a', '{day}09:59:00.000000+00:00', 1, 1),
+               (1, 'messenger', 'bot', 'b', '{day}09:59:01.000000+00:00', 0, 0),
+               (1, 'messenger', 'agent', 'c', '{day}10:01:30.250000+00:00', 0, 0),
+               (2, 'webchat', 'user', 'd', '{day}08:00:00.000000+00:00', 0, 0),
+               (2, 'webchat', 'bot', 'e', '{day}08:00:01.000000+00:00', 0, 0),
+               (3, 'webchat', 'user', 'f', '{day}10:59:00.000000+00:00', 1, 0),
+               (4, 'webchat', 'user', 'g', '{day}08:59:00.000000+00:00', 1, 1),
+               (4, 'webchat', 'agent', 'h', '{day}09:00:10.000000+00:00', 0, 0);
+        PRAGMA user_version = 3;
+    """)
+    db.close()
+
+
+def test_version_3_file_gets_its_stats_rollups_filled_in_place(tmp_path, clock):
+    path = tmp_path / "v3.db"
+    _version_3_database(path)
+    with sqlite3.connect(path) as db:
+        assert not db.execute(
+            "SELECT name FROM sqlite_master WHERE name LIKE 'stats_%'").fetchall()
+    now = clock()
+
+    store = SqliteStore(path)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+            assert db.execute("SELECT count(*) FROM stats_hourly").fetchone()[0] == 3  # 08-10h
+        s = store.stats(now)
+        assert s == store.stats_from_rows(now)  # backfilled counters = the rows
+        assert (s.total_conversations, s.active_conversations, s.total_messages) == (4, 2, 8)
+        assert (s.messages_requiring_human, s.conversations_needing_human) == (1, 1)
+        assert (s.escalated_conversations, s.handed_to_human_conversations) == (3, 3)
+        assert s.bot_resolved_conversations == 1
+        assert s.avg_first_human_response_seconds == pytest.approx(50.125)  # (90.25 + 10) / 2
+        assert s.median_first_human_response_seconds == pytest.approx(50.125)
+        assert s.by_platform["messenger"].messages == 3
+        assert s.by_platform["webchat"].conversations == 3
+        day = next(d for d in s.messages_per_day if d.day.day == 24)
+        assert (day.messages, day.escalations) == (8, 3)
+
+        # The triggers work on the upgraded file: an agent answers conversation 3.
+        store.track_outbound(outbound(3, "here", sender_type="agent"), now)
+        after = store.stats(now)
+        assert after == store.stats_from_rows(now)
+        assert (after.total_messages, after.messages_requiring_human) == (9, 0)
+        assert after.conversations_needing_human == 0
+    finally:
+        store.close()
+
+    # Opening it again neither backfills twice nor loses anything.
+    again = SqliteStore(path)
+    try:
+        assert again.stats(now) == after
+    finally:
+        again.close()
 
 
 def test_a_newer_file_is_refused(tmp_path):
