@@ -50,6 +50,11 @@ def register_services(services) -> None:
         return
     client = client_from_settings(services.settings)
     senders["messenger"] = MessengerSender(client, services.clock, services.tracker)
+    degraded = getattr(services, "degraded_senders", None)
+    if degraded is not None:  # the bot's replies while the store is down (services/spool.py)
+        from channels.messenger.degraded import DegradedMessengerSender
+
+        degraded["messenger"] = DegradedMessengerSender(client)
     if hooks is not None:
         hooks["messenger"] = ProfileFetcher(client, services.tracker).ensure_profile
 
