@@ -70,10 +70,10 @@ class BotTurn:
                 log.exception("profile lookup failed for conversation %s", conversation.id)
         if conversation.status == "closed":
             return
-        recent = self.tracker.history(conversation.id, self.history_limit + 5)
-        if any(m.metadata.get("in_reply_to") == message.id for m in recent):
-            return  # answered by an earlier run of this job
-        history = [m for m in recent if m.id <= message.id][-self.history_limit :]
+        if self._answered(conversation.id, message.id):
+            return  # answered by an earlier run of this job (or during a store outage)
+        # The conversation as it was up to this message, however late the job runs.
+        history = self.tracker.history(conversation.id, self.history_limit, before=message.id + 1)
 
         if message.metadata.get("escalate"):
             escalation = button_request(message.metadata.get("reason"))
@@ -102,6 +102,19 @@ class BotTurn:
         self._send_reply(conversation, message, reply)
         if escalation is not None:
             self.tracker.mark_needs_human(message.id, escalation.reason, escalation.priority)
+
+    def _answered(self, conversation_id: int, message_id: int, page: int = 50) -> bool:
+        """Whether a reply to the message exists. Replies come after it, so the messages
+        after it are read (all of them: a job retried late, after its lease, may find many
+        newer ones; the reply's external id cannot be used, a send replaces it)."""
+        after = message_id
+        while True:
+            newer = self.tracker.history(conversation_id, page, after=after)
+            if any(m.metadata.get("in_reply_to") == message_id for m in newer):
+                return True
+            if len(newer) < page:
+                return False
+            after = newer[-1].id
 
     def escalate(self, conversation: Conversation, message: Message, escalation: Escalation) -> None:
         """Flag the message, hand the conversation to a human and tell the user once."""

@@ -66,6 +66,12 @@ def app_server(supabase_stack, graph, tmp_path):
         "CHAT_RATE_LIMIT": "1000/minute",
         "CHAT_SESSION_RATE_LIMIT": "1000/minute",
         "LOG_LEVEL": "WARNING",
+        # Jobs that were running when the store went away cannot be marked done; they are
+        # claimed again when their lease ends: keep that short (a bot call + a send fit).
+        "JOB_LEASE_SECONDS": "12",
+        "BOT_TIMEOUT_SECONDS": "3",
+        "BOT_RETRIES": "0",
+        "GRAPH_API_TIMEOUT_SECONDS": "5",
     }, log_path=tmp_path / "app.log")
     server.start(timeout=60)
     try:
@@ -251,8 +257,13 @@ def _check_store(stack, stream: Stream) -> tuple[int, int, list[str]]:
         (int(r[0]), int(r[1])) for r in _sql(
             stack, "select (metadata ->> 'in_reply_to')::bigint, count(*) from messages "
                    "where sender_type = 'bot' group by 1"))
-    problems += [f"{e}: {replies.get(i, 0)} bot replies" for e, i in ids.items()
-                 if replies.get(i, 0) != 1]
+    wrong = {e: i for e, i in ids.items() if replies.get(i, 0) != 1}
+    problems += [f"{e}: {replies.get(i, 0)} bot replies" for e, i in wrong.items()]
+    if wrong:  # say what they were, for the failure message
+        problems += [stack.psql(
+            "select id, external_id, delivery_status, created_at, metadata from messages "
+            f"where (metadata ->> 'in_reply_to')::bigint in ({', '.join(map(str, wrong.values()))})"
+            f" or id in ({', '.join(map(str, wrong.values()))}) order by id")]
     return lost, duplicates, problems
 
 
