@@ -294,3 +294,21 @@ def test_without_a_spool_the_error_still_propagates(switch, clock):
     switch.down = True
     with pytest.raises(StoreUnavailable):
         tracker.track_inbound(inbound(1))
+
+
+def test_a_job_retried_late_after_an_outage_does_not_answer_twice(services, switch, clock):
+    # A respond job whose "done" could not be recorded (the store went away) runs again
+    # after its lease, when the conversation has moved on and the reply was sent (a send
+    # replaces the reply's external id with the platform's).
+    first = services.tracker.track_inbound(inbound(0))
+    job = next(j for j in switch.claim_jobs(clock(), 10, 60) if j.kind == "respond")
+    services.bot.run(job)
+    reply = next(m for m in switch.list_messages(first.conversation.id, 10)
+                 if m.sender_type == "bot")
+    services.tracker.set_delivery_status(reply.id, "sent", external_id="m_platform_1")
+    for n in range(1, 25):
+        services.tracker.track_inbound(inbound(n))
+    services.bot.respond(switch.get_conversation(first.conversation.id), first.message)
+    replies = [m for m in switch.list_messages(first.conversation.id, 200)
+               if m.metadata.get("in_reply_to") == first.message.id]
+    assert len(replies) == 1
