@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from services.errors import StoreUnavailable
-from services.events import Event
 from services.models import InboundMessage, OutboundMessage, utc
 
 if TYPE_CHECKING:
@@ -96,7 +95,7 @@ class InboundSpool:
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> "_Closing":
         db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed append survives a power cut, not only a crash of the process.
@@ -317,7 +316,3 @@ class SpoolReplayer:
         log.warning("store still unavailable (%s); replay again in %.1fs", exc, self._backoff)
         self.tracker.announce_store(available=False, spooled=self.spool.count())
 
-
-def spool_event(available: bool, spooled: int) -> Event:
-    """The ``store.status`` event the admin banner follows."""
-    return Event("store.status", {"available": available, "spooled": spooled})

@@ -288,7 +288,7 @@
     var stick = nearBottom();
     list.insertBefore(bubbleFor(m, false), list.querySelector("li.sb-pending"));
     if (stick) toBottom();
-    showTyping(null, false);
+    showTyping("bot", false);
     if (!isOpen) { unread += 1; badge.textContent = unread > 9 ? "9+" : String(unread); badge.hidden = false; }
   }
 
