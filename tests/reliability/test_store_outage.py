@@ -13,7 +13,6 @@ once, in order per conversation, with exactly one bot reply each.
 from __future__ import annotations
 
 import json
-import queue
 import re
 import threading
 import time
