@@ -375,3 +375,50 @@ def test_postgres_stopped_mid_stream(app_server, supabase_stack, graph, ledger):
     assert len(stream.expected) == 200
     print(json.dumps({"queued": stream.queued, **{k: v for k, v in outage.items()
                                                   if k != "page"}}))
+
+
+def test_widget_in_a_browser_shows_queued_then_saved(app_server, supabase_stack, ledger):
+    """The widget as a visitor sees it (Chromium): during the outage the message shows as
+    sent/queued -- never failed -- with the bot's answer; once the store is back it becomes
+    the stored message."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                     headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(app_server.url + "/chat/demo")
+            page.locator(".sb-bubble").click()
+            expect(page.locator(".sb-status")).to_have_attribute("data-state", "connected",
+                                                                 timeout=15000)
+            page.locator(".sb-input").fill(QUESTION)
+            page.locator(".sb-input").press("Enter")
+            expect(page.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=20000)
+
+            supabase_stack.stop_postgrest()
+            ledger.fault(1)
+            page.locator(".sb-input").fill("and on sundays? " + QUESTION)
+            page.locator(".sb-input").press("Enter")
+            queued = page.locator(".sb-from-user.sb-queued")
+            expect(queued).to_have_count(1, timeout=20000)
+            expect(queued.locator(".sb-meta")).to_have_text("Sent — saving shortly")
+            # The bot's answer arrives while the store is still down (no id yet).
+            expect(page.locator(".sb-from-bot.sb-provisional")).to_have_count(1, timeout=20000)
+            assert page.locator(".sb-failed").count() == 0
+
+            supabase_stack.start_postgrest()
+            # Replayed: the queued bubble becomes the stored message.
+            expect(page.locator(".sb-from-user[data-id]")).to_have_count(2, timeout=30000)
+            expect(page.locator(".sb-queued")).to_have_count(0)
+            assert page.locator(".sb-failed").count() == 0
+        finally:
+            browser.close()
+    stored = {k: int(v) for k, v in _sql(
+        supabase_stack, "select sender_type, count(*) from messages group by 1")}
+    ledger.lost(max(0, 2 - stored.get("user", 0)))
+    ledger.duplicates(max(0, stored.get("user", 0) - 2))
+    assert stored == {"bot": 2, "user": 2}  # both messages, each with its one answer
+    ledger.survived(1)

@@ -286,7 +286,9 @@
     if (provisional.has(m.provisional)) return;
     provisional.add(m.provisional);
     var stick = nearBottom();
-    list.insertBefore(bubbleFor(m, false), list.querySelector("li.sb-pending"));
+    var li = bubbleFor(m, false);
+    li.classList.add("sb-provisional"); // not stored yet: it will be once the store is back
+    list.insertBefore(li, list.querySelector("li.sb-pending"));
     if (stick) toBottom();
     showTyping("bot", false);
     if (!isOpen) { unread += 1; badge.textContent = unread > 9 ? "9+" : String(unread); badge.hidden = false; }
