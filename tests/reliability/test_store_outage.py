@@ -288,10 +288,15 @@ def _run_outage(server, stack, graph, ledger, stop, start, tag: str, messenger: 
         outage["sends_at_stop"] = len(graph.sent_messages())
         while progress[0] < start_after:
             time.sleep(0.01)
-        outage["page"] = watch.session.get(server.url + "/", timeout=20).text
-        outage["sends_before_start"] = len(graph.sent_messages())
-        outage["health"] = requests.get(server.url + "/healthz", timeout=5).json()
-        start()
+        try:
+            outage["sends_before_start"] = len(graph.sent_messages())
+            # A new connection (the session's pooled one may have idled out): the page as
+            # a signed-in admin loads it now.
+            outage["page"] = requests.get(server.url + "/", cookies=watch.session.cookies,
+                                          timeout=20).text
+            outage["health"] = requests.get(server.url + "/healthz", timeout=5).json()
+        finally:
+            start()
         outage["started_at"] = progress[0]
 
     injector = threading.Thread(target=inject, name="fault-injector")
@@ -302,6 +307,7 @@ def _run_outage(server, stack, graph, ledger, stop, start, tag: str, messenger: 
                 people.send_round(k, pool, progress)
         injector.join(120)
         assert not injector.is_alive(), "the store was never started again"
+        assert {"page", "health", "started_at"} <= outage.keys(), f"the injector failed: {outage}"
         ledger.fault(1)
         ledger.payloads(len(stream.acks))
 
