@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(pages.bp)
     app.register_blueprint(settings_page.bp)
     live.register(socketio, services)
+    app.context_processor(live.store_status_context)  # the "store unavailable" banner
     messenger.init_app(app)  # the webhook, and the Send API sender when configured
     webchat.init_app(app, socketio)  # the widget, /chat namespace and its sender
     api.register_error_pages(app)

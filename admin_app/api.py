@@ -212,12 +212,12 @@ def register_error_pages(app) -> None:
         return _html_error(400, "The form expired or did not come from this site. "
                                 "Go back, reload the page and try again.")
 
-    def _html_error(code: int, detail: str):
+    def _html_error(code: int, detail: str, signed_in: bool = True, **context):
         from flask_login import current_user as session_user
 
-        user = session_user.user if session_user.is_authenticated else None
+        user = session_user.user if signed_in and session_user.is_authenticated else None
         response = app.make_response(
-            (render_template("error.html", code=code, detail=detail, user=user), code)
+            (render_template("error.html", code=code, detail=detail, user=user, **context), code)
         )
         return security_headers(response)
 
@@ -228,6 +228,23 @@ def register_error_pages(app) -> None:
         if html_page() and exc.code and exc.code >= 400:
             return _html_error(exc.code, exc.description or exc.name)
         return exc
+
+    @app.errorhandler(StoreUnavailable)
+    def _store_down(exc: StoreUnavailable):
+        # The signed-in user cannot be loaded either: the page is rendered without them,
+        # with base.html's "store unavailable" banner (services/spool.py keeps messages).
+        log.warning("store unavailable on %s: %s", request.path, exc)
+        if wants_json():
+            return jsonify(success=False, error="store unavailable"), 503
+        # Anonymous for this response, so rendering does not try to load the user again
+        # (Flask-Login's template context would); the session itself is left as it is.
+        app.login_manager._update_request_context_with_user(None)
+        from admin_app.live import store_status
+
+        status = {**store_status(get_services()), "available": False}
+        return _html_error(503, "The store is unavailable; messages are kept and will be "
+                                "saved when it is back. Reload in a moment.", signed_in=False,
+                           store_status=status)
 
     @app.errorhandler(Exception)
     def _crash(exc: Exception):

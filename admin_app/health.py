@@ -10,8 +10,14 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    """The process is up; says which store it uses."""
-    return jsonify(status="ok", store=get_services().store.kind)
+    """The process is up; says which store it uses, and whether messages wait in the
+    spool because the store is down (``store_available``, ``spooled``)."""
+    from admin_app.live import store_status
+
+    services = get_services()
+    status = store_status(services)
+    return jsonify(status="ok", store=services.store.kind,
+                   store_available=status["available"], spooled=status["spooled"])
 
 
 @bp.get("/readyz")

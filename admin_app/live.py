@@ -1,6 +1,7 @@
 """The ``/admin`` Socket.IO namespace: domain events pushed to the admin browsers.
 
-Rooms: ``admins`` (every connected admin or agent: conversation changes and stats) and
+Rooms: ``admins`` (every connected admin or agent: conversation changes, stats and
+``store.status``, the "store unavailable" banner) and
 ``conversation:<id>`` (joined by the pages that show one conversation: its messages and
 typing). ``EventRelay`` subscribes to the services' ``EventBus`` and emits each event to its
 rooms through ``socketio.emit``, which works from any thread (the job worker's included)
@@ -211,7 +212,7 @@ class EventRelay:
                 self._emit(event.name, data, conversation_room(event.conversation_id))
             if event.name == "message.created":
                 self._stats_changed()
-        elif event.name == "stats.updated":
+        elif event.name in ("stats.updated", "store.status"):
             self._emit(event.name, event.data, ADMINS_ROOM)
 
     def _emit(self, name: str, data: dict, to) -> None:
@@ -240,6 +241,24 @@ class EventRelay:
             return
         log.debug("stats for the admin panel in %.0f ms", (time.monotonic() - started) * 1000)
         self._emit("stats.updated", {"stats": stats.model_dump(mode="json")}, ADMINS_ROOM)
+
+
+def store_status(services: Services) -> dict:
+    """``{"available", "spooled"}``: whether the store is up, as this host's spool sees it
+    (for the banner on page load and the health endpoint)."""
+    try:
+        spooled = services.spool.count() if services.spool is not None else 0
+    except Exception:  # the spool file itself is unreadable: say nothing rather than fail
+        log.exception("could not read the spool")
+        spooled = 0
+    return {"available": spooled == 0 and services.tracker.store_available, "spooled": spooled}
+
+
+def store_status_context() -> dict:
+    """Template context for ``base.html``'s banner (an app context processor)."""
+    from admin_app import get_services
+
+    return {"store_status": store_status(get_services())}
 
 
 def register(socketio: SocketIO, services: Services) -> EventRelay:

@@ -828,6 +828,25 @@ class Stack:
             _ensure_nginx(p, cfg, ports)
             p.save_ports(ports)
 
+    def stop_postgres(self) -> None:
+        """Stop PostgreSQL itself (PostgREST stays up and answers 503), for fault tests."""
+        p, _, _ = self._ctx()
+        with _locked(p.state / "lock"):
+            _stop_postgres(p)
+
+    def start_postgres(self) -> None:
+        """Start PostgreSQL again (its old port if free) and wait until PostgREST serves
+        through it again (restarted if the port changed)."""
+        p, cfg, ports = self._ctx()
+        with _locked(p.state / "lock"):
+            _ensure_postgres(p, ports)
+            p.save_ports(ports)
+            _ensure_postgrest(p, cfg, ports)
+            _ensure_nginx(p, cfg, ports)
+            p.save_ports(ports)
+        _wait(lambda: _gateway_ok(cfg, ports), 30, "PostgREST over PostgreSQL",
+              p.pgrst / "postgrest.log")
+
 
 _RESET_SQL = """
 do $$ declare tables text; begin

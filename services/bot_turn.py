@@ -2,17 +2,24 @@
 
 Runs as the ``respond`` job the store created with the message, after the channel has
 acknowledged it, so a slow or failing bot never delays or loses an inbound message.
+
+``DegradedTurn`` answers a message spooled while the store is down (``services/spool.py``).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import TYPE_CHECKING, Callable
 
 from services.assistant import BotReply, Responder, ResponderError
 from services.escalation import LOW_CONFIDENCE, Escalation, EscalationPolicy, button_request
-from services.models import Conversation, Job, Message, OutboundMessage
-from services.tracking import ConversationTracker
+from services.models import Conversation, InboundMessage, Job, Message, OutboundMessage
+from services.tracking import Clock, ConversationTracker
+
+if TYPE_CHECKING:
+    from services.spool import InboundSpool
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +28,9 @@ log = logging.getLogger(__name__)
 SOFT_RULES = frozenset({LOW_CONFIDENCE})
 
 ProfileHook = Callable[[Conversation], None]
+# Sends a degraded reply straight to the person: (message, text, key) -> the platform's id.
+# ``key`` is unique per spool entry; channels register one (Services.degraded_senders).
+DegradedSender = Callable[[InboundMessage, str, str], "str | None"]
 
 
 class BotTurn:
@@ -60,10 +70,10 @@ class BotTurn:
                 log.exception("profile lookup failed for conversation %s", conversation.id)
         if conversation.status == "closed":
             return
-        recent = self.tracker.history(conversation.id, self.history_limit + 5)
-        if any(m.metadata.get("in_reply_to") == message.id for m in recent):
-            return  # answered by an earlier run of this job
-        history = [m for m in recent if m.id <= message.id][-self.history_limit :]
+        if self._answered(conversation.id, message.id):
+            return  # answered by an earlier run of this job (or during a store outage)
+        # The conversation as it was up to this message, however late the job runs.
+        history = self.tracker.history(conversation.id, self.history_limit, before=message.id + 1)
 
         if message.metadata.get("escalate"):
             escalation = button_request(message.metadata.get("reason"))
@@ -93,6 +103,19 @@ class BotTurn:
         if escalation is not None:
             self.tracker.mark_needs_human(message.id, escalation.reason, escalation.priority)
 
+    def _answered(self, conversation_id: int, message_id: int, page: int = 50) -> bool:
+        """Whether a reply to the message exists. Replies come after it, so the messages
+        after it are read (all of them: a job retried late, after its lease, may find many
+        newer ones; the reply's external id cannot be used, a send replaces it)."""
+        after = message_id
+        while True:
+            newer = self.tracker.history(conversation_id, page, after=after)
+            if any(m.metadata.get("in_reply_to") == message_id for m in newer):
+                return True
+            if len(newer) < page:
+                return False
+            after = newer[-1].id
+
     def escalate(self, conversation: Conversation, message: Message, escalation: Escalation) -> None:
         """Flag the message, hand the conversation to a human and tell the user once."""
         self.tracker.mark_needs_human(message.id, escalation.reason, escalation.priority)
@@ -120,3 +143,92 @@ class BotTurn:
                 metadata={"in_reply_to": message.id, "intent": reply.intent},
             )
         )
+
+
+class DegradedTurn:
+    """The bot's turn for a spooled message, while the store is down.
+
+    The responder answers from the message alone (a transient conversation, never stored);
+    the reply goes straight through the channel's ``DegradedSender`` and is written on the
+    spool entry, so that replay stores it as an already ``sent`` bot message and tracks the
+    inbound with ``respond=False``. Anything that needs the full turn -- an escalation, a
+    responder failure, no bot, no sender, a failed send -- leaves the entry unanswered, and
+    the normal ``respond`` job answers after replay. Runs in a small thread pool so the
+    channel's acknowledgement never waits for the bot.
+    """
+
+    def __init__(
+        self,
+        spool: "InboundSpool",
+        responder: Responder,
+        policy: EscalationPolicy,
+        senders: dict[str, DegradedSender],
+        clock: Clock,
+        workers: int = 4,
+    ) -> None:
+        self.spool = spool
+        self.responder = responder
+        self.policy = policy
+        self.senders = senders
+        self.clock = clock
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="degraded")
+
+    def wants(self, message: InboundMessage) -> bool:
+        """Only plain user messages the bot would answer, on a channel that can send now."""
+        return (message.respond and message.sender_type == "user"
+                and not message.metadata.get("escalate") and message.platform in self.senders)
+
+    def start(self, seq: int, message: InboundMessage) -> None:
+        self.pool.submit(self._run, seq, message)
+
+    def _run(self, seq: int, message: InboundMessage) -> None:
+        try:
+            reply = self.answer(seq, message)
+        except Exception:
+            log.exception("degraded bot turn failed for spool entry %s", seq)
+            reply = None
+        try:
+            self.spool.finish_turn(seq, reply)
+        except Exception:  # replay treats a turn that never finished as unanswered
+            log.exception("could not record the degraded turn of spool entry %s", seq)
+
+    def answer(self, seq: int, message: InboundMessage) -> dict | None:
+        """Reply and send; returns what replay needs to store the reply, or None."""
+        now = self.clock()
+        conversation, history = transient(message, now)
+        if self.policy.on_user_message(message.content, history) is not None:
+            return None
+        try:
+            reply = self.responder.reply(conversation, history)
+        except ResponderError as exc:
+            log.warning("degraded turn: responder failed (%s)", exc)
+            return None
+        if reply is None or self.policy.on_bot_reply(reply, history) is not None:
+            return None
+        try:
+            platform_id = self.senders[message.platform](message, reply.text, f"spool-{seq}")
+        except Exception as exc:
+            log.warning("degraded turn: the reply could not be sent (%s); it will be "
+                        "answered after replay", exc)
+            return None
+        return {"text": reply.text, "confidence": reply.confidence, "intent": reply.intent,
+                "platform_id": platform_id, "sent_at": self.clock().isoformat()}
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def transient(message: InboundMessage, now: datetime) -> tuple[Conversation, list[Message]]:
+    """A conversation and history built from the message alone (id 0: never stored)."""
+    conversation = Conversation(
+        id=0, platform=message.platform, external_user_id=message.external_user_id,
+        display_name=message.display_name, created_at=now, updated_at=now,
+        last_message_at=now, last_user_message_at=now,
+    )
+    history = [Message(
+        id=0, conversation_id=0, platform=message.platform, sender_type="user",
+        sender_id=message.sender_id, content=message.content,
+        attachments=message.attachments, external_id=message.external_id,
+        created_at=now, metadata=message.metadata,
+    )]
+    return conversation, history

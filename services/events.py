@@ -14,6 +14,7 @@ EventName = Literal[
     "message.updated",
     "stats.updated",
     "typing",
+    "store.status",  # {"available": bool, "spooled": n}: the store is down / back (spool.py)
 ]
 
 log = logging.getLogger(__name__)

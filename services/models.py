@@ -152,6 +152,19 @@ class TrackResult(_Model):
     message: Message
     created: bool
     conversation_created: bool
+    spooled: Literal[False] = False
+
+
+class SpooledResult(_Model):
+    """What ``track_inbound`` did while the store was unavailable: the message waits in the
+    local spool (``services/spool.py``) and has no conversation yet. Channels acknowledge it
+    as queued; ``created`` is False for a redelivery already spooled."""
+
+    message: InboundMessage
+    seq: int
+    created: bool
+    received_at: datetime
+    spooled: Literal[True] = True
 
 
 class ConversationFilter(_Model):

@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from services.assistant import Responder, create_responder
-from services.bot_turn import BotTurn, ProfileHook
+from services.bot_turn import BotTurn, DegradedSender, DegradedTurn, ProfileHook
 from services.escalation import EscalationPolicy
 from services.events import EventBus
 from services.lifecycle import LifecycleSweeper
 from services.outbox import ChannelSender, OutboxDelivery
 from services.settings import Settings
+from services.spool import InboundSpool, SpoolReplayer
 from services.store import ConversationStore, create_store
 from services.tracking import Clock, ConversationTracker, utcnow
 from services.worker import BackgroundWorker, JobRunner
@@ -32,13 +33,20 @@ class Services:
     sweeper: LifecycleSweeper
     jobs: JobRunner
     worker: BackgroundWorker
+    spool: InboundSpool | None = None
+    replayer: SpoolReplayer | None = None
+    degraded: DegradedTurn | None = None
     # Channels add themselves here when they are registered (see channels/__init__.py).
     senders: dict[str, ChannelSender] = field(default_factory=dict)
     profile_hooks: dict[str, ProfileHook] = field(default_factory=dict)
+    # Straight-to-the-person senders for the bot's degraded turn while the store is down.
+    degraded_senders: dict[str, DegradedSender] = field(default_factory=dict)
 
     def close(self) -> None:
         self.worker.stop()
         self.jobs.close()
+        if self.degraded is not None:
+            self.degraded.close()
         self.store.close()
 
 
@@ -51,14 +59,20 @@ def build_services(
     """Build the services; tests pass their own store, clock or responder."""
     store = store or create_store(settings)
     events = EventBus()
-    tracker = ConversationTracker(store, events, clock)
+    spool = InboundSpool(settings.spool_file)
+    tracker = ConversationTracker(store, events, clock, spool=spool)
     responder = responder or create_responder(settings)
     senders: dict[str, ChannelSender] = {}
     profile_hooks: dict[str, ProfileHook] = {}
+    degraded_senders: dict[str, DegradedSender] = {}
+    policy = EscalationPolicy(settings)
+    degraded = DegradedTurn(spool, responder, policy, degraded_senders, clock)
+    tracker.degraded = degraded
+    replayer = SpoolReplayer(spool, tracker, batch_size=settings.spool_replay_batch)
     bot = BotTurn(
         tracker,
         responder,
-        EscalationPolicy(settings),
+        policy,
         history_limit=settings.max_conversation_length,
         handoff_message=settings.handoff_message,
         profile_hooks=profile_hooks,
@@ -76,10 +90,12 @@ def build_services(
         store, {"respond": bot.run, "send": outbox.run}, clock,
         lease_seconds=settings.job_lease_seconds,
     )
-    worker = BackgroundWorker(jobs, sweeper.sweep, sweep_interval=settings.sweep_interval_seconds)
+    worker = BackgroundWorker(jobs, sweeper.sweep, sweep_interval=settings.sweep_interval_seconds,
+                              replay=replayer.run_once)
     events.subscribe(worker.on_event)
     return Services(
         settings=settings, store=store, events=events, tracker=tracker, clock=clock,
         responder=responder, bot=bot, outbox=outbox, sweeper=sweeper, jobs=jobs,
-        worker=worker, senders=senders, profile_hooks=profile_hooks,
+        worker=worker, spool=spool, replayer=replayer, degraded=degraded, senders=senders,
+        profile_hooks=profile_hooks, degraded_senders=degraded_senders,
     )

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     supabase_service_role_key: SecretStr = SecretStr("")
     supabase_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     database_path: Path = REPO_ROOT / "instance" / "switchboard.db"
+    # The inbound spool used while the store is down (services/spool.py): one file per host,
+    # shared by its processes. Unset: "spool.db" next to DATABASE_PATH.
+    spool_path: Path | None = None
+    spool_replay_batch: int = Field(default=50, ge=1, le=1000)
 
     # Web app.
     secret_key: SecretStr = SecretStr("")
@@ -199,6 +203,11 @@ class Settings(BaseSettings):
             elif isinstance(value, (str, AnyHttpUrl)) and "@" in str(value):
                 found.append(urlsplit(str(value)).password or "")
         return [value for value in found if value]
+
+    @property
+    def spool_file(self) -> Path:
+        """Where the inbound spool lives (``SPOOL_PATH``, or next to the SQLite database)."""
+        return self.spool_path or self.database_path.with_name("spool.db")
 
     @property
     def store_kind(self) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timezone
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
-from services.errors import InvalidInput, NotFound
+from services.errors import InvalidInput, NotFound, StoreUnavailable
 from services.events import Event, EventBus
 from services.models import (
     Conversation,
@@ -18,12 +20,27 @@ from services.models import (
     InboundMessage,
     Message,
     OutboundMessage,
+    SpooledResult,
     Stats,
     TrackResult,
 )
 from services.store.base import ConversationStore
 
+if TYPE_CHECKING:
+    from services.spool import InboundSpool
+
 Clock = Callable[[], datetime]
+ANNOUNCE_EVERY_SECONDS = 1.0  # store.status while spooling: at most this often per process
+
+
+class DegradedAnswer(Protocol):
+    """Answers a spooled message without the store (``services.bot_turn.DegradedTurn``)."""
+
+    def wants(self, message: InboundMessage) -> bool:
+        """Whether a degraded turn should answer this message."""
+
+    def start(self, seq: int, message: InboundMessage) -> None:
+        """Answer in the background and record the outcome on the spool entry."""
 
 
 def utcnow() -> datetime:
@@ -38,23 +55,80 @@ def _dump(model) -> dict:
 class ConversationTracker:
     """Tracks every message and conversation change, and publishes what changed."""
 
-    def __init__(self, store: ConversationStore, events: EventBus, clock: Clock = utcnow):
+    def __init__(
+        self,
+        store: ConversationStore,
+        events: EventBus,
+        clock: Clock = utcnow,
+        spool: "InboundSpool | None" = None,
+    ):
         self.store = store
         self.events = events
         self.clock = clock
+        self.spool = spool
+        self.degraded: DegradedAnswer | None = None  # set by build_services
+        # This process's view of the store: False from a spooled message until replay ends.
+        self.store_available = True
+        self._announced_at = 0.0
+        self._announce_lock = threading.Lock()
 
     # -- tracking --------------------------------------------------------------------
-    def track_inbound(self, message: InboundMessage) -> TrackResult:
-        """Store a message from a platform (one store call); a redelivery changes nothing."""
+    def track_inbound(self, message: InboundMessage) -> TrackResult | SpooledResult:
+        """Store a message from a platform (one store call); a redelivery changes nothing.
+
+        With a spool: while it holds anything, or when the store raises
+        ``StoreUnavailable``, the message is journalled there instead (``SpooledResult``)
+        and replayed in order later; without one the error propagates.
+        """
         now = self.clock()
-        result = self.store.track_inbound(message, now)
+        if self.spool is not None and not self.spool.is_empty():
+            return self._spool(message, now)
+        try:
+            result = self.store.track_inbound(message, now)
+        except StoreUnavailable:
+            if self.spool is None:
+                raise
+            return self._spool(message, now)
+        self._published(result)
+        return result
+
+    def replay_inbound(self, message: InboundMessage, received_at: datetime) -> TrackResult:
+        """Store a spooled message as if it had just arrived (events included); a no-op
+        for one the store already has. ``StoreUnavailable`` propagates."""
+        result = self.store.track_inbound(message, received_at)
+        self._published(result, replayed=True)
+        return result
+
+    def announce_store(self, available: bool, spooled: int, force: bool = True) -> None:
+        """Publish ``store.status``; unforced, at most once per second unless it changed."""
+        with self._announce_lock:
+            changed = available != self.store_available
+            now = time.monotonic()
+            if not (force or changed or now - self._announced_at >= ANNOUNCE_EVERY_SECONDS):
+                return
+            self.store_available = available
+            self._announced_at = now
+        self.events.publish(Event("store.status", {"available": available, "spooled": spooled}))
+
+    def _spool(self, message: InboundMessage, now: datetime) -> SpooledResult:
+        assert self.spool is not None
+        degraded = self.degraded
+        wants_turn = degraded is not None and degraded.wants(message)
+        seq, created = self.spool.append(message, now, "pending" if wants_turn else "none")
+        if created and wants_turn:
+            degraded.start(seq, message)
+        self.announce_store(False, self.spool.count(), force=False)
+        return SpooledResult(message=message, seq=seq, created=created, received_at=now)
+
+    def _published(self, result: TrackResult, replayed: bool = False) -> None:
         if result.created:
             if result.conversation_created:
                 self._publish("conversation.created", result.conversation)
-            self._publish_message("message.created", result.message)
+            extra = {"replayed": True,
+                     "external_user_id": result.conversation.external_user_id} if replayed else {}
+            self._publish_message("message.created", result.message, extra)
             if not result.conversation_created:
                 self._publish("conversation.updated", result.conversation)
-        return result
 
     def track_outbound(self, message: OutboundMessage) -> Message:
         """Store a bot, agent or system message, ``pending`` until a channel sends it."""
@@ -201,7 +275,7 @@ class ConversationTracker:
     def _publish(self, name, conversation: Conversation) -> None:
         self.events.publish(Event(name, {"conversation": _dump(conversation)}, conversation.id))
 
-    def _publish_message(self, name, message: Message) -> None:
+    def _publish_message(self, name, message: Message, extra: dict | None = None) -> None:
         self.events.publish(
-            Event(name, {"message": _dump(message)}, message.conversation_id)
+            Event(name, {"message": _dump(message), **(extra or {})}, message.conversation_id)
         )

@@ -98,8 +98,10 @@ class BackgroundWorker:
         sweep: Callable[[], object] | None,
         poll_interval: float = 1.0,
         sweep_interval: float = 30.0,
+        replay: Callable[[], int] | None = None,
     ) -> None:
         self.runner = runner
+        self.replay = replay  # SpoolReplayer.run_once: drains the inbound spool (spool.py)
         self.sweep = sweep
         self.poll_interval = poll_interval
         self.sweep_interval = sweep_interval
@@ -108,8 +110,9 @@ class BackgroundWorker:
         self._thread: threading.Thread | None = None
 
     def on_event(self, event: Event) -> None:
-        """Subscribed to the event bus: a new message may mean a new job."""
-        if event.name == "message.created":
+        """Subscribed to the event bus: a new message may mean a new job; a spooled one
+        (``store.status``) means something to replay."""
+        if event.name in ("message.created", "store.status"):
             self._wake.set()
 
     def start(self) -> None:
@@ -126,6 +129,12 @@ class BackgroundWorker:
         next_sweep = 0.0
         while not self._stop.is_set():
             self._wake.clear()
+            replayed = 0
+            if self.replay is not None:
+                try:  # first, so spooled messages get their jobs before new work is claimed
+                    replayed = self.replay()
+                except Exception:
+                    log.exception("spool replay failed; retrying")
             try:
                 if self.sweep is not None and time.monotonic() >= next_sweep:
                     self.sweep()
@@ -134,5 +143,5 @@ class BackgroundWorker:
             except Exception:  # the store is down, say: keep the loop alive and retry
                 log.exception("background work failed; retrying")
                 busy = 0
-            if not busy:
+            if not busy and not replayed:
                 self._wake.wait(self.poll_interval)

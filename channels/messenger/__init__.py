@@ -12,6 +12,7 @@ import logging
 from flask import Flask
 
 from channels.messenger.client import MessengerClient, split_text
+from channels.messenger.degraded import DegradedMessengerSender
 from channels.messenger.inbox import MessengerInbox
 from channels.messenger.parser import NotAPageWebhook, parse_webhook
 from channels.messenger.profiles import ProfileFetcher
@@ -52,6 +53,9 @@ def register_services(services) -> None:
     senders["messenger"] = MessengerSender(
         client, services.clock, services.tracker,
         echo_grace_seconds=services.settings.messenger_echo_grace_seconds)
+    degraded = getattr(services, "degraded_senders", None)
+    if degraded is not None:  # the bot's replies while the store is down (services/spool.py)
+        degraded["messenger"] = DegradedMessengerSender(client)
     if hooks is not None:
         hooks["messenger"] = ProfileFetcher(client, services.tracker).ensure_profile
 

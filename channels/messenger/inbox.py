@@ -179,6 +179,8 @@ class MessengerInbox:
                         exc.errors()[0]["msg"])
             return "skipped"
         result = self.tracker.track_inbound(message)
+        if result.spooled:  # the store is down: journalled locally, replayed later
+            return "spooled" if result.created else "duplicate"
         return "tracked" if result.created else "duplicate"
 
     # -- reactions -------------------------------------------------------------------

@@ -2,10 +2,12 @@
 
 A POST is answered ``200 {"status": "ok"}`` once every event is stored -- fast, because
 nothing here calls the Graph API or the bot: the tracker stores each message with its
-``respond`` job in one transaction and a background worker answers it. Errors are JSON
-``{"error": ..., "detail": ...}``: 413 oversized body, 403 missing or wrong signature
-(checked on the raw body before anything is parsed), 400 not JSON or not a Page webhook,
-503 when the store cannot be reached (Facebook then redelivers; mids make that safe).
+``respond`` job in one transaction and a background worker answers it. While the store is
+down, messages are journalled in the local spool (``services/spool.py``) and still get 200.
+Errors are JSON ``{"error": ..., "detail": ...}``: 413 oversized body, 403 missing or wrong
+signature (checked on the raw body before anything is parsed), 400 not JSON or not a Page
+webhook, 503 when the store cannot be reached for an event the spool does not take (a
+receipt, a reaction): Facebook then redelivers the batch, and mids make that safe.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from services.settings import Settings
 
 from channels.webchat.chat import WebchatChannel
 from channels.webchat.identity import VisitorTokens
-from channels.webchat.live import NAMESPACE, VisitorEvents, WebchatSender
+from channels.webchat.live import NAMESPACE, DegradedWebchatSender, VisitorEvents, WebchatSender
 from channels.webchat.origins import OriginPolicy
 from channels.webchat.ratelimit import EXTENSION_KEY, limiter
 
@@ -59,6 +59,8 @@ def init_app(app: Flask, socketio: SocketIO) -> Webchat:
     app.register_blueprint(views.bp)
     socketio.on_namespace(namespace.ChatNamespace(chat))
     services.senders[WebchatSender.platform] = chat.sender
+    services.degraded_senders[WebchatSender.platform] = DegradedWebchatSender(
+        socketio, services.clock)
     services.events.subscribe(chat.events)
     if chat.origins.cross_origin:
         _accept_socket_origins(socketio, chat.origins)

@@ -24,6 +24,7 @@ from services.models import (
     ConversationFilter,
     InboundMessage,
     Message,
+    SpooledResult,
     TrackResult,
 )
 from services.settings import Settings
@@ -119,6 +120,27 @@ def public_message(message: Message, visitor_id: str) -> dict[str, Any]:
     }
 
 
+def visitor_room(visitor_id: str) -> str:
+    """The Socket.IO room (namespace ``/chat``) of every socket of one visitor: reaches them
+    before they have a conversation, e.g. with the bot's reply while the store is down."""
+    return f"visitor:{visitor_id}"
+
+
+def queued_ack(result: SpooledResult) -> dict[str, Any]:
+    """The acknowledgement of a message kept in the spool while the store is down: it is
+    received and will be saved (and shown with an id) once the store is back."""
+    message = result.message
+    prefix = f"{message.external_user_id}:"
+    external_id = message.external_id or ""
+    return {
+        "status": "queued",
+        "client_id": external_id[len(prefix):] if external_id.startswith(prefix) else None,
+        "content": message.content,
+        "received_at": iso(result.received_at),
+        "detail": "received; it will be saved as soon as the chat's store is back",
+    }
+
+
 def iso(value: datetime | None) -> str | None:
     """A UTC time as the rest of the JSON writes it (``…Z``)."""
     return None if value is None else value.isoformat().replace("+00:00", "Z")
@@ -200,11 +222,15 @@ class WebchatChannel:
             raise ChatError(413, "too_long", f"a reason has at most {MAX_REASON} characters")
         return text
 
-    def post(self, visitor: Visitor, content: object, client_id: object) -> TrackResult:
+    def post(
+        self, visitor: Visitor, content: object, client_id: object
+    ) -> TrackResult | SpooledResult:
         """Track a visitor's message; the same ``client_id`` again returns the stored one."""
         return self._track(visitor, self.content(content), self.client_id(client_id), {})
 
-    def escalate(self, visitor: Visitor, reason: object, client_id: object) -> TrackResult:
+    def escalate(
+        self, visitor: Visitor, reason: object, client_id: object
+    ) -> TrackResult | SpooledResult:
         """The "talk to a person" button: a visitor message the bot turn escalates.
 
         It is tracked like any message, with ``metadata.escalate`` set, so it goes through
@@ -215,7 +241,9 @@ class WebchatChannel:
         metadata = {"escalate": True, "reason": text or ESCALATION_REASON}
         return self._track(visitor, text or ESCALATION_TEXT, self.client_id(client_id), metadata)
 
-    def _track(self, visitor: Visitor, content: str, client_id: str, metadata: dict) -> TrackResult:
+    def _track(
+        self, visitor: Visitor, content: str, client_id: str, metadata: dict
+    ) -> TrackResult | SpooledResult:
         return self.tracker.track_inbound(
             InboundMessage(
                 platform=PLATFORM,

@@ -3,7 +3,9 @@
 Everything is emitted with ``socketio.emit`` to the conversation's room on ``/chat``, which
 works from any thread (the job worker's included) and goes through
 ``SOCKETIO_MESSAGE_QUEUE`` when one is configured, so the visitor's socket may be held by
-another process.
+another process. Messages and status changes also go to the visitor's own room (joined on
+connect), so a socket that could not follow its conversation -- the store was down -- still
+hears them; a socket in both rooms gets each emit once.
 """
 
 from __future__ import annotations
@@ -13,9 +15,16 @@ import logging
 from flask_socketio import SocketIO
 
 from services.events import Event
-from services.models import Conversation, Message
+from services.models import Conversation, InboundMessage, Message
 
-from channels.webchat.chat import PLATFORM, public_conversation, public_message, room
+from channels.webchat.chat import (
+    PLATFORM,
+    iso,
+    public_conversation,
+    public_message,
+    room,
+    visitor_room,
+)
 
 NAMESPACE = "/chat"
 log = logging.getLogger(__name__)
@@ -37,10 +46,34 @@ class WebchatSender:
         self.socketio.emit(
             "message",
             public_message(message, conversation.external_user_id),
-            to=room(conversation.id),
+            to=_rooms(conversation.id, conversation.external_user_id),
             namespace=NAMESPACE,
         )
         return None  # the web chat has no platform message id
+
+
+def _rooms(conversation_id: int, visitor_id: str | None) -> list[str] | str:
+    return [room(conversation_id), visitor_room(visitor_id)] if visitor_id else room(conversation_id)
+
+
+class DegradedWebchatSender:
+    """The bot's reply while the store is down (``services/spool.py``): the message has no
+    conversation yet, so it goes to the visitor's room, marked ``provisional`` (no id)."""
+
+    def __init__(self, socketio: SocketIO, clock) -> None:
+        self.socketio = socketio
+        self.clock = clock
+
+    def __call__(self, message: InboundMessage, text: str, key: str) -> None:
+        self.socketio.emit(
+            "message",
+            {"id": None, "conversation_id": None, "sender_type": "bot", "content": text,
+             "attachments": [], "created_at": iso(self.clock()), "client_id": None,
+             "kind": None, "provisional": key},
+            to=visitor_room(message.external_user_id),
+            namespace=NAMESPACE,
+        )
+        return None
 
 
 class VisitorEvents:
@@ -58,7 +91,9 @@ class VisitorEvents:
         self.socketio = socketio
 
     def __call__(self, event: Event) -> None:
-        if event.name in ("conversation.created", "conversation.updated"):
+        if event.name == "message.created" and event.data.get("replayed"):
+            self.replayed(event)
+        elif event.name in ("conversation.created", "conversation.updated"):
             conversation = event.data.get("conversation") or {}
             if conversation.get("platform") == PLATFORM:
                 self.status(conversation)
@@ -68,12 +103,26 @@ class VisitorEvents:
                 typing = bool(event.data.get("typing", True))
                 self.typing(event.conversation_id, sender_type, typing)
 
+    def replayed(self, event: Event) -> None:
+        """A visitor's message saved from the spool: their widget swaps its queued bubble
+        for the stored message (and learns the conversation it went to)."""
+        message = Message.model_validate(event.data["message"])
+        visitor_id = event.data.get("external_user_id")
+        if message.platform != PLATFORM or message.sender_type != "user" or not visitor_id:
+            return
+        self.socketio.emit(
+            "message", public_message(message, visitor_id),
+            to=_rooms(message.conversation_id, visitor_id), namespace=NAMESPACE,
+        )
+
     def status(self, conversation: Conversation | dict) -> None:
         view = public_conversation(conversation)
+        visitor_id = (conversation.get("external_user_id") if isinstance(conversation, dict)
+                      else conversation.external_user_id)
         self.socketio.emit(
             "status",
             {"conversation_id": view["id"], "state": view["state"], "conversation": view},
-            to=room(view["id"]),
+            to=_rooms(view["id"], visitor_id),
             namespace=NAMESPACE,
         )
 
@@ -92,7 +141,7 @@ class VisitorEvents:
         self.socketio.emit(
             "message",
             public_message(message, conversation.external_user_id),
-            to=room(conversation.id),
+            to=_rooms(conversation.id, conversation.external_user_id),
             namespace=NAMESPACE,
             skip_sid=skip_sid,
         )

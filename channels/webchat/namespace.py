@@ -3,7 +3,8 @@
 Connect with ``auth={"token": …, "conversation_id": …}`` (the id only once the visitor has
 a conversation). Events from the visitor, each acknowledged:
 
-* ``message`` ``{"content", "client_id"}`` → the stored message, or an error object
+* ``message`` ``{"content", "client_id"}`` → the stored message, ``{"status": "queued", …}``
+  while the store is down (kept in the spool, saved later), or an error object
   ``{"error", "detail", "status"}`` (400, 403, 413, 429, 503);
 * ``escalate`` ``{"reason"?, "client_id"}`` → the stored request, or an error object;
 * ``typing`` ``{"typing": bool}`` → relayed to the admins watching the conversation;
@@ -25,7 +26,15 @@ from flask_socketio import ConnectionRefusedError, Namespace, join_room, leave_r
 from services.errors import StoreUnavailable
 from services.events import Event
 
-from channels.webchat.chat import ChatError, positive_id, public_conversation, public_message, room
+from channels.webchat.chat import (
+    ChatError,
+    positive_id,
+    public_conversation,
+    public_message,
+    queued_ack,
+    room,
+    visitor_room,
+)
 from channels.webchat.identity import InvalidToken, Visitor
 from channels.webchat.live import NAMESPACE
 from channels.webchat.ratelimit import allow_message
@@ -84,9 +93,13 @@ class ChatNamespace(Namespace):
         except ChatError as exc:
             raise _refuse(exc) from None
         except StoreUnavailable:
-            raise _refuse(ChatError(503, "unavailable", "the chat is unavailable")) from None
+            # The store is down: the visitor can still chat (messages are spooled); the
+            # conversation cannot be checked, so it is not followed (the visitor's room
+            # still brings everything of theirs).
+            conversation_id = None
         self._save({"visitor_id": visitor.id, "display_name": visitor.display_name,
                     "conversation_id": None, "typing_at": 0.0})
+        join_room(visitor_room(visitor.id))
         if conversation_id is not None:
             self._follow(conversation_id)
 
@@ -122,6 +135,8 @@ class ChatNamespace(Namespace):
         except Exception:
             log.exception("web chat message failed")
             return ChatError(500, "internal", "the message could not be stored").body()
+        if result.spooled:
+            return queued_ack(result)
         self._follow(result.conversation.id)
         if result.created:
             self.chat.events.visitor_message(result.conversation, result.message, request.sid)

@@ -2,7 +2,9 @@
 
 The JSON endpoints follow the Socket.IO namespace's rules (same ``WebchatChannel``): a
 visitor token as ``Authorization: Bearer <token>``, only the visitor's own conversations,
-the same limits. Errors are ``{"error": code, "detail": text, "status": n}``.
+the same limits. Errors are ``{"error": code, "detail": text, "status": n}``. While the
+store is down a message is answered ``202 {"status": "queued", …}``: it is kept in the
+spool (``services/spool.py``) and saved when the store is back.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from werkzeug.exceptions import HTTPException
 
 from services.errors import StoreUnavailable
 
-from channels.webchat.chat import ChatError, positive_id, public_conversation, public_message
+from channels.webchat.chat import (
+    ChatError,
+    positive_id,
+    public_conversation,
+    public_message,
+    queued_ack,
+)
 from channels.webchat.identity import (
     InvalidToken,
     Visitor,
@@ -181,6 +189,8 @@ def start_session():
 # -- messages ----------------------------------------------------------------------------
 def _stored(result, status_if_new: int = 201):
     chat = _chat()
+    if result.spooled:  # the store is down: kept in the spool, saved when it is back
+        return jsonify(queued_ack(result)), 202
     if result.created:
         chat.events.visitor_message(result.conversation, result.message)
     body = {
@@ -209,8 +219,17 @@ def post_message(conversation_id: int):
     visitor = _visitor()
     body = _body()
     chat = _chat()
-    chat.channel.conversation_for(visitor, conversation_id)
+    _check_conversation(visitor, conversation_id)
     return _stored(chat.channel.post(visitor, body.get("content"), body.get("client_id")))
+
+
+def _check_conversation(visitor: Visitor, conversation_id: int) -> None:
+    """403/404 for a conversation that is not the visitor's; skipped while the store is
+    down, since a message always goes to the visitor's own conversation anyway."""
+    try:
+        _chat().channel.conversation_for(visitor, conversation_id)
+    except StoreUnavailable:
+        pass
 
 
 @bp.post("/escalate")
@@ -228,7 +247,7 @@ def escalate(conversation_id: int):
     visitor = _visitor()
     body = _body()
     chat = _chat()
-    chat.channel.conversation_for(visitor, conversation_id)
+    _check_conversation(visitor, conversation_id)
     return _stored(chat.channel.escalate(visitor, body.get("reason"), body.get("client_id")))
 
 

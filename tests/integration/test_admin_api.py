@@ -191,7 +191,8 @@ def test_stats_shape(client, services, make_token):
 
 
 def test_health_and_ready(client, services):
-    assert client.get("/healthz").get_json() == {"status": "ok", "store": services.store.kind}
+    assert client.get("/healthz").get_json() == {
+        "status": "ok", "store": services.store.kind, "store_available": True, "spooled": 0}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["status"] == "ready"
 

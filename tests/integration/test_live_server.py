@@ -43,7 +43,8 @@ def live_server(app_env, tmp_path):
 
 def test_first_admin_token_and_api_over_http(live_server):
     base, env = live_server
-    assert requests.get(base + "/healthz").json() == {"status": "ok", "store": env["STORE"]}
+    assert requests.get(base + "/healthz").json() == {
+        "status": "ok", "store": env["STORE"], "store_available": True, "spooled": 0}
     assert requests.get(base + "/readyz").json()["status"] == "ready"
 
     first = flask_cli(env, "users", "ensure-admin")

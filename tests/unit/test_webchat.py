@@ -120,7 +120,8 @@ def test_visitor_events_relay_status_and_agent_typing_only():
     events(Event("typing", agent, 7))
     events(Event("typing", {"conversation_id": 7, "sender_type": "user"}, 7))
     assert [(e, kw["to"], kw["namespace"]) for e, _, kw in socketio.emitted] == [
-        ("status", "conversation:7", "/chat"), ("typing", "conversation:7", "/chat")]
+        ("status", ["conversation:7", "visitor:visitor-1"], "/chat"),  # and the visitor's room
+        ("typing", "conversation:7", "/chat")]
     status, typing = socketio.emitted[0][1], socketio.emitted[1][1]
     assert status["state"] == "escalated" and "human_reason" not in status["conversation"]
     assert typing == {"conversation_id": 7, "sender_type": "agent", "typing": True}

@@ -166,8 +166,21 @@ export function connectLive(handlers, { onSync, rooms = [] } = {}) {
     setState("disconnected", err?.message || "refused");
   });
   for (const [name, handler] of Object.entries(handlers)) socket.on(name, handler);
+  socket.on("store.status", showStoreStatus);
   window.__adminSocket = socket; // for the browser tests
   return socket;
+}
+
+/**
+ * The "store unavailable" banner (rendered by base.html on page load): shown while the
+ * store is down, with how many messages wait in the spool to be saved.
+ */
+export function showStoreStatus(status) {
+  const banner = document.getElementById("store-banner");
+  if (!banner || !status) return;
+  banner.hidden = Boolean(status.available);
+  const count = banner.querySelector(".store-banner-count");
+  if (count && Number.isInteger(status.spooled)) count.textContent = String(status.spooled);
 }
 
 /** The tab title shows how many conversations wait for a human: "(3) Inbox · Switchboard". */

@@ -239,7 +239,7 @@
     var stick = nearBottom();
     var li = m.client_id ? byClient.get(m.client_id) : null;
     if (li) { // our own message: the pending bubble becomes the stored one
-      li.classList.remove("sb-pending", "sb-failed");
+      li.classList.remove("sb-pending", "sb-failed", "sb-queued");
       li.querySelector(".sb-meta").textContent = clock(m.created_at);
       li.remove();
     } else {
@@ -274,7 +274,28 @@
     li.querySelector(".sb-meta").textContent = "Not sent: " + detail;
   }
 
+  function markQueued(item) { // the store is down: received and kept, saved when it is back
+    var li = renderPending(item);
+    li.classList.remove("sb-pending", "sb-failed");
+    li.classList.add("sb-queued");
+    li.querySelector(".sb-meta").textContent = "Sent — saving shortly";
+  }
+
+  var provisional = new Set(); // keys of bot replies shown while the store was down
+  function receiveProvisional(m) {
+    if (provisional.has(m.provisional)) return;
+    provisional.add(m.provisional);
+    var stick = nearBottom();
+    var li = bubbleFor(m, false);
+    li.classList.add("sb-provisional"); // not stored yet: it will be once the store is back
+    list.insertBefore(li, list.querySelector("li.sb-pending"));
+    if (stick) toBottom();
+    showTyping("bot", false);
+    if (!isOpen) { unread += 1; badge.textContent = unread > 9 ? "9+" : String(unread); badge.hidden = false; }
+  }
+
   function receive(m) {
+    if (m && m.id === null && typeof m.provisional === "string") { receiveProvisional(m); return; }
     if (!m || typeof m.id !== "number") return;
     if (state.conversationId !== m.conversation_id) {
       if (state.conversationId !== null && m.conversation_id < state.conversationId) return;
@@ -561,7 +582,7 @@
     var path = (state.conversationId ? "/chat/" + state.conversationId : "/chat") +
       (escalate ? "/escalate" : "/messages");
     return api("POST", path, payload).then(function (r) {
-      if (r.ok) return r.data.message;
+      if (r.ok) return r.data.status === "queued" ? r.data : r.data.message;
       return { error: r.data.error || "error", detail: r.data.detail || "", status: r.status };
     }).catch(function () { return null; });
   }
@@ -574,6 +595,13 @@
     deliver(item).then(function (ack) {
       flushing = false;
       if (!ack) { later(3000); return; }
+      if (ack.status === "queued") { // acknowledged: the server keeps it until its store is back
+        state.outbox.shift();
+        save();
+        markQueued(item);
+        flush();
+        return;
+      }
       if (ack.error) {
         if (ack.status === 429 || ack.status >= 500) {
           byClient.get(item.client_id).querySelector(".sb-meta").textContent =
