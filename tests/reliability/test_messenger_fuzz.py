@@ -19,9 +19,7 @@ from pydantic import SecretStr
 
 from channels.messenger.signature import sign
 from tests.reliability.messenger_payloads import Expected, Payload, payloads
-from tests.support.live_server import LiveServer
-from tests.support.snapshot import StoredMessage, messages_of, sqlite_messages, \
-    supabase_messages
+from tests.support.snapshot import StoredMessage, messages_of, serve_over
 
 SECRET = "fuzz-app-secret"
 LIMIT = 400_000  # WEBHOOK_MAX_BODY_BYTES here: big bodies, and some over it
@@ -141,18 +139,10 @@ def test_unsigned_or_wrongly_signed_generated_webhooks_are_403_and_write_nothing
 @pytest.fixture(params=["sqlite", pytest.param("supabase", marks=pytest.mark.supabase)])
 def live(request, tmp_path):
     """gunicorn serving the app (no background worker: respond jobs stay queued)."""
-    env = {"HOME": str(tmp_path), "DATABASE_PATH": str(tmp_path / "fuzz.db"),
-           "SECRET_KEY_FILE": str(tmp_path / "secret"), "RESPONDER": "off",
-           "RUN_WORKER_IN_APP": "false", "FACEBOOK_APP_SECRET": SECRET,
-           "WEBHOOK_MAX_BODY_BYTES": str(LIMIT), "LOG_LEVEL": "ERROR"}
-    stack = None
-    if request.param == "supabase":
-        stack = request.getfixturevalue("supabase_stack")
-        stack.reset()
-        env.update(SUPABASE_URL=stack.url, SUPABASE_SERVICE_ROLE_KEY=stack.service_role_key)
-    server = LiveServer(env, log_path=tmp_path / "server.log").start()
-    read = (lambda: supabase_messages(stack)) if stack else (
-        lambda: sqlite_messages(tmp_path / "fuzz.db"))
+    server, read = serve_over(request, tmp_path, {
+        "SECRET_KEY_FILE": str(tmp_path / "secret"), "RESPONDER": "off",
+        "RUN_WORKER_IN_APP": "false", "FACEBOOK_APP_SECRET": SECRET,
+        "WEBHOOK_MAX_BODY_BYTES": str(LIMIT), "LOG_LEVEL": "ERROR"}, "fuzz.db")
     yield server, read
     server.stop()
 

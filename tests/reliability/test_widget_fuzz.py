@@ -27,9 +27,7 @@ from itsdangerous import URLSafeTimedSerializer
 from channels.webchat.identity import SALT
 from tests.reliability.messenger_payloads import any_text, json_value, stored_text
 from tests.support.chat_client import ChatVisitor
-from tests.support.live_server import LiveServer
-from tests.support.snapshot import StoredMessage, messages_of, sqlite_messages, \
-    supabase_messages
+from tests.support.snapshot import StoredMessage, messages_of, serve_over
 
 FUZZ = dict(derandomize=True, database=None, deadline=None, print_blob=True,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -242,18 +240,10 @@ def test_generated_http_requests_never_fail_or_half_write(app, store, request, l
 # -- the /chat socket of a live gunicorn server -----------------------------------------------
 @pytest.fixture(params=["sqlite", pytest.param("supabase", marks=pytest.mark.supabase)])
 def live(request, tmp_path):
-    env = {"HOME": str(tmp_path), "DATABASE_PATH": str(tmp_path / "chat.db"),
-           "SECRET_KEY": "widget-fuzz-secret", "RESPONDER": "off", "RUN_WORKER_IN_APP": "false",
-           "CHAT_RATE_LIMIT": LIMITS["chat_rate_limit"], "LOG_LEVEL": "ERROR",
-           "CHAT_SESSION_RATE_LIMIT": LIMITS["chat_session_rate_limit"]}
-    stack = None
-    if request.param == "supabase":
-        stack = request.getfixturevalue("supabase_stack")
-        stack.reset()
-        env.update(SUPABASE_URL=stack.url, SUPABASE_SERVICE_ROLE_KEY=stack.service_role_key)
-    server = LiveServer(env, log_path=tmp_path / "server.log").start()
-    read = (lambda: supabase_messages(stack)) if stack else (
-        lambda: sqlite_messages(tmp_path / "chat.db"))
+    server, read = serve_over(request, tmp_path, {
+        "SECRET_KEY": "widget-fuzz-secret", "RESPONDER": "off", "RUN_WORKER_IN_APP": "false",
+        "CHAT_RATE_LIMIT": LIMITS["chat_rate_limit"], "LOG_LEVEL": "ERROR",
+        "CHAT_SESSION_RATE_LIMIT": LIMITS["chat_session_rate_limit"]}, "chat.db")
     yield server, read
     server.stop()
 

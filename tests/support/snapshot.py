@@ -63,3 +63,20 @@ def messages_of(store, stack=None) -> list[StoredMessage]:
     if store.kind == "sqlite":
         return sqlite_messages(store.path)
     return supabase_messages(stack)
+
+
+def serve_over(request, tmp_path: Path, env: dict[str, str], db_name: str):
+    """Start gunicorn on the store ``request.param`` names, with ``env`` on top; returns the
+    ``LiveServer`` and a function reading every stored message (the fuzz tests' ``live``)."""
+    from tests.support.live_server import LiveServer
+
+    env = {"HOME": str(tmp_path), "DATABASE_PATH": str(tmp_path / db_name), **env}
+    stack = None
+    if request.param == "supabase":
+        stack = request.getfixturevalue("supabase_stack")
+        stack.reset()
+        env.update(SUPABASE_URL=stack.url, SUPABASE_SERVICE_ROLE_KEY=stack.service_role_key)
+    server = LiveServer(env, log_path=tmp_path / "server.log").start()
+    if stack is not None:
+        return server, lambda: supabase_messages(stack)
+    return server, lambda: sqlite_messages(tmp_path / db_name)
