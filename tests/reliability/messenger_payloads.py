@@ -31,8 +31,11 @@ KNOWN = {"object", "entry", "id", "time", "messaging", "standby", "sender", "rec
 
 
 def stored_text(value: str) -> str:
-    """How a string is stored: NUL dropped, lone surrogates replaced."""
-    return _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
+    """How a string is stored: NUL dropped, lone surrogates replaced. It travels as JSON
+    escapes first, so a high surrogate followed by a low one arrives as the one character
+    the pair encodes (``"\\ud800\\udc00"`` is U+10000), not as two lone halves."""
+    decoded = json.loads(json.dumps(value))
+    return _SURROGATE.sub("\ufffd", decoded.replace("\x00", ""))
 
 
 @dataclass(frozen=True)
