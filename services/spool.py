@@ -94,6 +94,11 @@ class InboundSpool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+        # is_empty() runs before every tracked message: it reuses one connection (and its
+        # parsed schema) instead of opening a file and setting pragmas each time.
+        self._reader: sqlite3.Connection | None = None
+        self._reader_pid = 0
+        self._reader_lock = threading.Lock()
 
     def _connect(self) -> "_Closing":
         db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
@@ -165,8 +170,21 @@ class InboundSpool:
             return int(db.execute("SELECT count(*) FROM inbound").fetchone()[0])
 
     def is_empty(self) -> bool:
-        with self._connect() as db:
-            return db.execute("SELECT 1 FROM inbound LIMIT 1").fetchone() is None
+        """Whether nothing is spooled, by this or any other process of the host.
+
+        Each SELECT on the kept autocommit connection is a read transaction of its own, so
+        it sees every append committed before it (WAL readers never wait for writers)."""
+        with self._reader_lock:
+            if self._reader is None or self._reader_pid != os.getpid():  # not across a fork
+                self._reader = sqlite3.connect(self.path, timeout=self.busy_timeout,
+                                               isolation_level=None, check_same_thread=False)
+                self._reader_pid = os.getpid()
+            try:
+                return self._reader.execute("SELECT 1 FROM inbound LIMIT 1").fetchone() is None
+            except sqlite3.Error:
+                self._reader.close()
+                self._reader = None
+                raise
 
     # -- one replayer at a time ----------------------------------------------------------
     def take_lease(self, owner: str, seconds: float) -> bool:

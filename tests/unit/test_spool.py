@@ -91,6 +91,29 @@ def test_processes_share_one_file(tmp_path):
     assert InboundSpool(path).count() == 200
 
 
+def _delete_all(path: str) -> None:
+    spool = InboundSpool(path)
+    for entry in spool.peek(1000):
+        spool.delete(entry.seq)
+
+
+def test_is_empty_sees_what_other_processes_append_and_delete(tmp_path):
+    # is_empty() keeps its connection open between calls: it must still see every change
+    # another process commits, both ways.
+    path = str(tmp_path / "spool.db")
+    spool = InboundSpool(path)
+    assert spool.is_empty()
+    ctx = multiprocessing.get_context("spawn")
+    for target, args, empty_after in ((_append_many, (path, 0), False),
+                                      (_delete_all, (path,), True)):
+        proc = ctx.Process(target=target, args=args)
+        proc.start()
+        proc.join(60)
+        assert proc.exitcode == 0
+        assert spool.is_empty() is empty_after
+        assert spool.count() == (0 if empty_after else 100)
+
+
 def test_one_replayer_holds_the_lease(tmp_path):
     spool = InboundSpool(tmp_path / "spool.db")
     assert spool.take_lease("a", 30)
