@@ -9,6 +9,7 @@ from services.assistant import Responder, create_responder
 from services.bot_turn import BotTurn, DegradedSender, DegradedTurn, ProfileHook
 from services.escalation import EscalationPolicy
 from services.events import EventBus
+from services.inbound_batch import InboundBatcher
 from services.lifecycle import LifecycleSweeper
 from services.outbox import ChannelSender, OutboxDelivery
 from services.settings import Settings
@@ -60,7 +61,9 @@ def build_services(
     store = store or create_store(settings)
     events = EventBus()
     spool = InboundSpool(settings.spool_file)
-    tracker = ConversationTracker(store, events, clock, spool=spool)
+    batcher = (InboundBatcher(store, settings.inbound_max_batch, settings.inbound_max_in_flight)
+               if settings.inbound_max_batch > 1 else None)
+    tracker = ConversationTracker(store, events, clock, spool=spool, batcher=batcher)
     responder = responder or create_responder(settings)
     senders: dict[str, ChannelSender] = {}
     profile_hooks: dict[str, ProfileHook] = {}

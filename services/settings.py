@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     # shared by its processes. Unset: "spool.db" next to DATABASE_PATH.
     spool_path: Path | None = None
     spool_replay_batch: int = Field(default=50, ge=1, le=1000)
+    # Group commit (services/inbound_batch.py): messages arriving while a store call is in
+    # flight share the next one, up to this many; 1 turns it off. At most this many calls
+    # for inbound messages are in flight at once per process.
+    inbound_max_batch: int = Field(default=50, ge=1, le=500)
+    inbound_max_in_flight: int = Field(default=2, ge=1, le=64)
 
     # Web app.
     secret_key: SecretStr = SecretStr("")

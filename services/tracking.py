@@ -27,6 +27,7 @@ from services.models import (
 from services.store.base import ConversationStore
 
 if TYPE_CHECKING:
+    from services.inbound_batch import InboundBatcher
     from services.spool import InboundSpool
 
 Clock = Callable[[], datetime]
@@ -61,11 +62,15 @@ class ConversationTracker:
         events: EventBus,
         clock: Clock = utcnow,
         spool: "InboundSpool | None" = None,
+        batcher: "InboundBatcher | None" = None,
     ):
         self.store = store
         self.events = events
         self.clock = clock
         self.spool = spool
+        # Group commit for track_inbound under load (services/inbound_batch.py); None: one
+        # store call per message.
+        self.batcher = batcher
         self.degraded: DegradedAnswer | None = None  # set by build_services
         # This process's view of the store: False from a spooled message until replay ends.
         self.store_available = True
@@ -74,7 +79,8 @@ class ConversationTracker:
 
     # -- tracking --------------------------------------------------------------------
     def track_inbound(self, message: InboundMessage) -> TrackResult | SpooledResult:
-        """Store a message from a platform (one store call); a redelivery changes nothing.
+        """Store a message from a platform (one store call, which messages arriving at the
+        same moment may share); a redelivery changes nothing.
 
         With a spool: while it holds anything, or when the store raises
         ``StoreUnavailable``, the message is journalled there instead (``SpooledResult``)
@@ -84,7 +90,10 @@ class ConversationTracker:
         if self.spool is not None and not self.spool.is_empty():
             return self._spool(message, now)
         try:
-            result = self.store.track_inbound(message, now)
+            if self.batcher is not None:
+                result = self.batcher.track(message, now)
+            else:
+                result = self.store.track_inbound(message, now)
         except StoreUnavailable:
             if self.spool is None:
                 raise

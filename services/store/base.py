@@ -50,7 +50,7 @@ Rules both implementations follow (the contract tests in ``tests/contract`` chec
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, Sequence
 
 from services.models import (
     AdminUser,
@@ -88,6 +88,16 @@ class ConversationStore(Protocol):
     # -- tracking ------------------------------------------------------------------
     def track_inbound(self, message: InboundMessage, now: datetime) -> TrackResult:
         """Store an inbound message in its open conversation (see module rules)."""
+
+    def track_inbound_many(
+        self, items: Sequence[tuple[InboundMessage, datetime]]
+    ) -> list[TrackResult]:
+        """``track_inbound`` for each item, in one transaction and one store call: all are
+        stored or none (the error of the first that fails is raised). Results come in the
+        items' order. Items are applied in (platform, external_user_id) order, keeping the
+        items' order within one person: one person's messages keep their order, and two
+        batches lock conversations in the same order, so they never wait on each other in
+        a cycle (ids of different people's rows may not follow the items' order)."""
 
     def track_outbound(self, message: OutboundMessage, now: datetime) -> Message:
         """Store a bot, agent or system message; ``NotFound`` for an unknown conversation."""

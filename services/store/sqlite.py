@@ -14,7 +14,7 @@ import json
 import sqlite3
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from services.errors import Conflict, InvalidInput, NotFound
 from services.models import (
@@ -137,37 +137,53 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
 
     def track_inbound(self, message: InboundMessage, now: datetime) -> TrackResult:
         """Store an inbound message in its open conversation, opening one if needed."""
-        now_s = ts(now)
         with self._tx() as db:
-            stored = self._stored_message(db, message.platform, message.external_id)
-            if stored is not None:  # redelivery: change nothing
-                conv = one(db.execute("SELECT * FROM conversations WHERE id = ?",
-                                      (stored["conversation_id"],)))
-                return TrackResult(conversation=conversation_from(conv),
-                                   message=message_from(stored), created=False,
-                                   conversation_created=False)
+            return self._track_inbound(db, message, now)
+
+    def track_inbound_many(
+        self, items: Sequence[tuple[InboundMessage, datetime]]
+    ) -> list[TrackResult]:
+        """``track_inbound`` for each item in one transaction (see base.py for the order)."""
+        order = sorted(range(len(items)), key=lambda i: (items[i][0].platform,
+                                                         items[i][0].external_user_id, i))
+        results: list[TrackResult | None] = [None] * len(items)
+        with self._tx() as db:
+            for i in order:
+                results[i] = self._track_inbound(db, *items[i])
+        return results  # type: ignore[return-value]
+
+    def _track_inbound(self, db: sqlite3.Connection, message: InboundMessage,
+                       now: datetime) -> TrackResult:
+        now_s = ts(now)
+        stored = self._stored_message(db, message.platform, message.external_id)
+        if stored is not None:  # redelivery: change nothing
+            conv = one(db.execute("SELECT * FROM conversations WHERE id = ?",
+                                  (stored["conversation_id"],)))
+            return TrackResult(conversation=conversation_from(conv),
+                               message=message_from(stored), created=False,
+                               conversation_created=False)
+        row = one(db.execute(
+            "SELECT id FROM conversations WHERE platform = ? AND external_user_id = ?"
+            " AND status <> 'closed'", (message.platform, message.external_user_id)))
+        conversation_created = row is None
+        if conversation_created:
             row = one(db.execute(
-                "SELECT id FROM conversations WHERE platform = ? AND external_user_id = ?"
-                " AND status <> 'closed'", (message.platform, message.external_user_id)))
-            conversation_created = row is None
-            if conversation_created:
-                row = one(db.execute(
-                    "INSERT INTO conversations (platform, external_user_id, created_at,"
-                    " updated_at, last_message_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-                    (message.platform, message.external_user_id, now_s, now_s, now_s)))
-            stored = self._insert_message(db, row["id"], message.platform, message,
-                                          "received", now_s)
-            conv = self._bump(
-                db, row["id"], message, now_s,
-                ", status = CASE status WHEN 'idle' THEN 'active' ELSE status END"
-                ", last_user_message_at = CASE WHEN :user THEN :now ELSE last_user_message_at END"
-                ", display_name = coalesce(:display_name, display_name)"
-                ", profile = coalesce(:profile, profile)",
-                {"user": message.sender_type == "user", "display_name": message.display_name,
-                 "profile": None if message.profile is None else json.dumps(message.profile)},
-            )
-            if message.sender_type == "user" and message.respond:
-                enqueue(db, "respond", stored["id"], row["id"], now_s, now_s)
+                "INSERT INTO conversations (platform, external_user_id, created_at,"
+                " updated_at, last_message_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (message.platform, message.external_user_id, now_s, now_s, now_s)))
+        stored = self._insert_message(db, row["id"], message.platform, message,
+                                      "received", now_s)
+        conv = self._bump(
+            db, row["id"], message, now_s,
+            ", status = CASE status WHEN 'idle' THEN 'active' ELSE status END"
+            ", last_user_message_at = CASE WHEN :user THEN :now ELSE last_user_message_at END"
+            ", display_name = coalesce(:display_name, display_name)"
+            ", profile = coalesce(:profile, profile)",
+            {"user": message.sender_type == "user", "display_name": message.display_name,
+             "profile": None if message.profile is None else json.dumps(message.profile)},
+        )
+        if message.sender_type == "user" and message.respond:
+            enqueue(db, "respond", stored["id"], row["id"], now_s, now_s)
         return TrackResult(conversation=conversation_from(conv), message=message_from(stored),
                            created=True, conversation_created=conversation_created)
 

@@ -23,7 +23,7 @@ Transport choices, and why:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import httpx
 from postgrest.exceptions import APIError
@@ -182,6 +182,22 @@ class SupabaseStore(SupabasePipeline):
         payload["preview"] = preview(message.content)
         data = self._rpc("track_inbound", {"p": payload, "p_now": _ts(now)})
         return TrackResult.model_validate(data)
+
+    def track_inbound_many(
+        self, items: Sequence[tuple[InboundMessage, datetime]]
+    ) -> list[TrackResult]:
+        """``track_inbound`` for each item: the ``track_inbound_many`` SQL function, one
+        request and one transaction for all of them (see base.py for the order)."""
+        batch = []
+        for message, now in items:
+            payload = message.model_dump(mode="json")
+            payload["preview"] = preview(message.content)
+            batch.append({"p": payload, "now": _ts(now)})
+        data = self._rpc("track_inbound_many", {"p_items": batch})
+        if not isinstance(data, list) or len(data) != len(items):
+            raise StoreUnavailable("supabase: track_inbound_many answered the wrong number of"
+                                   " results (is the latest migration applied?)")
+        return [TrackResult.model_validate(result) for result in data]
 
     def track_outbound(self, message: OutboundMessage, now: datetime) -> Message:
         """Store a bot, agent or system message; ``NotFound`` for an unknown conversation."""
