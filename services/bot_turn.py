@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # Rules after which the bot keeps answering while a human takes a look; every other rule
 # hands the conversation over (handled_by = human) and the bot falls silent.
 SOFT_RULES = frozenset({LOW_CONFIDENCE})
+# How many messages past the history a turn reads at first: replies to the message would be
+# among them, so one read usually answers both "already answered?" and "what came before?".
+RECENT_SLACK = 10
 
 ProfileHook = Callable[[Conversation], None]
 # Sends a degraded reply straight to the person: (message, text, key) -> the platform's id.
@@ -54,8 +57,9 @@ class BotTurn:
         self.profile_hooks = profile_hooks if profile_hooks is not None else {}
 
     def run(self, job: Job) -> None:
-        message = self.store.get_message(job.message_id)
-        conversation = self.store.get_conversation(job.conversation_id)
+        # As claimed with the job when the store handed them out (see Job), else read now.
+        message = job.message or self.store.get_message(job.message_id)
+        conversation = job.conversation or self.store.get_conversation(job.conversation_id)
         if message is not None and conversation is not None:
             self.respond(conversation, message)
         self.store.finish_job(job.id, self.tracker.clock())
@@ -70,10 +74,9 @@ class BotTurn:
                 log.exception("profile lookup failed for conversation %s", conversation.id)
         if conversation.status == "closed":
             return
-        if self._answered(conversation.id, message.id):
+        history = self._unanswered_history(conversation.id, message.id)
+        if history is None:
             return  # answered by an earlier run of this job (or during a store outage)
-        # The conversation as it was up to this message, however late the job runs.
-        history = self.tracker.history(conversation.id, self.history_limit, before=message.id + 1)
 
         if message.metadata.get("escalate"):
             escalation = button_request(message.metadata.get("reason"))
@@ -102,6 +105,26 @@ class BotTurn:
         self._send_reply(conversation, message, reply)
         if escalation is not None:
             self.tracker.mark_needs_human(message.id, escalation.reason, escalation.priority)
+
+    def _unanswered_history(self, conversation_id: int, message_id: int) -> list[Message] | None:
+        """The conversation as it was up to the message (however late the job runs), or None
+        when a reply to it exists already.
+
+        Usually one read: the newest messages, a few more than the history needs; when the
+        message is among them, so is everything after it, where a reply would be."""
+        asked = self.history_limit + RECENT_SLACK
+        recent = self.tracker.history(conversation_id, asked)
+        at = next((i for i, m in enumerate(recent) if m.id == message_id), None)
+        if at is None:  # many messages came after it: read both sides
+            if self._answered(conversation_id, message_id):
+                return None
+            return self.tracker.history(conversation_id, self.history_limit,
+                                        before=message_id + 1)
+        if any(m.metadata.get("in_reply_to") == message_id for m in recent[at + 1:]):
+            return None
+        if at + 1 >= self.history_limit or len(recent) < asked:  # nothing older is missing
+            return recent[max(0, at + 1 - self.history_limit):at + 1]
+        return self.tracker.history(conversation_id, self.history_limit, before=message_id + 1)
 
     def _answered(self, conversation_id: int, message_id: int, page: int = 50) -> bool:
         """Whether a reply to the message exists. Replies come after it, so the messages

@@ -308,6 +308,11 @@ class Job(_Model):
     last_error: str | None = None
     created_at: datetime
     updated_at: datetime
+    # The job's message and conversation as they were when it was claimed (``claim_jobs``
+    # reads them in the same call); None when they are gone, and for a later job of the
+    # same conversation in one batch (an earlier job may have changed them): read them fresh.
+    message: Message | None = None
+    conversation: Conversation | None = None
 
 
 class ConversationCursor(_Model):

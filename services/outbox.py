@@ -109,8 +109,9 @@ class OutboxDelivery:
     def run(self, job: Job) -> None:
         """Send the job's message unless it is no longer pending (see the module rules)."""
         now = self.tracker.clock()
-        message = self.store.get_message(job.message_id)
-        conversation = self.store.get_conversation(job.conversation_id)
+        # As claimed with the job when the store handed them out (see Job), else read now.
+        message = job.message or self.store.get_message(job.message_id)
+        conversation = job.conversation or self.store.get_conversation(job.conversation_id)
         if message is None or conversation is None:
             self.store.fail_job(job.id, "message or conversation no longer exists", now)
             return

@@ -53,7 +53,10 @@ class JobRunner:
             return 0
         by_conversation: dict[int, list[Job]] = defaultdict(list)
         for job in jobs:
-            by_conversation[job.conversation_id].append(job)
+            group = by_conversation[job.conversation_id]
+            if group:  # the jobs before it may change its conversation: handlers read it fresh
+                job = job.model_copy(update={"message": None, "conversation": None})
+            group.append(job)
         list(self.pool.map(self._run_in_order, by_conversation.values()))
         return len(jobs)
 

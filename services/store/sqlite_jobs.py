@@ -12,7 +12,7 @@ from typing import Callable, ContextManager
 
 from services.errors import Conflict, InvalidInput, NotFound
 from services.models import Job, JobKind, Message
-from services.store.sqlite_db import job_from, message_from, one, ts
+from services.store.sqlite_db import conversation_from, job_from, message_from, one, ts
 
 JOB_KINDS = ("respond", "send")
 JOB_STATUSES = ("queued", "running", "done", "failed")
@@ -30,6 +30,14 @@ def enqueue(db: sqlite3.Connection, kind: str, message_id: int, conversation_id:
         row = one(db.execute("SELECT * FROM jobs WHERE kind = ? AND message_id = ?",
                              (kind, message_id)))
     return row
+
+
+def _by_id(db: sqlite3.Connection, table: str, ids: set[int], build: Callable) -> dict:
+    """The rows of ``table`` (a name of ours, never input) with these ids, as models."""
+    if not ids:
+        return {}
+    rows = db.execute(f"SELECT * FROM {table} WHERE id IN ({', '.join(map(str, ids))})")
+    return {row["id"]: build(row) for row in rows.fetchall()}
 
 
 class SqliteJobs:
@@ -84,7 +92,14 @@ class SqliteJobs:
                 "UPDATE jobs SET status = 'running', attempts = attempts + 1,"
                 " locked_until = :until, updated_at = :now"
                 f" WHERE id IN ({', '.join(map(str, ids))}) RETURNING *", params).fetchall()
-        return sorted((job_from(r) for r in claimed), key=lambda j: (j.run_after, j.id))
+            # Each job's message and conversation from the same transaction (see Job).
+            messages = _by_id(db, "messages", {r["message_id"] for r in claimed}, message_from)
+            conversations = _by_id(db, "conversations", {r["conversation_id"] for r in claimed},
+                                   conversation_from)
+        jobs = [job_from(r).model_copy(update={
+            "message": messages.get(r["message_id"]),
+            "conversation": conversations.get(r["conversation_id"])}) for r in claimed]
+        return sorted(jobs, key=lambda j: (j.run_after, j.id))
 
     def requeue_send(self, message_id: int, now: datetime) -> Message:
         """A failed outbound message back to pending, and its send job (made if missing)

@@ -351,3 +351,42 @@ def test_sqlite_claimers_in_two_processes_get_disjoint_sets(tmp_path, clock):
         assert store.count_jobs("running") == 200
     finally:
         store.close()
+
+
+# -- claimed with their message and conversation -----------------------------------------------
+
+def test_claimed_jobs_carry_their_message_and_conversation(store, clock):
+    a = store.track_inbound(inbound("ctx-a", "first"), clock())
+    b = store.track_inbound(inbound("ctx-b", "other"), clock())
+    reply = store.track_outbound(outbound(a.conversation.id, "pending reply"), clock())
+    jobs = store.claim_jobs(clock(), 10, LEASE)
+    assert {(j.kind, j.message_id) for j in jobs} == {
+        ("respond", a.message.id), ("respond", b.message.id), ("send", reply.id)}
+    for job in jobs:
+        # As a read right after the claim finds them.
+        assert job.message == store.get_message(job.message_id)
+        assert job.conversation == store.get_conversation(job.conversation_id)
+        assert job.message.conversation_id == job.conversation.id == job.conversation_id
+
+
+def test_a_later_job_of_one_conversation_in_a_batch_reads_it_fresh(store, clock):
+    from services.worker import JobRunner
+
+    first = store.track_inbound(inbound("ctx-c", "one"), clock())
+    store.track_inbound(inbound("ctx-c", "two"), clock())
+    other = store.track_inbound(inbound("ctx-d", "three"), clock())
+    seen = []
+    runner = JobRunner(store, {"respond": lambda job: (seen.append(job),
+                                                       store.finish_job(job.id, clock()))}, clock)
+    try:
+        assert runner.run_once() == 3
+    finally:
+        runner.close()
+    by_message = {job.message_id: job for job in seen}
+    # The first job of each conversation keeps what the claim read; the second of "ctx-c"
+    # must not use a conversation its predecessor may have changed.
+    assert by_message[first.message.id].conversation is not None
+    assert by_message[other.message.id].conversation is not None
+    later = [job for job in seen if job.conversation_id == first.conversation.id
+             and job.message_id != first.message.id]
+    assert len(later) == 1 and later[0].conversation is None and later[0].message is None

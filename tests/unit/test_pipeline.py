@@ -278,3 +278,88 @@ def test_retry_button_sends_a_failed_message_again(make):
 
     with pytest.raises(Conflict):
         services.outbox.requeue(bot.id)
+
+
+class CountingStore:
+    """A real store that counts the calls made to it, by method."""
+
+    def __init__(self, store):
+        self._store = store
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name):
+        attr = getattr(self._store, name)
+        if not callable(attr):
+            return attr
+
+        def counted(*args, **kwargs):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+def _seen_histories(responder):
+    """Wrap a responder so each history it is given is kept."""
+    seen = []
+    original = responder.reply
+
+    def reply(conversation, history):
+        seen.append([m.id for m in history])
+        return original(conversation, history)
+
+    responder.reply = reply
+    return seen
+
+
+def test_a_prompt_turn_reads_the_store_once_and_gets_the_same_history(settings, store, clock):
+    counting = CountingStore(store)
+    responder = ScriptedResponder()
+    seen = _seen_histories(responder)
+    services = build_services(settings.model_copy(update={"max_conversation_length": 10}),
+                              store=counting, clock=clock, responder=responder)
+    services.senders["webchat"] = RecordingSender()
+    for n in range(14):  # a long conversation, every message answered
+        say(services, f"question {n}", cid=f"long-{n}")
+        services.jobs.run_until_idle()
+    last = say(services, "one more", cid="long-last")
+    counting.calls.clear()
+    assert services.jobs.run_until_idle() == 2
+    # The jobs came with their message and conversation (the one read left is the reply's
+    # conversation.updated event); the turn read the messages once.
+    assert counting.calls.get("get_message", 0) == 0
+    assert counting.calls.get("get_conversation", 0) == 1
+    assert counting.calls.get("list_messages") == 1
+    assert seen[-1] == [m.id for m in services.tracker.history(
+        last.conversation.id, 10, before=last.message.id + 1)]
+
+
+@pytest.mark.parametrize("newer", [3, 25])
+def test_a_late_turn_finds_its_reply_among_newer_messages(make, newer):
+    # The reply sits right after the message: near (in the first read) or far behind
+    # many newer messages (the turn reads both sides then).
+    services = make(responder=ScriptedResponder())
+    first = say(services, "first", cid="late-first")
+    services.jobs.run_until_idle()
+    for n in range(newer):
+        say(services, f"later {n}", cid=f"late-{newer}-{n}")
+    services.bot.respond(services.store.get_conversation(first.conversation.id), first.message)
+    replies = [m for m in services.tracker.history(first.conversation.id, 200)
+               if m.metadata.get("in_reply_to") == first.message.id]
+    assert len(replies) == 1
+
+
+@pytest.mark.parametrize("newer", [3, 25])
+def test_a_late_unanswered_turn_answers_with_the_history_up_to_its_message(make, newer):
+    responder = ScriptedResponder()
+    seen = _seen_histories(responder)
+    services = make(responder=responder, max_conversation_length=5)
+    olds = [say(services, f"old {n}", cid=f"unans-{newer}-old-{n}") for n in range(8)]
+    target = olds[-1]
+    for n in range(newer):
+        say(services, f"new {n}", cid=f"unans-{newer}-new-{n}")
+    services.bot.respond(services.store.get_conversation(target.conversation.id), target.message)
+    assert seen == [[r.message.id for r in olds[-5:]]]
+    replies = [m for m in services.tracker.history(target.conversation.id, 200)
+               if m.metadata.get("in_reply_to") == target.message.id]
+    assert len(replies) == 1
