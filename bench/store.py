@@ -22,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from services.inbound_batch import InboundBatcher  # noqa: E402
 from services.models import InboundMessage  # noqa: E402
 
 NOW = datetime.now(timezone.utc)
@@ -124,15 +125,20 @@ def latency(fn, runs: int) -> tuple[float, float]:
     return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
 
 
-def track_vs_noop(store, calls: int, threads: int = 1, tag: str = "rt", rounds: int = 5) -> dict:
+def track_vs_noop(store, calls: int, threads: int = 1, tag: str = "rt", rounds: int = 5,
+                  batched: bool = False) -> dict:
     """``track_inbound`` per second beside the no-op SQL function ``noop()`` called through
     the same Supabase client: the ratio is what our SQL costs over the round trip itself.
 
+    ``batched``: the messages go through an ``InboundBatcher`` (the group commit the app's
+    tracker uses), so concurrent calls share requests; ``noop()`` is still one request each.
     The two alternate in ``rounds`` blocks, so a machine getting busier or quieter during
     the run weighs on both alike.
     """
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
     counter = iter(range(10**9))
+    tracker = InboundBatcher(store) if batched else store
+    tag = f"{tag}b" if batched else tag
 
     def timed(fn, count: int) -> float:
         started = time.perf_counter()
@@ -144,7 +150,7 @@ def track_vs_noop(store, calls: int, threads: int = 1, tag: str = "rt", rounds: 
         return time.perf_counter() - started
 
     def track(i: int) -> None:
-        store.track_inbound(InboundMessage(
+        (tracker.track if batched else tracker.track_inbound)(InboundMessage(
             platform="messenger", external_user_id=f"{tag}-{threads}-user-{i // 4}",
             external_id=f"{tag}-{threads}-mid-{i}", content=f"round trip {i}"), NOW)
 
@@ -162,7 +168,9 @@ def track_vs_noop(store, calls: int, threads: int = 1, tag: str = "rt", rounds: 
         if pool is not None:
             pool.shutdown()
     done = per_round * rounds
-    return {"threads": threads, "calls": done, "noop_per_s": round(done / noop_s, 1),
+    batches = {"store_calls": tracker.calls} if batched else {}
+    return {"threads": threads, "batched": batched, **batches,
+            "calls": done, "noop_per_s": round(done / noop_s, 1),
             "track_per_s": round(done / track_s, 1), "ratio": round(noop_s / track_s, 3)}
 
 

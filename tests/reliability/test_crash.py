@@ -46,9 +46,17 @@ def test_kill_9_mid_load_loses_nothing_and_sends_nothing_twice(
     progress = [0]
     statuses: list[int | None] = []
 
+    def delivered_count() -> int:
+        return sum(map(len, list(graph.delivered.values())))
+
     def load() -> None:
         # A steady stream (people keep writing while replies go out), 15 webhooks at a time.
         for start in range(0, COUNT, 15):
+            # Past half way, wait for replies to be going out, so the kill below (which
+            # waits for them too) lands mid-stream however fast webhooks are taken in.
+            gate = time.monotonic() + 30
+            while start >= COUNT // 2 and delivered_count() < 10 and time.monotonic() < gate:
+                time.sleep(0.01)
             chunk = app.post(bodies[start:start + 15], concurrency=8, timeout=10,
                              progress=progress)
             statuses.extend(r.status for r in chunk.results)
@@ -57,8 +65,7 @@ def test_kill_9_mid_load_loses_nothing_and_sends_nothing_twice(
     loader = threading.Thread(target=load)
     loader.start()
     deadline = time.monotonic() + 60
-    while (progress[0] < COUNT * 0.35 or sum(map(len, graph.delivered.values())) < 10) \
-            and loader.is_alive():
+    while (progress[0] < COUNT * 0.35 or delivered_count() < 10) and loader.is_alive():
         assert time.monotonic() < deadline, "the load did not get going"
         time.sleep(0.005)
     app.server.kill()  # SIGKILL of gunicorn's whole process group: no shutdown at all
