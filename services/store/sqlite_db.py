@@ -1,9 +1,12 @@
 """One SQLite file shared by threads, greenlets and processes: connections, transactions, schema.
 
-Each thread gets its own connection (``threading.local``; under gevent that is one per
-greenlet, which is what we want). Writes use ``BEGIN IMMEDIATE``, which takes the file's write
-lock before reading anything, so concurrent writers (threads or processes) queue on
-``busy_timeout`` instead of failing or deadlocking. In WAL mode readers never block writers.
+Connections come from a small pool: a thread or greenlet takes one for one transaction or
+one read and gives it back. One connection per greenlet would cost each its own parsed
+schema and page cache (about 0.3-0.5 MB), and a gevent worker holding 2,000 web-chat
+sockets runs that many handler greenlets at once. A connection is never used by two at the
+same time. Writes use ``BEGIN IMMEDIATE``, which takes the file's write lock before reading
+anything, so concurrent writers (threads or processes) queue on ``busy_timeout`` instead of
+failing or deadlocking. In WAL mode readers never block writers.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import weakref
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +25,9 @@ from services.store.sqlite_rollup import BACKFILL_STATEMENTS, ROLLUP_STATEMENTS
 
 SCHEMA_VERSION = 4  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
 BUSY_TIMEOUT_MS = 10_000
+# Connections open at once per process. Under gevent a store call never yields, so one or two
+# are in use at a time; threads (the dev server, tests) may read side by side with more.
+POOL_SIZE = 8
 _SCHEMA_FILE = Path(__file__).with_name("sqlite_schema.sql")
 
 
@@ -93,20 +98,30 @@ def _ufold(value: str | None) -> str | None:
 
 
 class _Connection(sqlite3.Connection):
-    """A connection that can be held in a WeakSet (the C type cannot)."""
+    """A connection that remembers which ``close()`` generation of the pool opened it."""
+
+    generation = 0
 
 
 class SqliteDatabase:
-    """Per-thread connections to one database file, created with the current schema."""
+    """A pool of at most ``pool_size`` connections to one database file, created with the
+    current schema."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, pool_size: int = POOL_SIZE) -> None:
+        if pool_size < 1:
+            raise ValueError("pool_size must be at least 1")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self.pool_size = pool_size
+        self._slots = threading.BoundedSemaphore(pool_size)  # gevent's, once patched
         self._lock = threading.Lock()
-        # Weak, so a finished thread's or greenlet's connection is freed with its locals.
-        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._idle: list[_Connection] = []  # open and free, the most recently used last
+        self._open: set[_Connection] = set()  # every connection not closed yet, in use or not
         self._generation = 0
+        # The connection this thread (or greenlet) has taken, so that a read inside its own
+        # transaction uses it again (it sees the transaction's writes, and a holder never
+        # waits on the pool for a second connection).
+        self._held = threading.local()
         self._create_schema()
 
     def _connect(self) -> _Connection:
@@ -114,7 +129,7 @@ class SqliteDatabase:
             self.path,
             timeout=BUSY_TIMEOUT_MS / 1000,
             isolation_level=None,  # we issue BEGIN/COMMIT ourselves
-            check_same_thread=False,  # close() may run on another thread
+            check_same_thread=False,  # taken by whichever thread; close() on any
             factory=_Connection,
         )
         conn.row_factory = sqlite3.Row
@@ -125,43 +140,79 @@ class SqliteDatabase:
         conn.create_function("ufold", 1, _ufold, deterministic=True)
         return conn
 
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use (and again after ``close()``)."""
-        local = self._local
-        conn = getattr(local, "conn", None)
-        if conn is None or local.generation != self._generation:
-            try:
-                conn = self._connect()
-            except sqlite3.Error as exc:
-                raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
-            local.conn, local.generation = conn, self._generation
-            with self._lock:
-                self._connections.add(conn)
+    def _take(self) -> _Connection:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            generation = self._generation
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
+        conn.generation = generation
+        with self._lock:
+            self._open.add(conn)
         return conn
+
+    def _give_back(self, conn: _Connection) -> None:
+        with self._lock:
+            # A connection left inside a transaction (its ROLLBACK failed) would keep its
+            # locks; one from before close() must not come back.
+            if conn.generation == self._generation and not conn.in_transaction:
+                self._idle.append(conn)
+                return
+            self._open.discard(conn)
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for this thread's (or greenlet's) sole use until the block ends; the
+        one it already holds, if the block is inside another. Waits while all are in use
+        (``StoreUnavailable`` after ``busy_timeout``)."""
+        held = getattr(self._held, "conn", None)
+        if held is not None:
+            yield held
+            return
+        if not self._slots.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise StoreUnavailable(f"sqlite: all {self.pool_size} connections stayed busy")
+        try:
+            conn = self._take()
+            self._held.conn = conn
+            try:
+                yield conn
+            finally:
+                self._held.conn = None
+                self._give_back(conn)
+        finally:
+            self._slots.release()
 
     @contextmanager
     def transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
         """One transaction: committed on success, rolled back on any exception.
         ``IMMEDIATE`` for anything that writes, ``DEFERRED`` for a consistent multi-read."""
-        conn = self.connection()
-        try:
-            conn.execute(f"BEGIN {mode}")
+        with self.connection() as conn:
             try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk full, I/O
-            raise StoreUnavailable(f"sqlite: {exc}") from exc
+                conn.execute(f"BEGIN {mode}")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk full, I/O
+                raise StoreUnavailable(f"sqlite: {exc}") from exc
 
     def read(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
         """All rows of one read statement (atomic on its own, no transaction needed)."""
-        try:
-            return self.connection().execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"sqlite: {exc}") from exc
+        with self.connection() as conn:
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(f"sqlite: {exc}") from exc
 
     def _create_schema(self) -> None:
         with self.transaction() as db:
@@ -184,17 +235,20 @@ class SqliteDatabase:
 
     def ping(self) -> None:
         """Raise ``StoreUnavailable`` unless the database answers ``SELECT 1``."""
-        try:
-            self.connection().execute("SELECT 1").fetchone()
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"sqlite: {exc}") from exc
+        with self.connection() as conn:
+            try:
+                conn.execute("SELECT 1").fetchone()
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"sqlite: {exc}") from exc
 
     def close(self) -> None:
-        """Close every connection opened so far, on any thread; later calls open new ones."""
+        """Close every connection opened so far, idle or in use, from any thread; later calls
+        open new ones (one in use when this ran is closed, not pooled, when it comes back)."""
         with self._lock:
             self._generation += 1
-            connections = list(self._connections)
-            self._connections = weakref.WeakSet()
+            connections = list(self._open)
+            self._open.clear()
+            self._idle.clear()
         for conn in connections:
             try:
                 conn.close()
