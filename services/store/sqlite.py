@@ -68,7 +68,7 @@ def _after_cursor(cursor: ConversationCursor, params: dict[str, Any]) -> str:
 
 
 class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
-    """``ConversationStore`` on one SQLite file, one connection per thread (or greenlet)."""
+    """``ConversationStore`` on one SQLite file, through a small pool of connections."""
 
     kind = "sqlite"
 
