@@ -2,7 +2,8 @@
 worker. Both run on a ``tests.support.cluster.Cluster`` (gunicorn, Redis, local Supabase).
 
 ``admin_latency``: webhooks at a steady rate, alternating over two processes; admin
-sockets (python-socketio clients) split over both. Each webhook comes from a new person, so
+sockets (a minimal Engine.IO v4 / Socket.IO v5 client over ``websockets``, in a process of
+their own) split over both. Each webhook comes from a new person, so
 its ``conversation.created`` reaches every admin socket; the latency is from the moment the
 webhook was due to be sent (open loop: a slow server cannot slow the sender down and hide
 its own queueing) to its arrival on each socket.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import statistics
 import threading
 import time
@@ -25,7 +27,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-import socketio
 
 from channels.messenger.signature import sign
 from tests.support.cluster import APP_SECRET, Cluster, child_pids
@@ -48,6 +49,12 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
     ``bot``: where the bot's answers are worked out and sent -- ``in_app`` (the default
     deployment: in each web process), ``worker`` (one ``python worker.py`` process, the web
     processes with ``RUN_WORKER_IN_APP=false``) or ``off`` (nobody: the ingest path alone).
+
+    The admin sockets live in a process of their own (``_hold_admin_sockets``), a light
+    Engine.IO/Socket.IO client on one asyncio loop: 20 python-socketio clients on threads
+    beside the sender needed most of a core to decode a few thousand events a second, and
+    the figure measured their backlog rather than the server. Times are ``time.monotonic``,
+    one clock for both processes.
     """
     cluster.stop_apps()
     cluster.reset_store()
@@ -57,22 +64,18 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
     if bot == "worker":
         cluster.start_worker(LOG_LEVEL="ERROR")
     browser = cluster.admin_session(apps[0].url)  # one sign-in, many tabs
-    arrivals: list[dict[str, float]] = [{} for _ in range(sockets)]
-    dropped: list[str] = []  # sockets the server closed under us (a missed ping, say)
-    clients = []
-    for n in range(sockets):
-        sio = socketio.Client(reconnection=False)
-
-        def created(data, seen=arrivals[n]):
-            seen[data["conversation"]["external_user_id"]] = time.perf_counter()
-
-        sio.on("conversation.created", created, namespace="/admin")
-        sio.on("disconnect", lambda reason=None: dropped.append(str(reason)), namespace="/admin")
-        sio.connect(apps[n % processes].url, namespaces=["/admin"], transports=["websocket"],
-                    headers={"Cookie": _cookie(browser)}, wait_timeout=10)
-        clients.append(sio)
-
     count = int(rate * seconds)
+    ctx = multiprocessing.get_context("spawn")
+    ready, sent = ctx.Event(), ctx.Event()
+    results = ctx.Queue()
+    holder = ctx.Process(target=_hold_admin_sockets, daemon=True, args=(
+        [apps[n % processes].url for n in range(sockets)], _cookie(browser), count * sockets,
+        ready, sent, results))
+    holder.start()
+    if not ready.wait(60):
+        holder.kill()
+        raise RuntimeError("the admin sockets did not connect")
+
     run = f"lat{time.time_ns()}"
     bodies = [webhook_body(f"{run}-{i}", f"m.{run}.{i}", "what are your opening hours?")
               for i in range(count)]
@@ -83,7 +86,7 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
     def send(i: int) -> None:
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
-        delay = due[i] - time.perf_counter()
+        delay = due[i] - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         try:
@@ -94,26 +97,16 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
         except requests.RequestException:
             statuses[i] = None
 
-    start = time.perf_counter() + 0.5
+    start = time.monotonic() + 0.5
     for i in range(count):
         due[i] = start + i / rate
     with ThreadPoolExecutor(64) as pool:
         list(pool.map(send, range(count)))
-    sent_by = time.perf_counter()
-    # Let the last events arrive: until all are in, or none has come for 5 s (those are
-    # missing), or 120 s have passed.
-    deadline = time.perf_counter() + 120
-    seen, quiet_since = -1, time.perf_counter()
-    while time.perf_counter() < deadline:
-        now_seen = sum(len(a) for a in arrivals)
-        if now_seen >= count * sockets or time.perf_counter() - quiet_since > 5:
-            break
-        if now_seen != seen:
-            seen, quiet_since = now_seen, time.perf_counter()
-        time.sleep(0.1)
-    dropped_sockets = len(dropped)
-    for sio in clients:
-        sio.disconnect()
+    sent_by = time.monotonic()
+    sent.set()
+    # The holder stops once all events are in, none has come for 5 s, or 120 s have passed.
+    arrivals, dropped_sockets = results.get(timeout=180)
+    holder.join(30)
     cluster.stop_apps()
 
     index = {f"{run}-{i}": i for i in range(count)}
@@ -130,6 +123,72 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
         "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
         "p99_ms": round(_pct(latencies, 0.99), 1) if latencies else None,
     }
+
+
+def _hold_admin_sockets(urls: list[str], cookie: str, expected: int, ready, sent,
+                        results) -> None:
+    """In a process of its own: one ``/admin`` socket per URL, signed in with ``cookie``;
+    puts ``(arrivals, dropped)`` on ``results``, where ``arrivals[n]`` maps each person's id
+    to the monotonic time its ``conversation.created`` reached socket ``n``."""
+    results.put(asyncio.run(_admin_sockets(urls, cookie, expected, ready, sent)))
+
+
+async def _admin_sockets(urls, cookie, expected, ready, sent):
+    import websockets
+
+    prefix = '42/admin,["conversation.created",'
+    arrivals: list[dict[str, float]] = [{} for _ in urls]
+    dropped, closing = [0], [False]
+
+    async def connect(url: str):
+        ws = await websockets.connect(
+            url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
+            origin=url, additional_headers={"Cookie": cookie}, open_timeout=30,
+            ping_interval=None, max_queue=None)
+        if not (await ws.recv()).startswith("0"):
+            raise RuntimeError("no Engine.IO open packet")
+        await ws.send("40/admin,")
+        while True:
+            packet = await ws.recv()
+            if packet == "2":
+                await ws.send("3")
+            elif packet.startswith("40/admin"):
+                return ws
+            elif packet.startswith("44/admin"):
+                raise RuntimeError(f"/admin refused the socket: {packet[:200]}")
+
+    async def listen(ws, seen: dict[str, float]) -> None:
+        try:
+            async for packet in ws:
+                if packet == "2":
+                    await ws.send("3")
+                elif packet.startswith(prefix):
+                    at = time.monotonic()
+                    seen[json.loads(packet[len(prefix):-1])["conversation"]
+                         ["external_user_id"]] = at
+        except Exception:
+            pass
+        if not closing[0]:
+            dropped[0] += 1  # the server closed it under us (a missed ping, say)
+
+    conns = await asyncio.gather(*(connect(url) for url in urls))
+    tasks = [asyncio.create_task(listen(ws, seen)) for ws, seen in zip(conns, arrivals)]
+    ready.set()
+    last, quiet_since, deadline = -1, time.monotonic(), None
+    while True:
+        await asyncio.sleep(0.1)
+        now, got = time.monotonic(), sum(map(len, arrivals))
+        if got != last:
+            last, quiet_since = got, now
+        if sent.is_set():
+            deadline = deadline or now + 120
+            if got >= expected or now - quiet_since > 5 or now > deadline:
+                break
+    closing[0] = True
+    for ws in conns:
+        await ws.close()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return arrivals, dropped[0]
 
 
 # -- web-chat visitors ------------------------------------------------------------------
