@@ -98,8 +98,10 @@ class InboundBatcher:
                     me.wake.clear()
         finally:
             with self._lock:
-                if self._waiting:
-                    heir = self._waiting[0]
+                # The oldest waiter not handed a slot already: another leader that ended a
+                # moment ago may have picked the head, which has not woken to take it yet.
+                heir = next((w for w in self._waiting if not w.leads), None)
+                if heir is not None:
                     heir.leads = True
                     heir.wake.set()
                 else:

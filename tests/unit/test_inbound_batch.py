@@ -65,7 +65,7 @@ def _send_all(batcher: InboundBatcher, messages: list[InboundMessage], clock, th
             except Exception as exc:  # noqa: BLE001 - the outcome under test
                 outcomes[i] = exc
 
-    pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    pool = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(threads)]
     for t in pool:
         t.start()
     for t in pool:
@@ -169,3 +169,18 @@ def test_a_batch_size_of_one_turns_batching_off(settings, store, clock):
 
     settings = settings.model_copy(update={"inbound_max_batch": 1})
     assert build_services(settings, store=store, clock=clock).tracker.batcher is None
+
+
+def test_slots_are_never_lost_when_leaders_end_together(store, clock):
+    # Two leaders ending at once used to hand their slots to the same waiter, one slot was
+    # lost, and after two such losses (max_in_flight=2) nobody led and every caller hung.
+    slow = SlowStore(store, delay=0)
+    batcher = InboundBatcher(slow, max_batch=3, max_in_flight=2)
+    messages = [inbound(f"s{n % 9}", f"s{n}", ext=f"slots-{n}") for n in range(1600)]
+    outcomes = _send_all(batcher, messages, clock, threads=16)
+    assert all(o is not None and not isinstance(o, Exception) for o in outcomes)
+    # Both slots are still there: two slow calls now run side by side.
+    slow.delay, slow.most_at_once = 0.3, 0
+    late = [inbound("after", "a", ext="slots-after-a"), inbound("later", "b", ext="slots-after-b")]
+    assert all(o.created for o in _send_all(batcher, late, clock, threads=2))
+    assert slow.most_at_once == 2
