@@ -141,11 +141,10 @@ class ConversationTracker:
 
     def track_outbound(self, message: OutboundMessage) -> Message:
         """Store a bot, agent or system message, ``pending`` until a channel sends it."""
-        stored = self.store.track_outbound(message, self.clock())
+        stored, conversation = self.store.track_outbound_with_conversation(
+            message, self.clock())
         self._publish_message("message.created", stored)
-        conversation = self.store.get_conversation(stored.conversation_id)
-        if conversation is not None:
-            self._publish("conversation.updated", conversation)
+        self._publish("conversation.updated", conversation)
         return stored
 
     # -- reads -----------------------------------------------------------------------

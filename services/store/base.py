@@ -102,6 +102,11 @@ class ConversationStore(Protocol):
     def track_outbound(self, message: OutboundMessage, now: datetime) -> Message:
         """Store a bot, agent or system message; ``NotFound`` for an unknown conversation."""
 
+    def track_outbound_with_conversation(
+        self, message: OutboundMessage, now: datetime
+    ) -> tuple[Message, Conversation]:
+        """``track_outbound``, and the conversation as that write left it, in one call."""
+
     # -- reads ---------------------------------------------------------------------
     def get_conversation(self, conversation_id: int) -> Conversation | None: ...
 

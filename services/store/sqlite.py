@@ -189,20 +189,34 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
 
     def track_outbound(self, message: OutboundMessage, now: datetime) -> Message:
         """Store a bot, agent or system message; ``NotFound`` for an unknown conversation."""
-        now_s = ts(now)
         with self._tx() as db:
-            conv = one(db.execute("SELECT id, platform FROM conversations WHERE id = ?",
-                                  (message.conversation_id,)))
-            if conv is None:
-                raise NotFound(f"conversation {message.conversation_id}")
-            stored = self._stored_message(db, conv["platform"], message.external_id)
-            if stored is None:
-                stored = self._insert_message(db, conv["id"], conv["platform"], message,
-                                              message.delivery_status, now_s)
-                self._bump(db, conv["id"], message, now_s)
-                if message.delivery_status == "pending":
-                    enqueue(db, "send", stored["id"], conv["id"], now_s, now_s)
-        return message_from(stored)
+            return message_from(self._track_outbound(db, message, now))
+
+    def track_outbound_with_conversation(
+        self, message: OutboundMessage, now: datetime
+    ) -> tuple[Message, Conversation]:
+        """``track_outbound``, and the conversation as that write left it."""
+        with self._tx() as db:
+            stored = self._track_outbound(db, message, now)
+            conv = one(db.execute("SELECT * FROM conversations WHERE id = ?",
+                                  (stored["conversation_id"],)))
+        return message_from(stored), conversation_from(conv)
+
+    def _track_outbound(self, db: sqlite3.Connection, message: OutboundMessage,
+                        now: datetime) -> sqlite3.Row:
+        now_s = ts(now)
+        conv = one(db.execute("SELECT id, platform FROM conversations WHERE id = ?",
+                              (message.conversation_id,)))
+        if conv is None:
+            raise NotFound(f"conversation {message.conversation_id}")
+        stored = self._stored_message(db, conv["platform"], message.external_id)
+        if stored is None:
+            stored = self._insert_message(db, conv["id"], conv["platform"], message,
+                                          message.delivery_status, now_s)
+            self._bump(db, conv["id"], message, now_s)
+            if message.delivery_status == "pending":
+                enqueue(db, "send", stored["id"], conv["id"], now_s, now_s)
+        return stored
 
     # -- reads ----------------------------------------------------------------------------
     def get_conversation(self, conversation_id: int) -> Conversation | None:

@@ -206,6 +206,17 @@ class SupabaseStore(SupabasePipeline):
         return Message.model_validate(
             self._rpc("track_outbound", {"p": payload, "p_now": _ts(now)}))
 
+    def track_outbound_with_conversation(
+        self, message: OutboundMessage, now: datetime
+    ) -> tuple[Message, Conversation]:
+        """``track_outbound`` and the conversation it left, one request
+        (``track_outbound_with_conversation`` in SQL)."""
+        payload = message.model_dump(mode="json")
+        payload["preview"] = preview(message.content)
+        data = self._rpc("track_outbound_with_conversation", {"p": payload, "p_now": _ts(now)})
+        return Message.model_validate(data["message"]), Conversation.model_validate(
+            data["conversation"])
+
     # -- reads --------------------------------------------------------------------------
     def get_conversation(self, conversation_id: int) -> Conversation | None:
         rows = self._rows("conversations", id=conversation_id)

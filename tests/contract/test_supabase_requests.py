@@ -134,6 +134,11 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
     calls = {
         "track_outbound (agent: replies, send job)": lambda: sb.track_outbound(
             outbound(conv_id, "agent", sender_type="agent", sender_id="7"), now),
+        "track_outbound_with_conversation": lambda: sb.track_outbound_with_conversation(
+            outbound(conv_id, "bot reply", sender_type="bot", delivery_status="sent"), now),
+        "track_inbound_many": lambda: sb.track_inbound_many(
+            [(inbound("dee", platform="messenger", ext=f"mid-many-{n}"), now)
+             for n in range(3)]),
         "set_handling": lambda: sb.set_handling(conv_id, "human", user.id, now),
         "assign": lambda: sb.assign(conv_id, user.id, now),
         "set_profile": lambda: sb.set_profile(conv_id, "Dee", {"locale": "en_GB"}, now),
@@ -157,8 +162,9 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
     for name, call in calls.items():
         call()
         assert len(log.take()) == 1, name
-    # respond (dee's message), send (hi), send (agent), respond, send (requeued "lost")
-    assert sb.count_jobs() == 5
+    # respond (dee's message), send (hi), send (agent), respond, send (requeued "lost"),
+    # and a respond for each of the three messages tracked in one batch
+    assert sb.count_jobs() == 8
 
 
 def test_requests_carry_the_service_role_key(supabase_stack, sb):
