@@ -26,7 +26,9 @@ COUNT, PEOPLE = 300, 100
 def app(request, tmp_path, graph_stub):  # noqa: F811
     # A short lease, so the restarted process takes the dead one's jobs over soon (the
     # bot and Send API timeouts are cut to fit it); an echo grace longer than the restart.
-    app = start_app(request, tmp_path / "app", graph_stub, request.param,
+    # Echoes come 1 s after each send, as Facebook's do a little later: with none, an echo
+    # settled each send within milliseconds and the kill only rarely caught one in flight.
+    app = start_app(request, tmp_path / "app", graph_stub, request.param, echo_delay=1.0,
                     JOB_LEASE_SECONDS="5", BOT_TIMEOUT_SECONDS="1", BOT_RETRIES="0",
                     GRAPH_API_TIMEOUT_SECONDS="2", MESSENGER_ECHO_GRACE_SECONDS="8")
     yield app
