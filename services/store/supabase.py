@@ -69,6 +69,13 @@ def _ts(value: datetime) -> str:
     return utc(value).isoformat(timespec="microseconds")
 
 
+def _payload(message: InboundMessage | OutboundMessage) -> dict[str, Any]:
+    """A message as the tracking SQL functions take it: its JSON, plus the inbox preview."""
+    payload = message.model_dump(mode="json")
+    payload["preview"] = preview(message.content)
+    return payload
+
+
 def _translate(exc: APIError) -> SwitchboardError:
     """The domain error for a PostgREST error response."""
     code = str(exc.code or "")
@@ -178,9 +185,7 @@ class SupabaseStore(SupabasePipeline):
     # -- tracking -----------------------------------------------------------------------
     def track_inbound(self, message: InboundMessage, now: datetime) -> TrackResult:
         """Store an inbound message (``track_inbound`` SQL function, one request)."""
-        payload = message.model_dump(mode="json")
-        payload["preview"] = preview(message.content)
-        data = self._rpc("track_inbound", {"p": payload, "p_now": _ts(now)})
+        data = self._rpc("track_inbound", {"p": _payload(message), "p_now": _ts(now)})
         return TrackResult.model_validate(data)
 
     def track_inbound_many(
@@ -188,11 +193,7 @@ class SupabaseStore(SupabasePipeline):
     ) -> list[TrackResult]:
         """``track_inbound`` for each item: the ``track_inbound_many`` SQL function, one
         request and one transaction for all of them (see base.py for the order)."""
-        batch = []
-        for message, now in items:
-            payload = message.model_dump(mode="json")
-            payload["preview"] = preview(message.content)
-            batch.append({"p": payload, "now": _ts(now)})
+        batch = [{"p": _payload(message), "now": _ts(now)} for message, now in items]
         data = self._rpc("track_inbound_many", {"p_items": batch})
         if not isinstance(data, list) or len(data) != len(items):
             raise StoreUnavailable("supabase: track_inbound_many answered the wrong number of"
@@ -201,19 +202,16 @@ class SupabaseStore(SupabasePipeline):
 
     def track_outbound(self, message: OutboundMessage, now: datetime) -> Message:
         """Store a bot, agent or system message; ``NotFound`` for an unknown conversation."""
-        payload = message.model_dump(mode="json")
-        payload["preview"] = preview(message.content)
         return Message.model_validate(
-            self._rpc("track_outbound", {"p": payload, "p_now": _ts(now)}))
+            self._rpc("track_outbound", {"p": _payload(message), "p_now": _ts(now)}))
 
     def track_outbound_with_conversation(
         self, message: OutboundMessage, now: datetime
     ) -> tuple[Message, Conversation]:
         """``track_outbound`` and the conversation it left, one request
         (``track_outbound_with_conversation`` in SQL)."""
-        payload = message.model_dump(mode="json")
-        payload["preview"] = preview(message.content)
-        data = self._rpc("track_outbound_with_conversation", {"p": payload, "p_now": _ts(now)})
+        data = self._rpc("track_outbound_with_conversation",
+                         {"p": _payload(message), "p_now": _ts(now)})
         return Message.model_validate(data["message"]), Conversation.model_validate(
             data["conversation"])
 

@@ -178,10 +178,10 @@ print(handles)
 """
 
 
-@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="counts open files in /proc")
 def test_greenlets_share_a_few_connections(tmp_path):
     """200 greenlets alive at once, each after a store write, hold no more connections
-    than the pool's size (each connection holds the database file open once)."""
+    than the pool's size (each connection holds the database file open once; counted in
+    /proc, which every machine the suite runs on has: no /proc is a failure, not a skip)."""
     done = subprocess.run(
         [sys.executable, "-c", GREENLETS, str(REPO), str(tmp_path / "g.db")],
         capture_output=True, text=True, timeout=120,
