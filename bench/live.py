@@ -81,6 +81,7 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
               for i in range(count)]
     due: list[float] = [0.0] * count
     statuses: list[int | None] = [None] * count
+    acked: list[float | None] = [None] * count  # ms from due to the answer
     local = threading.local()
 
     def send(i: int) -> None:
@@ -94,6 +95,7 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
                 apps[i % processes].url + "/webhook", data=bodies[i], timeout=30,
                 headers={"Content-Type": "application/json",
                          "X-Hub-Signature-256": sign(bodies[i], APP_SECRET)}).status_code
+            acked[i] = (time.monotonic() - due[i]) * 1000
         except requests.RequestException:
             statuses[i] = None
 
@@ -113,6 +115,7 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
     latencies = [(t - due[index[psid]]) * 1000
                  for seen in arrivals for psid, t in seen.items() if psid in index]
     expected = sum(1 for s in statuses if s == 200) * sockets
+    acks = [a for a, s in zip(acked, statuses) if s == 200]
     return {
         "rate_per_s": rate, "seconds": seconds, "sockets": sockets, "processes": processes,
         "bot": bot,
@@ -122,6 +125,8 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
         "sockets_dropped": dropped_sockets,
         "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
         "p99_ms": round(_pct(latencies, 0.99), 1) if latencies else None,
+        "ack_p50_ms": round(statistics.median(acks), 1) if acks else None,
+        "ack_p99_ms": round(_pct(acks, 0.99), 1) if acks else None,
     }
 
 
