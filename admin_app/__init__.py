@@ -11,6 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin_app.extensions import csrf, limiter, login_manager, socketio
+from admin_app import live_queue
 from admin_app.http_security import init_security
 from services import log_redaction
 from services.runtime import Services, build_services
@@ -51,10 +52,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     csrf.init_app(app)
     limiter.init_app(app)
 
+    # Redis: publishes pipelined (admin_app.live_queue); another queue URL: Flask-SocketIO's
+    # own choice. A manager left by an app built earlier in this process (tests) goes.
+    socketio.server_options.pop("client_manager", None)
+    manager = live_queue.client_manager(settings.socketio_message_queue)
     socketio.init_app(
         app,
         async_mode=settings.socketio_async_mode,
         message_queue=settings.socketio_message_queue,
+        **({"client_manager": manager} if manager is not None else {}),
     )
 
     from admin_app import account, api, cli, health, live, pages, settings_page
