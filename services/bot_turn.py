@@ -60,12 +60,18 @@ class BotTurn:
         # As claimed with the job when the store handed them out (see Job), else read now.
         message = job.message or self.store.get_message(job.message_id)
         conversation = job.conversation or self.store.get_conversation(job.conversation_id)
+        finished = False
         if message is not None and conversation is not None:
-            self.respond(conversation, message)
-        self.store.finish_job(job.id, self.tracker.clock())
+            finished = self.respond(conversation, message, job_id=job.id)
+        if not finished:
+            self.store.finish_job(job.id, self.tracker.clock())
 
-    def respond(self, conversation: Conversation, message: Message) -> None:
-        """Decide and act for one user message (safe to run twice for the same message)."""
+    def respond(self, conversation: Conversation, message: Message,
+                job_id: int | None = None) -> bool:
+        """Decide and act for one user message (safe to run twice for the same message).
+
+        True when the job ``job_id`` ended with the bot's reply, in the same write (the
+        usual turn: one store call fewer); otherwise the caller still has to end it."""
         hook = self.profile_hooks.get(conversation.platform)
         if hook is not None and not conversation.display_name:
             try:
@@ -73,10 +79,10 @@ class BotTurn:
             except Exception:  # a profile is nice to have, never a reason to stay silent
                 log.exception("profile lookup failed for conversation %s", conversation.id)
         if conversation.status == "closed":
-            return
+            return False
         history = self._unanswered_history(conversation.id, message.id)
         if history is None:
-            return  # answered by an earlier run of this job (or during a store outage)
+            return False  # answered by an earlier run of this job (or during a store outage)
 
         if message.metadata.get("escalate"):
             escalation = button_request(message.metadata.get("reason"))
@@ -84,27 +90,30 @@ class BotTurn:
             escalation = self.policy.on_user_message(message.content, history)
         if escalation is not None:
             self.escalate(conversation, message, escalation)
-            return
+            return False
         if conversation.handled_by == "human":
-            return  # a person has the conversation: the bot stays out of it
+            return False  # a person has the conversation: the bot stays out of it
 
         try:
             reply = self.responder.reply(conversation, history)
         except ResponderError as exc:
             log.warning("responder failed for conversation %s: %s", conversation.id, exc)
             self.escalate(conversation, message, self.policy.on_responder_failure(exc))
-            return
+            return False
         if reply is None:  # RESPONDER=off: every conversation waits for a person
             self.escalate(conversation, message, self.policy.no_bot())
-            return
+            return False
 
         escalation = self.policy.on_bot_reply(reply, history)
         if escalation is not None and escalation.rule not in SOFT_RULES:
             self.escalate(conversation, message, escalation)
-            return
+            return False
+        if escalation is None:  # the reply is the turn's last write: the job ends with it
+            self._send_reply(conversation, message, reply, finish_job=job_id)
+            return job_id is not None
         self._send_reply(conversation, message, reply)
-        if escalation is not None:
-            self.tracker.mark_needs_human(message.id, escalation.reason, escalation.priority)
+        self.tracker.mark_needs_human(message.id, escalation.reason, escalation.priority)
+        return False
 
     def _unanswered_history(self, conversation_id: int, message_id: int) -> list[Message] | None:
         """The conversation as it was up to the message (however late the job runs), or None
@@ -154,7 +163,8 @@ class BotTurn:
                 )
             )
 
-    def _send_reply(self, conversation: Conversation, message: Message, reply: BotReply) -> None:
+    def _send_reply(self, conversation: Conversation, message: Message, reply: BotReply,
+                    finish_job: int | None = None) -> None:
         self.tracker.track_outbound(
             OutboundMessage(
                 conversation_id=conversation.id,
@@ -164,7 +174,8 @@ class BotTurn:
                 # The key makes a second run of the same job a no-op in the store.
                 external_id=f"bot:{message.id}",
                 metadata={"in_reply_to": message.id, "intent": reply.intent},
-            )
+            ),
+            finish_job=finish_job,
         )
 
 

@@ -145,8 +145,9 @@ class OutboxDelivery:
             self._failed(job, SendError(f"unexpected error: {type(exc).__name__}",
                                         retryable=True, ambiguous=True), grace)
             return
-        self.tracker.set_delivery_status(message.id, "sent", external_id=external_id)
-        self.store.finish_job(job.id, self.tracker.clock())
+        # Sent, and the job done, in one write.
+        self.tracker.set_delivery_status(message.id, "sent", external_id=external_id,
+                                         finish_job=job.id)
 
     def requeue(self, message_id: int) -> Message:
         """Send a ``failed`` outbound message again (an agent's retry button): ``pending``

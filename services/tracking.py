@@ -139,10 +139,11 @@ class ConversationTracker:
             if not result.conversation_created:
                 self._publish("conversation.updated", result.conversation)
 
-    def track_outbound(self, message: OutboundMessage) -> Message:
-        """Store a bot, agent or system message, ``pending`` until a channel sends it."""
+    def track_outbound(self, message: OutboundMessage, finish_job: int | None = None) -> Message:
+        """Store a bot, agent or system message, ``pending`` until a channel sends it; the
+        job ``finish_job`` (the one that wrote it) ends in the same write."""
         stored, conversation = self.store.track_outbound_with_conversation(
-            message, self.clock())
+            message, self.clock(), finish_job=finish_job)
         self._publish_message("message.created", stored)
         self._publish("conversation.updated", conversation)
         return stored
@@ -222,9 +223,11 @@ class ConversationTracker:
         status: DeliveryStatus,
         error: str | None = None,
         external_id: str | None = None,
+        finish_job: int | None = None,
     ) -> Message:
         message = self.store.set_delivery_status(
-            message_id, status, self.clock(), error=error, external_id=external_id
+            message_id, status, self.clock(), error=error, external_id=external_id,
+            finish_job=finish_job,
         )
         self._publish_message("message.updated", message)
         return message

@@ -103,9 +103,11 @@ class ConversationStore(Protocol):
         """Store a bot, agent or system message; ``NotFound`` for an unknown conversation."""
 
     def track_outbound_with_conversation(
-        self, message: OutboundMessage, now: datetime
+        self, message: OutboundMessage, now: datetime, finish_job: int | None = None
     ) -> tuple[Message, Conversation]:
-        """``track_outbound``, and the conversation as that write left it, in one call."""
+        """``track_outbound``, and the conversation as that write left it, in one call. With
+        ``finish_job``, that job is marked done (as ``finish_job``) in the same transaction;
+        an unknown job id is ignored."""
 
     # -- reads ---------------------------------------------------------------------
     def get_conversation(self, conversation_id: int) -> Conversation | None: ...
@@ -159,8 +161,11 @@ class ConversationStore(Protocol):
         now: datetime,
         error: str | None = None,
         external_id: str | None = None,
+        finish_job: int | None = None,
     ) -> Message:
-        """Record an outbound message's delivery state (and its platform id once sent)."""
+        """Record an outbound message's delivery state (and its platform id once sent). With
+        ``finish_job``, that job is marked done (as ``finish_job``) in the same transaction:
+        both happen or, for an unknown message, neither; an unknown job id is ignored."""
 
     def requeue_send(self, message_id: int, now: datetime) -> Message:
         """Send a ``failed`` outbound message again (the admin's retry button), in one

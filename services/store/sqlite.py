@@ -193,11 +193,14 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
             return message_from(self._track_outbound(db, message, now))
 
     def track_outbound_with_conversation(
-        self, message: OutboundMessage, now: datetime
+        self, message: OutboundMessage, now: datetime, finish_job: int | None = None
     ) -> tuple[Message, Conversation]:
-        """``track_outbound``, and the conversation as that write left it."""
+        """``track_outbound``, and the conversation as that write left it; ``finish_job``
+        done in the same transaction."""
         with self._tx() as db:
             stored = self._track_outbound(db, message, now)
+            if finish_job is not None:
+                self._finish_job_in(db, finish_job, now)
             conv = one(db.execute("SELECT * FROM conversations WHERE id = ?",
                                   (stored["conversation_id"],)))
         return message_from(stored), conversation_from(conv)
@@ -378,9 +381,11 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
         now: datetime,
         error: str | None = None,
         external_id: str | None = None,
+        finish_job: int | None = None,
     ) -> Message:
         """Record the delivery state; ``error`` replaces the last one, ``external_id`` is kept
-        unless given. (``now`` is unused: messages carry no delivery timestamp.)"""
+        unless given; ``finish_job`` done in the same transaction. (``now`` dates only the
+        job: messages carry no delivery timestamp.)"""
         with self._tx() as db:
             try:
                 msg = one(db.execute(
@@ -391,4 +396,6 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
                 raise Conflict(f"external id {external_id!r} belongs to another message") from exc
             if msg is None:
                 raise NotFound(f"message {message_id}")
+            if finish_job is not None:
+                self._finish_job_in(db, finish_job, now)
         return message_from(msg)

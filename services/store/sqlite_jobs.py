@@ -134,6 +134,12 @@ class SqliteJobs:
         """Mark done; ``NotFound`` for an unknown id."""
         self._set_job(job_id, "status = 'done', locked_until = NULL, updated_at = ?", (ts(now),))
 
+    @staticmethod
+    def _finish_job_in(db, job_id: int, now: datetime) -> None:
+        """``finish_job`` inside a write's transaction (an unknown id changes nothing)."""
+        db.execute("UPDATE jobs SET status = 'done', locked_until = NULL, updated_at = ?"
+                   " WHERE id = ?", (ts(now), job_id))
+
     def retry_job(self, job_id: int, run_after: datetime, error: str, now: datetime) -> None:
         """Back to queued for a later attempt, recording the error; ``NotFound``."""
         self._set_job(job_id, "status = 'queued', run_after = ?, last_error = ?,"

@@ -206,12 +206,14 @@ class SupabaseStore(SupabasePipeline):
             self._rpc("track_outbound", {"p": _payload(message), "p_now": _ts(now)}))
 
     def track_outbound_with_conversation(
-        self, message: OutboundMessage, now: datetime
+        self, message: OutboundMessage, now: datetime, finish_job: int | None = None
     ) -> tuple[Message, Conversation]:
-        """``track_outbound`` and the conversation it left, one request
-        (``track_outbound_with_conversation`` in SQL)."""
-        data = self._rpc("track_outbound_with_conversation",
-                         {"p": _payload(message), "p_now": _ts(now)})
+        """``track_outbound`` and the conversation it left, and ``finish_job`` done, one
+        request (``track_outbound_with_conversation`` in SQL)."""
+        args = {"p": _payload(message), "p_now": _ts(now)}
+        if finish_job is not None:  # absent, the call also works before its migration
+            args["p_finish_job"] = finish_job
+        data = self._rpc("track_outbound_with_conversation", args)
         return Message.model_validate(data["message"]), Conversation.model_validate(
             data["conversation"])
 
@@ -288,12 +290,15 @@ class SupabaseStore(SupabasePipeline):
         now: datetime,
         error: str | None = None,
         external_id: str | None = None,
+        finish_job: int | None = None,
     ) -> Message:
         """Record the delivery state; ``error`` replaces the last one, ``external_id`` is kept
-        unless given."""
-        return Message.model_validate(self._rpc("set_delivery_status", {
-            "p_message_id": message_id, "p_status": status, "p_now": _ts(now),
-            "p_error": error, "p_external_id": external_id}))
+        unless given; ``finish_job`` done in the same transaction."""
+        args = {"p_message_id": message_id, "p_status": status, "p_now": _ts(now),
+                "p_error": error, "p_external_id": external_id}
+        if finish_job is not None:
+            args["p_finish_job"] = finish_job
+        return Message.model_validate(self._rpc("set_delivery_status", args))
 
     # -- stats --------------------------------------------------------------------------
     def stats(self, now: datetime) -> Stats:

@@ -160,6 +160,44 @@ def test_finish_retry_and_fail(store, clock):
     assert (third.id, third.attempts) == (retried.id, 3)  # done and failed stay put
 
 
+def test_a_job_ends_in_the_write_that_completes_it(store, clock):
+    """The bot's reply, and a message marked sent, can end their job in the same write."""
+    r = store.track_inbound(inbound("hal", "hi"), clock())
+    (respond,) = store.claim_jobs(clock(), 10, LEASE)
+    reply, conv = store.track_outbound_with_conversation(
+        outbound(r.conversation.id, "hello", external_id=f"bot:{r.message.id}"),
+        clock.advance(seconds=1), finish_job=respond.id)
+    assert conv.message_count == 2 and reply.delivery_status == "pending"
+    d = job_of(store, "respond", r.message.id, clock())
+    assert (d.status, d.locked_until, d.updated_at) == ("done", None, clock())
+
+    (send,) = store.claim_jobs(clock(), 10, LEASE)
+    assert (send.kind, send.message_id) == ("send", reply.id)
+    sent = store.set_delivery_status(reply.id, "sent", clock.advance(seconds=1),
+                                     external_id="m_hal_1", finish_job=send.id)
+    assert (sent.delivery_status, sent.external_id) == ("sent", "m_hal_1")
+    s = job_of(store, "send", reply.id, clock())
+    assert (s.status, s.locked_until, s.updated_at) == ("done", None, clock())
+    assert [store.count_jobs(x) for x in ("queued", "running", "done")] == [0, 0, 2]
+
+
+def test_a_job_ends_only_if_its_write_happens(store, clock):
+    r = store.track_inbound(inbound("ivy", "hi"), clock())
+    (job,) = store.claim_jobs(clock(), 10, LEASE)
+    with pytest.raises(NotFound):
+        store.set_delivery_status(MISSING_ID, "sent", clock(), finish_job=job.id)
+    with pytest.raises(NotFound):
+        store.track_outbound_with_conversation(outbound(MISSING_ID), clock(), finish_job=job.id)
+    assert job_of(store, "respond", r.message.id, clock()).status == "running"
+    # An unknown job changes nothing else: the write happens.
+    reply, _ = store.track_outbound_with_conversation(
+        outbound(r.conversation.id, "hello"), clock(), finish_job=MISSING_ID)
+    assert store.get_message(reply.id).content == "hello"
+    assert store.set_delivery_status(reply.id, "sent", clock(),
+                                     finish_job=MISSING_ID).delivery_status == "sent"
+    assert store.count_jobs("running") == 1
+
+
 def test_unknown_jobs_and_bad_arguments(store, clock):
     with pytest.raises(NotFound):
         store.finish_job(MISSING_ID, clock())

@@ -136,6 +136,11 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
             outbound(conv_id, "agent", sender_type="agent", sender_id="7"), now),
         "track_outbound_with_conversation": lambda: sb.track_outbound_with_conversation(
             outbound(conv_id, "bot reply", sender_type="bot", delivery_status="sent"), now),
+        "track_outbound_with_conversation (ending a job)": lambda:
+            sb.track_outbound_with_conversation(
+                outbound(conv_id, "bot reply 2", delivery_status="sent"), now, finish_job=1),
+        "set_delivery_status (ending a job)": lambda: sb.set_delivery_status(
+            out.id, "sent", now, finish_job=1),
         "track_inbound_many": lambda: sb.track_inbound_many(
             [(inbound("dee", platform="messenger", ext=f"mid-many-{n}"), now)
              for n in range(3)]),
