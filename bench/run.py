@@ -27,18 +27,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench import calls as calls_bench  # noqa: E402
 from bench import live, scaleout  # noqa: E402
 from bench import messenger as messenger_bench  # noqa: E402
 from bench import store as store_bench  # noqa: E402
 from tests.support.cluster import Cluster  # noqa: E402
 
-NAMES = ("ingest", "latency", "roundtrip", "store", "visitors", "scaleout", "admin_views")
+NAMES = ("ingest", "latency", "roundtrip", "calls", "store", "visitors", "scaleout",
+         "admin_views")
 
 # Sizes: (quick, full).
 SIZES = {
     "ingest_requests": (600, 3000), "ingest_concurrency": (8, 16),
     "latency_seconds": (5, 20),
     "roundtrip_calls": (300, 2000),
+    "calls_messages": (20, 100),
     "store_messages": (20_000, 100_000), "store_track": (500, 2000),
     "visitors": (200, 2000), "visitors_hold": (5, 15),
     "scaleout_requests": (600, 3000), "scaleout_concurrency": (16, 16),
@@ -108,12 +111,27 @@ def bench_latency(table: Table, ctx: dict, quick: bool) -> None:
         table.add(name, "p50 ms", r["p50_ms"])
         table.add(name, "p99 ms", r["p99_ms"], "< 50" if rate == 200 else "",
                   r["p99_ms"] is not None and r["p99_ms"] < 50 if rate == 200 else None)
+        table.add(name, "webhook time to 200 p50 / p99 ms",
+                  f"{r['ack_p50_ms']} / {r['ack_p99_ms']}")
         table.add(name, "events received / expected",
                   f"{r['events_received']} / {r['events_expected']}",
                   "all", r["events_received"] == r["events_expected"])
         if r["non_200"] or r["send_lag_s"] > 0.5 or r["sockets_dropped"]:
             table.add(name, "non-200; sender behind schedule by s; sockets dropped by the server",
                       f"{r['non_200']}; {r['send_lag_s']}; {r['sockets_dropped']}")
+
+
+def bench_calls(table: Table, ctx: dict, quick: bool) -> None:
+    """Store calls per answered Messenger message, webhook to echo (bench/calls.py)."""
+    for kind in ("sqlite", "supabase"):
+        r = calls_bench.store_calls(kind, SIZES["calls_messages"][not quick],
+                                    stack=ctx["stack"] if kind == "supabase" else None)
+        table.raw[f"calls_{kind}"] = r
+        name = f"store calls per answered Messenger message ({kind}, webhook to echo)"
+        table.add(name, "calls per message", r["per_message"])
+        table.add(name, "by method", ", ".join(f"{k} {v}" for k, v in r["by_method"].items()))
+        table.add(name, "answered / echoed", f"{r['answered']} / {r['echoes']} of {r['messages']}",
+                  "all", r["answered"] == r["echoes"] == r["messages"])
 
 
 def bench_roundtrip(table: Table, ctx: dict, quick: bool) -> None:
@@ -255,6 +273,7 @@ def bench_scaleout(table: Table, ctx: dict, quick: bool) -> None:
 
 
 BENCHES = {"ingest": bench_ingest, "latency": bench_latency, "roundtrip": bench_roundtrip,
+           "calls": bench_calls,
            "store": bench_store, "admin_views": bench_admin_views, "visitors": bench_visitors,
            "scaleout": bench_scaleout}
 

@@ -14,6 +14,7 @@ from services.assistant import BotReply, ResponderError
 from services.models import InboundMessage, OutboundMessage
 from services.outbox import SendError
 from services.runtime import build_services
+from tests.support.counting_store import CountingStore
 
 
 class RecordingSender:
@@ -280,25 +281,6 @@ def test_retry_button_sends_a_failed_message_again(make):
         services.outbox.requeue(bot.id)
 
 
-class CountingStore:
-    """A real store that counts the calls made to it, by method."""
-
-    def __init__(self, store):
-        self._store = store
-        self.calls: dict[str, int] = {}
-
-    def __getattr__(self, name):
-        attr = getattr(self._store, name)
-        if not callable(attr):
-            return attr
-
-        def counted(*args, **kwargs):
-            self.calls[name] = self.calls.get(name, 0) + 1
-            return attr(*args, **kwargs)
-
-        return counted
-
-
 def _seen_histories(responder):
     """Wrap a responder so each history it is given is kept."""
     seen = []
@@ -330,6 +312,10 @@ def test_a_prompt_turn_reads_the_store_once_and_gets_the_same_history(settings, 
     assert counting.calls.get("get_message", 0) == 0
     assert counting.calls.get("get_conversation", 0) == 0
     assert counting.calls.get("list_messages") == 1
+    # Each job ended in the write that completed it: the reply, then the message sent.
+    assert counting.calls.get("finish_job", 0) == 0
+    assert counting.calls.get("track_outbound_with_conversation") == 1
+    assert counting.calls.get("set_delivery_status") == 1
     assert seen[-1] == [m.id for m in services.tracker.history(
         last.conversation.id, 10, before=last.message.id + 1)]
 
