@@ -29,18 +29,20 @@ MAX_PIPELINE = 200  # messages per round trip at most
 class PipelinedRedisManager(socketio.RedisManager):
     """``RedisManager`` whose publishes leave from one background task, pipelined."""
 
-    name = "redis"
-
     def __init__(self, url: str, channel: str = "flask-socketio", **kwargs) -> None:
         super().__init__(url, channel=channel, **kwargs)
-        self._pending: deque[dict] = deque()
+        self._pending: deque[str] = deque()  # encoded messages, oldest first
         self._start_lock = threading.Lock()
         self._wake = None
         self.round_trips = 0  # pipelines sent (tests and benchmarks read it)
         self.published = 0  # messages in them
 
     def _publish(self, data: dict) -> None:
-        self._pending.append(data)
+        try:  # here, so a message that cannot be encoded fails alone, as with the stock one
+            self._pending.append(self.json.dumps(data))
+        except Exception as exc:
+            self._get_logger().error("Cannot encode a message for redis: %s", exc)
+            return
         if self._wake is None:
             with self._start_lock:
                 if self._wake is None:
@@ -59,14 +61,14 @@ class PipelinedRedisManager(socketio.RedisManager):
                     batch.append(self._pending.popleft())
                 self._send(batch)
 
-    def _send(self, batch: list[dict]) -> None:
+    def _send(self, batch: list[str]) -> None:
         for retries_left in (1, 0):
             try:
                 if not self.connected:
                     self._redis_connect()
                 pipe = self.redis.pipeline(transaction=False)
-                for data in batch:
-                    pipe.publish(self.channel, self.json.dumps(data))
+                for message in batch:
+                    pipe.publish(self.channel, message)
                 pipe.execute()
                 self.round_trips += 1
                 self.published += len(batch)

@@ -90,6 +90,19 @@ def test_redis_going_away_loses_only_what_was_sent_meanwhile(manager, redis_serv
     client.close()
 
 
+def test_a_message_that_cannot_be_encoded_fails_alone(manager, subscriber, redis_server,
+                                                      caplog):
+    admin = redis.Redis.from_url(redis_server.url)
+    admin.execute_command("CLIENT", "PAUSE", 1000, "WRITE")
+    manager.emit("first", {}, namespace="/admin", room="admins")  # holds the publisher
+    manager._publish({"method": "emit", "data": [object()]})  # the hook emit() calls
+    manager.emit("after", {}, namespace="/admin", room="admins")  # queued with it
+    assert [m["event"] for m in _received(subscriber, 2)] == ["first", "after"]
+    assert "Cannot encode a message for redis" in caplog.text
+    assert manager.published == 2
+    admin.close()
+
+
 def test_only_a_redis_url_gets_the_pipelined_manager():
     assert isinstance(client_manager("redis://127.0.0.1:6379/0"), PipelinedRedisManager)
     assert client_manager(None) is None
