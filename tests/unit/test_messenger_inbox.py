@@ -2,6 +2,8 @@
 
 from datetime import datetime, timezone
 
+import pytest
+
 from channels.messenger.inbox import MessengerInbox
 from channels.messenger.parser import MessageEvent, PostbackEvent, UnknownEvent
 from services.models import ConversationFilter
@@ -57,3 +59,41 @@ def test_reaction_to_an_unknown_message_and_unknown_kinds_are_ignored(services):
     assert inbox.handle(event(UnknownEvent, fields=["optin"])) == "ignored"
     counts = inbox.handle_all([event(mid="m_a", text="a"), event(mid="m_a", text="a")])
     assert counts == {"tracked": 1, "duplicate": 1}
+
+
+def test_a_delivery_of_many_people_shares_store_calls_and_keeps_each_persons_order(services):
+    """Facebook batches many people's messages into one delivery under load: they go side
+    by side through the group commit, each person's in order."""
+    inbox = MessengerInbox(services.tracker, app_id="1")
+    people, each = 40, 3
+    events = [event(sender_id=f"psid-{p}", mid=f"m_{p}_{n}", text=f"{p}:{n}",
+                    timestamp_ms=1795608000000 + n)
+              for n in range(each) for p in range(people)]
+    calls_before = services.tracker.batcher.calls
+    assert inbox.handle_all(events) == {"tracked": people * each}
+    calls = services.tracker.batcher.calls - calls_before
+    assert calls < people * each / 2, calls  # one by one it would be 120
+    for p in range(people):
+        (conversation,) = [c for c in services.store.list_conversations(
+            ConversationFilter(), 100).conversations if c.external_user_id == f"psid-{p}"]
+        history = services.tracker.history(conversation.id, 10)
+        assert [m.content for m in history] == [f"{p}:{n}" for n in range(each)]
+        assert [m.id for m in history] == sorted(m.id for m in history)
+
+
+def test_a_failing_person_does_not_stop_the_others_and_the_error_is_raised(services):
+    from services.errors import StoreUnavailable
+
+    inbox = MessengerInbox(services.tracker, app_id="1")
+    real = inbox.handle
+
+    def handle(ev):
+        if ev.sender_id == "psid-bad":
+            raise StoreUnavailable("the store went away")
+        return real(ev)
+
+    inbox.handle = handle
+    events = [event(sender_id=s, mid=f"m_{s}", text=s) for s in ("psid-a", "psid-bad", "psid-b")]
+    with pytest.raises(StoreUnavailable):
+        inbox.handle_all(events)
+    assert sorted(m.content for m in stored(services)) == ["psid-a", "psid-b"]
