@@ -8,7 +8,8 @@ people each send one message; then the jobs run (the bot answers, the outbox sen
 the stand-in, which echoes each send); the figure is every store call made from the first
 webhook to the last echo, divided by the messages, with the calls by method. Each store
 call is one request to PostgREST on Supabase, so this is what an answered message costs
-the store, whatever the machine.
+the store, whatever the machine. Last, one delivery carrying 100 people's messages (as
+Facebook batches them under load): the store calls that tracked them, and its time to 200.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tests.support.graph_stub import start_graph_stub  # noqa: E402
 from tests.support.webhook_load import webhook_body  # noqa: E402
 
 SECRET = "bench-app-secret"
+DELIVERY_PEOPLE = 100  # people in the one batched delivery measured last
 
 
 def store_calls(store: str = "sqlite", messages: int = 50, stack=None) -> dict:
@@ -85,6 +87,7 @@ def store_calls(store: str = "sqlite", messages: int = 50, stack=None) -> dict:
         calls = dict(counting.calls)
         answered = len(stub.sent_messages())
         echoes = stub.echoes_posted
+        delivery = _one_delivery(url, counting, run, DELIVERY_PEOPLE)
     finally:
         stub.stop_echoes()
         server.shutdown()
@@ -96,7 +99,29 @@ def store_calls(store: str = "sqlite", messages: int = 50, stack=None) -> dict:
         "per_message": round(sum(calls.values()) / messages, 2),
         "by_method": {k: round(v / messages, 2)
                       for k, v in sorted(calls.items(), key=lambda kv: -kv[1])},
+        "delivery": delivery,
     }
+
+
+def _one_delivery(url: str, counting: CountingStore, run: str, people: int) -> dict:
+    """One webhook POST carrying one message from each of ``people`` people (as Facebook
+    batches them under load): the store calls that tracked them, and the time to 200."""
+    now_ms = int(time.time() * 1000)
+    body = json.dumps({"object": "page", "entry": [{
+        "id": "PAGE", "time": now_ms,
+        "messaging": [{"sender": {"id": f"{run}-d{p}"}, "recipient": {"id": "PAGE"},
+                       "timestamp": now_ms,
+                       "message": {"mid": f"m.{run}.d{p}", "text": "hello"}}
+                      for p in range(people)]}]}).encode()
+    counting.calls.clear()
+    started = time.perf_counter()
+    answer = requests.post(url + "/webhook", data=body, timeout=60, headers={
+        "Content-Type": "application/json", "X-Hub-Signature-256": sign(body, SECRET)})
+    elapsed = time.perf_counter() - started
+    answer.raise_for_status()
+    tracking = {k: v for k, v in counting.calls.items() if k.startswith("track_inbound")}
+    return {"people": people, "store_calls": sum(tracking.values()), "by_method": tracking,
+            "ms_to_200": round(elapsed * 1000, 1)}
 
 
 def main() -> None:

@@ -153,6 +153,9 @@ def bench_calls(table: Table, ctx: dict, quick: bool) -> None:
         table.add(name, "by method", ", ".join(f"{k} {v}" for k, v in r["by_method"].items()))
         table.add(name, "answered / echoed", f"{r['answered']} / {r['echoes']} of {r['messages']}",
                   "all", r["answered"] == r["echoes"] == r["messages"])
+        d = r["delivery"]
+        table.add(f"one delivery of {d['people']} people's messages ({kind}, in-process)",
+                  "store calls; time to 200 ms", f"{d['store_calls']}; {d['ms_to_200']}")
 
 
 def bench_roundtrip(table: Table, ctx: dict, quick: bool) -> None:
