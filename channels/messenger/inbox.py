@@ -9,8 +9,8 @@ with the message and a background worker answers it.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -75,36 +75,24 @@ class MessengerInbox:
             groups.setdefault(_person(event), []).append(event)
         if len(groups) <= 1:
             return Counter(self.handle(event) for group in groups.values() for event in group)
-        outcomes: Counter = Counter()
-        errors: list[BaseException] = []
-        pending = list(groups.values())
-        lock = threading.Lock()
-
-        def work() -> None:
-            while True:
-                with lock:
-                    if not pending:
-                        return
-                    group = pending.pop(0)
-                for event in group:
-                    try:
-                        outcome = self.handle(event)
-                    except Exception as exc:  # this person's later events wait for redelivery
-                        with lock:
-                            errors.append(exc)
-                        break
-                    with lock:
-                        outcomes[outcome] += 1
-
-        threads = [threading.Thread(target=work, name="messenger-inbox", daemon=True)
-                   for _ in range(min(MAX_PARALLEL, len(groups)))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(groups)),
+                                thread_name_prefix="messenger-inbox") as pool:
+            results = list(pool.map(self._handle_in_order, groups.values()))
+        errors = [error for _, error in results if error is not None]
         if errors:
             raise errors[0]
-        return outcomes
+        return sum((outcomes for outcomes, _ in results), Counter())
+
+    def _handle_in_order(self, events: list[MessengerEvent]) -> tuple[Counter, Exception | None]:
+        """One person's events in order, up to the first that fails (the rest wait for
+        Facebook's redelivery): their outcomes, and that failure."""
+        outcomes: Counter = Counter()
+        for event in events:
+            try:
+                outcomes[self.handle(event)] += 1
+            except Exception as exc:
+                return outcomes, exc
+        return outcomes, None
 
     def handle(self, event: MessengerEvent) -> str:
         """Apply one event; returns its outcome (``tracked``, ``duplicate``, ``skipped``…).

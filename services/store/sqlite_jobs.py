@@ -40,6 +40,9 @@ def _by_id(db: sqlite3.Connection, table: str, ids: set[int], build: Callable) -
     return {row["id"]: build(row) for row in rows.fetchall()}
 
 
+# A job done (finish_job, and a write that ends its job): its assignments, ``updated_at`` bound.
+_DONE = "status = 'done', locked_until = NULL, updated_at = ?"
+
 class SqliteJobs:
     """The job half of ``ConversationStore``; needs ``_tx`` and ``_read``."""
 
@@ -132,13 +135,12 @@ class SqliteJobs:
 
     def finish_job(self, job_id: int, now: datetime) -> None:
         """Mark done; ``NotFound`` for an unknown id."""
-        self._set_job(job_id, "status = 'done', locked_until = NULL, updated_at = ?", (ts(now),))
+        self._set_job(job_id, _DONE, (ts(now),))
 
     @staticmethod
     def _finish_job_in(db, job_id: int, now: datetime) -> None:
         """``finish_job`` inside a write's transaction (an unknown id changes nothing)."""
-        db.execute("UPDATE jobs SET status = 'done', locked_until = NULL, updated_at = ?"
-                   " WHERE id = ?", (ts(now), job_id))
+        db.execute(f"UPDATE jobs SET {_DONE} WHERE id = ?", (ts(now), job_id))
 
     def retry_job(self, job_id: int, run_after: datetime, error: str, now: datetime) -> None:
         """Back to queued for a later attempt, recording the error; ``NotFound``."""
