@@ -51,6 +51,14 @@ def _received(pubsub, count: int, timeout: float = 10.0) -> list[dict]:
     return got
 
 
+def _counted(manager, published: int, timeout: float = 5.0) -> None:
+    """Until the manager has counted ``published`` messages: it counts once the pipeline's
+    answer is back, which can be after a subscriber already has them."""
+    deadline = time.monotonic() + timeout
+    while manager.published < published and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_queued_emits_share_round_trips_and_keep_their_order(manager, subscriber, redis_server):
     admin = redis.Redis.from_url(redis_server.url)
     # While Redis holds every write, the first pipeline waits and the rest queue behind it.
@@ -61,6 +69,7 @@ def test_queued_emits_share_round_trips_and_keep_their_order(manager, subscriber
     got = _received(subscriber, 100)
     assert [m["data"][0]["n"] for m in got] == list(range(100))
     assert {m["event"] for m in got} == {"tick"} and got[0]["room"] == "admins"
+    _counted(manager, 100)
     assert manager.published == 100
     assert manager.round_trips <= 3, manager.round_trips  # 1 alone, then the queued ones
     admin.close()
@@ -70,6 +79,7 @@ def test_a_lone_emit_goes_at_once(manager, subscriber):
     manager.emit("one", {"n": 1}, namespace="/admin", room="admins")
     got = _received(subscriber, 1, timeout=2.0)
     assert [m["event"] for m in got] == ["one"]
+    _counted(manager, 1)
     assert manager.round_trips == 1
 
 
@@ -99,6 +109,7 @@ def test_a_message_that_cannot_be_encoded_fails_alone(manager, subscriber, redis
     manager.emit("after", {}, namespace="/admin", room="admins")  # queued with it
     assert [m["event"] for m in _received(subscriber, 2)] == ["first", "after"]
     assert "Cannot encode a message for redis" in caplog.text
+    _counted(manager, 2)
     assert manager.published == 2
     admin.close()
 
