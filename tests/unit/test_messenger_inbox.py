@@ -1,5 +1,6 @@
 """MessengerInbox: which tracker call each event becomes (in process, both stores)."""
 
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -61,9 +62,30 @@ def test_reaction_to_an_unknown_message_and_unknown_kinds_are_ignored(services):
     assert counts == {"tracked": 1, "duplicate": 1}
 
 
+class _Slow:
+    """A store whose tracking calls each take ``delay`` seconds longer."""
+
+    def __init__(self, store, delay: float):
+        self._store, self._delay = store, delay
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def track_inbound(self, *args):
+        time.sleep(self._delay)
+        return self._store.track_inbound(*args)
+
+    def track_inbound_many(self, *args):
+        time.sleep(self._delay)
+        return self._store.track_inbound_many(*args)
+
+
 def test_a_delivery_of_many_people_shares_store_calls_and_keeps_each_persons_order(services):
     """Facebook batches many people's messages into one delivery under load: they go side
     by side through the group commit, each person's in order."""
+    # Each store call takes 20 ms, as a round trip to a remote store does: whether calls
+    # overlap then depends on the inbox, not on how fast this machine's threads start.
+    services.tracker.batcher.store = _Slow(services.tracker.batcher.store, 0.02)
     inbox = MessengerInbox(services.tracker, app_id="1")
     people, each = 40, 3
     events = [event(sender_id=f"psid-{p}", mid=f"m_{p}_{n}", text=f"{p}:{n}",
