@@ -53,9 +53,13 @@ def cpu_seconds(roots: list[int]) -> float:
 
 
 def self_seconds() -> float:
-    """CPU seconds used by this process (the load generator and its client threads)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """CPU seconds used by this process (its client threads, the Graph stub) and by the
+    children it has waited for (a finished wrk run: the load generator)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 def _pid_file(path: Path) -> list[int]:

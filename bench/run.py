@@ -38,13 +38,13 @@ NAMES = ("ingest", "latency", "roundtrip", "calls", "store", "visitors", "scaleo
 
 # Sizes: (quick, full).
 SIZES = {
-    "ingest_requests": (600, 3000), "ingest_concurrency": (8, 16),
+    "ingest_seconds": (1, 3), "ingest_concurrency": (8, 16),
     "latency_seconds": (5, 20), "latency_runs": (1, 2),
     "roundtrip_calls": (300, 2000),
     "calls_messages": (20, 100),
     "store_messages": (20_000, 100_000), "store_track": (500, 2000),
     "visitors": (200, 2000), "visitors_hold": (5, 15),
-    "scaleout_requests": (600, 3000), "scaleout_concurrency": (16, 16),
+    "scaleout_seconds": (2, 8), "scaleout_concurrency": (16, 16),
     "admin_conversations": (2_000, 100_000), "admin_runs": (10, 50),
 }
 
@@ -80,10 +80,10 @@ class Table:
 
 def bench_ingest(table: Table, ctx: dict, quick: bool) -> None:
     """Webhooks acknowledged per second beside a bare Flask route, one process."""
-    requests_count = SIZES["ingest_requests"][not quick]
+    seconds = SIZES["ingest_seconds"][not quick]
     concurrency = SIZES["ingest_concurrency"][not quick]
     for kind in ("sqlite", "supabase"):
-        r = messenger_bench.measure(kind, requests_count, concurrency,
+        r = messenger_bench.measure(kind, seconds, concurrency,
                                     stack=ctx["stack"] if kind == "supabase" else None)
         table.raw[f"ingest_{kind}"] = r
         name = f"ingest ({kind}, 1 process, {concurrency} clients)"
@@ -275,7 +275,7 @@ def bench_scaleout(table: Table, ctx: dict, quick: bool) -> None:
     """The ingest figures with 2 processes on Redis against 1 (Supabase store), as deployed
     (bot in the app processes) and for the ingest path alone."""
     for bot, label in ((True, "bot in the app processes"), (False, "no background work")):
-        r = scaleout.one_against_two(ctx["cluster"](), SIZES["scaleout_requests"][not quick],
+        r = scaleout.one_against_two(ctx["cluster"](), SIZES["scaleout_seconds"][not quick],
                                      SIZES["scaleout_concurrency"][not quick], bot)
         table.raw[f"scaleout_{'bot' if bot else 'ingest_only'}"] = r
         for key in ("one", "two"):
