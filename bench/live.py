@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 import statistics
 import time
 import uuid
@@ -27,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+from bench.cpu import CpuMeter, stack_groups
 from channels.messenger.signature import sign
 from tests.support.cluster import APP_SECRET, Cluster, child_pids
 from tests.support.webhook_load import webhook_body
@@ -80,9 +82,16 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
               for i in range(count)]
     start = time.monotonic() + 0.5
     due = [start + i / rate for i in range(count)]
+    # How busy the machine's cores were while the webhooks went out: above about 90 % the
+    # figure measures queueing for CPU, not the app's path from webhook to socket.
+    meter = CpuMeter({"app processes": [a.proc.pid for a in apps]
+                      + [w.pid for w in cluster.workers],
+                      "admin sockets": [holder.pid], "redis": [cluster.redis.proc.pid],
+                      **stack_groups(cluster.stack)}).start()
     statuses, acked = asyncio.run(_send_on_time(
         [apps[i % processes].url + "/webhook" for i in range(count)], bodies, due))
     sent_by = time.monotonic()
+    cpu = meter.stop(count)
     sent.set()
     # The holder stops once all events are in, none has come for 5 s, or 120 s have passed.
     arrivals, dropped_sockets = results.get(timeout=180)
@@ -99,6 +108,9 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
         "bot": bot,
         "webhooks": count, "non_200": sum(1 for s in statuses if s != 200),
         "send_lag_s": round(max(0.0, sent_by - due[-1]), 2),
+        "cpu_ms_per_webhook": cpu,
+        "cpu_busy_pct": round(cpu["total"] * count / 1000 / (sent_by - start)
+                              / (os.cpu_count() or 1) * 100, 1),
         "events_expected": expected, "events_received": len(latencies),
         "sockets_dropped": dropped_sockets,
         "p50_ms": round(statistics.median(latencies), 1) if latencies else None,

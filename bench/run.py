@@ -123,6 +123,9 @@ def bench_latency(table: Table, ctx: dict, quick: bool) -> None:
         table.add(name, "webhook time to 200 p50 / p99 ms",
                   f"{_span(r['ack_p50_ms'] for r in results)} / "
                   f"{_span(r['ack_p99_ms'] for r in results)}")
+        table.add(name, "cores busy while sending, %; CPU ms per webhook (all processes)",
+                  f"{_span(r['cpu_busy_pct'] for r in results)}; "
+                  f"{_span(r['cpu_ms_per_webhook']['total'] for r in results)}")
         received = sum(r["events_received"] for r in results)
         expected = sum(r["events_expected"] for r in results)
         table.add(name, "events received / expected", f"{received} / {expected}",
@@ -292,6 +295,10 @@ def bench_scaleout(table: Table, ctx: dict, quick: bool) -> None:
                       f"{cpu['total']}")
             table.add(name, "CPU-bound ceiling on this machine, per s",
                       round((os.cpu_count() or 1) * 1000 / max(0.01, cpu["total"]), 1))
+            # Below 100 % the process waits on the store more than on its own core: its
+            # group commit sends at most INBOUND_MAX_IN_FLIGHT calls at once.
+            table.add(name, "each app process busy, % of one core",
+                      round(cpu["app processes"] * p["per_s"] / 10 / p["processes"], 1))
         table.add(f"ingest, 2 processes against 1 ({label})", "throughput ratio", r["ratio"],
                   ">= 1.6", r["ratio"] >= 1.6)
 
