@@ -108,10 +108,10 @@ class _Backend(httpcore.NetworkBackend):
 class RealPollTransport(httpx.HTTPTransport):
     """``httpx.HTTPTransport`` over a pool built with the backend above."""
 
-    def __init__(self, limits: httpx.Limits, poll=None) -> None:
+    def __init__(self, limits: httpx.Limits, poll=None, ssl_context=None) -> None:
         super().__init__(limits=limits)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=ssl_context or httpx.create_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

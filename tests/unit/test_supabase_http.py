@@ -3,6 +3,7 @@ idle connections are checked with the system's poll, and a connection the server
 is still noticed and replaced."""
 
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -48,13 +49,36 @@ class _KeepAlive(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def keep_alive_server():
+def _serve(tls: ssl.SSLContext | None = None):
     _KeepAlive.opened = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", _KeepAlive.opened
+    scheme = "https" if tls else "http"
+    return server, f"{scheme}://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def keep_alive_server():
+    server, url = _serve()
+    yield url, _KeepAlive.opened
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """The same server over TLS, with a certificate made for the test (Supabase is https)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server, url = _serve(tls)
+    yield url, _KeepAlive.opened, ssl.create_default_context(cafile=str(cert))
     server.shutdown()
     server.server_close()
 
@@ -78,6 +102,24 @@ def test_a_connection_the_server_closed_is_replaced_not_reused(keep_alive_server
         assert client.get(url).text == "ok"  # on a new connection, not the dead one
     assert len(opened) == 2
     assert polls, "the pool never asked the transport's poll"
+
+
+def test_over_tls_too_a_closed_connection_is_replaced(tls_server):
+    url, opened, client_tls = tls_server
+    polls = []
+
+    def counting_poll():
+        polls.append(1)
+        return supabase_http._real_poll()()
+
+    transport = supabase_http.RealPollTransport(LIMITS, poll=counting_poll,
+                                                ssl_context=client_tls)
+    with httpx.Client(transport=transport) as client:
+        assert client.get(url).text == "ok"
+        _close_server_side(opened)
+        assert client.get(url).text == "ok"
+    assert len(opened) == 2
+    assert polls
 
 
 def test_the_check_matters_a_pool_that_never_sees_the_close_fails(keep_alive_server):
