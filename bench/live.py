@@ -88,6 +88,7 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
                       + [w.pid for w in cluster.workers],
                       "admin sockets": [holder.pid], "redis": [cluster.redis.proc.pid],
                       **stack_groups(cluster.stack)}).start()
+    metered_from = time.monotonic()
     statuses, acked = asyncio.run(_send_on_time(
         [apps[i % processes].url + "/webhook" for i in range(count)], bodies, due))
     sent_by = time.monotonic()
@@ -109,7 +110,7 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
         "webhooks": count, "non_200": sum(1 for s in statuses if s != 200),
         "send_lag_s": round(max(0.0, sent_by - due[-1]), 2),
         "cpu_ms_per_webhook": cpu,
-        "cpu_busy_pct": round(cpu["total"] * count / 1000 / (sent_by - start)
+        "cpu_busy_pct": round(cpu["total"] * count / 1000 / (sent_by - metered_from)
                               / (os.cpu_count() or 1) * 100, 1),
         "events_expected": expected, "events_received": len(latencies),
         "sockets_dropped": dropped_sockets,

@@ -8,9 +8,9 @@ cores to the app, PostgREST and PostgreSQL.
 
 ``prepare`` writes the requests to a file (each body signed as Facebook signs it, when a
 secret is given), ``start`` runs ``wrk`` on it with ``bench/wrk_post.lua`` for a fixed
-time; ``finish``
-waits and parses the totals and latency quantiles; ``combine`` merges runs made side by
-side (several processes at once) or one after another (alternating rounds). Every body
+time; ``finish`` waits and parses the totals and latency quantiles (``finish_all`` for
+runs made side by side); ``combine`` merges runs made side by side (several processes at
+once) or one after another (alternating rounds). Every body
 must be new (the webhook deduplicates by message id), so a run that used up its file is
 an error, not a figure.
 """
@@ -55,8 +55,8 @@ class Running:
 def wrk_binary() -> str:
     found = shutil.which("wrk")
     if not found:
-        raise LoadError("wrk not found: `scripts/install_system_deps --bench` installs it "
-                        "(Debian package wrk)")
+        raise LoadError("wrk not found: `scripts/install_system_deps` (run by `make bench`) "
+                        "installs it, the Debian package wrk")
     return found
 
 
@@ -94,6 +94,20 @@ def finish(running: Running) -> WrkRun:
         raise LoadError(f"wrk ran out of bodies and sent {raw['reused']} again: prepare more")
     return WrkRun(raw["requests"], raw["duration_us"] / 1e6, raw["not_200"], raw["errors"],
                   raw["quantiles_us"])
+
+
+def finish_all(running: list[Running]) -> list[WrkRun]:
+    """``finish`` each run; every one is waited for and its file removed even when an
+    earlier one failed, whose error is then raised."""
+    runs, failure = [], None
+    for one in running:
+        try:
+            runs.append(finish(one))
+        except LoadError as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+    return runs
 
 
 def run(url: str, path: str, bodies: list[bytes], seconds: float, connections: int,

@@ -47,7 +47,7 @@ def ingest(cluster: Cluster, processes: int, seconds: float, concurrency: int,
         running = [load.start(app.url, "/webhook", file, seconds,
                               max(1, concurrency // processes))
                    for app, file in zip(apps, files)]
-        runs = [load.finish(r) for r in running]
+        runs = load.finish_all(running)
         summary = load.combine(runs, side_by_side=True)
         cpu = meter.stop(summary["requests"])
     finally:
