@@ -43,6 +43,7 @@ def _by_id(db: sqlite3.Connection, table: str, ids: set[int], build: Callable) -
 # A job done (finish_job, and a write that ends its job): its assignments, ``updated_at`` bound.
 _DONE = "status = 'done', locked_until = NULL, updated_at = ?"
 
+
 class SqliteJobs:
     """The job half of ``ConversationStore``; needs ``_tx`` and ``_read``."""
 

@@ -83,6 +83,17 @@ def tls_server(tmp_path):
     server.server_close()
 
 
+def _counting_poll():
+    """The system's poll, counting its uses: (the count, the poll)."""
+    polls = []
+
+    def poll():
+        polls.append(1)
+        return supabase_http._real_poll()()
+
+    return polls, poll
+
+
 def _close_server_side(opened: list[socket.socket]) -> None:
     for conn in opened:
         conn.shutdown(socket.SHUT_RDWR)
@@ -90,12 +101,7 @@ def _close_server_side(opened: list[socket.socket]) -> None:
 
 def test_a_connection_the_server_closed_is_replaced_not_reused(keep_alive_server):
     url, opened = keep_alive_server
-    polls = []
-
-    def counting_poll():
-        polls.append(1)
-        return supabase_http._real_poll()()
-
+    polls, counting_poll = _counting_poll()
     with httpx.Client(transport=supabase_http.RealPollTransport(LIMITS, poll=counting_poll)) as client:
         assert client.get(url).text == "ok"
         _close_server_side(opened)
@@ -106,12 +112,7 @@ def test_a_connection_the_server_closed_is_replaced_not_reused(keep_alive_server
 
 def test_over_tls_too_a_closed_connection_is_replaced(tls_server):
     url, opened, client_tls = tls_server
-    polls = []
-
-    def counting_poll():
-        polls.append(1)
-        return supabase_http._real_poll()()
-
+    polls, counting_poll = _counting_poll()
     transport = supabase_http.RealPollTransport(LIMITS, poll=counting_poll,
                                                 ssl_context=client_tls)
     with httpx.Client(transport=transport) as client:
