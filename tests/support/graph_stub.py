@@ -99,6 +99,8 @@ class GraphStub:
     echoes: EchoPoster | None = None  # set by ``echo_to``
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Sends that went out and whose answer is being held back: id -> when the hold ends.
+    _holding: dict[int, float] = field(default_factory=dict)
 
     # -- scripting ---------------------------------------------------------------------
     def fail(self, code: int, message: str = "An error occurred", subcode: int | None = None,
@@ -174,6 +176,13 @@ class GraphStub:
         """Echoes not yet answered 200 by the app."""
         return self.echoes.pending() if self.echoes else 0
 
+    def holding(self, for_at_least: float = 0.0) -> int:
+        """How many sends have gone out and are still waiting for their answer, with at
+        least ``for_at_least`` seconds of the hold left (a crash now catches them in flight)."""
+        now = time.monotonic()
+        with self._lock:
+            return sum(1 for ends in self._holding.values() if ends - now >= for_at_least)
+
     def delivery_counts(self) -> Counter:
         """How many times each (recipient, metadata) was delivered (our marks are unique
         per message part, so any count above 1 is a duplicate the person saw)."""
@@ -226,7 +235,14 @@ class GraphStub:
         if fault is not None and fault.deliver:
             status, payload = self._answer_normally(rec)  # it went out (and is echoed)...
             if fault.delay:
-                time.sleep(fault.delay)  # ...but the answer comes too late,
+                hold = object()
+                with self._lock:
+                    self._holding[id(hold)] = time.monotonic() + fault.delay
+                try:
+                    time.sleep(fault.delay)  # ...but the answer comes too late,
+                finally:
+                    with self._lock:
+                        del self._holding[id(hold)]
             if fault.drop:
                 return status, None  # ...or never,
             return (fault.status, fault.body) if fault.body else (status, payload)  # ...or lies
