@@ -75,9 +75,13 @@ def start(url: str, path: str, requests_file: Path, seconds: float,
           connections: int) -> Running:
     """Run wrk against ``url`` + ``path`` for ``seconds`` with ``connections`` keep-alive
     connections, each POSTing the next request of ``requests_file`` (from ``prepare``) as
-    soon as its last one is answered. The file is removed once the run is finished."""
+    soon as its last one is answered. The file is removed once the run is finished.
+    wrk takes whole seconds only (it refuses ``-d3.0s``): ``seconds`` must be one."""
+    if seconds != int(seconds) or seconds < 1:
+        requests_file.unlink(missing_ok=True)
+        raise ValueError(f"wrk runs for whole seconds (1 or more), not {seconds}")
     proc = subprocess.Popen(
-        [wrk_binary(), "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "20s",
+        [wrk_binary(), "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "20s",
          "-s", str(LUA), url, "--", str(requests_file), path],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return Running(proc, requests_file)

@@ -118,7 +118,8 @@ def measure(store: str = "sqlite", seconds: float = 3.0, concurrency: int = 16,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="per round (3 per route)")
+    parser.add_argument("--seconds", type=int, default=3,
+                        help="per round, whole seconds (3 per route)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--store", choices=["sqlite", "supabase"], default="sqlite")
     args = parser.parse_args()

@@ -61,6 +61,16 @@ def test_a_run_that_uses_up_its_bodies_is_an_error(server):
         load.run(server.url, "/bench/bare", bodies("c", 5), 1, 2)
 
 
+def test_whole_seconds_given_as_a_float_run_and_a_fraction_is_refused_up_front(server):
+    # The CLIs parse numbers; wrk refuses `-d1.0s` and takes no fractions at all.
+    run = load.run(server.url, "/bench/bare", bodies("d", load.bodies_needed(1)), 1.0, 2)
+    assert run.requests > 20 and run.not_200 == 0
+    file = load.prepare(bodies("e", 5), None)
+    with pytest.raises(ValueError, match="whole seconds"):
+        load.start(server.url, "/bench/bare", file, 1.5, 2)
+    assert not file.exists()  # the prepared file does not outlive the refusal
+
+
 def test_runs_side_by_side_add_their_rates_and_runs_in_turn_add_their_times():
     fast = load.WrkRun(1000, 2.0, 1, {"connect": 0, "read": 0, "write": 0, "timeout": 0},
                        [10_000] * 1000)
