@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from admin_app.extensions import csrf, limiter, login_manager, socketio
 from admin_app import live_queue
 from admin_app.http_security import init_security
+from admin_app.websocket_compression import DeclineWebSocketCompression
 from services import log_redaction
 from services.runtime import Services, build_services
 from services.settings import Settings, get_settings
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     webchat.init_app(app, socketio)  # the widget, /chat namespace and its sender
     api.register_error_pages(app)
     cli.register(app)
+    if not settings.socketio_websocket_compression:
+        app.wsgi_app = DeclineWebSocketCompression(app.wsgi_app)  # type: ignore[method-assign]
     if settings.trusted_proxy_hops:
         # Outermost, so Socket.IO's requests see the client's address, scheme and host too.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Socket.IO: "threading" for the development server, "gevent" under gunicorn.
     socketio_async_mode: Literal["threading", "gevent"] = "threading"
     socketio_message_queue: str | None = None
+    # permessage-deflate on Socket.IO's WebSockets (admin_app/websocket_compression.py): off
+    # by default, as Engine.IO's own server has it: it costs CPU and memory per socket.
+    socketio_websocket_compression: bool = False
 
     # Bot (services/assistant): which responder answers, and its parameters.
     responder: Literal["faq", "webhook", "openai", "off"] = "faq"
