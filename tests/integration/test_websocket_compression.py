@@ -2,10 +2,8 @@
 is set: a client that offers it (as every browser does) gets an uncompressed socket that
 works, over real HTTP to gunicorn's gevent worker."""
 
-import asyncio
-
 import pytest
-import websockets
+from websockets.sync.client import connect
 
 from tests.support.live_server import LiveServer
 
@@ -21,13 +19,13 @@ def start(tmp_path, **extra):
     }, log_path=tmp_path / "server.log").start()
 
 
-async def handshake(url: str) -> tuple[list[str], str]:
-    """The extensions the server agreed to, and the first packet it sent."""
+def handshake(url: str) -> tuple[list[str], str]:
+    """The extensions the server agreed to, and the first packet it sent. (The sync client:
+    browser tests earlier in the session may leave an event loop running in this thread.)"""
     uri = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-    async with websockets.connect(uri, origin=url, compression="deflate",
-                                  open_timeout=20) as ws:
+    with connect(uri, origin=url, compression="deflate", open_timeout=20) as ws:
         agreed = [e.name for e in ws.protocol.extensions]
-        return agreed, await asyncio.wait_for(ws.recv(), 20)
+        return agreed, ws.recv(timeout=20)
 
 
 @pytest.mark.parametrize("setting, expected", [
@@ -39,7 +37,7 @@ def test_the_offer_of_compression_is_declined_unless_the_setting_keeps_it(
         tmp_path, setting, expected):
     server = start(tmp_path, **setting)
     try:
-        agreed, first = asyncio.run(handshake(server.url))
+        agreed, first = handshake(server.url)
     finally:
         server.stop()
     assert agreed == expected
