@@ -1,6 +1,7 @@
 """Store calls per answered Messenger message, from the webhook to Facebook's echo.
 
     .venv/bin/python bench/calls.py [--messages 50] [--store sqlite|supabase]
+                                    [--echo-delay 0.25]
 
 The app runs in this process (a threaded werkzeug server, so the Graph API stand-in can
 post its echoes back to ``/webhook``) over a store wrapped in a counter. ``messages``
@@ -8,7 +9,11 @@ people each send one message; then the jobs run (the bot answers, the outbox sen
 the stand-in, which echoes each send); the figure is every store call made from the first
 webhook to the last echo, divided by the messages, with the calls by method. Each store
 call is one request to PostgREST on Supabase, so this is what an answered message costs
-the store, whatever the machine. Last, one delivery carrying 100 people's messages (as
+the store, whatever the machine. ``echo_delay``: seconds between a send and its echo.
+Facebook's echoes come through its webhook queue, as a rule after the Send API has
+answered; then the process that sent knows the message is sent and the echo costs no store
+call. With 0 every echo races its send's answer, and one that wins costs a read and a write
+(it settles the send itself). Last, one delivery carrying 100 people's messages (as
 Facebook batches them under load): the store calls that tracked them, and its time to 200.
 """
 
@@ -34,9 +39,11 @@ from tests.support.webhook_load import webhook_body  # noqa: E402
 
 SECRET = "bench-app-secret"
 DELIVERY_PEOPLE = 100  # people in the one batched delivery measured last
+ECHO_DELAY = 0.25  # seconds from a send to its echo (see the module docstring)
 
 
-def store_calls(store: str = "sqlite", messages: int = 50, stack=None) -> dict:
+def store_calls(store: str = "sqlite", messages: int = 50, stack=None,
+                echo_delay: float = ECHO_DELAY) -> dict:
     """``{"per_message", "by_method", "answered", "echoes"}`` (see the module docstring)."""
     import logging
 
@@ -69,7 +76,7 @@ def store_calls(store: str = "sqlite", messages: int = 50, stack=None) -> dict:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
     try:
-        stub.echo_to(url + "/webhook", SECRET)
+        stub.echo_to(url + "/webhook", SECRET, delay=echo_delay)
         counting.calls.clear()
         run = f"calls{time.time_ns()}"
         with requests.Session() as session:
@@ -95,7 +102,8 @@ def store_calls(store: str = "sqlite", messages: int = 50, stack=None) -> dict:
         graph.server_close()
         services.close()
     return {
-        "store": store, "messages": messages, "answered": answered, "echoes": echoes,
+        "store": store, "messages": messages, "echo_delay": echo_delay,
+        "answered": answered, "echoes": echoes,
         "per_message": round(sum(calls.values()) / messages, 2),
         "by_method": {k: round(v / messages, 2)
                       for k, v in sorted(calls.items(), key=lambda kv: -kv[1])},
@@ -128,6 +136,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=50)
     parser.add_argument("--store", choices=["sqlite", "supabase"], default="sqlite")
+    parser.add_argument("--echo-delay", type=float, default=ECHO_DELAY,
+                        help="seconds from a send to its echo (0: echoes race the answers)")
     args = parser.parse_args()
     stack = None
     if args.store == "supabase":
@@ -135,7 +145,7 @@ def main() -> None:
 
         stack = local_supabase.start(state_dir=REPO / ".local" / "supabase-bench", repo=REPO)
     try:
-        result = store_calls(args.store, args.messages, stack)
+        result = store_calls(args.store, args.messages, stack, args.echo_delay)
     finally:
         if stack is not None:
             from scripts import local_supabase

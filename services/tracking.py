@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Protocol
 
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 ANNOUNCE_EVERY_SECONDS = 1.0  # store.status while spooling: at most this often per process
+# Outbound messages this process saw settled (sent or beyond) that it remembers, newest kept:
+# Facebook's echo of each of our sends then costs no store read (see settled_send).
+SETTLED_SENDS_KEPT = 4096
+SETTLED = frozenset({"sent", "delivered", "read"})
 
 
 class DegradedAnswer(Protocol):
@@ -76,6 +81,8 @@ class ConversationTracker:
         self.store_available = True
         self._announced_at = 0.0
         self._announce_lock = threading.Lock()
+        self._settled_sends: OrderedDict[int, None] = OrderedDict()
+        self._settled_lock = threading.Lock()
 
     # -- tracking --------------------------------------------------------------------
     def track_inbound(self, message: InboundMessage) -> TrackResult | SpooledResult:
@@ -229,8 +236,26 @@ class ConversationTracker:
             message_id, status, self.clock(), error=error, external_id=external_id,
             finish_job=finish_job,
         )
+        self._note_settled(message)
         self._publish_message("message.updated", message)
         return message
+
+    def settled_send(self, message_id: int) -> bool:
+        """True if this process marked the outbound message ``message_id`` sent (or
+        delivered, or read) and has not marked it otherwise since. False says nothing: another
+        process may have settled it, or this one longer ago than it remembers."""
+        with self._settled_lock:
+            return message_id in self._settled_sends
+
+    def _note_settled(self, message: Message) -> None:
+        with self._settled_lock:
+            if message.delivery_status in SETTLED and message.sender_type != "user":
+                self._settled_sends[message.id] = None
+                self._settled_sends.move_to_end(message.id)
+                while len(self._settled_sends) > SETTLED_SENDS_KEPT:
+                    self._settled_sends.popitem(last=False)
+            else:  # marked failed (or pending) by this process after all: forget it
+                self._settled_sends.pop(message.id, None)
 
     def set_handling(
         self, conversation_id: int, handled_by: HandledBy, assigned_to: int | None = None

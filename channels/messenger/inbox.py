@@ -166,6 +166,10 @@ class MessengerInbox:
         mark = parse_own_metadata(event.metadata)
         if mark is None:
             return "skipped"  # ours by app_id, without our mark: nothing to settle
+        if self.tracker.settled_send(mark.message_id):
+            # The usual case: this process marked it sent when the Send API answered,
+            # before its echo came; nothing to settle, and no store read to find that out.
+            return "echo"
         try:
             message = self.tracker.get_message(mark.message_id)
         except NotFound:

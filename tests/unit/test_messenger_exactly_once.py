@@ -17,6 +17,7 @@ from services.models import InboundMessage, OutboundMessage
 from services.outbox import ATTEMPT_KEY, SendError
 from services.runtime import build_services
 from services.settings import SettingsError, load_settings
+from tests.support.counting_store import CountingStore
 from tests.support.graph_stub import error_body, graph_stub  # noqa: F401  (fixture)
 
 
@@ -222,6 +223,66 @@ def test_echo_of_a_send_the_outbox_gave_up_on_marks_it_sent(services, pending_re
     assert inbox.handle(echo(pending_reply.id, "m_late", 2, 3, app_id=None, at=clock())) \
         == "echo:sent"
     assert services.store.get_message(pending_reply.id).delivery_status == "sent"
+
+
+def test_echo_of_a_send_this_process_marked_sent_reads_nothing(settings, store, clock):
+    # The usual order: the Send API answers, the outbox marks the message sent, then the
+    # echo comes. This process knows the send is settled: no store call for the echo.
+    counting = CountingStore(store)
+    services = build_services(settings, store=counting, clock=clock)
+    inbox = MessengerInbox(services.tracker, app_id="999")
+    user = services.tracker.track_inbound(InboundMessage(
+        platform="messenger", external_user_id="psid-1", external_id="m_in", content="hi",
+        respond=False))
+    reply = services.tracker.track_outbound(OutboundMessage(
+        conversation_id=user.conversation.id, sender_type="bot", content="hello"))
+    services.tracker.set_delivery_status(reply.id, "sent", external_id="m_sent")
+    counting.calls.clear()
+    assert inbox.handle(echo(reply.id, "m_sent", at=clock())) == "echo"
+    assert counting.calls == {}
+    # Marked failed by this process afterwards (an outbox that gave up): it is forgotten,
+    # and the echo settles it through the store as before.
+    services.tracker.set_delivery_status(reply.id, "failed", error="timed out")
+    assert inbox.handle(echo(reply.id, "m_sent", at=clock())) == "echo:sent"
+    assert counting.calls.get("get_message") == 1
+    assert store.get_message(reply.id).delivery_status == "sent"
+
+
+def test_echo_of_a_send_another_process_settled_is_read_from_the_store(settings, store, clock):
+    # Another process (its own tracker) marked it sent: this one reads the store, finds it
+    # settled, and changes nothing.
+    here = build_services(settings, store=store, clock=clock)
+    there = build_services(settings, store=store, clock=clock)
+    user = there.tracker.track_inbound(InboundMessage(
+        platform="messenger", external_user_id="psid-1", external_id="m_in", content="hi",
+        respond=False))
+    reply = there.tracker.track_outbound(OutboundMessage(
+        conversation_id=user.conversation.id, sender_type="bot", content="hello"))
+    there.tracker.set_delivery_status(reply.id, "sent", external_id="m_sent")
+    assert not here.tracker.settled_send(reply.id)
+    assert there.tracker.settled_send(reply.id)
+    assert MessengerInbox(here.tracker, app_id="999").handle(
+        echo(reply.id, "m_sent", at=clock())) == "echo"
+    assert store.get_message(reply.id).delivery_status == "sent"
+
+
+def test_the_tracker_remembers_a_bounded_number_of_settled_sends(settings, store, clock,
+                                                                 monkeypatch):
+    import services.tracking as tracking
+
+    monkeypatch.setattr(tracking, "SETTLED_SENDS_KEPT", 3)
+    services = build_services(settings, store=store, clock=clock)
+    user = services.tracker.track_inbound(InboundMessage(
+        platform="messenger", external_user_id="psid-1", external_id="m_in", content="hi",
+        respond=False))
+    replies = [services.tracker.track_outbound(OutboundMessage(
+        conversation_id=user.conversation.id, sender_type="bot", content=f"r{n}"))
+        for n in range(5)]
+    for n, reply in enumerate(replies):
+        services.tracker.set_delivery_status(reply.id, "sent", external_id=f"m_{n}")
+    assert [services.tracker.settled_send(r.id) for r in replies] == [False, False, True, True,
+                                                                     True]
+    assert not services.tracker.settled_send(user.message.id)  # an inbound message
 
 
 def test_older_reactions_arriving_late_change_nothing(services, clock):
