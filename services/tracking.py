@@ -241,21 +241,21 @@ class ConversationTracker:
         return message
 
     def settled_send(self, message_id: int) -> bool:
-        """True if this process marked the outbound message ``message_id`` sent (or
-        delivered, or read) and has not marked it otherwise since. False says nothing: another
-        process may have settled it, or this one longer ago than it remembers."""
+        """True if this process saw the outbound message ``message_id`` marked sent (or
+        delivered, or read), which lasts: a delivery status only moves forward (see the
+        store's ``set_delivery_status``). False says nothing: another process may have
+        settled it, or this one longer ago than it remembers."""
         with self._settled_lock:
             return message_id in self._settled_sends
 
     def _note_settled(self, message: Message) -> None:
+        if message.delivery_status not in SETTLED or message.sender_type == "user":
+            return
         with self._settled_lock:
-            if message.delivery_status in SETTLED and message.sender_type != "user":
-                self._settled_sends[message.id] = None
-                self._settled_sends.move_to_end(message.id)
-                while len(self._settled_sends) > SETTLED_SENDS_KEPT:
-                    self._settled_sends.popitem(last=False)
-            else:  # marked failed (or pending) by this process after all: forget it
-                self._settled_sends.pop(message.id, None)
+            self._settled_sends[message.id] = None
+            self._settled_sends.move_to_end(message.id)
+            while len(self._settled_sends) > SETTLED_SENDS_KEPT:
+                self._settled_sends.popitem(last=False)
 
     def set_handling(
         self, conversation_id: int, handled_by: HandledBy, assigned_to: int | None = None

@@ -165,7 +165,13 @@ class ConversationStore(Protocol):
     ) -> Message:
         """Record an outbound message's delivery state (and its platform id once sent). With
         ``finish_job``, that job is marked done (as ``finish_job``) in the same transaction:
-        both happen or, for an unknown message, neither; an unknown job id is ignored."""
+        both happen or, for an unknown message, neither; an unknown job id is ignored.
+
+        Forward only: a message that went out (sent, delivered, read) is never made
+        ``pending`` or ``failed``, nor moved back to an earlier one of those three (Facebook's
+        echo or receipt may come before the Send API's answer, or before an outbox that gave
+        up marks it failed). Such a call changes the message in nothing, still finishes
+        ``finish_job``, and returns the message as it is."""
 
     def requeue_send(self, message_id: int, now: datetime) -> Message:
         """Send a ``failed`` outbound message again (the admin's retry button), in one

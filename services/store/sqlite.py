@@ -44,6 +44,9 @@ _ORDER = {
 
 # Filters that are one "column = value" term. With platform, external_user_id walks
 # conversations_user_idx (platform, external_user_id).
+# An outbound message's progress: 0 until it went out (pending, failed), then sent,
+# delivered, read. set_delivery_status never moves a message to a lower one.
+_OUT_RANK = "(CASE {} WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END)"
 _EQUALS = ("status", "platform", "external_user_id", "handled_by", "assigned_to")
 # Every ConversationFilter field list_conversations implements; any other set field is refused.
 _FILTERS = frozenset(_EQUALS + ("needs_human", "unassigned", "search", "sort"))
@@ -384,16 +387,22 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
         finish_job: int | None = None,
     ) -> Message:
         """Record the delivery state; ``error`` replaces the last one, ``external_id`` is kept
-        unless given; ``finish_job`` done in the same transaction. (``now`` dates only the
-        job: messages carry no delivery timestamp.)"""
+        unless given; ``finish_job`` done in the same transaction. Forward only (see
+        ``_OUT_RANK``). (``now`` dates only the job: messages carry no delivery timestamp.)"""
         with self._tx() as db:
             try:
+                # Forward only (as the Supabase function): 0 for not gone out, then sent,
+                # delivered, read; a call that would move back changes nothing.
                 msg = one(db.execute(
-                    "UPDATE messages SET delivery_status = ?, delivery_error = ?,"
-                    " external_id = coalesce(?, external_id) WHERE id = ? RETURNING *",
+                    "UPDATE messages SET delivery_status = ?1, delivery_error = ?2,"
+                    " external_id = coalesce(?3, external_id) WHERE id = ?4"
+                    f" AND {_OUT_RANK.format('?1')} >= {_OUT_RANK.format('delivery_status')}"
+                    " RETURNING *",
                     (status, error, external_id, message_id)))
             except sqlite3.IntegrityError as exc:
                 raise Conflict(f"external id {external_id!r} belongs to another message") from exc
+            if msg is None:
+                msg = one(db.execute("SELECT * FROM messages WHERE id = ?", (message_id,)))
             if msg is None:
                 raise NotFound(f"message {message_id}")
             if finish_job is not None:

@@ -181,6 +181,35 @@ def test_a_job_ends_in_the_write_that_completes_it(store, clock):
     assert [store.count_jobs(x) for x in ("queued", "running", "done")] == [0, 0, 2]
 
 
+def test_a_message_that_went_out_never_moves_back(store, clock):
+    conv = store.track_inbound(inbound("fwd", respond=False), clock()).conversation
+    msg = store.track_outbound(outbound(conv.id, "hi"), clock())
+    (send,) = store.claim_jobs(clock(), 10, LEASE)
+    # Facebook's echo settled the send while the outbox's last attempt waited in vain ...
+    sent = store.set_delivery_status(msg.id, "sent", clock(), external_id="m_fwd")
+    # ... then the outbox gave up: the message stays sent (no retry button, no second
+    # send), and the job still ends.
+    store.fail_job(send.id, "timed out", clock.advance(seconds=1))
+    assert store.set_delivery_status(msg.id, "failed", clock(), error="timed out") == sent
+    assert store.set_delivery_status(msg.id, "pending", clock()) == sent
+    assert store.get_message(msg.id) == sent
+    # A slow Send API answer after the read receipt leaves it read, and still ends its job.
+    read = store.set_delivery_status(msg.id, "read", clock())
+    again = store.track_outbound(outbound(conv.id, "again"), clock())
+    (job,) = store.claim_jobs(clock(), 10, LEASE)
+    store.set_delivery_status(again.id, "read", clock(), external_id="m_again")
+    assert store.set_delivery_status(again.id, "sent", clock(), external_id="m_again",
+                                     finish_job=job.id).delivery_status == "read"
+    assert job_of(store, "send", again.id, clock()).status == "done"
+    assert store.set_delivery_status(msg.id, "delivered", clock()) == read
+    assert store.get_message(msg.id).delivery_status == "read"
+    # Until it goes out, a message moves freely: failed, then sent by a later attempt.
+    third = store.track_outbound(outbound(conv.id, "third"), clock())
+    assert store.set_delivery_status(third.id, "failed", clock(), error="x").delivery_status \
+        == "failed"
+    assert store.set_delivery_status(third.id, "sent", clock()).delivery_status == "sent"
+
+
 def test_a_job_ends_only_if_its_write_happens(store, clock):
     r = store.track_inbound(inbound("ivy", "hi"), clock())
     (job,) = store.claim_jobs(clock(), 10, LEASE)

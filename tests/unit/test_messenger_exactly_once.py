@@ -240,12 +240,20 @@ def test_echo_of_a_send_this_process_marked_sent_reads_nothing(settings, store, 
     counting.calls.clear()
     assert inbox.handle(echo(reply.id, "m_sent", at=clock())) == "echo"
     assert counting.calls == {}
-    # Marked failed by this process afterwards (an outbox that gave up): it is forgotten,
-    # and the echo settles it through the store as before.
-    services.tracker.set_delivery_status(reply.id, "failed", error="timed out")
-    assert inbox.handle(echo(reply.id, "m_sent", at=clock())) == "echo:sent"
-    assert counting.calls.get("get_message") == 1
+    # An outbox that gave up afterwards cannot make it failed: it stays sent, and known.
+    assert services.tracker.set_delivery_status(
+        reply.id, "failed", error="timed out").delivery_status == "sent"
+    counting.calls.clear()
+    assert inbox.handle(echo(reply.id, "m_sent", at=clock())) == "echo"
+    assert counting.calls == {}
     assert store.get_message(reply.id).delivery_status == "sent"
+    # A message whose send has not gone out is not known: its echo is checked in the store.
+    other = services.tracker.track_outbound(OutboundMessage(
+        conversation_id=user.conversation.id, sender_type="bot", content="later"))
+    services.tracker.set_delivery_status(other.id, "failed", error="timed out")
+    assert not services.tracker.settled_send(other.id)
+    assert inbox.handle(echo(other.id, "m_other", at=clock())) == "echo:sent"
+    assert store.get_message(other.id).delivery_status == "sent"
 
 
 def test_echo_of_a_send_another_process_settled_is_read_from_the_store(settings, store, clock):
