@@ -293,9 +293,12 @@ class ConversationTracker:
     def find_message(self, platform: str, external_id: str) -> Message | None:
         return self.store.find_message_by_external_id(platform, external_id)
 
-    def update_message_metadata(self, message_id: int, patch: dict) -> Message:
-        """Merge keys into a message's metadata (e.g. a reaction); None deletes a key."""
-        message = self.store.update_message_metadata(message_id, patch, self.clock())
+    def update_message_metadata(self, message_id: int, patch: dict,
+                                expect: dict | None = None) -> Message:
+        """Merge keys into a message's metadata (e.g. a reaction); None deletes a key. With
+        ``expect``, only if those keys hold those values now, else ``Conflict``."""
+        message = self.store.update_message_metadata(message_id, patch, self.clock(),
+                                                     expect=expect)
         self._publish_message("message.updated", message)
         return message
 

@@ -26,7 +26,7 @@ from channels.messenger.parser import (
     ReadEvent,
 )
 from services.errors import Conflict, NotFound
-from services.models import InboundMessage
+from services.models import InboundMessage, Message
 from services.tracking import ConversationTracker
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,10 @@ __all__ = ["MessengerInbox", "OWN_METADATA_PREFIX", "PAGE_INBOX_SENDER", "PLATFO
 PAGE_INBOX_SENDER = "page_inbox"
 # When the person last took a reaction back: a redelivered older "react" must not undo it.
 REACTION_REMOVED_KEY = "reaction_removed_at"
+# A reaction, or an echoed part's progress, is read, decided and written only if nobody
+# wrote those keys meanwhile (another delivery handled at the same time); else read again,
+# at most this many times, after which the event fails and Facebook redelivers it.
+DECIDE_ATTEMPTS = 5
 
 
 def _person(event: MessengerEvent) -> str:
@@ -177,15 +181,9 @@ class MessengerInbox:
         if (message.platform != PLATFORM or message.sender_type == "user"
                 or message.delivery_status not in ("pending", "failed")):
             return "echo"
-        done = [m for m in (message.metadata.get(PROGRESS_KEY) or []) if isinstance(m, str)]
         if not mark.is_last_part:
-            # An earlier part of a long message: record it where the sender looks, so a
-            # retry skips it. Only the next part in order (an earlier one is recorded, a
-            # later one cannot be before its predecessors); the sender writes the same ids.
-            if mark.part == len(done):
-                self.tracker.update_message_metadata(message.id, {PROGRESS_KEY: [*done, event.mid]})
-                return "echo:part"
-            return "echo"
+            return self._record_part(message, mark.part, event.mid)
+        done = [m for m in (message.metadata.get(PROGRESS_KEY) or []) if isinstance(m, str)]
         # The last part went out, so every part did (parts are sent in order).
         external_id = done[0] if mark.parts > 1 and done else event.mid
         try:
@@ -196,6 +194,24 @@ class MessengerInbox:
             return "skipped"
         log.info("messenger: message %s settled as sent by its echo", message.id)
         return "echo:sent"
+
+    def _record_part(self, message: Message, part: int, mid: str) -> str:
+        """An earlier part of a long message went out: record it where the sender looks, so
+        a retry skips it. Only the next part in order (an earlier one is recorded, a later
+        one cannot be before its predecessors); the sender writes the same ids, and a list
+        it wrote meanwhile (longer than the one read) is never cut back."""
+        for _ in range(DECIDE_ATTEMPTS):
+            progress = message.metadata.get(PROGRESS_KEY)
+            done = [m for m in (progress or []) if isinstance(m, str)]
+            if part != len(done):
+                return "echo"
+            try:
+                self.tracker.update_message_metadata(
+                    message.id, {PROGRESS_KEY: [*done, mid]}, expect={PROGRESS_KEY: progress})
+                return "echo:part"
+            except Conflict:
+                message = self.tracker.get_message(message.id)
+        raise Conflict(f"message {message.id}: its progress kept changing; try again later")
 
     def _postback(self, event: PostbackEvent) -> str:
         # Older postbacks carry no mid: a stable id from sender and time still dedupes them.
@@ -233,8 +249,6 @@ class MessengerInbox:
         if message is None:
             log.info("messenger: reaction to a message we do not know; ignored")
             return "ignored"
-        if self._reaction_is_stale(message.metadata, event):
-            return "stale"
         if event.action == "unreact":
             patch: dict[str, Any] = {"reaction": None, REACTION_REMOVED_KEY:
                                      event.timestamp.isoformat()}
@@ -245,8 +259,18 @@ class MessengerInbox:
                 "by": event.sender_id,
                 "at": event.timestamp.isoformat(),
             })}
-        self.tracker.update_message_metadata(message.id, patch)
-        return "reaction"
+        for _ in range(DECIDE_ATTEMPTS):
+            if self._reaction_is_stale(message.metadata, event):
+                return "stale"
+            # Written only if the reaction read is still the message's: an older "react"
+            # handled at the same time as a newer "unreact" must not land after it.
+            seen = {k: message.metadata.get(k) for k in ("reaction", REACTION_REMOVED_KEY)}
+            try:
+                self.tracker.update_message_metadata(message.id, patch, expect=seen)
+                return "reaction"
+            except Conflict:
+                message = self.tracker.get_message(message.id)
+        raise Conflict(f"message {message.id}: its reaction kept changing; try again later")
 
     @staticmethod
     def _reaction_is_stale(metadata: dict[str, Any], event: ReactionEvent) -> bool:

@@ -258,9 +258,14 @@ class ConversationStore(Protocol):
     def find_message_by_external_id(self, platform: str, external_id: str) -> Message | None:
         """The message with that platform id (inbound mid, or an outbound one once sent)."""
 
-    def update_message_metadata(self, message_id: int, patch: dict, now: datetime) -> Message:
+    def update_message_metadata(
+        self, message_id: int, patch: dict, now: datetime, expect: dict | None = None
+    ) -> Message:
         """Merge ``patch`` into the message's metadata (top-level keys; None deletes a key).
-        ``NotFound``."""
+        ``NotFound``. With ``expect``, only if each of its top-level keys holds that value
+        now (None: the key is absent), checked and written in one transaction; otherwise
+        ``Conflict`` and nothing changes (a compare and set: read, decide, write if
+        nobody wrote meanwhile)."""
 
     # -- jobs ---------------------------------------------------------------------------------
     def enqueue_job(

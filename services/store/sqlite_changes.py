@@ -13,7 +13,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any, Callable, ContextManager
 
-from services.errors import InvalidInput, NotFound
+from services.errors import Conflict, InvalidInput, NotFound
 from services.models import Conversation, DeliveryStatus, HandledBy, Message
 from services.store.sqlite_db import conversation_from, message_from, one, ts
 
@@ -118,14 +118,19 @@ class SqliteChanges:
                           (platform, external_id))
         return message_from(rows[0]) if rows else None
 
-    def update_message_metadata(self, message_id: int, patch: dict, now: datetime) -> Message:
-        """Merge top-level keys into the metadata (None deletes a key); ``NotFound``.
+    def update_message_metadata(
+        self, message_id: int, patch: dict, now: datetime, expect: dict | None = None
+    ) -> Message:
+        """Merge top-level keys into the metadata (None deletes a key); ``NotFound``; with
+        ``expect``, ``Conflict`` unless each of its keys holds that value (None: absent).
         (``now`` is unused: messages carry no change timestamp.)"""
         with self._tx() as db:
             row = one(db.execute("SELECT metadata FROM messages WHERE id = ?", (message_id,)))
             if row is None:
                 raise NotFound(f"message {message_id}")
             metadata: dict[str, Any] = json.loads(row["metadata"])
+            if expect and any(metadata.get(k) != v for k, v in expect.items()):
+                raise Conflict(f"message {message_id}: its metadata changed meanwhile")
             for key, value in patch.items():
                 if value is None:
                     metadata.pop(key, None)

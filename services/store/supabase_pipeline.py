@@ -73,10 +73,15 @@ class SupabasePipeline:
         rows = self._rows("messages", platform=platform, external_id=external_id)
         return Message.model_validate(rows[0]) if rows else None
 
-    def update_message_metadata(self, message_id: int, patch: dict, now: datetime) -> Message:
-        """Merge top-level keys into the metadata (None deletes a key); ``NotFound``."""
-        return Message.model_validate(self._rpc("update_message_metadata", {
-            "p_message_id": message_id, "p_patch": patch, "p_now": _ts(now)}))
+    def update_message_metadata(
+        self, message_id: int, patch: dict, now: datetime, expect: dict | None = None
+    ) -> Message:
+        """Merge top-level keys into the metadata (None deletes a key); ``NotFound``; with
+        ``expect``, ``Conflict`` unless each of its keys holds that value (None: absent)."""
+        args = {"p_message_id": message_id, "p_patch": patch, "p_now": _ts(now)}
+        if expect:
+            args["p_expect"] = expect
+        return Message.model_validate(self._rpc("update_message_metadata", args))
 
     # -- jobs -----------------------------------------------------------------------------------
     def enqueue_job(

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from services.errors import InvalidInput, NotFound
-from tests.contract.helpers import MISSING_ID, inbound, outbound
+from services.errors import Conflict, InvalidInput, NotFound
+from tests.contract.helpers import MISSING_ID, in_parallel, inbound, outbound
 
 
 def _sent(store, conv_id, text, when, sender_type="bot"):
@@ -93,3 +93,35 @@ def test_update_message_metadata_merges_top_level_keys(store, clock):
     assert nested_null.metadata["reaction"] == {"emoji": None}  # only top-level None deletes
     with pytest.raises(NotFound):
         store.update_message_metadata(MISSING_ID, {"a": 1}, clock())
+
+
+def test_update_message_metadata_only_if_it_still_holds_what_was_read(store, clock):
+    msg = store.track_inbound(inbound("cas", metadata={"r": {"at": "1"}, "n": 0}),
+                              clock()).message
+    # Each expected key must hold that value (None: absent); other keys do not matter.
+    ok = store.update_message_metadata(msg.id, {"r": {"at": "2"}, "x": True}, clock(),
+                                       expect={"r": {"at": "1"}, "gone": None})
+    assert ok.metadata == {"r": {"at": "2"}, "n": 0, "x": True}
+    for stale in ({"r": {"at": "1"}}, {"x": None}, {"r": None}, {"n": 0, "r": {"at": "3"}}):
+        with pytest.raises(Conflict):
+            store.update_message_metadata(msg.id, {"r": None}, clock(), expect=stale)
+    assert store.get_message(msg.id) == ok  # nothing changed
+    with pytest.raises(NotFound):
+        store.update_message_metadata(MISSING_ID, {"a": 1}, clock(), expect={"a": None})
+
+
+def test_compare_and_set_loses_no_write_under_contention(store, clock):
+    msg = store.track_inbound(inbound("cas-n", metadata={"n": 0}), clock()).message
+
+    def increment(_: int) -> None:
+        for _try in range(200):
+            n = store.get_message(msg.id).metadata["n"]
+            try:
+                store.update_message_metadata(msg.id, {"n": n + 1}, clock(), expect={"n": n})
+                return
+            except Conflict:
+                continue
+        raise AssertionError("never got through")
+
+    in_parallel(8, increment)
+    assert store.get_message(msg.id).metadata["n"] == 8  # every increment, none lost

@@ -315,6 +315,53 @@ def test_older_reactions_arriving_late_change_nothing(services, clock):
         == "wow"
 
 
+def _before_the_first_write(services, monkeypatch, meanwhile):
+    """Run ``meanwhile()`` once, just before the first metadata write goes to the store: as
+    if another delivery, handled at the same time, wrote between this one's read and write."""
+    original = services.tracker.update_message_metadata
+    pending = [meanwhile]
+
+    def update(message_id, patch, expect=None):
+        if pending:
+            pending.pop()()
+        return original(message_id, patch, expect=expect)
+
+    monkeypatch.setattr(services.tracker, "update_message_metadata", update)
+
+
+def test_an_older_react_handled_with_a_newer_unreact_never_lands_after_it(services, clock,
+                                                                          monkeypatch):
+    inbox = MessengerInbox(services.tracker, app_id="")
+    services.tracker.track_inbound(InboundMessage(
+        platform="messenger", external_user_id="psid-1", external_id="m_in", content="hi",
+        respond=False))
+
+    def reaction(action, seconds):
+        return ReactionEvent(sender_id="psid-1", recipient_id="PAGE", mid="m_in", action=action,
+                             reaction="wow", timestamp=clock() + timedelta(seconds=seconds),
+                             timestamp_ms=0)
+
+    # The react (older) has read the message; the unreact (newer) writes before it does.
+    outcomes = []
+    _before_the_first_write(services, monkeypatch,
+                            lambda: outcomes.append(inbox.handle(reaction("unreact", 2))))
+    assert inbox.handle(reaction("react", 1)) == "stale"  # read again, found older: dropped
+    assert outcomes == ["reaction"]
+    metadata = services.store.find_message_by_external_id("messenger", "m_in").metadata
+    assert "reaction" not in metadata and metadata["reaction_removed_at"]
+
+
+def test_an_echoed_part_never_cuts_back_the_progress_the_sender_wrote(services, pending_reply,
+                                                                       clock, monkeypatch):
+    inbox = MessengerInbox(services.tracker, app_id="999")
+    reply = pending_reply
+    # Part 0's echo has read no progress; meanwhile the sender records parts 0 and 1.
+    _before_the_first_write(services, monkeypatch, lambda: services.store.update_message_metadata(
+        reply.id, {PROGRESS_KEY: ["m_p0", "m_p1"]}, clock()))
+    assert inbox.handle(echo(reply.id, "m_p0", 0, 3, at=clock())) == "echo"
+    assert services.store.get_message(reply.id).metadata[PROGRESS_KEY] == ["m_p0", "m_p1"]
+
+
 # -- the setting ----------------------------------------------------------------------------
 def test_echo_grace_setting_must_cover_a_send_call(tmp_path):
     base = dict(_env_file=None, database_path=tmp_path / "a.db", secret_key="k")
