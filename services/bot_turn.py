@@ -19,6 +19,7 @@ from services.models import Conversation, InboundMessage, Job, Message, Outbound
 from services.tracking import Clock, ConversationTracker
 
 if TYPE_CHECKING:
+    from services.outbox import OutboxDelivery
     from services.spool import InboundSpool
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,14 @@ class BotTurn:
         history_limit: int,
         handoff_message: str,
         profile_hooks: dict[str, ProfileHook] | None = None,
+        outbox: "OutboxDelivery | None" = None,
+        send_lease_seconds: float | None = None,
     ) -> None:
         self.tracker = tracker
+        # With both, a reply is sent from the turn itself: its send job comes back claimed
+        # from the reply's write (see _send_reply). Without, the worker claims it.
+        self.outbox = outbox
+        self.send_lease_seconds = send_lease_seconds
         self.store = tracker.store
         self.responder = responder
         self.policy = policy
@@ -165,18 +172,35 @@ class BotTurn:
 
     def _send_reply(self, conversation: Conversation, message: Message, reply: BotReply,
                     finish_job: int | None = None) -> None:
-        self.tracker.track_outbound(
-            OutboundMessage(
-                conversation_id=conversation.id,
-                sender_type="bot",
-                content=reply.text,
-                confidence_score=reply.confidence,
-                # The key makes a second run of the same job a no-op in the store.
-                external_id=f"bot:{message.id}",
-                metadata={"in_reply_to": message.id, "intent": reply.intent},
-            ),
-            finish_job=finish_job,
+        outbound = OutboundMessage(
+            conversation_id=conversation.id,
+            sender_type="bot",
+            content=reply.text,
+            confidence_score=reply.confidence,
+            # The key makes a second run of the same job a no-op in the store.
+            external_id=f"bot:{message.id}",
+            metadata={"in_reply_to": message.id, "intent": reply.intent},
         )
+        if self.outbox is None or not self.send_lease_seconds:
+            self.tracker.track_outbound(outbound, finish_job=finish_job)
+            return
+        # The reply's write also claims its send job and marks the attempt (where the
+        # platform echoes sends): the reply goes out now, from this thread, with no claim
+        # and no attempt marker of its own. A job an earlier run left is the worker's.
+        _, send = self.tracker.track_outbound_claiming_send(
+            outbound, finish_job=finish_job, claim_send=self.send_lease_seconds,
+            attempt_mark=self.outbox.attempt_mark(conversation.platform))
+        if send is None:
+            return
+        try:
+            self.outbox.run(send, attempt_marked=True)
+        except Exception as exc:  # the store failed mid-send, say: as the job runner does
+            log.exception("sending the reply %s failed", send.message_id)
+            now = self.tracker.clock()
+            try:
+                self.store.retry_job(send.id, now, f"{type(exc).__name__}: {exc}"[:500], now)
+            except Exception:  # its lease runs out, and a worker claims it then
+                log.exception("could not record the failure of job %s", send.id)
 
 
 class DegradedTurn:

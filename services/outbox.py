@@ -106,8 +106,19 @@ class OutboxDelivery:
         cap = min(self.max_delay, self.base_delay * (2 ** max(0, attempts - 1)))
         return self.rng.uniform(cap / 2, cap)
 
-    def run(self, job: Job) -> None:
-        """Send the job's message unless it is no longer pending (see the module rules)."""
+    def attempt_mark(self, platform: str) -> dict | None:
+        """What a send attempt writes on its message before it starts, for a job claimed
+        together with the message's write (``run(job, attempt_marked=True)``); None for a
+        platform that does not echo our sends."""
+        if not echo_grace(self.senders.get(platform)):
+            return None
+        return {ATTEMPT_KEY: self.tracker.clock().isoformat()}
+
+    def run(self, job: Job, attempt_marked: bool = False) -> None:
+        """Send the job's message unless it is no longer pending (see the module rules).
+
+        ``attempt_marked``: the job was claimed in the write that stored its message, which
+        also wrote ``attempt_mark`` on it; that mark is this attempt's, not one to wait for."""
         now = self.tracker.clock()
         # As claimed with the job when the store handed them out (see Job), else read now.
         message = job.message or self.store.get_message(job.message_id)
@@ -120,7 +131,7 @@ class OutboxDelivery:
             return
         sender = self.senders.get(conversation.platform)
         grace = echo_grace(sender)
-        if grace:
+        if grace and not attempt_marked:
             unsettled = _attempt_time(message)
             wait_until = (None if unsettled is None
                           else max(unsettled, self.started_at) + timedelta(seconds=grace))

@@ -72,6 +72,7 @@ def build_services(
     degraded = DegradedTurn(spool, responder, policy, degraded_senders, clock)
     tracker.degraded = degraded
     replayer = SpoolReplayer(spool, tracker, batch_size=settings.spool_replay_batch)
+    outbox = OutboxDelivery(tracker, senders, max_attempts=settings.send_max_attempts)
     bot = BotTurn(
         tracker,
         responder,
@@ -79,8 +80,9 @@ def build_services(
         history_limit=settings.max_conversation_length,
         handoff_message=settings.handoff_message,
         profile_hooks=profile_hooks,
+        outbox=outbox,
+        send_lease_seconds=settings.job_lease_seconds,
     )
-    outbox = OutboxDelivery(tracker, senders, max_attempts=settings.send_max_attempts)
     sweeper = LifecycleSweeper(
         tracker,
         idle_after=timedelta(minutes=settings.idle_timeout_minutes),

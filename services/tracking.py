@@ -19,6 +19,7 @@ from services.models import (
     DeliveryStatus,
     HandledBy,
     InboundMessage,
+    Job,
     Message,
     OutboundMessage,
     SpooledResult,
@@ -149,11 +150,21 @@ class ConversationTracker:
     def track_outbound(self, message: OutboundMessage, finish_job: int | None = None) -> Message:
         """Store a bot, agent or system message, ``pending`` until a channel sends it; the
         job ``finish_job`` (the one that wrote it) ends in the same write."""
-        stored, conversation = self.store.track_outbound_with_conversation(
-            message, self.clock(), finish_job=finish_job)
+        return self.track_outbound_claiming_send(message, finish_job)[0]
+
+    def track_outbound_claiming_send(
+        self, message: OutboundMessage, finish_job: int | None = None,
+        claim_send: float | None = None, attempt_mark: dict | None = None,
+    ) -> tuple[Message, Job | None]:
+        """``track_outbound``; with ``claim_send`` (a lease in seconds) the message's send
+        job also comes back claimed, for the caller to run now (see the store's
+        ``track_outbound_with_conversation``), or None if it is not to be sent from here."""
+        stored, conversation, send = self.store.track_outbound_with_conversation(
+            message, self.clock(), finish_job=finish_job, claim_send=claim_send,
+            attempt_mark=attempt_mark)
         self._publish_message("message.created", stored)
         self._publish("conversation.updated", conversation)
-        return stored
+        return stored, send
 
     # -- reads -----------------------------------------------------------------------
     def get(self, conversation_id: int) -> Conversation:

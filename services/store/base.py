@@ -103,11 +103,20 @@ class ConversationStore(Protocol):
         """Store a bot, agent or system message; ``NotFound`` for an unknown conversation."""
 
     def track_outbound_with_conversation(
-        self, message: OutboundMessage, now: datetime, finish_job: int | None = None
-    ) -> tuple[Message, Conversation]:
+        self, message: OutboundMessage, now: datetime, finish_job: int | None = None,
+        claim_send: float | None = None, attempt_mark: dict | None = None,
+    ) -> tuple[Message, Conversation, Job | None]:
         """``track_outbound``, and the conversation as that write left it, in one call. With
         ``finish_job``, that job is marked done (as ``finish_job``) in the same transaction;
-        an unknown job id is ignored."""
+        an unknown job id is ignored.
+
+        With ``claim_send`` (a lease in seconds): when the stored message is ``pending`` and
+        its send job is queued and due, that job is claimed in the same transaction, as
+        ``claim_jobs`` would (running, attempts + 1, ``locked_until`` = now + lease), and
+        returned third, carrying the message and conversation; ``attempt_mark`` is then
+        merged into the message's metadata. Otherwise the third item is None (an earlier
+        run stored the message and its job is running, waiting or done): the worker's
+        claims take it as before. ``InvalidInput`` for a lease that is not positive."""
 
     # -- reads ---------------------------------------------------------------------
     def get_conversation(self, conversation_id: int) -> Conversation | None: ...

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Sequence
 
 from services.errors import Conflict, InvalidInput, NotFound
 from services.models import (
     Conversation, ConversationCursor, ConversationFilter, ConversationPage, ConversationStatus,
-    DeliveryStatus, InboundMessage, Message, OutboundMessage, TrackResult, preview,
+    DeliveryStatus, InboundMessage, Job, Message, OutboundMessage, TrackResult, preview,
 )
 from services.store.sqlite_changes import SqliteChanges
-from services.store.sqlite_db import SqliteDatabase, conversation_from, message_from, one, ts
+from services.store.sqlite_db import (
+    SqliteDatabase, conversation_from, job_from, message_from, one, ts,
+)
 from services.store.sqlite_jobs import SqliteJobs, enqueue
 from services.store.sqlite_stats import SqliteStats
 from services.store.sqlite_users import SqliteUsers
@@ -196,17 +198,38 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
             return message_from(self._track_outbound(db, message, now))
 
     def track_outbound_with_conversation(
-        self, message: OutboundMessage, now: datetime, finish_job: int | None = None
-    ) -> tuple[Message, Conversation]:
+        self, message: OutboundMessage, now: datetime, finish_job: int | None = None,
+        claim_send: float | None = None, attempt_mark: dict | None = None,
+    ) -> tuple[Message, Conversation, Job | None]:
         """``track_outbound``, and the conversation as that write left it; ``finish_job``
-        done in the same transaction."""
+        done, and with ``claim_send`` the message's send job claimed (``attempt_mark``
+        merged into its metadata then), in the same transaction (see the base class)."""
+        if claim_send is not None and claim_send <= 0:
+            raise InvalidInput("claim_send must be positive")
         with self._tx() as db:
             stored = self._track_outbound(db, message, now)
             if finish_job is not None:
                 self._finish_job_in(db, finish_job, now)
+            job_row = None
+            if claim_send is not None and stored["delivery_status"] == "pending":
+                job_row = one(db.execute(
+                    "UPDATE jobs SET status = 'running', attempts = attempts + 1,"
+                    " locked_until = ?, updated_at = ? WHERE kind = 'send' AND message_id = ?"
+                    " AND status = 'queued' AND run_after <= ? RETURNING *",
+                    (ts(now + timedelta(seconds=claim_send)), ts(now), stored["id"], ts(now))))
+                if job_row is not None and attempt_mark:
+                    metadata = {**json.loads(stored["metadata"]), **attempt_mark}
+                    stored = one(db.execute(
+                        "UPDATE messages SET metadata = ? WHERE id = ? RETURNING *",
+                        (json.dumps(metadata), stored["id"])))
             conv = one(db.execute("SELECT * FROM conversations WHERE id = ?",
                                   (stored["conversation_id"],)))
-        return message_from(stored), conversation_from(conv)
+        stored_message, conversation = message_from(stored), conversation_from(conv)
+        job = None
+        if job_row is not None:
+            job = job_from(job_row).model_copy(
+                update={"message": stored_message, "conversation": conversation})
+        return stored_message, conversation, job
 
     def _track_outbound(self, db: sqlite3.Connection, message: OutboundMessage,
                         now: datetime) -> sqlite3.Row:

@@ -25,7 +25,7 @@ Transport choices, and why:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
 import httpx
@@ -50,6 +50,7 @@ from services.models import (
     ConversationStatus,
     DeliveryStatus,
     InboundMessage,
+    Job,
     Message,
     OutboundMessage,
     Stats,
@@ -212,16 +213,26 @@ class SupabaseStore(SupabasePipeline):
             self._rpc("track_outbound", {"p": _payload(message), "p_now": _ts(now)}))
 
     def track_outbound_with_conversation(
-        self, message: OutboundMessage, now: datetime, finish_job: int | None = None
-    ) -> tuple[Message, Conversation]:
-        """``track_outbound`` and the conversation it left, and ``finish_job`` done, one
-        request (``track_outbound_with_conversation`` in SQL)."""
+        self, message: OutboundMessage, now: datetime, finish_job: int | None = None,
+        claim_send: float | None = None, attempt_mark: dict | None = None,
+    ) -> tuple[Message, Conversation, Job | None]:
+        """``track_outbound`` and the conversation it left, ``finish_job`` done, and with
+        ``claim_send`` the send job claimed: one request (``track_outbound_with_conversation``
+        in SQL)."""
+        if claim_send is not None and claim_send <= 0:
+            raise InvalidInput("claim_send must be positive")
         args = {"p": _payload(message), "p_now": _ts(now)}
         if finish_job is not None:  # absent, the call also works before its migration
             args["p_finish_job"] = finish_job
+        if claim_send is not None:
+            args["p_claim_send_until"] = _ts(now + timedelta(seconds=claim_send))
+            if attempt_mark:
+                args["p_attempt_mark"] = attempt_mark
         data = self._rpc("track_outbound_with_conversation", args)
-        return Message.model_validate(data["message"]), Conversation.model_validate(
-            data["conversation"])
+        job = data.get("job")
+        return (Message.model_validate(data["message"]),
+                Conversation.model_validate(data["conversation"]),
+                Job.model_validate(job) if job else None)
 
     # -- reads --------------------------------------------------------------------------
     def get_conversation(self, conversation_id: int) -> Conversation | None:

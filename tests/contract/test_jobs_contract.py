@@ -164,7 +164,7 @@ def test_a_job_ends_in_the_write_that_completes_it(store, clock):
     """The bot's reply, and a message marked sent, can end their job in the same write."""
     r = store.track_inbound(inbound("hal", "hi"), clock())
     (respond,) = store.claim_jobs(clock(), 10, LEASE)
-    reply, conv = store.track_outbound_with_conversation(
+    reply, conv, _ = store.track_outbound_with_conversation(
         outbound(r.conversation.id, "hello", external_id=f"bot:{r.message.id}"),
         clock.advance(seconds=1), finish_job=respond.id)
     assert conv.message_count == 2 and reply.delivery_status == "pending"
@@ -179,6 +179,52 @@ def test_a_job_ends_in_the_write_that_completes_it(store, clock):
     s = job_of(store, "send", reply.id, clock())
     assert (s.status, s.locked_until, s.updated_at) == ("done", None, clock())
     assert [store.count_jobs(x) for x in ("queued", "running", "done")] == [0, 0, 2]
+
+
+def test_a_reply_can_come_back_with_its_send_job_claimed(store, clock):
+    r = store.track_inbound(inbound("ria", "hi"), clock())
+    (respond,) = store.claim_jobs(clock(), 10, LEASE)
+    now = clock.advance(seconds=1)
+    reply, conv, send = store.track_outbound_with_conversation(
+        outbound(r.conversation.id, "hello", external_id=f"bot:{r.message.id}"), now,
+        finish_job=respond.id, claim_send=LEASE, attempt_mark={"send_attempt_at": "t1"})
+    # Claimed in the reply's write, as claim_jobs would, carrying what the worker needs.
+    assert (send.kind, send.message_id, send.status, send.attempts) == (
+        "send", reply.id, "running", 1)
+    assert send.locked_until == now + timedelta(seconds=LEASE)
+    assert send.message == reply == store.get_message(reply.id)
+    assert send.conversation == conv
+    assert reply.metadata["send_attempt_at"] == "t1"
+    assert job_of(store, "respond", r.message.id, now).status == "done"
+    assert store.claim_jobs(now, 10, LEASE) == []  # nobody else can take it
+    # Claimable again once its lease ran out (the claimer died), as any job.
+    later = now + timedelta(seconds=LEASE + 1)
+    assert [j.id for j in store.claim_jobs(later, 10, LEASE)] == [send.id]
+    # A second run of the turn finds the reply stored and its job running: nothing claimed.
+    again, _, none = store.track_outbound_with_conversation(
+        outbound(r.conversation.id, "hello", external_id=f"bot:{r.message.id}"), later,
+        claim_send=LEASE, attempt_mark={"send_attempt_at": "t2"})
+    assert none is None and again.metadata["send_attempt_at"] == "t1"
+
+
+def test_no_send_job_is_claimed_for_a_message_not_pending_or_a_job_not_due(store, clock):
+    conv = store.track_inbound(inbound("rib", respond=False), clock()).conversation
+    sent, _, job = store.track_outbound_with_conversation(
+        outbound(conv.id, "already out", delivery_status="sent"), clock(), claim_send=LEASE,
+        attempt_mark={"send_attempt_at": "t"})
+    assert job is None and "send_attempt_at" not in sent.metadata
+    # A stored reply whose job waits for a retry later: a second run does not jump the wait.
+    first, _, job = store.track_outbound_with_conversation(
+        outbound(conv.id, "x", external_id="bot:rib"), clock(), claim_send=LEASE)
+    store.retry_job(job.id, clock() + timedelta(minutes=5), "timed out", clock())
+    _, _, again = store.track_outbound_with_conversation(
+        outbound(conv.id, "x", external_id="bot:rib"), clock.advance(seconds=1),
+        claim_send=LEASE, attempt_mark={"send_attempt_at": "t"})
+    assert again is None
+    assert job_of(store, "send", first.id, clock()).status == "queued"
+    assert "send_attempt_at" not in store.get_message(first.id).metadata
+    with pytest.raises(InvalidInput):
+        store.track_outbound_with_conversation(outbound(conv.id, "y"), clock(), claim_send=0)
 
 
 def test_a_message_that_went_out_never_moves_back(store, clock):
@@ -219,7 +265,7 @@ def test_a_job_ends_only_if_its_write_happens(store, clock):
         store.track_outbound_with_conversation(outbound(MISSING_ID), clock(), finish_job=job.id)
     assert job_of(store, "respond", r.message.id, clock()).status == "running"
     # An unknown job changes nothing else: the write happens.
-    reply, _ = store.track_outbound_with_conversation(
+    reply, _, _ = store.track_outbound_with_conversation(
         outbound(r.conversation.id, "hello"), clock(), finish_job=MISSING_ID)
     assert store.get_message(reply.id).content == "hello"
     assert store.set_delivery_status(reply.id, "sent", clock(),

@@ -139,6 +139,10 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
         "track_outbound_with_conversation (ending a job)": lambda:
             sb.track_outbound_with_conversation(
                 outbound(conv_id, "bot reply 2", delivery_status="sent"), now, finish_job=1),
+        "track_outbound_with_conversation (claiming its send)": lambda:
+            sb.track_outbound_with_conversation(
+                outbound(conv_id, "bot reply 3"), now, finish_job=1, claim_send=60,
+                attempt_mark={"send_attempt_at": now.isoformat()}),
         "set_delivery_status (ending a job)": lambda: sb.set_delivery_status(
             out.id, "sent", now, finish_job=1),
         "track_inbound_many": lambda: sb.track_inbound_many(
@@ -167,9 +171,10 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
     for name, call in calls.items():
         call()
         assert len(log.take()) == 1, name
-    # respond (dee's message), send (hi), send (agent), respond, send (requeued "lost"),
-    # and a respond for each of the three messages tracked in one batch
-    assert sb.count_jobs() == 8
+    # respond (dee's message), send (hi), send (agent), send ("bot reply 3", claimed in
+    # its write), respond, send (requeued "lost"), and a respond for each of the three
+    # messages tracked in one batch
+    assert sb.count_jobs() == 9
 
 
 def test_requests_carry_the_service_role_key(supabase_stack, sb):

@@ -300,15 +300,16 @@ def test_nul_characters_are_dropped_not_refused(store, clock):
 def test_outbound_with_its_conversation_in_one_call(store, clock):
     conv = store.track_inbound(inbound("wcv", "hi"), clock()).conversation
     later = clock.advance(minutes=2)
-    message, after = store.track_outbound_with_conversation(
+    message, after, send = store.track_outbound_with_conversation(
         outbound(conv.id, "hello from the bot", external_id="bot:wcv"), later)
     # The conversation as the write left it: what a read finds now.
     assert message == store.get_message(message.id)
     assert after == store.get_conversation(conv.id)
     assert after.message_count == 2 and after.last_message_at == later
     assert after.last_message_preview == "hello from the bot"
+    assert send is None  # not asked for: the send job stays queued for the worker
     # The same external id again stores nothing more.
-    again, unchanged = store.track_outbound_with_conversation(
+    again, unchanged, _ = store.track_outbound_with_conversation(
         outbound(conv.id, "hello from the bot", external_id="bot:wcv"), clock.advance(minutes=1))
     assert again == message and unchanged == after
     with pytest.raises(NotFound):

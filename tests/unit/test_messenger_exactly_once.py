@@ -134,6 +134,36 @@ def test_ambiguous_failure_waits_the_grace_and_an_echoed_message_is_not_sent_aga
     assert sender.calls == 1 and services.store.count_jobs("done") == 1
 
 
+def test_a_bot_reply_is_sent_from_its_turn_with_the_attempt_marked_in_its_write(
+        settings, store, clock):
+    counting = CountingStore(store)
+    services = build_services(settings, store=counting, clock=clock)
+    sender = EchoingSender()
+    services.senders["webchat"] = sender
+    user = services.tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id="v-2", external_id="c-2",
+        content="what are your opening hours?"))
+    (respond,) = store.claim_jobs(clock(), 10, 60)
+    counting.calls.clear()
+    sender.failures = [SendError("timed out", retryable=True, code="timeout", ambiguous=True)]
+    services.bot.run(respond)
+    # The reply's write claimed its send job and marked the attempt; the send went out
+    # from the turn: no claim, no marker write of its own.
+    assert sender.calls == 1
+    assert "claim_jobs" not in counting.calls and "update_message_metadata" not in counting.calls
+    (reply,) = [m for m in store.list_messages(user.conversation.id, 10)
+                if m.sender_type == "bot"]
+    assert reply.delivery_status == "pending" and reply.metadata[ATTEMPT_KEY]
+    # Its answer was lost: as for any send, the retry waits for the echo's grace ...
+    clock.advance(seconds=29)
+    assert store.claim_jobs(clock(), 10, 60) == []
+    # ... and sends again only then, once (no echo came).
+    clock.advance(seconds=2)
+    services.outbox.run(job_of(services, reply.id))
+    assert sender.calls == 2
+    assert store.get_message(reply.id).delivery_status == "sent"
+
+
 def test_unambiguous_failure_clears_the_mark_and_retries_on_the_backoff(setup, clock):
     services, sender, reply = setup
     sender.failures = [SendError("rate limit", retryable=True, code="613")]

@@ -78,7 +78,9 @@ def contents(services, conversation_id, sender_type=None):
 def test_bot_answers_from_the_knowledge_file_and_the_reply_is_sent(make):
     services = make()
     result = say(services, "What are your opening hours?")
-    assert services.jobs.run_until_idle() == 2  # respond, then send
+    # One job claimed: the turn's; its reply's send job came back claimed from the reply's
+    # write and ran in the same turn.
+    assert services.jobs.run_until_idle() == 1
     bot = [m for m in services.tracker.history(result.conversation.id, 10) if m.sender_type == "bot"]
     assert len(bot) == 1 and bot[0].confidence_score >= 0.5
     assert bot[0].metadata["intent"] == "opening_hours"
@@ -306,16 +308,21 @@ def test_a_prompt_turn_reads_the_store_once_and_gets_the_same_history(settings, 
         services.jobs.run_until_idle()
     last = say(services, "one more", cid="long-last")
     counting.calls.clear()
-    assert services.jobs.run_until_idle() == 2
-    # The jobs came with their message and conversation, the reply came back with its
-    # conversation (for the conversation.updated event), and the turn read the messages once.
+    assert services.jobs.run_until_idle() == 1
+    # The job came with its message and conversation, the reply came back with its
+    # conversation (for the conversation.updated event) and its send job claimed, and the
+    # turn read the messages once.
     assert counting.calls.get("get_message", 0) == 0
     assert counting.calls.get("get_conversation", 0) == 0
     assert counting.calls.get("list_messages") == 1
-    # Each job ended in the write that completed it: the reply, then the message sent.
+    # Each job ended in the write that completed it: the reply, then the message sent; the
+    # send needed no claim and no attempt marker of its own (one claim: the turn's, plus
+    # the one that found nothing left).
     assert counting.calls.get("finish_job", 0) == 0
     assert counting.calls.get("track_outbound_with_conversation") == 1
     assert counting.calls.get("set_delivery_status") == 1
+    assert counting.calls.get("claim_jobs") == 2
+    assert counting.calls.get("update_message_metadata", 0) == 0
     assert seen[-1] == [m.id for m in services.tracker.history(
         last.conversation.id, 10, before=last.message.id + 1)]
 
