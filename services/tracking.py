@@ -162,7 +162,9 @@ class ConversationTracker:
         stored, conversation, send = self.store.track_outbound_with_conversation(
             message, self.clock(), finish_job=finish_job, claim_send=claim_send,
             attempt_mark=attempt_mark)
-        self._publish_message("message.created", stored)
+        # "send_claimed": its send job is the caller's, nothing for a worker to wake up for.
+        self._publish_message("message.created", stored,
+                              {"send_claimed": True} if send is not None else None)
         self._publish("conversation.updated", conversation)
         return stored, send
 

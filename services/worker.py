@@ -113,8 +113,11 @@ class BackgroundWorker:
         self._thread: threading.Thread | None = None
 
     def on_event(self, event: Event) -> None:
-        """Subscribed to the event bus: a new message may mean a new job; a spooled one
+        """Subscribed to the event bus: a new message may mean a new job (unless its send
+        job was claimed with it, a bot reply sent from its turn); a spooled one
         (``store.status``) means something to replay."""
+        if event.name == "message.created" and event.data.get("send_claimed"):
+            return
         if event.name in ("message.created", "store.status"):
             self._wake.set()
 
