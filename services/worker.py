@@ -151,7 +151,7 @@ class BackgroundWorker:
                 busy = 0
             # A batch that was not full took every job that was due: claim again only when
             # something new comes (the wake-up set meanwhile, by the jobs just run too: a
-            # reply's send job) or at the next poll, not at once for an answer of none. That
+            # handoff message's send job) or at the next poll, not at once for an answer of none. That
             # empty claim was a store request per answered message, and a handler that kept
             # failing was retried in a tight loop.
             if busy < self.runner.batch_size and not replayed:

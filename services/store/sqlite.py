@@ -44,11 +44,11 @@ _ORDER = {
 }
 
 
-# Filters that are one "column = value" term. With platform, external_user_id walks
-# conversations_user_idx (platform, external_user_id).
 # An outbound message's progress: 0 until it went out (pending, failed), then sent,
 # delivered, read. set_delivery_status never moves a message to a lower one.
 _OUT_RANK = "(CASE {} WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END)"
+# Filters that are one "column = value" term. With platform, external_user_id walks
+# conversations_user_idx (platform, external_user_id).
 _EQUALS = ("status", "platform", "external_user_id", "handled_by", "assigned_to")
 # Every ConversationFilter field list_conversations implements; any other set field is refused.
 _FILTERS = frozenset(_EQUALS + ("needs_human", "unassigned", "search", "sort"))
