@@ -255,17 +255,22 @@ def test_echo_of_a_send_the_outbox_gave_up_on_marks_it_sent(services, pending_re
     assert services.store.get_message(pending_reply.id).delivery_status == "sent"
 
 
+def _bot_reply(tracker, content="hello"):
+    """psid-1's message (not to be answered) and a bot message to psid-1, pending."""
+    user = tracker.track_inbound(InboundMessage(
+        platform="messenger", external_user_id="psid-1", external_id="m_in", content="hi",
+        respond=False))
+    return user, tracker.track_outbound(OutboundMessage(
+        conversation_id=user.conversation.id, sender_type="bot", content=content))
+
+
 def test_echo_of_a_send_this_process_marked_sent_reads_nothing(settings, store, clock):
     # The usual order: the Send API answers, the outbox marks the message sent, then the
     # echo comes. This process knows the send is settled: no store call for the echo.
     counting = CountingStore(store)
     services = build_services(settings, store=counting, clock=clock)
     inbox = MessengerInbox(services.tracker, app_id="999")
-    user = services.tracker.track_inbound(InboundMessage(
-        platform="messenger", external_user_id="psid-1", external_id="m_in", content="hi",
-        respond=False))
-    reply = services.tracker.track_outbound(OutboundMessage(
-        conversation_id=user.conversation.id, sender_type="bot", content="hello"))
+    user, reply = _bot_reply(services.tracker)
     services.tracker.set_delivery_status(reply.id, "sent", external_id="m_sent")
     counting.calls.clear()
     assert inbox.handle(echo(reply.id, "m_sent", at=clock())) == "echo"
@@ -291,11 +296,7 @@ def test_echo_of_a_send_another_process_settled_is_read_from_the_store(settings,
     # settled, and changes nothing.
     here = build_services(settings, store=store, clock=clock)
     there = build_services(settings, store=store, clock=clock)
-    user = there.tracker.track_inbound(InboundMessage(
-        platform="messenger", external_user_id="psid-1", external_id="m_in", content="hi",
-        respond=False))
-    reply = there.tracker.track_outbound(OutboundMessage(
-        conversation_id=user.conversation.id, sender_type="bot", content="hello"))
+    user, reply = _bot_reply(there.tracker)
     there.tracker.set_delivery_status(reply.id, "sent", external_id="m_sent")
     assert not here.tracker.settled_send(reply.id)
     assert there.tracker.settled_send(reply.id)
