@@ -49,7 +49,9 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
 
     ``bot``: where the bot's answers are worked out and sent -- ``in_app`` (the default
     deployment: in each web process), ``worker`` (one ``python worker.py`` process, the web
-    processes with ``RUN_WORKER_IN_APP=false``) or ``off`` (nobody: the ingest path alone).
+    processes with ``RUN_WORKER_IN_APP=false``) or ``off`` (nobody: the ingest path alone). With a bot, the result also says how many webhooks it
+    had answered when the sending ended and when the admins' events were all in, and how
+    long after the last webhook it answered the last one.
 
     The admin sockets live in a process of their own (``_hold_admin_sockets``), a light
     Engine.IO/Socket.IO client on one asyncio loop: 20 python-socketio clients on threads
@@ -93,10 +95,24 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
         [apps[i % processes].url + "/webhook" for i in range(count)], bodies, due))
     sent_by = time.monotonic()
     cpu = meter.stop(count)
+    answered_when_sent = _bot_answers(cluster, run) if bot != "off" else None
     sent.set()
     # The holder stops once all events are in, none has come for 5 s, or 120 s have passed.
     arrivals, dropped_sockets = results.get(timeout=180)
     holder.join(30)
+    bot_backlog = None
+    if bot != "off":
+        answered_when_seen = _bot_answers(cluster, run)
+        # How long the bot needs to answer them all, from the last webhook's due time.
+        answered, deadline = answered_when_seen, time.monotonic() + 300
+        while answered < count - sum(1 for s in statuses if s != 200) \
+                and time.monotonic() < deadline:
+            time.sleep(0.5)
+            answered = _bot_answers(cluster, run)
+        bot_backlog = {"answered_when_sent": answered_when_sent,
+                       "answered_when_events_in": answered_when_seen,
+                       "answered": answered,
+                       "all_answered_after_s": round(time.monotonic() - due[-1], 1)}
     cluster.stop_apps()
 
     index = {f"{run}-{i}": i for i in range(count)}
@@ -118,7 +134,16 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
         "p99_ms": round(_pct(latencies, 0.99), 1) if latencies else None,
         "ack_p50_ms": round(statistics.median(acks), 1) if acks else None,
         "ack_p99_ms": round(_pct(acks, 0.99), 1) if acks else None,
+        "bot_backlog": bot_backlog,
     }
+
+
+def _bot_answers(cluster: Cluster, run: str) -> int:
+    """The run's conversations with a bot reply stored."""
+    return int(cluster.sql(
+        "select count(distinct m.conversation_id) from messages m join conversations c"
+        " on c.id = m.conversation_id where m.sender_type = 'bot'"
+        f" and c.external_user_id like '{run}-%'")[0][0])
 
 
 async def _send_on_time(urls: list[str], bodies: list[bytes], due: list[float]):

@@ -126,6 +126,16 @@ def bench_latency(table: Table, ctx: dict, quick: bool) -> None:
         table.add(name, "cores busy while sending, %; CPU ms per webhook (all processes)",
                   f"{_span(r['cpu_busy_pct'] for r in results)}; "
                   f"{_span(r['cpu_ms_per_webhook']['total'] for r in results)}")
+        if bot != "off":
+            backlogs = [r["bot_backlog"] for r in results]
+            table.add(name, "bot answers stored when the sending ended; all answered s after "
+                      "the last webhook",
+                      f"{_span(b['answered_when_sent'] for b in backlogs)} of "
+                      f"{results[0]['webhooks']}; "
+                      f"{_span(b['all_answered_after_s'] for b in backlogs)}"
+                      + ("" if all(b["answered"] >= r["webhooks"] - r["non_200"]
+                                   for b, r in zip(backlogs, results))
+                         else " (not all answered within 300 s)"))
         received = sum(r["events_received"] for r in results)
         expected = sum(r["events_expected"] for r in results)
         table.add(name, "events received / expected", f"{received} / {expected}",
