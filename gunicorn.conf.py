@@ -5,6 +5,7 @@ scale out with more processes behind a sticky load balancer (``deploy/nginx.conf
 on one ``SOCKETIO_MESSAGE_QUEUE``, not with more workers here.
 """
 
+import gc
 import os
 
 os.environ.setdefault("SOCKETIO_ASYNC_MODE", "gevent")
@@ -40,10 +41,16 @@ control_socket = os.path.join(_ctl_dir, f"gunicorn-{_port}.ctl")
 
 
 def post_worker_init(worker):
-    """Start the background jobs (bot answers, outbox, lifecycle sweep) in this process."""
+    """Start the background jobs (bot answers, outbox, lifecycle sweep) in this process,
+    then set what start-up built aside from the garbage collector."""
     services = worker.wsgi.extensions["switchboard"]
     if services.settings.run_worker_in_app:
         services.worker.start()
+    # The modules, the app and its services live as long as the process, and are most of
+    # its objects: frozen, a full collection under load walks only what came after. Without
+    # it each process paused 66-117 ms for one, in the middle of the latency benchmark's
+    # 200 webhooks a second; with it, 1-6 ms (README, Under load).
+    gc.freeze()
 
 
 def worker_exit(server, worker):

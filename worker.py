@@ -5,6 +5,7 @@ should not share a process with the sockets. With ``SOCKETIO_MESSAGE_QUEUE`` set
 changes still reaches the admins connected to any web process.
 """
 
+import gc
 import logging
 import os
 import signal
@@ -22,6 +23,7 @@ def main() -> None:
     app = create_app()
     with app.app_context():
         services = get_services()
+    gc.freeze()  # start-up's objects live as long as the process (see gunicorn.conf.py)
     log = logging.getLogger("switchboard.worker")
     signal.signal(signal.SIGTERM, lambda *_: services.worker.stop(timeout=0))
     log.info("worker started (store: %s)", services.store.kind)
