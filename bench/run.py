@@ -1,6 +1,6 @@
 """Every benchmark of Switchboard, on loopback, in one table.
 
-    .venv/bin/python bench/run.py            # the full run (about 12 minutes on 2 cores)
+    .venv/bin/python bench/run.py            # the full run (about 15 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick    # small sizes, a minute or two
     .venv/bin/python bench/run.py --only ingest,latency
 
