@@ -49,9 +49,10 @@ def admin_latency(cluster: Cluster, rate: float = 200.0, seconds: float = 20.0,
 
     ``bot``: where the bot's answers are worked out and sent -- ``in_app`` (the default
     deployment: in each web process), ``worker`` (one ``python worker.py`` process, the web
-    processes with ``RUN_WORKER_IN_APP=false``) or ``off`` (nobody: the ingest path alone). With a bot, the result also says how many webhooks it
-    had answered when the sending ended and when the admins' events were all in, and how
-    long after the last webhook it answered the last one.
+    processes with ``RUN_WORKER_IN_APP=false``) or ``off`` (nobody: the ingest path alone).
+    With a bot, the result also says how many webhooks it had answered when the sending
+    ended and when the admins' events were all in, and how long after the last webhook it
+    had answered them all (waiting up to 300 s for that).
 
     The admin sockets live in a process of their own (``_hold_admin_sockets``), a light
     Engine.IO/Socket.IO client on one asyncio loop: 20 python-socketio clients on threads
