@@ -17,11 +17,15 @@ pytestmark = pytest.mark.supabase
 
 
 class RequestLog:
-    """Every request the store's httpx client sends, as (method, path)."""
+    """Every request the store sends, as (method, path): its function calls (urllib3) and
+    its table reads and writes (supabase-py's httpx client)."""
 
     def __init__(self, store: SupabaseStore) -> None:
         self.requests: list[tuple[str, str]] = []
         store.http.event_hooks = {"request": [self._record], "response": []}
+        assert store.rpc_client is not None
+        store.rpc_client.observers.append(
+            lambda method, path, _headers: self.requests.append((method, path)))
 
     def _record(self, request: httpx.Request) -> None:
         self.requests.append((request.method, request.url.path))
@@ -177,11 +181,19 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
     assert sb.count_jobs() == 9
 
 
-def test_requests_carry_the_service_role_key(supabase_stack, sb):
-    seen: list[httpx.Request] = []
-    sb.http.event_hooks = {"request": [seen.append], "response": []}
+def test_requests_carry_the_service_role_key(supabase_stack, sb, clock):
+    calls: list[dict[str, str]] = []
+    sb.rpc_client.observers.append(lambda _method, _path, headers: calls.append(headers))
     sb.ping()
-    (request,) = seen
+    (headers,) = calls
+    assert headers["apikey"] == supabase_stack.service_role_key
+    assert headers["Authorization"] == f"Bearer {supabase_stack.service_role_key}"
+
+    reads: list[httpx.Request] = []
+    sb.http.event_hooks = {"request": [reads.append], "response": []}
+    conversation = sb.track_inbound(inbound("dana"), clock()).conversation
+    assert sb.get_conversation(conversation.id).id == conversation.id  # a table read
+    (request,) = reads
     assert request.headers["apikey"] == supabase_stack.service_role_key
     assert request.headers["authorization"] == f"Bearer {supabase_stack.service_role_key}"
 
