@@ -25,6 +25,7 @@ import json
 from typing import Any, Callable
 from urllib.parse import quote
 
+import certifi
 import urllib3
 from postgrest.exceptions import APIError
 
@@ -53,6 +54,9 @@ class RpcClient:
             retries=urllib3.Retry(total=1, connect=1, read=0, status=0, other=0,
                                   redirect=0, raise_on_redirect=False, raise_on_status=False),
             timeout=urllib3.Timeout(total=timeout),
+            # https: verified against the same CA bundle httpx uses (certifi), not whatever
+            # the system has.
+            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
         )
         #: Called with (method, path, headers) before each request is sent (counting, in
         #: tests).

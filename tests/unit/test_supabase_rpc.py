@@ -91,3 +91,12 @@ def test_keep_alive_connections_are_reused(stub):
         assert client.call("noop", {}) == n
     pool = client._pool.connection_from_url(stub.base_url)
     assert pool.num_connections == 1 and pool.num_requests == 5
+
+
+def test_https_is_verified_against_certifi_as_httpx_does():
+    import certifi
+
+    client = RpcClient("https://project.supabase.example", "k", timeout=5)
+    pool = client._pool.connection_from_url("https://project.supabase.example/rest/v1/rpc/x")
+    assert pool.scheme == "https"
+    assert pool.cert_reqs == "CERT_REQUIRED" and pool.ca_certs == certifi.where()
