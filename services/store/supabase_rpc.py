@@ -7,8 +7,8 @@ such a call cost the app 0.88-0.98 ms of CPU under gevent; the same request thro
 urllib3's connection pool 0.36-0.40 ms, from ``http.client`` alone 0.18-0.24 ms (measured
 on 4 Dec 2026, a no-op function, 2,000 calls each, on loopback). urllib3 is the pool
 ``requests`` is built on: keep-alive, a dropped idle connection noticed before it is
-reused, TLS, timeouts, thread-safe. Table reads (``select`` with filters) stay on
-supabase-py, which builds their query strings.
+reused, TLS, timeouts, thread-safe. Table queries (``select`` with filters, the few
+inserts and updates of accounts) stay on supabase-py, which builds their query strings.
 
 The request is what postgrest-py sends for ``.rpc(name, params)``: the same path, JSON
 body, ``apikey`` and ``Authorization: Bearer`` headers. The answer is read the same way:
