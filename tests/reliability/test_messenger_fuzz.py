@@ -101,8 +101,12 @@ def test_signed_generated_webhooks_never_fail_or_half_write(app, store, request,
 
     run()
     ledger.payloads(sent)
-    # The bodies did describe messages (many of them again: a redelivery stores nothing).
-    assert sent >= examples and described >= examples // 2 and len(model.messages) >= 10
+    # The bodies did describe messages (many of them again: a redelivery stores nothing),
+    # enough for the checks to mean something. How many the examples describe varies with
+    # what ran before in the same session (the 30 on Supabase: 26 run alone, 14 in a full
+    # run), so the floor is on the distinct messages stored and checked, not on a share of
+    # the examples.
+    assert sent >= examples and described >= len(model.messages) >= 10
 
 
 def test_unsigned_or_wrongly_signed_generated_webhooks_are_403_and_write_nothing(
