@@ -100,3 +100,20 @@ def test_https_is_verified_against_certifi_as_httpx_does():
     pool = client._pool.connection_from_url("https://project.supabase.example/rest/v1/rpc/x")
     assert pool.scheme == "https"
     assert pool.cert_reqs == "CERT_REQUIRED" and pool.ca_certs == certifi.where()
+
+
+def test_with_a_proxy_in_the_environment_function_calls_stay_on_supabase_py(stub, monkeypatch):
+    """urllib3's pool would go around the proxy; httpx honours it."""
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    direct = SupabaseStore(url=stub.base_url, service_role_key="k", timeout=2)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    proxied = SupabaseStore(url=stub.base_url, service_role_key="k", timeout=2)
+    try:
+        assert direct.rpc_client is not None and proxied.rpc_client is None
+        with pytest.raises(StoreUnavailable):
+            proxied.ping()  # through the (unreachable) proxy, not straight to the server
+        assert stub.requests == []
+    finally:
+        direct.close()
+        proxied.close()
