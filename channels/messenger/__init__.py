@@ -60,12 +60,11 @@ def register_services(services) -> None:
         hooks["messenger"] = ProfileFetcher(client, services.tracker).ensure_profile
 
 
-def client_from_settings(settings, session=None) -> MessengerClient:
+def client_from_settings(settings) -> MessengerClient:
     """A ``MessengerClient`` configured from the ``FACEBOOK_*``/``GRAPH_API_*`` settings."""
     return MessengerClient(
         page_token=settings.facebook_page_access_token.get_secret_value(),
         api_base=str(settings.graph_api_base),
         api_version=settings.graph_api_version,
         timeout=settings.graph_api_timeout_seconds,
-        session=session,
     )
