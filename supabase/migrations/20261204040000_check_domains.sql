@@ -13,11 +13,10 @@
 -- The rules are the same, and a bad value is refused with the same SQLSTATE (23514,
 -- check_violation), which the store maps to InvalidInput as before. A domain over text,
 -- jsonb, integer or double precision reads, writes, compares and indexes as its base type
--- (PostgREST and supabase-py see the same JSON). Changing a column's type to a domain over
--- its own type rewrites no table; PostgreSQL checks the rows already there against the
--- domain and rebuilds the indexes on the column, under an exclusive lock on the table, so
--- on a large deployment run this at a quiet time. Re-runnable: domains are created once and
--- a column already of its domain is left alone.
+-- (PostgREST and supabase-py see the same JSON). Changing a column's type to a domain with a
+-- check rewrites the table and rebuilds its indexes (once per table here: one ALTER TABLE
+-- each), under an exclusive lock on it, so on a large deployment run this at a quiet time.
+-- Re-runnable: domains are created once and a column already of its domain is left alone.
 
 do $$
 declare
