@@ -85,7 +85,7 @@ do $$
 declare
     v_table   record;
 begin
-    -- One ALTER TABLE per table, so each table's rows are checked and its indexes rebuilt once.
+    -- One ALTER TABLE per table, so each table is rewritten and its indexes rebuilt once.
     for v_table in
         select c.tab, string_agg(format('alter column %I type public.%I', c.col, c.domain),
                                  ', ' order by c.col) as changes
