@@ -10,28 +10,24 @@ Every answered message costs at least one Send API call, so the client sends thr
 urllib3's pool directly rather than through a ``requests.Session``, whose per-request
 layers (merging the environment's proxy and CA settings, netrc, cookies, hooks) cost more
 CPU than the request itself: 1.7-1.8 ms against 0.87-1.0 ms per Send API call on one
-2-core machine (4 Dec 2026, 1,000 calls each to the local stand-in). What the session
-took from the environment is taken once, when the client is made, with requests' own
-rules: ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and ``NO_PROXY`` (an http(s) proxy,
-credentials in its URL sent as ``Proxy-Authorization``), and ``REQUESTS_CA_BUNDLE`` or
-``CURL_CA_BUNDLE`` for the CA bundle, else certifi's.
+2-core machine (4 Dec 2026, 1,000 calls each to the local stand-in). The pool takes the
+proxy and the trusted certificates from the environment once, when the client is made,
+with requests' own rules (``services/http_pool.py``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import certifi
-import requests
 import urllib3
 from urllib3.exceptions import (ConnectTimeoutError, NewConnectionError, ProxyError,
                                 ReadTimeoutError, SSLError)
 
+from services.http_pool import pool_for
 from services.outbox import SendError
 
 log = logging.getLogger(__name__)
@@ -59,28 +55,6 @@ AMBIGUOUS_CODES = {(2, None), (1, 1357046)}
 _NEVER_SENT = (NewConnectionError, ConnectTimeoutError, SSLError, ProxyError)
 
 
-def graph_pool(url: str, maxsize: int = POOL_SIZE) -> urllib3.PoolManager:
-    """The connection pool for ``url``'s host, configured from the environment as a
-    ``requests.Session`` would be for that URL (see the module docstring); read once."""
-    with requests.Session() as session:
-        env = session.merge_environment_settings(url, {}, None, None, None)
-    bundle = env["verify"] if isinstance(env["verify"], str) else certifi.where()
-    tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
-    tls["ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"] = bundle
-    proxy = requests.utils.select_proxy(url, env["proxies"])
-    if not proxy:
-        return urllib3.PoolManager(num_pools=2, maxsize=maxsize, **tls)
-    proxy = requests.utils.prepend_scheme_if_needed(proxy, "http")
-    if not proxy.lower().startswith(("http://", "https://")):
-        raise ValueError(f"the proxy for the Graph API must be http:// or https://, "
-                         f"not {proxy.split(':', 1)[0]}:// (from the environment)")
-    username, password = requests.utils.get_auth_from_url(proxy)
-    headers = (urllib3.make_headers(proxy_basic_auth=f"{username}:{password}")
-               if username else None)
-    return urllib3.ProxyManager(proxy, num_pools=2, maxsize=maxsize, proxy_headers=headers,
-                                **tls)
-
-
 def _graph_error(data: bytes) -> dict[str, Any]:
     try:
         body = json.loads(data)
@@ -99,14 +73,12 @@ class MessengerClient:
         api_base: str,
         api_version: str,
         timeout: float,
-        pool: urllib3.PoolManager | None = None,
     ) -> None:
         self._token = page_token
         self.base = f"{str(api_base).rstrip('/')}/{api_version}"
-        self.timeout = timeout
         # As requests did with ``timeout=``: the same limit to connect and between reads.
         self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
-        self._pool = pool or graph_pool(self.base)
+        self._pool = pool_for(self.base, maxsize=POOL_SIZE, what="the Graph API")
         self._headers = {
             "Authorization": f"Bearer {page_token}",
             "Accept": "application/json",

@@ -24,13 +24,15 @@ Transport choices, and why:
   bare, so nothing depends on its default headers.
 * SQL function calls -- every write and most reads, one or more per message -- go straight
   to PostgREST through urllib3's pool (``supabase_rpc``): the same request as
-  ``.rpc(...).execute()``, for under half the client's CPU. With a proxy set in the
-  environment they stay on supabase-py, whose httpx client honours it.
+  ``.rpc(...).execute()``, for under half the client's CPU.
+* Both honour the environment's proxy (``HTTPS_PROXY``… and ``NO_PROXY``; httpx by its own
+  rules, urllib3 by requests') and trust the same certificates (``services/http_pool``):
+  ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, else ``SSL_CERT_FILE``/``SSL_CERT_DIR``, else
+  certifi's bundle.
 """
 
 from __future__ import annotations
 
-import urllib.request
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
@@ -39,6 +41,7 @@ from postgrest.exceptions import APIError
 from supabase import Client
 from supabase.lib.client_options import SyncClientOptions
 
+from services import http_pool
 from services.errors import (
     Conflict,
     InvalidInput,
@@ -131,14 +134,18 @@ class SupabaseStore(SupabasePipeline):
     kind = "supabase"
 
     def __init__(self, url: str, service_role_key: str, timeout: float = 10.0) -> None:
+        # First: it refuses a proxy it cannot use (SOCKS) with a clear error.
+        self.rpc_client = RpcClient(url, service_role_key, timeout)
         limits = httpx.Limits(
             max_connections=50, max_keepalive_connections=20, keepalive_expiry=20.0
         )
+        tls = http_pool.ssl_context(url)
         self.http = httpx.Client(
             http2=False,
             timeout=httpx.Timeout(timeout),
             limits=limits,
-            transport=supabase_http.transport(limits),  # None: httpx's own
+            verify=tls,
+            transport=supabase_http.transport(limits, tls),  # None: httpx's own
         )
         options = SyncClientOptions(
             httpx_client=self.http,
@@ -149,9 +156,6 @@ class SupabaseStore(SupabasePipeline):
         # Client() rather than create_client(): the latter may ask the auth API for a session.
         self.client = Client(url, service_role_key, options)
         self._db = self.client.postgrest  # built once, not lazily by concurrent threads
-        # None (a proxy is set): function calls go through supabase-py as well.
-        self.rpc_client = (None if urllib.request.getproxies()
-                           else RpcClient(url, service_role_key, timeout))
         self._closed = False
 
     # -- plumbing -----------------------------------------------------------------------
@@ -170,8 +174,6 @@ class SupabaseStore(SupabasePipeline):
             raise StoreUnavailable(f"supabase: {type(exc).__name__}: {exc}") from exc
 
     def _rpc(self, function: str, params: dict[str, Any]) -> Any:
-        if self.rpc_client is None:
-            return self._call(lambda: self._db.rpc(function, params).execute())
         return self._guarded(lambda: self.rpc_client.call(function, params))
 
     def _rows(self, table: str, **equals: Any) -> list[dict[str, Any]]:
@@ -203,8 +205,7 @@ class SupabaseStore(SupabasePipeline):
         """Close the HTTP connections; the store cannot be used afterwards."""
         self._closed = True
         self.http.close()
-        if self.rpc_client is not None:
-            self.rpc_client.close()
+        self.rpc_client.close()
 
     # -- tracking -----------------------------------------------------------------------
     def track_inbound(self, message: InboundMessage, now: datetime) -> TrackResult:

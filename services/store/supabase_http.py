@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import select
 import socket
+import ssl
 import urllib.request
 from typing import Any, Iterable
 
@@ -121,8 +122,9 @@ class RealPollTransport(httpx.HTTPTransport):
         )
 
 
-def transport(limits: httpx.Limits) -> httpx.HTTPTransport | None:
+def transport(limits: httpx.Limits,
+              ssl_context: ssl.SSLContext | None = None) -> httpx.HTTPTransport | None:
     """The transport for the store's client, or None for httpx's own (see above)."""
     if not _patched() or urllib.request.getproxies():
         return None
-    return RealPollTransport(limits)
+    return RealPollTransport(limits, ssl_context=ssl_context)

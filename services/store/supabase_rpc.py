@@ -7,8 +7,10 @@ such a call cost the app 0.88-0.98 ms of CPU under gevent; the same request thro
 urllib3's connection pool 0.36-0.40 ms, from ``http.client`` alone 0.18-0.24 ms (measured
 on 4 Dec 2026, a no-op function, 2,000 calls each, on loopback). urllib3 is the pool
 ``requests`` is built on: keep-alive, a dropped idle connection noticed before it is
-reused, TLS, timeouts, thread-safe. Table queries (``select`` with filters, the few
-inserts and updates of accounts) stay on supabase-py, which builds their query strings.
+reused, TLS, timeouts, thread-safe; it honours the environment's proxy and trusted
+certificates as requests would (``services/http_pool.py``). Table queries (``select``
+with filters, the few inserts and updates of accounts) stay on supabase-py, which builds
+their query strings.
 
 The request is what postgrest-py sends for ``.rpc(name, params)``: the same path, JSON
 body, ``apikey`` and ``Authorization: Bearer`` headers. The answer is read the same way:
@@ -25,9 +27,10 @@ import json
 from typing import Any, Callable
 from urllib.parse import quote
 
-import certifi
 import urllib3
 from postgrest.exceptions import APIError
+
+from services.http_pool import pool_for
 
 #: What went wrong between us and PostgREST (no answer, a broken connection, a timeout).
 TransportError = urllib3.exceptions.HTTPError
@@ -48,15 +51,12 @@ class RpcClient:
         }
         # Up to ``max_connections`` kept open (as many as the httpx client may open); a
         # burst past that opens more, closed after use, and waits for none.
-        self._pool = urllib3.PoolManager(
-            num_pools=2, maxsize=max_connections,
+        self._pool = pool_for(
+            self._base, maxsize=max_connections, what="Supabase",
             # No retry once a request may have been sent; one more connect attempt only.
             retries=urllib3.Retry(total=1, connect=1, read=0, status=0, other=0,
                                   redirect=0, raise_on_redirect=False, raise_on_status=False),
             timeout=urllib3.Timeout(total=timeout),
-            # https: verified against the same CA bundle httpx uses (certifi), not whatever
-            # the system has.
-            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
         )
         #: Called with (method, path, headers) before each request is sent (counting, in
         #: tests).

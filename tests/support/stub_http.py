@@ -9,11 +9,15 @@ timeout) and read back every request it received::
         stub.queue(json={"text": "hi"})
         client_under_test(stub.url("/hook"))
         assert stub.requests[1].json() == {...}
+
+``StubHttpServer(ssl_context=...)`` serves https instead (``base_url`` then names the host
+as ``localhost``, for a certificate issued to it).
 """
 
 from __future__ import annotations
 
 import json as jsonlib
+import ssl
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -64,7 +68,8 @@ class StubHttpServer:
     With nothing queued it answers ``default`` (500 ``{"error": "nothing queued"}`` unless set).
     """
 
-    def __init__(self, default: StubResponse | None = None) -> None:
+    def __init__(self, default: StubResponse | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.default = default or StubResponse(status=500, json={"error": "nothing queued"})
         self.requests: list[RecordedRequest] = []
         self._responses: deque[StubResponse] = deque()
@@ -73,6 +78,11 @@ class StubHttpServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.handle_error = lambda request, address: None  # a client gone is fine
+        self._tls = ssl_context is not None
+        if ssl_context is not None:
+            # The handshake happens in the handler's thread, on its first read.
+            self._server.socket = ssl_context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -81,7 +91,7 @@ class StubHttpServer:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"https://localhost:{port}" if self._tls else f"http://{host}:{port}"
 
     def url(self, path: str = "/") -> str:
         return self.base_url + path

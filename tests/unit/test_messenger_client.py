@@ -1,17 +1,13 @@
 """MessengerClient against the local Graph API stand-in (a real HTTP server)."""
 
 import base64
-import http.client
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
-import certifi
 import pytest
 
-from channels.messenger.client import MessengerClient, graph_pool, split_text
+from channels.messenger.client import MessengerClient, split_text
 from services.outbox import SendError
+from tests.support.forward_proxy import ForwardProxy
 from tests.support.graph_stub import graph_stub  # noqa: F401  (fixture)
 
 
@@ -143,9 +139,9 @@ def test_profile_transient_failure_raises(client, graph_stub):  # noqa: F811
     assert caught.value.retryable
 
 
-# -- the connection pool and the environment ---------------------------------------------
+# -- the connection pool and the environment (the rules: tests/unit/test_http_pool.py) --
 PROXY_VARS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
-              "all_proxy", "NO_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+              "all_proxy", "NO_PROXY", "no_proxy")
 
 
 @pytest.fixture
@@ -155,45 +151,10 @@ def clean_env(monkeypatch):
     return monkeypatch
 
 
-class _ForwardingProxy(BaseHTTPRequestHandler):
-    """A plain-http forward proxy: takes an absolute-URI request, records it and the
-    Proxy-Authorization header, makes the request itself and relays the answer."""
-
-    seen: list  # set on the subclass made per proxy
-    protocol_version = "HTTP/1.1"
-
-    def _relay(self):
-        self.seen.append((self.command, self.path, self.headers.get("Proxy-Authorization")))
-        target = urlsplit(self.path)
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() not in ("proxy-authorization", "proxy-connection", "host")}
-        upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=5)
-        upstream.request(self.command, target.path + (f"?{target.query}" if target.query else ""),
-                         body=body or None, headers=headers)
-        answer = upstream.getresponse()
-        data = answer.read()
-        upstream.close()
-        self.send_response(answer.status)
-        self.send_header("Content-Type", answer.getheader("Content-Type") or "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = _relay
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def forward_proxy():
-    handler = type("Proxy", (_ForwardingProxy,), {"seen": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1], handler.seen
-    server.shutdown()
-    server.server_close()
+    with ForwardProxy() as proxy:
+        yield proxy
 
 
 def test_keep_alive_connections_are_reused(client, graph_stub):  # noqa: F811
@@ -205,15 +166,14 @@ def test_keep_alive_connections_are_reused(client, graph_stub):  # noqa: F811
 
 def test_a_proxy_in_the_environment_is_used_with_its_credentials(graph_stub, forward_proxy,
                                                                  clean_env):  # noqa: F811
-    port, seen = forward_proxy
-    clean_env.setenv("HTTP_PROXY", f"http://sb%40user:p%20w@127.0.0.1:{port}")
+    clean_env.setenv("HTTP_PROXY", f"http://sb%40user:p%20w@127.0.0.1:{forward_proxy.port}")
     c = MessengerClient(graph_stub.token, graph_stub.base_url, graph_stub.version, 2)
     try:
         assert c.send_message("psid-1", "through the proxy").startswith("m_stub")
     finally:
         c.close()
-    assert len(seen) == 1
-    method, target, authorization = seen[0]
+    assert len(forward_proxy.seen) == 1
+    method, target, authorization = forward_proxy.seen[0]
     # an absolute URI, as a client speaks to a forward proxy, with the URL's credentials
     assert (method, target) == ("POST", f"{graph_stub.base_url}/{graph_stub.version}/me/messages")
     assert authorization == "Basic " + base64.b64encode(b"sb@user:p w").decode()
@@ -221,34 +181,20 @@ def test_a_proxy_in_the_environment_is_used_with_its_credentials(graph_stub, for
 
 
 def test_no_proxy_sends_straight_to_the_host(graph_stub, forward_proxy, clean_env):  # noqa: F811
-    port, seen = forward_proxy
-    clean_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    clean_env.setenv("HTTP_PROXY", forward_proxy.url)
     clean_env.setenv("NO_PROXY", "127.0.0.1")
     c = MessengerClient(graph_stub.token, graph_stub.base_url, graph_stub.version, 2)
     try:
         c.send_message("psid-1", "direct")
     finally:
         c.close()
-    assert seen == [] and len(graph_stub.delivered["psid-1"]) == 1
+    assert forward_proxy.seen == [] and len(graph_stub.delivered["psid-1"]) == 1
 
 
 def test_a_socks_proxy_is_refused_when_the_client_is_made(clean_env):
     clean_env.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
-    with pytest.raises(ValueError, match="http:// or https://, not socks5://"):
-        graph_pool("https://graph.facebook.com/v24.0")
-
-
-def test_https_is_verified_against_certifi_or_the_bundle_the_environment_names(
-        clean_env, tmp_path):
-    pool = graph_pool("https://graph.facebook.com/v24.0")
-    assert pool.connection_pool_kw["cert_reqs"] == "CERT_REQUIRED"
-    assert pool.connection_pool_kw["ca_certs"] == certifi.where()
-    bundle = tmp_path / "corporate.pem"
-    bundle.write_text(open(certifi.where()).read())
-    clean_env.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-    assert graph_pool("https://graph.facebook.com/v24.0").connection_pool_kw["ca_certs"] == str(bundle)
-    clean_env.setenv("REQUESTS_CA_BUNDLE", str(tmp_path))  # a directory of certificates
-    assert graph_pool("https://graph.facebook.com/v24.0").connection_pool_kw["ca_cert_dir"] == str(tmp_path)
+    with pytest.raises(ValueError, match="the Graph API must be http:// or https://"):
+        MessengerClient("t", "https://graph.facebook.com", "v24.0", 2)
 
 
 # -- split_text -------------------------------------------------------------------------

@@ -4,6 +4,7 @@ postgrest-py reads them, and no request sent twice."""
 
 from __future__ import annotations
 
+import certifi
 import pytest
 
 from services.errors import Conflict, InvalidInput, StoreUnavailable
@@ -93,27 +94,10 @@ def test_keep_alive_connections_are_reused(stub):
     assert pool.num_connections == 1 and pool.num_requests == 5
 
 
-def test_https_is_verified_against_certifi_as_httpx_does():
-    import certifi
-
+def test_https_is_verified_against_the_environment_s_bundle(monkeypatch):
+    """The rules are services/http_pool's (tests/unit/test_http_pool.py)."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
     client = RpcClient("https://project.supabase.example", "k", timeout=5)
     pool = client._pool.connection_from_url("https://project.supabase.example/rest/v1/rpc/x")
     assert pool.scheme == "https"
     assert pool.cert_reqs == "CERT_REQUIRED" and pool.ca_certs == certifi.where()
-
-
-def test_with_a_proxy_in_the_environment_function_calls_stay_on_supabase_py(stub, monkeypatch):
-    """urllib3's pool would go around the proxy; httpx honours it."""
-    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    direct = SupabaseStore(url=stub.base_url, service_role_key="k", timeout=2)
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
-    proxied = SupabaseStore(url=stub.base_url, service_role_key="k", timeout=2)
-    try:
-        assert direct.rpc_client is not None and proxied.rpc_client is None
-        with pytest.raises(StoreUnavailable):
-            proxied.ping()  # through the (unreachable) proxy, not straight to the server
-        assert stub.requests == []
-    finally:
-        direct.close()
-        proxied.close()
