@@ -23,7 +23,6 @@ class RequestLog:
     def __init__(self, store: SupabaseStore) -> None:
         self.requests: list[tuple[str, str]] = []
         store.http.event_hooks = {"request": [self._record], "response": []}
-        assert store.rpc_client is not None
         store.rpc_client.observers.append(
             lambda method, path, _headers: self.requests.append((method, path)))
 
