@@ -86,19 +86,24 @@ def test_a_socks_proxy_is_refused_when_the_pool_is_made(env):
         SupabaseStore(url="https://project.supabase.example", service_role_key="k")
 
 
+def _one_call_and_one_query(server):
+    """A function call (urllib3) and a table query (httpx) from a new store."""
+    store = SupabaseStore(url=server.base_url, service_role_key="k", timeout=5)
+    try:
+        server.queue(status=204)
+        store.ping()
+        server.queue(json=[])
+        assert store.get_conversation(7) is None
+    finally:
+        store.close()
+
+
 def test_the_store_sends_everything_through_the_proxy_unless_no_proxy_names_it(env):
     """Function calls (urllib3) and table queries (httpx) both go through the proxy, with
     its credentials; with the host in ``NO_PROXY`` both go straight to it."""
     with StubHttpServer() as server, ForwardProxy() as proxy:
         env.setenv("HTTP_PROXY", f"http://sb:pw@127.0.0.1:{proxy.port}")
-        store = SupabaseStore(url=server.base_url, service_role_key="k", timeout=5)
-        try:
-            server.queue(status=204)
-            store.ping()
-            server.queue(json=[])
-            assert store.get_conversation(7) is None
-        finally:
-            store.close()
+        _one_call_and_one_query(server)
         auth = "Basic " + base64.b64encode(b"sb:pw").decode()
         assert [(m, t.split("?")[0], a) for m, t, a in proxy.seen] == [
             ("POST", f"{server.base_url}/rest/v1/rpc/noop", auth),
@@ -107,14 +112,7 @@ def test_the_store_sends_everything_through_the_proxy_unless_no_proxy_names_it(e
             "/rest/v1/rpc/noop", "/rest/v1/conversations"]
 
         env.setenv("NO_PROXY", "127.0.0.1")
-        store = SupabaseStore(url=server.base_url, service_role_key="k", timeout=5)
-        try:
-            server.queue(status=204)
-            store.ping()
-            server.queue(json=[])
-            assert store.get_conversation(7) is None
-        finally:
-            store.close()
+        _one_call_and_one_query(server)
         assert len(proxy.seen) == 2 and len(server.requests) == 4
 
 
@@ -144,14 +142,7 @@ def test_the_store_trusts_the_bundle_the_environment_names(env, https_server, ca
                                                           variable):
     assert https_server.base_url.startswith("https://localhost:")
     env.setenv(variable, ca_file)
-    store = SupabaseStore(url=https_server.base_url, service_role_key="k", timeout=5)
-    try:
-        https_server.queue(status=204)
-        store.ping()  # urllib3
-        https_server.queue(json=[])
-        assert store.get_conversation(1) is None  # httpx
-    finally:
-        store.close()
+    _one_call_and_one_query(https_server)
     assert len(https_server.requests) == 2
 
 
