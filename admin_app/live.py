@@ -27,6 +27,7 @@ from flask_socketio import (
 
 from admin_app.auth import SessionUser
 from admin_app.live_sessions import SocketSessions
+from services.errors import StoreUnavailable
 from services.events import Event
 from services.runtime import Services
 
@@ -236,7 +237,12 @@ class EventRelay:
         started = time.monotonic()
         try:
             stats = self.services.tracker.stats()
-        except Exception:  # the store is down: the next change tries again
+        except StoreUnavailable as exc:
+            # Expected while the store is down (the banner says so) or after it was closed at
+            # shutdown: one line, no traceback each time; the next change tries again.
+            log.warning("could not compute stats for the admin panel: %s", exc)
+            return
+        except Exception:
             log.exception("could not compute stats for the admin panel")
             return
         log.debug("stats for the admin panel in %.0f ms", (time.monotonic() - started) * 1000)

@@ -166,3 +166,38 @@ def test_a_published_stats_event_is_forwarded(app, signed_in, services):
     sock = _admin_socket(app, signed_in)
     services.events.publish(Event("stats.updated", {"stats": {"total_conversations": 7}}))
     assert _events(sock, "stats.updated")[0]["args"][0] == {"stats": {"total_conversations": 7}}
+
+
+def _relay(services):
+    from admin_app.live import EventRelay
+
+    return next(s for s in services.events._subscribers if isinstance(s, EventRelay))
+
+
+@pytest.mark.parametrize("failure", ["store down", "bug"])
+def test_stats_that_cannot_be_computed_are_logged_and_not_sent(app, signed_in, services,
+                                                                monkeypatch, caplog, failure):
+    """The store down (or closed at shutdown) is one warning line, with no traceback each
+    stats interval; anything else is an error with its traceback. Nothing is emitted."""
+    from services.errors import StoreUnavailable
+
+    sock = _admin_socket(app, signed_in)
+    error = (StoreUnavailable("supabase: ConnectError") if failure == "store down"
+             else RuntimeError("a bug"))
+
+    def broken():
+        raise error
+
+    monkeypatch.setattr(services.tracker, "stats", broken)
+    relay = _relay(services)
+    relay.stats_interval = 0
+    with caplog.at_level("WARNING", logger="admin_app.live"):
+        relay._emit_stats_later()
+    (record,) = [r for r in caplog.records if r.name == "admin_app.live"]
+    assert "could not compute stats" in record.getMessage()
+    if failure == "store down":
+        assert record.levelname == "WARNING" and record.exc_info is None
+        assert "ConnectError" in record.getMessage()
+    else:
+        assert record.levelname == "ERROR" and record.exc_info is not None
+    assert _events(sock, "stats.updated") == []
