@@ -145,7 +145,7 @@ class SupabaseStore(SupabasePipeline):
             timeout=httpx.Timeout(timeout),
             limits=limits,
             verify=tls,
-            transport=supabase_http.transport(limits, tls),  # None: httpx's own
+            transport=supabase_http.transport(url, limits, tls),  # None: httpx's own
         )
         options = SyncClientOptions(
             httpx_client=self.http,

@@ -10,12 +10,14 @@ here on one socket). With a pool of 20 connections that is 40 checks, near 1 ms 
 per store call; profiling a web process with 20 admin sockets open put 10 % of its CPU
 there.
 
-``transport(limits)`` gives an ``httpx.HTTPTransport`` whose pool uses the unpatched
+``transport(url, limits)`` gives an ``httpx.HTTPTransport`` whose pool uses the unpatched
 ``poll`` for that check only. A poll with timeout 0 never waits, so calling the real one
 from a greenlet blocks nothing. Reads, writes and connects are httpcore's own and stay
 cooperative. Without gevent's patching (tests, ``flask run``) it answers None: httpx's
-own transport already uses the real ``poll``. With a proxy set in the environment it also
-answers None, since httpx applies environment proxies only to its own transport.
+own transport already uses the real ``poll``. When the environment names a proxy for
+``url`` (``services/http_pool.proxy_for``: requests' rules, so ``NO_PROXY`` can exempt the
+store's host) it also answers None, since httpx applies environment proxies only to its
+own transport.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from __future__ import annotations
 import select
 import socket
 import ssl
-import urllib.request
 from typing import Any, Iterable
 
 import httpcore
 import httpx
+
+from services import http_pool
 
 
 def _real_poll():
@@ -122,9 +125,10 @@ class RealPollTransport(httpx.HTTPTransport):
         )
 
 
-def transport(limits: httpx.Limits,
+def transport(url: str, limits: httpx.Limits,
               ssl_context: ssl.SSLContext | None = None) -> httpx.HTTPTransport | None:
-    """The transport for the store's client, or None for httpx's own (see above)."""
-    if not _patched() or urllib.request.getproxies():
+    """The transport for the store's client at ``url``, or None for httpx's own (see
+    above)."""
+    if not _patched() or http_pool.proxy_for(url):
         return None
     return RealPollTransport(limits, ssl_context=ssl_context)

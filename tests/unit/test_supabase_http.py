@@ -143,7 +143,7 @@ def test_the_check_matters_a_pool_that_never_sees_the_close_fails(keep_alive_ser
 
 
 def test_without_gevent_patching_httpx_keeps_its_own_transport():
-    assert supabase_http.transport(LIMITS) is None
+    assert supabase_http.transport("http://127.0.0.1:1", LIMITS) is None
 
 
 _UNDER_GEVENT = r"""
@@ -173,7 +173,7 @@ def counted():
 select.poll = counted  # what httpcore's own check would call
 
 limits = httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=20)
-chosen = supabase_http.transport(limits)
+chosen = supabase_http.transport(url, limits)
 assert isinstance(chosen, supabase_http.RealPollTransport), chosen
 with httpx.Client(transport=chosen) as client:
     for _ in range(20):
@@ -185,8 +185,17 @@ with httpx.Client() as stock:  # the control: httpx's own transport does use it
     for _ in range(20):
         assert stock.get(url).text == "ok"
 assert calls, "httpx's own pool no longer polls: this module may be unneeded"
+# A proxy for the store's host: httpx's own transport, which applies it; one for other
+# hosts only (NO_PROXY names the store's): this one.
+for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+    os.environ.pop(name, None)
 os.environ["HTTPS_PROXY"] = "http://proxy.invalid:3128"
-assert supabase_http.transport(limits) is None  # environment proxies: httpx's own
+assert supabase_http.transport("https://project.supabase.example", limits) is None
+assert isinstance(supabase_http.transport(url, limits), supabase_http.RealPollTransport)
+os.environ["HTTP_PROXY"] = "http://proxy.invalid:3128"
+assert supabase_http.transport(url, limits) is None
+os.environ["NO_PROXY"] = "127.0.0.1,.internal"
+assert isinstance(supabase_http.transport(url, limits), supabase_http.RealPollTransport)
 print("ok")
 """
 
