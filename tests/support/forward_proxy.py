@@ -19,6 +19,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 
+#: Every variable that decides an outgoing call's proxy or trusted certificates
+#: (``services/http_pool.py``); tests clear them all before setting the ones they test.
+ENVIRONMENT = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+               "all_proxy", "NO_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+               "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+def clear_environment(monkeypatch) -> None:
+    """Unset every variable of ``ENVIRONMENT`` for the test (restored after it)."""
+    for name in ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+
+
 class ForwardProxy:
     def __init__(self) -> None:
         #: (method, absolute URI, Proxy-Authorization or None), in the order received.

@@ -19,19 +19,15 @@ from services.http_pool import ca_bundle, pool_for, proxy_for, ssl_context
 from services.outbox import SendError
 from services.store import supabase_http
 from services.store.supabase import SupabaseStore
-from tests.support.forward_proxy import ForwardProxy
+from tests.support.forward_proxy import ForwardProxy, clear_environment
 from tests.support.stub_http import StubHttpServer
 
-VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
-             "all_proxy", "NO_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-             "SSL_CERT_FILE", "SSL_CERT_DIR")
 URL = "https://project.supabase.example/rest/v1/rpc/noop"
 
 
 @pytest.fixture
 def env(monkeypatch):
-    for name in VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+    clear_environment(monkeypatch)
     return monkeypatch
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from channels.messenger.client import MessengerClient, split_text
 from services.outbox import SendError
-from tests.support.forward_proxy import ForwardProxy
+from tests.support.forward_proxy import ForwardProxy, clear_environment
 from tests.support.graph_stub import graph_stub  # noqa: F401  (fixture)
 
 
@@ -140,14 +140,9 @@ def test_profile_transient_failure_raises(client, graph_stub):  # noqa: F811
 
 
 # -- the connection pool and the environment (the rules: tests/unit/test_http_pool.py) --
-PROXY_VARS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
-              "all_proxy", "NO_PROXY", "no_proxy")
-
-
 @pytest.fixture
 def clean_env(monkeypatch):
-    for name in PROXY_VARS:
-        monkeypatch.delenv(name, raising=False)
+    clear_environment(monkeypatch)
     return monkeypatch
 
 
