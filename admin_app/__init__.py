@@ -10,7 +10,9 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from admin_app.extensions import csrf, limiter, login_manager, socketio
+from admin_app.extensions import (
+    LIMITED_BLUEPRINTS, csrf, limiter, login_manager, scope_limiter, socketio,
+)
 from admin_app import live_queue
 from admin_app.http_security import init_security
 from admin_app.websocket_compression import DeclineWebSocketCompression
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from admin_app import account, api, cli, health, live, pages, settings_page
     from admin_app import api_actions, export  # noqa: F401  (their routes join api.bp)
     from channels import messenger, webchat
+    from channels.webchat import ratelimit as webchat_ratelimit
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
@@ -77,6 +80,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.context_processor(live.store_status_context)  # the "store unavailable" banner
     messenger.init_app(app)  # the webhook, and the Send API sender when configured
     webchat.init_app(app, socketio)  # the widget, /chat namespace and its sender
+    # Each limiter's hooks run only for the blueprints with its limits (not the webhook).
+    scope_limiter(app, limiter, LIMITED_BLUEPRINTS)
+    scope_limiter(app, webchat_ratelimit.limiter, webchat_ratelimit.LIMITED_BLUEPRINTS)
     api.register_error_pages(app)
     cli.register(app)
     if not settings.socketio_websocket_compression:

@@ -11,12 +11,17 @@ HTTPS (directly or through a trusted proxy) or a setting says the site is HTTPS-
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import flask
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from flask_talisman import Talisman
 
 from services.settings import Settings
+
+if TYPE_CHECKING:
+    from itsdangerous import URLSafeTimedSerializer
 
 # Scripts and styles come only from this app (no inline code, no CDN). Attachments may be
 # images hosted by the platform (Messenger's CDN), hence https: for images and media.
@@ -52,31 +57,64 @@ def frame_ancestors(allowed_origins: list[str]) -> str:
 
 class _SwitchboardTalisman(Talisman):
     """Talisman with two per-route rules that its per-view decorator cannot express for
-    views shared by many apps (each test builds its own app with its own origins)."""
+    views shared by many apps (each test builds its own app with its own origins), and
+    what it works out again on every response kept instead.
+
+    Talisman builds a request's options four times (two before-request hooks, the headers,
+    the policy) and renders the policy dict to a header at every response: about a tenth
+    of a trivial request's CPU. Here the options depend only on the endpoint, so they are
+    built once per endpoint, and each policy is rendered once (no CSP nonce is used, the
+    one thing that would make a header differ between requests)."""
 
     def __init__(self, app: Flask, embed_policy: dict[str, str], **options) -> None:
         self.embed_policy = embed_policy
+        self._options_by_endpoint: dict[str | None, dict] = {}
+        self._rendered: dict[int, tuple[dict, str]] = {}
         super().__init__(app, **options)
 
     def _get_local_options(self):
-        options = super()._get_local_options()
-        if flask.request.blueprint in EMBED_BLUEPRINTS:
-            options["content_security_policy"] = self.embed_policy
-            # X-Frame-Options cannot list origins; frame-ancestors above says who may frame.
-            options["frame_options"] = None
-        if flask.request.endpoint in PROBE_ENDPOINTS:
-            options["force_https"] = False
+        endpoint = flask.request.endpoint
+        options = self._options_by_endpoint.get(endpoint)
+        if options is None:
+            options = super()._get_local_options()
+            if flask.request.blueprint in EMBED_BLUEPRINTS:
+                options["content_security_policy"] = self.embed_policy
+                # X-Frame-Options cannot list origins; frame-ancestors above says who may
+                # frame.
+                options["frame_options"] = None
+            if endpoint in PROBE_ENDPOINTS:
+                options["force_https"] = False
+            self._options_by_endpoint[endpoint] = options
         return options
+
+    def _parse_policy(self, policy):
+        if getattr(flask.request, "csp_nonce", None):  # never with our options
+            return super()._parse_policy(policy)
+        rendered = self._rendered.get(id(policy))
+        if rendered is None or rendered[0] is not policy:
+            rendered = self._rendered[id(policy)] = (policy, super()._parse_policy(policy))
+        return rendered[1]
 
 
 class _SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with ``Secure`` added on every HTTPS request (after
-    ProxyFix, a proxy's ``X-Forwarded-Proto: https`` counts when it is trusted)."""
+    ProxyFix, a proxy's ``X-Forwarded-Proto: https`` counts when it is trusted), and one
+    signing serializer kept for as long as the keys are the same (Flask builds a new one
+    for every request, cookie or not: a few per cent of a trivial request's CPU)."""
+
+    _serializer: tuple[tuple, URLSafeTimedSerializer | None] | None = None
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or (
             flask.has_request_context() and flask.request.is_secure
         )
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        kept = self._serializer
+        if kept is None or kept[0] != keys:
+            kept = self._serializer = (keys, super().get_signing_serializer(app))
+        return kept[1]
 
 
 def https_only(settings: Settings) -> bool:

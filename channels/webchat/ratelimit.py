@@ -50,14 +50,9 @@ limiter = Limiter(
     headers_enabled=True,
     swallow_errors=True,
 )
-# Only the web chat's own views have limits of this limiter: every other request of the
-# app (a Messenger webhook, the admin pages) skips it, as in ``admin_app.extensions``.
+# Only the web chat's own views have limits of this limiter: ``create_app`` runs its
+# request hooks for this blueprint alone (``admin_app.extensions.scope_limiter``).
 LIMITED_BLUEPRINTS = frozenset({"webchat"})
-
-
-@limiter.request_filter
-def _nothing_to_limit() -> bool:
-    return request.blueprint not in LIMITED_BLUEPRINTS
 
 
 def message_limit() -> str:

@@ -127,6 +127,61 @@ def test_every_route_kind_carries_the_headers(site, kind, method, path, needs, e
         assert response.headers["X-Frame-Options"] == "DENY"
 
 
+def test_one_app_gives_each_route_its_own_headers_again_and_again(site):
+    """The headers are worked out once per endpoint and kept (http_security): the same app,
+    asked for embed and admin routes in turn, must never hand one route another's."""
+    app, services = site
+    client = _signed_in(app, services)
+    token = _api_headers(services)
+    seen: dict[str, set[tuple]] = {}
+    for _ in range(2):
+        for kind, method, path, needs, embed in ROUTES + ROUTES[::-1]:
+            if needs is None or path == "/chat/session":
+                response = (app.test_client().post(path, json={}) if path == "/chat/session"
+                            else app.test_client().open(path, method=method))
+            else:
+                response = client.open(path, method=method,
+                                       headers=token if needs == "token" else {})
+            assert response.status_code < 500, kind
+            policy = _policy(response.headers["Content-Security-Policy"])
+            if embed:
+                assert sorted(policy["frame-ancestors"]) == sorted(["'self'", SHOP, OTHER_SHOP])
+                assert "X-Frame-Options" not in response.headers, kind
+            else:
+                assert policy["frame-ancestors"] == ["'none'"], kind
+                assert response.headers["X-Frame-Options"] == "DENY", kind
+            seen.setdefault(kind, set()).add(
+                (response.headers["Content-Security-Policy"],
+                 response.headers.get("X-Frame-Options")))
+    assert all(len(headers) == 1 for headers in seen.values()), seen
+
+
+def test_a_changed_secret_key_is_honoured_by_the_kept_session_signer(site):
+    """Flask builds a session signer per request; ours is kept while the keys stay the
+    same. A new key must still end the sessions signed with the old one, unless the old
+    one is listed in SECRET_KEY_FALLBACKS."""
+    app, services = site
+    client = _signed_in(app, services)
+    assert client.get("/").status_code == 200
+    signer = app.session_interface.get_signing_serializer(app)
+    assert app.session_interface.get_signing_serializer(app) is signer  # kept
+
+    cookie = client.get_cookie("switchboard_session").value
+
+    def with_old_cookie():
+        other = app.test_client()
+        other.set_cookie("switchboard_session", cookie)
+        return other.get("/")
+
+    old, app.secret_key = app.secret_key, "a-new-key"
+    refused = with_old_cookie()  # the new key only: signed out
+    assert refused.status_code == 302 and refused.headers["Location"].startswith("/login")
+    app.config["SECRET_KEY_FALLBACKS"] = [old]
+    assert with_old_cookie().status_code == 200  # the old key is a fallback: still in
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    assert with_old_cookie().status_code == 302
+
+
 def test_admin_html_pages_are_not_cached(site):
     app, services = site
     client = _signed_in(app, services)
