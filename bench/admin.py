@@ -9,7 +9,9 @@ the inbox (first page, the next page by cursor, the "needs human" filter), a con
 page (its HTML shell and the JSON it loads), search, and stats. Finally gunicorn serves the
 same data with ``--admins`` signed-in python-socketio clients on ``/admin``, and signed
 Messenger webhooks are posted one after another: the figure is the time from sending a
-webhook to each admin's socket receiving its event. Everything runs on loopback.
+webhook to each admin's socket receiving its event. Last, webhooks go to a gunicorn process
+alone and then while an admin's searches run back to back (``webhooks_during_search``): what
+a search costs the rest of the process. Everything runs on loopback.
 """
 
 from __future__ import annotations
@@ -180,7 +182,82 @@ def socket_latency(env: dict, workdir: Path, webhooks: int, admins: int) -> dict
         live.stop()
 
 
-def bench(kind: str, conversations: int, runs: int, webhooks: int, admins: int) -> dict:
+def webhooks_during_search(store, env: dict, workdir: Path, seconds: float = 5.0,
+                           rate: float = 20.0) -> dict:
+    """Webhooks' time to 200 from one gunicorn process, alone and while an admin searches.
+
+    A search reads every message (the largest read the admin panel makes). Webhooks go out
+    one at a time at ``rate`` per second for ``seconds``, first with nothing else running,
+    then while another client runs the same search back to back through the JSON API (a
+    text no message contains, so each search reads everything). What a search costs the
+    rest of the process shows as the difference between the two rounds."""
+    import requests
+
+    from admin_app.security import hash_api_token, hash_password, new_api_token
+    from channels.messenger.signature import sign
+    from tests.support.live_server import LiveServer
+    from tests.support.webhook_load import webhook_body
+
+    user = store.get_user_by_email("bench@example.com") or store.create_user(
+        "bench@example.com", "admin", hash_password(PASSWORD), NOW)
+    token = new_api_token()
+    store.create_api_token(user.id, "bench-search", hash_api_token(token), NOW)
+    live = LiveServer({
+        **env, "HOME": str(workdir), "SECRET_KEY_FILE": str(workdir / "secret"),
+        "FACEBOOK_APP_SECRET": APP_SECRET, "RESPONDER": "off", "LOG_LEVEL": "WARNING",
+        "RUN_WORKER_IN_APP": "false",
+        "IDLE_TIMEOUT_MINUTES": "100000000", "CLOSE_AFTER_HOURS": "10000000",
+    }, log_path=workdir / "server-search.log").start(timeout=60)
+    search_url = live.url + "/admin/conversations?limit=50&q=refunds%20zz-none"
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def webhooks(tag: str) -> list[float]:
+        http, times = requests.Session(), []
+        due = time.perf_counter()
+        for i in range(int(seconds * rate)):
+            body = webhook_body(f"search-psid-{i % 50}", f"m_search_{tag}_{i}_{time.time_ns()}",
+                                "is my order on its way?")
+            time.sleep(max(0.0, due - time.perf_counter()))
+            started = time.perf_counter()
+            answer = http.post(live.url + "/webhook", data=body, timeout=30, headers={
+                "Content-Type": "application/json", "X-Hub-Signature-256": sign(body, APP_SECRET)})
+            assert answer.status_code == 200, answer.text[:200]
+            times.append((time.perf_counter() - started) * 1000)
+            due += 1 / rate
+        return times
+
+    try:
+        alone = webhooks("alone")
+        searches: list[float] = []
+        stop = threading.Event()
+
+        def search() -> None:
+            http = requests.Session()
+            while not stop.is_set():
+                started = time.perf_counter()
+                answer = http.get(search_url, headers=headers, timeout=60)
+                assert answer.status_code == 200, answer.text[:200]
+                searches.append((time.perf_counter() - started) * 1000)
+
+        searcher = threading.Thread(target=search, daemon=True)
+        searcher.start()
+        time.sleep(0.5)
+        during = webhooks("during")
+        stop.set()
+        searcher.join(timeout=120)
+    finally:
+        live.stop()
+    row = {"searches_during": len(searches),
+           "search_p50_ms": percentiles(searches)[0] if searches else None}
+    for name, times in (("alone", alone), ("during_search", during)):
+        p50, _, p99 = percentiles(times)
+        row.update({f"webhook_{name}_p50_ms": p50, f"webhook_{name}_p99_ms": p99,
+                    f"webhook_{name}_max_ms": round(max(times), 2)})
+    return row
+
+
+def bench(kind: str, conversations: int, runs: int, webhooks: int, admins: int,
+          during_search: bool = True) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-admin-{kind}-"))
     store, load, env, stack = _store(kind, workdir)
     try:
@@ -190,6 +267,8 @@ def bench(kind: str, conversations: int, runs: int, webhooks: int, admins: int) 
         stats = store.stats(NOW)
         row = {"store": kind, "conversations": stats.total_conversations,
                "messages": stats.total_messages, "bulk_load_s": round(load_s, 1)}
+        if during_search:  # first: api_latencies closes the store when it is done
+            row.update(webhooks_during_search(store, env, workdir))
         row.update(api_latencies(store, env, workdir, runs))
         if webhooks and admins:
             row.update(socket_latency(env, workdir, webhooks, admins))

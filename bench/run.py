@@ -246,6 +246,12 @@ def bench_admin_views(table: Table, ctx: dict, quick: bool) -> None:
             table.add(label, f"{case} p50 / p95 ms", f"{p50} / {p95}",
                       f"p95 < {target}" if target else "",
                       p95 < target if target and conversations >= 100_000 else None)
+        if "webhook_alone_p50_ms" in r:
+            table.add(label, "webhook to 200 p50 / p99 ms, alone",
+                      f"{r['webhook_alone_p50_ms']} / {r['webhook_alone_p99_ms']}", "", None)
+            table.add(label, "... while an admin searches (searches run; their p50 ms)",
+                      f"{r['webhook_during_search_p50_ms']} / {r['webhook_during_search_p99_ms']}"
+                      f" ({r['searches_during']}, {r['search_p50_ms']})", "", None)
     if conversations < 100_000:
         table.add(name, "note", "targets apply at 100k conversations: run without --quick")
 

@@ -291,7 +291,8 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
             where.append(_after_cursor(cursor, params))
         rows = self._read(
             f"SELECT * FROM conversations WHERE {' AND '.join(where)}"
-            f" ORDER BY {_ORDER[filters.sort]} LIMIT :limit", params)
+            f" ORDER BY {_ORDER[filters.sort]} LIMIT :limit", params,
+            long=bool(filters.search))  # a search reads every message: off gevent's loop
         return ConversationPage.from_rows(
             [conversation_from(r) for r in rows], limit, filters.sort
         )

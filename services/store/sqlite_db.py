@@ -97,6 +97,25 @@ def _ufold(value: str | None) -> str | None:
     return None if value is None else value.casefold()
 
 
+def _fetch_all(conn: sqlite3.Connection, sql: str, params: Any) -> list[sqlite3.Row]:
+    return conn.execute(sql, params).fetchall()
+
+
+def off_the_loop(func, *args):
+    """``func(*args)`` in a native thread of gevent's pool when gevent has patched this
+    process (the calling greenlet waits, the others run); a plain call otherwise (threads
+    already run side by side)."""
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return func(*args)
+    if not monkey.is_module_patched("threading"):
+        return func(*args)
+    import gevent
+
+    return gevent.get_hub().threadpool.apply(func, args)
+
+
 class _Connection(sqlite3.Connection):
     """A connection that remembers which ``close()`` generation of the pool opened it."""
 
@@ -206,11 +225,21 @@ class SqliteDatabase:
             except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk full, I/O
                 raise StoreUnavailable(f"sqlite: {exc}") from exc
 
-    def read(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
-        """All rows of one read statement (atomic on its own, no transaction needed)."""
+    def read(self, sql: str, params: Any = (), *, long: bool = False) -> list[sqlite3.Row]:
+        """All rows of one read statement (atomic on its own, no transaction needed).
+
+        ``long``: a read that may take a while (a substring search reads every message).
+        Under gevent a store call runs on the loop and stops everything else in the process
+        until it returns -- fine for the indexed reads and writes that take a millisecond,
+        not for a search of a second -- so a long read runs in one of gevent's native
+        threads (its hub's pool): SQLite works without the GIL, and the webhooks and
+        sockets of the process go on meanwhile. The connection is taken and given back on
+        the loop as for any read; the thread only runs the statement on it."""
         with self.connection() as conn:
             try:
-                return conn.execute(sql, params).fetchall()
+                if long:
+                    return off_the_loop(_fetch_all, conn, sql, params)
+                return _fetch_all(conn, sql, params)
             except sqlite3.OperationalError as exc:
                 raise StoreUnavailable(f"sqlite: {exc}") from exc
 
