@@ -102,16 +102,15 @@ def _messages(conversation_id: int) -> Iterator[Message]:
         after = batch[-1].id
 
 
-def shared(chunks: Iterator[str], slice_seconds: float | None = None) -> Iterator[str]:
-    """``chunks``, letting the worker's other greenlets run whenever ``slice_seconds`` have
+def shared(chunks: Iterator[str]) -> Iterator[str]:
+    """``chunks``, letting the worker's other greenlets run whenever ``SLICE_SECONDS`` have
     gone by since they last could (``socketio.sleep(0)``: gevent's, or a thread's yield)."""
-    slice_seconds = SLICE_SECONDS if slice_seconds is None else slice_seconds
-    until = monotonic() + slice_seconds
+    until = monotonic() + SLICE_SECONDS
     for chunk in chunks:
         yield chunk
         if monotonic() >= until:
             socketio.sleep(0)
-            until = monotonic() + slice_seconds
+            until = monotonic() + SLICE_SECONDS
 
 
 def _cell(value) -> str:
