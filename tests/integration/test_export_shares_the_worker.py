@@ -91,7 +91,9 @@ def test_webhooks_are_answered_while_an_export_streams(tmp_path):
 
     assert export["status"] == 200
     assert export["lines"] >= CONVERSATIONS * PER_CONVERSATION  # the header and every message
-    # Long enough that a worker held by it would show, and webhooks answered all along.
-    assert export["seconds"] >= 0.75, export
+    # Long enough that a worker held by it would show (1.4-1.5 s here; a machine twice as
+    # fast still takes over half a second), and webhooks answered all along: many of them,
+    # none waiting more than a small part of the export (held, the worker let 2 through).
+    assert export["seconds"] >= 0.4, export
     assert len(waits) >= 10, (len(waits), export)
-    assert max(waits) < 0.25, (sorted(waits)[-5:], export)
+    assert max(waits) < min(0.25, export["seconds"] / 4), (sorted(waits)[-5:], export)
