@@ -9,9 +9,10 @@ the inbox (first page, the next page by cursor, the "needs human" filter), a con
 page (its HTML shell and the JSON it loads), search, and stats. Finally gunicorn serves the
 same data with ``--admins`` signed-in python-socketio clients on ``/admin``, and signed
 Messenger webhooks are posted one after another: the figure is the time from sending a
-webhook to each admin's socket receiving its event. Last, webhooks go to a gunicorn process
-alone and then while an admin's searches run back to back (``webhooks_during_search``): what
-a search costs the rest of the process. Everything runs on loopback.
+webhook to each admin's socket receiving its event. First of all, webhooks go to a gunicorn
+process alone, then while an admin's searches run back to back, then while an admin exports
+the whole history (``webhooks_during_admin_work``): what each costs the rest of the process.
+Everything runs on loopback.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,6 +34,7 @@ sys.path.insert(0, str(REPO))
 from bench.store import NOW, PER_CONVERSATION, bulk_postgres, bulk_sqlite  # noqa: E402
 
 PASSWORD = "benchmark password"
+EXPORT_DAYS = 3
 APP_SECRET = "bench-app-secret"
 
 
@@ -182,15 +185,18 @@ def socket_latency(env: dict, workdir: Path, webhooks: int, admins: int) -> dict
         live.stop()
 
 
-def webhooks_during_search(store, env: dict, workdir: Path, seconds: float = 5.0,
-                           rate: float = 20.0) -> dict:
-    """Webhooks' time to 200 from one gunicorn process, alone and while an admin searches.
+def webhooks_during_admin_work(store, env: dict, workdir: Path, seconds: float = 5.0,
+                               rate: float = 20.0) -> dict:
+    """Webhooks' time to 200 from one gunicorn process: alone, while an admin searches, and
+    while an admin exports.
 
-    A search reads every message (the largest read the admin panel makes). Webhooks go out
-    one at a time at ``rate`` per second for ``seconds``, first with nothing else running,
-    then while another client runs the same search back to back through the JSON API (a
-    text no message contains, so each search reads everything). What a search costs the
-    rest of the process shows as the difference between the two rounds."""
+    A search reads every message (the largest read the admin panel makes); an export reads
+    and streams every message (the longest request it serves). Webhooks go out one at a
+    time at ``rate`` per second: for ``seconds`` with nothing else running, for ``seconds``
+    while another client runs the same search back to back through the JSON API (a text no
+    message contains, so each search reads everything), and for as long as one export takes
+    (CSV, read to the end by another client). What each costs the rest of the process shows
+    as the difference from the first round."""
     import requests
 
     from admin_app.security import hash_api_token, hash_password, new_api_token
@@ -201,63 +207,88 @@ def webhooks_during_search(store, env: dict, workdir: Path, seconds: float = 5.0
     user = store.get_user_by_email("bench@example.com") or store.create_user(
         "bench@example.com", "admin", hash_password(PASSWORD), NOW)
     token = new_api_token()
-    store.create_api_token(user.id, "bench-search", hash_api_token(token), NOW)
+    store.create_api_token(user.id, "bench-admin-work", hash_api_token(token), NOW)
     live = LiveServer({
         **env, "HOME": str(workdir), "SECRET_KEY_FILE": str(workdir / "secret"),
         "FACEBOOK_APP_SECRET": APP_SECRET, "RESPONDER": "off", "LOG_LEVEL": "WARNING",
         "RUN_WORKER_IN_APP": "false",
         "IDLE_TIMEOUT_MINUTES": "100000000", "CLOSE_AFTER_HOURS": "10000000",
-    }, log_path=workdir / "server-search.log").start(timeout=60)
-    search_url = live.url + "/admin/conversations?limit=50&q=refunds%20zz-none"
+    }, log_path=workdir / "server-admin-work.log").start(timeout=60)
     headers = {"Authorization": f"Bearer {token}"}
 
-    def webhooks(tag: str) -> list[float]:
+    def webhooks(tag: str, going_on) -> list[float]:
+        """Webhooks at ``rate`` while ``going_on()``; their times to 200, ms."""
         http, times = requests.Session(), []
-        due = time.perf_counter()
-        for i in range(int(seconds * rate)):
-            body = webhook_body(f"search-psid-{i % 50}", f"m_search_{tag}_{i}_{time.time_ns()}",
+        due, i = time.perf_counter(), 0
+        while going_on():
+            body = webhook_body(f"admin-work-psid-{i % 50}", f"m_work_{tag}_{i}_{time.time_ns()}",
                                 "is my order on its way?")
             time.sleep(max(0.0, due - time.perf_counter()))
             started = time.perf_counter()
-            answer = http.post(live.url + "/webhook", data=body, timeout=30, headers={
+            answer = http.post(live.url + "/webhook", data=body, timeout=120, headers={
                 "Content-Type": "application/json", "X-Hub-Signature-256": sign(body, APP_SECRET)})
             assert answer.status_code == 200, answer.text[:200]
             times.append((time.perf_counter() - started) * 1000)
-            due += 1 / rate
+            due, i = due + 1 / rate, i + 1
         return times
 
-    try:
-        alone = webhooks("alone")
-        searches: list[float] = []
+    def for_seconds():
+        until = time.perf_counter() + seconds
+        return lambda: time.perf_counter() < until
+
+    def beside(work, tag: str, timed: bool) -> list[float]:
+        """Webhooks while ``work(stop)`` runs in another thread: for ``seconds`` (``timed``)
+        or until the work ends."""
         stop = threading.Event()
-
-        def search() -> None:
-            http = requests.Session()
-            while not stop.is_set():
-                started = time.perf_counter()
-                answer = http.get(search_url, headers=headers, timeout=60)
-                assert answer.status_code == 200, answer.text[:200]
-                searches.append((time.perf_counter() - started) * 1000)
-
-        searcher = threading.Thread(target=search, daemon=True)
-        searcher.start()
-        time.sleep(0.5)
-        during = webhooks("during")
+        worker = threading.Thread(target=work, args=(stop,), daemon=True)
+        worker.start()
+        time.sleep(0.5 if timed else 0.05)  # the searches under way; the export just begun
+        times = webhooks(tag, for_seconds() if timed else worker.is_alive)
         stop.set()
-        searcher.join(timeout=120)
+        worker.join(timeout=600)
+        return times
+
+    searches: list[float] = []
+    export: dict = {}
+
+    def search(stop: threading.Event) -> None:
+        http = requests.Session()
+        while not stop.is_set():
+            started = time.perf_counter()
+            answer = http.get(live.url + "/admin/conversations?limit=50&q=refunds%20zz-none",
+                              headers=headers, timeout=120)
+            assert answer.status_code == 200, answer.text[:200]
+            searches.append((time.perf_counter() - started) * 1000)
+
+    def export_all(stop: threading.Event) -> None:
+        started, size = time.perf_counter(), 0
+        since = (NOW - timedelta(days=EXPORT_DAYS)).isoformat()
+        with requests.get(live.url + "/admin/export", params={"from": since},
+                          headers=headers, stream=True, timeout=600) as answer:
+            assert answer.status_code == 200, answer.text[:200]
+            for chunk in answer.iter_content(1 << 16):
+                size += len(chunk)
+        export.update(s=round(time.perf_counter() - started, 1), mb=round(size / 1e6, 1))
+
+    try:
+        rounds = {"alone": webhooks("alone", for_seconds()),
+                  "during_search": beside(search, "search", timed=True),
+                  "during_export": beside(export_all, "export", timed=False)}
     finally:
         live.stop()
     row = {"searches_during": len(searches),
-           "search_p50_ms": percentiles(searches)[0] if searches else None}
-    for name, times in (("alone", alone), ("during_search", during)):
-        p50, _, p99 = percentiles(times)
+           "search_p50_ms": percentiles(searches)[0] if searches else None,
+           "export_s": export.get("s"), "export_mb": export.get("mb")}
+    for name, times in rounds.items():
+        p50, _, p99 = percentiles(times) if times else (None, None, None)
         row.update({f"webhook_{name}_p50_ms": p50, f"webhook_{name}_p99_ms": p99,
-                    f"webhook_{name}_max_ms": round(max(times), 2)})
+                    f"webhook_{name}_max_ms": round(max(times), 2) if times else None,
+                    f"webhook_{name}_count": len(times)})
     return row
 
 
 def bench(kind: str, conversations: int, runs: int, webhooks: int, admins: int,
-          during_search: bool = True) -> dict:
+          admin_work: bool = True) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-admin-{kind}-"))
     store, load, env, stack = _store(kind, workdir)
     try:
@@ -267,8 +298,8 @@ def bench(kind: str, conversations: int, runs: int, webhooks: int, admins: int,
         stats = store.stats(NOW)
         row = {"store": kind, "conversations": stats.total_conversations,
                "messages": stats.total_messages, "bulk_load_s": round(load_s, 1)}
-        if during_search:  # first: api_latencies closes the store when it is done
-            row.update(webhooks_during_search(store, env, workdir))
+        if admin_work:  # first: api_latencies closes the store when it is done
+            row.update(webhooks_during_admin_work(store, env, workdir))
         row.update(api_latencies(store, env, workdir, runs))
         if webhooks and admins:
             row.update(socket_latency(env, workdir, webhooks, admins))

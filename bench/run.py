@@ -252,6 +252,11 @@ def bench_admin_views(table: Table, ctx: dict, quick: bool) -> None:
             table.add(label, "... while an admin searches (searches run; their p50 ms)",
                       f"{r['webhook_during_search_p50_ms']} / {r['webhook_during_search_p99_ms']}"
                       f" ({r['searches_during']}, {r['search_p50_ms']})", "", None)
+            table.add(label, f"... while an admin exports {admin_bench.EXPORT_DAYS} days, p50 / p99 / max ms "
+                             "(webhooks; export s, MB)",
+                      f"{r['webhook_during_export_p50_ms']} / {r['webhook_during_export_p99_ms']}"
+                      f" / {r['webhook_during_export_max_ms']} ({r['webhook_during_export_count']};"
+                      f" {r['export_s']}, {r['export_mb']})", "", None)
     if conversations < 100_000:
         table.add(name, "note", "targets apply at 100k conversations: run without --quick")
 
