@@ -260,7 +260,7 @@ def webhooks_during_admin_work(store, env: dict, workdir: Path, seconds: float =
             assert answer.status_code == 200, answer.text[:200]
             searches.append((time.perf_counter() - started) * 1000)
 
-    def export_all(stop: threading.Event) -> None:
+    def export_recent(stop: threading.Event) -> None:
         started, size = time.perf_counter(), 0
         since = (NOW - timedelta(days=EXPORT_DAYS)).isoformat()
         with requests.get(live.url + "/admin/export", params={"from": since},
@@ -273,7 +273,7 @@ def webhooks_during_admin_work(store, env: dict, workdir: Path, seconds: float =
     try:
         rounds = {"alone": webhooks("alone", for_seconds()),
                   "during_search": beside(search, "search", timed=True),
-                  "during_export": beside(export_all, "export", timed=False)}
+                  "during_export": beside(export_recent, "export", timed=False)}
     finally:
         live.stop()
     row = {"searches_during": len(searches),
