@@ -9,48 +9,32 @@ keep arriving, and every one of them must be answered quickly.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import requests
 
 from admin_app.security import hash_api_token, hash_password, new_api_token
+from bench.store import PER_CONVERSATION, bulk_sqlite
 from channels.messenger.signature import sign
 from services.store.sqlite import SqliteStore
 from tests.support.live_server import LiveServer
 from tests.support.webhook_load import webhook_body
 
 APP_SECRET = "export-test-app-secret"
-CONVERSATIONS, PER_CONVERSATION = 4_000, 10
+CONVERSATIONS = 4_000
 
 
 def _seed(path) -> str:
-    """The history to export, written by SQL in one transaction; returns an API token."""
+    """The history to export, loaded by the benchmarks' bulk SQL; returns an API token."""
     store = SqliteStore(path)  # creates the schema
     now = datetime.now(timezone.utc)
     user = store.create_user("exporter@example.com", "admin", hash_password("x" * 12), now)
     token = new_api_token()
     store.create_api_token(user.id, "export", hash_api_token(token), now)
     store.close()
-    stamp = lambda d: d.isoformat(timespec="microseconds")  # noqa: E731
-    conversations, messages = [], []
-    for n in range(CONVERSATIONS):
-        start = now - timedelta(hours=1, minutes=n % 50)
-        conversations.append((n + 1, "webchat", f"person-{n}", f"Person {n}", PER_CONVERSATION,
-                               stamp(start), stamp(start), stamp(start)))
-        messages += [(n + 1, "webchat", "user" if k % 2 == 0 else "bot",
-                      f"message {n}-{k} about an order", f"seed-{n}-{k}", stamp(start))
-                     for k in range(PER_CONVERSATION)]
-    db = sqlite3.connect(path)
-    with db:
-        db.executemany("INSERT INTO conversations (id, platform, external_user_id, display_name,"
-                       " message_count, created_at, updated_at, last_message_at)"
-                       " VALUES (?,?,?,?,?,?,?,?)", conversations)
-        db.executemany("INSERT INTO messages (conversation_id, platform, sender_type, content,"
-                       " external_id, created_at) VALUES (?,?,?,?,?,?)", messages)
-    db.close()
+    bulk_sqlite(path, CONVERSATIONS)  # PER_CONVERSATION messages each, over 30 days
     return token
 
 
