@@ -29,6 +29,10 @@ Rules both implementations follow (the contract tests in ``tests/contract`` chec
   implement raises ``InvalidInput``; it is never ignored (that would list everyone's rows).
 * Message history is ordered by id ascending. ``before``/``after`` are message ids
   (exclusive); with ``before`` (or neither) the newest ``limit`` messages are returned.
+* ``list_messages_in`` reads the messages of many conversations created in [start, end),
+  conversation by conversation in the order given and by id within each, at most ``limit``
+  per call; ``after`` (conversation id, message id: the last one returned) continues. One
+  call per page of conversations, not one per conversation (an export over Supabase).
 * Aggregates are computed by the database, never by fetching rows.
 * Jobs: ``track_inbound`` enqueues a ``respond`` job for a newly stored ``user`` message
   with ``respond=True``, and ``track_outbound`` one ``send`` job for a newly stored message
@@ -52,6 +56,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol, Sequence
 
+from services.errors import InvalidInput
 from services.models import (
     AdminUser,
     ApiToken,
@@ -71,6 +76,27 @@ from services.models import (
     TrackResult,
     UserRole,
 )
+
+
+MAX_CONVERSATIONS_PER_READ = 1000  # conversation ids one ``list_messages_in`` call takes
+
+
+def check_messages_in(conversation_ids: Sequence[int], limit: int,
+                      after: tuple[int, int] | None) -> int:
+    """Refuse what ``list_messages_in`` cannot answer (``InvalidInput``); return the place in
+    ``conversation_ids`` to start from (that of ``after``'s conversation, else 0)."""
+    if limit < 1:
+        raise InvalidInput("limit must be at least 1")
+    if len(conversation_ids) > MAX_CONVERSATIONS_PER_READ:
+        raise InvalidInput(f"at most {MAX_CONVERSATIONS_PER_READ} conversations per read")
+    if len(set(conversation_ids)) != len(conversation_ids):
+        raise InvalidInput("conversation ids must be distinct")
+    if after is None:
+        return 0
+    try:
+        return list(conversation_ids).index(after[0])
+    except ValueError:
+        raise InvalidInput("after names a conversation that is not in the list") from None
 
 
 class ConversationStore(Protocol):
@@ -139,6 +165,18 @@ class ConversationStore(Protocol):
         after: int | None = None,
     ) -> list[Message]:
         """Messages in id order (see module rules)."""
+
+    def list_messages_in(
+        self,
+        conversation_ids: Sequence[int],
+        start: datetime,
+        end: datetime,
+        limit: int,
+        after: tuple[int, int] | None = None,
+    ) -> list[Message]:
+        """Messages of ``conversation_ids`` created in [start, end), in the order of
+        ``conversation_ids`` and by id within each (see module rules); ``InvalidInput``
+        unless ``check_messages_in`` accepts the arguments."""
 
     # -- changes -------------------------------------------------------------------
     def set_status(

@@ -21,6 +21,7 @@ from services.models import (
     Conversation, ConversationCursor, ConversationFilter, ConversationPage, ConversationStatus,
     DeliveryStatus, InboundMessage, Job, Message, OutboundMessage, TrackResult, preview,
 )
+from services.store.base import check_messages_in
 from services.store.sqlite_changes import SqliteChanges
 from services.store.sqlite_db import (
     SqliteDatabase, conversation_from, job_from, message_from, one, ts,
@@ -316,6 +317,28 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
             f" ORDER BY id {'DESC' if newest else 'ASC'} LIMIT ?", (*params, limit))
         messages = [message_from(r) for r in rows]
         return messages[::-1] if newest else messages
+
+    def list_messages_in(
+        self, conversation_ids: Sequence[int], start: datetime, end: datetime, limit: int,
+        after: tuple[int, int] | None = None,
+    ) -> list[Message]:
+        """Messages of ``conversation_ids`` created in [start, end), conversation by
+        conversation in that order, by id within each (see base.py). One indexed read per
+        conversation, in one read transaction: each costs microseconds in-process."""
+        position = check_messages_in(conversation_ids, limit, after)
+        after_id = after[1] if after is not None else 0
+        bounds = (ts(start), ts(end))
+        rows: list[sqlite3.Row] = []
+        with self._tx("DEFERRED") as db:
+            for conversation_id in conversation_ids[position:]:
+                rows += db.execute(
+                    "SELECT * FROM messages WHERE conversation_id = ? AND id > ?"
+                    " AND created_at >= ? AND created_at < ? ORDER BY id LIMIT ?",
+                    (conversation_id, after_id, *bounds, limit - len(rows))).fetchall()
+                if len(rows) >= limit:
+                    break
+                after_id = 0
+        return [message_from(r) for r in rows]
 
     # -- changes --------------------------------------------------------------------------
     def set_status(

@@ -69,6 +69,7 @@ from services.models import (
     utc,
 )
 from services.store import supabase_http
+from services.store.base import check_messages_in
 from services.store.supabase_rpc import RpcClient, TransportError
 from services.store.supabase_pipeline import SupabasePipeline
 
@@ -290,6 +291,22 @@ class SupabaseStore(SupabasePipeline):
         rows = self._rpc("list_messages", {"p_conversation_id": conversation_id,
                                            "p_limit": limit, "p_before": before,
                                            "p_after": after})
+        return [Message.model_validate(r) for r in rows]
+
+    def list_messages_in(
+        self, conversation_ids: Sequence[int], start: datetime, end: datetime, limit: int,
+        after: tuple[int, int] | None = None,
+    ) -> list[Message]:
+        """Messages of ``conversation_ids`` created in [start, end), conversation by
+        conversation in that order, by id within each (see base.py): one request."""
+        check_messages_in(conversation_ids, limit, after)
+        if not conversation_ids:
+            return []
+        rows = self._rpc("list_messages_in", {
+            "p_conversation_ids": list(conversation_ids), "p_from": _ts(start),
+            "p_to": _ts(end), "p_limit": limit,
+            "p_after_conversation": after[0] if after else None,
+            "p_after_id": after[1] if after else None})
         return [Message.model_validate(r) for r in rows]
 
     # -- changes ------------------------------------------------------------------------

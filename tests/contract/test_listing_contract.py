@@ -546,3 +546,104 @@ def test_history_before_and_after_are_exclusive(store, history):
     assert [m.id for m in between] == ids[1:4]
     newest_between = store.list_messages(conv_id, limit=2, after=ids[0], before=ids[4])
     assert [m.id for m in newest_between] == ids[2:4]
+
+
+# -- the messages of many conversations (an export's read) ----------------------------------
+
+@pytest.fixture
+def spread(store, clock):
+    """Three conversations whose messages interleave in time (and so in id): ``a`` has 4, ``b``
+    3, ``c`` 5; ``quiet`` has one, a minute before all the others. Returns the conversations'
+    ids by name, every message by conversation id (id order) and the first message's time."""
+    quiet = store.track_inbound(inbound("quiet", "early"), clock.advance(minutes=-1))
+    first = clock.advance(minutes=1)
+    convs, messages = {}, {}
+    plan = ["a", "b", "c", "c", "a", "b", "c", "a", "c", "b", "a", "c"]
+    for i, name in enumerate(plan):
+        at = first + timedelta(seconds=i)
+        if name in convs and i % 3 == 0:
+            message = store.track_outbound(outbound(convs[name], f"{name}{i}"), at)
+        else:
+            message = store.track_inbound(inbound(name, f"{name}{i}"), at).message
+        convs[name] = message.conversation_id
+        messages.setdefault(message.conversation_id, []).append(message)
+    convs["quiet"] = quiet.conversation.id
+    messages[quiet.conversation.id] = [quiet.message]
+    return convs, messages, first
+
+
+def _in_order(store, ids, start, end, limit):
+    """Every message of ``ids`` in [start, end) by following ``after`` from page to page."""
+    seen, after = [], None
+    for _ in range(1000):  # an ``after`` that does not move on must fail, not hang
+        page = store.list_messages_in(ids, start, end, limit, after=after)
+        assert len(page) <= limit
+        seen.extend(page)
+        if len(page) < limit:
+            return seen
+        after = (page[-1].conversation_id, page[-1].id)
+    raise AssertionError("paging did not end")
+
+
+def test_messages_in_come_conversation_by_conversation_in_the_order_given(store, spread):
+    convs, messages, first = spread
+    ids = [convs["c"], convs["a"], convs["b"]]
+    got = store.list_messages_in(ids, first, first + timedelta(hours=1), 100)
+    assert [m.id for m in got] == [m.id for cid in ids for m in messages[cid]]
+    assert [m.content for m in got[:5]] == ["c2", "c3", "c6", "c8", "c11"]
+    assert {m.sender_type for m in got} == {"user", "bot"}
+    assert got[0].model_dump() == messages[convs["c"]][0].model_dump()  # whole rows
+    # Only the conversations asked for: "quiet" and the others are left out.
+    assert [m.id for m in store.list_messages_in([convs["b"]], first,
+                                                 first + timedelta(hours=1), 100)] == [
+        m.id for m in messages[convs["b"]]]
+    assert store.list_messages_in([], first, first + timedelta(hours=1), 100) == []
+
+
+def test_messages_in_keep_to_the_range_start_included_end_excluded(store, spread):
+    convs, messages, first = spread
+    ids = [convs["quiet"], convs["a"], convs["b"], convs["c"]]
+    # Seconds 3 to 7 of the plan: c3 (c), a4 (a), b5 (b), c6 (c); second 8 is excluded.
+    got = store.list_messages_in(ids, first + timedelta(seconds=3), first + timedelta(seconds=8),
+                                 100)
+    assert [m.content for m in got] == ["a4", "a7", "b5", "c3", "c6"]
+    just_after = first + timedelta(seconds=3, microseconds=1)
+    got = store.list_messages_in(ids, just_after, first + timedelta(seconds=7, microseconds=1),
+                                 100)
+    assert [m.content for m in got] == ["a4", "a7", "b5", "c6"]
+    assert store.list_messages_in(ids, first - timedelta(hours=1),
+                                  first - timedelta(seconds=30), 100)[0].content == "early"
+    assert store.list_messages_in(ids, first + timedelta(hours=1),
+                                  first + timedelta(hours=2), 100) == []
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4, 5, 12, 13])
+def test_messages_in_pages_list_each_message_once_in_order(store, spread, limit):
+    convs, messages, first = spread
+    ids = [convs["b"], convs["quiet"], convs["c"], convs["a"]]
+    everything = store.list_messages_in(ids, first - timedelta(hours=1),
+                                        first + timedelta(hours=1), 100)
+    assert len(everything) == 13
+    paged = _in_order(store, ids, first - timedelta(hours=1), first + timedelta(hours=1), limit)
+    assert [m.id for m in paged] == [m.id for m in everything]
+    # A page may end on a conversation's last message: the next one starts the next conversation.
+    after_b = (convs["b"], messages[convs["b"]][-1].id)
+    assert store.list_messages_in(ids, first - timedelta(hours=1), first + timedelta(hours=1),
+                                  1, after=after_b)[0].content == "early"
+
+
+def test_messages_in_refuse_what_they_cannot_answer(store, spread):
+    convs, messages, first = spread
+    start, end = first, first + timedelta(hours=1)
+    with pytest.raises(InvalidInput, match="limit"):
+        store.list_messages_in([convs["a"]], start, end, 0)
+    with pytest.raises(InvalidInput, match="distinct"):
+        store.list_messages_in([convs["a"], convs["b"], convs["a"]], start, end, 10)
+    with pytest.raises(InvalidInput, match="not in the list"):
+        store.list_messages_in([convs["a"]], start, end, 10,
+                               after=(convs["b"], messages[convs["b"]][0].id))
+    with pytest.raises(InvalidInput, match="1000"):
+        store.list_messages_in(list(range(1, 1002)), start, end, 10)
+    # 1,000 ids (most of them no conversation at all) are one read.
+    many = [convs["a"], *range(10_000_000, 10_000_999)]
+    assert len(store.list_messages_in(many, start, end, 10)) == 4

@@ -102,6 +102,8 @@ def test_every_other_method_is_one_request(sb, log, clock):
         "get_conversation": lambda: sb.get_conversation(conv_id),
         "get_message": lambda: sb.get_message(msg_id),
         "list_messages": lambda: sb.list_messages(conv_id, 10),
+        "list_messages_in": lambda: sb.list_messages_in([conv_id], now, now + timedelta(days=1),
+                                                        10),
         "mark_needs_human": lambda: sb.mark_needs_human(msg_id, "angry", 2, now),
         "mark_human_replied": lambda: sb.mark_human_replied(msg_id, "agent@x", now),
         "set_delivery_status": lambda: sb.set_delivery_status(msg_id, "sent", now),
