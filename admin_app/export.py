@@ -34,6 +34,7 @@ CONVERSATION_PAGE = 200
 MESSAGE_PAGE = 500
 DEFAULT_DAYS = 30
 SLICE_SECONDS = 0.01  # the longest an export runs before the worker's other greenlets do
+YIELD_SECONDS = 0.0001  # the pause it then makes (``shared``)
 
 CSV_COLUMNS = [
     "conversation_id", "platform", "external_user_id", "display_name", "conversation_status",
@@ -104,12 +105,18 @@ def _messages(conversation_id: int) -> Iterator[Message]:
 
 def shared(chunks: Iterator[str]) -> Iterator[str]:
     """``chunks``, letting the worker's other greenlets run whenever ``SLICE_SECONDS`` have
-    gone by since they last could (``socketio.sleep(0)``: gevent's, or a thread's yield)."""
+    gone by since they last could (``socketio.sleep``: gevent's, or a thread's).
+
+    The pause is ``YIELD_SECONDS``, not 0. gevent's ``sleep(0)`` only queues this greenlet
+    behind the loop's pending callbacks, and the loop polls sockets only between rounds of
+    callbacks, checking the time once every 50 of them: when the export is the only one
+    queued, it ran again and again before any socket was read, and a webhook waited about
+    200 ms for its request to be read. A timer, however short, fires only after a poll."""
     until = monotonic() + SLICE_SECONDS
     for chunk in chunks:
         yield chunk
         if monotonic() >= until:
-            socketio.sleep(0)
+            socketio.sleep(YIELD_SECONDS)
             until = monotonic() + SLICE_SECONDS
 
 
