@@ -6,7 +6,7 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from services.errors import InvalidInput, NotFound, StoreUnavailable
 from services.events import Event, EventBus
@@ -199,6 +199,19 @@ class ConversationTracker:
     ) -> list[Message]:
         """Messages of a conversation in order; ``before``/``after`` are message ids."""
         return self.store.list_messages(conversation_id, limit, before=before, after=after)
+
+    def messages_in(
+        self,
+        conversation_ids: Sequence[int],
+        start: datetime,
+        end: datetime,
+        limit: int,
+        after: tuple[int, int] | None = None,
+    ) -> list[Message]:
+        """Messages of many conversations created in [start, end), conversation by
+        conversation in the order given, by id within each; ``after`` is the last one
+        returned, as (conversation id, message id). One store call (an export's read)."""
+        return self.store.list_messages_in(conversation_ids, start, end, limit, after=after)
 
     def stats(self) -> Stats:
         return self.store.stats(self.clock())

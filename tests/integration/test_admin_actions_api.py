@@ -226,18 +226,50 @@ def test_export_json_groups_messages_by_conversation(client, services, make_toke
     ]
 
 
-def test_export_pages_through_many_conversations(client, services, make_token, monkeypatch):
+def test_export_pages_through_many_conversations(client, services, make_token, monkeypatch,
+                                                 clock):
     from admin_app import export
 
     monkeypatch.setattr(export, "CONVERSATION_PAGE", 2)
     monkeypatch.setattr(export, "MESSAGE_PAGE", 2)
     headers = make_token()
-    for i in range(5):
-        for j in range(3):
-            track(services, user=f"u{i}", content=f"m{j}")
+    for j in range(3):  # messages of the five conversations interleave (ids and times)
+        for i in range(5):
+            clock.advance(seconds=1)
+            track(services, user=f"u{(i * 2 + j) % 5}", content=f"m{j}")
     body = json.loads(client.get("/admin/export?format=json", headers=headers).get_data())
-    assert len(body["conversations"]) == 5
-    assert all(len(c["messages"]) == 3 for c in body["conversations"])
+    conversations = body["conversations"]
+    # Newest activity first, each conversation once, with its messages in order.
+    # The last round wrote to u2, u4, u1, u3, u0 in that order.
+    assert [c["external_user_id"] for c in conversations] == ["u0", "u3", "u1", "u4", "u2"]
+    assert all([m["content"] for m in c["messages"]] == ["m0", "m1", "m2"]
+               for c in conversations)
+    csv_rows = list(csv.DictReader(io.StringIO(
+        client.get("/admin/export?format=csv", headers=headers).get_data(as_text=True))))
+    assert [(r["external_user_id"], r["content"]) for r in csv_rows] == [
+        (c["external_user_id"], m["content"]) for c in conversations for m in c["messages"]]
+
+
+def test_export_reads_a_page_of_conversations_messages_in_one_call(
+        client, services, make_token, clock, monkeypatch):
+    """Not one store call per conversation: over Supabase each is a round trip."""
+    calls = {"messages_in": 0, "history": 0}
+    for name in calls:
+        method = getattr(services.tracker, name)
+
+        def counted(*args, _method=method, _name=name, **kwargs):
+            calls[_name] += 1
+            return _method(*args, **kwargs)
+        monkeypatch.setattr(services.tracker, name, counted)
+    headers = make_token()
+    for i in range(40):
+        clock.advance(seconds=1)
+        track(services, user=f"v{i}", content="hi")
+        track(services, user=f"v{i}", content="again")
+    body = json.loads(client.get("/admin/export?format=json", headers=headers).get_data())
+    assert len(body["conversations"]) == 40
+    assert sum(len(c["messages"]) for c in body["conversations"]) == 80
+    assert calls == {"messages_in": 1, "history": 0}
 
 
 @pytest.mark.parametrize("query", ["format=xml", "from=yesterday", "from=2026-12-02&to=2026-12-01"])
