@@ -11,7 +11,7 @@ same data with ``--admins`` signed-in python-socketio clients on ``/admin``, and
 Messenger webhooks are posted one after another: the figure is the time from sending a
 webhook to each admin's socket receiving its event. First of all, webhooks go to a gunicorn
 process alone, then while an admin's searches run back to back, then while an admin exports
-the whole history (``webhooks_during_admin_work``): what each costs the rest of the process.
+the last ``EXPORT_DAYS`` days (``webhooks_during_admin_work``): what each costs the rest of the process.
 Everything runs on loopback.
 """
 
