@@ -86,27 +86,36 @@ def test_signed_generated_webhooks_never_fail_or_half_write(app, store, request,
     sent = described = 0
     examples = 60 if store.kind == "sqlite" else 30
 
-    @seed(8)
-    @hsettings(max_examples=examples, **FUZZ)
-    @given(payloads(LIMIT))
-    def run(payload: Payload):
-        nonlocal sent, described
-        answer = client.post("/webhook", data=payload.raw, headers={
-            "X-Hub-Signature-256": sign(payload.raw, SECRET), "Content-Type": "application/json"})
-        sent += 1
-        check_answer(answer.status_code, answer.get_data(), payload)
-        described += len(payload.messages)
-        model.apply(payload)
-        model.check(messages_of(store, stack))
+    def run(seed_value: int) -> None:
+        @seed(seed_value)
+        @hsettings(max_examples=examples, **FUZZ)
+        @given(payloads(LIMIT))
+        def one(payload: Payload):
+            nonlocal sent, described
+            answer = client.post("/webhook", data=payload.raw, headers={
+                "X-Hub-Signature-256": sign(payload.raw, SECRET),
+                "Content-Type": "application/json"})
+            sent += 1
+            check_answer(answer.status_code, answer.get_data(), payload)
+            described += len(payload.messages)
+            model.apply(payload)
+            model.check(messages_of(store, stack))
 
-    run()
+        one()
+
+    # The bodies must describe enough distinct messages for the checks to mean something.
+    # How many a seed's examples describe depends on more than the seed: Hypothesis also
+    # draws from the constants of the project's modules loaded so far, so it changes with
+    # the code and with what ran before in the session (30 examples on Supabase described
+    # 26 run alone, 14 and then 8 in full runs). So another round runs, with the next seed,
+    # on the same store and model, until 10 distinct messages were stored and checked.
+    for seed_value in range(8, 12):
+        run(seed_value)
+        if len(model.messages) >= 10:
+            break
     ledger.payloads(sent)
-    # The bodies did describe messages (many of them again: a redelivery stores nothing),
-    # enough for the checks to mean something. How many the examples describe varies with
-    # what ran before in the same session (the 30 on Supabase: 26 run alone, 14 in a full
-    # run), so the floor is on the distinct messages stored and checked, not on a share of
-    # the examples.
-    assert sent >= examples and described >= len(model.messages) >= 10
+    assert sent >= examples and described >= len(model.messages) >= 10, (
+        sent, described, len(model.messages))
 
 
 def test_unsigned_or_wrongly_signed_generated_webhooks_are_403_and_write_nothing(
