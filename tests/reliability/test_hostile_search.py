@@ -19,7 +19,7 @@ import re
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, example, given
+from hypothesis import HealthCheck, example, given, seed
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -116,24 +116,35 @@ def test_store_search_takes_any_text_and_lists_exactly_the_matches(store, clock,
     sent = 0
     matched = 0
 
-    @hsettings(max_examples=150 if store.kind == "sqlite" else 80, **FUZZ)
-    @given(st.one_of(st.sampled_from(NASTIES), texts,
-                     st.sampled_from(NASTIES).map(str.upper),
-                     st.tuples(texts, st.sampled_from(NASTIES)).map("".join)).map(
-        lambda t: t[:200]))  # longer is refused by the filter (a 400 through the API)
-    def run(search):
-        nonlocal sent, matched
-        listed = _listed(store, search=search)
-        sent += 1
-        required, allowed = seeded.required(search), seeded.allowed(search)
-        assert required <= listed, f"{search!r} missed {sorted(required - listed)}"
-        assert listed <= allowed, f"{search!r} leaked {sorted(listed - allowed)}"
-        matched += bool(listed) and listed != seeded.all
-        # AND with another filter: only the rows of both.
-        webchat = _listed(store, search=search, platform="webchat")
-        assert webchat == listed & _listed(store, platform="webchat")
+    def run(seed_value: int) -> None:
+        @seed(seed_value)
+        @hsettings(max_examples=150 if store.kind == "sqlite" else 80, **FUZZ)
+        @given(st.one_of(st.sampled_from(NASTIES), texts,
+                         st.sampled_from(NASTIES).map(str.upper),
+                         st.tuples(texts, st.sampled_from(NASTIES)).map("".join)).map(
+            lambda t: t[:200]))  # longer is refused by the filter (a 400 through the API)
+        def one(search):
+            nonlocal sent, matched
+            listed = _listed(store, search=search)
+            sent += 1
+            required, allowed = seeded.required(search), seeded.allowed(search)
+            assert required <= listed, f"{search!r} missed {sorted(required - listed)}"
+            assert listed <= allowed, f"{search!r} leaked {sorted(listed - allowed)}"
+            matched += bool(listed) and listed != seeded.all
+            # AND with another filter: only the rows of both.
+            webchat = _listed(store, search=search, platform="webchat")
+            assert webchat == listed & _listed(store, platform="webchat")
 
-    run()
+        one()
+
+    # What a seed's examples search for also depends on the constants of the project's
+    # modules loaded so far (Hypothesis draws from them), so it changes with the code: while
+    # fewer than 21 searches found some but not all conversations, another round runs with
+    # the next seed (in a full run of 4 Dec 2026: 45 on SQLite, 25 on Supabase in one round).
+    for seed_value in range(1, 5):
+        run(seed_value)
+        if matched > 20:
+            break
     for search in NASTIES:  # every nasty, whatever hypothesis picked
         listed = _listed(store, search=search)
         assert seeded.required(search) <= listed <= seeded.allowed(search), repr(search)
