@@ -603,7 +603,7 @@ def test_messages_in_come_conversation_by_conversation_in_the_order_given(store,
 def test_messages_in_keep_to_the_range_start_included_end_excluded(store, spread):
     convs, messages, first = spread
     ids = [convs["quiet"], convs["a"], convs["b"], convs["c"]]
-    # Seconds 3 to 7 of the plan: c3 (c), a4 (a), b5 (b), c6 (c); second 8 is excluded.
+    # Seconds 3 to 7 of the plan: c3, a4, b5, c6, a7; second 8 (c8) is excluded.
     got = store.list_messages_in(ids, first + timedelta(seconds=3), first + timedelta(seconds=8),
                                  100)
     assert [m.content for m in got] == ["a4", "a7", "b5", "c3", "c6"]
