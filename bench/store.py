@@ -60,7 +60,10 @@ def track_rate(store, count: int, threads: int, tag: str) -> float:
 def bulk_sqlite(path: Path, conversations: int) -> None:
     import sqlite3
 
+    from services.store.sqlite_db import register_functions
+
     db = sqlite3.connect(path)
+    register_functions(db)  # the search indexes' triggers fold the text they index
     ts = lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")  # noqa: E731
     conv_rows, msg_rows = [], []
     next_id = (db.execute("select coalesce(max(id), 0) from conversations").fetchone()[0]) + 1

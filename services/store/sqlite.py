@@ -5,7 +5,8 @@ Same schema and behaviour as the Supabase store (see ``base.py``). Every write i
 *and* other processes using the same file. Timestamps are stored as ISO-8601 text in one fixed
 UTC format, so comparing or sorting the text compares or sorts the times. Search folds case
 with SQLite's LIKE (ASCII) for ASCII search text and with Python's ``str.casefold`` on both
-sides otherwise; e-mail addresses compare case-insensitively in ASCII only.
+sides otherwise, and reads the trigram indexes of ``sqlite_search`` to know which rows to
+check; e-mail addresses compare case-insensitively in ASCII only.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from services.store.sqlite_db import (
     SqliteDatabase, conversation_from, job_from, message_from, one, ts,
 )
 from services.store.sqlite_jobs import SqliteJobs, enqueue
+from services.store.sqlite_search import COUNT_SQL, MAX_CANDIDATES, candidates_sql, index_query
 from services.store.sqlite_stats import SqliteStats
 from services.store.sqlite_users import SqliteUsers
 
@@ -281,11 +283,17 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteStats, SqliteUsers):
             fold = "{}" if filters.search.isascii() else "ufold({})"
             params["pattern"] = _like(filters.search if filters.search.isascii()
                                       else filters.search.casefold())
-            where.append(
-                f"({fold.format('display_name')} LIKE :pattern ESCAPE '\\' OR EXISTS ("
-                f"SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id"
-                f" AND {fold.format('m.content')} LIKE :pattern ESCAPE '\\'))"
-            )
+            query = index_query(filters.search)
+            if (query is not None  # the trigram indexes say which rows to check (sqlite_search)
+                    and self._read(COUNT_SQL, {"fts": query})[0][0] <= MAX_CANDIDATES):
+                params["fts"] = query
+                where.append(candidates_sql(fold))
+            else:  # too short or too common: check the conversations in the page's order
+                where.append(
+                    f"({fold.format('display_name')} LIKE :pattern ESCAPE '\\' OR EXISTS ("
+                    f"SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id"
+                    f" AND {fold.format('m.content')} LIKE :pattern ESCAPE '\\'))"
+                )
         if cursor is not None:
             if cursor.sort != filters.sort:
                 raise InvalidInput("the cursor belongs to another sort order")

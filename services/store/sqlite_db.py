@@ -21,9 +21,9 @@ from typing import Any, Iterator
 
 from services.errors import StoreUnavailable
 from services.models import Conversation, Job, Message, utc
-from services.store.sqlite_rollup import BACKFILL_STATEMENTS, ROLLUP_STATEMENTS
+from services.store import sqlite_rollup, sqlite_search
 
-SCHEMA_VERSION = 4  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
+SCHEMA_VERSION = 5  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
 BUSY_TIMEOUT_MS = 10_000
 # Connections open at once per process. Under gevent a store call never yields, so one or two
 # are in use at a time; threads (the dev server, tests) may read side by side with more.
@@ -72,7 +72,8 @@ def _split_script(script: str) -> list[str]:
 
 
 _SCHEMA_STATEMENTS = (_split_script(_SCHEMA_FILE.read_text(encoding="utf-8"))
-                      + ROLLUP_STATEMENTS)  # the roll-up tables and triggers (version 4)
+                      + sqlite_rollup.ROLLUP_STATEMENTS  # roll-up tables, triggers (version 4)
+                      + sqlite_search.SEARCH_STATEMENTS)  # search indexes, triggers (version 5)
 
 # What a database of version N needs before the (idempotent) schema file can run on it: the
 # file creates missing tables and indexes, but CREATE TABLE IF NOT EXISTS never adds a column
@@ -84,7 +85,8 @@ _UPGRADES: dict[int, list[str]] = {
 # What a database of version N needs after the schema file ran: filling tables it created
 # from the rows already there (same transaction, so no write falls in between).
 _BACKFILLS: dict[int, list[str]] = {
-    3: BACKFILL_STATEMENTS,
+    3: sqlite_rollup.BACKFILL_STATEMENTS,
+    4: sqlite_search.BACKFILL_STATEMENTS,
 }
 
 
@@ -95,6 +97,12 @@ def _ufold(value: str | None) -> str | None:
     search text still contains it once both are folded (lower() turns a final sigma into
     "ς", and "ΑΣ" then missed "ΑΣΑ")."""
     return None if value is None else value.casefold()
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions of the store's queries and triggers (the search indexes' triggers
+    call ``ufold``): any other connection that writes to the file needs them too."""
+    conn.create_function("ufold", 1, _ufold, deterministic=True)
 
 
 def _fetch_all(conn: sqlite3.Connection, sql: str, params: Any) -> list[sqlite3.Row]:
@@ -156,7 +164,7 @@ class SqliteDatabase:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")  # an acknowledged message survives power loss
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.create_function("ufold", 1, _ufold, deterministic=True)
+        register_functions(conn)
         return conn
 
     def _take(self) -> _Connection:

@@ -9,6 +9,8 @@
 -- Schema version 4 (mirrors supabase/migrations/20261125040000_stats_rollup.sql): the roll-up
 -- counters stats() reads, whose tables and triggers are generated in sqlite_rollup.py (and
 -- filled from the existing rows on upgrade, sqlite_db.py), and the response-time index below.
+-- Schema version 5: the trigram indexes of the search (FTS5 tables, their progress table and
+-- triggers), generated in sqlite_search.py and filled from the existing rows on upgrade.
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -19,6 +19,7 @@ import pytest
 from scripts.local_supabase import StackError
 from services.errors import Conflict, NotFound
 from services.models import Stats
+from services.store.sqlite_db import register_functions
 from tests.contract.helpers import in_parallel, inbound, outbound
 
 T = datetime(2026, 11, 25, 12, 0, 0, tzinfo=timezone.utc)
@@ -56,6 +57,7 @@ class RawSql:
             self._stack.psql("begin; " + "; ".join([*statements, *tail]) + "; commit;")
             return
         db = sqlite3.connect(self._path, isolation_level=None)
+        register_functions(db)  # what the search indexes' triggers call
         try:
             db.execute("PRAGMA foreign_keys = ON")
             db.execute("BEGIN IMMEDIATE")

@@ -11,12 +11,14 @@ from services.errors import StoreUnavailable
 from services.models import ConversationFilter
 from services.store.sqlite import SqliteStore
 from services.store.sqlite_db import SCHEMA_VERSION
+from services.store.sqlite_search import index_query
 from tests.contract.helpers import inbound, outbound
 
 DATA = Path(__file__).with_name("data")
 V1_SCHEMA = DATA / "sqlite_schema_v1.sql"
 V2_SCHEMA = DATA / "sqlite_schema_v2.sql"
 V3_SCHEMA = DATA / "sqlite_schema_v3.sql"
+V4_SCHEMA = DATA / "sqlite_schema_v4.sql"
 
 
 def _version_1_database(path: Path) -> None:
@@ -51,7 +53,7 @@ def test_version_1_file_is_upgraded_in_place(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
             indexes = {r[0] for r in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"handoff_timeout_notified_at", "priority_raised_at"} <= _columns(
@@ -166,7 +168,7 @@ def test_version_3_file_gets_its_stats_rollups_filled_in_place(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
             assert db.execute("SELECT count(*) FROM stats_hourly").fetchone()[0] == 3  # 08-10h
         s = store.stats(now)
         assert s == store.stats_from_rows(now)  # backfilled counters = the rows
@@ -194,6 +196,62 @@ def test_version_3_file_gets_its_stats_rollups_filled_in_place(tmp_path, clock):
     again = SqliteStore(path)
     try:
         assert again.stats(now) == after
+    finally:
+        again.close()
+
+
+def test_version_4_file_gets_its_search_indexes_filled_in_place(tmp_path, clock):
+    path = tmp_path / "v4.db"
+    db = sqlite3.connect(path)
+    db.executescript(V4_SCHEMA.read_text(encoding="utf-8"))
+    day = "2026-12-01T10:00:0"
+    db.executescript(f"""
+        INSERT INTO conversations (platform, external_user_id, display_name, created_at,
+                                   updated_at, last_message_at, message_count)
+        VALUES ('webchat', 'v4-a', 'Jürgen Straße', '{day}0.000000+00:00',
+                '{day}1.000000+00:00', '{day}1.000000+00:00', 2),
+               ('messenger', 'v4-b', NULL, '{day}2.000000+00:00',
+                '{day}2.000000+00:00', '{day}2.000000+00:00', 1);
+        INSERT INTO messages (conversation_id, platform, sender_type, content, created_at)
+        VALUES (1, 'webchat', 'user', 'where is my PARCEL', '{day}0.000000+00:00'),
+               (1, 'webchat', 'bot', 'it left today', '{day}1.000000+00:00'),
+               (2, 'messenger', 'user', 'ΑΣΑ refund please', '{day}2.000000+00:00');
+        PRAGMA user_version = 4;
+    """)
+    db.close()
+
+    store = SqliteStore(path)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+            # The rows already there went into the indexes, folded.
+            indexed = db.execute("SELECT rowid FROM messages_search WHERE messages_search"
+                                 " MATCH ?", (index_query("parcel"),)).fetchall()
+            assert indexed == [(1,)]
+            names = db.execute("SELECT rowid FROM conversations_search WHERE"
+                               " conversations_search MATCH ?", (index_query("straße"),)).fetchall()
+            assert names == [(1,)]
+
+        def found(text: str) -> set[int]:
+            page = store.list_conversations(ConversationFilter(search=text), limit=10)
+            return {c.id for c in page.conversations}
+
+        assert found("parcel") == found("left tod") == found("JÜRGEN") == found("straße") == {1}
+        assert found("ασα refund") == {2}
+        # Written after the upgrade: found before it is indexed.
+        store.track_inbound(inbound("v4-b", "a new question", platform="messenger"), clock())
+        assert found("new quest") == {2}
+    finally:
+        store.close()
+
+    again = SqliteStore(path)  # opening it again indexes nothing twice
+    try:
+        with sqlite3.connect(path) as db:
+            rows = db.execute("SELECT rowid FROM messages_search WHERE messages_search"
+                              " MATCH ?", (index_query("refund"),)).fetchall()
+            upto = db.execute("SELECT upto FROM search_progress WHERE name ="
+                              " 'messages_search'").fetchone()[0]
+        assert (rows, upto) == ([(3,)], 3)  # message 4 waits for the next batch
     finally:
         again.close()
 
