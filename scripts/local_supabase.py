@@ -806,6 +806,17 @@ class Stack:
         p, _, ports = self._ctx()
         return _psql(p, ports["pg"], sql)
 
+    def psql_notices(self, sql: str) -> tuple[str, str]:
+        """As ``psql``, with the server's NOTICE messages too: (stdout, stderr). Tests read
+        plans this way (auto_explain with ``auto_explain.log_level = notice``)."""
+        p, _, ports = self._ctx()
+        r = subprocess.run(_psql_base(p, ports["pg"]) + ["-f", "-"], input=sql,
+                           capture_output=True, text=True,
+                           env={**_psql_env(), "PGOPTIONS": "-c client_min_messages=notice"})
+        if r.returncode != 0:
+            raise StackError(f"psql failed (exit {r.returncode}): {r.stderr.strip()}")
+        return r.stdout, r.stderr
+
     def reset(self) -> None:
         """Empty every table in schema public (RESTART IDENTITY CASCADE) in one statement."""
         self.psql(_RESET_SQL)

@@ -3,10 +3,11 @@ is common, reads the trigram indexes when it is rare, and both ways list the sam
 
 The bound is the setting ``switchboard.search_walk_after`` (20,000 rows when unset); each
 call below runs in its own psql session with the setting at 0 (every search walks) or far
-above the data (none does). The way that does not walk never reads a conversation's
-messages through messages_conversation_idx. (At this size the planner may run the walk's
-check as one hashed read of the messages, so its scans of that index are not counted; what
-the walk saves at 1,000,000 messages is measured by bench/admin.py's ``search_common``.)
+above the data (none does). Which way ran shows in the plan of the page's query, read
+with auto_explain: only the indexes' way gathers the ids of matching names and messages
+(an Append of the two), and it never reads a conversation's messages through
+messages_conversation_idx (the walk may, or may hash one read of them). What the walk
+saves at 1,000,000 messages is measured by bench/admin.py's ``search_common``.
 """
 
 from __future__ import annotations
@@ -75,10 +76,28 @@ def test_walking_and_reading_the_indexes_list_the_same_pages(loaded, filters):
             assert index_scans == 0, (search, filters)
 
 
-def test_a_common_text_is_found_either_way(loaded):
-    # "orders and" is in all 10,000 messages: unset (20,000) it is read by the indexes, at
-    # 5,000 it walks; a rare text reads the indexes at both. Same answers.
-    for search, found in (("bulk-42-", 1), ("orders and", 50)):
-        unset, _ = _call(loaded, None, {"search": search}, 50)
-        low, _ = _call(loaded, 5000, {"search": search}, 50)
-        assert len(unset) == found and unset == low, search
+def _page_plan(stack, walk_after: int | None, search: str) -> tuple[int, str]:
+    """How many conversations one call lists, and the plan of its page query."""
+    setting = "" if walk_after is None else f"set switchboard.search_walk_after = {walk_after};\n"
+    args = json.dumps({"search": search}).replace("'", "''")
+    out, notices = stack.psql_notices(
+        "load 'auto_explain';\nset auto_explain.log_min_duration = 0;\n"
+        "set auto_explain.log_nested_statements = on;\nset auto_explain.log_level = notice;\n"
+        + setting + f"select jsonb_array_length(list_conversations('{args}', 50));\n")
+    plans = [plan for plan in notices.split("NOTICE:") if "conversations_last_activity_idx"
+             in plan or "from conversations c" in plan]
+    assert len(plans) == 1, notices[-3000:]  # the page query (the count reads no such thing)
+    return int(out.strip()), plans[0]
+
+
+def test_the_bound_decides_which_way_a_search_runs(loaded):
+    # "orders and" is in all 10,000 messages: unset (20,000) it reads the indexes' ids; at
+    # 5,000 it walks. A rare text reads the indexes at both; a two-letter one always walks.
+    for walk_after, search, found, walks in ((None, "orders and", 50, False),
+                                             (5000, "orders and", 50, True),
+                                             (None, "bulk-42-", 1, False),
+                                             (5000, "bulk-42-", 1, False),
+                                             (10**9, "a", 50, True)):
+        listed, plan = _page_plan(loaded, walk_after, search)
+        assert listed == found, (walk_after, search)
+        assert ("Append" not in plan) == walks, (walk_after, search, plan)
