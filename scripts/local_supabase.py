@@ -346,22 +346,30 @@ def _psql_base(p: _Paths, port: int) -> list[str]:
             "-h", str(p.pg_run), "-p", str(port), "-U", "postgres", "-d", "postgres"]
 
 
-def _psql_env() -> dict:
+def _psql_env(messages: str = "warning") -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env["PGOPTIONS"] = "-c client_min_messages=warning"
+    env["PGOPTIONS"] = f"-c client_min_messages={messages}"
     return env
 
 
-def _psql(p: _Paths, port: int, sql: str | None = None, args: tuple = ()) -> str:
-    """Run SQL (or psql ``args``) as the superuser over the unix socket; raise on any error."""
+def _psql_run(p: _Paths, port: int, sql: str | None = None, args: tuple = (),
+              messages: str = "warning") -> subprocess.CompletedProcess:
+    """Run SQL (or psql ``args``) as the superuser over the unix socket; raise on any error.
+    The server's messages of level ``messages`` and above go to stderr."""
     cmd = _psql_base(p, port) + list(args)
     if sql is not None:
         cmd += ["-f", "-"]
-    r = subprocess.run(cmd, input=sql, capture_output=True, text=True, env=_psql_env(),
+    r = subprocess.run(cmd, input=sql, capture_output=True, text=True,
+                       env=_psql_env(messages),
                        stdin=None if sql is not None else subprocess.DEVNULL)
     if r.returncode != 0:
         raise StackError(f"psql failed (exit {r.returncode}): {r.stderr.strip()}")
-    return r.stdout
+    return r
+
+
+def _psql(p: _Paths, port: int, sql: str | None = None, args: tuple = ()) -> str:
+    """Run SQL (or psql ``args``) as the superuser over the unix socket; its stdout."""
+    return _psql_run(p, port, sql, args).stdout
 
 
 def _postmaster(p: _Paths) -> tuple[int, int] | None:
@@ -810,11 +818,7 @@ class Stack:
         """As ``psql``, with the server's NOTICE messages too: (stdout, stderr). Tests read
         plans this way (auto_explain with ``auto_explain.log_level = notice``)."""
         p, _, ports = self._ctx()
-        r = subprocess.run(_psql_base(p, ports["pg"]) + ["-f", "-"], input=sql,
-                           capture_output=True, text=True,
-                           env={**_psql_env(), "PGOPTIONS": "-c client_min_messages=notice"})
-        if r.returncode != 0:
-            raise StackError(f"psql failed (exit {r.returncode}): {r.stderr.strip()}")
+        r = _psql_run(p, ports["pg"], sql, messages="notice")
         return r.stdout, r.stderr
 
     def reset(self) -> None:
