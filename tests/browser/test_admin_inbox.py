@@ -130,3 +130,18 @@ def test_waiting_longest_sort_puts_the_longest_wait_first(page, site):  # noqa: 
     rows = page.locator(".conv-row")
     expect(rows.nth(0).locator(".name")).to_have_text("Wendy Waiting", timeout=15_000)
     expect(rows.nth(1).locator(".name")).to_have_text("Walter Waiting")
+
+
+def test_a_full_name_shows_whole_in_the_inbox_row(page, site):  # noqa: F811
+    """At a laptop's width the person column leaves room for a usual full name beside its
+    platform badge and unread count (it was cut to "Gustavo Fern…" while the preview
+    column had room to spare)."""
+    sign_in(page, site)
+    visitor = site.visitor("Gustavo Fernández")
+    visitor.say("What are your opening hours?")
+    row = _row(page, "Gustavo Fernández")
+    expect(row.locator(".preview")).to_contain_text("open", timeout=15_000)
+    expect(row.locator(".unread")).to_be_visible()
+    name = row.locator(".name")
+    widths = name.evaluate("el => [el.scrollWidth, el.clientWidth]")
+    assert widths[0] <= widths[1], f"the name is cut: {widths[0]}px of text in {widths[1]}px"
