@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -32,12 +33,17 @@ if TYPE_CHECKING:
     from services.inbound_batch import InboundBatcher
     from services.spool import InboundSpool
 
+log = logging.getLogger(__name__)
+
 Clock = Callable[[], datetime]
 ANNOUNCE_EVERY_SECONDS = 1.0  # store.status while spooling: at most this often per process
 # Outbound messages this process saw settled (sent or beyond) that it remembers, newest kept:
 # Facebook's echo of each of our sends then costs no store read (see settled_send).
 SETTLED_SENDS_KEPT = 4096
 SETTLED = frozenset({"sent", "delivered", "read"})
+# An agent's message answers what waited for a human in its conversation; the newest this
+# many messages before it are read to announce those (see _publish_answered).
+ANSWERED_LOOKBACK = 100
 
 
 class DegradedAnswer(Protocol):
@@ -166,7 +172,27 @@ class ConversationTracker:
         self._publish_message("message.created", stored,
                               {"send_claimed": True} if send is not None else None)
         self._publish("conversation.updated", conversation)
+        if stored.sender_type == "agent":
+            self._publish_answered(stored)
         return stored, send
+
+    def _publish_answered(self, reply: Message) -> None:
+        """The store marks every message of the conversation that waited for a human as
+        answered in the agent's write (replied by the agent, at the reply's time): announce
+        them, or open pages go on showing them as waiting. One read of the newest messages,
+        made at an agent's pace; if it fails, the reply stands and pages see the marks when
+        they next read the conversation."""
+        try:
+            before = self.store.list_messages(reply.conversation_id, ANSWERED_LOOKBACK,
+                                              before=reply.id)
+        except StoreUnavailable:
+            log.warning("could not read the messages agent reply %s answered", reply.id)
+            return
+        for message in before:
+            if (message.requires_human and message.human_replied
+                    and message.replied_at == reply.created_at
+                    and message.replied_by == reply.sender_id):
+                self._publish_message("message.updated", message)
 
     # -- reads -----------------------------------------------------------------------
     def get(self, conversation_id: int) -> Conversation:

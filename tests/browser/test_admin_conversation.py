@@ -3,9 +3,12 @@ back, and messages containing HTML shown as text."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
+    ADMINS,
     open_conversation,
     sign_in,
     site,
@@ -74,6 +77,32 @@ def test_webchat_reply_is_sent_over_the_socket(page, site):  # noqa: F811
     _send(page, "Hello Sam!")
     reply = page.locator(".msg-agent", has_text="Hello Sam!")
     expect(reply.locator(".delivery")).to_have_text("sent", timeout=15_000)
+
+
+def test_a_reply_shows_what_it_answered_as_replied_in_every_open_page(page, site, browser):  # noqa: F811
+    """The agent's reply answers the message that asked for a person (the store marks it in
+    the same write): both admins' pages show it replied at once, with no reload."""
+    visitor = site.visitor("Wilma Waiting")
+    visitor.say("I want to talk to a real person please")
+    other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        sign_in(page, site, ADMINS[0])
+        sign_in(other, site, ADMINS[1])
+        open_conversation(page, site, visitor.conversation_id)
+        open_conversation(other, site, visitor.conversation_id)
+        for p in (page, other):
+            asked = p.locator(".msg-user").first
+            expect(asked).to_have_class(re.compile(r"\bflagged\b"), timeout=15_000)
+            expect(asked.locator(".act-replied")).to_be_visible()
+
+        _send(page, "Hi Wilma, I'm here.")
+        for p in (page, other):
+            asked = p.locator(".msg-user").first
+            expect(asked.locator(".flag")).to_have_text(f"replied by {ADMINS[0]}")
+            expect(asked).not_to_have_class(re.compile(r"\bflagged\b"))
+            expect(asked.locator(".act-replied")).to_be_hidden()
+    finally:
+        other.context.close()
 
 
 def test_take_over_and_hand_back_change_who_answers(page, site):  # noqa: F811

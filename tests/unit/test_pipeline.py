@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from services.assistant import BotReply, ResponderError
-from services.models import InboundMessage, OutboundMessage
+from services.models import InboundMessage, Message, OutboundMessage
 from services.outbox import SendError
 from services.runtime import build_services
 from tests.support.counting_store import CountingStore
@@ -130,6 +130,39 @@ def test_agent_reply_then_hand_back(make, clock):
     say(services, "what are your opening hours?")
     services.jobs.run_until_idle()
     assert len(contents(services, cid, "bot")) == 1
+
+
+def test_agent_reply_announces_the_messages_it_answered(make, clock):
+    """The store marks what waited for a human as answered in the agent's write; the
+    tracker announces each such message (open pages stop showing it as waiting), and
+    nothing else."""
+    services = make()
+    first = say(services, "talk to a human")
+    services.jobs.run_until_idle()
+    cid = first.conversation.id
+    second = say(services, "anyone there? I still want a real person")
+    services.tracker.mark_needs_human(second.message.id, "asked again")
+    other = say(services, "talk to a human", user="visitor-2")  # someone else waits on
+    assert other.conversation.id != cid
+    events = []
+    services.events.subscribe(events.append)
+    clock.advance(minutes=2)
+    reply = services.tracker.track_outbound(
+        OutboundMessage(conversation_id=cid, sender_type="agent", sender_id="ann@example.com",
+                        content="Ann here, how can I help?"))
+    updated = [e.data["message"] for e in events if e.name == "message.updated"]
+    assert sorted(m["id"] for m in updated) == sorted([first.message.id, second.message.id])
+    for m in map(Message.model_validate, updated):
+        assert m.human_replied and m.replied_by == "ann@example.com"
+        assert m.replied_at == reply.created_at
+
+    # A later reply answers nothing new, and announces nothing.
+    events.clear()
+    clock.advance(seconds=30)
+    services.tracker.track_outbound(
+        OutboundMessage(conversation_id=cid, sender_type="agent", sender_id="ann@example.com",
+                        content="Still there?"))
+    assert [e for e in events if e.name == "message.updated"] == []
 
 
 def test_responder_failure_flags_for_a_human_and_loses_nothing(make):

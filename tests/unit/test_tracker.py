@@ -58,7 +58,11 @@ def test_outbound_and_flags_publish_updates(services, captured_events, clock):
         OutboundMessage(conversation_id=conversation_id, sender_type="agent", content="Hi!", sender_id="ann")
     )
     assert reply.delivery_status == "pending"
-    assert names(captured_events) == ["message.created", "conversation.updated"]
+    # The reply answered the flagged message (the store marked it in the same write).
+    assert names(captured_events) == ["message.created", "conversation.updated",
+                                      "message.updated"]
+    answered = captured_events[2].data["message"]
+    assert answered["id"] == result.message.id and answered["human_replied"] is True
 
     captured_events.clear()
     services.tracker.mark_human_replied(result.message.id, "ann")
