@@ -11,8 +11,18 @@ from flask import Blueprint, abort, render_template
 from admin_app import get_services
 from admin_app.auth import current_user, page_login_required
 from admin_app.web import admin_pages
+from services.models import Conversation
 
 bp = admin_pages(Blueprint("pages", __name__))
+
+
+def person_name(conversation: Conversation) -> str:
+    """What to call a conversation's person: their name, else a short label from their
+    platform id (as ``personName`` in static/js/common.js, which keeps the page current)."""
+    if conversation.display_name:
+        return conversation.display_name
+    label = "Messenger user" if conversation.platform == "messenger" else "Visitor"
+    return f"{label} {conversation.external_user_id[-6:]}"
 
 
 @bp.get("/")
@@ -28,7 +38,8 @@ def conversation(conversation_id: int):
     if found is None:
         abort(404, f"There is no conversation {conversation_id}.")
     return render_template(
-        "conversation.html", page="conversation", user=current_user(), conversation=found
+        "conversation.html", page="conversation", user=current_user(), conversation=found,
+        person_name=person_name(found),
     )
 
 

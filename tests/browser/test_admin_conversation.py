@@ -99,6 +99,7 @@ def test_a_reply_shows_what_it_answered_as_replied_in_every_open_page(page, site
         for p in (page, other):
             asked = p.locator(".msg-user").first
             expect(asked.locator(".flag")).to_have_text(f"replied by {ADMINS[0]}")
+            expect(asked.locator(".flag")).to_have_class(re.compile(r"\banswered\b"))
             expect(asked).not_to_have_class(re.compile(r"\bflagged\b"))
             expect(asked.locator(".act-replied")).to_be_hidden()
     finally:

@@ -145,3 +145,24 @@ def test_a_full_name_shows_whole_in_the_inbox_row(page, site):  # noqa: F811
     name = row.locator(".name")
     widths = name.evaluate("el => [el.scrollWidth, el.clientWidth]")
     assert widths[0] <= widths[1], f"the name is cut: {widths[0]}px of text in {widths[1]}px"
+
+
+def test_a_person_with_no_name_gets_a_short_label(page, site):  # noqa: F811
+    """A web-chat visitor who gave no name is "Visitor" and the end of their id (the whole
+    random id was the title), in the inbox, the conversation page and its title; the Person
+    card keeps the whole id."""
+    visitor = site.visitor(None)
+    visitor.say("hello")
+    sign_in(page, site)
+    found = page.evaluate(
+        "id => fetch(`/admin/conversations/${id}?limit=1`).then(r => r.json())",
+        visitor.conversation_id)
+    external_id = found["conversation"]["external_user_id"]
+    label = f"Visitor {external_id[-6:]}"
+    expect(_row(page, label)).to_be_visible()
+    expect(page.locator(".conv-row .name", has_text=external_id)).to_have_count(0)
+    open_conversation(page, site, visitor.conversation_id)
+    expect(page.locator("#c-name")).to_have_text(label)
+    expect(page).to_have_title(f"{label} · Switchboard")
+    expect(page.locator(".msg-user .who").first).to_have_text(label)
+    expect(page.locator("aside.side")).to_contain_text(external_id)

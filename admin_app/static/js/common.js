@@ -63,6 +63,14 @@ export function platformBadge(node, platform) {
   node.textContent = PLATFORMS[platform] || platform;
   node.className = `platform-badge platform-${platform}`;
 }
+/** What to call a conversation's person: their name, else a short label from their platform
+ * id (the full id is on the conversation page's Person card). */
+export function personName(c) {
+  if (c.display_name) return c.display_name;
+  const label = c.platform === "messenger" ? "Messenger user" : "Visitor";
+  const id = c.external_user_id || "";
+  return id ? `${label} ${id.slice(-6)}` : label;
+}
 export function statusBadge(node, status) {
   node.textContent = status;
   node.className = `status-badge status-${status}`;

@@ -1,7 +1,7 @@
 // One conversation: the live message stream, replies with their delivery state, handling.
 import {
-  api, clockTime, connectLive, duration, el, handledText, loadUsers, me, platformBadge,
-  statusBadge, toast, userName,
+  api, clockTime, connectLive, duration, el, handledText, loadUsers, me, personName,
+  platformBadge, statusBadge, toast, userName,
 } from "./common.js";
 
 const conversationId = Number(document.body.dataset.conversationId);
@@ -23,8 +23,8 @@ let socket = null;
 // -- header and side panel ------------------------------------------------------------------
 function renderConversation() {
   const c = conversation;
-  $("c-name").textContent = c.display_name || c.external_user_id;
-  document.title = `${c.display_name || "Conversation"} · Switchboard`;
+  $("c-name").textContent = personName(c);
+  document.title = `${personName(c)} · Switchboard`;
   platformBadge($("c-platform"), c.platform);
   statusBadge($("c-status"), c.status);
   const handled = $("c-handled");
@@ -94,7 +94,7 @@ function renderFacts() {
 
 // -- messages ----------------------------------------------------------------------------
 function senderLabel(m) {
-  if (m.sender_type === "user") return conversation?.display_name || "User";
+  if (m.sender_type === "user") return conversation ? personName(conversation) : "User";
   if (m.sender_type === "bot") return "Bot";
   if (m.sender_type === "agent") return m.sender_id === me.email ? "You" : m.sender_id || "Agent";
   return "System";
@@ -147,6 +147,7 @@ function renderMessage(m) {
   const flag = node.querySelector(".flag");
   if (m.requires_human) {
     flag.hidden = false;
+    flag.classList.toggle("answered", Boolean(m.human_replied));
     flag.textContent = m.human_replied
       ? `replied by ${m.replied_by || "a human"}`
       : `needs human${m.human_reason ? `: ${m.human_reason}` : ""}`;
@@ -337,7 +338,7 @@ function onTyping(data) {
   if (!data.typing) return showTyping(null);
   const who = data.sender_type === "agent"
     ? (data.name || userName(data.user_id))
-    : (conversation?.display_name || "The person");
+    : (conversation ? personName(conversation) : "The person");
   showTyping(`${who} is typing…`);
 }
 

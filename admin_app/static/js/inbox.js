@@ -1,6 +1,6 @@
 // The inbox: a filtered, sorted, paginated list of conversations that updates itself live.
 import {
-  api, beep, connectLive, handledText, loadUsers, me, platformBadge, refreshTimes,
+  api, beep, connectLive, handledText, loadUsers, me, personName, platformBadge, refreshTimes,
   setWaitingCount, statusBadge, timeAgo, toast,
 } from "./common.js";
 
@@ -84,7 +84,7 @@ function renderRow(c) {
   row.dataset.id = String(c.id);
   row.classList.toggle("needs-human", c.needs_human);
   platformBadge(row.querySelector(".platform-badge"), c.platform);
-  row.querySelector(".name").textContent = c.display_name || c.external_user_id;
+  row.querySelector(".name").textContent = personName(c);
   const count = unread(c);
   const unreadNode = row.querySelector(".unread");
   unreadNode.hidden = count === 0;
@@ -206,7 +206,7 @@ function onConversation({ conversation: c }) {
 }
 
 function alertNeedsHuman(c) {
-  const name = c.display_name || c.external_user_id;
+  const name = personName(c);
   const reason = c.human_reason || "flagged for a human";
   const open = () => window.location.assign(`/conversations/${c.id}`);
   toast(`${name} needs a human`, reason, { alert: true, onClick: open });
