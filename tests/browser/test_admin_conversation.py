@@ -12,6 +12,7 @@ from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
     open_conversation,
     sign_in,
     site,
+    two_admins_on,
 )
 
 XSS = "<img src=x onerror=window.__pwned=1>"
@@ -84,12 +85,7 @@ def test_a_reply_shows_what_it_answered_as_replied_in_every_open_page(page, site
     the same write): both admins' pages show it replied at once, with no reload."""
     visitor = site.visitor("Wilma Waiting")
     visitor.say("I want to talk to a real person please")
-    other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    try:
-        sign_in(page, site, ADMINS[0])
-        sign_in(other, site, ADMINS[1])
-        open_conversation(page, site, visitor.conversation_id)
-        open_conversation(other, site, visitor.conversation_id)
+    with two_admins_on(page, browser, site, visitor.conversation_id) as other:
         for p in (page, other):
             asked = p.locator(".msg-user").first
             expect(asked).to_have_class(re.compile(r"\bflagged\b"), timeout=15_000)
@@ -102,8 +98,6 @@ def test_a_reply_shows_what_it_answered_as_replied_in_every_open_page(page, site
             expect(asked.locator(".flag")).to_have_class(re.compile(r"\banswered\b"))
             expect(asked).not_to_have_class(re.compile(r"\bflagged\b"))
             expect(asked.locator(".act-replied")).to_be_hidden()
-    finally:
-        other.context.close()
 
 
 def test_take_over_and_hand_back_change_who_answers(page, site):  # noqa: F811

@@ -13,6 +13,7 @@ from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
     screenshot,
     sign_in,
     site,
+    two_admins_on,
 )
 
 
@@ -61,13 +62,7 @@ def test_inbox_updates_live_while_messages_arrive(page, site):  # noqa: F811
 def test_a_flag_set_in_one_browser_appears_in_another(page, site, browser):  # noqa: F811
     visitor = site.visitor("Fiona Flag")
     visitor.say("What are your opening hours?")  # the bot knows this one: no flag
-    conversation_id = visitor.conversation_id
-    other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    try:
-        sign_in(page, site, ADMINS[0])
-        sign_in(other, site, ADMINS[1])
-        open_conversation(page, site, conversation_id)
-        open_conversation(other, site, conversation_id)
+    with two_admins_on(page, browser, site, visitor.conversation_id) as other:
         expect(other.locator(".msg-bot")).to_have_count(1, timeout=15_000)
         theirs = other.locator(".msg-user").first
         expect(theirs).not_to_have_class(re.compile(r"\bflagged\b"))
@@ -84,25 +79,16 @@ def test_a_flag_set_in_one_browser_appears_in_another(page, site, browser):  # n
             f"replied by {ADMINS[1]}")
         expect(page.locator("#c-needs-human")).to_be_hidden()
         screenshot(other, "test_a_flag_set_in_one_browser_appears_in_another_second_admin")
-    finally:
-        other.context.close()
 
 
 def test_typing_shows_in_the_other_admins_browser(page, site, browser):  # noqa: F811
     visitor = site.visitor("Tina Typing")
     visitor.say("hi")
-    other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    try:
-        sign_in(page, site, ADMINS[0])
-        sign_in(other, site, ADMINS[1])
-        open_conversation(page, site, visitor.conversation_id)
-        open_conversation(other, site, visitor.conversation_id)
+    with two_admins_on(page, browser, site, visitor.conversation_id) as other:
         page.fill("#reply-text", "Let me check that for y")
         page.locator("#reply-text").press("o")
         expect(other.locator("#typing")).to_have_text(f"{ADMINS[0]} is typing…")
         expect(page.locator("#typing")).to_be_hidden()  # not one's own typing
-    finally:
-        other.context.close()
 
 
 def test_inbox_catches_up_after_the_socket_reconnects(page, site):  # noqa: F811

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,21 @@ def open_conversation(page, site: AdminSite, conversation_id: int) -> None:
     page.goto(f"{site.url}/conversations/{conversation_id}")
     page.wait_for_selector("body[data-ready=conversation]")
     page.wait_for_selector("#live-status[data-state=connected]")
+
+
+@contextmanager
+def two_admins_on(page, browser, site: AdminSite, conversation_id: int):
+    """``page`` signed in as the first admin and a second browser as the other, both on the
+    conversation page; yields the second page (closed after)."""
+    other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        sign_in(page, site, ADMINS[0])
+        sign_in(other, site, ADMINS[1])
+        open_conversation(page, site, conversation_id)
+        open_conversation(other, site, conversation_id)
+        yield other
+    finally:
+        other.context.close()
 
 
 def screenshot(page, name: str) -> None:
