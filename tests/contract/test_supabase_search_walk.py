@@ -22,8 +22,9 @@ SEARCHES = ["orders and", "Person 42", "PERSON 7", "bulk-42-", "bulk-9", "zz-non
             "ß", "%", "_1", "message bulk-1"]
 FILTERS = [{}, {"status": "closed"}, {"sort": "priority"}, {"sort": "waiting"},
            {"platform": "webchat"}]
-CONVERSATION_SCANS = ("select idx_scan from pg_stat_user_indexes"
-                      " where indexrelname = 'messages_conversation_idx';")
+AUTO_EXPLAIN = ("load 'auto_explain';\nset auto_explain.log_min_duration = 0;\n"
+                "set auto_explain.log_nested_statements = on;\n"
+                "set auto_explain.log_level = notice;\n")
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +36,15 @@ def loaded(supabase_stack):
 
 
 def _call(stack, walk_after: int | None, filters: dict, limit: int, cursor: dict | None = None):
-    """One call in its own session (the setting at ``walk_after``, or unset): its rows and
-    the scans of messages_conversation_idx it made."""
+    """One call in its own session (the setting at ``walk_after``, or unset): its rows, and
+    how many nodes of its plans (auto_explain's, this session's only) read
+    messages_conversation_idx."""
     args = json.dumps(filters).replace("'", "''")
     cursor_sql = "null" if cursor is None else "'" + json.dumps(cursor) + "'"
     setting = "" if walk_after is None else f"set switchboard.search_walk_after = {walk_after};\n"
-    out = stack.psql(
-        "set stats_fetch_consistency = none;\n" + setting + CONVERSATION_SCANS + "\n"
-        f"select list_conversations('{args}', {limit}, {cursor_sql});\n"
-        "select pg_stat_force_next_flush();\n" + CONVERSATION_SCANS)
-    lines = [line for line in out.split("\n") if line.strip()]
-    return json.loads(lines[1]), int(lines[-1]) - int(lines[0])
+    out, notices = stack.psql_notices(
+        AUTO_EXPLAIN + setting + f"select list_conversations('{args}', {limit}, {cursor_sql});\n")
+    return json.loads(out.strip()), notices.count("messages_conversation_idx")
 
 
 def _pages(stack, walk_after: int, search: str, filters: dict, limit: int = 7, most: int = 4):
@@ -81,9 +80,7 @@ def _page_plan(stack, walk_after: int | None, search: str) -> tuple[int, str]:
     setting = "" if walk_after is None else f"set switchboard.search_walk_after = {walk_after};\n"
     args = json.dumps({"search": search}).replace("'", "''")
     out, notices = stack.psql_notices(
-        "load 'auto_explain';\nset auto_explain.log_min_duration = 0;\n"
-        "set auto_explain.log_nested_statements = on;\nset auto_explain.log_level = notice;\n"
-        + setting + f"select jsonb_array_length(list_conversations('{args}', 50));\n")
+        AUTO_EXPLAIN + setting + f"select jsonb_array_length(list_conversations('{args}', 50));\n")
     plans = [plan for plan in notices.split("NOTICE:") if "conversations_last_activity_idx"
              in plan or "from conversations c" in plan]
     assert len(plans) == 1, notices[-3000:]  # the page query (the count reads no such thing)
