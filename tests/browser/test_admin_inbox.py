@@ -152,3 +152,27 @@ def test_a_person_with_no_name_gets_a_short_label(page, site):  # noqa: F811
     expect(page).to_have_title(f"{label} · Switchboard")
     expect(page.locator(".msg-user .who").first).to_have_text(label)
     expect(page.locator("aside.side")).to_contain_text(external_id)
+
+
+def test_a_burst_of_escalations_shows_at_most_three_toasts(page, site):  # noqa: F811
+    """Five people asking for a person at once must not bury the page under five alerts: the
+    newest three show, and a conversation's new alert replaces its old one."""
+    sign_in(page, site)
+    waiting = page.locator("#nav-waiting")
+    before = int(waiting.text_content() or 0) if waiting.is_visible() else 0
+    for person in [site.messenger_user() for _ in range(5)]:
+        person.say("I want to talk to a human agent")
+    expect(waiting).to_have_text(str(before + 5), timeout=15_000)
+    # The alert comes with the count (same event), and alerts last 7 s: all five arrived
+    # within that, so the old page showed five here.
+    shown = page.locator(".toast-alert").count()
+    assert 1 <= shown <= 3, shown
+
+    # One toast per key: a second alert for the same conversation replaces the first.
+    page.evaluate("""() => import("/static/js/common.js").then(({ toast }) => {
+        document.getElementById("toasts").replaceChildren();
+        toast("first", "", { key: "conv-1" });
+        toast("other", "", { key: "conv-2" });
+        toast("again", "", { key: "conv-1" });
+    })""")
+    expect(page.locator(".toast strong")).to_have_text(["other", "again"])

@@ -15,6 +15,10 @@ def _card(page, key):
     return page.locator(f".stat-card[data-key={key}] .value")
 
 
+def _hint(page, key):
+    return page.locator(f".stat-card[data-key={key}] .hint")
+
+
 def test_stats_charts_render_with_data_and_update_live(page, site):  # noqa: F811
     site.visitor("Stella Stats").say("What are your opening hours?")
     site.messenger_user().say("I want to speak to a human")
@@ -23,6 +27,10 @@ def test_stats_charts_render_with_data_and_update_live(page, site):  # noqa: F81
     page.wait_for_selector("body[data-ready=stats]")
     expect(_card(page, "total_conversations")).to_have_text("2")
     expect(page.locator("#platforms tbody tr")).to_have_count(2)
+    # The rates say what they count, so two that look alike can be told apart.
+    expect(_hint(page, "escalation_rate")).to_have_text("1 conversation flagged for a human")
+    expect(_hint(page, "handoff_rate")).to_have_text("1 conversation a person took part in")
+    expect(_hint(page, "bot_resolved_rate")).to_have_text("0 closed conversations with no person")
 
     charts = page.evaluate("""() => Object.fromEntries(
         Object.entries(window.__statsCharts).map(([id, chart]) => {
@@ -66,3 +74,28 @@ def test_export_downloads_csv_and_json(page, site):  # noqa: F811
     body = json.loads(open(info.value.path(), encoding="utf-8").read())
     names = {c["display_name"] for c in body["conversations"]}
     assert "Erin Export" in names
+
+
+def test_every_page_fits_a_phone_screen(page, site):  # noqa: F811
+    """At a phone's width no page is wider than the screen (a wide table scrolls inside its
+    panel), and the stats cards sit two to a row."""
+    visitor = site.visitor("Pia Phone")
+    visitor.say("I want to speak to a human")
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, site)
+    for path, ready in [("/", "inbox"), ("/stats", "stats"),
+                        (f"/conversations/{visitor.conversation_id}", "conversation"),
+                        ("/settings", None)]:
+        page.goto(site.url + path)
+        if ready:
+            page.wait_for_selector(f"body[data-ready={ready}]")
+        if ready == "stats":
+            expect(page.locator("#platforms tbody tr")).not_to_have_count(0)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide on a 390 px screen"
+    page.goto(site.url + "/stats")
+    page.wait_for_selector("body[data-ready=stats]")
+    lefts = page.evaluate(
+        "[...document.querySelectorAll('.stat-card')].slice(0, 4)"
+        ".map(c => Math.round(c.getBoundingClientRect().left))")
+    assert lefts[0] == lefts[2] and lefts[1] == lefts[3] and lefts[0] < lefts[1], lefts

@@ -132,16 +132,28 @@ export function refreshTimes() {
 }
 setInterval(refreshTimes, 30_000);
 
-export function toast(title, text, { alert = false, onClick, timeout = 7000 } = {}) {
+/** At most this many toasts show at once: a busy minute must not bury the page under them. */
+export const MAX_TOASTS = 3;
+
+/**
+ * A short notice in the corner. A toast with a `key` replaces the one showing with the same
+ * key (one per conversation, not one per event); past MAX_TOASTS the oldest goes.
+ */
+export function toast(title, text, { alert = false, onClick, timeout = 7000, key } = {}) {
   const box = document.getElementById("toasts");
   if (!box) return;
+  if (key !== undefined) {
+    for (const old of box.children) if (old.dataset.key === String(key)) old.remove();
+  }
   const node = el("div", { className: "toast" + (alert ? " toast-alert" : ""), role: "status" },
     el("strong", { text: title }), text ? el("span", { text }) : null);
+  if (key !== undefined) node.dataset.key = String(key);
   node.addEventListener("click", () => {
     node.remove();
     onClick?.();
   });
   box.append(node);
+  while (box.children.length > MAX_TOASTS) box.firstElementChild.remove();
   setTimeout(() => node.remove(), timeout);
 }
 

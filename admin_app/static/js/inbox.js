@@ -209,7 +209,7 @@ function alertNeedsHuman(c) {
   const name = personName(c);
   const reason = c.human_reason || "flagged for a human";
   const open = () => window.location.assign(`/conversations/${c.id}`);
-  toast(`${name} needs a human`, reason, { alert: true, onClick: open });
+  toast(`${name} needs a human`, reason, { alert: true, onClick: open, key: `conv-${c.id}` });
   if (soundOption.checked) beep();
   if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
     const note = new Notification(`${name} needs a human`, { body: reason, tag: `conv-${c.id}` });

@@ -6,25 +6,40 @@ const platformRows = document.querySelector("#platforms tbody");
 const stamp = document.getElementById("stats-time");
 
 const pct = (x) => `${(100 * (x || 0)).toFixed(1)} %`;
+const count = (n) => (n || 0).toLocaleString();
+const plural = (n, one, many) => `${count(n)} ${n === 1 ? one : many}`;
+// key, label, value, [alert when], [hint: what the figure counts, so two rates that look
+// alike can be told apart]
 const CARDS = [
-  ["total_conversations", "Conversations", (s) => s.total_conversations.toLocaleString()],
-  ["active_conversations", "Active conversations", (s) => s.active_conversations.toLocaleString()],
-  ["total_messages", "Messages", (s) => s.total_messages.toLocaleString()],
-  ["messages_requiring_human", "Messages needing a human", (s) => s.messages_requiring_human.toLocaleString(), (s) => s.messages_requiring_human > 0],
-  ["conversations_needing_human", "Waiting for a human now", (s) => s.conversations_needing_human.toLocaleString(), (s) => s.conversations_needing_human > 0],
-  ["escalation_rate", "Escalation rate", (s) => pct(s.escalation_rate)],
-  ["handoff_rate", "Handoff rate", (s) => pct(s.handoff_rate)],
-  ["bot_resolved_rate", "Resolved by the bot", (s) => pct(s.bot_resolved_rate)],
-  ["avg_messages_per_conversation", "Messages per conversation", (s) => (s.avg_messages_per_conversation || 0).toFixed(1)],
-  ["avg_first_human_response_seconds", "First human reply (avg)", (s) => duration(s.avg_first_human_response_seconds)],
-  ["median_first_human_response_seconds", "First human reply (median)", (s) => duration(s.median_first_human_response_seconds)],
+  { key: "total_conversations", label: "Conversations", value: (s) => count(s.total_conversations) },
+  { key: "active_conversations", label: "Active conversations", value: (s) => count(s.active_conversations) },
+  { key: "total_messages", label: "Messages", value: (s) => count(s.total_messages) },
+  { key: "messages_requiring_human", label: "Messages needing a human",
+    value: (s) => count(s.messages_requiring_human), alert: (s) => s.messages_requiring_human > 0,
+    hint: () => "flagged and not yet answered" },
+  { key: "conversations_needing_human", label: "Waiting for a human now",
+    value: (s) => count(s.conversations_needing_human), alert: (s) => s.conversations_needing_human > 0,
+    hint: () => "conversations" },
+  { key: "escalation_rate", label: "Escalation rate", value: (s) => pct(s.escalation_rate),
+    hint: (s) => `${plural(s.escalated_conversations, "conversation", "conversations")} flagged for a human` },
+  { key: "handoff_rate", label: "Handoff rate", value: (s) => pct(s.handoff_rate),
+    hint: (s) => `${plural(s.handed_to_human_conversations, "conversation", "conversations")} a person took part in` },
+  { key: "bot_resolved_rate", label: "Resolved by the bot", value: (s) => pct(s.bot_resolved_rate),
+    hint: (s) => `${plural(s.bot_resolved_conversations, "closed conversation", "closed conversations")} with no person` },
+  { key: "avg_messages_per_conversation", label: "Messages per conversation",
+    value: (s) => (s.avg_messages_per_conversation || 0).toFixed(1) },
+  { key: "avg_first_human_response_seconds", label: "First human reply (avg)",
+    value: (s) => duration(s.avg_first_human_response_seconds), hint: () => "from the escalation" },
+  { key: "median_first_human_response_seconds", label: "First human reply (median)",
+    value: (s) => duration(s.median_first_human_response_seconds), hint: () => "from the escalation" },
 ];
 
 function renderCards(s) {
-  cards.replaceChildren(...CARDS.map(([key, label, value, alert]) =>
+  cards.replaceChildren(...CARDS.map(({ key, label, value, alert, hint }) =>
     el("div", { className: "stat-card" + (alert && alert(s) ? " alert" : ""), dataset: { key } },
       el("div", { className: "label", text: label }),
-      el("div", { className: "value", text: value(s) }))));
+      el("div", { className: "value", text: value(s) }),
+      hint ? el("div", { className: "hint", text: hint(s) }) : null)));
 }
 
 function renderPlatforms(s) {
