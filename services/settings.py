@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     escalation_phrases: list[str] = [
         "talk to a human", "speak to a human", "real person", "human agent", "agent",
         "speak to someone", "customer service", "representative", "operator",
+        # The widget says "person" ("Talk to a person"), so visitors write it too.
+        "talk to a person", "speak to a person", "talk with a person", "speak with a person",
+        "talk with a human", "speak with a human", "talk to someone", "talk to somebody",
+        "speak to somebody", "real human", "live person",
         "parler à un humain", "hablar con una persona", "mit einem menschen",
     ]
     frustration_markers: list[str] = [

@@ -46,6 +46,10 @@ MARKERS = DEFAULTS["frustration_markers"].default
         "Quiero HABLAR con una persona",
         "Kann ich mit einem Menschen sprechen?",
         "ａｇｅｎｔ please",  # full-width letters are normalised
+        "I want to talk to a person",  # the widget's own word
+        "can I speak with a human?",
+        "let me talk to someone",
+        "is there a real human there",
     ],
 )
 def test_explicit_requests_for_a_person(text):
@@ -54,7 +58,8 @@ def test_explicit_requests_for_a_person(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["this reagent is bad", "agentic workflows", "humane", "I'm a person", "where is my order", ""],
+    ["this reagent is bad", "agentic workflows", "humane", "I'm a person", "where is my order", "",
+     "someone ordered this for me", "a personal gift"],
 )
 def test_words_that_only_contain_a_phrase_do_not_count(text):
     assert not asks_for_human(text, PHRASES)
