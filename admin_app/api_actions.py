@@ -41,8 +41,9 @@ def users():
 def reply(conversation_id: int):
     """An agent's reply: stored ``pending``, sent by the worker through the channel.
 
-    Replying also takes the conversation over from the bot (assigned to the replying
-    agent if nobody has it), so the bot does not talk over the person.
+    Replying also takes the conversation over from the bot, so the bot does not talk over
+    the person, and assigns it to the replying agent if nobody has it (an escalation hands
+    it to humans with nobody assigned: whoever answers first gets it).
     """
     body = _body(ReplyBody)
     user = current_user()
@@ -50,7 +51,7 @@ def reply(conversation_id: int):
     conversation = tracker.get(conversation_id)
     if conversation.status == "closed":
         raise Conflict("the conversation is closed: reopen it to reply")
-    if conversation.handled_by != "human":
+    if conversation.handled_by != "human" or conversation.assigned_to is None:
         assignee = conversation.assigned_to or user.id
         conversation, _ = tracker.set_handling(conversation_id, "human", assignee)
     message = tracker.track_outbound(

@@ -92,6 +92,24 @@ def test_reply_is_stored_pending_then_sent_by_the_worker(client, services, make_
     assert services.tracker.get_message(message["id"]).delivery_status == "sent"
 
 
+def test_first_reply_to_an_escalated_conversation_assigns_the_replier(client, services,
+                                                                      make_token, sender):
+    """An escalation hands the conversation to humans with nobody assigned; whoever answers
+    first gets it (so "Mine" and "Unassigned" stay true). An assignee is never replaced."""
+    ann = make_token("ann@example.com")
+    bob = make_token("bob@example.com")
+    waiting = track(services, user="visitor-a").conversation
+    services.tracker.set_handling(waiting.id, "human")  # what an escalation does
+    assert services.tracker.get(waiting.id).assigned_to is None
+    client.post(f"/admin/conversations/{waiting.id}/messages", json={"content": "Ann here"},
+                headers=ann)
+    ann_id = services.store.get_user_by_email("ann@example.com").id
+    assert services.tracker.get(waiting.id).assigned_to == ann_id
+    client.post(f"/admin/conversations/{waiting.id}/messages", json={"content": "Bob too"},
+                headers=bob)
+    assert services.tracker.get(waiting.id).assigned_to == ann_id
+
+
 @pytest.mark.parametrize("body", [{}, {"content": "   "}, {"content": "x" * 4001}, []])
 def test_bad_replies_are_400(client, services, make_token, body):
     conversation = track(services).conversation
