@@ -98,6 +98,14 @@ def test_a_reply_shows_what_it_answered_as_replied_in_every_open_page(page, site
             expect(asked.locator(".flag")).to_have_class(re.compile(r"\banswered\b"))
             expect(asked).not_to_have_class(re.compile(r"\bflagged\b"))
             expect(asked.locator(".act-replied")).to_be_hidden()
+            # Only the person's and the bot's messages offer "Flag for a human".
+            expect(p.locator(".msg-agent")).to_have_count(1)
+            expect(p.locator(".msg-agent .act-flag")).to_be_hidden()
+            expect(p.locator(".msg-system")).to_have_count(1)  # "I'm passing you to a person…"
+            expect(p.locator(".msg-system .act-flag")).to_be_hidden()
+            expect(asked.locator(".act-flag")).to_be_visible()
+        # The escalation left it with nobody; the one who answered has it now.
+        expect(page.locator("#c-handled")).to_have_text("handled by human · you")
 
 
 def test_take_over_and_hand_back_change_who_answers(page, site):  # noqa: F811

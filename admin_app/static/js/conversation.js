@@ -166,7 +166,10 @@ function renderMessage(m) {
     error.textContent = m.delivery_error || "not delivered";
   }
   const flagButton = node.querySelector(".act-flag");
-  flagButton.hidden = m.requires_human && !m.human_replied;
+  // The person's messages and the bot's answers can need a human; a team member's reply or
+  // a system notice cannot.
+  flagButton.hidden = (m.requires_human && !m.human_replied) ||
+    m.sender_type === "agent" || m.sender_type === "system";
   flagButton.addEventListener("click", () => act(`/admin/messages/${m.id}/mark-human`, {}));
   const repliedButton = node.querySelector(".act-replied");
   repliedButton.hidden = !(m.requires_human && !m.human_replied);
