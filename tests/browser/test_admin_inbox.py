@@ -176,3 +176,22 @@ def test_a_burst_of_escalations_shows_at_most_three_toasts(page, site):  # noqa:
         toast("again", "", { key: "conv-1" });
     })""")
     expect(page.locator(".toast strong")).to_have_text(["other", "again"])
+
+
+def test_an_empty_list_says_a_filter_hides_everything_and_clears_it(page, site):  # noqa: F811
+    site.visitor("Edda Empty").say("What are your opening hours?")
+    sign_in(page, site)
+    expect(_row(page, "Edda Empty")).to_be_visible()
+    expect(page.locator("#empty")).to_be_hidden()
+    page.select_option("#f-platform", "messenger")
+    page.check("#f-unassigned")
+    page.fill("#f-search", "no one wrote this zqxj")
+    expect(page.locator(".conv-row")).to_have_count(0)
+    expect(page.locator("#empty-filtered")).to_be_visible()
+    expect(page.locator("#empty-none")).to_be_hidden()
+    page.click("#clear-filters")
+    expect(_row(page, "Edda Empty")).to_be_visible()
+    expect(page.locator("#empty")).to_be_hidden()
+    expect(page.locator("#f-search")).to_have_value("")
+    expect(page.locator("#f-platform")).to_have_value("")
+    expect(page.locator("#f-unassigned")).not_to_be_checked()

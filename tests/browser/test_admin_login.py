@@ -23,6 +23,10 @@ def test_wrong_password_then_login_then_logout(page, site):  # noqa: F811
     page.wait_for_selector("body[data-ready=inbox]")
     expect(page.locator("#live-status")).to_have_attribute("data-state", "connected")
     expect(page.locator(".whoami")).to_have_text(ADMINS[0])
+    # A first sign-in, before anyone wrote: the inbox says how conversations arrive.
+    expect(page.locator("#empty-none")).to_be_visible()
+    expect(page.locator("#empty-none a")).to_have_attribute("href", "/chat/demo")
+    expect(page.locator("#empty-filtered")).to_be_hidden()
 
     page.click("#logout")
     expect(page).to_have_url(site.url + "/login")

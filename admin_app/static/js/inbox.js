@@ -9,6 +9,8 @@ const list = document.getElementById("conv-list");
 const rowTemplate = document.getElementById("row-template");
 const loadMoreButton = document.getElementById("load-more");
 const emptyNote = document.getElementById("empty");
+const emptyFiltered = document.getElementById("empty-filtered");
+const emptyNone = document.getElementById("empty-none");
 const f = {
   search: document.getElementById("f-search"),
   status: document.getElementById("f-status"),
@@ -39,6 +41,12 @@ function query() {
   if (f.mine.checked) params.set("assigned_to", String(me.id));
   if (f.unassigned.checked) params.set("unassigned", "true");
   return params;
+}
+
+/** Whether any filter narrows the list (an empty list then says so, not "none yet"). */
+function filtering() {
+  return Boolean(f.search.value.trim() || f.status.value || f.platform.value ||
+    f.needsHuman.checked || f.mine.checked || f.unassigned.checked);
 }
 
 /** Whether a conversation pushed over the socket belongs in the current list. */
@@ -127,6 +135,8 @@ function render(flashId = null) {
   list.append(...rows);
   if (flashId) setTimeout(() => list.querySelector(`.conv-row[data-id="${flashId}"]`)?.classList.remove("flash-new"), 2500);
   emptyNote.hidden = conversations.size > 0;
+  emptyFiltered.hidden = !filtering();
+  emptyNone.hidden = filtering();
   loadMoreButton.hidden = !nextCursor;
 }
 
@@ -245,6 +255,14 @@ document.getElementById("filters").addEventListener("submit", (e) => {
   load();
 });
 loadMoreButton.addEventListener("click", () => load({ more: true }));
+document.getElementById("clear-filters").addEventListener("click", () => {
+  f.search.value = "";
+  f.status.value = "";
+  f.platform.value = "";
+  f.needsHuman.checked = f.mine.checked = f.unassigned.checked = false;
+  pinned.length = 0;
+  load();
+});
 
 soundOption.checked = localStorage.getItem("sb.sound") === "1";
 soundOption.addEventListener("change", () => {
