@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from services.errors import StoreUnavailable
 from services.models import InboundMessage, OutboundMessage, utc
+from services.store.sqlite_db import enable_wal
 
 if TYPE_CHECKING:
     from services.tracking import ConversationTracker
@@ -102,7 +103,7 @@ class InboundSpool:
 
     def _connect(self) -> "_Closing":
         db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
+        enable_wal(db, self.busy_timeout)
         # FULL: a committed append survives a power cut, not only a crash of the process.
         db.execute("PRAGMA synchronous=FULL")
         return _Closing(db)

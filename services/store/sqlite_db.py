@@ -12,8 +12,10 @@ failing or deadlocking. In WAL mode readers never block writers.
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +31,26 @@ BUSY_TIMEOUT_MS = 10_000
 # are in use at a time; threads (the dev server, tests) may read side by side with more.
 POOL_SIZE = 8
 _SCHEMA_FILE = Path(__file__).with_name("sqlite_schema.sql")
+
+
+def enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Put the file in WAL mode (the mode is kept in the file; on a file already in WAL this
+    changes nothing).
+
+    Turning a new file to WAL needs it to itself, and SQLite answers "database is locked" at
+    once, without waiting on ``busy_timeout``, while another connection holds it: several
+    processes starting together on one new file (a deployment's units, a test cluster) failed
+    to boot that way. So this retries, a few milliseconds apart, for up to ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.002 + random.random() * 0.008)
 
 
 def ts(value: datetime) -> str:
@@ -161,7 +183,7 @@ class SqliteDatabase:
         )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        enable_wal(conn, BUSY_TIMEOUT_MS / 1000)
         conn.execute("PRAGMA synchronous = FULL")  # an acknowledged message survives power loss
         conn.execute("PRAGMA foreign_keys = ON")
         register_functions(conn)
