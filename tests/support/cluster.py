@@ -130,6 +130,9 @@ class Cluster:
         for t in threads:
             t.join()
         if errors:
+            # The ones that did start go too: left running, they would claim the next run's
+            # jobs from the shared store (a benchmark saw 20 of 100 replies go missing so).
+            self.stop_apps()
             raise errors[0]
         if nginx:
             self.nginx = NginxProxy([f"127.0.0.1:{a.port}" for a in self.apps],
