@@ -57,7 +57,7 @@ def site(tmp_path_factory):
         "ADMIN_STATS_INTERVAL_SECONDS": "1",
         "CHAT_SESSION_RATE_LIMIT": "1000/minute",
         # A module's tests sign in more than the default 10 times a minute, from one address
-        # and mostly as one account (the limit itself is tested in tests/integration).
+        # and mostly as one account (the limit itself: tests/unit/test_admin_auth.py).
         "LOGIN_RATE_LIMIT": "1000 per minute",
     }
     server = LiveServer(env, log_path=tmp / "server.log").start()
