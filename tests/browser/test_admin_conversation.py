@@ -91,7 +91,16 @@ def test_a_reply_shows_what_it_answered_as_replied_in_every_open_page(page, site
             expect(asked).to_have_class(re.compile(r"\bflagged\b"), timeout=15_000)
             expect(asked.locator(".act-replied")).to_be_visible()
 
+        # The nav's waiting count shows here too, and goes down once she is answered.
+        badge = page.locator("#nav-waiting")
+        expect(badge).to_be_visible()
+        waiting = int(badge.text_content())
+        expect(page).to_have_title("Wilma Waiting · Switchboard")  # the count is not in it
         _send(page, "Hi Wilma, I'm here.")
+        if waiting > 1:
+            expect(badge).to_have_text(str(waiting - 1))
+        else:
+            expect(badge).to_be_hidden()
         for p in (page, other):
             asked = p.locator(".msg-user").first
             expect(asked.locator(".flag")).to_have_text(f"replied by {ADMINS[0]}")

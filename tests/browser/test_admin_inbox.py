@@ -167,6 +167,15 @@ def test_a_burst_of_escalations_shows_at_most_three_toasts(page, site):  # noqa:
     # within that, so the old page showed five here.
     shown = page.locator(".toast-alert").count()
     assert 1 <= shown <= 3, shown
+    # The settings page keeps the same count live in its nav.
+    page.goto(site.url + "/settings")
+    page.wait_for_selector("body[data-ready=settings]")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "connected")
+    expect(waiting).to_have_text(str(before + 5))
+    site.messenger_user().say("I want to talk to a human agent")
+    expect(waiting).to_have_text(str(before + 6), timeout=15_000)
+    page.goto(site.url + "/")
+    page.wait_for_selector("body[data-ready=inbox]")
 
     # One toast per key: a second alert for the same conversation replaces the first.
     page.evaluate("""() => import("/static/js/common.js").then(({ toast }) => {

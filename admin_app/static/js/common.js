@@ -203,14 +203,32 @@ export function showStoreStatus(status) {
   if (count && Number.isInteger(status.spooled)) count.textContent = String(status.spooled);
 }
 
-/** The tab title shows how many conversations wait for a human: "(3) Inbox · Switchboard". */
+/**
+ * How many conversations wait for a human: the nav's Inbox badge on every page, and the tab
+ * title ("(3) Inbox · Switchboard") unless `title` is false (the conversation page's title
+ * is the person's name).
+ */
 const baseTitle = document.title;
-export function setWaitingCount(n) {
-  document.title = n > 0 ? `(${n}) ${baseTitle}` : baseTitle;
+export function setWaitingCount(n, { title = true } = {}) {
+  if (title) document.title = n > 0 ? `(${n}) ${baseTitle}` : baseTitle;
   const badge = document.getElementById("nav-waiting");
   if (badge) {
     badge.textContent = String(n);
     badge.hidden = !(n > 0);
+  }
+}
+
+/**
+ * Read the waiting count once (the live `stats.updated` events keep it after); returns it,
+ * or null when it could not be read.
+ */
+export async function loadWaitingCount(options) {
+  try {
+    const n = (await api("/admin/stats")).stats.conversations_needing_human;
+    setWaitingCount(n, options);
+    return n;
+  } catch {
+    return null; // the count is a nicety
   }
 }
 

@@ -1,7 +1,7 @@
 // One conversation: the live message stream, replies with their delivery state, handling.
 import {
-  api, clockTime, connectLive, duration, el, handledText, loadUsers, me, personName,
-  platformBadge, statusBadge, toast, userName,
+  api, clockTime, connectLive, duration, el, handledText, loadUsers, loadWaitingCount, me,
+  personName, platformBadge, setWaitingCount, statusBadge, toast, userName,
 } from "./common.js";
 
 const conversationId = Number(document.body.dataset.conversationId);
@@ -368,8 +368,16 @@ socket = connectLive(
       if (windowMoved) refreshWindow().catch(() => {});
     },
     typing: onTyping,
+    "stats.updated": ({ stats }) => setWaitingCount(stats.conversations_needing_human, { title: false }),
   },
-  { rooms: [{ conversation_id: conversationId }], onSync: () => load().catch(() => {}) },
+  {
+    rooms: [{ conversation_id: conversationId }],
+    onSync: () => {
+      load().catch(() => {});
+      loadWaitingCount({ title: false });
+    },
+  },
 );
+loadWaitingCount({ title: false });
 setInterval(() => refreshWindow().catch(() => {}), 60_000);
 document.body.dataset.ready = "conversation";

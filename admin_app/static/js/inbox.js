@@ -1,7 +1,7 @@
 // The inbox: a filtered, sorted, paginated list of conversations that updates itself live.
 import {
-  api, beep, connectLive, handledText, loadUsers, me, personName, platformBadge, refreshTimes,
-  setWaitingCount, statusBadge, timeAgo, toast,
+  api, beep, connectLive, handledText, loadUsers, loadWaitingCount, me, personName,
+  platformBadge, refreshTimes, setWaitingCount, statusBadge, timeAgo, toast,
 } from "./common.js";
 
 const PAGE = 50;
@@ -163,13 +163,8 @@ async function load({ more = false } = {}) {
 }
 
 async function loadWaiting() {
-  try {
-    const { stats } = await api("/admin/stats");
-    waiting = stats.conversations_needing_human;
-    setWaitingCount(waiting);
-  } catch {
-    /* the count is a nicety */
-  }
+  const n = await loadWaitingCount();
+  if (n !== null) waiting = n;
 }
 
 // -- live updates ----------------------------------------------------------------------
