@@ -169,12 +169,16 @@ def reopen_conversation(conversation_id: int):
 @bp.post("/messages/<int:message_id>/mark-human")
 @login_required
 def mark_human(message_id: int):
-    """Flag a message for a human reply (body: optional ``reason`` and ``priority``)."""
+    """Flag a message for a human reply (body: optional ``reason`` and ``priority``).
+
+    Only the person's messages and the bot's answers can need one: a team member's reply or
+    a system notice is a 409 (the page offers the action on neither)."""
     body = _body(MarkHumanBody)
+    tracker = get_services().tracker
+    if tracker.get_message(message_id).sender_type in ("agent", "system"):
+        raise Conflict("only the person's messages and the bot's answers can need a human")
     reason = body.reason.strip() or f"flagged by {current_user().email}"
-    message, conversation = get_services().tracker.mark_needs_human(
-        message_id, reason, body.priority
-    )
+    message, conversation = tracker.mark_needs_human(message_id, reason, body.priority)
     return respond(FlagAnswer(message=message, conversation=conversation))
 
 

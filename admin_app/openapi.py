@@ -114,8 +114,9 @@ ROUTES: tuple[Route, ...] = (
           "Assign to an account, or unassign with user_id null (400 for an unknown account)",
           ConversationAnswer, body=AssignBody, errors=(*_CHANGE, 413)),
     Route("post", _M + "/mark-human", "admin_api.mark_human",
-          "Flag a message for a human, with an optional reason and priority",
-          FlagAnswer, body=MarkHumanBody, errors=(*_CHANGE, 413)),
+          "Flag a message for a human, with an optional reason and priority (409 for an "
+          "agent's or a system message)",
+          FlagAnswer, body=MarkHumanBody, errors=(*_CHANGE, 409, 413)),
     Route("post", _M + "/mark-replied", "admin_api.mark_replied",
           "Record that a human answered the message", FlagAnswer, errors=_CHANGE),
     Route("post", _M + "/retry", "admin_api.retry",

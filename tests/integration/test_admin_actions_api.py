@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from services.models import InboundMessage
+from services.models import InboundMessage, OutboundMessage
 from services.outbox import SendError
 
 NEW_ENDPOINTS = [
@@ -338,6 +338,26 @@ def test_assign_refuses_a_user_id_that_is_not_an_integer(client, services, make_
                            json={"user_id": value}, headers=headers)
     assert response.status_code == 400, response.get_data(as_text=True)
     assert services.store.get_conversation(conversation.id).assigned_to is None
+
+
+def test_only_the_persons_and_the_bots_messages_can_be_flagged(client, services, make_token):
+    headers = make_token()
+    conversation = track(services).conversation
+    for sender_type in ("agent", "system"):
+        sent = services.tracker.track_outbound(OutboundMessage(
+            conversation_id=conversation.id, sender_type=sender_type, content="hello"))
+        response = client.post(f"/admin/messages/{sent.id}/mark-human", json={},
+                               headers=headers)
+        assert response.status_code == 409, response.get_data(as_text=True)
+        assert "can need a human" in response.get_json()["error"]
+        assert services.store.get_message(sent.id).requires_human is False
+    bot = services.tracker.track_outbound(OutboundMessage(
+        conversation_id=conversation.id, sender_type="bot", content="a wrong answer"))
+    flagged = client.post(f"/admin/messages/{bot.id}/mark-human", json={}, headers=headers)
+    assert flagged.status_code == 200
+    assert services.store.get_message(bot.id).requires_human is True
+    missing = client.post("/admin/messages/987654/mark-human", json={}, headers=headers)
+    assert missing.status_code == 404
 
 
 @pytest.mark.parametrize("body", [{"priority": True}, {"priority": "1"}, {"reason": 5}])
