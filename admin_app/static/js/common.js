@@ -133,7 +133,7 @@ export function refreshTimes() {
 setInterval(refreshTimes, 30_000);
 
 /** At most this many toasts show at once: a busy minute must not bury the page under them. */
-export const MAX_TOASTS = 3;
+const MAX_TOASTS = 3;
 
 /**
  * A short notice in the corner. A toast with a `key` replaces the one showing with the same
@@ -143,7 +143,7 @@ export function toast(title, text, { alert = false, onClick, timeout = 7000, key
   const box = document.getElementById("toasts");
   if (!box) return;
   if (key !== undefined) {
-    for (const old of box.children) if (old.dataset.key === String(key)) old.remove();
+    for (const old of [...box.children]) if (old.dataset.key === String(key)) old.remove();
   }
   const node = el("div", { className: "toast" + (alert ? " toast-alert" : ""), role: "status" },
     el("strong", { text: title }), text ? el("span", { text }) : null);
