@@ -19,6 +19,11 @@ SenderType = Literal["user", "bot", "agent", "system"]
 DeliveryStatus = Literal["received", "pending", "sent", "delivered", "read", "failed"]
 ConversationSort = Literal["last_activity", "priority", "waiting"]
 UserRole = Literal["admin", "agent"]
+# What a conversation's activity trail records (who answers it, who has it, its state).
+ActivityKind = Literal[
+    "escalated", "taken_over", "handed_back", "assigned", "unassigned", "closed", "reopened",
+    "handoff_timed_out", "priority_raised",
+]
 
 PLATFORMS: tuple[str, ...] = ("messenger", "webchat")
 STATUSES: tuple[str, ...] = ("active", "idle", "closed")
@@ -92,6 +97,24 @@ class Message(_Model):
     delivery_status: DeliveryStatus = "received"
     delivery_error: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class NewActivity(_Model):
+    """A line of a conversation's activity trail, before it is stored: what changed and
+    who changed it (``actor_id`` None: the bot, a rule or a sweep)."""
+
+    conversation_id: int
+    kind: ActivityKind
+    actor_id: int | None = None
+    actor: str | None = Field(default=None, max_length=320)  # the account's e-mail then
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Activity(NewActivity):
+    """A stored line of a conversation's activity trail."""
+
+    id: int
+    created_at: datetime
 
 
 def _without_nul(value: Any) -> Any:

@@ -34,6 +34,13 @@ Rules both implementations follow (the contract tests in ``tests/contract`` chec
   per call; ``after`` (conversation id, message id: the last one returned) continues. One
   call per page of conversations, not one per conversation (an export over Supabase).
 * Aggregates are computed by the database, never by fetching rows.
+* A conversation's activity trail (``add_activity``, ``list_activity``) is a log of who
+  answered it, who had it and its state changes: lines are only ever added, in one
+  statement per call, and deleted with their conversation. ``actor`` keeps the account's
+  e-mail as it was (accounts are disabled, not deleted; were one deleted, its lines would
+  stay with ``actor_id`` None).
+  ``list_activity`` pages like message history (ids, newest ``limit`` before ``before``,
+  in id order).
 * Jobs: ``track_inbound`` enqueues a ``respond`` job for a newly stored ``user`` message
   with ``respond=True``, and ``track_outbound`` one ``send`` job for a newly stored message
   with ``delivery_status == "pending"`` -- in the same transaction, so an acknowledged
@@ -58,6 +65,7 @@ from typing import Protocol, Sequence
 
 from services.errors import InvalidInput
 from services.models import (
+    Activity,
     AdminUser,
     ApiToken,
     Conversation,
@@ -71,6 +79,7 @@ from services.models import (
     Job,
     JobKind,
     Message,
+    NewActivity,
     OutboundMessage,
     Stats,
     TrackResult,
@@ -282,6 +291,16 @@ class ConversationStore(Protocol):
     def assign(self, conversation_id: int, user_id: int | None, now: datetime) -> Conversation:
         """Assign to an admin user (or unassign with None). ``NotFound`` for an unknown
         conversation or user."""
+
+    # -- activity trail --------------------------------------------------------------------
+    def add_activity(self, lines: Sequence[NewActivity], now: datetime) -> list[Activity]:
+        """Store lines of activity trails (one statement, ``created_at`` = now), returned in
+        the order given. ``NotFound`` for an unknown conversation or account (none stored)."""
+
+    def list_activity(
+        self, conversation_id: int, limit: int, before: int | None = None
+    ) -> list[Activity]:
+        """A conversation's newest ``limit`` lines (before the line id ``before``), id order."""
 
     def set_profile(
         self, conversation_id: int, display_name: str | None, profile: dict, now: datetime

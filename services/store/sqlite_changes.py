@@ -11,10 +11,17 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Sequence
 
 from services.errors import Conflict, InvalidInput, NotFound
-from services.models import Conversation, DeliveryStatus, HandledBy, Message
+from services.models import (
+    Activity,
+    Conversation,
+    DeliveryStatus,
+    HandledBy,
+    Message,
+    NewActivity,
+)
 from services.store.sqlite_db import conversation_from, message_from, one, ts
 
 # What a receipt may move a message forward from: sent -> delivered -> read, never backwards,
@@ -23,6 +30,10 @@ _RECEIPT_SOURCES = {"delivered": "('sent')", "read": "('sent', 'delivered')"}
 # Ending a wait for a human also forgets what was done during it (see base.py).
 _CLEAR_WAIT = ("needs_human = 0, human_reason = NULL, waiting_since = NULL,"
                " handoff_timeout_notified_at = NULL, priority_raised_at = NULL")
+
+
+def _activity_from(row: sqlite3.Row) -> Activity:
+    return Activity.model_validate({**row, "detail": json.loads(row["detail"])})
 
 
 def _user_exists(db: sqlite3.Connection, user_id: int) -> bool:
@@ -72,6 +83,38 @@ class SqliteChanges:
             if row is None:
                 raise NotFound(f"conversation {conversation_id}")
         return conversation_from(row)
+
+    # -- activity trail ------------------------------------------------------------------------
+    def add_activity(self, lines: Sequence[NewActivity], now: datetime) -> list[Activity]:
+        """Store lines of activity trails in one statement; ``NotFound`` for an unknown
+        conversation or account, and then none is stored."""
+        if not lines:
+            return []
+        values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(lines))
+        params = [p for line in lines
+                  for p in (line.conversation_id, line.kind, line.actor_id, line.actor,
+                            json.dumps(line.detail), ts(now))]
+        try:
+            with self._tx() as db:
+                rows = db.execute(
+                    "INSERT INTO activity (conversation_id, kind, actor_id, actor, detail,"
+                    f" created_at) VALUES {values} RETURNING *", params).fetchall()
+        except sqlite3.IntegrityError as exc:  # a foreign key: no such conversation or account
+            raise NotFound(f"activity: {exc}") from exc
+        # RETURNING's order is unspecified; AUTOINCREMENT ids follow the order given.
+        return sorted((_activity_from(r) for r in rows), key=lambda a: a.id)
+
+    def list_activity(
+        self, conversation_id: int, limit: int, before: int | None = None
+    ) -> list[Activity]:
+        """A conversation's newest ``limit`` lines (before the line id ``before``), id order."""
+        if limit < 1:
+            raise InvalidInput("limit must be at least 1")
+        rows = self._read(
+            "SELECT * FROM activity WHERE conversation_id = ? AND id < ?"
+            " ORDER BY id DESC LIMIT ?",
+            (conversation_id, 2**63 - 1 if before is None else before, limit))
+        return [_activity_from(r) for r in reversed(rows)]
 
     def set_profile(
         self, conversation_id: int, display_name: str | None, profile: dict, now: datetime

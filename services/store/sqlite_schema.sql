@@ -11,6 +11,7 @@
 -- filled from the existing rows on upgrade, sqlite_db.py), and the response-time index below.
 -- Schema version 5: the trigram indexes of the search (FTS5 tables, their progress table and
 -- triggers), generated in sqlite_search.py and filled from the existing rows on upgrade.
+-- Schema version 6: the activity table (at the end of this file).
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -156,3 +157,22 @@ CREATE INDEX IF NOT EXISTS jobs_claim_idx
 -- Foreign-key cascades (SQLite and PostgreSQL look child rows up by these columns).
 CREATE INDEX IF NOT EXISTS jobs_message_idx ON jobs (message_id);
 CREATE INDEX IF NOT EXISTS jobs_conversation_idx ON jobs (conversation_id);
+
+-- A conversation's activity trail (schema version 6; mirrors
+-- supabase/migrations/20261205010000_activity.sql): who answered it, who had it, its state
+-- changes. Lines are only added; actor is the account's e-mail when the line was written.
+CREATE TABLE IF NOT EXISTS activity (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    kind            TEXT    NOT NULL CHECK (kind IN ('escalated', 'taken_over', 'handed_back',
+                        'assigned', 'unassigned', 'closed', 'reopened', 'handoff_timed_out',
+                        'priority_raised')),
+    actor_id        INTEGER REFERENCES admin_users (id) ON DELETE SET NULL,
+    actor           TEXT,
+    detail          TEXT    NOT NULL DEFAULT '{}',
+    created_at      TEXT    NOT NULL
+);
+-- A conversation's trail in id order (and the cascade from conversations).
+CREATE INDEX IF NOT EXISTS activity_conversation_idx ON activity (conversation_id, id);
+-- The cascade from admin_users (SET NULL looks the lines up by actor).
+CREATE INDEX IF NOT EXISTS activity_actor_idx ON activity (actor_id) WHERE actor_id IS NOT NULL;

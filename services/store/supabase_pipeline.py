@@ -9,10 +9,20 @@ would cap a row set at db-max-rows).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from services.errors import InvalidInput, NotFound
-from services.models import Conversation, DeliveryStatus, HandledBy, Job, JobKind, Message, utc
+from services.models import (
+    Activity,
+    Conversation,
+    DeliveryStatus,
+    HandledBy,
+    Job,
+    JobKind,
+    Message,
+    NewActivity,
+    utc,
+)
 
 
 def _ts(value: datetime) -> str:
@@ -29,6 +39,8 @@ class SupabasePipeline:
     _rpc: Callable[[str, dict[str, Any]], Any]
     _rows: Callable[..., list[dict[str, Any]]]
     _update: Callable[[str, int, dict[str, Any]], list[dict[str, Any]]]
+    _call: Callable[[Callable[[], Any]], Any]
+    _db: Any  # the client's PostgREST query builder
 
     # -- handling, assignment, profile -------------------------------------------------------
     def set_handling(
@@ -44,6 +56,35 @@ class SupabasePipeline:
         """Assign to an admin user, or unassign with None; ``NotFound`` for either id."""
         return Conversation.model_validate(self._rpc("assign_conversation", {
             "p_conversation_id": conversation_id, "p_user_id": user_id, "p_now": _ts(now)}))
+
+    # -- activity trail ------------------------------------------------------------------------
+    def add_activity(self, lines: Sequence[NewActivity], now: datetime) -> list[Activity]:
+        """Store lines of activity trails: one insert of them all (one statement, so an
+        unknown conversation or account stores none and is ``NotFound``)."""
+        if not lines:
+            return []
+        rows = [{"conversation_id": line.conversation_id, "kind": line.kind,
+                 "actor_id": line.actor_id, "actor": line.actor, "detail": line.detail,
+                 "created_at": _ts(now)} for line in lines]
+        stored = self._call(lambda: self._db.table("activity").insert(rows).execute())
+        # PostgREST returns a bulk insert's rows in the order given; sorted by id to be sure.
+        return sorted((Activity.model_validate(r) for r in stored), key=lambda a: a.id)
+
+    def list_activity(
+        self, conversation_id: int, limit: int, before: int | None = None
+    ) -> list[Activity]:
+        """A conversation's newest ``limit`` lines (before the line id ``before``), id order:
+        one select on the (conversation_id, id) index."""
+        if limit < 1:
+            raise InvalidInput("limit must be at least 1")
+
+        def request():
+            query = self._db.table("activity").select("*").eq("conversation_id", conversation_id)
+            if before is not None:
+                query = query.lt("id", before)
+            return query.order("id", desc=True).limit(limit).execute()
+
+        return [Activity.model_validate(r) for r in reversed(self._call(request))]
 
     def set_profile(
         self, conversation_id: int, display_name: str | None, profile: dict, now: datetime

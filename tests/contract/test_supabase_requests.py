@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.errors import StoreUnavailable
-from services.models import ConversationCursor, ConversationFilter
+from services.models import ConversationCursor, ConversationFilter, NewActivity
 from services.store.supabase import SupabaseStore
 from tests.contract.helpers import inbound, outbound
 
@@ -172,6 +172,11 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
         "requeue_send (creates the job)": lambda: sb.requeue_send(failed.id, now),
         "sweep_idle": lambda: sb.sweep_idle(later, later),
         "sweep_closed": lambda: sb.sweep_closed(later, later),
+        "add_activity (two lines)": lambda: sb.add_activity(
+            [NewActivity(conversation_id=conv_id, kind="escalated", detail={"reason": "x"}),
+             NewActivity(conversation_id=conv_id, kind="taken_over", actor_id=user.id,
+                         actor=user.email)], now),
+        "list_activity": lambda: sb.list_activity(conv_id, 10, before=99),
     }
     for name, call in calls.items():
         call()

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from services.errors import StoreUnavailable
-from services.models import ConversationFilter
+from services.models import ConversationFilter, NewActivity
 from services.store.sqlite import SqliteStore
-from services.store.sqlite_db import SCHEMA_VERSION
+from services.store.sqlite_db import SCHEMA_VERSION, register_functions
 from services.store.sqlite_search import index_query
 from tests.contract.helpers import inbound, outbound
 
@@ -19,6 +19,7 @@ V1_SCHEMA = DATA / "sqlite_schema_v1.sql"
 V2_SCHEMA = DATA / "sqlite_schema_v2.sql"
 V3_SCHEMA = DATA / "sqlite_schema_v3.sql"
 V4_SCHEMA = DATA / "sqlite_schema_v4.sql"
+V5_SCHEMA = DATA / "sqlite_schema_v5.sql"
 
 
 def _version_1_database(path: Path) -> None:
@@ -53,7 +54,7 @@ def test_version_1_file_is_upgraded_in_place(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
             indexes = {r[0] for r in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"handoff_timeout_notified_at", "priority_raised_at"} <= _columns(
@@ -168,7 +169,7 @@ def test_version_3_file_gets_its_stats_rollups_filled_in_place(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
             assert db.execute("SELECT count(*) FROM stats_hourly").fetchone()[0] == 3  # 08-10h
         s = store.stats(now)
         assert s == store.stats_from_rows(now)  # backfilled counters = the rows
@@ -223,7 +224,7 @@ def test_version_4_file_gets_its_search_indexes_filled_in_place(tmp_path, clock)
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
             # The rows already there went into the indexes, folded.
             indexed = db.execute("SELECT rowid FROM messages_search WHERE messages_search"
                                  " MATCH ?", (index_query("parcel"),)).fetchall()
@@ -254,6 +255,43 @@ def test_version_4_file_gets_its_search_indexes_filled_in_place(tmp_path, clock)
         assert (rows, upto) == ([(3,)], 3)  # message 4 waits for the next batch
     finally:
         again.close()
+
+
+def test_version_5_file_gets_the_activity_table(tmp_path, clock):
+    path = tmp_path / "v5.db"
+    db = sqlite3.connect(path)
+    register_functions(db)  # the search triggers of version 5 call them
+    db.executescript(V5_SCHEMA.read_text(encoding="utf-8"))
+    db.executescript("""
+        INSERT INTO admin_users (email, role, password_hash, created_at)
+        VALUES ('v5@example.com', 'agent', 'hash', '2026-12-04T10:00:00.000000+00:00');
+        INSERT INTO conversations (platform, external_user_id, created_at, updated_at,
+                                   last_message_at, message_count, status, closed_at)
+        VALUES ('webchat', 'v5-user', '2026-12-04T10:00:00.000000+00:00',
+                '2026-12-04T10:00:00.000000+00:00', '2026-12-04T10:00:00.000000+00:00', 0,
+                'closed', '2026-12-04T11:00:00.000000+00:00');
+        PRAGMA user_version = 5;
+    """)
+    db.close()
+    assert "activity" not in _tables(path)
+
+    store = SqliteStore(path)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert store.list_activity(1, 10) == []  # nothing happened before the trail existed
+        user = store.get_user_by_email("v5@example.com")
+        (line,) = store.add_activity([NewActivity(conversation_id=1, kind="reopened",
+                                                  actor_id=user.id, actor=user.email)], clock())
+        assert store.list_activity(1, 10) == [line]
+        assert store.get_conversation(1).status == "closed"  # kept by the upgrade
+    finally:
+        store.close()
+
+
+def _tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as db:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
 def test_a_newer_file_is_refused(tmp_path):

@@ -1,0 +1,87 @@
+"""Contract: a conversation's activity trail (who answered it, who had it, its state)."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from services.errors import InvalidInput, NotFound
+from services.models import NewActivity
+from tests.contract.helpers import MISSING_ID, inbound
+
+
+@pytest.fixture
+def agent(store, clock):
+    return store.create_user("agent@example.com", "agent", "hash", clock())
+
+
+def _line(conversation_id, kind, actor=None, **detail):
+    return NewActivity(conversation_id=conversation_id, kind=kind,
+                       actor_id=actor.id if actor else None,
+                       actor=actor.email if actor else None, detail=detail)
+
+
+def test_lines_are_stored_in_the_order_given_and_listed_in_id_order(store, clock, agent):
+    conv = store.track_inbound(inbound("act-1"), clock()).conversation
+    t1 = clock.advance(minutes=1)
+    first = store.add_activity([_line(conv.id, "escalated", reason="asked for a person",
+                                      message_id=7),
+                                _line(conv.id, "taken_over", agent)], t1)
+    assert [(a.kind, a.actor_id, a.actor, a.created_at) for a in first] == [
+        ("escalated", None, None, t1), ("taken_over", agent.id, agent.email, t1)]
+    assert first[0].detail == {"reason": "asked for a person", "message_id": 7}
+    assert first[0].id < first[1].id
+    t2 = clock.advance(minutes=1)
+    (handed_back,) = store.add_activity([_line(conv.id, "handed_back", agent)], t2)
+    assert handed_back.conversation_id == conv.id
+
+    assert store.list_activity(conv.id, 10) == [*first, handed_back]
+    assert store.list_activity(conv.id, 2) == [first[1], handed_back]  # the newest, id order
+    assert store.list_activity(conv.id, 10, before=handed_back.id) == first
+    assert store.list_activity(conv.id, 1, before=first[1].id) == [first[0]]
+    assert store.list_activity(conv.id, 10, before=first[0].id) == []
+
+
+def test_a_conversation_lists_its_own_lines_only(store, clock, agent):
+    a = store.track_inbound(inbound("act-a"), clock()).conversation
+    b = store.track_inbound(inbound("act-b"), clock()).conversation
+    store.add_activity([_line(a.id, "closed"), _line(b.id, "assigned", agent, to_id=agent.id,
+                                                     to=agent.email)], clock())
+    assert [x.kind for x in store.list_activity(a.id, 10)] == ["closed"]
+    (line,) = store.list_activity(b.id, 10)
+    assert (line.kind, line.detail) == ("assigned", {"to_id": agent.id, "to": agent.email})
+    assert store.list_activity(MISSING_ID, 10) == []
+
+
+def test_nothing_to_add_adds_nothing(store, clock):
+    assert store.add_activity([], clock()) == []
+
+
+def test_an_unknown_conversation_or_account_stores_no_line_of_the_batch(store, clock, agent):
+    conv = store.track_inbound(inbound("act-unknown"), clock()).conversation
+    with pytest.raises(NotFound):
+        store.add_activity([_line(conv.id, "reopened"), _line(MISSING_ID, "closed")], clock())
+    ghost = NewActivity(conversation_id=conv.id, kind="taken_over", actor_id=MISSING_ID,
+                        actor="ghost@example.com")
+    with pytest.raises(NotFound):
+        store.add_activity([_line(conv.id, "reopened"), ghost], clock())
+    assert store.list_activity(conv.id, 10) == []
+
+
+def test_a_limit_below_one_is_refused(store, clock):
+    conv = store.track_inbound(inbound("act-limit"), clock()).conversation
+    with pytest.raises(InvalidInput):
+        store.list_activity(conv.id, 0)
+
+
+def test_text_from_people_is_kept_as_given(store, clock):
+    """A reason is a rule's or an agent's text: quotes, markup and emoji come back as given."""
+    conv = store.track_inbound(inbound("act-text"), clock()).conversation
+    reason = "said \"refund\" <b>twice</b> 😡 \\ ' ; --"
+    store.add_activity([_line(conv.id, "escalated", reason=reason)], clock())
+    assert store.list_activity(conv.id, 1)[0].detail == {"reason": reason}
+
+
+def test_an_unknown_kind_is_refused_before_the_store():
+    with pytest.raises(ValidationError):
+        NewActivity(conversation_id=1, kind="deleted")
