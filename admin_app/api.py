@@ -12,6 +12,8 @@ from admin_app import get_services
 from admin_app.auth import current_user, login_required
 from admin_app.schemas import (
     MAX_ID,
+    ActivityList,
+    ActivityQuery,
     ConversationAnswer,
     ConversationDetail,
     ConversationList,
@@ -152,17 +154,28 @@ def list_messages(conversation_id: int):
     return respond(MessageList(messages=messages, count=len(messages)))
 
 
+@bp.get("/conversations/<int:conversation_id>/activity")
+@login_required
+def list_activity(conversation_id: int):
+    """Who answered, had and changed the conversation; ``before`` (a line id) pages back."""
+    query = _query(ActivityQuery)
+    tracker = get_services().tracker
+    tracker.get(conversation_id)
+    lines = tracker.activity(conversation_id, _limit(query.limit), query.before)
+    return respond(ActivityList(activity=lines, count=len(lines)))
+
+
 @bp.post("/conversations/<int:conversation_id>/close")
 @login_required
 def close_conversation(conversation_id: int):
-    conversation = get_services().tracker.close(conversation_id)
+    conversation = get_services().tracker.close(conversation_id, by=current_user())
     return respond(ConversationAnswer(conversation=conversation))
 
 
 @bp.post("/conversations/<int:conversation_id>/reopen")
 @login_required
 def reopen_conversation(conversation_id: int):
-    conversation = get_services().tracker.reopen(conversation_id)
+    conversation = get_services().tracker.reopen(conversation_id, by=current_user())
     return respond(ConversationAnswer(conversation=conversation))
 
 
@@ -177,8 +190,9 @@ def mark_human(message_id: int):
     tracker = get_services().tracker
     if tracker.get_message(message_id).sender_type in ("agent", "system"):
         raise Conflict("only the person's messages and the bot's answers can need a human")
-    reason = body.reason.strip() or f"flagged by {current_user().email}"
-    message, conversation = tracker.mark_needs_human(message_id, reason, body.priority)
+    user = current_user()
+    reason = body.reason.strip() or f"flagged by {user.email}"
+    message, conversation = tracker.mark_needs_human(message_id, reason, body.priority, by=user)
     return respond(FlagAnswer(message=message, conversation=conversation))
 
 

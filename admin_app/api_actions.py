@@ -53,7 +53,7 @@ def reply(conversation_id: int):
         raise Conflict("the conversation is closed: reopen it to reply")
     if conversation.handled_by != "human" or conversation.assigned_to is None:
         assignee = conversation.assigned_to or user.id
-        conversation, _ = tracker.set_handling(conversation_id, "human", assignee)
+        conversation, _ = tracker.set_handling(conversation_id, "human", assignee, by=user)
     message = tracker.track_outbound(
         OutboundMessage(
             conversation_id=conversation_id,
@@ -78,8 +78,9 @@ def retry(message_id: int):
 @login_required
 def take_over(conversation_id: int):
     """A human answers from now on (the bot falls silent); assigned to the caller."""
+    user = current_user()
     conversation, changed = get_services().tracker.set_handling(
-        conversation_id, "human", current_user().id
+        conversation_id, "human", user.id, by=user
     )
     return respond(HandlingAnswer(conversation=conversation, changed=changed))
 
@@ -88,7 +89,9 @@ def take_over(conversation_id: int):
 @login_required
 def hand_back(conversation_id: int):
     """The bot answers again; the assignee and the needs-human flag are cleared."""
-    conversation, changed = get_services().tracker.set_handling(conversation_id, "bot")
+    conversation, changed = get_services().tracker.set_handling(
+        conversation_id, "bot", by=current_user()
+    )
     return respond(HandlingAnswer(conversation=conversation, changed=changed))
 
 
@@ -98,7 +101,8 @@ def assign(conversation_id: int):
     """Assign to an account (``{"user_id": 3}``) or unassign (``{"user_id": null}``)."""
     body = _body(AssignBody)
     try:
-        conversation = get_services().tracker.assign(conversation_id, body.user_id)
+        conversation = get_services().tracker.assign(conversation_id, body.user_id,
+                                                     by=current_user())
     except NotFound as exc:
         if body.user_id is not None and get_services().store.get_user(body.user_id) is None:
             raise InvalidInput(f"no account {body.user_id}") from exc

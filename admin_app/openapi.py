@@ -24,6 +24,8 @@ from admin_app.api import bp
 from admin_app.auth import login_required
 from admin_app.schemas import (
     MAX_ID,
+    ActivityList,
+    ActivityQuery,
     AssignBody,
     ConversationAnswer,
     ConversationDetail,
@@ -95,6 +97,10 @@ ROUTES: tuple[Route, ...] = (
     Route("get", _C + "/messages", "admin_api.list_messages",
           "Message history; before/after (message ids) page back or catch up",
           MessageList, query=HistoryQuery, errors=(400, 401, 404, 503)),
+    Route("get", _C + "/activity", "admin_api.list_activity",
+          "Activity trail: who was handed, took over, handed back, assigned, closed or "
+          "reopened it, and when; before (a line id) pages back",
+          ActivityList, query=ActivityQuery, errors=(400, 401, 404, 503)),
     Route("post", _C + "/messages", "admin_api.reply",
           "An agent's reply: stored pending, sent by the worker; takes the conversation over",
           MessageAnswer, status=201, body=ReplyBody, body_required=True,

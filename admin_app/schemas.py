@@ -15,7 +15,7 @@ from typing import Literal
 from flask import Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.models import Conversation, ConversationFilter, Message, Stats, UserRole
+from services.models import Activity, Conversation, ConversationFilter, Message, Stats, UserRole
 
 # The largest id the stores hold (a signed 64-bit integer, as SQLite and PostgreSQL bigint).
 MAX_ID = 2**63 - 1
@@ -66,6 +66,14 @@ class HistoryQuery(_Query):
     limit: int = Field(default=50, ge=1, description="capped at API_MAX_PAGE_SIZE")
     before: int | None = Field(default=None, ge=1, le=MAX_ID)
     after: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class ActivityQuery(_Query):
+    """``limit`` lines of a conversation's activity trail, the latest unless ``before`` (a
+    line id) pages back."""
+
+    limit: int = Field(default=50, ge=1, description="capped at API_MAX_PAGE_SIZE")
+    before: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 # The export's bounds are parsed by admin_app.export (naive times are UTC); the document says
@@ -160,6 +168,13 @@ class ConversationDetail(_Answer):
 class MessageList(_Answer):
     success: Literal[True] = True
     messages: list[Message]
+    count: int
+
+
+class ActivityList(_Answer):
+    success: Literal[True] = True
+    activity: list[Activity] = Field(description="oldest first; actor_id null: the bot, a "
+                                     "rule or a sweep")
     count: int
 
 

@@ -158,7 +158,8 @@ class BotTurn:
     def escalate(self, conversation: Conversation, message: Message, escalation: Escalation) -> None:
         """Flag the message, hand the conversation to a human and tell the user once."""
         self.tracker.mark_needs_human(message.id, escalation.reason, escalation.priority)
-        _, changed = self.tracker.set_handling(conversation.id, "human")
+        _, changed = self.tracker.set_handling(conversation.id, "human",
+                                               reason=escalation.reason)
         if changed and self.handoff_message:
             self.tracker.track_outbound(
                 OutboundMessage(

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.models import OutboundMessage
-from services.tracking import ConversationTracker
+from services.models import Activity, OutboundMessage
+from services.tracking import ConversationTracker, activity_line
+
+
+def _seconds(duration: timedelta) -> int:
+    return int(duration.total_seconds())
 
 
 class LifecycleSweeper:
@@ -40,9 +44,21 @@ class LifecycleSweeper:
         closed = self.store.sweep_closed(now - self.close_after, now)
         idle = self.store.sweep_idle(now - self.idle_after, now)
         raised = self.store.raise_waiting_priority(now - self.priority_raise_after, now)
-        for conversation in [*closed, *idle, *raised]:
-            self.tracker.conversation_changed(conversation)
         timed_out = self.store.claim_handoff_timeouts(now - self.handoff_timeout, now)
+        # One write for the trail lines of the whole sweep; each is published with its
+        # conversation's change (idle is not a line: nothing anyone did or must do).
+        written = self.tracker.record_activity([
+            *(activity_line(c.id, "closed", after_seconds=_seconds(self.close_after))
+              for c in closed),
+            *(activity_line(c.id, "priority_raised", priority=c.priority) for c in raised),
+            *(activity_line(c.id, "handoff_timed_out",
+                            after_seconds=_seconds(self.handoff_timeout)) for c in timed_out),
+        ])
+        lines: dict[int, list[Activity]] = {}
+        for line in written:
+            lines.setdefault(line.conversation_id, []).append(line)
+        for conversation in [*closed, *idle, *raised, *timed_out]:
+            self.tracker.conversation_changed(conversation, lines.pop(conversation.id, []))
         for conversation in timed_out:
             if self.handoff_timeout_message:
                 self.tracker.track_outbound(

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 from services.errors import InvalidInput, NotFound, StoreUnavailable
 from services.events import Event, EventBus
 from services.models import (
+    Activity,
+    ActivityKind,
+    AdminUser,
     Conversation,
     ConversationCursor,
     ConversationFilter,
@@ -22,6 +25,7 @@ from services.models import (
     InboundMessage,
     Job,
     Message,
+    NewActivity,
     OutboundMessage,
     SpooledResult,
     Stats,
@@ -63,6 +67,15 @@ def utcnow() -> datetime:
 
 def _dump(model) -> dict:
     return model.model_dump(mode="json")
+
+
+def activity_line(conversation_id: int, kind: ActivityKind, by: AdminUser | None = None,
+                  **detail) -> NewActivity:
+    """A line of a conversation's activity trail; ``by`` None: the bot, a rule or a sweep.
+    Details that are None are left out."""
+    return NewActivity(conversation_id=conversation_id, kind=kind,
+                       actor_id=by.id if by else None, actor=by.email if by else None,
+                       detail={k: v for k, v in detail.items() if v is not None})
 
 
 class ConversationTracker:
@@ -242,30 +255,68 @@ class ConversationTracker:
     def stats(self) -> Stats:
         return self.store.stats(self.clock())
 
+    def activity(
+        self, conversation_id: int, limit: int, before: int | None = None
+    ) -> list[Activity]:
+        """A conversation's activity trail: its newest ``limit`` lines, oldest first."""
+        return self.store.list_activity(conversation_id, limit, before=before)
+
     # -- changes ---------------------------------------------------------------------
-    def set_status(self, conversation_id: int, status: ConversationStatus) -> Conversation:
+    # ``by`` is the account that asks for a change (None: the bot, a rule, a sweep). A change
+    # that happened is written to the conversation's activity trail after it, and published
+    # with it (the ``activity`` of its ``conversation.updated``). The trail is written by a
+    # second store call: if that one fails the change stands, and the line is logged.
+    def set_status(
+        self, conversation_id: int, status: ConversationStatus, by: AdminUser | None = None
+    ) -> Conversation:
+        before = self.store.get_conversation(conversation_id) if by is not None else None
         conversation = self.store.set_status(conversation_id, status, self.clock())
-        self._publish("conversation.updated", conversation)
+        lines = []
+        if before is not None and (before.status == "closed") != (status == "closed"):
+            lines.append(activity_line(conversation_id, "closed" if status == "closed"
+                                       else "reopened", by))
+        self._publish("conversation.updated", conversation, self._record(lines))
         return conversation
 
-    def close(self, conversation_id: int) -> Conversation:
+    def close(self, conversation_id: int, by: AdminUser | None = None) -> Conversation:
         """Close a conversation; its flags are cleared, its next message opens a new one."""
-        return self.set_status(conversation_id, "closed")
+        return self.set_status(conversation_id, "closed", by)
 
-    def reopen(self, conversation_id: int) -> Conversation:
+    def reopen(self, conversation_id: int, by: AdminUser | None = None) -> Conversation:
         """Make a closed conversation active again (``Conflict`` if another is open)."""
-        return self.set_status(conversation_id, "active")
+        return self.set_status(conversation_id, "active", by)
 
     def mark_needs_human(
-        self, message_id: int, reason: str, priority: int = 3
+        self, message_id: int, reason: str, priority: int = 3, by: AdminUser | None = None
     ) -> tuple[Message, Conversation]:
-        """Flag a message, and so its conversation, for a human reply."""
+        """Flag a message, and so its conversation, for a human reply. A flag set by an
+        account is a line of the trail; the bot's is one when it hands the conversation
+        over (``set_handling``)."""
         message, conversation = self.store.mark_needs_human(
             message_id, reason, priority, self.clock()
         )
+        lines = []
+        if by is not None:
+            lines.append(activity_line(conversation.id, "escalated", by, reason=reason,
+                                       message_id=message_id, priority=priority))
         self._publish_message("message.updated", message)
-        self._publish("conversation.updated", conversation)
+        self._publish("conversation.updated", conversation, self._record(lines))
         return message, conversation
+
+    def record_activity(self, lines: Sequence[NewActivity]) -> list[Activity]:
+        """Write lines of activity trails for changes another service made (a sweep); they
+        are published with the conversation's next ``conversation_changed``."""
+        return self._record(lines)
+
+    def _record(self, lines: Sequence[NewActivity]) -> list[Activity]:
+        if not lines:
+            return []
+        try:
+            return self.store.add_activity(lines, self.clock())
+        except StoreUnavailable as exc:
+            log.warning("activity trail not written (%s): %s", exc,
+                        [line.model_dump(mode="json") for line in lines])
+            return []
 
     def mark_human_replied(self, message_id: int, replied_by: str) -> tuple[Message, Conversation]:
         """Record that a human answered a flagged message."""
@@ -310,19 +361,52 @@ class ConversationTracker:
                 self._settled_sends.popitem(last=False)
 
     def set_handling(
-        self, conversation_id: int, handled_by: HandledBy, assigned_to: int | None = None
+        self,
+        conversation_id: int,
+        handled_by: HandledBy,
+        assigned_to: int | None = None,
+        by: AdminUser | None = None,
+        reason: str | None = None,
     ) -> tuple[Conversation, bool]:
-        """Hand the conversation to a human (take over) or back to the bot."""
+        """Hand the conversation to a human (take over) or back to the bot. The trail gets
+        ``taken_over`` (``escalated`` when the bot hands over, with ``reason``) or
+        ``handed_back`` when the handler changed, else ``assigned`` when an account's
+        call gave it another assignee."""
+        before = self.store.get_conversation(conversation_id) if by is not None else None
         conversation, changed = self.store.set_handling(
             conversation_id, handled_by, assigned_to, self.clock()
         )
-        self._publish("conversation.updated", conversation)
+        lines = []
+        if changed:
+            kind: ActivityKind = ("handed_back" if handled_by == "bot"
+                                  else "taken_over" if by is not None else "escalated")
+            lines.append(activity_line(conversation_id, kind, by, reason=reason))
+        elif before is not None and conversation.assigned_to != before.assigned_to:
+            lines.append(self._assigned_line(conversation, by))
+        self._publish("conversation.updated", conversation, self._record(lines))
         return conversation, changed
 
-    def assign(self, conversation_id: int, user_id: int | None) -> Conversation:
+    def assign(
+        self, conversation_id: int, user_id: int | None, by: AdminUser | None = None
+    ) -> Conversation:
+        """Assign to an account, or unassign with None; a change is a line of the trail."""
+        before = self.store.get_conversation(conversation_id) if by is not None else None
         conversation = self.store.assign(conversation_id, user_id, self.clock())
-        self._publish("conversation.updated", conversation)
+        lines = []
+        if before is not None and conversation.assigned_to != before.assigned_to:
+            lines.append(self._assigned_line(conversation, by, before.assigned_to))
+        self._publish("conversation.updated", conversation, self._record(lines))
         return conversation
+
+    def _assigned_line(self, conversation: Conversation, by: AdminUser | None,
+                       previous: int | None = None) -> NewActivity:
+        if conversation.assigned_to is None:
+            return activity_line(conversation.id, "unassigned", by, from_id=previous)
+        if by is not None and conversation.assigned_to == by.id:
+            return activity_line(conversation.id, "assigned", by, to_id=by.id, to=by.email)
+        user = self.store.get_user(conversation.assigned_to)
+        return activity_line(conversation.id, "assigned", by, to_id=conversation.assigned_to,
+                             to=user.email if user else None)
 
     def set_profile(
         self, conversation_id: int, display_name: str | None, profile: dict
@@ -354,17 +438,24 @@ class ConversationTracker:
         self._publish_message("message.updated", message)
         return message
 
-    def conversation_changed(self, conversation: Conversation) -> None:
-        """Announce a conversation another service changed in the store (a sweep, say)."""
-        self._publish("conversation.updated", conversation)
+    def conversation_changed(
+        self, conversation: Conversation, activity: Sequence[Activity] = ()
+    ) -> None:
+        """Announce a conversation another service changed in the store (a sweep, say),
+        with the lines of its trail that change wrote."""
+        self._publish("conversation.updated", conversation, activity)
 
     def message_changed(self, message: Message) -> None:
         """Announce a message another service changed in the store (a requeued send)."""
         self._publish_message("message.updated", message)
 
     # -- events ----------------------------------------------------------------------
-    def _publish(self, name, conversation: Conversation) -> None:
-        self.events.publish(Event(name, {"conversation": _dump(conversation)}, conversation.id))
+    def _publish(self, name, conversation: Conversation,
+                 activity: Sequence[Activity] = ()) -> None:
+        data = {"conversation": _dump(conversation)}
+        if activity:
+            data["activity"] = [_dump(a) for a in activity]
+        self.events.publish(Event(name, data, conversation.id))
 
     def _publish_message(self, name, message: Message, extra: dict | None = None) -> None:
         self.events.publish(

@@ -219,6 +219,10 @@ def test_the_button_hands_over(make):
     services.jobs.run_until_idle()
     message = services.tracker.get_message(result.message.id)
     assert message.requires_human and "billing question" in message.human_reason
+    # The conversation's trail says the bot handed it over, and why.
+    (line,) = services.tracker.activity(result.conversation.id, 10)
+    assert (line.kind, line.actor_id, line.actor) == ("escalated", None, None)
+    assert line.detail == {"reason": message.human_reason}
 
 
 def test_send_retries_with_backoff_then_succeeds(make, clock):
@@ -298,6 +302,17 @@ def test_lifecycle_sweep(make, clock):
     assert closed.status == "closed" and closed.needs_human is False
     again = say(services, "hello again", user="waiting")
     assert again.conversation.id != waiting.conversation.id and again.conversation_created
+
+    # What the sweeps did is in each conversation's trail, once (idle is not a line).
+    trail = [(a.kind, a.actor_id, a.detail)
+             for a in services.tracker.activity(waiting.conversation.id, 10)]
+    assert trail == [
+        ("escalated", None, {"reason": trail[0][2]["reason"]}),
+        ("handoff_timed_out", None, {"after_seconds": 600}),
+        ("priority_raised", None, {"priority": 1}),
+        ("closed", None, {"after_seconds": 24 * 3600}),
+    ]
+    assert [a.kind for a in services.tracker.activity(quiet.conversation.id, 10)] == ["closed"]
 
 
 def test_retry_button_sends_a_failed_message_again(make):

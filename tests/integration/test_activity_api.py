@@ -1,0 +1,164 @@
+"""A conversation's activity trail through the admin API, over both stores: every action of
+the panel that changes who answers, who has it or its state writes one line, with who did
+it; an action that changes nothing writes none; each line is published with its change."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.models import InboundMessage
+
+
+def track(services, user="visitor-1", content="hello"):
+    return services.tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id=user, content=content,
+        external_id=f"{user}-{content}", respond=False,
+    ))
+
+
+def trail(client, headers, conversation_id, **query):
+    response = client.get(f"/admin/conversations/{conversation_id}/activity",
+                          query_string=query, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["count"] == len(body["activity"])
+    return body["activity"]
+
+
+def summary(lines):
+    return [(a["kind"], a["actor"], a["detail"]) for a in lines]
+
+
+def test_every_action_of_an_agents_session_is_a_line_with_who_did_it(client, services,
+                                                                     make_token):
+    ann = make_token("ann@example.com")
+    bob = make_token("bob@example.com")
+    ann_id = services.store.get_user_by_email("ann@example.com").id
+    bob_id = services.store.get_user_by_email("bob@example.com").id
+    conversation = track(services).conversation
+    cid = conversation.id
+    base = f"/admin/conversations/{cid}"
+
+    # The bot hands it over (what an escalation does), nobody assigned.
+    services.tracker.set_handling(cid, "human", reason="asked for a person")
+    # Ann answers first: it becomes hers.
+    assert client.post(base + "/messages", json={"content": "Ann here"},
+                       headers=ann).status_code == 201
+    # She gives it to Bob, who gives it back to nobody, then takes it.
+    assert client.post(base + "/assign", json={"user_id": bob_id}, headers=ann).status_code == 200
+    assert client.post(base + "/assign", json={"user_id": None}, headers=bob).status_code == 200
+    assert client.post(base + "/take-over", headers=bob).status_code == 200
+    # Bob hands it back to the bot; Ann takes it over; Ann closes it and reopens it.
+    assert client.post(base + "/hand-back", headers=bob).status_code == 200
+    assert client.post(base + "/take-over", headers=ann).status_code == 200
+    assert client.post(base + "/close", headers=ann).status_code == 200
+    assert client.post(base + "/reopen", headers=ann).status_code == 200
+
+    lines = trail(client, ann, cid)
+    assert summary(lines) == [
+        ("escalated", None, {"reason": "asked for a person"}),
+        ("assigned", "ann@example.com", {"to_id": ann_id, "to": "ann@example.com"}),
+        ("assigned", "ann@example.com", {"to_id": bob_id, "to": "bob@example.com"}),
+        ("unassigned", "bob@example.com", {"from_id": bob_id}),
+        ("assigned", "bob@example.com", {"to_id": bob_id, "to": "bob@example.com"}),
+        ("handed_back", "bob@example.com", {}),
+        ("taken_over", "ann@example.com", {}),
+        ("closed", "ann@example.com", {}),
+        ("reopened", "ann@example.com", {}),
+    ]
+    assert [a["actor_id"] for a in lines] == [None, ann_id, ann_id, bob_id, bob_id, bob_id,
+                                              ann_id, ann_id, ann_id]
+    assert all(a["conversation_id"] == cid for a in lines)
+    assert [a["id"] for a in lines] == sorted(a["id"] for a in lines)
+
+    # Paging back: the newest first, then the ones before.
+    newest = trail(client, ann, cid, limit=3)
+    assert [a["kind"] for a in newest] == ["taken_over", "closed", "reopened"]
+    older = trail(client, ann, cid, limit=3, before=newest[0]["id"])
+    assert [a["kind"] for a in older] == ["unassigned", "assigned", "handed_back"]
+
+
+def test_an_action_that_changes_nothing_writes_no_line(client, services, make_token):
+    ann = make_token("ann@example.com")
+    ann_id = services.store.get_user_by_email("ann@example.com").id
+    cid = track(services).conversation.id
+    base = f"/admin/conversations/{cid}"
+
+    assert client.post(base + "/hand-back", headers=ann).get_json()["changed"] is False
+    client.post(base + "/take-over", headers=ann)
+    assert client.post(base + "/take-over", headers=ann).get_json()["changed"] is False
+    client.post(base + "/assign", json={"user_id": ann_id}, headers=ann)  # already hers
+    client.post(base + "/messages", json={"content": "hi"}, headers=ann)  # already hers
+    client.post(base + "/close", headers=ann)
+    client.post(base + "/close", headers=ann)
+    client.post(base + "/reopen", headers=ann)
+    client.post(base + "/reopen", headers=ann)
+    assert [a["kind"] for a in trail(client, ann, cid)] == ["taken_over", "closed", "reopened"]
+
+
+def test_a_flag_set_by_an_agent_is_a_line(client, services, make_token):
+    ann = make_token("ann@example.com")
+    result = track(services, content="my parcel is broken")
+    response = client.post(f"/admin/messages/{result.message.id}/mark-human",
+                           json={"reason": "wants a refund", "priority": 2}, headers=ann)
+    assert response.status_code == 200
+    assert summary(trail(client, ann, result.conversation.id)) == [
+        ("escalated", "ann@example.com",
+         {"reason": "wants a refund", "message_id": result.message.id, "priority": 2})]
+
+
+def test_each_line_is_published_with_its_change(client, services, make_token, captured_events):
+    ann = make_token("ann@example.com")
+    cid = track(services).conversation.id
+    captured_events.clear()
+    client.post(f"/admin/conversations/{cid}/take-over", headers=ann)
+    (event,) = [e for e in captured_events if e.name == "conversation.updated"]
+    assert event.data["conversation"]["handled_by"] == "human"
+    (line,) = event.data["activity"]
+    assert (line["kind"], line["actor"]) == ("taken_over", "ann@example.com")
+    assert line == trail(client, ann, cid)[0]
+
+    captured_events.clear()
+    client.post(f"/admin/conversations/{cid}/take-over", headers=ann)  # nothing changes
+    assert all("activity" not in e.data for e in captured_events)
+
+
+def test_the_trail_of_an_unknown_conversation_is_404_and_needs_a_sign_in(client, services,
+                                                                        make_token):
+    ann = make_token("ann@example.com")
+    assert client.get("/admin/conversations/987654/activity", headers=ann).status_code == 404
+    cid = track(services).conversation.id
+    assert client.get(f"/admin/conversations/{cid}/activity").status_code == 401
+    assert trail(client, ann, cid) == []
+
+
+@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": "x"}, {"before": 0},
+                                   {"before": 2**63}])
+def test_a_bad_query_is_400(client, services, make_token, query):
+    cid = track(services).conversation.id
+    response = client.get(f"/admin/conversations/{cid}/activity", query_string=query,
+                          headers=make_token())
+    assert response.status_code == 400
+    assert response.get_json()["success"] is False
+
+
+def test_a_trail_that_cannot_be_written_leaves_the_change_standing(client, services,
+                                                                   make_token, monkeypatch,
+                                                                   caplog):
+    """The trail is written after the change: a store that fails on that second write
+    leaves the conversation taken over (the agent's action happened) and logs the line."""
+    from services.errors import StoreUnavailable
+
+    ann = make_token("ann@example.com")
+    cid = track(services).conversation.id
+
+    def down(lines, now):
+        raise StoreUnavailable("test: the store went away")
+
+    monkeypatch.setattr(services.store, "add_activity", down)
+    response = client.post(f"/admin/conversations/{cid}/take-over", headers=ann)
+    assert response.status_code == 200 and response.get_json()["changed"] is True
+    assert services.tracker.get(cid).handled_by == "human"
+    assert "activity trail not written" in caplog.text and "taken_over" in caplog.text
+    monkeypatch.undo()
+    assert trail(client, ann, cid) == []
