@@ -117,6 +117,45 @@ def test_a_reply_shows_what_it_answered_as_replied_in_every_open_page(page, site
         expect(page.locator("#c-handled")).to_have_text("handled by human · you")
 
 
+def test_the_activity_panel_tells_who_had_the_conversation_live_in_every_page(
+        page, site, browser):  # noqa: F811
+    """The bot's handover, the first answer, an assignment and closing are lines of the
+    conversation's activity, newest first, in both admins' pages as they happen, named
+    "you" on the page of whoever did it."""
+    ann, bob = ADMINS
+    visitor = site.visitor("Tessa Trail")
+    visitor.say("Can I speak to a person please?")
+    with two_admins_on(page, browser, site, visitor.conversation_id) as other:
+        for p in (page, other):
+            expect(p.locator("#activity li")).to_have_count(1, timeout=15_000)
+            expect(p.locator("#activity li").first).to_contain_text(
+                "The bot handed it over: Asked for a person")
+            expect(p.locator("#activity-empty")).to_be_hidden()
+
+        _send(page, "Hi Tessa, Ann here.")  # Ann answers first: it becomes hers
+        expect(page.locator("#activity li").first).to_contain_text("You picked it up")
+        expect(other.locator("#activity li").first).to_contain_text(f"{ann} picked it up")
+
+        bob_id = other.evaluate("async () => (await (await fetch('/admin/me')).json()).user.id")
+        other.select_option("#assign", str(bob_id))  # Bob takes it from her
+        expect(other.locator("#activity li").first).to_contain_text("You picked it up")
+        expect(page.locator("#activity li").first).to_contain_text(f"{bob} picked it up")
+
+        page.click("#close")
+        expect(page.locator("#activity li").first).to_contain_text("You closed it")
+        expect(other.locator("#activity li").first).to_contain_text(f"{ann} closed it")
+        for p in (page, other):
+            expect(p.locator("#activity li")).to_have_count(4)
+            kinds = p.locator("#activity li").evaluate_all("ns => ns.map(n => n.dataset.kind)")
+            assert kinds == ["closed", "assigned", "assigned", "escalated"]
+
+        # A new page reads the same trail from the API.
+        page.reload()
+        page.wait_for_selector("body[data-ready=conversation]")
+        expect(page.locator("#activity li")).to_have_count(4)
+        expect(page.locator("#activity li").last).to_contain_text("The bot handed it over")
+
+
 def test_take_over_and_hand_back_change_who_answers(page, site):  # noqa: F811
     visitor = site.visitor("Hugo Handoff")
     visitor.say("What are your opening hours?")

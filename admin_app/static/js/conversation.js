@@ -92,6 +92,76 @@ function renderFacts() {
   ]);
 }
 
+// -- activity trail ------------------------------------------------------------------------
+// Who handed the conversation over, took it, assigned it, closed it: newest first, from the
+// API on load and live from each conversation.updated that carries lines.
+const ACTIVITY_PAGE = 20;
+const activity = new Map(); // id -> line
+let activityOlder = false;
+
+function account(id, email) {
+  if (id && id === me.id) return "you";
+  return email || (id ? userName(id) : "") || "a removed account";
+}
+
+function activityText(a) {
+  const d = a.detail || {};
+  const by = a.actor_id || a.actor ? account(a.actor_id, a.actor) : null;
+  const who = by === "you" ? "You" : by;
+  switch (a.kind) {
+    case "escalated":
+      return who
+        ? `${who} flagged a message for a person${d.reason ? `: ${d.reason}` : ""}`
+        : `The bot handed it over${d.reason ? `: ${d.reason}` : " to a person"}`;
+    case "taken_over":
+      return `${who || "A person"} took over from the bot`;
+    case "handed_back":
+      return `${who || "Someone"} handed it back to the bot`;
+    case "assigned":
+      if (d.to_id && d.to_id === a.actor_id) return `${who} picked it up`;
+      return `${who || "Someone"} assigned it to ${account(d.to_id, d.to)}`;
+    case "unassigned":
+      return d.from_id && d.from_id !== a.actor_id
+        ? `${who || "Someone"} unassigned ${account(d.from_id, null)}`
+        : `${who || "Someone"} left it unassigned`;
+    case "closed":
+      return who ? `${who} closed it`
+        : `Closed after ${duration(d.after_seconds)} with no message`;
+    case "reopened":
+      return `${who || "Someone"} reopened it`;
+    case "handoff_timed_out":
+      return `Nobody answered within ${duration(d.after_seconds)}`;
+    case "priority_raised":
+      return `Waiting long: priority raised to P${d.priority}`;
+    default:
+      return a.kind.replace(/_/g, " ");
+  }
+}
+
+function renderActivity() {
+  const lines = [...activity.values()].sort((a, b) => b.id - a.id);
+  $("activity").replaceChildren(...lines.map((a) => {
+    const time = el("time", { dateTime: a.created_at, text: clockTime(a.created_at) });
+    time.title = new Date(a.created_at).toLocaleString();
+    return el("li", { dataset: { kind: a.kind, id: String(a.id) } },
+      el("span", { className: "what", text: activityText(a) }), time);
+  }));
+  $("activity-empty").hidden = lines.length > 0;
+  $("activity-older").hidden = !activityOlder;
+}
+
+function addActivity(lines) {
+  for (const a of lines || []) if (a.conversation_id === conversationId) activity.set(a.id, a);
+  renderActivity();
+}
+
+async function loadActivity(before) {
+  const query = `limit=${ACTIVITY_PAGE}${before ? `&before=${before}` : ""}`;
+  const data = await api(`/admin/conversations/${conversationId}/activity?${query}`);
+  if (before || activity.size === 0) activityOlder = data.activity.length === ACTIVITY_PAGE;
+  addActivity(data.activity);
+}
+
 // -- messages ----------------------------------------------------------------------------
 function senderLabel(m) {
   if (m.sender_type === "user") return conversation ? personName(conversation) : "User";
@@ -272,6 +342,9 @@ $("hand-back").addEventListener("click", () => act(`/admin/conversations/${conve
 $("close").addEventListener("click", () => act(`/admin/conversations/${conversationId}/close`));
 $("reopen").addEventListener("click", () => act(`/admin/conversations/${conversationId}/reopen`));
 $("load-older").addEventListener("click", loadOlder);
+$("activity-older").addEventListener("click", () => {
+  loadActivity(Math.min(...activity.keys())).catch((err) => toast("Could not load the activity", err.message, { alert: true }));
+});
 $("assign").addEventListener("change", (e) => {
   const value = e.target.value ? Number(e.target.value) : null;
   act(`/admin/conversations/${conversationId}/assign`, { user_id: value });
@@ -356,12 +429,14 @@ try {
 } catch (err) {
   toast("Could not load the conversation", err.message, { alert: true });
 }
+loadActivity().catch((err) => toast("Could not load the activity", err.message, { alert: true }));
 socket = connectLive(
   {
     "message.created": ({ message }) => upsertMessage(message),
     "message.updated": ({ message }) => upsertMessage(message),
-    "conversation.updated": ({ conversation: c }) => {
+    "conversation.updated": ({ conversation: c, activity: lines }) => {
       if (c.id !== conversationId) return;
+      if (lines) addActivity(lines);
       const windowMoved = c.last_user_message_at !== conversation?.last_user_message_at;
       if (!setConversation(c)) return;
       renderConversation();
@@ -374,6 +449,7 @@ socket = connectLive(
     rooms: [{ conversation_id: conversationId }],
     onSync: () => {
       load().catch(() => {});
+      loadActivity().catch(() => {});
       loadWaitingCount({ title: false });
     },
   },
