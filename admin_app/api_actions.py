@@ -1,5 +1,6 @@
 """What agents do from the admin panel, as JSON endpoints on the same ``/admin`` API:
-reply, retry a failed send, take over / hand back, assign; and who the agents are."""
+reply, retry a failed send, take over / hand back, assign, notes for the team; and who the
+agents are."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from admin_app.schemas import (
     HandlingAnswer,
     MeAnswer,
     MessageAnswer,
+    NoteAnswer,
+    NoteBody,
     PublicUser,
     ReplyBody,
     UserList,
@@ -93,6 +96,16 @@ def hand_back(conversation_id: int):
         conversation_id, "bot", by=current_user()
     )
     return respond(HandlingAnswer(conversation=conversation, changed=changed))
+
+
+@bp.post("/conversations/<int:conversation_id>/notes")
+@login_required
+def add_note(conversation_id: int):
+    """A note for the team (``{"text": "…"}``), shown in the conversation's activity; the
+    person never sees it. Closed conversations take notes too."""
+    body = _body(NoteBody)
+    note = get_services().tracker.add_note(conversation_id, body.text, current_user())
+    return respond(NoteAnswer(activity=note), 201)
 
 
 @bp.post("/conversations/<int:conversation_id>/assign")

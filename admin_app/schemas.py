@@ -15,7 +15,15 @@ from typing import Literal
 from flask import Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.models import Activity, Conversation, ConversationFilter, Message, Stats, UserRole
+from services.models import (
+    NOTE_MAX_LENGTH,
+    Activity,
+    Conversation,
+    ConversationFilter,
+    Message,
+    Stats,
+    UserRole,
+)
 
 # The largest id the stores hold (a signed 64-bit integer, as SQLite and PostgreSQL bigint).
 MAX_ID = 2**63 - 1
@@ -113,6 +121,19 @@ class ReplyBody(_Body):
         return value
 
 
+class NoteBody(_Body):
+    """A note for the team on a conversation; the person never sees it."""
+
+    text: str = Field(max_length=NOTE_MAX_LENGTH)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the note is empty")
+        return value
+
+
 class AssignBody(_Body):
     """``{"user_id": 3}`` assigns, ``{"user_id": null}`` (or no body) unassigns."""
 
@@ -176,6 +197,11 @@ class ActivityList(_Answer):
     activity: list[Activity] = Field(description="oldest first; actor_id null: the bot, a "
                                      "rule or a sweep")
     count: int
+
+
+class NoteAnswer(_Answer):
+    success: Literal[True] = True
+    activity: Activity = Field(description="the note, a line of kind note (detail.text)")
 
 
 class ConversationAnswer(_Answer):

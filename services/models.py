@@ -22,8 +22,9 @@ UserRole = Literal["admin", "agent"]
 # What a conversation's activity trail records (who answers it, who has it, its state).
 ActivityKind = Literal[
     "escalated", "taken_over", "handed_back", "assigned", "unassigned", "closed", "reopened",
-    "handoff_timed_out", "priority_raised",
+    "handoff_timed_out", "priority_raised", "note",
 ]
+NOTE_MAX_LENGTH = 2000  # a note an agent leaves on a conversation for the team
 
 PLATFORMS: tuple[str, ...] = ("messenger", "webchat")
 STATUSES: tuple[str, ...] = ("active", "idle", "closed")
@@ -99,24 +100,6 @@ class Message(_Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class NewActivity(_Model):
-    """A line of a conversation's activity trail, before it is stored: what changed and
-    who changed it (``actor_id`` None: the bot, a rule or a sweep)."""
-
-    conversation_id: int
-    kind: ActivityKind
-    actor_id: int | None = None
-    actor: str | None = Field(default=None, max_length=320)  # the account's e-mail then
-    detail: dict[str, Any] = Field(default_factory=dict)
-
-
-class Activity(NewActivity):
-    """A stored line of a conversation's activity trail."""
-
-    id: int
-    created_at: datetime
-
-
 def _without_nul(value: Any) -> Any:
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
@@ -166,6 +149,25 @@ class OutboundMessage(_Incoming):
     confidence_score: float | None = Field(default=None, ge=0, le=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
     delivery_status: DeliveryStatus = "pending"
+
+
+class NewActivity(_Incoming):
+    """A line of a conversation's activity trail, before it is stored: what changed and
+    who changed it (``actor_id`` None: the bot, a rule or a sweep), or a note an agent left
+    for the team (``note``, its ``detail.text``; the person never sees it)."""
+
+    conversation_id: int
+    kind: ActivityKind
+    actor_id: int | None = None
+    actor: str | None = Field(default=None, max_length=320)  # the account's e-mail then
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Activity(NewActivity):
+    """A stored line of a conversation's activity trail."""
+
+    id: int
+    created_at: datetime
 
 
 class TrackResult(_Model):

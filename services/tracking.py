@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 from services.errors import InvalidInput, NotFound, StoreUnavailable
 from services.events import Event, EventBus
 from services.models import (
+    NOTE_MAX_LENGTH,
     Activity,
     ActivityKind,
     AdminUser,
@@ -302,6 +303,21 @@ class ConversationTracker:
         self._publish_message("message.updated", message)
         self._publish("conversation.updated", conversation, self._record(lines))
         return message, conversation
+
+    def add_note(self, conversation_id: int, text: str, by: AdminUser) -> Activity:
+        """A note for the team on a conversation (the person never sees it): a line of its
+        trail, published like the others. ``NotFound``; ``InvalidInput`` for a blank note;
+        unlike a change's line, a note that cannot be written is an error (it is the action)."""
+        text = text.strip()
+        if not text:
+            raise InvalidInput("the note is empty")
+        if len(text) > NOTE_MAX_LENGTH:
+            raise InvalidInput(f"a note is at most {NOTE_MAX_LENGTH} characters")
+        conversation = self.get(conversation_id)
+        (note,) = self.store.add_activity(
+            [activity_line(conversation_id, "note", by, text=text)], self.clock())
+        self._publish("conversation.updated", conversation, [note])
+        return note
 
     def record_activity(self, lines: Sequence[NewActivity]) -> list[Activity]:
         """Write lines of activity trails for changes another service made (a sweep); they

@@ -160,13 +160,14 @@ CREATE INDEX IF NOT EXISTS jobs_conversation_idx ON jobs (conversation_id);
 
 -- A conversation's activity trail (schema version 6; mirrors
 -- supabase/migrations/20261205010000_activity.sql): who answered it, who had it, its state
--- changes. Lines are only added; actor is the account's e-mail when the line was written.
+-- changes, and the notes agents leave for the team (kind 'note', detail.text). Lines are
+-- only added; actor is the account's e-mail when the line was written.
 CREATE TABLE IF NOT EXISTS activity (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
     kind            TEXT    NOT NULL CHECK (kind IN ('escalated', 'taken_over', 'handed_back',
                         'assigned', 'unassigned', 'closed', 'reopened', 'handoff_timed_out',
-                        'priority_raised')),
+                        'priority_raised', 'note')),
     actor_id        INTEGER REFERENCES admin_users (id) ON DELETE SET NULL,
     actor           TEXT,
     detail          TEXT    NOT NULL DEFAULT '{}',

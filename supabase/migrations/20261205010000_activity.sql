@@ -1,7 +1,8 @@
 -- Switchboard: a conversation's activity trail -- who answered it, who had it, its state
 -- changes (escalated, taken over, handed back, assigned, unassigned, closed, reopened, the
--- handoff timeout, a raised priority). Lines are only added, by the admin panel's actions
--- and the lifecycle sweeps (none on a message's path); the store writes a batch with one
+-- handoff timeout, a raised priority) and the notes agents leave for the team (kind 'note',
+-- detail.text; the person never sees them). Lines are only added, by the admin panel's
+-- actions and the lifecycle sweeps (none on a message's path); the store writes a batch with one
 -- PostgREST insert and reads a page with one select. Mirrors the SQLite store's activity
 -- table (schema version 6).
 
@@ -10,7 +11,7 @@ create table public.activity (
     conversation_id bigint      not null references public.conversations (id) on delete cascade,
     kind            text        not null check (kind in ('escalated', 'taken_over',
                         'handed_back', 'assigned', 'unassigned', 'closed', 'reopened',
-                        'handoff_timed_out', 'priority_raised')),
+                        'handoff_timed_out', 'priority_raised', 'note')),
     actor_id        bigint      references public.admin_users (id) on delete set null,
     actor           text,       -- the account's e-mail when the line was written
     detail          jsonb       not null default '{}' check (jsonb_typeof(detail) = 'object'),

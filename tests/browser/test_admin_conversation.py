@@ -156,6 +156,53 @@ def test_the_activity_panel_tells_who_had_the_conversation_live_in_every_page(
         expect(page.locator("#activity li").last).to_contain_text("The bot handed it over")
 
 
+def test_a_note_for_the_team_shows_live_as_text_and_is_never_sent(page, site, browser):  # noqa: F811
+    user = site.messenger_user()
+    user.say("What are your opening hours?")
+    sign_in(page, site)
+    conversation_id = int(page.locator(".conv-row").first.get_attribute("data-id"))
+    page.context.clear_cookies()
+    with two_admins_on(page, browser, site, conversation_id) as other:
+        expect(page.locator(".msg-bot")).to_have_count(1, timeout=15_000)
+        sent_before = len(site.graph.sent_messages())
+        note = f"Asked twice already {XSS}\ncall back after 5pm"
+        page.fill("#note-text", note)
+        page.click("#note-add")
+        expect(page.locator("#note-text")).to_have_value("")
+        for p, who in ((page, "You"), (other, ADMINS[0])):
+            line = p.locator("#activity li.note")
+            expect(line).to_have_count(1)
+            expect(line.locator(".what")).to_have_text(f"{who}: {note}")
+            assert p.locator("#activity img").count() == 0
+        page.wait_for_timeout(1500)
+        assert len(site.graph.sent_messages()) == sent_before  # the person never gets it
+        expect(page.locator(".msg")).to_have_count(2)  # and it is not a message
+        # A blank note is not sent.
+        page.fill("#note-text", "   ")
+        page.click("#note-add")
+        page.wait_for_timeout(500)
+        expect(page.locator("#activity li.note")).to_have_count(1)
+
+        # A long trail shows its newest 20 lines; "Show earlier activity" reads the rest.
+        page.evaluate("""async (id) => {
+            const { api } = await import('/static/js/common.js');
+            for (let i = 1; i <= 21; i++) {
+                await api(`/admin/conversations/${id}/notes`, { method: 'POST',
+                                                                json: { text: `n${i}` } });
+            }
+        }""", conversation_id)
+        expect(other.locator("#activity li.note")).to_have_count(22)  # live, all of them
+        page.reload()
+        page.wait_for_selector("body[data-ready=conversation]")
+        expect(page.locator("#activity li")).to_have_count(20)
+        expect(page.locator("#activity li").first).to_contain_text("You: n21")
+        page.click("#activity-older")
+        expect(page.locator("#activity li")).to_have_count(22)
+        expect(page.locator("#activity li").last).to_contain_text("Asked twice already")
+        expect(page.locator("#activity-older")).to_be_hidden()
+    assert page.evaluate("() => window.__pwned === undefined")
+
+
 def test_take_over_and_hand_back_change_who_answers(page, site):  # noqa: F811
     visitor = site.visitor("Hugo Handoff")
     visitor.say("What are your opening hours?")

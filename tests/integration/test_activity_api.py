@@ -162,3 +162,86 @@ def test_a_trail_that_cannot_be_written_leaves_the_change_standing(client, servi
     assert "activity trail not written" in caplog.text and "taken_over" in caplog.text
     monkeypatch.undo()
     assert trail(client, ann, cid) == []
+
+
+# -- notes for the team ---------------------------------------------------------------------
+
+def test_a_note_is_a_line_of_the_trail_published_and_never_sent(client, services, make_token,
+                                                                captured_events):
+    ann = make_token("ann@example.com")
+    ann_id = services.store.get_user_by_email("ann@example.com").id
+    tracked = track(services)
+    conversation = tracked.conversation
+    captured_events.clear()
+    text = "Refund already approved <b>by</b> Dora 😀 — waiting on the carrier"
+    response = client.post(f"/admin/conversations/{conversation.id}/notes",
+                           json={"text": f"  {text}\n"}, headers=ann)
+    assert response.status_code == 201
+    note = response.get_json()["activity"]
+    assert (note["kind"], note["actor_id"], note["actor"], note["detail"]) == (
+        "note", ann_id, "ann@example.com", {"text": text})
+    assert trail(client, ann, conversation.id) == [note]
+    (event,) = captured_events
+    assert (event.name, event.data["activity"]) == ("conversation.updated", [note])
+
+    # The person never sees it: no message, no job to send one, the conversation unchanged.
+    assert [m.id for m in services.tracker.history(conversation.id, 10)] == [tracked.message.id]
+    assert services.store.count_jobs() == 0
+    after = services.tracker.get(conversation.id)
+    assert (after.message_count, after.updated_at) == (1, conversation.updated_at)
+
+
+def test_a_closed_conversation_takes_notes(client, services, make_token):
+    ann = make_token("ann@example.com")
+    cid = track(services).conversation.id
+    client.post(f"/admin/conversations/{cid}/close", headers=ann)
+    response = client.post(f"/admin/conversations/{cid}/notes", json={"text": "spam"},
+                           headers=ann)
+    assert response.status_code == 201
+    assert [a["kind"] for a in trail(client, ann, cid)] == ["closed", "note"]
+
+
+@pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": " \n\t "}, {"text": "x" * 2001},
+                                  {"text": 5}, []])
+def test_a_bad_note_is_400_and_stores_nothing(client, services, make_token, body):
+    ann = make_token("ann@example.com")
+    cid = track(services).conversation.id
+    response = client.post(f"/admin/conversations/{cid}/notes", json=body, headers=ann)
+    assert response.status_code == 400
+    assert response.get_json()["success"] is False
+    assert trail(client, ann, cid) == []
+
+
+def test_a_note_needs_a_sign_in_and_a_known_conversation(client, services, make_token):
+    cid = track(services).conversation.id
+    assert client.post(f"/admin/conversations/{cid}/notes",
+                       json={"text": "hi"}).status_code == 401
+    assert client.post("/admin/conversations/987654/notes", json={"text": "hi"},
+                       headers=make_token()).status_code == 404
+
+
+def test_a_note_of_2000_characters_is_kept_whole(client, services, make_token):
+    ann = make_token("ann@example.com")
+    cid = track(services).conversation.id
+    text = ("é" * 1999) + "."
+    assert client.post(f"/admin/conversations/{cid}/notes", json={"text": text},
+                       headers=ann).status_code == 201
+    assert trail(client, ann, cid)[0]["detail"]["text"] == text
+
+
+def test_a_note_that_cannot_be_stored_is_an_error_not_lost_silently(client, services,
+                                                                   make_token, monkeypatch):
+    """A change's line may be logged instead of stored (the change stands); a note is the
+    action itself: the agent is told it was not saved (503) and can send it again."""
+    from services.errors import StoreUnavailable
+
+    ann = make_token("ann@example.com")
+    cid = track(services).conversation.id
+
+    def down(lines, now):
+        raise StoreUnavailable("test: the store went away")
+
+    monkeypatch.setattr(services.store, "add_activity", down)
+    response = client.post(f"/admin/conversations/{cid}/notes", json={"text": "keep me"},
+                           headers=ann)
+    assert response.status_code == 503 and response.get_json()["success"] is False

@@ -133,6 +133,8 @@ function activityText(a) {
       return `Nobody answered within ${duration(d.after_seconds)}`;
     case "priority_raised":
       return `Waiting long: priority raised to P${d.priority}`;
+    case "note":
+      return `${who || "Someone"}: ${d.text}`;
     default:
       return a.kind.replace(/_/g, " ");
   }
@@ -143,7 +145,8 @@ function renderActivity() {
   $("activity").replaceChildren(...lines.map((a) => {
     const time = el("time", { dateTime: a.created_at, text: clockTime(a.created_at) });
     time.title = new Date(a.created_at).toLocaleString();
-    return el("li", { dataset: { kind: a.kind, id: String(a.id) } },
+    return el("li", { className: a.kind === "note" ? "note" : null,
+      dataset: { kind: a.kind, id: String(a.id) } },
       el("span", { className: "what", text: activityText(a) }), time);
   }));
   $("activity-empty").hidden = lines.length > 0;
@@ -342,6 +345,25 @@ $("hand-back").addEventListener("click", () => act(`/admin/conversations/${conve
 $("close").addEventListener("click", () => act(`/admin/conversations/${conversationId}/close`));
 $("reopen").addEventListener("click", () => act(`/admin/conversations/${conversationId}/reopen`));
 $("load-older").addEventListener("click", loadOlder);
+$("note-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const text = $("note-text").value;
+  if (!text.trim()) return;
+  $("note-error").hidden = true;
+  $("note-add").disabled = true;
+  try {
+    const data = await api(`/admin/conversations/${conversationId}/notes`, {
+      method: "POST", json: { text },
+    });
+    $("note-text").value = "";
+    addActivity([data.activity]);
+  } catch (err) {
+    $("note-error").textContent = err.message; // the text stays in the box, to send again
+    $("note-error").hidden = false;
+  } finally {
+    $("note-add").disabled = false;
+  }
+});
 $("activity-older").addEventListener("click", () => {
   loadActivity(Math.min(...activity.keys())).catch((err) => toast("Could not load the activity", err.message, { alert: true }));
 });
