@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -293,6 +294,29 @@ def test_talk_to_a_human(server, visitors):
     other.conversation_id = asked.json()["conversation"]["id"]
     other.wait_history(lambda ms: any(m["sender_type"] == "system" for m in ms))
     assert other.history().json()["conversation"]["state"] == "escalated"
+
+
+def test_a_note_for_the_team_never_reaches_the_visitor(server, visitors):
+    """A note is published with its conversation's update, which the widget also follows:
+    the visitor's socket and history get the conversation's public view, never the note."""
+    visitor = visitors()
+    visitor.start()
+    live = visitor.connect()
+    cid = live.call("message", {"content": HOURS, "client_id": "n1"})["conversation_id"]
+    live.wait_for("message", lambda m: m["sender_type"] == "bot")
+    headers = {"Authorization": f"Bearer {admin_token(server)}"}
+    secret = "internal-note-7f3a: refund fraud suspected"
+    noted = requests.post(f"{server.url}/admin/conversations/{cid}/notes",
+                          json={"text": secret}, headers=headers, timeout=10)
+    assert noted.status_code == 201, noted.text
+    # Then a change the visitor does see, so that everything before it has arrived.
+    requests.post(f"{server.url}/admin/conversations/{cid}/take-over", headers=headers,
+                  timeout=10)
+    live.wait_for("status", lambda s: s["state"] == "human")
+    while not live.events.empty():
+        live.seen.append(live.events.get())
+    assert live.seen and "internal-note-7f3a" not in json.dumps(live.seen)
+    assert "internal-note-7f3a" not in visitor.history().text
 
 
 def test_only_allowed_origins_may_use_the_chat(start_server):
