@@ -30,7 +30,7 @@ from admin_app.auth import login_required
 from admin_app.extensions import socketio
 from admin_app.schemas import ExportQuery
 from services.errors import InvalidInput
-from services.models import Conversation, ConversationFilter, Message
+from services.models import Activity, Conversation, ConversationFilter, Message
 
 CONVERSATION_PAGE = 200
 MESSAGE_PAGE = 500
@@ -75,8 +75,10 @@ def _range(query: ExportQuery) -> tuple[datetime, datetime]:
     return start, end
 
 
-def conversations_in(start: datetime, end: datetime) -> Iterator[tuple[Conversation, list[Message]]]:
-    """Every conversation with activity in [start, end), with its messages in that range."""
+def conversations_in(start: datetime, end: datetime, with_activity: bool = False
+                     ) -> Iterator[tuple[Conversation, list[Message], list[Activity]]]:
+    """Every conversation with activity in [start, end), with its messages in that range,
+    and (``with_activity``) the lines of its activity trail written in it."""
     tracker = get_services().tracker
     cursor = None
     while True:
@@ -88,7 +90,9 @@ def conversations_in(start: datetime, end: datetime) -> Iterator[tuple[Conversat
                 break
             if conversation.created_at < end:
                 chosen.append(conversation)
-        yield from _with_messages(chosen, start, end)
+        activity = _activity_of(chosen, start, end) if with_activity else {}
+        for conversation, messages in _with_messages(chosen, start, end):
+            yield conversation, messages, activity.get(conversation.id, [])
         if older_follow or not page.next_cursor:
             return
         cursor = page.next_cursor
@@ -117,6 +121,24 @@ def _with_messages(conversations: list[Conversation], start: datetime,
         after = (batch[-1].conversation_id, batch[-1].id)
     if held:
         yield by_id[held[0].conversation_id], held
+
+
+def _activity_of(conversations: list[Conversation], start: datetime,
+                 end: datetime) -> dict[int, list[Activity]]:
+    """The trail lines of a page of conversations written in [start, end), by conversation:
+    ``MESSAGE_PAGE`` lines per store call (a trail is short: its people's actions and notes)."""
+    lines: dict[int, list[Activity]] = {}
+    if not conversations:
+        return lines
+    ids = [c.id for c in conversations]
+    after = None
+    while True:
+        batch = get_services().tracker.activity_in(ids, start, end, MESSAGE_PAGE, after)
+        for line in batch:
+            lines.setdefault(line.conversation_id, []).append(line)
+        if len(batch) < MESSAGE_PAGE:
+            return lines
+        after = (batch[-1].conversation_id, batch[-1].id)
 
 
 def shared(chunks: Iterator[str]) -> Iterator[str]:
@@ -154,7 +176,7 @@ def _csv(start: datetime, end: datetime) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    for conversation, messages in conversations_in(start, end):
+    for conversation, messages, _ in conversations_in(start, end):
         for m in messages:
             writer.writerow([_cell(v) for v in (
                 conversation.id, conversation.platform, conversation.external_user_id,
@@ -174,9 +196,10 @@ def _json(start: datetime, end: datetime) -> Iterator[str]:
     yield json.dumps({"success": True, "from": start.isoformat(), "to": end.isoformat()})[:-1]
     yield ', "conversations": ['
     first = True
-    for conversation, messages in conversations_in(start, end):
+    for conversation, messages, activity in conversations_in(start, end, with_activity=True):
         item = conversation.model_dump(mode="json")
         item["messages"] = [m.model_dump(mode="json") for m in messages]
+        item["activity"] = [a.model_dump(mode="json") for a in activity]
         yield ("" if first else ",\n") + json.dumps(item, ensure_ascii=False)
         first = False
     yield "]}\n"

@@ -243,9 +243,11 @@ class UserList(_Answer):
 
 
 class ExportedConversation(Conversation):
-    """A conversation of the JSON export, with its messages in the range."""
+    """A conversation of the JSON export, with its messages in the range and the lines of
+    its activity trail (notes included) written in it."""
 
     messages: list[Message]
+    activity: list[Activity]
 
 
 class ExportJson(_Answer):

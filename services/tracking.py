@@ -262,6 +262,18 @@ class ConversationTracker:
         """A conversation's activity trail: its newest ``limit`` lines, oldest first."""
         return self.store.list_activity(conversation_id, limit, before=before)
 
+    def activity_in(
+        self,
+        conversation_ids: Sequence[int],
+        start: datetime,
+        end: datetime,
+        limit: int,
+        after: tuple[int, int] | None = None,
+    ) -> list[Activity]:
+        """Trail lines of many conversations written in [start, end), in (conversation id,
+        id) order; ``after`` is the last one returned. One store call (an export's read)."""
+        return self.store.list_activity_in(conversation_ids, start, end, limit, after=after)
+
     # -- changes ---------------------------------------------------------------------
     # ``by`` is the account that asks for a change (None: the bot, a rule, a sweep). A change
     # that happened is written to the conversation's activity trail after it, and published

@@ -90,14 +90,19 @@ from services.models import (
 MAX_CONVERSATIONS_PER_READ = 1000  # conversation ids one ``list_messages_in`` call takes
 
 
-def check_messages_in(conversation_ids: Sequence[int], limit: int,
-                      after: tuple[int, int] | None) -> int:
-    """Refuse what ``list_messages_in`` cannot answer (``InvalidInput``); return the place in
-    ``conversation_ids`` to start from (that of ``after``'s conversation, else 0)."""
+def check_many(conversation_ids: Sequence[int], limit: int) -> None:
+    """Refuse a read of many conversations' rows that no store answers (``InvalidInput``)."""
     if limit < 1:
         raise InvalidInput("limit must be at least 1")
     if len(conversation_ids) > MAX_CONVERSATIONS_PER_READ:
         raise InvalidInput(f"at most {MAX_CONVERSATIONS_PER_READ} conversations per read")
+
+
+def check_messages_in(conversation_ids: Sequence[int], limit: int,
+                      after: tuple[int, int] | None) -> int:
+    """Refuse what ``list_messages_in`` cannot answer (``InvalidInput``); return the place in
+    ``conversation_ids`` to start from (that of ``after``'s conversation, else 0)."""
+    check_many(conversation_ids, limit)
     if len(set(conversation_ids)) != len(conversation_ids):
         raise InvalidInput("conversation ids must be distinct")
     if after is None:
@@ -301,6 +306,19 @@ class ConversationStore(Protocol):
         self, conversation_id: int, limit: int, before: int | None = None
     ) -> list[Activity]:
         """A conversation's newest ``limit`` lines (before the line id ``before``), id order."""
+
+    def list_activity_in(
+        self,
+        conversation_ids: Sequence[int],
+        start: datetime,
+        end: datetime,
+        limit: int,
+        after: tuple[int, int] | None = None,
+    ) -> list[Activity]:
+        """Lines of ``conversation_ids`` created in [start, end), in (conversation id, id)
+        order, at most ``limit``; ``after`` (conversation id, line id: the last one returned)
+        continues. One call per page of conversations (an export). ``InvalidInput`` for a
+        limit below 1 or more than ``MAX_CONVERSATIONS_PER_READ`` ids."""
 
     def set_profile(
         self, conversation_id: int, display_name: str | None, profile: dict, now: datetime

@@ -22,6 +22,7 @@ from services.models import (
     Message,
     NewActivity,
 )
+from services.store.base import check_many
 from services.store.sqlite_db import conversation_from, message_from, one, ts
 
 # What a receipt may move a message forward from: sent -> delivered -> read, never backwards,
@@ -115,6 +116,24 @@ class SqliteChanges:
             " ORDER BY id DESC LIMIT ?",
             (conversation_id, 2**63 - 1 if before is None else before, limit))
         return [_activity_from(r) for r in reversed(rows)]
+
+    def list_activity_in(
+        self, conversation_ids: Sequence[int], start: datetime, end: datetime, limit: int,
+        after: tuple[int, int] | None = None,
+    ) -> list[Activity]:
+        """Lines of ``conversation_ids`` created in [start, end), (conversation id, id)
+        order, at most ``limit``, after ``after``: one read on the (conversation_id, id) index."""
+        check_many(conversation_ids, limit)
+        if not conversation_ids:
+            return []
+        marks = ", ".join("?" * len(conversation_ids))
+        after_key = after if after is not None else (-1, -1)
+        rows = self._read(
+            f"SELECT * FROM activity WHERE conversation_id IN ({marks})"
+            " AND created_at >= ? AND created_at < ? AND (conversation_id, id) > (?, ?)"
+            " ORDER BY conversation_id, id LIMIT ?",
+            (*conversation_ids, ts(start), ts(end), *after_key, limit))
+        return [_activity_from(r) for r in rows]
 
     def set_profile(
         self, conversation_id: int, display_name: str | None, profile: dict, now: datetime

@@ -23,6 +23,7 @@ from services.models import (
     NewActivity,
     utc,
 )
+from services.store.base import check_many
 
 
 def _ts(value: datetime) -> str:
@@ -85,6 +86,22 @@ class SupabasePipeline:
             return query.order("id", desc=True).limit(limit).execute()
 
         return [Activity.model_validate(r) for r in reversed(self._call(request))]
+
+    def list_activity_in(
+        self, conversation_ids: Sequence[int], start: datetime, end: datetime, limit: int,
+        after: tuple[int, int] | None = None,
+    ) -> list[Activity]:
+        """Lines of ``conversation_ids`` created in [start, end), (conversation id, id)
+        order, at most ``limit``, after ``after``: one call of ``list_activity_in``."""
+        check_many(conversation_ids, limit)
+        if not conversation_ids:
+            return []
+        rows = self._rpc("list_activity_in", {
+            "p_conversation_ids": list(conversation_ids), "p_from": _ts(start),
+            "p_to": _ts(end), "p_limit": limit,
+            "p_after_conversation": after[0] if after else None,
+            "p_after_id": after[1] if after else None})
+        return [Activity.model_validate(r) for r in rows]
 
     def set_profile(
         self, conversation_id: int, display_name: str | None, profile: dict, now: datetime

@@ -85,3 +85,44 @@ def test_text_from_people_is_kept_as_given(store, clock):
 def test_an_unknown_kind_is_refused_before_the_store():
     with pytest.raises(ValidationError):
         NewActivity(conversation_id=1, kind="deleted")
+
+
+# -- list_activity_in: many conversations' lines in one call (an export) ----------------------
+
+def test_lines_of_many_conversations_in_a_range_page_in_conversation_order(store, clock, agent):
+    a = store.track_inbound(inbound("many-a"), clock()).conversation
+    b = store.track_inbound(inbound("many-b"), clock()).conversation
+    c = store.track_inbound(inbound("many-c"), clock()).conversation
+    t0 = clock()
+    early = store.add_activity([_line(b.id, "escalated", reason="early")], t0)
+    t1 = clock.advance(hours=1)
+    in_range = store.add_activity([_line(b.id, "taken_over", agent), _line(a.id, "note", agent,
+                                                                             text="n"),
+                                   _line(c.id, "closed"), _line(b.id, "closed", agent)], t1)
+    t2 = clock.advance(hours=1)
+    store.add_activity([_line(a.id, "reopened", agent)], t2)  # at the range's end: left out
+
+    ids = [c.id, a.id, b.id, MISSING_ID]  # any order; unknown ids have no lines
+    expected = sorted(in_range, key=lambda x: (x.conversation_id, x.id))
+    assert store.list_activity_in(ids, t1, t2, 10) == expected
+    assert store.list_activity_in(ids, t0, t2, 10) == sorted(
+        [*early, *in_range], key=lambda x: (x.conversation_id, x.id))
+
+    pages, after = [], None
+    while True:
+        page = store.list_activity_in(ids, t1, t2, 2, after)
+        pages.append(page)
+        if len(page) < 2:
+            break
+        after = (page[-1].conversation_id, page[-1].id)
+    assert [x for p in pages for x in p] == expected and len(pages) == 3
+    assert store.list_activity_in([a.id], t1, t2, 10) == [x for x in expected
+                                                           if x.conversation_id == a.id]
+    assert store.list_activity_in([], t0, t2, 10) == []
+
+
+def test_a_read_of_many_conversations_refuses_what_no_store_answers(store, clock):
+    with pytest.raises(InvalidInput):
+        store.list_activity_in([1], clock(), clock.advance(hours=1), 0)
+    with pytest.raises(InvalidInput):
+        store.list_activity_in(list(range(1, 1002)), clock(), clock.advance(hours=1), 10)

@@ -177,6 +177,8 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
              NewActivity(conversation_id=conv_id, kind="taken_over", actor_id=user.id,
                          actor=user.email)], now),
         "list_activity": lambda: sb.list_activity(conv_id, 10, before=99),
+        "list_activity_in": lambda: sb.list_activity_in([conv_id, 5], now, later, 10,
+                                                        after=(conv_id, 1)),
     }
     for name, call in calls.items():
         call()

@@ -4,6 +4,8 @@ it; an action that changes nothing writes none; each line is published with its 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from services.models import InboundMessage
@@ -245,3 +247,56 @@ def test_a_note_that_cannot_be_stored_is_an_error_not_lost_silently(client, serv
     response = client.post(f"/admin/conversations/{cid}/notes", json={"text": "keep me"},
                            headers=ann)
     assert response.status_code == 503 and response.get_json()["success"] is False
+
+
+# -- the JSON export carries the trail ------------------------------------------------------
+
+def test_the_json_export_has_each_conversations_trail_in_the_range(client, services,
+                                                                   make_token, clock,
+                                                                   monkeypatch):
+    from admin_app import export
+
+    monkeypatch.setattr(export, "CONVERSATION_PAGE", 2)  # several pages of conversations,
+    monkeypatch.setattr(export, "MESSAGE_PAGE", 2)  # and of lines in each
+    ann = make_token("ann@example.com")
+    calls = {"activity_in": 0}
+    activity_in = services.tracker.activity_in
+
+    def counted(*args, **kwargs):
+        calls["activity_in"] += 1
+        return activity_in(*args, **kwargs)
+
+    monkeypatch.setattr(services.tracker, "activity_in", counted)
+    clock.advance(days=-1)
+    old = track(services, user="old", content="yesterday").conversation
+    client.post(f"/admin/conversations/{old.id}/notes", json={"text": "before"}, headers=ann)
+    clock.advance(days=1)
+    day = clock().date().isoformat()
+    ids = []
+    for i in range(3):
+        clock.advance(seconds=1)
+        cid = track(services, user=f"x{i}", content="hi").conversation.id
+        ids.append(cid)
+        for n in range(i + 1):
+            client.post(f"/admin/conversations/{cid}/notes", json={"text": f"x{i}-{n}"},
+                        headers=ann)
+    client.post(f"/admin/conversations/{old.id}/notes", json={"text": "today"}, headers=ann)
+    track(services, user="old", content="today too")
+    calls["activity_in"] = 0
+
+    body = json.loads(client.get(f"/admin/export?format=json&from={day}&to={day}",
+                                 headers=ann).get_data())
+    by_user = {c["external_user_id"]: c for c in body["conversations"]}
+    for i in range(3):
+        lines = by_user[f"x{i}"]["activity"]
+        assert [a["detail"]["text"] for a in lines] == [f"x{i}-{n}" for n in range(i + 1)]
+        assert all(a["kind"] == "note" and a["actor"] == "ann@example.com" for a in lines)
+    # Yesterday's note is out of the range; today's is in.
+    assert [a["detail"]["text"] for a in by_user["old"]["activity"]] == ["today"]
+    # Reads per page of conversations, not per conversation: the first page (old, x2) has
+    # 4 lines, read 2 + 2 + 0; the second (x1, x0) 3, read 2 + 1.
+    assert calls["activity_in"] == 5
+    # The CSV export (a row per message) reads no trail.
+    calls["activity_in"] = 0
+    client.get(f"/admin/export?format=csv&from={day}&to={day}", headers=ann).get_data()
+    assert calls["activity_in"] == 0
