@@ -182,6 +182,15 @@ def test_a_note_for_the_team_shows_live_as_text_and_is_never_sent(page, site, br
         page.click("#note-add")
         page.wait_for_timeout(500)
         expect(page.locator("#activity li.note")).to_have_count(1)
+        # Enter is a new line; Ctrl+Enter adds the note.
+        page.fill("#note-text", "")
+        page.type("#note-text", "first line")
+        page.keyboard.press("Enter")
+        page.keyboard.type("second line")
+        page.keyboard.press("Control+Enter")
+        expect(page.locator("#activity li.note")).to_have_count(2)
+        expect(page.locator("#activity li.note").first.locator(".what")).to_have_text(
+            "You: first line\nsecond line")
 
         # A long trail shows its newest 20 lines; "Show earlier activity" reads the rest.
         page.evaluate("""async (id) => {
@@ -191,13 +200,13 @@ def test_a_note_for_the_team_shows_live_as_text_and_is_never_sent(page, site, br
                                                                 json: { text: `n${i}` } });
             }
         }""", conversation_id)
-        expect(other.locator("#activity li.note")).to_have_count(22)  # live, all of them
+        expect(other.locator("#activity li.note")).to_have_count(23)  # live, all of them
         page.reload()
         page.wait_for_selector("body[data-ready=conversation]")
         expect(page.locator("#activity li")).to_have_count(20)
         expect(page.locator("#activity li").first).to_contain_text("You: n21")
         page.click("#activity-older")
-        expect(page.locator("#activity li")).to_have_count(22)
+        expect(page.locator("#activity li")).to_have_count(23)
         expect(page.locator("#activity li").last).to_contain_text("Asked twice already")
         expect(page.locator("#activity-older")).to_be_hidden()
     assert page.evaluate("() => window.__pwned === undefined")

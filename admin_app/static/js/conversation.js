@@ -364,6 +364,13 @@ $("note-form").addEventListener("submit", async (e) => {
     $("note-add").disabled = false;
   }
 });
+$("note-text").addEventListener("keydown", (e) => {
+  // Enter makes a new line in a note; Ctrl+Enter (⌘+Enter) adds it.
+  if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !e.isComposing) {
+    e.preventDefault();
+    $("note-form").requestSubmit();
+  }
+});
 $("activity-older").addEventListener("click", () => {
   loadActivity(Math.min(...activity.keys())).catch((err) => toast("Could not load the activity", err.message, { alert: true }));
 });
