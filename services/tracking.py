@@ -32,7 +32,7 @@ from services.models import (
     Stats,
     TrackResult,
 )
-from services.store.base import ConversationStore
+from services.store.base import MAX_ACTIVITY_PER_WRITE, ConversationStore
 
 if TYPE_CHECKING:
     from services.inbound_batch import InboundBatcher
@@ -337,14 +337,17 @@ class ConversationTracker:
         return self._record(lines)
 
     def _record(self, lines: Sequence[NewActivity]) -> list[Activity]:
-        if not lines:
-            return []
-        try:
-            return self.store.add_activity(lines, self.clock())
-        except StoreUnavailable as exc:
-            log.warning("activity trail not written (%s): %s", exc,
-                        [line.model_dump(mode="json") for line in lines])
-            return []
+        """Write the lines, ``MAX_ACTIVITY_PER_WRITE`` a call (a sweep may close thousands
+        of conversations at once); a batch the store cannot take is logged, not raised."""
+        written: list[Activity] = []
+        for start in range(0, len(lines), MAX_ACTIVITY_PER_WRITE):
+            batch = lines[start:start + MAX_ACTIVITY_PER_WRITE]
+            try:
+                written += self.store.add_activity(batch, self.clock())
+            except StoreUnavailable as exc:
+                log.warning("activity trail not written (%s): %s", exc,
+                            [line.model_dump(mode="json") for line in batch])
+        return written
 
     def mark_human_replied(self, message_id: int, replied_by: str) -> tuple[Message, Conversation]:
         """Record that a human answered a flagged message."""

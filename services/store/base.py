@@ -88,6 +88,15 @@ from services.models import (
 
 
 MAX_CONVERSATIONS_PER_READ = 1000  # conversation ids one ``list_messages_in`` call takes
+# Lines one ``add_activity`` call takes (6 values each: SQLite allows 32,766 in a statement);
+# a sweep that closes more conversations at once writes their lines in several calls.
+MAX_ACTIVITY_PER_WRITE = 500
+
+
+def check_activity_write(lines: Sequence[NewActivity]) -> None:
+    """Refuse a batch of trail lines larger than one write takes (``InvalidInput``)."""
+    if len(lines) > MAX_ACTIVITY_PER_WRITE:
+        raise InvalidInput(f"at most {MAX_ACTIVITY_PER_WRITE} activity lines per write")
 
 
 def check_many(conversation_ids: Sequence[int], limit: int) -> None:
@@ -300,7 +309,8 @@ class ConversationStore(Protocol):
     # -- activity trail --------------------------------------------------------------------
     def add_activity(self, lines: Sequence[NewActivity], now: datetime) -> list[Activity]:
         """Store lines of activity trails (one statement, ``created_at`` = now), returned in
-        the order given. ``NotFound`` for an unknown conversation or account (none stored)."""
+        the order given. ``NotFound`` for an unknown conversation or account (none stored);
+        ``InvalidInput`` for more than ``MAX_ACTIVITY_PER_WRITE`` lines."""
 
     def list_activity(
         self, conversation_id: int, limit: int, before: int | None = None

@@ -22,7 +22,7 @@ from services.models import (
     Message,
     NewActivity,
 )
-from services.store.base import check_many
+from services.store.base import check_activity_write, check_many
 from services.store.sqlite_db import conversation_from, message_from, one, ts
 
 # What a receipt may move a message forward from: sent -> delivered -> read, never backwards,
@@ -89,6 +89,7 @@ class SqliteChanges:
     def add_activity(self, lines: Sequence[NewActivity], now: datetime) -> list[Activity]:
         """Store lines of activity trails in one statement; ``NotFound`` for an unknown
         conversation or account, and then none is stored."""
+        check_activity_write(lines)
         if not lines:
             return []
         values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(lines))

@@ -23,7 +23,7 @@ from services.models import (
     NewActivity,
     utc,
 )
-from services.store.base import check_many
+from services.store.base import check_activity_write, check_many
 
 
 def _ts(value: datetime) -> str:
@@ -62,6 +62,7 @@ class SupabasePipeline:
     def add_activity(self, lines: Sequence[NewActivity], now: datetime) -> list[Activity]:
         """Store lines of activity trails: one insert of them all (one statement, so an
         unknown conversation or account stores none and is ``NotFound``)."""
+        check_activity_write(lines)
         if not lines:
             return []
         rows = [{"conversation_id": line.conversation_id, "kind": line.kind,

@@ -126,3 +126,15 @@ def test_a_read_of_many_conversations_refuses_what_no_store_answers(store, clock
         store.list_activity_in([1], clock(), clock.advance(hours=1), 0)
     with pytest.raises(InvalidInput):
         store.list_activity_in(list(range(1, 1002)), clock(), clock.advance(hours=1), 10)
+
+
+def test_one_write_takes_at_most_max_activity_per_write_lines(store, clock):
+    from services.store.base import MAX_ACTIVITY_PER_WRITE
+
+    conv = store.track_inbound(inbound("act-max"), clock()).conversation
+    lines = [_line(conv.id, "note", text=f"n{i}") for i in range(MAX_ACTIVITY_PER_WRITE + 1)]
+    with pytest.raises(InvalidInput):
+        store.add_activity(lines, clock())
+    assert store.list_activity(conv.id, 10) == []
+    written = store.add_activity(lines[:MAX_ACTIVITY_PER_WRITE], clock())
+    assert [a.detail["text"] for a in written] == [f"n{i}" for i in range(MAX_ACTIVITY_PER_WRITE)]

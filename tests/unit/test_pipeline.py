@@ -315,6 +315,26 @@ def test_lifecycle_sweep(make, clock):
     assert [a.kind for a in services.tracker.activity(quiet.conversation.id, 10)] == ["closed"]
 
 
+def test_a_sweep_that_closes_more_than_one_write_takes_writes_every_line(make, clock,
+                                                                         monkeypatch):
+    """A sweep may close thousands of conversations at once (a backlog after a deploy): their
+    lines go in several writes of at most MAX_ACTIVITY_PER_WRITE (2 here, 5 conversations)."""
+    import services.tracking
+
+    monkeypatch.setattr(services.tracking, "MAX_ACTIVITY_PER_WRITE", 2)
+    services = make(idle_timeout_minutes=30, close_after_hours=24)
+    writes = []
+    add_activity = services.store.add_activity
+    monkeypatch.setattr(services.store, "add_activity",
+                        lambda lines, now: writes.append(len(lines)) or add_activity(lines, now))
+    ids = [say(services, "hi", user=f"sweep-{i}").conversation.id for i in range(5)]
+    clock.advance(hours=25)
+    assert services.sweeper.sweep()["closed"] == 5
+    assert writes == [2, 2, 1]
+    for cid in ids:
+        assert [a.kind for a in services.tracker.activity(cid, 10)] == ["closed"]
+
+
 def test_retry_button_sends_a_failed_message_again(make):
     services = make()
     services.sender_for_test.failures = [SendError("(#100) bad parameter", retryable=False, code="100")]
