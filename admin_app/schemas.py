@@ -10,10 +10,10 @@ are.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from flask import Response, jsonify
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.models import (
     NOTE_MAX_LENGTH,
@@ -108,30 +108,25 @@ class MarkHumanBody(_Body):
     priority: int = Field(default=2, ge=1, le=5, description="1 is the highest")
 
 
+def _not_blank(what: str) -> AfterValidator:
+    """Refuse text that is only white space, as "the <what> is empty"."""
+    def check(value: str) -> str:
+        if not value.strip():
+            raise ValueError(f"the {what} is empty")
+        return value
+    return AfterValidator(check)
+
+
 class ReplyBody(_Body):
     """An agent's reply."""
 
-    content: str = Field(max_length=4000)
-
-    @field_validator("content")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the reply is empty")
-        return value
+    content: Annotated[str, Field(max_length=4000), _not_blank("reply")]
 
 
 class NoteBody(_Body):
     """A note for the team on a conversation; the person never sees it."""
 
-    text: str = Field(max_length=NOTE_MAX_LENGTH)
-
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the note is empty")
-        return value
+    text: Annotated[str, Field(max_length=NOTE_MAX_LENGTH), _not_blank("note")]
 
 
 class AssignBody(_Body):
