@@ -253,7 +253,7 @@ def register_error_pages(app) -> None:
         # with base.html's "store unavailable" banner (services/spool.py keeps messages).
         log.warning("store unavailable on %s: %s", request.path, exc)
         if wants_json():
-            return jsonify(success=False, error="store unavailable"), 503
+            return _error(503, "store unavailable")
         # Anonymous for this response, so rendering does not try to load the user again
         # (Flask-Login's template context would); the session itself is left as it is.
         app.login_manager._update_request_context_with_user(None)

@@ -32,7 +32,6 @@ import random
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from services.errors import Conflict
 from services.models import Conversation, Job, Message
 
 if TYPE_CHECKING:

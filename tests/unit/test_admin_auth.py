@@ -251,3 +251,18 @@ def test_settings_forms_need_the_csrf_token(client, services):
 def services_client(client):
     """A second, separate browser on the same app."""
     return client.application.test_client()
+
+
+def test_a_store_outage_outside_the_api_routes_is_a_json_503_on_admin_paths(app):
+    """The app-wide handler answers a StoreUnavailable raised on an /admin/ path that no
+    API route handles (the API blueprint has its own) with the API's JSON 503; it once
+    named a function it no longer imported and answered a bare 500."""
+    from services.errors import StoreUnavailable
+
+    def down():
+        raise StoreUnavailable("test: the store went away")
+
+    app.add_url_rule("/admin/_test_store_down", "test_store_down", down)
+    response = app.test_client().get("/admin/_test_store_down")
+    assert response.status_code == 503
+    assert response.get_json() == {"success": False, "error": "store unavailable"}
