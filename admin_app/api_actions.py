@@ -56,7 +56,8 @@ def reply(conversation_id: int):
         raise Conflict("the conversation is closed: reopen it to reply")
     if conversation.handled_by != "human" or conversation.assigned_to is None:
         assignee = conversation.assigned_to or user.id
-        conversation, _ = tracker.set_handling(conversation_id, "human", assignee, by=user)
+        conversation, _ = tracker.set_handling(conversation_id, "human", assignee, by=user,
+                                               current=conversation)
     message = tracker.track_outbound(
         OutboundMessage(
             conversation_id=conversation_id,

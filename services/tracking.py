@@ -288,7 +288,7 @@ class ConversationTracker:
         if before is not None and (before.status == "closed") != (status == "closed"):
             lines.append(activity_line(conversation_id, "closed" if status == "closed"
                                        else "reopened", by))
-        self._publish("conversation.updated", conversation, self._record(lines))
+        self._publish("conversation.updated", conversation, self.record_activity(lines))
         return conversation
 
     def close(self, conversation_id: int, by: AdminUser | None = None) -> Conversation:
@@ -313,7 +313,7 @@ class ConversationTracker:
             lines.append(activity_line(conversation.id, "escalated", by, reason=reason,
                                        message_id=message_id, priority=priority))
         self._publish_message("message.updated", message)
-        self._publish("conversation.updated", conversation, self._record(lines))
+        self._publish("conversation.updated", conversation, self.record_activity(lines))
         return message, conversation
 
     def add_note(self, conversation_id: int, text: str, by: AdminUser) -> Activity:
@@ -332,13 +332,10 @@ class ConversationTracker:
         return note
 
     def record_activity(self, lines: Sequence[NewActivity]) -> list[Activity]:
-        """Write lines of activity trails for changes another service made (a sweep); they
-        are published with the conversation's next ``conversation_changed``."""
-        return self._record(lines)
-
-    def _record(self, lines: Sequence[NewActivity]) -> list[Activity]:
-        """Write the lines, ``MAX_ACTIVITY_PER_WRITE`` a call (a sweep may close thousands
-        of conversations at once); a batch the store cannot take is logged, not raised."""
+        """Write lines of activity trails, ``MAX_ACTIVITY_PER_WRITE`` a call (a sweep may
+        close thousands of conversations at once); a batch the store cannot take is logged,
+        not raised. A service that made the changes (a sweep) publishes the lines with them
+        (``conversation_changed``)."""
         written: list[Activity] = []
         for start in range(0, len(lines), MAX_ACTIVITY_PER_WRITE):
             batch = lines[start:start + MAX_ACTIVITY_PER_WRITE]
@@ -398,12 +395,16 @@ class ConversationTracker:
         assigned_to: int | None = None,
         by: AdminUser | None = None,
         reason: str | None = None,
+        current: Conversation | None = None,
     ) -> tuple[Conversation, bool]:
         """Hand the conversation to a human (take over) or back to the bot. The trail gets
         ``taken_over`` (``escalated`` when the bot hands over, with ``reason``) or
         ``handed_back`` when the handler changed, else ``assigned`` when an account's
-        call gave it another assignee."""
-        before = self.store.get_conversation(conversation_id) if by is not None else None
+        call gave it another assignee. ``current``: the conversation as the caller has just
+        read it, which spares reading it again to tell what an account's call changed."""
+        before = current
+        if before is None and by is not None:
+            before = self.store.get_conversation(conversation_id)
         conversation, changed = self.store.set_handling(
             conversation_id, handled_by, assigned_to, self.clock()
         )
@@ -414,7 +415,7 @@ class ConversationTracker:
             lines.append(activity_line(conversation_id, kind, by, reason=reason))
         elif before is not None and conversation.assigned_to != before.assigned_to:
             lines.append(self._assigned_line(conversation, by))
-        self._publish("conversation.updated", conversation, self._record(lines))
+        self._publish("conversation.updated", conversation, self.record_activity(lines))
         return conversation, changed
 
     def assign(
@@ -426,7 +427,7 @@ class ConversationTracker:
         lines = []
         if before is not None and conversation.assigned_to != before.assigned_to:
             lines.append(self._assigned_line(conversation, by, before.assigned_to))
-        self._publish("conversation.updated", conversation, self._record(lines))
+        self._publish("conversation.updated", conversation, self.record_activity(lines))
         return conversation
 
     def _assigned_line(self, conversation: Conversation, by: AdminUser | None,

@@ -300,3 +300,19 @@ def test_the_json_export_has_each_conversations_trail_in_the_range(client, servi
     calls["activity_in"] = 0
     client.get(f"/admin/export?format=csv&from={day}&to={day}", headers=ann).get_data()
     assert calls["activity_in"] == 0
+
+
+def test_a_reply_reads_the_conversation_once(client, services, make_token, monkeypatch):
+    """The reply reads the conversation to check it is open; telling what its take-over
+    changed for the trail reuses that read instead of making another."""
+    ann = make_token("ann@example.com")
+    cid = track(services).conversation.id
+    services.tracker.set_handling(cid, "human", reason="asked")  # nobody assigned
+    reads = []
+    get_conversation = services.store.get_conversation
+    monkeypatch.setattr(services.store, "get_conversation",
+                        lambda i: reads.append(i) or get_conversation(i))
+    assert client.post(f"/admin/conversations/{cid}/messages", json={"content": "hi"},
+                       headers=ann).status_code == 201
+    assert reads == [cid]
+    assert [a["kind"] for a in trail(client, ann, cid)] == ["escalated", "assigned"]
