@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from services.errors import StoreUnavailable
 from services.models import Activity, OutboundMessage
 from services.tracking import ConversationTracker, activity_line
 
@@ -57,10 +58,14 @@ class LifecycleSweeper:
         lines: dict[int, list[Activity]] = {}
         for line in written:
             lines.setdefault(line.conversation_id, []).append(line)
-        for conversation in [*closed, *idle, *raised, *timed_out]:
+        # A timed-out conversation that gets the "we'll get back to you" message is
+        # announced once, with that message's update; the others here, once each.
+        messaged = timed_out if self.handoff_timeout_message else []
+        for conversation in [*closed, *idle, *raised, *(() if messaged else timed_out)]:
             self.tracker.conversation_changed(conversation, lines.pop(conversation.id, []))
-        for conversation in timed_out:
-            if self.handoff_timeout_message:
+        for conversation in messaged:
+            activity = lines.pop(conversation.id, [])
+            try:
                 self.tracker.track_outbound(
                     OutboundMessage(
                         conversation_id=conversation.id,
@@ -69,8 +74,13 @@ class LifecycleSweeper:
                         external_id=f"handoff-timeout:{conversation.id}:"
                         f"{conversation.waiting_since.isoformat() if conversation.waiting_since else ''}",
                         metadata={"kind": "handoff_timeout"},
-                    )
+                    ),
+                    activity=activity,
                 )
+            except StoreUnavailable:
+                # The timeout is claimed and its line written: pages still hear of them.
+                self.tracker.conversation_changed(conversation, activity)
+                raise
         return {
             "closed": len(closed),
             "idle": len(idle),

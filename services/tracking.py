@@ -167,14 +167,18 @@ class ConversationTracker:
             if not result.conversation_created:
                 self._publish("conversation.updated", result.conversation)
 
-    def track_outbound(self, message: OutboundMessage, finish_job: int | None = None) -> Message:
+    def track_outbound(self, message: OutboundMessage, finish_job: int | None = None,
+                       activity: Sequence[Activity] = ()) -> Message:
         """Store a bot, agent or system message, ``pending`` until a channel sends it; the
-        job ``finish_job`` (the one that wrote it) ends in the same write."""
-        return self.track_outbound_claiming_send(message, finish_job)[0]
+        job ``finish_job`` (the one that wrote it) ends in the same write. ``activity``:
+        trail lines already written for the change that led to it, published with the
+        conversation's update rather than in one of their own."""
+        return self.track_outbound_claiming_send(message, finish_job, activity=activity)[0]
 
     def track_outbound_claiming_send(
         self, message: OutboundMessage, finish_job: int | None = None,
         claim_send: float | None = None, attempt_mark: dict | None = None,
+        activity: Sequence[Activity] = (),
     ) -> tuple[Message, Job | None]:
         """``track_outbound``; with ``claim_send`` (a lease in seconds) the message's send
         job also comes back claimed, for the caller to run now (see the store's
@@ -185,7 +189,7 @@ class ConversationTracker:
         # "send_claimed": its send job is the caller's, nothing for a worker to wake up for.
         self._publish_message("message.created", stored,
                               {"send_claimed": True} if send is not None else None)
-        self._publish("conversation.updated", conversation)
+        self._publish("conversation.updated", conversation, activity)
         if stored.sender_type == "agent":
             self._publish_answered(stored)
         return stored, send

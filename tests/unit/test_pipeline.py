@@ -315,6 +315,26 @@ def test_lifecycle_sweep(make, clock):
     assert [a.kind for a in services.tracker.activity(quiet.conversation.id, 10)] == ["closed"]
 
 
+@pytest.mark.parametrize("message", ["We'll get back to you soon.", ""])
+def test_a_handoff_timeout_is_announced_once_with_its_trail_line(make, clock, message):
+    """Open pages hear of a timed-out wait once: with the "we'll get back to you" message's
+    own update when one is configured, on its own when not; the trail line rides on it."""
+    services = make(handoff_timeout_minutes=10, handoff_timeout_message=message)
+    waiting = say(services, "talk to a human", user="waiting")
+    services.jobs.run_until_idle()
+    seen = []
+    services.events.subscribe(seen.append)
+    clock.advance(minutes=11)
+    assert services.sweeper.sweep()["handoff_timeouts"] == 1
+    updates = [e for e in seen if e.name == "conversation.updated"
+               and e.data["conversation"]["id"] == waiting.conversation.id]
+    assert len(updates) == 1
+    assert [a["kind"] for a in updates[0].data["activity"]] == ["handoff_timed_out"]
+    assert updates[0].data["conversation"]["handoff_timeout_notified_at"] is not None
+    system = [e.data["message"]["content"] for e in seen if e.name == "message.created"]
+    assert system == ([message] if message else [])
+
+
 def test_a_sweep_that_closes_more_than_one_write_takes_writes_every_line(make, clock,
                                                                          monkeypatch):
     """A sweep may close thousands of conversations at once (a backlog after a deploy): their
