@@ -2,8 +2,8 @@
 
 Rooms: ``admins`` (every connected admin or agent: conversation changes, stats and
 ``store.status``, the "store unavailable" banner) and
-``conversation:<id>`` (joined by the pages that show one conversation: its messages and
-typing). ``EventRelay`` subscribes to the services' ``EventBus`` and emits each event to its
+``conversation:<id>`` (joined by the pages that show one conversation: its messages,
+typing, and who else has it open: ``presence``). ``EventRelay`` subscribes to the services' ``EventBus`` and emits each event to its
 rooms through ``socketio.emit``, which works from any thread (the job worker's included)
 and goes through ``SOCKETIO_MESSAGE_QUEUE`` when one is configured.
 """
@@ -11,8 +11,10 @@ and goes through ``SOCKETIO_MESSAGE_QUEUE`` when one is configured.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import request
@@ -23,6 +25,7 @@ from flask_socketio import (
     SocketIO,
     join_room,
     leave_room,
+    rooms,
 )
 
 from admin_app.auth import SessionUser
@@ -33,11 +36,30 @@ from services.runtime import Services
 
 NAMESPACE = "/admin"
 ADMINS_ROOM = "admins"
+CONVERSATION_ROOM = "conversation:"
+# A page showing a conversation says so again this often (``viewing``); the others forget
+# a viewer they have not heard from for about three times as long (a process that died
+# cannot say its sockets left). A socket's heartbeats closer than PRESENCE_MIN_SECONDS
+# apart are dropped.
+PRESENCE_EVERY_SECONDS = 25
+PRESENCE_MIN_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
 
 def conversation_room(conversation_id: int) -> str:
-    return f"conversation:{conversation_id}"
+    return f"{CONVERSATION_ROOM}{conversation_id}"
+
+
+@dataclass
+class Viewer:
+    """Who a socket is, for the ``presence`` of the conversations it shows. ``viewer`` is
+    an opaque id for the page (one account may have a conversation open in two tabs); the
+    socket's own id is never sent to other sockets."""
+
+    user_id: int
+    name: str
+    viewer: str
+    said_at: float = 0.0
 
 
 def _conversation_id(data) -> int | None:
@@ -82,6 +104,7 @@ class AdminNamespace(Namespace):
         self._connected = 0
         self._lock = threading.Lock()
         self._sessions: SocketSessions | None = None
+        self._viewers: dict[str, Viewer] = {}  # socket id -> who it is
 
     @property
     def connected(self) -> int:
@@ -137,27 +160,73 @@ class AdminNamespace(Namespace):
             raise ConnectionRefusedError("cross-origin connection refused")
         join_room(ADMINS_ROOM)
         self.sessions.add(request.sid, session_user.get_id())
+        user = session_user.user
         with self._lock:
             self._connected += 1
+            self._viewers[request.sid] = Viewer(user.id, user.email, secrets.token_hex(8))
 
     def on_disconnect(self, reason=None):
         self.sessions.remove(request.sid)
+        for room in rooms(request.sid, NAMESPACE):
+            if room.startswith(CONVERSATION_ROOM):
+                self._presence(int(room[len(CONVERSATION_ROOM):]), viewing=False)
         with self._lock:
             self._connected = max(0, self._connected - 1)
+            self._viewers.pop(request.sid, None)
 
     def on_join(self, data):
-        """Follow one conversation: its messages and typing come to this socket."""
+        """Follow one conversation: its messages and typing come to this socket, and the
+        other pages showing it hear that this one does (``presence`` with ``hello``: they
+        answer with their own ``viewing``)."""
         conversation_id = _conversation_id(data)
         if conversation_id is None:
             return {"ok": False, "error": "conversation_id must be a positive integer"}
         join_room(conversation_room(conversation_id))
+        self._presence(conversation_id, viewing=True, hello=True)
         return {"ok": True}
 
     def on_leave(self, data):
         conversation_id = _conversation_id(data)
         if conversation_id is not None:
             leave_room(conversation_room(conversation_id))
+            self._presence(conversation_id, viewing=False)
         return {"ok": True}
+
+    def on_viewing(self, data):
+        """This page still shows the conversation (every ``PRESENCE_EVERY_SECONDS``, and in
+        answer to another page's hello). Only for a conversation the socket has joined."""
+        conversation_id = _conversation_id(data)
+        if conversation_id is None or conversation_room(conversation_id) not in rooms():
+            return {"ok": False, "error": "join the conversation first"}
+        self._presence(conversation_id, viewing=True)
+        return {"ok": True}
+
+    def _presence(self, conversation_id: int, viewing: bool, hello: bool = False) -> None:
+        """Tell the conversation's room whether this socket shows it (a heartbeat too soon
+        after the socket's last one is dropped: the room knows already)."""
+        with self._lock:
+            viewer = self._viewers.get(request.sid)
+            if viewer is None:
+                return
+            if viewing and not hello:  # a heartbeat
+                now = time.monotonic()
+                if now - viewer.said_at < PRESENCE_MIN_SECONDS:
+                    return
+                viewer.said_at = now
+        self.services.events.publish(
+            Event(
+                "presence",
+                {
+                    "conversation_id": conversation_id,
+                    "viewer": viewer.viewer,
+                    "user_id": viewer.user_id,
+                    "name": viewer.name,
+                    "viewing": viewing,
+                    "hello": hello,
+                },
+                conversation_id,
+            )
+        )
 
     def on_typing(self, data):
         """An agent is typing (or stopped): other admins and the person's channel hear it."""
@@ -208,7 +277,7 @@ class EventRelay:
                 rooms.append(conversation_room(event.conversation_id))
             self._emit(event.name, data, rooms)
             self._stats_changed()
-        elif event.name in ("message.created", "message.updated", "typing"):
+        elif event.name in ("message.created", "message.updated", "typing", "presence"):
             if event.conversation_id is not None:
                 self._emit(event.name, data, conversation_room(event.conversation_id))
             if event.name == "message.created":

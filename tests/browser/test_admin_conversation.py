@@ -156,6 +156,27 @@ def test_the_activity_panel_tells_who_had_the_conversation_live_in_every_page(
         expect(page.locator("#activity li").last).to_contain_text("The bot handed it over")
 
 
+def test_each_page_shows_who_else_has_the_conversation_open(page, site, browser):  # noqa: F811
+    """Two agents on one conversation see each other ("Also here"), whoever came first;
+    one's own other tab is not "someone else"; leaving the page clears it at once."""
+    ann, bob = ADMINS
+    visitor = site.visitor("Petra Present")
+    visitor.say("Can I speak to a person please?")
+    with two_admins_on(page, browser, site, visitor.conversation_id) as other:
+        expect(page.locator("#c-viewers")).to_have_text(f"Also here: {bob}")
+        expect(other.locator("#c-viewers")).to_have_text(f"Also here: {ann}")
+        own_tab = page.context.new_page()
+        open_conversation(own_tab, site, visitor.conversation_id)
+        expect(own_tab.locator("#c-viewers")).to_have_text(f"Also here: {bob}")
+        own_tab.close()
+        expect(other.locator("#c-viewers")).to_have_text(f"Also here: {ann}")  # Ann's first tab
+
+        other.goto(site.url + "/")
+        expect(page.locator("#c-viewers")).to_be_hidden()
+        open_conversation(other, site, visitor.conversation_id)
+        expect(page.locator("#c-viewers")).to_have_text(f"Also here: {bob}")
+
+
 def test_a_note_for_the_team_shows_live_as_text_and_is_never_sent(page, site, browser):  # noqa: F811
     user = site.messenger_user()
     user.say("What are your opening hours?")

@@ -9,6 +9,7 @@ import pytest
 import requests
 import socketio
 
+from tests.support.admin import login_requests
 from tests.support.chat_client import ChatVisitor, admin_token
 from tests.support.live_server import LiveServer
 
@@ -298,13 +299,25 @@ def test_talk_to_a_human(server, visitors):
 
 def test_a_note_for_the_team_never_reaches_the_visitor(server, visitors):
     """A note is published with its conversation's update, which the widget also follows:
-    the visitor's socket and history get the conversation's public view, never the note."""
+    the visitor's socket and history get the conversation's public view, never the note;
+    nor who on the team has the conversation open."""
     visitor = visitors()
     visitor.start()
     live = visitor.connect()
     cid = live.call("message", {"content": HOURS, "client_id": "n1"})["conversation_id"]
     live.wait_for("message", lambda m: m["sender_type"] == "bot")
     headers = {"Authorization": f"Bearer {admin_token(server)}"}
+    browser = requests.Session()
+    login_requests(browser, server.url, "agent@example.com", "a long password")
+    watching = socketio.Client(reconnection=False)
+    presence = []
+    watching.on("presence", presence.append, namespace="/admin")
+    watching.connect(server.url, namespaces=["/admin"], transports=["websocket"], wait_timeout=10,
+                     headers={"Cookie": "; ".join(f"{c.name}={c.value}" for c in browser.cookies)})
+    assert watching.call("join", {"conversation_id": cid}, namespace="/admin",
+                         timeout=10) == {"ok": True}
+    watching.disconnect()
+    assert [p["name"] for p in presence] == ["agent@example.com"]  # it was published
     secret = "internal-note-7f3a: refund fraud suspected"
     noted = requests.post(f"{server.url}/admin/conversations/{cid}/notes",
                           json={"text": secret}, headers=headers, timeout=10)
@@ -316,6 +329,7 @@ def test_a_note_for_the_team_never_reaches_the_visitor(server, visitors):
     while not live.events.empty():
         live.seen.append(live.events.get())
     assert live.seen and "internal-note-7f3a" not in json.dumps(live.seen)
+    assert "agent@example.com" not in json.dumps(live.seen)
     assert "internal-note-7f3a" not in visitor.history().text
 
 

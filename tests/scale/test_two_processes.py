@@ -2,7 +2,8 @@
 one Supabase store, behind the example nginx (``tests/support/cluster.py`` starts it all).
 
 1. An event of process A reaches an admin socket held on process B (and sockets opened
-   through nginx, over WebSocket and long-polling).
+   through nginx, over WebSocket and long-polling); so does who else has a conversation
+   open.
 2. 1,000 webhooks spread over A, B and nginx: each message tracked once, each bot reply
    sent once.
 3. SIGKILL one process mid-load: nothing that was acknowledged is lost; every bot reply goes
@@ -28,7 +29,7 @@ from tests.support.webhook_load import post_webhooks, webhook_body
 pytestmark = [pytest.mark.supabase, pytest.mark.timeout(300)]
 
 QUESTION = "what are your opening hours?"
-EVENTS = ("conversation.created", "conversation.updated", "message.created")
+EVENTS = ("conversation.created", "conversation.updated", "message.created", "presence")
 
 
 def _cookie_header(session) -> str:
@@ -133,6 +134,34 @@ def test_webhook_on_process_a_reaches_admin_socket_on_process_b(cluster):
         assert message["message"]["sender_type"] == "user"
     finally:
         for sio in (on_b, proxied_ws, proxied_poll):
+            sio.disconnect()
+
+
+def test_who_has_a_conversation_open_crosses_processes(cluster):
+    """A page on A and a page on B showing one conversation learn of each other: B's hello
+    on joining reaches A, A's answer reaches B, and A's going away reaches B."""
+    a, b = cluster.apps
+    body = webhook_body("psid-presence", "mid.presence.1", QUESTION)
+    assert post_webhooks([(a.url + "/webhook", body)], APP_SECRET).results[0].status == 200
+    cid = int(cluster.sql("select id from conversations "
+                          "where external_user_id = 'psid-presence'")[0][0])
+    on_a, from_a = _admin_socket(a.url, cluster.admin_session(a.url), "websocket")
+    on_b, from_b = _admin_socket(b.url, cluster.admin_session(b.url), "websocket")
+    try:
+        join = {"conversation_id": cid}
+        assert on_a.call("join", join, namespace="/admin", timeout=5) == {"ok": True}
+        a_viewer = _wait_for(from_a, "presence", lambda d: d["hello"])["viewer"]
+        assert on_b.call("join", join, namespace="/admin", timeout=5) == {"ok": True}
+        hello = _wait_for(from_a, "presence", lambda d: d["hello"] and d["viewer"] != a_viewer)
+        assert hello["conversation_id"] == cid and hello["viewing"] is True
+        assert on_a.call("viewing", join, namespace="/admin", timeout=5) == {"ok": True}
+        answer = _wait_for(from_b, "presence",
+                           lambda d: d["viewer"] == a_viewer and not d["hello"])
+        assert answer["viewing"] is True
+        on_a.disconnect()
+        _wait_for(from_b, "presence", lambda d: d["viewer"] == a_viewer and not d["viewing"])
+    finally:
+        for sio in (on_a, on_b):
             sio.disconnect()
 
 

@@ -116,6 +116,57 @@ def test_messages_and_typing_go_only_to_the_conversation_room(app, signed_in, se
     assert other.conversation.id != first.conversation.id
 
 
+def _presence(sock):
+    return [{k: e["args"][0][k] for k in ("conversation_id", "name", "viewing", "hello", "viewer")}
+            for e in _events(sock, "presence")]
+
+
+def test_who_else_has_a_conversation_open_reaches_its_room_only(app, client, services,
+                                                                 monkeypatch):
+    import admin_app.live
+
+    conversation = _inbound(services).conversation
+    cid = conversation.id
+    make_user(services, "ann@example.com")
+    make_user(services, "bob@example.com")
+    ann_client, bob_client = app.test_client(), app.test_client()
+    assert login(ann_client, "ann@example.com").status_code == 302
+    assert login(bob_client, "bob@example.com").status_code == 302
+    ann, bob = _admin_socket(app, ann_client), _admin_socket(app, bob_client)
+    inbox_only = _admin_socket(app, bob_client)
+
+    # A heartbeat for a conversation the socket does not follow is refused.
+    assert bob.emit("viewing", {"conversation_id": cid}, namespace="/admin",
+                    callback=True) == {"ok": False, "error": "join the conversation first"}
+    assert ann.emit("join", {"conversation_id": cid}, namespace="/admin", callback=True)["ok"]
+    (ann_hello,) = _presence(ann)
+    assert ann_hello["name"] == "ann@example.com" and ann_hello["hello"] is True
+    assert ann_hello["viewing"] is True and ann_hello["conversation_id"] == cid
+    assert len(ann_hello["viewer"]) == 16  # opaque: the socket's own id is never sent
+    assert ann_hello["viewer"] != ann.eio_sid
+
+    bob.emit("join", {"conversation_id": cid}, namespace="/admin")
+    assert [(p["name"], p["hello"]) for p in _presence(ann)] == [("bob@example.com", True)]
+    _presence(bob)
+    # Ann answers the hello; a second heartbeat within PRESENCE_MIN_SECONDS is dropped.
+    for _ in range(2):
+        assert ann.emit("viewing", {"conversation_id": cid}, namespace="/admin",
+                        callback=True) == {"ok": True}
+    assert [(p["name"], p["hello"]) for p in _presence(bob)] == [("ann@example.com", False)]
+    monkeypatch.setattr(admin_app.live, "PRESENCE_MIN_SECONDS", 0)
+    ann.emit("viewing", {"conversation_id": cid}, namespace="/admin")
+    assert [p["viewer"] for p in _presence(bob)] == [ann_hello["viewer"]]
+
+    # Leaving, and a dropped socket, say the viewer has gone.
+    ann.emit("leave", {"conversation_id": cid}, namespace="/admin")
+    assert [(p["name"], p["viewing"]) for p in _presence(bob)] == [("ann@example.com", False)]
+    ann.emit("join", {"conversation_id": cid}, namespace="/admin")
+    _presence(bob)
+    ann.disconnect(namespace="/admin")
+    assert [(p["viewer"], p["viewing"]) for p in _presence(bob)] == [(ann_hello["viewer"], False)]
+    assert _events(inbox_only, "presence") == []
+
+
 def test_events_published_from_another_thread_reach_the_socket(app, signed_in, services):
     conversation = _inbound(services).conversation
     sock = _admin_socket(app, signed_in)

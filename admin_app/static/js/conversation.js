@@ -447,6 +447,42 @@ function onTyping(data) {
   showTyping(`${who} is typing…`);
 }
 
+// -- who else has this conversation open ----------------------------------------------------
+// Every page showing the conversation says so on joining (the others answer) and every
+// PRESENCE_EVERY ms; a viewer not heard from for PRESENCE_FORGET ms has gone (its server
+// may have stopped without saying so).
+const PRESENCE_EVERY = 25_000;
+const PRESENCE_FORGET = 75_000;
+const viewers = new Map(); // viewer id -> { name, seen }
+let answerHello = null;
+
+function sayViewing() {
+  clearTimeout(answerHello);
+  answerHello = null;
+  if (socket?.connected) socket.emit("viewing", { conversation_id: conversationId });
+}
+
+function renderViewers() {
+  const now = Date.now();
+  for (const [id, v] of viewers) if (now - v.seen > PRESENCE_FORGET) viewers.delete(id);
+  const names = [...new Set([...viewers.values()].map((v) => v.name))].sort();
+  const node = $("c-viewers");
+  node.hidden = names.length === 0;
+  node.textContent = names.length === 0 ? ""
+    : names.length <= 2 ? `Also here: ${names.join(" and ")}`
+      : `Also here: ${names[0]} and ${names.length - 1} others`;
+  node.title = names.join("\n");
+}
+
+function onPresence(data) {
+  if (data.conversation_id !== conversationId || data.user_id === me.id) return;
+  if (!data.viewing) viewers.delete(data.viewer);
+  else viewers.set(data.viewer, { name: data.name || userName(data.user_id), seen: Date.now() });
+  // Answer a newcomer once, a moment later, so that several hellos get one answer.
+  if (data.viewing && data.hello && answerHello === null) answerHello = setTimeout(sayViewing, 1100);
+  renderViewers();
+}
+
 // -- start -------------------------------------------------------------------------------
 const users = await loadUsers();
 for (const u of [...users.values()].filter((u) => !u.disabled)) {
@@ -472,6 +508,7 @@ socket = connectLive(
       if (windowMoved) refreshWindow().catch(() => {});
     },
     typing: onTyping,
+    presence: onPresence,
     "stats.updated": ({ stats }) => setWaitingCount(stats.conversations_needing_human, { title: false }),
   },
   {
@@ -485,4 +522,6 @@ socket = connectLive(
 );
 loadWaitingCount({ title: false });
 setInterval(() => refreshWindow().catch(() => {}), 60_000);
+setInterval(sayViewing, PRESENCE_EVERY);
+setInterval(renderViewers, 10_000);
 document.body.dataset.ready = "conversation";
