@@ -291,6 +291,28 @@ class Stats(_Model):
     timestamp: datetime
 
 
+class AccountStats(_Model):
+    """What one account did in a period (``ConversationStore.team_stats``), and the open
+    conversations assigned to it now. A first response is a conversation whose first human
+    reply, in the period, was the account's; its seconds run from the escalation (None
+    when none of them was escalated before that reply)."""
+
+    user_id: int
+    email: str
+    role: UserRole
+    disabled: bool
+    replies: int = 0
+    conversations_replied: int = 0
+    picked_up: int = 0
+    handed_back: int = 0
+    closed: int = 0
+    notes: int = 0
+    first_responses: int = 0
+    median_first_response_seconds: float | None = None
+    avg_first_response_seconds: float | None = None
+    open_assigned: int = 0
+
+
 class AdminUser(_Model):
     """A person who signs in to the admin panel."""
 

@@ -41,6 +41,13 @@ Rules both implementations follow (the contract tests in ``tests/contract`` chec
   stay with ``actor_id`` None).
   ``list_activity`` pages like message history (ids, newest ``limit`` before ``before``,
   in id order).
+* ``team_stats`` reads what each account did in a period [start, end) in one query (one
+  request): its agent replies (messages of sender_type ``agent`` whose ``sender_id`` is the
+  account's e-mail now: a reply is counted by the address it was sent as), the trail lines
+  it wrote (``actor_id``) or that assigned it a conversation (``detail.to_id``), and the
+  conversations whose first human reply (``first_human_reply_at`` in the period: the
+  conversation's first agent message, by id) was its. Accounts that did nothing in the
+  period and have no open conversation assigned are left out; disabled ones are not.
 * Jobs: ``track_inbound`` enqueues a ``respond`` job for a newly stored ``user`` message
   with ``respond=True``, and ``track_outbound`` one ``send`` job for a newly stored message
   with ``delivery_status == "pending"`` -- in the same transaction, so an acknowledged
@@ -60,11 +67,12 @@ Rules both implementations follow (the contract tests in ``tests/contract`` chec
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, Sequence
 
 from services.errors import InvalidInput
 from services.models import (
+    AccountStats,
     Activity,
     AdminUser,
     ApiToken,
@@ -84,6 +92,7 @@ from services.models import (
     Stats,
     TrackResult,
     UserRole,
+    utc,
 )
 
 
@@ -91,6 +100,22 @@ MAX_CONVERSATIONS_PER_READ = 1000  # conversation ids one ``list_messages_in`` c
 # Lines one ``add_activity`` call takes (6 values each: SQLite allows 32,766 in a statement);
 # a sweep that closes more conversations at once writes their lines in several calls.
 MAX_ACTIVITY_PER_WRITE = 500
+
+
+# The longest period ``team_stats`` reads: a year, leap day included (the page offers up to
+# 30 days; a year's review is the longest an admin asks for, and one call stays bounded).
+MAX_PERIOD_DAYS = 366
+
+
+def check_period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """Refuse a period [start, end) that is empty, reversed or longer than
+    ``MAX_PERIOD_DAYS`` (``InvalidInput``); return its ends in UTC."""
+    start, end = utc(start), utc(end)
+    if start >= end:
+        raise InvalidInput("start must be before end")
+    if end - start > timedelta(days=MAX_PERIOD_DAYS):
+        raise InvalidInput(f"the period is at most {MAX_PERIOD_DAYS} days")
+    return start, end
 
 
 def check_activity_write(lines: Sequence[NewActivity]) -> None:
@@ -259,6 +284,11 @@ class ConversationStore(Protocol):
         ``now``; ``messages_per_day`` has 30 daily buckets (``day`` at 00:00 UTC), oldest
         first, the last one being the UTC day that contains ``now``. A bucket counts the
         messages created in it and, as ``escalations``, those of them flagged for a human."""
+
+    def team_stats(self, start: datetime, end: datetime) -> list[AccountStats]:
+        """What each account did in [start, end), and its open conversations assigned now
+        (see the module rules), in e-mail order; one query. ``InvalidInput`` unless
+        ``check_period`` accepts the period."""
 
     # -- admin users and API tokens --------------------------------------------------
     def create_user(

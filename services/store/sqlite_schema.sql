@@ -12,6 +12,9 @@
 -- Schema version 5: the trigram indexes of the search (FTS5 tables, their progress table and
 -- triggers), generated in sqlite_search.py and filled from the existing rows on upgrade.
 -- Schema version 6: the activity table (at the end of this file).
+-- Schema version 7 (mirrors supabase/migrations/20261205020000_team_stats.sql): the indexes
+-- of team_stats (agent messages by time and by conversation, conversations by first human
+-- reply, activity by time); nothing to fill, CREATE INDEX builds them from the rows there.
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -98,6 +101,9 @@ CREATE INDEX IF NOT EXISTS conversations_response_time_idx ON conversations (
      + (CAST(substr(first_human_reply_at, 21, 6) AS INTEGER)
         - CAST(substr(escalated_at, 21, 6) AS INTEGER)) / 1e6))
     WHERE first_human_reply_at >= escalated_at;
+-- team_stats (version 7): the conversations first answered by a human in a period.
+CREATE INDEX IF NOT EXISTS conversations_first_reply_idx ON conversations (first_human_reply_at)
+    WHERE first_human_reply_at IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS messages (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -134,6 +140,12 @@ CREATE INDEX IF NOT EXISTS messages_unreplied_idx
 CREATE INDEX IF NOT EXISTS messages_unread_outbound_idx
     ON messages (conversation_id, created_at)
     WHERE delivery_status IN ('sent', 'delivered') AND sender_type <> 'user';
+-- team_stats (version 7): agents' replies in a period, by whom and where (covering), and a
+-- conversation's first agent reply.
+CREATE INDEX IF NOT EXISTS messages_agent_created_idx
+    ON messages (created_at, sender_id, conversation_id) WHERE sender_type = 'agent';
+CREATE INDEX IF NOT EXISTS messages_agent_conversation_idx
+    ON messages (conversation_id, id) WHERE sender_type = 'agent';
 
 -- Durable background work about one message (schema version 2): answer it or send it.
 CREATE TABLE IF NOT EXISTS jobs (
@@ -177,3 +189,5 @@ CREATE TABLE IF NOT EXISTS activity (
 CREATE INDEX IF NOT EXISTS activity_conversation_idx ON activity (conversation_id, id);
 -- The cascade from admin_users (SET NULL looks the lines up by actor).
 CREATE INDEX IF NOT EXISTS activity_actor_idx ON activity (actor_id) WHERE actor_id IS NOT NULL;
+-- team_stats (version 7): the lines written in a period.
+CREATE INDEX IF NOT EXISTS activity_created_idx ON activity (created_at);

@@ -1,5 +1,6 @@
 """Aggregates of the SQLite store (mixed into ``SqliteStore``): ``stats()`` from the roll-up
-counters (sqlite_rollup.py), and ``stats_from_rows()``, the same figures by scanning the rows."""
+counters (sqlite_rollup.py), ``stats_from_rows()``, the same figures by scanning the rows, and
+``team_stats()``, what each account did in a period."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Callable, ContextManager
 
-from services.models import PLATFORMS, DayBucket, HourBucket, PlatformStats, Stats, utc
+from services.models import (
+    PLATFORMS, AccountStats, DayBucket, HourBucket, PlatformStats, Stats, utc,
+)
+from services.store.base import check_period
 from services.store.sqlite_db import ts
 
 # Exact seconds between two stored timestamps (julianday keeps only milliseconds).
@@ -39,6 +43,80 @@ _MIDDLE_RESPONSES = (
     f" WHERE {_REPLIED_AFTER} ORDER BY {_RESPONSE_SECONDS} LIMIT ? OFFSET ?)"
 )
 
+# What each account did in [:start, :end) (see base.py), one statement. Each part reads one
+# index: agent messages by time (messages_agent_created_idx, covering), trail lines by time
+# (activity_created_idx), conversations by first human reply (conversations_first_reply_idx)
+# and the first agent message of each (messages_agent_conversation_idx), open conversations
+# by assignee (conversations_assigned_to_idx). The median is the middle response time or the
+# mean of the middle two, as PostgreSQL's percentile_cont(0.5).
+_TEAM_STATS = f"""
+WITH replies AS (
+    SELECT sender_id AS email, count(*) AS replies,
+           count(DISTINCT conversation_id) AS conversations_replied
+      FROM messages
+     WHERE sender_type = 'agent' AND created_at >= :start AND created_at < :end
+     GROUP BY sender_id
+), lines AS (
+    SELECT kind, actor_id, conversation_id, detail FROM activity
+     WHERE created_at >= :start AND created_at < :end
+), picked AS (
+    SELECT user_id, count(DISTINCT conversation_id) AS picked_up
+      FROM (SELECT actor_id AS user_id, conversation_id FROM lines WHERE kind = 'taken_over'
+            UNION ALL
+            SELECT json_extract(detail, '$.to_id'), conversation_id FROM lines
+             WHERE kind = 'assigned')
+     WHERE user_id IS NOT NULL
+     GROUP BY user_id
+), done AS (
+    SELECT actor_id AS user_id, sum(kind = 'handed_back') AS handed_back,
+           sum(kind = 'closed') AS closed, sum(kind = 'note') AS notes
+      FROM lines
+     WHERE actor_id IS NOT NULL AND kind IN ('handed_back', 'closed', 'note')
+     GROUP BY actor_id
+), firsts AS MATERIALIZED (
+    SELECT (SELECT sender_id FROM messages
+             WHERE conversation_id = c.id AND sender_type = 'agent'
+             ORDER BY id LIMIT 1) AS email,
+           CASE WHEN {_REPLIED_AFTER} THEN {_RESPONSE_SECONDS} END AS seconds
+      FROM conversations AS c
+     WHERE first_human_reply_at >= :start AND first_human_reply_at < :end
+), ranked AS (
+    SELECT email, seconds, row_number() OVER (PARTITION BY email ORDER BY seconds) AS place,
+           count(*) OVER (PARTITION BY email) AS responses
+      FROM firsts WHERE seconds IS NOT NULL
+), medians AS (
+    SELECT email, avg(seconds) AS median_seconds FROM ranked
+     WHERE place IN ((responses + 1) / 2, (responses + 2) / 2)
+     GROUP BY email
+), first_responses AS (
+    SELECT email, count(*) AS first_responses, avg(seconds) AS avg_seconds FROM firsts
+     GROUP BY email
+), open_assigned AS (
+    SELECT assigned_to AS user_id, count(*) AS open_assigned FROM conversations
+     WHERE assigned_to IS NOT NULL AND status <> 'closed'
+     GROUP BY assigned_to
+)
+SELECT u.id AS user_id, u.email, u.role, u.disabled,
+       coalesce(r.replies, 0) AS replies,
+       coalesce(r.conversations_replied, 0) AS conversations_replied,
+       coalesce(p.picked_up, 0) AS picked_up, coalesce(d.handed_back, 0) AS handed_back,
+       coalesce(d.closed, 0) AS closed, coalesce(d.notes, 0) AS notes,
+       coalesce(f.first_responses, 0) AS first_responses,
+       m.median_seconds AS median_first_response_seconds,
+       f.avg_seconds AS avg_first_response_seconds,
+       coalesce(o.open_assigned, 0) AS open_assigned
+  FROM admin_users AS u
+  LEFT JOIN replies AS r ON r.email = u.email
+  LEFT JOIN picked AS p ON p.user_id = u.id
+  LEFT JOIN done AS d ON d.user_id = u.id
+  LEFT JOIN first_responses AS f ON f.email = u.email
+  LEFT JOIN medians AS m ON m.email = u.email
+  LEFT JOIN open_assigned AS o ON o.user_id = u.id
+ WHERE r.email IS NOT NULL OR p.user_id IS NOT NULL OR d.user_id IS NOT NULL
+    OR f.email IS NOT NULL OR o.user_id IS NOT NULL
+ ORDER BY lower(u.email), u.id
+"""
+
 
 def _windows(now: datetime) -> tuple[list[datetime], list[datetime]]:
     """The 24 UTC hours and the 30 UTC days of the charts, the last ones containing ``now``."""
@@ -49,9 +127,10 @@ def _windows(now: datetime) -> tuple[list[datetime], list[datetime]]:
 
 
 class SqliteStats:
-    """The aggregate half of ``ConversationStore``; needs ``_tx``."""
+    """The aggregate half of ``ConversationStore``; needs ``_tx`` and ``_read``."""
 
     _tx: Callable[..., ContextManager[sqlite3.Connection]]
+    _read: Callable[..., list[sqlite3.Row]]
 
     def stats(self, now: datetime) -> Stats:
         """Aggregates over all conversations, read from the roll-up counters (a few dozen
@@ -117,6 +196,12 @@ class SqliteStats:
         return _assemble(now, hours, days, groups, median, per_hour, per_day,
                          unreplied=unreplied,
                          avg_response=response_sum / responses if responses else None)
+
+    def team_stats(self, start: datetime, end: datetime) -> list[AccountStats]:
+        """What each account did in [start, end) (see base.py): one read."""
+        start, end = check_period(start, end)
+        rows = self._read(_TEAM_STATS, {"start": ts(start), "end": ts(end)})
+        return [AccountStats.model_validate(dict(row)) for row in rows]
 
 
 def _assemble(now: datetime, hours: list[datetime], days: list[datetime],

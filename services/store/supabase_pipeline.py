@@ -1,7 +1,8 @@
-"""Handling, receipts, jobs and sweeps of the Supabase store (mixed into ``SupabaseStore``).
+"""Handling, activity and team stats, receipts, jobs and sweeps of the Supabase store (mixed
+into ``SupabaseStore``).
 
-Each method is one HTTP request: a SQL function from ``supabase/migrations`` (the pipeline
-and followups migrations) through ``.rpc()``, or one plain table
+Each method is one HTTP request: a SQL function from ``supabase/migrations`` (the pipeline,
+followups, activity and team stats migrations) through ``.rpc()``, or one plain table
 read or update where a single statement does. Lists come back as one JSON array (PostgREST
 would cap a row set at db-max-rows).
 """
@@ -13,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 from services.errors import InvalidInput, NotFound
 from services.models import (
+    AccountStats,
     Activity,
     Conversation,
     DeliveryStatus,
@@ -23,7 +25,7 @@ from services.models import (
     NewActivity,
     utc,
 )
-from services.store.base import check_activity_write, check_many
+from services.store.base import check_activity_write, check_many, check_period
 
 
 def _ts(value: datetime) -> str:
@@ -103,6 +105,13 @@ class SupabasePipeline:
             "p_after_conversation": after[0] if after else None,
             "p_after_id": after[1] if after else None})
         return [Activity.model_validate(r) for r in rows]
+
+    def team_stats(self, start: datetime, end: datetime) -> list[AccountStats]:
+        """What each account did in [start, end) (see base.py): one call of
+        ``team_stats``."""
+        start, end = check_period(start, end)
+        rows = self._rpc("team_stats", {"p_from": _ts(start), "p_to": _ts(end)})
+        return [AccountStats.model_validate(r) for r in rows]
 
     def set_profile(
         self, conversation_id: int, display_name: str | None, profile: dict, now: datetime

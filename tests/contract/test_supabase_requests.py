@@ -179,6 +179,7 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
         "list_activity": lambda: sb.list_activity(conv_id, 10, before=99),
         "list_activity_in": lambda: sb.list_activity_in([conv_id, 5], now, later, 10,
                                                         after=(conv_id, 1)),
+        "team_stats": lambda: sb.team_stats(now, later),
     }
     for name, call in calls.items():
         call()

@@ -20,6 +20,7 @@ V2_SCHEMA = DATA / "sqlite_schema_v2.sql"
 V3_SCHEMA = DATA / "sqlite_schema_v3.sql"
 V4_SCHEMA = DATA / "sqlite_schema_v4.sql"
 V5_SCHEMA = DATA / "sqlite_schema_v5.sql"
+V6_SCHEMA = DATA / "sqlite_schema_v6.sql"
 
 
 def _version_1_database(path: Path) -> None:
@@ -54,7 +55,7 @@ def test_version_1_file_is_upgraded_in_place(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
             indexes = {r[0] for r in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"handoff_timeout_notified_at", "priority_raised_at"} <= _columns(
@@ -169,7 +170,7 @@ def test_version_3_file_gets_its_stats_rollups_filled_in_place(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
             assert db.execute("SELECT count(*) FROM stats_hourly").fetchone()[0] == 3  # 08-10h
         s = store.stats(now)
         assert s == store.stats_from_rows(now)  # backfilled counters = the rows
@@ -224,7 +225,7 @@ def test_version_4_file_gets_its_search_indexes_filled_in_place(tmp_path, clock)
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
             # The rows already there went into the indexes, folded.
             indexed = db.execute("SELECT rowid FROM messages_search WHERE messages_search"
                                  " MATCH ?", (index_query("parcel"),)).fetchall()
@@ -278,7 +279,7 @@ def test_version_5_file_gets_the_activity_table(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
         assert store.list_activity(1, 10) == []  # nothing happened before the trail existed
         user = store.get_user_by_email("v5@example.com")
         (line,) = store.add_activity([NewActivity(conversation_id=1, kind="reopened",
@@ -287,6 +288,54 @@ def test_version_5_file_gets_the_activity_table(tmp_path, clock):
         assert store.get_conversation(1).status == "closed"  # kept by the upgrade
     finally:
         store.close()
+
+
+def test_version_6_file_gets_the_team_stats_indexes(tmp_path, clock):
+    path = tmp_path / "v6.db"
+    db = sqlite3.connect(path)
+    register_functions(db)
+    db.executescript(V6_SCHEMA.read_text(encoding="utf-8"))
+    db.executescript("""
+        INSERT INTO admin_users (email, role, password_hash, created_at)
+        VALUES ('v6@example.com', 'agent', 'hash', '2026-12-05T10:00:00.000000+00:00');
+        INSERT INTO conversations (platform, external_user_id, created_at, updated_at,
+                                   last_message_at, message_count, escalated_at,
+                                   first_human_reply_at, assigned_to)
+        VALUES ('webchat', 'v6-user', '2026-12-05T10:00:00.000000+00:00',
+                '2026-12-05T10:05:00.000000+00:00', '2026-12-05T10:05:00.000000+00:00', 2,
+                '2026-12-05T10:01:00.000000+00:00', '2026-12-05T10:05:00.000000+00:00', 1);
+        INSERT INTO messages (conversation_id, platform, sender_type, sender_id, content,
+                              created_at)
+        VALUES (1, 'webchat', 'user', NULL, 'a person, please',
+                '2026-12-05T10:00:00.000000+00:00'),
+               (1, 'webchat', 'agent', 'v6@example.com', 'here I am',
+                '2026-12-05T10:05:00.000000+00:00');
+        INSERT INTO activity (conversation_id, kind, actor_id, actor, created_at)
+        VALUES (1, 'taken_over', 1, 'v6@example.com', '2026-12-05T10:04:00.000000+00:00');
+        PRAGMA user_version = 6;
+    """)
+    db.close()
+    assert "messages_agent_created_idx" not in _indexes(path)
+
+    store = SqliteStore(path)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert {"messages_agent_created_idx", "messages_agent_conversation_idx",
+                "conversations_first_reply_idx", "activity_created_idx"} <= _indexes(path)
+        # The rows already there are in them: the day's team stats count them.
+        day = clock().replace(year=2026, month=12, day=5, hour=0)
+        (row,) = store.team_stats(day, day.replace(day=6))
+        assert (row.email, row.replies, row.picked_up, row.first_responses,
+                row.median_first_response_seconds, row.open_assigned) == (
+            "v6@example.com", 1, 1, 1, 240, 1)
+    finally:
+        store.close()
+
+
+def _indexes(path: Path) -> set[str]:
+    with sqlite3.connect(path) as db:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
 
 
 def _tables(path: Path) -> set[str]:

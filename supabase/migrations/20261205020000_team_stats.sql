@@ -1,0 +1,122 @@
+-- Switchboard: team stats -- what each account did in a period [p_from, p_to), for the admins
+-- supervising a team (GET /admin/stats/team). One function, one request; the SQLite store's
+-- team_stats (services/store/sqlite_stats.py) gives the same figures, schema version 7.
+--
+-- For each account that did anything in the period, or has open conversations assigned now:
+-- its agent replies (messages of sender_type 'agent' whose sender_id is its e-mail now: a
+-- reply is counted by the address it was sent as) and the conversations they were in; the
+-- conversations it picked up (taken_over lines it wrote, assigned lines whose detail.to_id is
+-- it); the handed_back, closed and note lines it wrote; its first responses (conversations
+-- whose first human reply, first_human_reply_at in the period, was its: the conversation's
+-- first agent message, by id) with the median and average seconds from escalated_at (only
+-- those escalated before that reply); its open conversations assigned now.
+--
+-- Each part reads one index: the partial indexes below, and conversations_assigned_to_idx.
+-- PL/pgSQL keeps a statement's plan; a generic one (made for any bounds) may scan a whole
+-- index for a day's period, so force_custom_plan plans each call for its own bounds (as
+-- list_messages_in). Same conventions as before: SECURITY INVOKER, service_role only, RLS
+-- stays on. Re-runnable.
+
+-- Agents' replies in a period, by whom and where (index-only), and a conversation's first one.
+create index if not exists messages_agent_created_idx on public.messages (created_at)
+    include (sender_id, conversation_id) where sender_type = 'agent';
+create index if not exists messages_agent_conversation_idx on public.messages (conversation_id, id)
+    where sender_type = 'agent';
+-- The conversations first answered by a human in a period.
+create index if not exists conversations_first_reply_idx
+    on public.conversations (first_human_reply_at) where first_human_reply_at is not null;
+-- The trail lines written in a period.
+create index if not exists activity_created_idx on public.activity (created_at);
+
+create or replace function public.team_stats(p_from timestamptz, p_to timestamptz)
+returns json
+language plpgsql stable security invoker
+set search_path = public, extensions
+set plan_cache_mode = force_custom_plan
+as $$
+begin
+    if p_from is null or p_to is null then
+        raise exception using errcode = 'PT400', message = 'the period needs both ends';
+    end if;
+    if p_from >= p_to then
+        raise exception using errcode = 'PT400', message = 'start must be before end';
+    end if;
+    if p_to - p_from > interval '366 days' then
+        raise exception using errcode = 'PT400', message = 'the period is at most 366 days';
+    end if;
+    return (
+        with replies as (
+            select sender_id as email, count(*) as replies,
+                   count(distinct conversation_id) as conversations_replied
+              from messages
+             where sender_type = 'agent' and created_at >= p_from and created_at < p_to
+             group by sender_id
+        ), lines as (
+            select kind, actor_id, conversation_id, detail from activity
+             where created_at >= p_from and created_at < p_to
+        ), picked as (
+            select user_id, count(distinct conversation_id) as picked_up
+              from (select actor_id as user_id, conversation_id from lines
+                     where kind = 'taken_over'
+                    union all
+                    select case when jsonb_typeof(detail -> 'to_id') = 'number'
+                                then (detail ->> 'to_id')::bigint end, conversation_id
+                      from lines where kind = 'assigned') as picks
+             where user_id is not null
+             group by user_id
+        ), done as (
+            select actor_id as user_id,
+                   count(*) filter (where kind = 'handed_back') as handed_back,
+                   count(*) filter (where kind = 'closed') as closed,
+                   count(*) filter (where kind = 'note') as notes
+              from lines
+             where actor_id is not null and kind in ('handed_back', 'closed', 'note')
+             group by actor_id
+        ), firsts as (
+            select first_reply.sender_id as email,
+                   case when c.first_human_reply_at >= c.escalated_at
+                        then extract(epoch from c.first_human_reply_at - c.escalated_at)::float8
+                   end as seconds
+              from conversations as c
+             cross join lateral (select sender_id from messages
+                                  where conversation_id = c.id and sender_type = 'agent'
+                                  order by id limit 1) as first_reply
+             where c.first_human_reply_at >= p_from and c.first_human_reply_at < p_to
+        ), first_responses as (
+            select email, count(*) as first_responses, avg(seconds) as avg_seconds,
+                   percentile_cont(0.5) within group (order by seconds) as median_seconds
+              from firsts
+             group by email
+        ), open_assigned as (
+            select assigned_to as user_id, count(*) as open_assigned from conversations
+             where assigned_to is not null and status <> 'closed'
+             group by assigned_to
+        )
+        -- In code-point order, as SQLite sorts text, whatever the database's collation.
+        select coalesce(json_agg(account order by lower(account.email) collate "C",
+                                         account.user_id), '[]')
+          from (select u.id as user_id, u.email, u.role, u.disabled,
+                       coalesce(r.replies, 0) as replies,
+                       coalesce(r.conversations_replied, 0) as conversations_replied,
+                       coalesce(p.picked_up, 0) as picked_up,
+                       coalesce(d.handed_back, 0) as handed_back,
+                       coalesce(d.closed, 0) as closed, coalesce(d.notes, 0) as notes,
+                       coalesce(f.first_responses, 0) as first_responses,
+                       f.median_seconds as median_first_response_seconds,
+                       f.avg_seconds as avg_first_response_seconds,
+                       coalesce(o.open_assigned, 0) as open_assigned
+                  from admin_users as u
+                  left join replies as r on r.email = u.email
+                  left join picked as p on p.user_id = u.id
+                  left join done as d on d.user_id = u.id
+                  left join first_responses as f on f.email = u.email
+                  left join open_assigned as o on o.user_id = u.id
+                 where r.email is not null or p.user_id is not null or d.user_id is not null
+                    or f.email is not null or o.user_id is not null) as account
+    );
+end
+$$;
+
+revoke all on function public.team_stats(timestamptz, timestamptz)
+    from public, anon, authenticated;
+grant execute on function public.team_stats(timestamptz, timestamptz) to service_role;
