@@ -25,6 +25,9 @@ ActivityKind = Literal[
     "handoff_timed_out", "priority_raised", "note",
 ]
 NOTE_MAX_LENGTH = 2000  # a note an agent leaves on a conversation for the team
+SAVED_REPLY_TITLE_MAX = 80
+SAVED_REPLY_BODY_MAX = 4000  # as long as a reply
+MAX_SAVED_REPLIES = 500  # the team's whole list goes to every conversation page
 
 PLATFORMS: tuple[str, ...] = ("messenger", "webchat")
 STATUSES: tuple[str, ...] = ("active", "idle", "closed")
@@ -168,6 +171,35 @@ class Activity(NewActivity):
 
     id: int
     created_at: datetime
+
+
+class NewSavedReply(_Incoming):
+    """A saved reply as an admin writes it: a title to find it by, and the text it puts in
+    the reply box (``{first_name}`` becomes the person's first name there)."""
+
+    title: str = Field(min_length=1, max_length=SAVED_REPLY_TITLE_MAX)
+    body: str = Field(min_length=1, max_length=SAVED_REPLY_BODY_MAX)
+
+    @field_validator("title", "body", mode="before")
+    @classmethod
+    def _trimmed(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value  # blank: too short
+
+
+class SavedReply(NewSavedReply):
+    """A stored saved reply, shared by the whole team; titles are unique, compared
+    case-insensitively (``title_key``)."""
+
+    id: int
+    created_by: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+def saved_reply_key(title: str) -> str:
+    """What two titles share when they name the same reply: case-folded, inner spaces
+    collapsed (the stores' unique index is on it)."""
+    return " ".join(title.casefold().split())
 
 
 class TrackResult(_Model):

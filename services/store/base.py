@@ -88,7 +88,9 @@ from services.models import (
     JobKind,
     Message,
     NewActivity,
+    NewSavedReply,
     OutboundMessage,
+    SavedReply,
     Stats,
     TrackResult,
     UserRole,
@@ -320,6 +322,22 @@ class ConversationStore(Protocol):
 
     def revoke_api_token(self, token_id: int, now: datetime) -> None:
         """``NotFound`` for an unknown id; revoking twice is harmless."""
+
+    # -- saved replies ---------------------------------------------------------------------
+    def list_saved_replies(self) -> list[SavedReply]:
+        """The team's saved replies (at most ``MAX_SAVED_REPLIES``), in title order."""
+
+    def create_saved_reply(
+        self, reply: NewSavedReply, created_by: int | None, now: datetime
+    ) -> SavedReply:
+        """``Conflict`` for a title another reply has (``saved_reply_key``); ``InvalidInput``
+        when ``MAX_SAVED_REPLIES`` are stored; ``NotFound`` for an unknown account."""
+
+    def update_saved_reply(self, reply_id: int, reply: NewSavedReply, now: datetime) -> SavedReply:
+        """New title and text; ``NotFound``; ``Conflict`` for another reply's title."""
+
+    def delete_saved_reply(self, reply_id: int) -> None:
+        """``NotFound`` for an unknown id."""
 
     # -- handling (bot or human), profile --------------------------------------------------
     def set_handling(

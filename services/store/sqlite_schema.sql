@@ -15,6 +15,7 @@
 -- Schema version 7 (mirrors supabase/migrations/20261205020000_team_stats.sql): the indexes
 -- of team_stats (agent messages by time and by conversation, conversations by first human
 -- reply, activity by time); nothing to fill, CREATE INDEX builds them from the rows there.
+-- Schema version 8: the saved_replies table (at the end of this file).
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -191,3 +192,18 @@ CREATE INDEX IF NOT EXISTS activity_conversation_idx ON activity (conversation_i
 CREATE INDEX IF NOT EXISTS activity_actor_idx ON activity (actor_id) WHERE actor_id IS NOT NULL;
 -- team_stats (version 7): the lines written in a period.
 CREATE INDEX IF NOT EXISTS activity_created_idx ON activity (created_at);
+
+-- The team's saved replies (schema version 8; mirrors
+-- supabase/migrations/20261205030000_saved_replies.sql): a title to find one by and the text
+-- it puts in the reply box. title_key (the title case-folded, inner spaces collapsed:
+-- services.models.saved_reply_key) makes two titles that read the same one reply. At most a
+-- few hundred rows: no index beyond the key's (the account's SET NULL scans them).
+CREATE TABLE IF NOT EXISTS saved_replies (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    title       TEXT    NOT NULL CHECK (length(title) BETWEEN 1 AND 80),
+    title_key   TEXT    NOT NULL UNIQUE,
+    body        TEXT    NOT NULL CHECK (length(body) BETWEEN 1 AND 4000),
+    created_by  INTEGER REFERENCES admin_users (id) ON DELETE SET NULL,
+    created_at  TEXT    NOT NULL,
+    updated_at  TEXT    NOT NULL
+);

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.errors import StoreUnavailable
-from services.models import ConversationCursor, ConversationFilter, NewActivity
+from services.models import ConversationCursor, ConversationFilter, NewActivity, NewSavedReply
 from services.store.supabase import SupabaseStore
 from tests.contract.helpers import inbound, outbound
 
@@ -134,6 +134,7 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
     sb.set_delivery_status(out.id, "sent", now, external_id="mid-out")
     failed = sb.track_outbound(outbound(conv_id, "lost", delivery_status="failed"), now)
     later = now + timedelta(hours=1)
+    saved = []
     log.take()
 
     calls = {
@@ -180,6 +181,12 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
         "list_activity_in": lambda: sb.list_activity_in([conv_id, 5], now, later, 10,
                                                         after=(conv_id, 1)),
         "team_stats": lambda: sb.team_stats(now, later),
+        "create_saved_reply": lambda: saved.append(sb.create_saved_reply(
+            NewSavedReply(title="Hours", body="9 to 5"), user.id, now)),
+        "list_saved_replies": lambda: sb.list_saved_replies(),
+        "update_saved_reply": lambda: sb.update_saved_reply(
+            saved[0].id, NewSavedReply(title="Hours", body="9-5"), now),
+        "delete_saved_reply": lambda: sb.delete_saved_reply(saved[0].id),
     }
     for name, call in calls.items():
         call()
