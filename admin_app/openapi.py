@@ -31,6 +31,7 @@ from admin_app.schemas import (
     ConversationDetail,
     ConversationList,
     ConversationListQuery,
+    DoneAnswer,
     ErrorBody,
     ExportJson,
     ExportQuery,
@@ -44,6 +45,9 @@ from admin_app.schemas import (
     NoteAnswer,
     NoteBody,
     ReplyBody,
+    SavedReplyAnswer,
+    SavedReplyBody,
+    SavedReplyList,
     StatsAnswer,
     UserList,
 )
@@ -56,7 +60,8 @@ ERRORS = {
     400: "a bad query parameter or body (the error says which), or a change made with the "
          "session cookie without its CSRF token",
     401: "no valid API token (or signed-in session)",
-    404: "no such conversation or message",
+    403: "the account is not an admin",
+    404: "no such conversation, message or saved reply",
     409: "the change contradicts the current state",
     413: "the body is larger than 1 MiB",
     503: "the store cannot be reached",
@@ -87,6 +92,7 @@ class Route:
 
 _C = "/admin/conversations/{conversation_id}"
 _M = "/admin/messages/{message_id}"
+_R = "/admin/saved-replies/{reply_id}"
 _CHANGE = (400, 401, 404, 503)  # a POST on an id: CSRF, auth, unknown id, store down
 
 ROUTES: tuple[Route, ...] = (
@@ -140,6 +146,20 @@ ROUTES: tuple[Route, ...] = (
           errors=(401, 503)),
     Route("get", "/admin/users", "admin_api.users", "Every account, without secrets",
           UserList, errors=(401, 503)),
+    Route("get", "/admin/saved-replies", "admin_api.list_saved_replies",
+          "The team's saved replies, in title order", SavedReplyList, errors=(401, 503)),
+    Route("post", "/admin/saved-replies", "admin_api.create_saved_reply",
+          "Admins: a new saved reply ({first_name} in its text becomes the person's first "
+          "name); 409 if another has that title (compared case-insensitively), 400 when "
+          "500 are stored",
+          SavedReplyAnswer, status=201, body=SavedReplyBody, body_required=True,
+          errors=(400, 401, 403, 409, 413, 503)),
+    Route("put", _R, "admin_api.update_saved_reply",
+          "Admins: a saved reply's new title and text (409 if another reply has that title)",
+          SavedReplyAnswer, body=SavedReplyBody, body_required=True,
+          errors=(400, 401, 403, 404, 409, 413, 503)),
+    Route("delete", _R, "admin_api.delete_saved_reply", "Admins: delete a saved reply",
+          DoneAnswer, errors=(400, 401, 403, 404, 503)),
     Route("get", "/admin/export", "admin_api.export",
           "Conversations with activity in a range and their messages in it, streamed as CSV "
           "(one row per message) or JSON (one object per conversation)",

@@ -17,10 +17,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.models import (
     NOTE_MAX_LENGTH,
+    SAVED_REPLY_BODY_MAX,
+    SAVED_REPLY_TITLE_MAX,
     Activity,
     Conversation,
     ConversationFilter,
     Message,
+    NewSavedReply,
+    SavedReply,
     Stats,
     UserRole,
 )
@@ -123,6 +127,17 @@ class ReplyBody(_Body):
     content: Annotated[str, Field(max_length=4000), _not_blank("reply")]
 
 
+class SavedReplyBody(_Body):
+    """A saved reply as an admin writes it; ``{first_name}`` in the text becomes the
+    person's first name (or "there") when an agent puts it in a reply."""
+
+    title: Annotated[str, Field(max_length=SAVED_REPLY_TITLE_MAX), _not_blank("title")]
+    body: Annotated[str, Field(max_length=SAVED_REPLY_BODY_MAX), _not_blank("text")]
+
+    def new(self) -> NewSavedReply:
+        return NewSavedReply(title=self.title, body=self.body)
+
+
 class NoteBody(_Body):
     """A note for the team on a conversation; the person never sees it."""
 
@@ -197,6 +212,21 @@ class ActivityList(_Answer):
 class NoteAnswer(_Answer):
     success: Literal[True] = True
     activity: Activity = Field(description="the note, a line of kind note (detail.text)")
+
+
+class SavedReplyList(_Answer):
+    success: Literal[True] = True
+    saved_replies: list[SavedReply] = Field(description="in title order")
+    count: int
+
+
+class SavedReplyAnswer(_Answer):
+    success: Literal[True] = True
+    saved_reply: SavedReply
+
+
+class DoneAnswer(_Answer):
+    success: Literal[True] = True
 
 
 class ConversationAnswer(_Answer):

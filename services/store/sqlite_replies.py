@@ -47,13 +47,13 @@ class SqliteSavedReplies:
                 " WHERE id = ? RETURNING *",
                 (reply.title, saved_reply_key(reply.title), reply.body, ts(now), reply_id)))
         if row is None:
-            raise NotFound(f"saved reply {reply_id}")
+            raise NotFound(f"saved reply {reply_id} not found")
         return SavedReply.model_validate(dict(row))
 
     def delete_saved_reply(self, reply_id: int) -> None:
         with self._tx() as db:
             if db.execute("DELETE FROM saved_replies WHERE id = ?", (reply_id,)).rowcount == 0:
-                raise NotFound(f"saved reply {reply_id}")
+                raise NotFound(f"saved reply {reply_id} not found")
 
     @contextmanager
     def _written(self, reply: NewSavedReply) -> Iterator[sqlite3.Connection]:

@@ -41,14 +41,14 @@ class SupabaseSavedReplies:
                   "body": reply.body, "updated_at": _ts(now)}
         rows = self._titled(reply, lambda: self._update("saved_replies", reply_id, values))
         if not rows:
-            raise NotFound(f"saved reply {reply_id}")
+            raise NotFound(f"saved reply {reply_id} not found")
         return SavedReply.model_validate(rows[0])
 
     def delete_saved_reply(self, reply_id: int) -> None:
         rows = self._call(
             lambda: self._db.table("saved_replies").delete().eq("id", reply_id).execute())
         if not rows:
-            raise NotFound(f"saved reply {reply_id}")
+            raise NotFound(f"saved reply {reply_id} not found")
 
     @staticmethod
     def _titled(reply: NewSavedReply, write: Callable[[], Any]) -> Any:

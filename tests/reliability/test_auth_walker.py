@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.models import InboundMessage
+from services.models import InboundMessage, NewSavedReply
 from tests.support.admin import PASSWORD, csrf_from, login, make_user
 
 # endpoint -> why anyone may call it
@@ -40,10 +40,12 @@ VISITOR = {
     "webchat.post_first_message", "webchat.post_message", "webchat.escalate_first",
     "webchat.escalate", "webchat.history", "webchat.escalations", "webchat.user_conversations",
 }
-# Staff routes only admins may use (accounts and API tokens).
+# Staff routes only admins may use (accounts, API tokens, the saved replies' list).
 ADMIN_ONLY = {
     "settings.create_user", "settings.reset_password", "settings.set_disabled",
     "settings.create_token", "settings.revoke_token",
+    "admin_api.create_saved_reply", "admin_api.update_saved_reply",
+    "admin_api.delete_saved_reply",
 }
 # Staff routes every signed-in agent may use.
 AGENT_OK = {
@@ -52,6 +54,7 @@ AGENT_OK = {
     "admin_api.mark_replied", "admin_api.stats", "admin_api.me", "admin_api.users",
     "admin_api.reply", "admin_api.retry", "admin_api.take_over", "admin_api.hand_back",
     "admin_api.assign", "admin_api.export", "admin_api.list_activity", "admin_api.add_note",
+    "admin_api.list_saved_replies",
     "pages.inbox", "pages.conversation", "pages.stats",
     "settings.index", "settings.change_password",
 }
@@ -68,6 +71,7 @@ class Seeded:
     target_user_id: int
     token_id: int
     visitor_id: str
+    reply_id: int
 
 
 def _seed(services) -> Seeded:
@@ -81,8 +85,10 @@ def _seed(services) -> Seeded:
     token = services.store.create_api_token(
         target.id, "walked", hash_api_token(new_api_token()), services.clock()
     )
+    reply = services.store.create_saved_reply(
+        NewSavedReply(title="Walked", body="Hello {first_name}"), target.id, services.clock())
     return Seeded(tracked.conversation.id, tracked.message.id, target.id, token.id,
-                  "v_walkerwalkerwalker1")
+                  "v_walkerwalkerwalker1", reply.id)
 
 
 def _path(rule, seeded: Seeded, dummy: bool) -> str:
@@ -106,6 +112,8 @@ def _path(rule, seeded: Seeded, dummy: bool) -> str:
             values[name] = seeded.visitor_id
         elif name == "token_id":
             values[name] = seeded.token_id
+        elif name == "reply_id":
+            values[name] = seeded.reply_id
         else:
             raise AssertionError(f"teach the walker what to put in <{name}> of {rule.rule}")
     return rule.build(values, append_unknown=False)[1]
@@ -227,7 +235,7 @@ def test_agents_cannot_reach_admin_only_actions(app, services, ledger):
             assert by_session.status_code not in (401, 403), where
             assert by_session.status_code < 500, where
         if path.startswith("/admin/"):
-            # The JSON API takes tokens; it has no admin-only route today (see ADMIN_ONLY).
+            # The JSON API takes tokens, which carry their account's role.
             assert (by_token.status_code == 403) is (endpoint in ADMIN_ONLY), where
             assert by_token.status_code != 401 and by_token.status_code < 500, where
         else:
