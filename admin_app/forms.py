@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+
+from services.models import SAVED_REPLY_BODY_MAX, SAVED_REPLY_TITLE_MAX
 
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+$", message="Enter an e-mail address.")
 ROLES = [SelectChoice("agent", "Agent"), SelectChoice("admin", "Admin")]
@@ -38,6 +40,15 @@ class NewTokenForm(FlaskForm):
     name = StringField(
         "What it is for", validators=[DataRequired(), Length(max=100)], default="api"
     )
+
+
+class SavedReplyForm(FlaskForm):
+    """A saved reply (both fields trimmed; DataRequired refuses one that is only spaces)."""
+
+    title = StringField("Title", validators=[DataRequired(), Length(max=SAVED_REPLY_TITLE_MAX)],
+                        filters=[lambda v: v.strip() if isinstance(v, str) else v])
+    body = TextAreaField("Text", validators=[DataRequired(), Length(max=SAVED_REPLY_BODY_MAX)],
+                         filters=[lambda v: v.strip() if isinstance(v, str) else v])
 
 
 class ActionForm(FlaskForm):

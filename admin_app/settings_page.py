@@ -1,4 +1,5 @@
-"""``/settings``: everyone changes their own password; admins manage accounts and API tokens.
+"""``/settings``: everyone changes their own password; admins manage accounts, API tokens and
+the team's saved replies.
 
 A generated password or token is shown once, in the response to the POST that made it
 (never put in the session cookie, which the browser can read), and stored only hashed.
@@ -14,7 +15,7 @@ from wtforms.fields.choices import SelectChoice
 
 from admin_app import get_services
 from admin_app.auth import SessionUser, current_user, page_login_required
-from admin_app.forms import ActionForm, NewTokenForm, NewUserForm, PasswordForm
+from admin_app.forms import ActionForm, NewTokenForm, NewUserForm, PasswordForm, SavedReplyForm
 from admin_app.security import (
     hash_api_token,
     hash_password,
@@ -23,7 +24,8 @@ from admin_app.security import (
     verify_password,
 )
 from admin_app.web import admin_pages
-from services.errors import Conflict, NotFound
+from services.errors import Conflict, InvalidInput, NotFound
+from services.models import NewSavedReply
 
 bp = admin_pages(Blueprint("settings", __name__, url_prefix="/settings"))
 
@@ -33,7 +35,7 @@ def admin_only(view):
     @page_login_required
     def wrapped(*args, **kwargs):
         if current_user().role != "admin":
-            abort(403, "Only admins can manage accounts and API tokens.")
+            abort(403, "Only admins can manage accounts, API tokens and saved replies.")
         return view(*args, **kwargs)
 
     return wrapped
@@ -43,7 +45,9 @@ def _account_choices(users) -> list[SelectChoice]:
     return [SelectChoice(str(u.id), u.email) for u in users]
 
 
-def _render(status: int = 200, *, secret: dict | None = None, **forms):
+def _render(status: int = 200, *, secret: dict | None = None, editing: int | None = None,
+            **forms):
+    """The page; ``editing``: the saved reply whose form (``edit_form``) is shown open."""
     user = current_user()
     store = get_services().store
     context = {
@@ -63,6 +67,10 @@ def _render(status: int = 200, *, secret: dict | None = None, **forms):
             tokens=store.list_api_tokens(),
             user_form=forms.get("user_form") or NewUserForm(formdata=None),
             token_form=token_form,
+            saved_replies=store.list_saved_replies(),
+            saved_reply_form=forms.get("saved_reply_form") or SavedReplyForm(formdata=None),
+            editing=editing,
+            edit_form=forms.get("edit_form"),
         )
     return render_template("settings.html", **context), status
 
@@ -164,3 +172,59 @@ def revoke_token(token_id: int):
         abort(404)
     flash("Token revoked.")
     return redirect(url_for("settings.index"))
+
+
+@bp.post("/saved-replies")
+@admin_only
+def create_saved_reply():
+    form = SavedReplyForm()
+    if not form.validate_on_submit():
+        return _render(400, saved_reply_form=form)
+    services = get_services()
+    try:
+        services.store.create_saved_reply(_saved_reply(form), current_user().id, services.clock())
+    except (Conflict, InvalidInput) as exc:
+        form.title.errors = [_why(exc)]
+        return _render(409 if isinstance(exc, Conflict) else 400, saved_reply_form=form)
+    flash(f"Saved reply \u201c{form.title.data}\u201d added.")
+    return redirect(url_for("settings.index", _anchor="saved-replies"))
+
+
+@bp.post("/saved-replies/<int:reply_id>")
+@admin_only
+def update_saved_reply(reply_id: int):
+    form = SavedReplyForm()
+    if not form.validate_on_submit():
+        return _render(400, editing=reply_id, edit_form=form)
+    services = get_services()
+    try:
+        services.store.update_saved_reply(reply_id, _saved_reply(form), services.clock())
+    except NotFound:
+        abort(404)
+    except Conflict as exc:
+        form.title.errors = [_why(exc)]
+        return _render(409, editing=reply_id, edit_form=form)
+    flash(f"Saved reply \u201c{form.title.data}\u201d changed.")
+    return redirect(url_for("settings.index", _anchor="saved-replies"))
+
+
+@bp.post("/saved-replies/<int:reply_id>/delete")
+@admin_only
+def delete_saved_reply(reply_id: int):
+    ActionForm().validate_on_submit()
+    try:
+        get_services().store.delete_saved_reply(reply_id)
+    except NotFound:
+        abort(404)
+    flash("Saved reply deleted.")
+    return redirect(url_for("settings.index", _anchor="saved-replies"))
+
+
+def _saved_reply(form: SavedReplyForm) -> NewSavedReply:
+    return NewSavedReply(title=form.title.data, body=form.body.data)
+
+
+def _why(exc: Conflict | InvalidInput) -> str:
+    if isinstance(exc, Conflict):
+        return "Another saved reply has this title."
+    return f"{str(exc).capitalize()}: delete one first."

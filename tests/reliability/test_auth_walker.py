@@ -45,7 +45,8 @@ ADMIN_ONLY = {
     "settings.create_user", "settings.reset_password", "settings.set_disabled",
     "settings.create_token", "settings.revoke_token",
     "admin_api.create_saved_reply", "admin_api.update_saved_reply",
-    "admin_api.delete_saved_reply",
+    "admin_api.delete_saved_reply", "settings.create_saved_reply",
+    "settings.update_saved_reply", "settings.delete_saved_reply",
 }
 # Staff routes every signed-in agent may use.
 AGENT_OK = {

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from services.models import NewSavedReply
 from tests.support.admin import PASSWORD, csrf_from, login, make_user, session_csrf
 
 PAGES = ["/", "/stats", "/settings", "/conversations/1"]
@@ -231,6 +232,55 @@ def test_admin_manages_accounts_and_tokens(client, services):
     assert not services.store.get_user(new_user.id).disabled
     reset = _settings_post(client, f"/settings/users/{new_user.id}/reset-password")
     assert "New password for new@example.com" in reset.get_data(as_text=True)
+
+
+def test_admin_keeps_the_saved_replies_on_the_settings_page(client, services):
+    make_user(services, "boss@example.com", "admin")
+    login(client, "boss@example.com")
+    added = _settings_post(client, "/settings/saved-replies", title="  Hours ",
+                           body="Hi {first_name}, 9 to 5.")
+    assert added.status_code == 302 and added.headers["Location"].endswith("#saved-replies")
+    (hours,) = services.store.list_saved_replies()
+    assert (hours.title, hours.body) == ("Hours", "Hi {first_name}, 9 to 5.")
+    page = client.get("/settings").get_data(as_text=True)
+    assert "Saved reply \u201cHours\u201d added." in page and "Hi {first_name}, 9 to 5." in page
+
+    # A clear error, the typed text kept, nothing stored.
+    dup = _settings_post(client, "/settings/saved-replies", title="HOURS", body="again")
+    assert dup.status_code == 409
+    assert "Another saved reply has this title." in dup.get_data(as_text=True)
+    blank = _settings_post(client, "/settings/saved-replies", title="   ", body="text kept")
+    assert blank.status_code == 400 and "text kept" in blank.get_data(as_text=True)
+    assert len(services.store.list_saved_replies()) == 1
+
+    other = services.store.create_saved_reply(
+        NewSavedReply(title="Refunds", body="30 days."), None, services.clock())
+    clash = _settings_post(client, f"/settings/saved-replies/{other.id}", title="hours",
+                           body="30 days!")
+    html = clash.get_data(as_text=True)
+    assert clash.status_code == 409 and "Another saved reply has this title." in html
+    assert "30 days!" in html and re.search(r'<details class="saved-reply-edit" open>', html)
+    changed = _settings_post(client, f"/settings/saved-replies/{other.id}", title="Refund policy",
+                             body="30 days, no questions.")
+    assert changed.status_code == 302
+    assert [r.title for r in services.store.list_saved_replies()] == ["Hours", "Refund policy"]
+    assert _settings_post(client, f"/settings/saved-replies/{other.id}/delete").status_code == 302
+    assert _settings_post(client, f"/settings/saved-replies/{other.id}/delete").status_code == 404
+    assert _settings_post(client, f"/settings/saved-replies/{other.id}", title="x",
+                          body="y").status_code == 404
+    assert [r.title for r in services.store.list_saved_replies()] == ["Hours"]
+
+
+def test_agents_use_saved_replies_but_cannot_change_them(client, services):
+    make_user(services)
+    reply = services.store.create_saved_reply(NewSavedReply(title="Hours", body="9 to 5"),
+                                              None, services.clock())
+    login(client, "agent@example.com")
+    assert "saved-reply-form" not in client.get("/settings").get_data(as_text=True)
+    for path in ("/settings/saved-replies", f"/settings/saved-replies/{reply.id}",
+                 f"/settings/saved-replies/{reply.id}/delete"):
+        assert _settings_post(client, path, title="Mine", body="x").status_code == 403, path
+    assert services.store.list_saved_replies() == [reply]
 
 
 def test_admin_cannot_disable_themselves(client, services):

@@ -3,6 +3,7 @@ import {
   api, clockTime, connectLive, duration, el, handledText, loadUsers, loadWaitingCount, me,
   personName, platformBadge, setWaitingCount, statusBadge, toast, userName,
 } from "./common.js";
+import { attachSavedReplies } from "./saved_replies.js";
 
 const conversationId = Number(document.body.dataset.conversationId);
 const PAGE = 50;
@@ -41,7 +42,7 @@ function renderConversation() {
   $("reply-send").disabled = c.status === "closed";
   replyText.placeholder = c.status === "closed"
     ? "This conversation is closed: reopen it to reply."
-    : "Write a reply… (Enter sends, Shift+Enter for a new line)";
+    : "Write a reply… (Enter sends, Shift+Enter for a new line, / for saved replies)";
   const assign = $("assign");
   if (document.activeElement !== assign) assign.value = c.assigned_to ? String(c.assigned_to) : "";
   renderFacts();
@@ -404,6 +405,10 @@ async function sendReply() {
 replyForm.addEventListener("submit", (e) => {
   e.preventDefault();
   sendReply();
+});
+attachSavedReplies(replyText, $("saved-picker"), {
+  displayName: () => conversation?.display_name,
+  onPick: () => sendTyping(true),
 });
 replyText.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
