@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from admin_app.security import hash_api_token, hash_password, new_api_token
-from services.models import InboundMessage, OutboundMessage
+from services.models import InboundMessage, NewSavedReply, OutboundMessage
 from tests.support.live_server import LiveServer
 
 # Examples per operation and mode; SCHEMA_FUZZ_SCALE=10 runs a deeper sweep by hand.
@@ -70,7 +70,10 @@ def seed(services) -> dict[str, list[int]]:
         conversation_id=conversations[4], sender_type="bot", content="an answer",
         confidence_score=0.42))
     messages += [failed.id, bot.id]
-    return {"conversation_id": conversations, "message_id": messages}
+    replies = [services.store.create_saved_reply(
+        NewSavedReply(title=f"Saved {n}", body=f"Hi {{first_name}}, answer {n}."), agent.id,
+        services.clock()).id for n in range(3)]
+    return {"conversation_id": conversations, "message_id": messages, "reply_id": replies}
 
 
 @pytest.fixture
