@@ -3,15 +3,13 @@ write through the widget's HTTP API, agents act through the admin API with their
 
 from __future__ import annotations
 
-import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
 
 from scripts.simulate import Server, WebchatVisitor
-from tests.conftest import REPO
-from tests.support.live_server import BIN, LiveServer
+from tests.support.live_server import LiveServer
 
 
 @pytest.fixture(params=["sqlite", pytest.param("supabase", marks=pytest.mark.supabase)])
@@ -29,17 +27,12 @@ def live(request, tmp_path):
 
 def _account(server: LiveServer, email: str, role: str) -> dict[str, str]:
     """An account made with the CLI, and the headers of an API token of its own."""
-    def flask(*args: str, stdin: str | None = None) -> str:
-        done = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=REPO,
-                              env=server.env, input=stdin, capture_output=True, text=True,
-                              timeout=60)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    flask("users", "create", email, "--role", role, "--password-stdin",
-          stdin="a long password\n")
-    token = flask("tokens", "create", email, "--name", "test").strip().split()[-1]
-    return {"Authorization": f"Bearer {token}"}
+    made = server.flask("users", "create", email, "--role", role, "--password-stdin",
+                        stdin="a long password\n")
+    assert made.returncode == 0, made.stderr
+    token = server.flask("tokens", "create", email, "--name", "test")
+    assert token.returncode == 0, token.stderr
+    return {"Authorization": f"Bearer {token.stdout.strip().split()[-1]}"}
 
 
 def _team(base: str, headers: dict[str, str], **query) -> requests.Response:
