@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from flask import Blueprint, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -25,15 +26,19 @@ from admin_app.schemas import (
     MessageList,
     MessagingWindow,
     StatsAnswer,
+    TeamStatsAnswer,
+    TeamStatsQuery,
+    parse_moment,
     respond,
 )
 from admin_app.web import security_headers
 from services.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
-from services.models import Conversation, ConversationFilter
+from services.models import Conversation, ConversationFilter, utc
 
 bp = Blueprint("admin_api", __name__, url_prefix="/admin")
 bp.after_request(security_headers)
 log = logging.getLogger(__name__)
+TEAM_STATS_DEFAULT_DAYS = 7  # the period of GET /admin/stats/team without a start
 
 
 def _query(model: type[BaseModel]):
@@ -210,6 +215,27 @@ def mark_replied(message_id: int):
 def stats():
     """Aggregates over every conversation, computed by the store."""
     return respond(StatsAnswer(stats=get_services().tracker.stats()))
+
+
+@bp.get("/stats/team")
+@login_required
+def team_stats():
+    """What each account did in a period (``start``/``end``; default: the last 7 days)."""
+    start, end = _period(_query(TeamStatsQuery))
+    accounts = get_services().tracker.team_stats(start, end)
+    return respond(TeamStatsAnswer(start=start, end=end, accounts=accounts))
+
+
+def _period(query: TeamStatsQuery) -> tuple[datetime, datetime]:
+    """The period a team stats query names, in UTC; the store checks its length."""
+    try:
+        end = (utc(parse_moment(query.end, "end", end_of_day=True)) if query.end
+               else get_services().clock())
+        start = (utc(parse_moment(query.start, "start", end_of_day=False)) if query.start
+                 else end - timedelta(days=TEAM_STATS_DEFAULT_DAYS))
+    except OverflowError:  # the day after 9999-12-31, or a week before 0001-01-07
+        raise InvalidInput("the period must stay within the years 0001 to 9999") from None
+    return start, end
 
 
 def register_error_pages(app) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 from time import monotonic
 from typing import Iterator
 
@@ -28,7 +28,7 @@ from admin_app import get_services
 from admin_app.api import _query, bp
 from admin_app.auth import login_required
 from admin_app.extensions import socketio
-from admin_app.schemas import ExportQuery
+from admin_app.schemas import ExportQuery, parse_moment
 from services.errors import InvalidInput
 from services.models import Activity, Conversation, ConversationFilter, Message
 
@@ -46,26 +46,14 @@ CSV_COLUMNS = [
 ]
 
 
-def _moment(value: str, name: str, end_of_day: bool) -> datetime:
-    """``YYYY-MM-DD`` (a whole day) or an ISO-8601 time; naive times are UTC."""
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            moment = datetime.combine(day, time.min, tzinfo=timezone.utc)
-            return moment + timedelta(days=1) if end_of_day else moment
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"invalid {name}: use YYYY-MM-DD or an ISO-8601 time") from None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
-
-
 def _range(query: ExportQuery) -> tuple[datetime, datetime]:
     now = get_services().clock()
     raw_to, raw_from = query.to, query.from_
     try:
         # Without ``to``: everything up to now, this very second included.
-        end = _moment(raw_to, "to", end_of_day=True) if raw_to else now + timedelta(seconds=1)
-        start = _moment(raw_from, "from", end_of_day=False) if raw_from else (
+        end = (parse_moment(raw_to, "to", end_of_day=True) if raw_to
+               else now + timedelta(seconds=1))
+        start = parse_moment(raw_from, "from", end_of_day=False) if raw_from else (
             end - timedelta(days=DEFAULT_DAYS)
         )
     except OverflowError:  # the day after 9999-12-31, or 30 days before 0001-01-10

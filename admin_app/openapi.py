@@ -49,6 +49,8 @@ from admin_app.schemas import (
     SavedReplyBody,
     SavedReplyList,
     StatsAnswer,
+    TeamStatsAnswer,
+    TeamStatsQuery,
     UserList,
 )
 
@@ -142,6 +144,11 @@ ROUTES: tuple[Route, ...] = (
           MessageAnswer, errors=(*_CHANGE, 409)),
     Route("get", "/admin/stats", "admin_api.stats", "Aggregates over every conversation",
           StatsAnswer, errors=(401, 503)),
+    Route("get", "/admin/stats/team", "admin_api.team_stats",
+          "What each account did in a period (default: the last 7 days, at most 366): "
+          "replies, conversations picked up, handed back, closed, notes, first responses "
+          "and their times, and open conversations assigned now",
+          TeamStatsAnswer, query=TeamStatsQuery, errors=(400, 401, 503)),
     Route("get", "/admin/me", "admin_api.me", "The caller's account", MeAnswer,
           errors=(401, 503)),
     Route("get", "/admin/users", "admin_api.users", "Every account, without secrets",

@@ -9,16 +9,18 @@ are.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Literal
 
 from flask import Response, jsonify
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from services.errors import InvalidInput
 from services.models import (
     NOTE_MAX_LENGTH,
     SAVED_REPLY_BODY_MAX,
     SAVED_REPLY_TITLE_MAX,
+    AccountStats,
     Activity,
     Conversation,
     ConversationFilter,
@@ -88,11 +90,26 @@ class ActivityQuery(_Query):
     before: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
-# The export's bounds are parsed by admin_app.export (naive times are UTC); the document says
+# The bounds of the export and the team stats are parsed by parse_moment; the document says
 # what they look like, so a fuzzer tries real dates, the first and last ones included.
 # An empty value means the default, as if it were not given.
 _DAY_OR_TIME = {"type": "string",
                 "anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}]}
+
+
+def parse_moment(value: str, name: str, end_of_day: bool) -> datetime:
+    """``YYYY-MM-DD`` (a whole day: its start, or with ``end_of_day`` the next day's, so
+    that an end takes the day in) or an ISO-8601 time; naive times are UTC. ``InvalidInput``
+    for anything else; ``OverflowError`` past the year 9999."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime.combine(day, time.min, tzinfo=timezone.utc)
+            return moment + timedelta(days=1) if end_of_day else moment
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"invalid {name}: use YYYY-MM-DD or an ISO-8601 time") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 class ExportQuery(_Query):
@@ -103,6 +120,17 @@ class ExportQuery(_Query):
     to: str | None = Field(default=None, json_schema_extra=_DAY_OR_TIME,
                            description="YYYY-MM-DD (inclusive) or an ISO-8601 time")
     format: Literal["csv", "json"] = "csv"
+
+
+class TeamStatsQuery(_Query):
+    """Query string of ``GET /admin/stats/team`` (parsed by ``parse_moment``)."""
+
+    start: str | None = Field(default=None, json_schema_extra=_DAY_OR_TIME,
+                              description="YYYY-MM-DD (from its start) or an ISO-8601 time; "
+                                          "default: 7 days before end")
+    end: str | None = Field(default=None, json_schema_extra=_DAY_OR_TIME,
+                            description="YYYY-MM-DD (inclusive) or an ISO-8601 time "
+                                        "(excluded); default: now")
 
 
 class MarkHumanBody(_Body):
@@ -254,6 +282,15 @@ class FlagAnswer(_Answer):
 class StatsAnswer(_Answer):
     success: Literal[True] = True
     stats: Stats
+
+
+class TeamStatsAnswer(_Answer):
+    success: Literal[True] = True
+    start: datetime
+    end: datetime
+    accounts: list[AccountStats] = Field(
+        description="each account that did anything in [start, end) or has open "
+                    "conversations assigned now, in e-mail order")
 
 
 class MeAnswer(_Answer):

@@ -13,6 +13,12 @@ webhook to each admin's socket receiving its event. First of all, webhooks go to
 process alone, then while an admin's searches run back to back, then while an admin exports
 the last ``EXPORT_DAYS`` days (``webhooks_during_admin_work``): what each costs the rest of the process.
 Everything runs on loopback.
+
+A team of ``TEAM`` agents answers the flagged conversations (one in ten): each is escalated at
+its flagged message and answered by one of them two minutes later (the bot's next message
+becomes the agent's), taken over, noted and, if closed, closed by them (``load_team``), so
+team stats (``GET /admin/stats/team``, 7 and 30 days) read a month of a team's work.
+``--only team_stats`` times those two alone (no webhook rounds, no sockets).
 """
 
 from __future__ import annotations
@@ -45,6 +51,17 @@ SEARCHES = {
     "short": "zq",  # two letters, in no message: no trigram, so every message is read
 }
 APP_SECRET = "bench-app-secret"
+TEAM = 20  # agent accounts answering the flagged conversations
+# The flagged conversations' answers, takings over, notes and closings, by their agent (the
+# one of the TEAM that conversation id / 10 picks), at the answer's time (see load_team).
+_TEAM_LINES_SQLITE = """
+INSERT INTO activity (conversation_id, kind, actor_id, actor, detail, created_at)
+SELECT c.id, k.kind, u.id, u.email, k.detail, c.first_human_reply_at
+  FROM conversations AS c JOIN admin_users AS u ON u.id = c.assigned_to
+ CROSS JOIN (SELECT 'taken_over' AS kind, '{}' AS detail
+             UNION ALL SELECT 'note', '{"text": "bench note"}' UNION ALL SELECT 'closed', '{}') AS k
+ WHERE c.first_human_reply_at IS NOT NULL AND (k.kind <> 'closed' OR c.status = 'closed')
+"""
 
 
 def percentiles(samples: list[float]) -> tuple[float, float, float]:
@@ -81,7 +98,61 @@ def _store(kind: str, workdir: Path):
     return store, (lambda n: bulk_postgres(stack, n)), env, stack
 
 
-def api_latencies(store, env: dict, workdir: Path, runs: int) -> dict:
+def _agent(conversation_id: str) -> str:
+    """SQL for the e-mail of the agent who answers a flagged conversation."""
+    return f"'agent' || (({conversation_id} / 10) % {TEAM}) || '@bench.example'"
+
+
+def load_team(kind: str, store, target) -> None:
+    """The team's work on the loaded conversations (see the module's docstring); ``target``
+    is the SQLite file or the Supabase stack."""
+    for n in range(TEAM):
+        store.create_user(f"agent{n}@bench.example", "agent", "bench", NOW)
+    if kind == "sqlite":
+        import sqlite3
+
+        from services.store.sqlite_db import register_functions
+
+        db = sqlite3.connect(target)
+        register_functions(db)
+        with db:  # bulk_sqlite inserts a conversation's messages with consecutive ids
+            db.execute("UPDATE messages SET sender_type = 'agent', sender_id = "
+                       + _agent("conversation_id")
+                       + " WHERE id IN (SELECT id + 2 FROM messages WHERE requires_human = 1)")
+            db.execute(
+                "UPDATE conversations SET escalated_at = f.created_at,"
+                " first_human_reply_at = a.created_at, handled_by = 'human',"
+                " assigned_to = (SELECT id FROM admin_users WHERE email = a.sender_id)"
+                " FROM messages AS f JOIN messages AS a ON a.id = f.id + 2"
+                " WHERE f.requires_human = 1 AND conversations.id = f.conversation_id")
+            db.execute(_TEAM_LINES_SQLITE)
+        db.close()
+        return
+    target.psql(f"""
+        with answered as (
+          update messages m set sender_type = 'agent', sender_id = {_agent("m.conversation_id")}
+            from messages f
+           where f.requires_human and m.conversation_id = f.conversation_id
+             and m.created_at = f.created_at + interval '2 minutes'
+          returning m.conversation_id, m.created_at, m.sender_id, f.created_at as escalated_at
+        ), handled as (
+          update conversations c set escalated_at = a.escalated_at,
+                 first_human_reply_at = a.created_at, handled_by = 'human', assigned_to = u.id
+            from answered a join admin_users u on u.email = a.sender_id
+           where c.id = a.conversation_id
+          returning c.id, c.status, c.first_human_reply_at, u.id as user_id, u.email
+        )
+        insert into activity (conversation_id, kind, actor_id, actor, detail, created_at)
+        select h.id, k.kind, h.user_id, h.email, k.detail::jsonb, h.first_human_reply_at
+          from handled h
+         cross join (values ('taken_over', '{{}}'), ('note', '{{"text": "bench note"}}'),
+                            ('closed', '{{}}')) as k(kind, detail)
+         where k.kind <> 'closed' or h.status = 'closed';
+        analyze messages; analyze conversations; analyze activity;
+    """)
+
+
+def api_latencies(store, env: dict, workdir: Path, runs: int, only: str = "") -> dict:
     from admin_app import create_app
     from admin_app.security import hash_api_token, hash_password, new_api_token
     from services.runtime import build_services
@@ -125,8 +196,13 @@ def api_latencies(store, env: dict, workdir: Path, runs: int) -> dict:
         **{f"search_{kind}": (lambda q=quote(text): get(f"/admin/conversations?limit=50&q={q}"))
            for kind, text in SEARCHES.items()},
         "stats": lambda: get("/admin/stats"),
+        "team_stats_7d": lambda: get("/admin/stats/team"),
+        "team_stats_30d": lambda: get("/admin/stats/team?start="
+                                      + quote((NOW - timedelta(days=30)).isoformat())),
     }
     for name, fn in cases.items():
+        if not name.startswith(only):
+            continue
         p50, p95 = timed(fn, runs)
         results[f"{name}_p50_ms"], results[f"{name}_p95_ms"] = p50, p95
     services.close()
@@ -298,20 +374,21 @@ def webhooks_during_admin_work(store, env: dict, workdir: Path, seconds: float =
 
 
 def bench(kind: str, conversations: int, runs: int, webhooks: int, admins: int,
-          admin_work: bool = True) -> dict:
+          only: str = "") -> dict:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-admin-{kind}-"))
     store, load, env, stack = _store(kind, workdir)
     try:
         started = time.perf_counter()
         load(conversations)
+        load_team(kind, store, workdir / "bench.db" if stack is None else stack)
         load_s = time.perf_counter() - started
         stats = store.stats(NOW)
         row = {"store": kind, "conversations": stats.total_conversations,
                "messages": stats.total_messages, "bulk_load_s": round(load_s, 1)}
-        if admin_work:  # first: api_latencies closes the store when it is done
+        if not only:  # first: api_latencies closes the store when it is done
             row.update(webhooks_during_admin_work(store, env, workdir))
-        row.update(api_latencies(store, env, workdir, runs))
-        if webhooks and admins:
+        row.update(api_latencies(store, env, workdir, runs, only))
+        if webhooks and admins and not only:
             row.update(socket_latency(env, workdir, webhooks, admins))
         return row
     finally:
@@ -330,12 +407,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--webhooks", type=int, default=200)
     parser.add_argument("--admins", type=int, default=20)
+    parser.add_argument("--only", default="",
+                        help="time only the API cases whose names start with this (e.g. "
+                             "team_stats): no webhook rounds, no sockets")
     args = parser.parse_args()
-    rows = [bench(kind, args.conversations, args.runs, args.webhooks, args.admins)
+    rows = [bench(kind, args.conversations, args.runs, args.webhooks, args.admins, args.only)
             for kind in args.stores.split(",")]
     for key in rows[0]:
         print(f"{key:>32} | " + " | ".join(f"{row.get(key)!s:>12}" for row in rows))
-    out = REPO / "bench" / "results" / "admin.json"
+    out = REPO / "bench" / "results" / (f"admin-{args.only}.json" if args.only else "admin.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"at": NOW.isoformat(), "results": rows}, indent=2))
     print(f"saved {out.relative_to(REPO)}")

@@ -13,6 +13,7 @@ from services.errors import InvalidInput, NotFound, StoreUnavailable
 from services.events import Event, EventBus
 from services.models import (
     NOTE_MAX_LENGTH,
+    AccountStats,
     Activity,
     ActivityKind,
     AdminUser,
@@ -259,6 +260,11 @@ class ConversationTracker:
 
     def stats(self) -> Stats:
         return self.store.stats(self.clock())
+
+    def team_stats(self, start: datetime, end: datetime) -> list[AccountStats]:
+        """What each account did in [start, end), and its open conversations assigned now
+        (one store call); ``InvalidInput`` for an empty, reversed or too long period."""
+        return self.store.team_stats(start, end)
 
     def activity(
         self, conversation_id: int, limit: int, before: int | None = None

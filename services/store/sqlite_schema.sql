@@ -141,7 +141,7 @@ CREATE INDEX IF NOT EXISTS messages_unreplied_idx
 CREATE INDEX IF NOT EXISTS messages_unread_outbound_idx
     ON messages (conversation_id, created_at)
     WHERE delivery_status IN ('sent', 'delivered') AND sender_type <> 'user';
--- team_stats (version 7): agents' replies in a period, by whom and where (covering), and a
+-- team_stats (version 7): agents' replies in a period, by whom and where, and a
 -- conversation's first agent reply.
 CREATE INDEX IF NOT EXISTS messages_agent_created_idx
     ON messages (created_at, sender_id, conversation_id) WHERE sender_type = 'agent';

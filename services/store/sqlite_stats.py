@@ -44,7 +44,7 @@ _MIDDLE_RESPONSES = (
 )
 
 # What each account did in [:start, :end) (see base.py), one statement. Each part reads one
-# index: agent messages by time (messages_agent_created_idx, covering), trail lines by time
+# index: agent messages by time (messages_agent_created_idx), trail lines by time
 # (activity_created_idx), conversations by first human reply (conversations_first_reply_idx)
 # and the first agent message of each (messages_agent_conversation_idx), open conversations
 # by assignee (conversations_assigned_to_idx). The median is the middle response time or the

@@ -1,14 +1,26 @@
-"""The stats page in Chromium: cards and charts with data, live; the export downloads."""
+"""The stats page in Chromium: cards and charts with data, live; the team's table for a
+period, live; the export downloads."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from datetime import datetime, timedelta, timezone
 
+import requests
 from playwright.sync_api import expect
 
-from tests.support.admin_browser import sign_in, site  # noqa: F401  (site is a fixture)
+from services.events import EventBus
+from services.models import InboundMessage, OutboundMessage
+from services.store.sqlite import SqliteStore
+from services.tracking import ConversationTracker
+from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
+    ADMINS,
+    AGENT,
+    sign_in,
+    site,
+)
 
 
 def _card(page, key):
@@ -99,3 +111,94 @@ def test_every_page_fits_a_phone_screen(page, site):  # noqa: F811
         "[...document.querySelectorAll('.stat-card')].slice(0, 4)"
         ".map(c => Math.round(c.getBoundingClientRect().left))")
     assert lefts[0] == lefts[2] and lefts[1] == lefts[3] and lefts[0] < lefts[1], lefts
+
+
+def _token(site, email: str) -> dict[str, str]:  # noqa: F811
+    made = site.server.flask("tokens", "create", email, "--name", "team")
+    assert made.returncode == 0, made.stderr
+    return {"Authorization": f"Bearer {made.stdout.strip().split()[-1]}"}
+
+
+def _team_rows(page) -> list[list[str]]:
+    return page.eval_on_selector_all(
+        "#team-table tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))")
+
+
+def _days_ago_by(site, email: str, days: int) -> None:  # noqa: F811
+    """What ``email`` did ``days`` ago, written to the server's store by a tracker whose
+    clock says so: a reply in a new conversation, then closing it."""
+    when = datetime.now(timezone.utc) - timedelta(days=days)
+    store = SqliteStore(site.server.env["DATABASE_PATH"])
+    try:
+        tracker = ConversationTracker(store, EventBus(), clock=lambda: when)
+        account = store.get_user_by_email(email)
+        conversation = tracker.track_inbound(InboundMessage(
+            platform="webchat", external_user_id=f"team-{email}", content="hello",
+            respond=False)).conversation
+        tracker.track_outbound(OutboundMessage(conversation_id=conversation.id,
+                                               sender_type="agent", sender_id=email,
+                                               content="hello from the team"))
+        tracker.close(conversation.id, by=account)
+    finally:
+        store.close()
+
+
+def test_team_table_shows_each_account_for_the_period_live(page, site):  # noqa: F811
+    sign_in(page, site)
+    page.goto(site.url + "/stats")
+    page.wait_for_selector("body[data-ready=stats]")
+    # Nobody has done anything yet in this module's site.
+    expect(page.locator("#team-empty")).to_be_visible()
+    expect(page.locator("#team-empty")).to_have_text("No agent activity in this period")
+    expect(page.locator("#team-table")).to_be_hidden()
+
+    # Today: the agent picks up a conversation a person escalated, replies, leaves a note.
+    visitor = site.visitor("Tia Team")
+    visitor.say("I want to speak to a human")
+    carl = _token(site, AGENT)
+    base = f"{site.url}/admin/conversations/{visitor.conversation_id}"
+    for action, body in (("take-over", None), ("messages", {"content": "Carl here"}),
+                         ("notes", {"text": "<b>VIP</b> customer"})):
+        answer = requests.post(f"{base}/{action}", json=body, headers=carl, timeout=10)
+        assert answer.status_code in (200, 201), answer.text
+    # Three days ago: the second admin replied in a conversation and closed it.
+    _days_ago_by(site, ADMINS[1], days=3)
+
+    page.reload()
+    page.wait_for_selector("#team-table[data-period='7']")
+    header = page.eval_on_selector_all("#team-table thead th", "ths => ths.map(t => t.textContent)")
+    assert header == ["Account", "Picked up", "Replies", "Conversations replied",
+                      "First response (median)", "Handed back", "Closed", "Notes",
+                      "Open assigned now"]
+    rows = _team_rows(page)
+    assert [r[0] for r in rows] == [ADMINS[1], AGENT]
+    assert rows[0][1:4] + rows[0][5:] == ["0", "1", "1", "0", "1", "0", "0"]
+    assert rows[1][1:4] + rows[1][5:] == ["1", "1", "1", "0", "0", "1", "1"]
+    assert rows[1][4].endswith(" s")  # answered seconds after the escalation
+    assert rows[0][4] == "—"  # never escalated: no time to show
+    expect(page.locator("#team-empty")).to_be_hidden()
+
+    page.check("input[name=team-period][value=today]")
+    page.wait_for_selector("#team-table[data-period=today]")
+    assert [r[0] for r in _team_rows(page)] == [AGENT]
+    page.check("input[name=team-period][value='30']")
+    page.wait_for_selector("#team-table[data-period='30']")
+    assert [r[0] for r in _team_rows(page)] == [ADMINS[1], AGENT]
+
+    # Live: closing the conversation reaches the table with the next stats.updated.
+    assert requests.post(f"{base}/close", headers=carl, timeout=10).status_code == 200
+    carl_closed = page.locator("#team-table tbody tr", has_text=AGENT).locator("td").nth(6)
+    expect(carl_closed).to_have_text("1", timeout=15_000)
+    expect(page.locator("#team-table tbody tr", has_text=AGENT).locator("td").nth(8)
+           ).to_have_text("0")
+
+    # The table scrolls inside its panel on a phone; at a laptop's width it fits. (The page
+    # is no wider than the screen once the charts have followed the new width.)
+    for width, scrolls in ((1366, False), (390, True)):
+        page.set_viewport_size({"width": width, "height": 844})
+        page.wait_for_function("w => document.documentElement.scrollWidth <= w", arg=width)
+        wrap = page.evaluate("""() => {
+            const wrap = document.querySelector('.team-panel .table-wrap');
+            return [wrap.scrollWidth, wrap.clientWidth];
+        }""")
+        assert (wrap[0] > wrap[1]) is scrolls, wrap

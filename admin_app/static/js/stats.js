@@ -1,4 +1,5 @@
-// Stats: cards, the per-platform table and the charts (24 hours, 30 days), live.
+// Stats: cards, the per-platform table, the charts (24 hours, 30 days) and the team's table
+// for a period, live.
 import { api, connectLive, duration, el, setWaitingCount, toast } from "./common.js";
 
 const cards = document.getElementById("cards");
@@ -112,6 +113,73 @@ async function load() {
   }
 }
 
+// The Team section: what each account did in the chosen period. E-mails are people's data:
+// every cell is text.
+const teamTable = document.getElementById("team-table");
+const teamEmpty = document.getElementById("team-empty");
+const TEAM_REFRESH_MS = 5000; // at most one read of the team's figures this often, when live
+const counted = (key) => ({ value: (a) => count(a[key]) });
+// After the account's cell, in the table's order: value, [title: what the figure is made of]
+const TEAM_COLUMNS = [
+  counted("picked_up"), counted("replies"), counted("conversations_replied"),
+  { value: (a) => duration(a.median_first_response_seconds),
+    title: (a) => (a.first_responses
+      ? `${plural(a.first_responses, "first response", "first responses")}, average ${duration(a.avg_first_response_seconds)}`
+      : null) },
+  counted("handed_back"), counted("closed"), counted("notes"), counted("open_assigned"),
+];
+let teamPeriod = document.querySelector("input[name=team-period]:checked").value;
+
+/** Where a period starts: this day's midnight (the browser's time), or so many days ago. */
+function periodStart(period) {
+  const start = new Date();
+  if (period === "today") start.setHours(0, 0, 0, 0);
+  else start.setTime(start.getTime() - Number(period) * 86400_000);
+  return start;
+}
+
+function renderTeam(accounts, period) {
+  teamTable.tBodies[0].replaceChildren(...accounts.map((a) =>
+    el("tr", { dataset: { user: a.user_id } },
+      el("td", { title: a.role }, a.email,
+        a.disabled ? el("span", { className: "status-badge status-closed", text: "disabled" }) : null),
+      ...TEAM_COLUMNS.map(({ value, title }) =>
+        el("td", { text: value(a), title: title ? title(a) : null })))));
+  teamTable.hidden = accounts.length === 0;
+  teamEmpty.hidden = accounts.length > 0;
+  teamTable.dataset.period = period; // for the browser tests: this period's figures show
+}
+
+let teamLoadedAt = 0;
+async function loadTeam() {
+  const period = teamPeriod;
+  teamLoadedAt = Date.now();
+  try {
+    const start = encodeURIComponent(periodStart(period).toISOString());
+    const { accounts } = await api(`/admin/stats/team?start=${start}`);
+    if (period === teamPeriod) renderTeam(accounts, period); // not an earlier choice's answer
+  } catch (err) {
+    toast("Could not load the team stats", err.message);
+  }
+}
+
+// With the stats, and never more than once every TEAM_REFRESH_MS.
+let teamTimer = null;
+function teamSoon() {
+  if (teamTimer) return;
+  teamTimer = setTimeout(() => {
+    teamTimer = null;
+    loadTeam();
+  }, Math.max(0, teamLoadedAt + TEAM_REFRESH_MS - Date.now()));
+}
+
+for (const choice of document.querySelectorAll("input[name=team-period]")) {
+  choice.addEventListener("change", () => {
+    teamPeriod = choice.value;
+    loadTeam();
+  });
+}
+
 // Changes made by another process (a separate worker) reach this page as conversation
 // events, not as stats: refresh at most every few seconds after one.
 let refreshTimer = null;
@@ -130,17 +198,18 @@ const iso = (d) => d.toISOString().slice(0, 10);
 document.getElementById("export-to").value = iso(today);
 document.getElementById("export-from").value = iso(monthAgo);
 
-await load();
+await Promise.all([load(), loadTeam()]);
 connectLive(
   {
     "stats.updated": ({ stats }) => {
       clearTimeout(refreshTimer);
       refreshTimer = null;
       render(stats);
+      teamSoon();
     },
     "conversation.created": soon,
     "conversation.updated": soon,
   },
-  { onSync: load },
+  { onSync: () => Promise.all([load(), loadTeam()]) },
 );
 document.body.dataset.ready = "stats";
