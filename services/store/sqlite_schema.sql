@@ -13,8 +13,8 @@
 -- triggers), generated in sqlite_search.py and filled from the existing rows on upgrade.
 -- Schema version 6: the activity table (at the end of this file).
 -- Schema version 7 (mirrors supabase/migrations/20261205020000_team_stats.sql): the indexes
--- of team_stats (agent messages by time and by conversation, conversations by first human
--- reply, activity by time); nothing to fill, CREATE INDEX builds them from the rows there.
+-- of team_stats (agent messages by time, conversations by first human reply, activity by
+-- time); nothing to fill, CREATE INDEX builds them from the rows there.
 -- Schema version 8: the saved_replies table (at the end of this file).
 
 CREATE TABLE IF NOT EXISTS admin_users (
@@ -141,12 +141,10 @@ CREATE INDEX IF NOT EXISTS messages_unreplied_idx
 CREATE INDEX IF NOT EXISTS messages_unread_outbound_idx
     ON messages (conversation_id, created_at)
     WHERE delivery_status IN ('sent', 'delivered') AND sender_type <> 'user';
--- team_stats (version 7): agents' replies in a period, by whom and where, and a
--- conversation's first agent reply.
+-- team_stats (version 7): agents' replies in a period, by whom and where (the first of each
+-- conversation among them too: its rowid, the message id, is in the index).
 CREATE INDEX IF NOT EXISTS messages_agent_created_idx
     ON messages (created_at, sender_id, conversation_id) WHERE sender_type = 'agent';
-CREATE INDEX IF NOT EXISTS messages_agent_conversation_idx
-    ON messages (conversation_id, id) WHERE sender_type = 'agent';
 
 -- Durable background work about one message (schema version 2): answer it or send it.
 CREATE TABLE IF NOT EXISTS jobs (

@@ -17,11 +17,10 @@
 -- list_messages_in). Same conventions as before: SECURITY INVOKER, service_role only, RLS
 -- stays on. Re-runnable.
 
--- Agents' replies in a period, by whom and where (index-only), and a conversation's first one.
+-- Agents' replies in a period, by whom and where (index-only), the first of each conversation
+-- among them too (by id).
 create index if not exists messages_agent_created_idx on public.messages (created_at)
-    include (sender_id, conversation_id) where sender_type = 'agent';
-create index if not exists messages_agent_conversation_idx on public.messages (conversation_id, id)
-    where sender_type = 'agent';
+    include (sender_id, conversation_id, id) where sender_type = 'agent';
 -- The conversations first answered by a human in a period.
 create index if not exists conversations_first_reply_idx
     on public.conversations (first_human_reply_at) where first_human_reply_at is not null;
@@ -73,14 +72,19 @@ begin
              where actor_id is not null and kind in ('handed_back', 'closed', 'note')
              group by actor_id
         ), firsts as (
-            select first_reply.sender_id as email,
+            -- A conversation whose first human reply is in the period has its first agent
+            -- message there (it set first_human_reply_at to its own created_at): the first
+            -- of its agent messages in the period, found among the period's replies.
+            select first_reply.email,
                    case when c.first_human_reply_at >= c.escalated_at
                         then extract(epoch from c.first_human_reply_at - c.escalated_at)::float8
                    end as seconds
               from conversations as c
-             cross join lateral (select sender_id from messages
-                                  where conversation_id = c.id and sender_type = 'agent'
-                                  order by id limit 1) as first_reply
+              join (select distinct on (conversation_id) conversation_id, sender_id as email
+                      from messages
+                     where sender_type = 'agent' and created_at >= p_from and created_at < p_to
+                     order by conversation_id, id) as first_reply
+                on first_reply.conversation_id = c.id
              where c.first_human_reply_at >= p_from and c.first_human_reply_at < p_to
         ), first_responses as (
             select email, count(*) as first_responses, avg(seconds) as avg_seconds,

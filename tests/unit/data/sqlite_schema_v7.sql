@@ -1,7 +1,7 @@
--- FROZEN: the SQLite store's schema as of schema version 7 (git 081b205): the schema file,
--- the roll-up tables and triggers and the search indexes, as sqlite_master of a new file held
--- them (less the FTS5 tables' own shadow tables, which CREATE VIRTUAL TABLE makes), so the
--- upgrade test can build a version-7 database. Never edit.
+-- FROZEN: the SQLite store's schema as of schema version 7 (released with version 8): the
+-- schema file, the roll-up tables and triggers and the search indexes, as sqlite_master of a
+-- new file held them (less the FTS5 tables' own shadow tables, which CREATE VIRTUAL TABLE
+-- makes), so the upgrade test can build a version-7 database. Never edit.
 CREATE TABLE admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     email         TEXT    NOT NULL,
@@ -107,8 +107,6 @@ CREATE INDEX messages_unread_outbound_idx
     WHERE delivery_status IN ('sent', 'delivered') AND sender_type <> 'user';
 CREATE INDEX messages_agent_created_idx
     ON messages (created_at, sender_id, conversation_id) WHERE sender_type = 'agent';
-CREATE INDEX messages_agent_conversation_idx
-    ON messages (conversation_id, id) WHERE sender_type = 'agent';
 CREATE TABLE jobs (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     kind            TEXT    NOT NULL CHECK (kind IN ('respond', 'send')),
