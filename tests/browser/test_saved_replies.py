@@ -61,6 +61,8 @@ def test_an_admin_keeps_the_list_and_an_agent_answers_with_it(page, site, browse
         box.type("/ref")
         options = agent.locator("#saved-picker .saved-option strong")
         expect(options).to_have_text(["Refunds"])
+        expect(agent.locator("#saved-picker .saved-option span")).to_have_text(
+            ["Hi Rita, refunds take 5 days."])  # the preview as it will be sent
         assert agent.evaluate("() => document.activeElement.id") == "reply-text"
         box.press("Enter")
         expect(agent.locator("#saved-picker")).to_be_hidden()

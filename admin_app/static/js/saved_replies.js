@@ -56,7 +56,7 @@ export function attachSavedReplies(textarea, picker, { displayName, onPick }) {
       picker.append(el("li", {
         id: `saved-option-${i}`, role: "option", className: "saved-option",
         "aria-selected": String(i === active), dataset: { index: String(i) },
-      }, el("strong", { text: r.title }), el("span", { text: r.body })));
+      }, el("strong", { text: r.title }), el("span", { text: fill(r.body, displayName()) })));
     });
     if (shown.length) textarea.setAttribute("aria-activedescendant", `saved-option-${active}`);
     picker.querySelector("[aria-selected=true]")?.scrollIntoView({ block: "nearest" });
