@@ -240,7 +240,8 @@ def bench_admin_views(table: Table, ctx: dict, quick: bool) -> None:
                              ("inbox_needs_human", 50), ("inbox_by_priority", 50),
                              ("conversation_page", None), ("search_name", None),
                              ("search_text", None), ("search_common", None),
-                             ("search_short", None), ("stats", 100)):
+                             ("search_short", None), ("stats", 100),
+                             ("team_stats_7d", 100), ("team_stats_30d", 100)):
             p50, p95 = r.get(f"{case}_p50_ms"), r.get(f"{case}_p95_ms")
             if p95 is None:
                 continue
