@@ -1,9 +1,9 @@
 """The ``/admin`` Socket.IO namespace: domain events pushed to the admin browsers.
 
-Rooms: ``admins`` (every connected admin or agent: conversation changes, stats and
-``store.status``, the "store unavailable" banner) and
-``conversation:<id>`` (joined by the pages that show one conversation: its messages,
-typing, and who else has it open: ``presence``). ``EventRelay`` subscribes to the services' ``EventBus`` and emits each event to its
+Rooms: ``admins`` (every connected admin or agent: conversation changes, who has which
+conversation open (``presence``), stats and ``store.status``, the "store unavailable"
+banner) and ``conversation:<id>`` (joined by the pages that show one conversation: its
+messages and typing). ``EventRelay`` subscribes to the services' ``EventBus`` and emits each event to its
 rooms through ``socketio.emit``, which works from any thread (the job worker's included)
 and goes through ``SOCKETIO_MESSAGE_QUEUE`` when one is configured.
 """
@@ -277,7 +277,9 @@ class EventRelay:
                 rooms.append(conversation_room(event.conversation_id))
             self._emit(event.name, data, rooms)
             self._stats_changed()
-        elif event.name in ("message.created", "message.updated", "typing", "presence"):
+        elif event.name == "presence":  # the inbox shows it too: every page is in admins
+            self._emit(event.name, data, ADMINS_ROOM)
+        elif event.name in ("message.created", "message.updated", "typing"):
             if event.conversation_id is not None:
                 self._emit(event.name, data, conversation_room(event.conversation_id))
             if event.name == "message.created":

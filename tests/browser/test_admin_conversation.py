@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
     ADMINS,
+    AGENT,
     open_conversation,
     sign_in,
     site,
@@ -158,13 +159,19 @@ def test_the_activity_panel_tells_who_had_the_conversation_live_in_every_page(
 
 def test_each_page_shows_who_else_has_the_conversation_open(page, site, browser):  # noqa: F811
     """Two agents on one conversation see each other ("Also here"), whoever came first;
-    one's own other tab is not "someone else"; leaving the page clears it at once."""
+    one's own other tab is not "someone else"; leaving the page clears it at once; and an
+    inbox shows on the conversation's row who has it open."""
     ann, bob = ADMINS
     visitor = site.visitor("Petra Present")
     visitor.say("Can I speak to a person please?")
+    inbox = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    sign_in(inbox, site, AGENT)
+    row = inbox.locator(f'.conv-row[data-id="{visitor.conversation_id}"] .row-viewers')
+    expect(row).to_be_hidden()
     with two_admins_on(page, browser, site, visitor.conversation_id) as other:
         expect(page.locator("#c-viewers")).to_have_text(f"Also here: {bob}")
         expect(other.locator("#c-viewers")).to_have_text(f"Also here: {ann}")
+        expect(row).to_have_text(f"{ann} and {bob} viewing")
         own_tab = page.context.new_page()
         open_conversation(own_tab, site, visitor.conversation_id)
         expect(own_tab.locator("#c-viewers")).to_have_text(f"Also here: {bob}")
@@ -173,8 +180,13 @@ def test_each_page_shows_who_else_has_the_conversation_open(page, site, browser)
 
         other.goto(site.url + "/")
         expect(page.locator("#c-viewers")).to_be_hidden()
+        expect(row).to_have_text(f"{ann} viewing")
         open_conversation(other, site, visitor.conversation_id)
         expect(page.locator("#c-viewers")).to_have_text(f"Also here: {bob}")
+    expect(row).to_have_text(f"{ann} viewing")  # Bob's browser closed
+    page.goto(site.url + "/settings")
+    expect(row).to_be_hidden()
+    inbox.context.close()
 
 
 def test_a_note_for_the_team_shows_live_as_text_and_is_never_sent(page, site, browser):  # noqa: F811

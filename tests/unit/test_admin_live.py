@@ -121,8 +121,8 @@ def _presence(sock):
             for e in _events(sock, "presence")]
 
 
-def test_who_else_has_a_conversation_open_reaches_its_room_only(app, client, services,
-                                                                 monkeypatch):
+def test_who_has_a_conversation_open_reaches_every_page_once(app, client, services,
+                                                              monkeypatch):
     import admin_app.live
 
     conversation = _inbound(services).conversation
@@ -164,7 +164,12 @@ def test_who_else_has_a_conversation_open_reaches_its_room_only(app, client, ser
     _presence(bob)
     ann.disconnect(namespace="/admin")
     assert [(p["viewer"], p["viewing"]) for p in _presence(bob)] == [(ann_hello["viewer"], False)]
-    assert _events(inbox_only, "presence") == []
+    # The inbox shows it too: a page following no conversation got each event once.
+    assert [(p["name"], p["viewing"], p["hello"]) for p in _presence(inbox_only)] == [
+        ("ann@example.com", True, True), ("bob@example.com", True, True),
+        ("ann@example.com", True, False), ("ann@example.com", True, False),
+        ("ann@example.com", False, False), ("ann@example.com", True, True),
+        ("ann@example.com", False, False)]
 
 
 def test_events_published_from_another_thread_reach_the_socket(app, signed_in, services):

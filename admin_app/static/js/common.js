@@ -92,6 +92,46 @@ export function userName(id) {
   return usersById.get(id)?.email || `#${id}`;
 }
 
+/**
+ * Who else has which conversation open, from the /admin socket's `presence` events: every
+ * page showing one says so again every 25 s, so a viewer not heard from for PRESENCE_FORGET
+ * ms has gone (its server may have stopped without a word).
+ */
+export const PRESENCE_FORGET = 75_000;
+export class Viewers {
+  constructor() {
+    this.byConversation = new Map(); // conversation id -> Map(viewer id -> { name, seen })
+  }
+
+  /** Take an event; false for this account's own pages (its other tabs are not "else"). */
+  take(data) {
+    if (data.user_id === me.id) return false;
+    let here = this.byConversation.get(data.conversation_id);
+    if (data.viewing) {
+      if (!here) this.byConversation.set(data.conversation_id, (here = new Map()));
+      here.set(data.viewer, { name: data.name || userName(data.user_id), seen: Date.now() });
+    } else {
+      here?.delete(data.viewer);
+    }
+    return true;
+  }
+
+  /** Their names, each once (two tabs of one account are one name), sorted. */
+  names(conversationId) {
+    const here = this.byConversation.get(conversationId);
+    if (!here) return [];
+    const now = Date.now();
+    for (const [viewer, v] of here) if (now - v.seen > PRESENCE_FORGET) here.delete(viewer);
+    if (here.size === 0) this.byConversation.delete(conversationId);
+    return [...new Set([...here.values()].map((v) => v.name))].sort();
+  }
+}
+
+/** "ann", "ann and bob", "ann and 2 others". */
+export function nameList(names) {
+  return names.length <= 2 ? names.join(" and ") : `${names[0]} and ${names.length - 1} others`;
+}
+
 /** "bot" or "human · ann@…" */
 export function handledText(conversation) {
   if (conversation.handled_by !== "human") return "bot";

@@ -1,7 +1,7 @@
 // One conversation: the live message stream, replies with their delivery state, handling.
 import {
   api, clockTime, connectLive, duration, el, handledText, loadUsers, loadWaitingCount, me,
-  personName, platformBadge, setWaitingCount, statusBadge, toast, userName,
+  nameList, personName, platformBadge, setWaitingCount, statusBadge, toast, userName, Viewers,
 } from "./common.js";
 import { attachSavedReplies } from "./saved_replies.js";
 
@@ -454,11 +454,9 @@ function onTyping(data) {
 
 // -- who else has this conversation open ----------------------------------------------------
 // Every page showing the conversation says so on joining (the others answer) and every
-// PRESENCE_EVERY ms; a viewer not heard from for PRESENCE_FORGET ms has gone (its server
-// may have stopped without saying so).
+// PRESENCE_EVERY ms (see Viewers).
 const PRESENCE_EVERY = 25_000;
-const PRESENCE_FORGET = 75_000;
-const viewers = new Map(); // viewer id -> { name, seen }
+const viewers = new Viewers();
 let answerHello = null;
 
 function sayViewing() {
@@ -468,21 +466,15 @@ function sayViewing() {
 }
 
 function renderViewers() {
-  const now = Date.now();
-  for (const [id, v] of viewers) if (now - v.seen > PRESENCE_FORGET) viewers.delete(id);
-  const names = [...new Set([...viewers.values()].map((v) => v.name))].sort();
+  const names = viewers.names(conversationId);
   const node = $("c-viewers");
   node.hidden = names.length === 0;
-  node.textContent = names.length === 0 ? ""
-    : names.length <= 2 ? `Also here: ${names.join(" and ")}`
-      : `Also here: ${names[0]} and ${names.length - 1} others`;
+  node.textContent = names.length ? `Also here: ${nameList(names)}` : "";
   node.title = names.join("\n");
 }
 
 function onPresence(data) {
-  if (data.conversation_id !== conversationId || data.user_id === me.id) return;
-  if (!data.viewing) viewers.delete(data.viewer);
-  else viewers.set(data.viewer, { name: data.name || userName(data.user_id), seen: Date.now() });
+  if (data.conversation_id !== conversationId || !viewers.take(data)) return;
   // Answer a newcomer once, a moment later, so that several hellos get one answer.
   if (data.viewing && data.hello && answerHello === null) answerHello = setTimeout(sayViewing, 1100);
   renderViewers();

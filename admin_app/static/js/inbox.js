@@ -1,7 +1,7 @@
 // The inbox: a filtered, sorted, paginated list of conversations that updates itself live.
 import {
-  api, beep, connectLive, handledText, loadUsers, loadWaitingCount, me, personName,
-  platformBadge, refreshTimes, setWaitingCount, statusBadge, timeAgo, toast,
+  api, beep, connectLive, handledText, loadUsers, loadWaitingCount, me, nameList, personName,
+  platformBadge, refreshTimes, setWaitingCount, statusBadge, timeAgo, toast, Viewers,
 } from "./common.js";
 
 const PAGE = 50;
@@ -118,7 +118,23 @@ function renderRow(c) {
   when.dataset.ago = "";
   when.textContent = timeAgo(stamp);
   when.title = new Date(stamp).toLocaleString();
+  renderViewing(row, c.id);
   return row;
+}
+
+// Who has each conversation open, from the pages' presence (see Viewers): on its row.
+const viewers = new Viewers();
+function renderViewing(row, conversationId) {
+  const names = viewers.names(conversationId);
+  const node = row.querySelector(".row-viewers");
+  node.hidden = names.length === 0;
+  node.textContent = names.length ? `${nameList(names)} viewing` : "";
+  node.title = names.join("\n");
+}
+function onPresence(data) {
+  if (!viewers.take(data)) return;
+  const row = list.querySelector(`.conv-row[data-id="${data.conversation_id}"]`);
+  if (row) renderViewing(row, data.conversation_id);
 }
 
 function render(flashId = null) {
@@ -278,10 +294,14 @@ await loadUsers();
 await load();
 loadWaiting();
 refreshTimes();
+setInterval(() => {
+  for (const row of list.querySelectorAll(".conv-row")) renderViewing(row, Number(row.dataset.id));
+}, 10_000);
 connectLive(
   {
     "conversation.created": onConversation,
     "conversation.updated": onConversation,
+    presence: onPresence,
     "stats.updated": ({ stats }) => {
       waiting = stats.conversations_needing_human;
       setWaitingCount(waiting);
