@@ -45,7 +45,6 @@ export function attachSavedReplies(textarea, picker, { displayName, onPick }) {
   function setOpen(value) {
     open = value;
     picker.hidden = !value;
-    textarea.setAttribute("aria-expanded", String(value));
     if (!value) textarea.removeAttribute("aria-activedescendant");
   }
 
@@ -97,9 +96,10 @@ export function attachSavedReplies(textarea, picker, { displayName, onPick }) {
     e.stopImmediatePropagation(); // before the box's own Enter-sends
   }
 
+  // A textarea may not be a combobox (nor say aria-expanded): the list it controls and the
+  // active option are what assistive technology is told.
   textarea.setAttribute("aria-controls", picker.id);
   textarea.setAttribute("aria-autocomplete", "list");
-  textarea.setAttribute("aria-expanded", "false");
   textarea.addEventListener("input", update);
   textarea.addEventListener("keydown", (e) => {
     if (!open || e.isComposing) return;

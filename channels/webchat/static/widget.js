@@ -131,7 +131,8 @@
   panel.setAttribute("role", "dialog");
   panel.setAttribute("aria-label", OPTIONS.title);
 
-  var header = el("header", "sb-header");
+  // Not a <header>: the page's own header is its banner landmark, the chat is a dialog.
+  var header = el("div", "sb-header");
   var heading = el("div", "sb-heading");
   heading.appendChild(el("div", "sb-title", OPTIONS.title));
   var status = el("div", "sb-status", "Connecting…");

@@ -1,0 +1,85 @@
+"""Every page of the admin panel, and the web chat widget, checked with axe-core (the rules of
+WCAG 2.1 A and AA and axe's best practices) in Chromium, in the states people meet: lists
+with rows, a conversation with a flagged message, a reply and the saved replies open, the
+team's figures, the settings with accounts, tokens and saved replies, the widget's chat.
+Any violation fails, with what axe says about it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
+    open_conversation,
+    sign_in,
+    site,
+)
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _check(page, where: str) -> None:
+    """Run axe on the page as it is; fail with every violation, where and why."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(r"""async () => (await axe.run(document, {resultTypes: ["violations"]}))
+        .violations.map(v => `${v.impact} ${v.id}: ${v.help}\n` + v.nodes.slice(0, 3)
+            .map(n => `  ${n.target.join(" ")}: ${n.failureSummary}`).join("\n"))""")
+    assert found == [], f"{where} ({page.viewport_size['width']} px):\n" + "\n".join(found)
+
+
+@pytest.fixture(params=[(1366, 900), (390, 844)], ids=["desktop", "phone"])
+def checked(browser, request):
+    """A page that may take axe's script: the app's Content-Security-Policy allows no
+    script it does not serve, so this context alone bypasses it."""
+    width, height = request.param
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  bypass_csp=True)
+    yield context.new_page()
+    context.close()
+
+
+def test_the_admin_panel_has_no_accessibility_violations(checked, site):  # noqa: F811
+    page = checked
+    visitor = site.visitor("Ada Access")
+    visitor.say("I want to talk to a person please")
+    page.goto(site.url + "/login")
+    _check(page, "login")
+    sign_in(page, site)
+    expect(page.locator(".conv-row").first).to_be_visible()
+    _check(page, "inbox")
+
+    page.goto(site.url + "/settings")
+    page.fill("#saved-reply-form input[name=title]", f"Hours {page.viewport_size['width']}")
+    page.fill("#saved-reply-form textarea[name=body]", "Hi {first_name}, we open at 9.")
+    page.click("#saved-reply-form button[type=submit]")
+    page.wait_for_selector("body[data-ready=settings]")
+    page.locator(".saved-reply summary").first.click()  # an edit form open
+    _check(page, "settings")
+
+    open_conversation(page, site, visitor.conversation_id)
+    page.fill("#reply-text", "Hello Ada, I'm here.")
+    page.press("#reply-text", "Enter")
+    expect(page.locator(".msg-agent")).to_have_count(1)
+    page.locator("#reply-text").type("/hou")
+    expect(page.locator("#saved-picker .saved-option").first).to_be_visible()
+    _check(page, "conversation, saved replies open")
+
+    page.goto(site.url + "/stats")
+    page.wait_for_selector("body[data-ready=stats]")
+    expect(page.locator("#team-table tbody tr").first).to_be_visible()
+    _check(page, "stats")
+
+
+def test_the_web_chat_widget_has_no_accessibility_violations(checked, site):  # noqa: F811
+    page = checked
+    page.goto(site.url + "/chat/demo")
+    page.locator(".sb-bubble").click()
+    expect(page.locator(".sb-status")).to_have_attribute("data-state", "connected",
+                                                         timeout=15_000)
+    page.locator(".sb-input").fill("What are your opening hours?")
+    page.locator(".sb-input").press("Enter")
+    expect(page.locator(".sb-msg.sb-from-bot:not(.sb-greeting)").first).to_be_visible(
+        timeout=15_000)
+    _check(page, "widget")
