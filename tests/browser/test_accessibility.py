@@ -65,6 +65,10 @@ def test_the_admin_panel_has_no_accessibility_violations(checked, site):  # noqa
     page.locator("#reply-text").type("/hou")
     expect(page.locator("#saved-picker .saved-option").first).to_be_visible()
     _check(page, "conversation, saved replies open")
+    page.fill("#reply-text", "")
+    page.locator("#reply-text").type("/zzz")
+    expect(page.locator("#saved-picker .saved-empty")).to_be_visible()
+    _check(page, "conversation, no saved reply matches")
 
     page.goto(site.url + "/stats")
     page.wait_for_selector("body[data-ready=stats]")

@@ -50,7 +50,12 @@ export function attachSavedReplies(textarea, picker, { displayName, onPick }) {
 
   function render(message) {
     picker.replaceChildren();
-    if (message) picker.append(el("li", { className: "saved-empty", text: message }));
+    // In a listbox every item is an option: the message is one that cannot be chosen.
+    if (message) {
+      picker.append(el("li", {
+        className: "saved-empty", text: message, role: "option", "aria-disabled": "true",
+      }));
+    }
     shown.forEach((r, i) => {
       picker.append(el("li", {
         id: `saved-option-${i}`, role: "option", className: "saved-option",
@@ -58,6 +63,7 @@ export function attachSavedReplies(textarea, picker, { displayName, onPick }) {
       }, el("strong", { text: r.title }), el("span", { text: fill(r.body, displayName()) })));
     });
     if (shown.length) textarea.setAttribute("aria-activedescendant", `saved-option-${active}`);
+    else textarea.removeAttribute("aria-activedescendant"); // no option left to point at
     picker.querySelector("[aria-selected=true]")?.scrollIntoView({ block: "nearest" });
     setOpen(true);
   }
@@ -72,7 +78,7 @@ export function attachSavedReplies(textarea, picker, { displayName, onPick }) {
       replies = await savedReplies();
     } catch (err) {
       shown = [];
-      return render(`Could not load the saved replies: ${err.message}`);
+      return render(`Could not load the saved replies (${err.message}). Esc to send it as typed.`);
     }
     if (ask !== asked) return; // a newer keystroke is being answered
     shown = matching(replies, typed[1]);
