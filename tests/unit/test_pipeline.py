@@ -6,7 +6,6 @@ a recording one, since channels have their own tests.
 
 from __future__ import annotations
 
-
 import pytest
 
 from services.assistant import BotReply, ResponderError
