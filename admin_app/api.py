@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
 
 from flask import Blueprint, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -28,12 +27,12 @@ from admin_app.schemas import (
     StatsAnswer,
     TeamStatsAnswer,
     TeamStatsQuery,
-    parse_moment,
+    parse_period,
     respond,
 )
 from admin_app.web import security_headers
 from services.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
-from services.models import Conversation, ConversationFilter, utc
+from services.models import Conversation, ConversationFilter
 
 bp = Blueprint("admin_api", __name__, url_prefix="/admin")
 bp.after_request(security_headers)
@@ -221,21 +220,12 @@ def stats():
 @login_required
 def team_stats():
     """What each account did in a period (``start``/``end``; default: the last 7 days)."""
-    start, end = _period(_query(TeamStatsQuery))
+    query = _query(TeamStatsQuery)
+    # The store checks the period's length and order.
+    start, end = parse_period(query.start, query.end, ("start", "end"), "period",
+                              get_services().clock(), TEAM_STATS_DEFAULT_DAYS)
     accounts = get_services().tracker.team_stats(start, end)
     return respond(TeamStatsAnswer(start=start, end=end, accounts=accounts))
-
-
-def _period(query: TeamStatsQuery) -> tuple[datetime, datetime]:
-    """The period a team stats query names, in UTC; the store checks its length."""
-    try:
-        end = (utc(parse_moment(query.end, "end", end_of_day=True)) if query.end
-               else get_services().clock())
-        start = (utc(parse_moment(query.start, "start", end_of_day=False)) if query.start
-                 else end - timedelta(days=TEAM_STATS_DEFAULT_DAYS))
-    except OverflowError:  # the day after 9999-12-31, or a week before 0001-01-07
-        raise InvalidInput("the period must stay within the years 0001 to 9999") from None
-    return start, end
 
 
 def register_error_pages(app) -> None:

@@ -28,7 +28,7 @@ from admin_app import get_services
 from admin_app.api import _query, bp
 from admin_app.auth import login_required
 from admin_app.extensions import socketio
-from admin_app.schemas import ExportQuery, parse_moment
+from admin_app.schemas import ExportQuery, parse_period
 from services.errors import InvalidInput
 from services.models import Activity, Conversation, ConversationFilter, Message
 
@@ -47,17 +47,9 @@ CSV_COLUMNS = [
 
 
 def _range(query: ExportQuery) -> tuple[datetime, datetime]:
-    now = get_services().clock()
-    raw_to, raw_from = query.to, query.from_
-    try:
-        # Without ``to``: everything up to now, this very second included.
-        end = (parse_moment(raw_to, "to", end_of_day=True) if raw_to
-               else now + timedelta(seconds=1))
-        start = parse_moment(raw_from, "from", end_of_day=False) if raw_from else (
-            end - timedelta(days=DEFAULT_DAYS)
-        )
-    except OverflowError:  # the day after 9999-12-31, or 30 days before 0001-01-10
-        raise InvalidInput("the range must stay within the years 0001 to 9999") from None
+    # Without ``to``: everything up to now, this very second included.
+    start, end = parse_period(query.from_, query.to, ("from", "to"), "range",
+                              get_services().clock() + timedelta(seconds=1), DEFAULT_DAYS)
     if start >= end:
         raise InvalidInput("from must be before to")
     return start, end

@@ -29,6 +29,7 @@ from services.models import (
     SavedReply,
     Stats,
     UserRole,
+    utc,
 )
 
 # The largest id the stores hold (a signed 64-bit integer, as SQLite and PostgreSQL bigint).
@@ -90,7 +91,7 @@ class ActivityQuery(_Query):
     before: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
-# The bounds of the export and the team stats are parsed by parse_moment; the document says
+# The bounds of the export and the team stats are parsed by parse_period; the document says
 # what they look like, so a fuzzer tries real dates, the first and last ones included.
 # An empty value means the default, as if it were not given.
 _DAY_OR_TIME = {"type": "string",
@@ -112,6 +113,21 @@ def parse_moment(value: str, name: str, end_of_day: bool) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
+def parse_period(start: str | None, end: str | None, names: tuple[str, str], what: str,
+                 default_end: datetime, default_days: int) -> tuple[datetime, datetime]:
+    """The [start, end) a query's two bounds name (``parse_moment``; ``names`` are the
+    parameters', ``what`` the period's in errors), in UTC: without an end, ``default_end``;
+    without a start, ``default_days`` before the end. ``InvalidInput`` for a bound that is no
+    day or time, or a default that would leave the years 0001 to 9999."""
+    try:
+        until = parse_moment(end, names[1], end_of_day=True) if end else default_end
+        since = (parse_moment(start, names[0], end_of_day=False) if start
+                 else until - timedelta(days=default_days))
+    except OverflowError:  # the day after 9999-12-31, or days before 0001-01-01
+        raise InvalidInput(f"the {what} must stay within the years 0001 to 9999") from None
+    return utc(since), utc(until)
+
+
 class ExportQuery(_Query):
     """Query string of ``GET /admin/export`` (parsed by ``admin_app.export``)."""
 
@@ -123,7 +139,7 @@ class ExportQuery(_Query):
 
 
 class TeamStatsQuery(_Query):
-    """Query string of ``GET /admin/stats/team`` (parsed by ``parse_moment``)."""
+    """Query string of ``GET /admin/stats/team`` (parsed by ``parse_period``)."""
 
     start: str | None = Field(default=None, json_schema_extra=_DAY_OR_TIME,
                               description="YYYY-MM-DD (from its start) or an ISO-8601 time; "
