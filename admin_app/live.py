@@ -3,9 +3,9 @@
 Rooms: ``admins`` (every connected admin or agent: conversation changes, who has which
 conversation open (``presence``), stats and ``store.status``, the "store unavailable"
 banner) and ``conversation:<id>`` (joined by the pages that show one conversation: its
-messages and typing). ``EventRelay`` subscribes to the services' ``EventBus`` and emits each event to its
-rooms through ``socketio.emit``, which works from any thread (the job worker's included)
-and goes through ``SOCKETIO_MESSAGE_QUEUE`` when one is configured.
+messages and typing). ``EventRelay`` subscribes to the services' ``EventBus`` and emits
+each event to its rooms through ``socketio.emit``, which works from any thread (the job
+worker's included) and goes through ``SOCKETIO_MESSAGE_QUEUE`` when one is configured.
 """
 
 from __future__ import annotations
@@ -37,11 +37,9 @@ from services.runtime import Services
 NAMESPACE = "/admin"
 ADMINS_ROOM = "admins"
 CONVERSATION_ROOM = "conversation:"
-# A page showing a conversation says so again this often (``viewing``); the others forget
-# a viewer they have not heard from for about three times as long (a process that died
-# cannot say its sockets left). A socket's heartbeats closer than PRESENCE_MIN_SECONDS
-# apart are dropped.
-PRESENCE_EVERY_SECONDS = 25
+# A page showing a conversation says so again every 25 s (``viewing``, conversation.js); the
+# pages forget a viewer not heard from for 75 s (a process that died cannot say its sockets
+# left, common.js). A socket's heartbeats closer than PRESENCE_MIN_SECONDS apart are dropped.
 PRESENCE_MIN_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
@@ -193,8 +191,8 @@ class AdminNamespace(Namespace):
         return {"ok": True}
 
     def on_viewing(self, data):
-        """This page still shows the conversation (every ``PRESENCE_EVERY_SECONDS``, and in
-        answer to another page's hello). Only for a conversation the socket has joined."""
+        """This page still shows the conversation (every 25 s, and in answer to another
+        page's hello). Only for a conversation the socket has joined."""
         conversation_id = _conversation_id(data)
         if conversation_id is None or conversation_room(conversation_id) not in rooms():
             return {"ok": False, "error": "join the conversation first"}
@@ -202,8 +200,8 @@ class AdminNamespace(Namespace):
         return {"ok": True}
 
     def _presence(self, conversation_id: int, viewing: bool, hello: bool = False) -> None:
-        """Tell the conversation's room whether this socket shows it (a heartbeat too soon
-        after the socket's last one is dropped: the room knows already)."""
+        """Tell every admin page whether this socket shows the conversation (a heartbeat too
+        soon after the socket's last one is dropped: they know already)."""
         with self._lock:
             viewer = self._viewers.get(request.sid)
             if viewer is None:
