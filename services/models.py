@@ -196,6 +196,17 @@ class SavedReply(NewSavedReply):
     updated_at: datetime
 
 
+class ReadMark(_Model):
+    """How far one account has read one conversation: its ``message_count`` when the account
+    last had it open (the inbox's unread count is the conversation's count past it). Kept
+    per account, so it is the same on every device the account signs in on."""
+
+    user_id: int
+    conversation_id: int
+    message_count: int = Field(ge=0)
+    read_at: datetime
+
+
 def saved_reply_key(title: str) -> str:
     """What two titles share when they name the same reply: case-folded, inner spaces
     collapsed (the stores' unique index is on it)."""

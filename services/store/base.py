@@ -90,6 +90,7 @@ from services.models import (
     NewActivity,
     NewSavedReply,
     OutboundMessage,
+    ReadMark,
     SavedReply,
     Stats,
     TrackResult,
@@ -338,6 +339,18 @@ class ConversationStore(Protocol):
 
     def delete_saved_reply(self, reply_id: int) -> None:
         """``NotFound`` for an unknown id."""
+
+    # -- what each account has read -----------------------------------------------------
+    def mark_read(
+        self, user_id: int, conversation_id: int, message_count: int, now: datetime
+    ) -> ReadMark:
+        """The account has read the conversation up to ``message_count`` messages (at most
+        the conversation's own count). A mark only moves forward: a lower count leaves the
+        stored mark, which is returned. ``NotFound`` for an unknown conversation or account."""
+
+    def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
+        """The account's marks on those conversations (none for one it never read), at most
+        ``MAX_CONVERSATIONS_PER_READ`` ids, in no particular order."""
 
     # -- handling (bot or human), profile --------------------------------------------------
     def set_handling(

@@ -25,7 +25,7 @@ from services.errors import StoreUnavailable
 from services.models import Conversation, Job, Message, utc
 from services.store import sqlite_rollup, sqlite_search
 
-SCHEMA_VERSION = 8  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
+SCHEMA_VERSION = 9  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
 BUSY_TIMEOUT_MS = 10_000
 # Connections open at once per process. Under gevent a store call never yields, so one or two
 # are in use at a time; threads (the dev server, tests) may read side by side with more.

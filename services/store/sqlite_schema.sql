@@ -16,6 +16,7 @@
 -- of team_stats (agent messages by time, conversations by first human reply, activity by
 -- time); nothing to fill, CREATE INDEX builds them from the rows there.
 -- Schema version 8: the saved_replies table (at the end of this file).
+-- Schema version 9: the conversation_reads table (at the end of this file).
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -205,3 +206,17 @@ CREATE TABLE IF NOT EXISTS saved_replies (
     created_at  TEXT    NOT NULL,
     updated_at  TEXT    NOT NULL
 );
+
+-- What each account has read (schema version 9; mirrors
+-- supabase/migrations/20261205040000_conversation_reads.sql): a conversation's message_count
+-- when the account last had it open; the inbox's unread count is the count past it. One row
+-- per account and conversation it opened; the second index serves the conversation's cascade.
+CREATE TABLE IF NOT EXISTS conversation_reads (
+    user_id         INTEGER NOT NULL REFERENCES admin_users (id) ON DELETE CASCADE,
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    message_count   INTEGER NOT NULL CHECK (message_count >= 0),
+    read_at         TEXT    NOT NULL,
+    PRIMARY KEY (user_id, conversation_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS conversation_reads_conversation_idx
+    ON conversation_reads (conversation_id);

@@ -72,6 +72,7 @@ from services.store import supabase_http
 from services.store.base import check_messages_in
 from services.store.supabase_rpc import RpcClient, TransportError
 from services.store.supabase_pipeline import SupabasePipeline
+from services.store.supabase_reads import SupabaseReads
 from services.store.supabase_replies import SupabaseSavedReplies
 
 # Error codes in PostgREST's JSON body: our functions raise PTnnn (HTTP nnn); the rest are
@@ -130,7 +131,7 @@ def _check_filtered(filters: ConversationFilter, conversations: list[Conversatio
                 " (is the latest migration applied?)")
 
 
-class SupabaseStore(SupabasePipeline, SupabaseSavedReplies):
+class SupabaseStore(SupabasePipeline, SupabaseReads, SupabaseSavedReplies):
     """``ConversationStore`` on Supabase; one long-lived client, thread-safe."""
 
     kind = "supabase"

@@ -187,6 +187,8 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
         "update_saved_reply": lambda: sb.update_saved_reply(
             saved[0].id, NewSavedReply(title="Hours", body="9-5"), now),
         "delete_saved_reply": lambda: sb.delete_saved_reply(saved[0].id),
+        "mark_read": lambda: sb.mark_read(user.id, conv_id, 2, now),
+        "read_marks": lambda: sb.read_marks(user.id, [conv_id, 5]),
     }
     for name, call in calls.items():
         call()

@@ -1,0 +1,50 @@
+"""What each account has read, in the SQLite store (mixed into ``SqliteStore``)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Callable, ContextManager, Sequence
+
+from services.errors import NotFound
+from services.models import ReadMark
+from services.store.base import check_many
+from services.store.sqlite_db import one, ts
+
+
+class SqliteReads:
+    """The read-mark part of ``ConversationStore``; needs ``_tx`` and ``_read``."""
+
+    _tx: Callable[..., ContextManager[sqlite3.Connection]]
+    _read: Callable[..., list[sqlite3.Row]]
+
+    def mark_read(
+        self, user_id: int, conversation_id: int, message_count: int, now: datetime
+    ) -> ReadMark:
+        with self._tx() as db:
+            conversation = one(db.execute(
+                "SELECT message_count FROM conversations WHERE id = ?", (conversation_id,)))
+            if conversation is None:
+                raise NotFound(f"conversation {conversation_id} not found")
+            if one(db.execute("SELECT 1 FROM admin_users WHERE id = ?", (user_id,))) is None:
+                raise NotFound(f"user {user_id} not found")
+            db.execute(
+                "INSERT INTO conversation_reads (user_id, conversation_id, message_count, read_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (user_id, conversation_id) DO UPDATE SET"
+                " message_count = excluded.message_count, read_at = excluded.read_at"
+                " WHERE excluded.message_count > conversation_reads.message_count",
+                (user_id, conversation_id, max(0, min(message_count, conversation[0])), ts(now)))
+            row = one(db.execute(
+                "SELECT * FROM conversation_reads WHERE user_id = ? AND conversation_id = ?",
+                (user_id, conversation_id)))
+        return ReadMark.model_validate(dict(row))
+
+    def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
+        check_many(conversation_ids, 1)
+        if not conversation_ids:
+            return []
+        marks = ", ".join("?" * len(conversation_ids))
+        rows = self._read(
+            "SELECT * FROM conversation_reads WHERE user_id = ?"
+            f" AND conversation_id IN ({marks})", (user_id, *conversation_ids))
+        return [ReadMark.model_validate(dict(r)) for r in rows]

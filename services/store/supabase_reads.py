@@ -1,0 +1,32 @@
+"""What each account has read, in the Supabase store (mixed into ``SupabaseStore``): one SQL
+function call a request (migration 20261205040000_conversation_reads.sql)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Sequence
+
+from services.models import ReadMark
+from services.store.base import check_many
+from services.store.supabase_pipeline import _ts
+
+
+class SupabaseReads:
+    """The read-mark part of ``ConversationStore``; needs ``_rpc``."""
+
+    _rpc: Callable[[str, dict[str, Any]], Any]
+
+    def mark_read(
+        self, user_id: int, conversation_id: int, message_count: int, now: datetime
+    ) -> ReadMark:
+        return ReadMark.model_validate(self._rpc("mark_read", {
+            "p_user_id": user_id, "p_conversation_id": conversation_id,
+            "p_message_count": message_count, "p_now": _ts(now)}))
+
+    def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
+        check_many(conversation_ids, 1)
+        if not conversation_ids:
+            return []
+        rows = self._rpc("read_marks", {"p_user_id": user_id,
+                                        "p_conversation_ids": list(conversation_ids)})
+        return [ReadMark.model_validate(r) for r in rows]
