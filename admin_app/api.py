@@ -114,10 +114,12 @@ def list_conversations():
         page = get_services().tracker.list(filters, _limit(query.limit), query.cursor)
     except ValueError as exc:  # a malformed cursor
         raise InvalidInput(str(exc)) from None
+    ids = [c.id for c in page.conversations]
     return respond(ConversationList(
         conversations=page.conversations,
         count=len(page.conversations),
         next_cursor=page.next_cursor,
+        read=get_services().tracker.read_marks(current_user().id, ids) if ids else [],
     ))
 
 

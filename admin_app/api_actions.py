@@ -1,6 +1,6 @@
 """What agents do from the admin panel, as JSON endpoints on the same ``/admin`` API:
-reply, retry a failed send, take over / hand back, assign, notes for the team; and who the
-agents are."""
+reply, retry a failed send, take over / hand back, assign, notes for the team, what each
+account has read; and who the agents are."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from admin_app.schemas import (
     NoteAnswer,
     NoteBody,
     PublicUser,
+    ReadAnswer,
+    ReadBody,
     ReplyBody,
     UserList,
     respond,
@@ -107,6 +109,17 @@ def add_note(conversation_id: int):
     body = _body(NoteBody)
     note = get_services().tracker.add_note(conversation_id, body.text, current_user())
     return respond(NoteAnswer(activity=note), 201)
+
+
+@bp.put("/conversations/<int:conversation_id>/read")
+@login_required
+def mark_read(conversation_id: int):
+    """The caller has read the conversation up to ``message_count`` messages: its unread
+    count in the inbox is the messages past it, on every device the account signs in on.
+    A mark never moves back, nor past the conversation's own count."""
+    body = _body(ReadBody)
+    mark = get_services().tracker.mark_read(conversation_id, body.message_count, current_user())
+    return respond(ReadAnswer(read=mark))
 
 
 @bp.post("/conversations/<int:conversation_id>/assign")

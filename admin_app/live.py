@@ -2,8 +2,9 @@
 
 Rooms: ``admins`` (every connected admin or agent: conversation changes, who has which
 conversation open (``presence``), stats and ``store.status``, the "store unavailable"
-banner) and ``conversation:<id>`` (joined by the pages that show one conversation: its
-messages and typing). ``EventRelay`` subscribes to the services' ``EventBus`` and emits
+banner), ``conversation:<id>`` (joined by the pages that show one conversation: its
+messages and typing) and ``account:<id>`` (every page of one account: how far it has read
+a conversation, ``conversation.read``, from any of its devices). ``EventRelay`` subscribes to the services' ``EventBus`` and emits
 each event to its rooms through ``socketio.emit``, which works from any thread (the job
 worker's included) and goes through ``SOCKETIO_MESSAGE_QUEUE`` when one is configured.
 """
@@ -37,6 +38,7 @@ from services.runtime import Services
 NAMESPACE = "/admin"
 ADMINS_ROOM = "admins"
 CONVERSATION_ROOM = "conversation:"
+ACCOUNT_ROOM = "account:"
 # A page showing a conversation says so again every 25 s (``viewing``, conversation.js); the
 # pages forget a viewer not heard from for 75 s (a process that died cannot say its sockets
 # left, common.js). A socket's heartbeats closer than PRESENCE_MIN_SECONDS apart are dropped.
@@ -46,6 +48,10 @@ log = logging.getLogger(__name__)
 
 def conversation_room(conversation_id: int) -> str:
     return f"{CONVERSATION_ROOM}{conversation_id}"
+
+
+def account_room(user_id: int) -> str:
+    return f"{ACCOUNT_ROOM}{user_id}"
 
 
 @dataclass
@@ -159,6 +165,7 @@ class AdminNamespace(Namespace):
         join_room(ADMINS_ROOM)
         self.sessions.add(request.sid, session_user.get_id())
         user = session_user.user
+        join_room(account_room(user.id))
         with self._lock:
             self._connected += 1
             self._viewers[request.sid] = Viewer(user.id, user.email, secrets.token_hex(8))
@@ -282,6 +289,8 @@ class EventRelay:
                 self._emit(event.name, data, conversation_room(event.conversation_id))
             if event.name == "message.created":
                 self._stats_changed()
+        elif event.name == "conversation.read":  # the account's own pages only
+            self._emit(event.name, data, account_room(event.data["read"]["user_id"]))
         elif event.name in ("stats.updated", "store.status"):
             self._emit(event.name, event.data, ADMINS_ROOM)
 

@@ -44,6 +44,8 @@ from admin_app.schemas import (
     MessageList,
     NoteAnswer,
     NoteBody,
+    ReadAnswer,
+    ReadBody,
     ReplyBody,
     SavedReplyAnswer,
     SavedReplyBody,
@@ -130,6 +132,11 @@ ROUTES: tuple[Route, ...] = (
           "A note for the team, shown in the conversation's activity (the person never sees "
           "it); closed conversations take notes too",
           NoteAnswer, status=201, body=NoteBody, body_required=True, errors=(*_CHANGE, 413)),
+    Route("put", _C + "/read", "admin_api.mark_read",
+          "The caller has read the conversation up to message_count messages (its unread "
+          "count is the messages past it, on every device); a mark never moves back, nor "
+          "past the conversation's count",
+          ReadAnswer, body=ReadBody, body_required=True, errors=(*_CHANGE, 413)),
     Route("post", _C + "/assign", "admin_api.assign",
           "Assign to an account, or unassign with user_id null (400 for an unknown account)",
           ConversationAnswer, body=AssignBody, errors=(*_CHANGE, 413)),

@@ -26,6 +26,7 @@ from services.models import (
     ConversationFilter,
     Message,
     NewSavedReply,
+    ReadMark,
     SavedReply,
     Stats,
     UserRole,
@@ -34,6 +35,7 @@ from services.models import (
 
 # The largest id the stores hold (a signed 64-bit integer, as SQLite and PostgreSQL bigint).
 MAX_ID = 2**63 - 1
+MAX_COUNT = 2**31 - 1  # the largest count the stores hold (PostgreSQL integer)
 
 
 class _Query(BaseModel):
@@ -188,6 +190,13 @@ class NoteBody(_Body):
     text: Annotated[str, Field(max_length=NOTE_MAX_LENGTH), _not_blank("note")]
 
 
+class ReadBody(_Body):
+    """``{"message_count": 12}``: the signed-in account has read the conversation up to its
+    12th message (the count the page shows)."""
+
+    message_count: int = Field(ge=0, le=MAX_COUNT)
+
+
 class AssignBody(_Body):
     """``{"user_id": 3}`` assigns, ``{"user_id": null}`` (or no body) unassigns."""
 
@@ -231,6 +240,15 @@ class ConversationList(_Answer):
     conversations: list[Conversation]
     count: int
     next_cursor: str | None
+    read: list[ReadMark] = Field(
+        description="the signed-in account's read marks on these conversations (none for one "
+                    "it never opened): a conversation's unread count is its message_count "
+                    "past its mark's")
+
+
+class ReadAnswer(_Answer):
+    success: Literal[True] = True
+    read: ReadMark = Field(description="the account's mark as stored (it never moves back)")
 
 
 class ConversationDetail(_Answer):

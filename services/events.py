@@ -14,6 +14,8 @@ EventName = Literal[
     "message.updated",
     "stats.updated",
     "typing",
+    "presence",  # a page shows a conversation, or stopped (admin_app/live.py)
+    "conversation.read",  # {"read": ReadMark}: an account read a conversation further
     "store.status",  # {"available": bool, "spooled": n}: the store is down / back (spool.py)
 ]
 

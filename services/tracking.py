@@ -29,6 +29,7 @@ from services.models import (
     Message,
     NewActivity,
     OutboundMessage,
+    ReadMark,
     SpooledResult,
     Stats,
     TrackResult,
@@ -340,6 +341,21 @@ class ConversationTracker:
             [activity_line(conversation_id, "note", by, text=text)], self.clock())
         self._publish("conversation.updated", conversation, [note])
         return note
+
+    def mark_read(self, conversation_id: int, message_count: int, by: AdminUser) -> ReadMark:
+        """``by`` has read the conversation up to ``message_count`` messages (see the store's
+        ``mark_read``). A mark that moved is published (``conversation.read``), so the
+        account's other pages and devices show it at once. ``NotFound``."""
+        now = self.clock()
+        mark = self.store.mark_read(by.id, conversation_id, message_count, now)
+        if mark.read_at == now:  # written now: it moved
+            self.events.publish(Event("conversation.read", {"read": _dump(mark)},
+                                      conversation_id))
+        return mark
+
+    def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
+        """The account's marks on those conversations (one store call)."""
+        return self.store.read_marks(user_id, conversation_ids)
 
     def record_activity(self, lines: Sequence[NewActivity]) -> list[Activity]:
         """Write lines of activity trails, ``MAX_ACTIVITY_PER_WRITE`` a call (a sweep may

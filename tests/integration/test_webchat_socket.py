@@ -300,7 +300,7 @@ def test_talk_to_a_human(server, visitors):
 def test_a_note_for_the_team_never_reaches_the_visitor(server, visitors):
     """A note is published with its conversation's update, which the widget also follows:
     the visitor's socket and history get the conversation's public view, never the note;
-    nor who on the team has the conversation open."""
+    nor who on the team has the conversation open, nor how far an agent has read it."""
     visitor = visitors()
     visitor.start()
     live = visitor.connect()
@@ -322,6 +322,9 @@ def test_a_note_for_the_team_never_reaches_the_visitor(server, visitors):
     noted = requests.post(f"{server.url}/admin/conversations/{cid}/notes",
                           json={"text": secret}, headers=headers, timeout=10)
     assert noted.status_code == 201, noted.text
+    read = requests.put(f"{server.url}/admin/conversations/{cid}/read",
+                        json={"message_count": 2}, headers=headers, timeout=10)
+    assert read.status_code == 200 and read.json()["read"]["message_count"] == 2, read.text
     # Then a change the visitor does see, so that everything before it has arrived.
     requests.post(f"{server.url}/admin/conversations/{cid}/take-over", headers=headers,
                   timeout=10)
@@ -330,6 +333,7 @@ def test_a_note_for_the_team_never_reaches_the_visitor(server, visitors):
         live.seen.append(live.events.get())
     assert live.seen and "internal-note-7f3a" not in json.dumps(live.seen)
     assert "agent@example.com" not in json.dumps(live.seen)
+    assert "read_at" not in json.dumps(live.seen)
     assert "internal-note-7f3a" not in visitor.history().text
 
 

@@ -257,3 +257,30 @@ def test_stats_that_cannot_be_computed_are_logged_and_not_sent(app, signed_in, s
     else:
         assert record.levelname == "ERROR" and record.exc_info is not None
     assert _events(sock, "stats.updated") == []
+
+
+def test_a_read_mark_reaches_only_the_accounts_own_pages(app, client, services, clock):
+    conversation = _inbound(services).conversation
+    _inbound(services, content="again")
+    ann_user = make_user(services, "ann@example.com")
+    make_user(services, "bob@example.com")
+    ann_client, ann_phone, bob_client = app.test_client(), app.test_client(), app.test_client()
+    for c, email in ((ann_client, "ann@example.com"), (ann_phone, "ann@example.com"),
+                     (bob_client, "bob@example.com")):
+        assert login(c, email).status_code == 302
+    ann, phone, bob = (_admin_socket(app, c) for c in (ann_client, ann_phone, bob_client))
+    for sock in (ann, phone, bob):
+        _events(sock)
+
+    clock.advance(seconds=1)
+    services.tracker.mark_read(conversation.id, 2, ann_user)
+    for sock in (ann, phone):  # both of ann's devices, once each
+        (event,) = _events(sock, "conversation.read")
+        read = event["args"][0]["read"]
+        assert (read["user_id"], read["conversation_id"], read["message_count"]) == (
+            ann_user.id, conversation.id, 2)
+    assert _events(bob, "conversation.read") == []
+    # A mark that did not move says nothing.
+    clock.advance(seconds=1)
+    services.tracker.mark_read(conversation.id, 1, ann_user)
+    assert _events(ann, "conversation.read") == []

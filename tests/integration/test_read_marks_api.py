@@ -1,0 +1,89 @@
+"""What each account has read, through the admin API over both stores: the inbox's list
+carries the caller's own marks, a mark moves forward only, and bad input is a clear 400
+that stores nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.models import InboundMessage, OutboundMessage
+
+
+def _conversation(services, user: str, messages: int) -> int:
+    tracker = services.tracker
+    first = tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id=user, content="hello",
+        external_id=f"{user}:0", respond=False)).conversation
+    for n in range(1, messages):
+        tracker.track_outbound(OutboundMessage(conversation_id=first.id, sender_type="bot",
+                                               content=f"answer {n}"))
+    return first.id
+
+
+def _marks(client, headers) -> dict[int, int]:
+    response = client.get("/admin/conversations", headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return {m["conversation_id"]: m["message_count"] for m in response.get_json()["read"]}
+
+
+def test_each_account_has_its_own_marks(client, services, make_token):
+    ann, bob = make_token("ann@example.com"), make_token("bob@example.com")
+    first, second = _conversation(services, "u1", 3), _conversation(services, "u2", 2)
+    published = []
+    services.events.subscribe(lambda e: published.append(e)
+                              if e.name == "conversation.read" else None)
+    assert _marks(client, ann) == {}
+
+    response = client.put(f"/admin/conversations/{first}/read", json={"message_count": 2},
+                          headers=ann)
+    assert response.status_code == 200, response.get_json()
+    read = response.get_json()["read"]
+    assert (read["conversation_id"], read["message_count"]) == (first, 2)
+    assert read["user_id"] == services.store.get_user_by_email("ann@example.com").id
+    assert [e.data["read"]["message_count"] for e in published] == [2]
+    assert _marks(client, ann) == {first: 2}
+    assert _marks(client, bob) == {}
+
+    # An older page's count keeps the mark (and says nothing); a count past the
+    # conversation's own is its own.
+    services.clock.advance(seconds=5)
+    kept = client.put(f"/admin/conversations/{first}/read", json={"message_count": 1},
+                      headers=ann)
+    assert kept.get_json()["read"] == read and len(published) == 1
+    services.clock.advance(seconds=5)
+    capped = client.put(f"/admin/conversations/{first}/read", json={"message_count": 50},
+                        headers=ann)
+    assert capped.get_json()["read"]["message_count"] == 3
+    assert client.put(f"/admin/conversations/{second}/read", json={"message_count": 2},
+                      headers=bob).status_code == 200
+    assert _marks(client, ann) == {first: 3}
+    assert _marks(client, bob) == {second: 2}
+
+
+@pytest.mark.parametrize("body, error", [
+    (None, "invalid message_count: Field required"),
+    ({}, "invalid message_count: Field required"),
+    ({"message_count": -1}, "invalid message_count: Input should be greater than or equal to 0"),
+    ({"message_count": "2"}, "invalid message_count: Input should be a valid integer"),
+    ({"message_count": True}, "invalid message_count: Input should be a valid integer"),
+    ({"message_count": 2**31}, "invalid message_count: Input should be less than or equal to"
+                               " 2147483647"),
+    ([2], "the body must be a JSON object"),
+])
+def test_bad_input_is_a_clear_400_and_stores_nothing(client, services, make_token, body, error):
+    ann = make_token("ann@example.com")
+    first = _conversation(services, "u1", 2)
+    response = client.put(f"/admin/conversations/{first}/read", json=body, headers=ann)
+    assert response.status_code == 400
+    assert response.get_json() == {"success": False, "error": error}
+    assert _marks(client, ann) == {}
+
+
+def test_unknown_conversation_and_anonymous(client, services, make_token):
+    ann = make_token("ann@example.com")
+    assert client.put("/admin/conversations/987654321/read", json={"message_count": 1},
+                      headers=ann).status_code == 404
+    first = _conversation(services, "u1", 2)
+    assert client.put(f"/admin/conversations/{first}/read",
+                      json={"message_count": 1}).status_code == 401
+    assert _marks(client, ann) == {}
