@@ -114,13 +114,25 @@ def list_conversations():
         page = get_services().tracker.list(filters, _limit(query.limit), query.cursor)
     except ValueError as exc:  # a malformed cursor
         raise InvalidInput(str(exc)) from None
-    ids = [c.id for c in page.conversations]
     return respond(ConversationList(
         conversations=page.conversations,
         count=len(page.conversations),
         next_cursor=page.next_cursor,
-        read=get_services().tracker.read_marks(current_user().id, ids) if ids else [],
+        read=_read_marks([c.id for c in page.conversations]),
     ))
+
+
+def _read_marks(conversation_ids: list[int]):
+    """The caller's read marks on a page of conversations; None when they cannot be read (a
+    Supabase database without migration 20261205040000, say): the page still answers, and
+    the inbox shows no unread counts rather than wrong ones."""
+    if not conversation_ids:
+        return []
+    try:
+        return get_services().tracker.read_marks(current_user().id, conversation_ids)
+    except StoreUnavailable as exc:
+        log.warning("could not read the read marks: %s", exc)
+        return None
 
 
 @bp.get("/conversations/<int:conversation_id>")

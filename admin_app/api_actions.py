@@ -5,7 +5,7 @@ account has read; and who the agents are."""
 from __future__ import annotations
 
 from admin_app import get_services
-from admin_app.api import _body, bp
+from admin_app.api import _body, _query, bp
 from admin_app.auth import current_user, login_required
 from admin_app.schemas import (
     AssignBody,
@@ -18,6 +18,8 @@ from admin_app.schemas import (
     PublicUser,
     ReadAnswer,
     ReadBody,
+    ReadMarkList,
+    ReadMarksQuery,
     ReplyBody,
     UserList,
     respond,
@@ -120,6 +122,15 @@ def mark_read(conversation_id: int):
     body = _body(ReadBody)
     mark = get_services().tracker.mark_read(conversation_id, body.message_count, current_user())
     return respond(ReadAnswer(read=mark))
+
+
+@bp.get("/read-marks")
+@login_required
+def read_marks():
+    """The caller's marks on some conversations (``ids=3,8,21``, at most 100): for rows the
+    inbox learns of over the socket, past the pages it listed."""
+    ids = _query(ReadMarksQuery).conversation_ids()
+    return respond(ReadMarkList(read=get_services().tracker.read_marks(current_user().id, ids)))
 
 
 @bp.post("/conversations/<int:conversation_id>/assign")

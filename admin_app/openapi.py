@@ -46,6 +46,8 @@ from admin_app.schemas import (
     NoteBody,
     ReadAnswer,
     ReadBody,
+    ReadMarkList,
+    ReadMarksQuery,
     ReplyBody,
     SavedReplyAnswer,
     SavedReplyBody,
@@ -137,6 +139,9 @@ ROUTES: tuple[Route, ...] = (
           "count is the messages past it, on every device); a mark never moves back, nor "
           "past the conversation's count",
           ReadAnswer, body=ReadBody, body_required=True, errors=(*_CHANGE, 413)),
+    Route("get", "/admin/read-marks", "admin_api.read_marks",
+          "The caller's read marks on some conversations (ids, comma-separated, at most 100)",
+          ReadMarkList, query=ReadMarksQuery, errors=(400, 401, 503)),
     Route("post", _C + "/assign", "admin_api.assign",
           "Assign to an account, or unassign with user_id null (400 for an unknown account)",
           ConversationAnswer, body=AssignBody, errors=(*_CHANGE, 413)),

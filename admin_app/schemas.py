@@ -151,6 +151,25 @@ class TeamStatsQuery(_Query):
                                         "(excluded); default: now")
 
 
+MAX_READ_MARKS = 100  # conversations one GET /admin/read-marks names
+
+
+class ReadMarksQuery(_Query):
+    """Query string of ``GET /admin/read-marks``: ``ids=3,8,21``."""
+
+    ids: str = Field(max_length=2000, pattern=r"^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18})*$",
+                     description=f"conversation ids, comma-separated (at most {MAX_READ_MARKS})")
+
+    def conversation_ids(self) -> list[int]:
+        """The ids, once each in their order; ``InvalidInput`` for too many or too large."""
+        ids = list(dict.fromkeys(int(i) for i in self.ids.split(",")))
+        if len(ids) > MAX_READ_MARKS:
+            raise InvalidInput(f"at most {MAX_READ_MARKS} conversation ids")
+        if max(ids) > MAX_ID:
+            raise InvalidInput(f"conversation ids are at most {MAX_ID}")
+        return ids
+
+
 class MarkHumanBody(_Body):
     """Optional body of ``mark-human``."""
 
@@ -240,10 +259,17 @@ class ConversationList(_Answer):
     conversations: list[Conversation]
     count: int
     next_cursor: str | None
-    read: list[ReadMark] = Field(
+    read: list[ReadMark] | None = Field(
         description="the signed-in account's read marks on these conversations (none for one "
                     "it never opened): a conversation's unread count is its message_count "
-                    "past its mark's")
+                    "past its mark's; null when the marks could not be read (the page still "
+                    "answers)")
+
+
+class ReadMarkList(_Answer):
+    success: Literal[True] = True
+    read: list[ReadMark] = Field(description="the signed-in account's marks on those "
+                                             "conversations (none for one it never opened)")
 
 
 class ReadAnswer(_Answer):

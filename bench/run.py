@@ -238,7 +238,8 @@ def bench_admin_views(table: Table, ctx: dict, quick: bool) -> None:
         label = f"admin API ({kind}, {size})"
         for case, target in (("inbox_first_page", 50), ("inbox_next_page", 50),
                              ("inbox_needs_human", 50), ("inbox_by_priority", 50),
-                             ("conversation_page", None), ("search_name", None),
+                             ("conversation_page", None), ("mark_read", None),
+                             ("search_name", None),
                              ("search_text", None), ("search_common", None),
                              ("search_short", None), ("stats", 100),
                              ("team_stats_7d", 100), ("team_stats_30d", 100)):

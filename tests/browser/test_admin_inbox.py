@@ -4,6 +4,7 @@ what one admin does shows in another admin's browser without a reload."""
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import expect
 
@@ -204,3 +205,94 @@ def test_an_empty_list_says_a_filter_hides_everything_and_clears_it(page, site):
     expect(page.locator("#f-search")).to_have_value("")
     expect(page.locator("#f-platform")).to_have_value("")
     expect(page.locator("#f-unassigned")).not_to_be_checked()
+
+
+def _api(page, path):
+    return page.evaluate("path => fetch(path).then(r => r.json())", path)
+
+
+def _count_after_the_bot(page, cid, at_least):
+    """The conversation's message count once it holds ``at_least`` and has not grown for a
+    second (the bot has answered)."""
+    deadline, last, since = time.monotonic() + 15, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = _api(page, f"/admin/conversations/{cid}?limit=1")["conversation"]["message_count"]
+        if count != last:
+            last, since = count, time.monotonic()
+        elif count >= at_least and time.monotonic() - since >= 1:
+            return count
+        time.sleep(0.1)
+    raise AssertionError(f"conversation {cid} has {last} messages, not {at_least} or more")
+
+
+def test_unread_counts_are_the_accounts_own_on_every_device(page, site, browser):  # noqa: F811
+    """Ann reads a conversation on her phone: her laptop's inbox drops its unread count at
+    once, Bob's keeps it. A message after she left is unread on both of her devices, and a
+    reload shows what the server keeps. A mark this browser kept before the server did is
+    handed to the server once, then forgotten."""
+    visitor = site.visitor("Una Unread")
+    visitor.say("What are your opening hours?")
+    cid = visitor.conversation_id
+    sign_in(page, site, ADMINS[0])
+    page.fill("#f-search", "Una Unread")
+    laptop = _row(page, "Una Unread")
+    expect(laptop.locator(".preview")).to_contain_text("open", timeout=15_000)  # the bot's
+    expect(laptop.locator(".unread")).to_have_text("2")
+    bob = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    try:
+        sign_in(bob, site, ADMINS[1])
+        bob.fill("#f-search", "Una Unread")
+        expect(_row(bob, "Una Unread").locator(".unread")).to_have_text("2")
+
+        sign_in(phone, site, ADMINS[0])
+        open_conversation(phone, site, cid)
+        expect(laptop.locator(".unread")).to_be_hidden()  # live, from the phone
+        marks = _api(page, f"/admin/read-marks?ids={cid}")["read"]
+        assert [m["message_count"] for m in marks] == [2]
+        # While the phone shows it, a new message is read there at once.
+        visitor.say("Thanks, and on Sundays?")
+        expect(phone.locator(".msg-user")).to_have_count(2, timeout=15_000)
+        count = _count_after_the_bot(page, cid, 4)
+        expect(laptop.locator(".unread")).to_be_hidden()
+        expect(_row(bob, "Una Unread").locator(".unread")).to_have_text(str(count))
+        # A page in the background (her phone in her pocket) reads nothing until it is shown.
+        phone.evaluate("() => Object.defineProperty(document, 'visibilityState',"
+                       " {configurable: true, get: () => 'hidden'})")
+        visitor.say("Anyone there?")
+        expect(phone.locator(".msg-user")).to_have_count(3, timeout=15_000)
+        expect(laptop.locator(".unread")).to_be_visible()
+        phone.evaluate("() => { delete document.visibilityState;"
+                       " document.dispatchEvent(new Event('visibilitychange')); }")
+        expect(laptop.locator(".unread")).to_be_hidden()
+
+        phone.goto(site.url + "/")  # she leaves it
+        phone.wait_for_selector("body[data-ready=inbox]")
+        before = count
+        visitor.say("Hello?")
+        count = _count_after_the_bot(page, cid, before + 2)
+        mark = _api(page, f"/admin/read-marks?ids={cid}")["read"][0]["message_count"]
+        assert before <= mark < count
+        phone.fill("#f-search", "Una Unread")
+        for shown in (laptop, _row(phone, "Una Unread")):
+            expect(shown.locator(".unread")).to_have_text(str(count - mark))
+        page.reload()
+        page.wait_for_selector("body[data-ready=inbox]")
+        page.fill("#f-search", "Una Unread")
+        expect(laptop.locator(".unread")).to_have_text(str(count - mark))
+
+        # Bob's browser had kept a mark of its own before: it becomes his on the server.
+        bob.evaluate("id => localStorage.setItem(`sb.seen.${id}`, '2')", cid)
+        bob.reload()
+        bob.wait_for_selector("body[data-ready=inbox]")
+        bob.fill("#f-search", "Una Unread")
+        expect(_row(bob, "Una Unread").locator(".unread")).to_have_text(str(count - 2))
+        assert bob.evaluate("id => localStorage.getItem(`sb.seen.${id}`)", cid) is None
+        deadline = time.monotonic() + 10  # the page sends it without waiting for an answer
+        while _api(bob, f"/admin/read-marks?ids={cid}")["read"] == [] and (
+                time.monotonic() < deadline):
+            time.sleep(0.1)
+        assert [m["message_count"] for m in _api(bob, f"/admin/read-marks?ids={cid}")["read"]] == [2]
+    finally:
+        bob.context.close()
+        phone.context.close()

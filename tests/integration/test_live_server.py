@@ -60,7 +60,8 @@ def test_first_admin_token_and_api_over_http(live_server):
     assert requests.get(base + "/admin/conversations").status_code == 401
     headers = {"Authorization": f"Bearer {token}"}
     body = requests.get(base + "/admin/conversations?limit=100", headers=headers).json()
-    assert body == {"success": True, "conversations": [], "count": 0, "next_cursor": None}
+    assert body == {"success": True, "conversations": [], "count": 0, "next_cursor": None,
+                    "read": []}
     stats = requests.get(base + "/admin/stats", headers=headers).json()["stats"]
     assert stats["total_conversations"] == 0
 

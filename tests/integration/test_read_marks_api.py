@@ -87,3 +87,47 @@ def test_unknown_conversation_and_anonymous(client, services, make_token):
     assert client.put(f"/admin/conversations/{first}/read",
                       json={"message_count": 1}).status_code == 401
     assert _marks(client, ann) == {}
+
+
+def test_marks_of_named_conversations(client, services, make_token):
+    ann, bob = make_token("ann@example.com"), make_token("bob@example.com")
+    first, second = _conversation(services, "u1", 3), _conversation(services, "u2", 2)
+    for cid, count in ((first, 3), (second, 1)):
+        assert client.put(f"/admin/conversations/{cid}/read", json={"message_count": count},
+                          headers=ann).status_code == 200
+
+    def marks(query, headers=ann):
+        response = client.get(f"/admin/read-marks?{query}", headers=headers)
+        return response.status_code, response.get_json()
+
+    status, body = marks(f"ids={second},{first},{second},987654321")
+    assert status == 200
+    assert sorted((m["conversation_id"], m["message_count"]) for m in body["read"]) == sorted(
+        [(first, 3), (second, 1)])
+    assert marks(f"ids={first}", bob) == (200, {"success": True, "read": []})
+    assert marks(f"ids={first}", {})[0] == 401
+    for bad in ("", "ids=", "ids=0", "ids=1,,2", "ids=a", "ids=-3", "ids=1,2,",
+                f"ids={2**63}", "ids=" + ",".join(str(n) for n in range(1, 102))):
+        status, body = marks(bad)
+        assert status == 400 and body["success"] is False and body["error"], bad
+    assert marks(f"ids={2**63}")[1]["error"] == f"conversation ids are at most {2**63 - 1}"
+    assert marks("ids=" + ",".join(str(n) for n in range(1, 102)))[1]["error"] == (
+        "at most 100 conversation ids")
+
+
+def test_the_list_answers_when_the_marks_cannot_be_read(client, services, make_token,
+                                                        monkeypatch):
+    """A Supabase database without the read marks' migration: the inbox still lists."""
+    from services.errors import StoreUnavailable
+
+    ann = make_token("ann@example.com")
+    first = _conversation(services, "u1", 2)
+
+    def missing(*args):
+        raise StoreUnavailable("supabase: Could not find the function public.read_marks")
+
+    monkeypatch.setattr(services.store, "read_marks", missing)
+    response = client.get("/admin/conversations", headers=ann)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert [c["id"] for c in body["conversations"]] == [first] and body["read"] is None

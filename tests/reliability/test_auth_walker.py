@@ -56,6 +56,7 @@ AGENT_OK = {
     "admin_api.reply", "admin_api.retry", "admin_api.take_over", "admin_api.hand_back",
     "admin_api.assign", "admin_api.export", "admin_api.list_activity", "admin_api.add_note",
     "admin_api.list_saved_replies", "admin_api.team_stats", "admin_api.mark_read",
+    "admin_api.read_marks",
     "pages.inbox", "pages.conversation", "pages.stats",
     "settings.index", "settings.change_password",
 }

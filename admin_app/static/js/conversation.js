@@ -46,8 +46,35 @@ function renderConversation() {
   const assign = $("assign");
   if (document.activeElement !== assign) assign.value = c.assigned_to ? String(c.assigned_to) : "";
   renderFacts();
-  localStorage.setItem(`sb.seen.${c.id}`, String(c.message_count));
+  noteRead();
 }
+
+// -- what this account has read ------------------------------------------------------------
+// The messages this page shows while it is in front are read: the account's mark (kept by
+// the server, the same on every device) moves to the count, half a second after a change.
+let readSent = 0; // the count last sent (or confirmed)
+let readTimer = null;
+
+function noteRead() {
+  if (readTimer === null) readTimer = setTimeout(sendRead, 500);
+}
+
+async function sendRead() {
+  readTimer = null;
+  const count = conversation?.message_count ?? 0;
+  if (document.visibilityState !== "visible" || count <= readSent) return;
+  const before = readSent;
+  readSent = count;
+  try {
+    const data = await api(`/admin/conversations/${conversationId}/read`, {
+      method: "PUT", json: { message_count: count },
+    });
+    readSent = Math.max(readSent, data.read.message_count);
+  } catch {
+    readSent = before; // sent again at the next change, or when the page is shown again
+  }
+}
+document.addEventListener("visibilitychange", noteRead);
 
 function renderWindow(window) {
   const node = $("c-window");

@@ -79,10 +79,75 @@ function compare(a, b) {
   return byActivity;
 }
 
-// -- unread (per browser: the message count when the conversation was last opened) ----------
+// -- unread: the messages past this account's read mark (kept by the server, the same on
+// every device; a conversation page moves it) ------------------------------------------------
+const reads = new Map(); // conversation id -> the account's mark (a message count; 0: never)
+const unknownMarks = new Set(); // rows pushed over the socket whose mark is still asked for
+let marksTimer = null;
+
 function unread(c) {
-  const seen = Number(localStorage.getItem(`sb.seen.${c.id}`) ?? 0);
-  return Math.max(0, c.message_count - seen);
+  if (!reads.has(c.id)) return 0; // not known yet: no badge rather than a wrong one
+  return Math.max(0, c.message_count - reads.get(c.id));
+}
+
+function takeMarks(ids, marks) {
+  if (!marks) return; // the server could not read them: no badges rather than wrong ones
+  for (const id of ids) if (!reads.has(id)) reads.set(id, 0);
+  for (const m of marks) reads.set(m.conversation_id, Math.max(reads.get(m.conversation_id) ?? 0, m.message_count));
+  for (const id of ids) adoptOldMark(id);
+}
+
+// A conversation the socket brings in that no listed page held: its mark is asked for,
+// those of a few such rows together (at most 100 a request).
+function askMark(id) {
+  if (reads.has(id)) return;
+  unknownMarks.add(id);
+  marksTimer ??= setTimeout(fetchMarks, 300);
+}
+async function fetchMarks() {
+  marksTimer = null;
+  const ids = [...unknownMarks].slice(0, 100);
+  for (const id of ids) unknownMarks.delete(id);
+  try {
+    const data = await api(`/admin/read-marks?ids=${ids.join(",")}`);
+    takeMarks(ids, data.read);
+    for (const id of ids) renderUnread(id);
+  } catch {
+    /* the rows keep no badge; the next load asks again */
+  }
+  if (unknownMarks.size) marksTimer ??= setTimeout(fetchMarks, 300);
+}
+
+// Before the server kept them, this browser kept marks of its own (sb.seen.<id>): each is
+// sent once, when its row is first listed, then forgotten.
+function adoptOldMark(id) {
+  const key = `sb.seen.${id}`;
+  const old = Number(localStorage.getItem(key) ?? 0);
+  if (localStorage.getItem(key) === null) return;
+  localStorage.removeItem(key);
+  if (!(old > reads.get(id))) return;
+  reads.set(id, old);
+  api(`/admin/conversations/${id}/read`, { method: "PUT", json: { message_count: old } }).catch(() => {});
+}
+
+function onRead({ read }) {
+  if (read.user_id !== me.id) return;
+  reads.set(read.conversation_id, Math.max(reads.get(read.conversation_id) ?? 0, read.message_count));
+  renderUnread(read.conversation_id);
+}
+
+function renderUnread(id) {
+  const row = list.querySelector(`.conv-row[data-id="${id}"]`);
+  const c = conversations.get(id);
+  if (row && c) showUnread(row, c);
+}
+
+function showUnread(row, c) {
+  const count = unread(c);
+  const node = row.querySelector(".unread");
+  node.hidden = count === 0;
+  node.textContent = String(count);
+  node.title = `${count} unread`;
 }
 
 // -- rendering ---------------------------------------------------------------------------
@@ -93,11 +158,7 @@ function renderRow(c) {
   row.classList.toggle("needs-human", c.needs_human);
   platformBadge(row.querySelector(".platform-badge"), c.platform);
   row.querySelector(".name").textContent = personName(c);
-  const count = unread(c);
-  const unreadNode = row.querySelector(".unread");
-  unreadNode.hidden = count === 0;
-  unreadNode.textContent = String(count);
-  unreadNode.title = `${count} unread`;
+  showUnread(row, c);
   row.querySelector(".preview").textContent = c.last_message_preview || "";
   statusBadge(row.querySelector(".status-badge"), c.status);
   const badge = row.querySelector(".human-badge");
@@ -169,6 +230,7 @@ async function load({ more = false } = {}) {
       conversations.clear();
     }
     for (const c of data.conversations) conversations.set(c.id, c);
+    takeMarks(data.conversations.map((c) => c.id), data.read);
     nextCursor = data.next_cursor;
     render();
   } catch (err) {
@@ -212,6 +274,7 @@ function onConversation({ conversation: c }) {
     }
   } else {
     conversations.set(c.id, c);
+    askMark(c.id);
     if (startedNeedingHuman) {
       const at = pinned.indexOf(c.id);
       if (at >= 0) pinned.splice(at, 1);
@@ -302,6 +365,7 @@ connectLive(
     "conversation.created": onConversation,
     "conversation.updated": onConversation,
     presence: onPresence,
+    "conversation.read": onRead,
     "stats.updated": ({ stats }) => {
       waiting = stats.conversations_needing_human;
       setWaitingCount(waiting);
