@@ -31,7 +31,7 @@ from admin_app.schemas import (
     respond,
 )
 from admin_app.web import security_headers
-from services.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
+from services.errors import Conflict, Forbidden, InvalidInput, NotFound, StoreUnavailable
 from services.models import Conversation, ConversationFilter
 
 bp = Blueprint("admin_api", __name__, url_prefix="/admin")
@@ -89,6 +89,11 @@ def _invalid(exc: InvalidInput):
 @bp.errorhandler(NotFound)
 def _not_found(exc: NotFound):
     return _error(404, str(exc))
+
+
+@bp.errorhandler(Forbidden)
+def _forbidden(exc: Forbidden):
+    return _error(403, str(exc))
 
 
 @bp.errorhandler(Conflict)

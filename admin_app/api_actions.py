@@ -113,6 +113,27 @@ def add_note(conversation_id: int):
     return respond(NoteAnswer(activity=note), 201)
 
 
+@bp.put("/notes/<int:note_id>")
+@login_required
+def edit_note(note_id: int):
+    """Its author's new text for a note (``{"text": "…"}``); 403 for someone else's note
+    (before its body is read), 409 once it was deleted."""
+    tracker, user = get_services().tracker, current_user()
+    note = tracker.editable_note(note_id, user)
+    body = _body(NoteBody)
+    return respond(NoteAnswer(activity=tracker.edit_note(note_id, body.text, user,
+                                                         current=note)))
+
+
+@bp.delete("/notes/<int:note_id>")
+@login_required
+def delete_note(note_id: int):
+    """Delete a note (its author, or an admin): the trail keeps who deleted it and when,
+    not its text. Deleting it again answers the same line."""
+    return respond(NoteAnswer(activity=get_services().tracker.delete_note(
+        note_id, current_user())))
+
+
 @bp.put("/conversations/<int:conversation_id>/read")
 @login_required
 def mark_read(conversation_id: int):

@@ -66,8 +66,8 @@ ERRORS = {
     400: "a bad query parameter or body (the error says which), or a change made with the "
          "session cookie without its CSRF token",
     401: "no valid API token (or signed-in session)",
-    403: "the account is not an admin",
-    404: "no such conversation, message or saved reply",
+    403: "the account is not an admin, or the note is someone else's",
+    404: "no such conversation, message, note or saved reply",
     409: "the change contradicts the current state",
     413: "the body is larger than 1 MiB",
     503: "the store cannot be reached",
@@ -134,6 +134,15 @@ ROUTES: tuple[Route, ...] = (
           "A note for the team, shown in the conversation's activity (the person never sees "
           "it); closed conversations take notes too",
           NoteAnswer, status=201, body=NoteBody, body_required=True, errors=(*_CHANGE, 413)),
+    Route("put", "/admin/notes/{note_id}", "admin_api.edit_note",
+          "Its author's new text for a note (detail.text, detail.edited_at); 403 for someone "
+          "else's note, 409 once it was deleted",
+          NoteAnswer, body=NoteBody, body_required=True,
+          errors=(400, 401, 403, 404, 409, 413, 503)),
+    Route("delete", "/admin/notes/{note_id}", "admin_api.delete_note",
+          "Delete a note (its author, or an admin; 403 for an agent on someone else's): the "
+          "line stays with detail.deleted_at, deleted_by_id and deleted_by, its text gone",
+          NoteAnswer, errors=(400, 401, 403, 404, 503)),
     Route("put", _C + "/read", "admin_api.mark_read",
           "The caller has read the conversation up to message_count messages (its unread "
           "count is the messages past it, on every device); a mark never moves back, nor "

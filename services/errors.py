@@ -17,5 +17,9 @@ class InvalidInput(SwitchboardError):
     """A value from outside does not fit (bad cursor, bad filter)."""
 
 
+class Forbidden(SwitchboardError):
+    """The account may not do this to this object (another agent's note, say)."""
+
+
 class StoreUnavailable(SwitchboardError):
     """The store could not be reached or did not answer."""

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
-from services.errors import InvalidInput, NotFound, StoreUnavailable
+from services.errors import Forbidden, InvalidInput, NotFound, StoreUnavailable
 from services.events import Event, EventBus
 from services.models import (
     NOTE_MAX_LENGTH,
@@ -70,6 +70,16 @@ def utcnow() -> datetime:
 
 def _dump(model) -> dict:
     return model.model_dump(mode="json")
+
+
+def _note_text(text: str) -> str:
+    """A note's text as stored: trimmed; ``InvalidInput`` when blank or too long."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput("the note is empty")
+    if len(text) > NOTE_MAX_LENGTH:
+        raise InvalidInput(f"a note is at most {NOTE_MAX_LENGTH} characters")
+    return text
 
 
 def activity_line(conversation_id: int, kind: ActivityKind, by: AdminUser | None = None,
@@ -331,16 +341,54 @@ class ConversationTracker:
         """A note for the team on a conversation (the person never sees it): a line of its
         trail, published like the others. ``NotFound``; ``InvalidInput`` for a blank note;
         unlike a change's line, a note that cannot be written is an error (it is the action)."""
-        text = text.strip()
-        if not text:
-            raise InvalidInput("the note is empty")
-        if len(text) > NOTE_MAX_LENGTH:
-            raise InvalidInput(f"a note is at most {NOTE_MAX_LENGTH} characters")
+        text = _note_text(text)
         conversation = self.get(conversation_id)
         (note,) = self.store.add_activity(
             [activity_line(conversation_id, "note", by, text=text)], self.clock())
         self._publish("conversation.updated", conversation, [note])
         return note
+
+    def editable_note(self, note_id: int, by: AdminUser) -> Activity:
+        """The note, if ``by`` may edit it (its author): ``NotFound`` for an id that is no
+        note, ``Forbidden`` for someone else's."""
+        note = self._note(note_id)
+        if note.actor_id != by.id:
+            raise Forbidden("only its author can edit a note")
+        return note
+
+    def edit_note(self, note_id: int, text: str, by: AdminUser,
+                  current: Activity | None = None) -> Activity:
+        """Its author's new text for a note (``detail.edited_at`` says when), published like
+        a new line; ``current``: the note as ``editable_note`` just read it. ``NotFound``,
+        ``Forbidden`` (see ``editable_note``), ``Conflict`` for a deleted note,
+        ``InvalidInput`` for a blank or long text."""
+        text = _note_text(text)
+        note = current if current is not None else self.editable_note(note_id, by)
+        line = self.store.rewrite_note(
+            note_id, {"text": text, "edited_at": self.clock().isoformat()})
+        self._publish("conversation.updated", self.get(note.conversation_id), [line])
+        return line
+
+    def delete_note(self, note_id: int, by: AdminUser) -> Activity:
+        """Delete a note (its author, or an admin): the line stays in the trail with who
+        deleted it and when, and its text is gone. Deleting it again changes nothing.
+        ``NotFound`` for an id that is no note, ``Forbidden`` for someone else's (agents)."""
+        note = self._note(note_id)
+        if note.actor_id != by.id and by.role != "admin":
+            raise Forbidden("only its author or an admin can delete a note")
+        if note.detail.get("deleted_at"):
+            return note
+        line = self.store.rewrite_note(note_id, {
+            "deleted_at": self.clock().isoformat(), "deleted_by_id": by.id,
+            "deleted_by": by.email})
+        self._publish("conversation.updated", self.get(note.conversation_id), [line])
+        return line
+
+    def _note(self, note_id: int) -> Activity:
+        line = self.store.get_activity(note_id)
+        if line is None or line.kind != "note":
+            raise NotFound(f"note {note_id} not found")
+        return line
 
     def mark_read(self, conversation_id: int, message_count: int, by: AdminUser) -> ReadMark:
         """``by`` has read the conversation up to ``message_count`` messages (see the store's

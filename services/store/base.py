@@ -68,7 +68,7 @@ Rules both implementations follow (the contract tests in ``tests/contract`` chec
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 from services.errors import InvalidInput
 from services.models import (
@@ -377,6 +377,13 @@ class ConversationStore(Protocol):
         self, conversation_id: int, limit: int, before: int | None = None
     ) -> list[Activity]:
         """A conversation's newest ``limit`` lines (before the line id ``before``), id order."""
+
+    def get_activity(self, line_id: int) -> Activity | None: ...
+
+    def rewrite_note(self, note_id: int, detail: dict[str, Any]) -> Activity:
+        """Replace a note's ``detail`` (an edit, or the mark of a deletion that drops its
+        text); any other line is left as written. ``NotFound`` for an id that is no note;
+        ``Conflict`` for a deleted note (``detail.deleted_at``): it stays deleted."""
 
     def list_activity_in(
         self,

@@ -118,6 +118,23 @@ class SqliteChanges:
             (conversation_id, 2**63 - 1 if before is None else before, limit))
         return [_activity_from(r) for r in reversed(rows)]
 
+    def get_activity(self, line_id: int) -> Activity | None:
+        rows = self._read("SELECT * FROM activity WHERE id = ?", (line_id,))
+        return _activity_from(rows[0]) if rows else None
+
+    def rewrite_note(self, note_id: int, detail: dict[str, Any]) -> Activity:
+        with self._tx() as db:
+            row = one(db.execute(
+                "UPDATE activity SET detail = ? WHERE id = ? AND kind = 'note'"
+                " AND json_extract(detail, '$.deleted_at') IS NULL RETURNING *",
+                (json.dumps(detail), note_id)))
+            if row is None:
+                if one(db.execute("SELECT 1 FROM activity WHERE id = ? AND kind = 'note'",
+                                  (note_id,))) is not None:
+                    raise Conflict(f"note {note_id} was deleted")
+                raise NotFound(f"note {note_id} not found")
+        return _activity_from(row)
+
     def list_activity_in(
         self, conversation_ids: Sequence[int], start: datetime, end: datetime, limit: int,
         after: tuple[int, int] | None = None,

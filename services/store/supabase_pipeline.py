@@ -90,6 +90,15 @@ class SupabasePipeline:
 
         return [Activity.model_validate(r) for r in reversed(self._call(request))]
 
+    def get_activity(self, line_id: int) -> Activity | None:
+        rows = self._call(lambda: self._db.table("activity").select("*").eq("id", line_id)
+                          .execute())
+        return Activity.model_validate(rows[0]) if rows else None
+
+    def rewrite_note(self, note_id: int, detail: dict[str, Any]) -> Activity:
+        return Activity.model_validate(
+            self._rpc("rewrite_note", {"p_note_id": note_id, "p_detail": detail}))
+
     def list_activity_in(
         self, conversation_ids: Sequence[int], start: datetime, end: datetime, limit: int,
         after: tuple[int, int] | None = None,

@@ -81,6 +81,15 @@ def test_the_admin_panel_has_no_accessibility_violations(checked, site):  # noqa
     page.locator("#reply-text").type("/zzz")
     expect(page.locator("#saved-picker .saved-empty")).to_be_visible()
     _check(page, "conversation, no saved reply matches")
+    page.fill("#reply-text", "")
+    page.fill("#note-text", "Ada asked twice")
+    page.click("#note-add")
+    page.locator("#activity li.note .note-edit").first.click()  # an edited note, and editing
+    page.fill("#note-text", "Ada asked twice already")
+    page.click("#note-add")
+    expect(page.locator("#activity li.note .edited")).to_have_count(1)
+    page.locator("#activity li.note .note-edit").first.click()
+    _check(page, "conversation, a note edited and being edited")
 
     page.goto(site.url + "/stats")
     page.wait_for_selector("body[data-ready=stats]")

@@ -245,6 +245,61 @@ def test_a_note_for_the_team_shows_live_as_text_and_is_never_sent(page, site, br
     assert page.evaluate("() => window.__pwned === undefined")
 
 
+def test_its_author_edits_a_note_and_an_admin_deletes_it_live(page, site, browser):  # noqa: F811
+    visitor = site.visitor("Nora Notes")
+    visitor.say("What are your opening hours?")
+    cid = visitor.conversation_id
+    with two_admins_on(page, browser, site, cid) as other:
+        page.fill("#note-text", "refund aproved")
+        page.keyboard.press("Control+Enter")
+        mine, theirs = page.locator("#activity li.note"), other.locator("#activity li.note")
+        expect(theirs.locator(".what")).to_have_text(f"{ADMINS[0]}: refund aproved")
+        # Its author may edit and delete it; another admin only delete it.
+        expect(mine.locator("button")).to_have_text(["Edit", "Delete"])
+        expect(theirs.locator("button")).to_have_text(["Delete"])
+
+        # Edit puts it in the box; Esc goes back to the note being written before.
+        page.fill("#note-text", "half written")
+        mine.locator(".note-edit").click()
+        expect(page.locator("#note-text")).to_have_value("refund aproved")
+        expect(page.locator("#note-add")).to_have_text("Save note")
+        page.keyboard.press("Escape")
+        expect(page.locator("#note-text")).to_have_value("half written")
+        expect(page.locator("#note-cancel")).to_be_hidden()
+        mine.locator(".note-edit").click()
+        page.fill("#note-text", "refund approved")
+        page.click("#note-add")
+        expect(page.locator("#note-text")).to_have_value("half written")
+        expect(page.locator("#note-add")).to_have_text("Add note")
+        expect(mine.locator(".what")).to_have_text("You: refund approved (edited)")
+        expect(theirs.locator(".what")).to_have_text(f"{ADMINS[0]}: refund approved (edited)")
+        expect(theirs).to_have_count(1)
+
+        # The other admin deletes it, after saying yes: the line stays, its text is gone.
+        other.once("dialog", lambda dialog: dialog.dismiss())
+        theirs.locator(".note-delete").click()
+        expect(theirs.locator(".what")).to_contain_text("refund approved")
+        other.once("dialog", lambda dialog: dialog.accept())
+        theirs.locator(".note-delete").click()
+        expect(theirs.locator(".what")).to_have_text(f"You deleted a note by {ADMINS[0]}")
+        expect(mine.locator(".what")).to_have_text(f"{ADMINS[1]} deleted a note by you")
+        expect(mine.locator("button")).to_have_count(0)
+        assert "refund approved" not in page.locator("#activity").inner_text()
+
+    # An agent sees another's note with no buttons.
+    agent = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    try:
+        page.fill("#note-text", "ask about the size")
+        page.click("#note-add")
+        sign_in(agent, site, AGENT)
+        open_conversation(agent, site, cid)
+        note = agent.locator("#activity li.note", has_text="ask about the size")
+        expect(note).to_have_count(1)
+        expect(note.locator("button")).to_have_count(0)
+    finally:
+        agent.context.close()
+
+
 def test_take_over_and_hand_back_change_who_answers(page, site):  # noqa: F811
     visitor = site.visitor("Hugo Handoff")
     visitor.say("What are your opening hours?")

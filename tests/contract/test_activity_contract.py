@@ -138,3 +138,34 @@ def test_one_write_takes_at_most_max_activity_per_write_lines(store, clock):
     assert store.list_activity(conv.id, 10) == []
     written = store.add_activity(lines[:MAX_ACTIVITY_PER_WRITE], clock())
     assert [a.detail["text"] for a in written] == [f"n{i}" for i in range(MAX_ACTIVITY_PER_WRITE)]
+
+
+def test_a_note_is_rewritten_and_stays_deleted(store, clock, agent):
+    from services.errors import Conflict
+
+    conv = store.track_inbound(inbound("act-note"), clock()).conversation
+    note, other = store.add_activity([_line(conv.id, "note", agent, text="typo hre"),
+                                      _line(conv.id, "taken_over", agent)], clock())
+    assert store.get_activity(note.id) == note
+    assert store.get_activity(MISSING_ID) is None
+
+    edited = store.rewrite_note(note.id, {"text": "typo here", "edited_at": "2026-12-05T10:00:00+00:00"})
+    assert (edited.id, edited.kind, edited.actor_id, edited.created_at) == (
+        note.id, "note", agent.id, note.created_at)
+    assert edited.detail == {"text": "typo here", "edited_at": "2026-12-05T10:00:00+00:00"}
+    assert store.get_activity(note.id) == edited
+    assert store.list_activity(conv.id, 10) == [edited, other]
+
+    gone = store.rewrite_note(note.id, {"deleted_at": "2026-12-05T10:01:00+00:00",
+                                        "deleted_by_id": agent.id, "deleted_by": agent.email})
+    assert "text" not in gone.detail and gone.detail["deleted_by_id"] == agent.id
+    # Deleted, it stays so: an edit racing the deletion cannot bring the text back.
+    with pytest.raises(Conflict):
+        store.rewrite_note(note.id, {"text": "back again"})
+    assert store.get_activity(note.id) == gone
+    # No other line is a note to rewrite.
+    with pytest.raises(NotFound):
+        store.rewrite_note(other.id, {"text": "not a note"})
+    with pytest.raises(NotFound):
+        store.rewrite_note(MISSING_ID, {"text": "nothing"})
+    assert store.get_activity(other.id) == other

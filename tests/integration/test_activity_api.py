@@ -316,3 +316,87 @@ def test_a_reply_reads_the_conversation_once(client, services, make_token, monke
                        headers=ann).status_code == 201
     assert reads == [cid]
     assert [a["kind"] for a in trail(client, ann, cid)] == ["escalated", "assigned"]
+
+
+# -- editing and deleting notes ----------------------------------------------------------------
+
+def _note(client, headers, cid, text):
+    response = client.post(f"/admin/conversations/{cid}/notes", json={"text": text},
+                           headers=headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["activity"]
+
+
+def test_its_author_edits_a_note_and_others_cannot(client, services, make_token,
+                                                   captured_events):
+    ann, bob = make_token("ann@example.com"), make_token("bob@example.com")
+    boss = make_token("boss@example.com", role="admin")
+    cid = track(services).conversation.id
+    note = _note(client, ann, cid, "refund aproved")
+    captured_events.clear()
+
+    services.clock.advance(minutes=3)
+    response = client.put(f"/admin/notes/{note['id']}", json={"text": " refund approved \n"},
+                          headers=ann)
+    assert response.status_code == 200, response.get_json()
+    edited = response.get_json()["activity"]
+    assert (edited["id"], edited["actor"], edited["created_at"]) == (
+        note["id"], "ann@example.com", note["created_at"])
+    assert edited["detail"]["text"] == "refund approved"
+    assert edited["detail"]["edited_at"] == services.clock().isoformat()
+    assert trail(client, bob, cid) == [edited]
+    (event,) = captured_events  # published like a new line: open pages replace it
+    assert (event.name, event.data["activity"]) == ("conversation.updated", [edited])
+
+    for someone in (bob, boss):  # nobody else edits it, admins neither
+        refused = client.put(f"/admin/notes/{note['id']}", json={"text": "mine now"},
+                             headers=someone)
+        assert refused.status_code == 403
+        assert refused.get_json() == {"success": False,
+                                      "error": "only its author can edit a note"}
+    assert trail(client, ann, cid) == [edited]
+
+
+def test_a_note_is_deleted_by_its_author_or_an_admin(client, services, make_token):
+    ann, bob = make_token("ann@example.com"), make_token("bob@example.com")
+    boss = make_token("boss@example.com", role="admin")
+    boss_id = services.store.get_user_by_email("boss@example.com").id
+    cid = track(services).conversation.id
+    own, other = _note(client, ann, cid, "mine"), _note(client, ann, cid, "card 4242 4242")
+
+    refused = client.delete(f"/admin/notes/{other['id']}", headers=bob)
+    assert refused.status_code == 403
+    assert refused.get_json()["error"] == "only its author or an admin can delete a note"
+    response = client.delete(f"/admin/notes/{own['id']}", headers=ann)
+    assert response.status_code == 200
+    assert response.get_json()["activity"]["detail"]["deleted_by"] == "ann@example.com"
+    removed = client.delete(f"/admin/notes/{other['id']}", headers=boss).get_json()["activity"]
+    assert removed["detail"] == {"deleted_at": services.clock().isoformat(),
+                                 "deleted_by_id": boss_id, "deleted_by": "boss@example.com"}
+    # The lines stay in the trail, without their text.
+    lines = trail(client, bob, cid)
+    assert [a["id"] for a in lines] == [own["id"], other["id"]]
+    assert "4242" not in json.dumps(lines)
+    # Deleting again answers the same line; editing a deleted note is a conflict.
+    again = client.delete(f"/admin/notes/{other['id']}", headers=boss)
+    assert again.status_code == 200 and again.get_json()["activity"] == removed
+    late = client.put(f"/admin/notes/{own['id']}", json={"text": "back"}, headers=ann)
+    assert late.status_code == 409
+
+
+def test_notes_to_edit_must_exist_and_be_notes(client, services, make_token):
+    ann = make_token("ann@example.com")
+    cid = track(services).conversation.id
+    client.post(f"/admin/conversations/{cid}/take-over", headers=ann)
+    (line,) = trail(client, ann, cid)
+    note = _note(client, ann, cid, "keep")
+    for path in (f"/admin/notes/{line['id']}", "/admin/notes/987654"):
+        assert client.put(path, json={"text": "x"}, headers=ann).status_code == 404
+        assert client.delete(path, headers=ann).status_code == 404
+    for body, error in (({"text": "  "}, "invalid text: Value error, the note is empty"),
+                        ({"text": "x" * 2001}, "invalid text: String should have at most 2000 characters"),
+                        ({}, "invalid text: Field required")):
+        response = client.put(f"/admin/notes/{note['id']}", json=body, headers=ann)
+        assert (response.status_code, response.get_json()["error"]) == (400, error)
+    assert client.put(f"/admin/notes/{note['id']}", json={"text": "x"}).status_code == 401
+    assert trail(client, ann, cid)[-1] == note

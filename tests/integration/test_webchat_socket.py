@@ -322,6 +322,9 @@ def test_a_note_for_the_team_never_reaches_the_visitor(server, visitors):
     noted = requests.post(f"{server.url}/admin/conversations/{cid}/notes",
                           json={"text": secret}, headers=headers, timeout=10)
     assert noted.status_code == 201, noted.text
+    edited = requests.put(f"{server.url}/admin/notes/{noted.json()['activity']['id']}",
+                          json={"text": secret + " (edit-9b1c)"}, headers=headers, timeout=10)
+    assert edited.status_code == 200, edited.text
     read = requests.put(f"{server.url}/admin/conversations/{cid}/read",
                         json={"message_count": 2}, headers=headers, timeout=10)
     assert read.status_code == 200 and read.json()["read"]["message_count"] == 2, read.text
@@ -333,7 +336,7 @@ def test_a_note_for_the_team_never_reaches_the_visitor(server, visitors):
         live.seen.append(live.events.get())
     assert live.seen and "internal-note-7f3a" not in json.dumps(live.seen)
     assert "agent@example.com" not in json.dumps(live.seen)
-    assert "read_at" not in json.dumps(live.seen)
+    assert "read_at" not in json.dumps(live.seen) and "edit-9b1c" not in json.dumps(live.seen)
     assert "internal-note-7f3a" not in visitor.history().text
 
 

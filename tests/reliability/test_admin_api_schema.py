@@ -73,7 +73,9 @@ def seed(services) -> dict[str, list[int]]:
     replies = [services.store.create_saved_reply(
         NewSavedReply(title=f"Saved {n}", body=f"Hi {{first_name}}, answer {n}."), agent.id,
         services.clock()).id for n in range(3)]
-    return {"conversation_id": conversations, "message_id": messages, "reply_id": replies}
+    notes = [tracker.add_note(conversations[n], f"agent's note {n}", agent).id for n in (0, 1)]
+    return {"conversation_id": conversations, "message_id": messages, "reply_id": replies,
+            "note_id": notes}
 
 
 @pytest.fixture
@@ -84,6 +86,9 @@ def fuzzed_server(request, store, services, tmp_path):
                                        services.clock())
     token = new_api_token()
     services.store.create_api_token(admin.id, "fuzz", hash_api_token(token), services.clock())
+    # The admin's own notes too, which its token may edit (another's is a 403).
+    ids["note_id"] += [services.tracker.add_note(ids["conversation_id"][n], f"admin's note {n}",
+                                                 admin).id for n in (2, 3)]
     env = {"SECRET_KEY": "fuzz", "SECRET_KEY_FILE": str(tmp_path / "secret")}
     if store.kind == "sqlite":
         env["DATABASE_PATH"] = str(store.path)

@@ -162,10 +162,29 @@ function activityText(a) {
     case "priority_raised":
       return `Waiting long: priority raised to P${d.priority}`;
     case "note":
+      if (d.deleted_at) {
+        const deleter = account(d.deleted_by_id, d.deleted_by);
+        if (d.deleted_by_id && d.deleted_by_id === a.actor_id) {
+          return `${deleter === "you" ? "You" : deleter} deleted a note`;
+        }
+        return `${deleter === "you" ? "You" : deleter} deleted a note by ${account(a.actor_id, a.actor)}`;
+      }
       return `${who || "Someone"}: ${d.text}`;
     default:
       return a.kind.replace(/_/g, " ");
   }
+}
+
+// A note's own buttons: its author edits and deletes it, an admin deletes anyone's.
+function noteActions(a) {
+  if (a.kind !== "note" || a.detail?.deleted_at) return null;
+  const mine = a.actor_id === me.id;
+  const buttons = [];
+  if (mine) buttons.push(el("button", { type: "button", className: "link-btn note-edit", text: "Edit", "aria-label": "Edit note" }));
+  if (mine || me.role === "admin") {
+    buttons.push(el("button", { type: "button", className: "link-btn note-delete", text: "Delete", "aria-label": "Delete note" }));
+  }
+  return buttons.length ? el("span", { className: "note-actions" }, ...buttons) : null;
 }
 
 function renderActivity() {
@@ -173,9 +192,16 @@ function renderActivity() {
   $("activity").replaceChildren(...lines.map((a) => {
     const time = el("time", { dateTime: a.created_at, text: clockTime(a.created_at) });
     time.title = new Date(a.created_at).toLocaleString();
-    return el("li", { className: a.kind === "note" ? "note" : null,
+    const what = el("span", { className: "what", text: activityText(a) });
+    if (a.kind === "note" && a.detail?.edited_at && !a.detail.deleted_at) {
+      const edited = el("span", { className: "edited", text: " (edited)" });
+      edited.title = `edited ${new Date(a.detail.edited_at).toLocaleString()}`;
+      what.append(edited);
+    }
+    const deleted = a.kind === "note" && a.detail?.deleted_at;
+    return el("li", { className: a.kind === "note" ? (deleted ? "note note-deleted" : "note") : null,
       dataset: { kind: a.kind, id: String(a.id) } },
-      el("span", { className: "what", text: activityText(a) }), time);
+      el("span", { className: "line" }, what, noteActions(a)), time);
   }));
   $("activity-empty").hidden = lines.length > 0;
   $("activity-older").hidden = !activityOlder;
@@ -373,6 +399,46 @@ $("hand-back").addEventListener("click", () => act(`/admin/conversations/${conve
 $("close").addEventListener("click", () => act(`/admin/conversations/${conversationId}/close`));
 $("reopen").addEventListener("click", () => act(`/admin/conversations/${conversationId}/reopen`));
 $("load-older").addEventListener("click", loadOlder);
+// The note form adds a note, or edits one of the account's own (Edit on its line puts it
+// in the box; Cancel or Esc goes back to adding, with what was being written before).
+let editing = null; // { id, draft } while a note is being edited
+function editNote(id) {
+  const line = activity.get(id);
+  if (!line) return;
+  if (!editing) editing = { id, draft: $("note-text").value };
+  editing.id = id;
+  $("note-text").value = line.detail.text;
+  $("note-add").textContent = "Save note";
+  $("note-cancel").hidden = false;
+  $("note-error").hidden = true;
+  $("note-text").focus();
+}
+function stopEditing() {
+  if (!editing) return;
+  $("note-text").value = editing.draft;
+  editing = null;
+  $("note-add").textContent = "Add note";
+  $("note-cancel").hidden = true;
+  $("note-error").hidden = true;
+}
+async function deleteNote(id) {
+  if (!window.confirm("Delete this note? Its text is removed for everyone.")) return;
+  try {
+    const data = await api(`/admin/notes/${id}`, { method: "DELETE" });
+    if (editing?.id === id) stopEditing();
+    addActivity([data.activity]);
+  } catch (err) {
+    toast("Could not delete the note", err.message, { alert: true });
+  }
+}
+$("activity").addEventListener("click", (e) => {
+  const button = e.target.closest("button");
+  const id = Number(button?.closest("li")?.dataset.id);
+  if (button?.classList.contains("note-edit")) editNote(id);
+  else if (button?.classList.contains("note-delete")) deleteNote(id);
+});
+$("note-cancel").addEventListener("click", stopEditing);
+
 $("note-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const text = $("note-text").value;
@@ -380,10 +446,11 @@ $("note-form").addEventListener("submit", async (e) => {
   $("note-error").hidden = true;
   $("note-add").disabled = true;
   try {
-    const data = await api(`/admin/conversations/${conversationId}/notes`, {
-      method: "POST", json: { text },
-    });
-    $("note-text").value = "";
+    const data = editing
+      ? await api(`/admin/notes/${editing.id}`, { method: "PUT", json: { text } })
+      : await api(`/admin/conversations/${conversationId}/notes`, { method: "POST", json: { text } });
+    if (editing) stopEditing();
+    else $("note-text").value = "";
     addActivity([data.activity]);
   } catch (err) {
     $("note-error").textContent = err.message; // the text stays in the box, to send again
@@ -393,10 +460,13 @@ $("note-form").addEventListener("submit", async (e) => {
   }
 });
 $("note-text").addEventListener("keydown", (e) => {
-  // Enter makes a new line in a note; Ctrl+Enter (⌘+Enter) adds it.
+  // Enter makes a new line in a note; Ctrl+Enter (⌘+Enter) adds or saves it; Esc stops an edit.
   if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !e.isComposing) {
     e.preventDefault();
     $("note-form").requestSubmit();
+  } else if (e.key === "Escape" && editing) {
+    e.preventDefault();
+    stopEditing();
   }
 });
 $("activity-older").addEventListener("click", () => {
