@@ -137,6 +137,7 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
     saved = []
     log.take()
 
+    notes: list = []
     calls = {
         "track_outbound (agent: replies, send job)": lambda: sb.track_outbound(
             outbound(conv_id, "agent", sender_type="agent", sender_id="7"), now),
@@ -178,6 +179,11 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
              NewActivity(conversation_id=conv_id, kind="taken_over", actor_id=user.id,
                          actor=user.email)], now),
         "list_activity": lambda: sb.list_activity(conv_id, 10, before=99),
+        "add_activity (a note)": lambda: notes.extend(sb.add_activity(
+            [NewActivity(conversation_id=conv_id, kind="note", actor_id=user.id,
+                         actor=user.email, detail={"text": "n"})], now)),
+        "get_activity": lambda: sb.get_activity(notes[0].id),
+        "rewrite_note": lambda: sb.rewrite_note(notes[0].id, {"text": "m"}),
         "list_activity_in": lambda: sb.list_activity_in([conv_id, 5], now, later, 10,
                                                         after=(conv_id, 1)),
         "team_stats": lambda: sb.team_stats(now, later),
