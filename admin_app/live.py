@@ -42,7 +42,10 @@ ACCOUNT_ROOM = "account:"
 # A page showing a conversation says so again every 25 s (``viewing``, conversation.js); the
 # pages forget a viewer not heard from for 75 s (a process that died cannot say its sockets
 # left, common.js). A socket's heartbeats closer than PRESENCE_MIN_SECONDS apart are dropped.
+# An inbox asks who is where as it connects (``who``): every page showing a conversation
+# answers with its ``viewing``; a socket's questions closer than WHO_MIN_SECONDS apart are dropped.
 PRESENCE_MIN_SECONDS = 1.0
+WHO_MIN_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +67,7 @@ class Viewer:
     name: str
     viewer: str
     said_at: float = 0.0
+    asked_at: float = float("-inf")
 
 
 def _conversation_id(data) -> int | None:
@@ -206,6 +210,21 @@ class AdminNamespace(Namespace):
         self._presence(conversation_id, viewing=True)
         return {"ok": True}
 
+    def on_who(self, data=None):
+        """Which conversations the other pages show: every page showing one answers with
+        its ``viewing`` about a second later (``presence.query``), so an inbox that has
+        just connected need not wait for their 25 s heartbeats."""
+        with self._lock:
+            viewer = self._viewers.get(request.sid)
+            if viewer is None:
+                return {"ok": False}
+            now = time.monotonic()
+            if now - viewer.asked_at < WHO_MIN_SECONDS:
+                return {"ok": True}  # asked a moment ago: the answers are on their way
+            viewer.asked_at = now
+        self.services.events.publish(Event("presence.query", {}))
+        return {"ok": True}
+
     def _presence(self, conversation_id: int, viewing: bool, hello: bool = False) -> None:
         """Tell every admin page whether this socket shows the conversation (a heartbeat too
         soon after the socket's last one is dropped: they know already)."""
@@ -284,6 +303,8 @@ class EventRelay:
             self._stats_changed()
         elif event.name == "presence":  # the inbox shows it too: every page is in admins
             self._emit(event.name, data, ADMINS_ROOM)
+        elif event.name == "presence.query":
+            self._emit(event.name, {}, ADMINS_ROOM)
         elif event.name in ("message.created", "message.updated", "typing"):
             if event.conversation_id is not None:
                 self._emit(event.name, data, conversation_room(event.conversation_id))

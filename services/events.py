@@ -15,6 +15,7 @@ EventName = Literal[
     "stats.updated",
     "typing",
     "presence",  # a page shows a conversation, or stopped (admin_app/live.py)
+    "presence.query",  # an inbox asks which conversations the pages show (they answer)
     "conversation.read",  # {"read": ReadMark}: an account read a conversation further
     "store.status",  # {"available": bool, "spooled": n}: the store is down / back (spool.py)
 ]

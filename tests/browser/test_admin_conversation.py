@@ -160,7 +160,7 @@ def test_the_activity_panel_tells_who_had_the_conversation_live_in_every_page(
 def test_each_page_shows_who_else_has_the_conversation_open(page, site, browser):  # noqa: F811
     """Two agents on one conversation see each other ("Also here"), whoever came first;
     one's own other tab is not "someone else"; leaving the page clears it at once; and an
-    inbox shows on the conversation's row who has it open."""
+    inbox shows on the conversation's row who has it open, at once when opened later too."""
     ann, bob = ADMINS
     visitor = site.visitor("Petra Present")
     visitor.say("Can I speak to a person please?")
@@ -183,6 +183,13 @@ def test_each_page_shows_who_else_has_the_conversation_open(page, site, browser)
         expect(row).to_have_text(f"{ann} viewing")
         open_conversation(other, site, visitor.conversation_id)
         expect(page.locator("#c-viewers")).to_have_text(f"Also here: {bob}")
+        # An inbox opened now asks who is where, and learns it in about a second, not
+        # at the pages' next heartbeat (up to 25 s).
+        late = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+        sign_in(late, site, AGENT)
+        late_row = late.locator(f'.conv-row[data-id="{visitor.conversation_id}"] .row-viewers')
+        expect(late_row).to_have_text(f"{ann} and {bob} viewing", timeout=5_000)
+        late.context.close()
     expect(row).to_have_text(f"{ann} viewing")  # Bob's browser closed
     page.goto(site.url + "/settings")
     expect(row).to_be_hidden()

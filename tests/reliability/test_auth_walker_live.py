@@ -21,7 +21,7 @@ from tests.support.live_server import LiveServer
 
 ADMIN, AGENT = "ann@example.com", "carl@example.com"
 # Events of /admin agents may send; admin-only ones are AdminNamespace.ADMIN_ONLY_EVENTS.
-AGENT_EVENTS = {"join", "leave", "typing", "viewing"}
+AGENT_EVENTS = {"join", "leave", "typing", "viewing", "who"}
 # Events answered only on a conversation the socket follows: the walker joins it first.
 AFTER_JOIN = {"viewing"}
 

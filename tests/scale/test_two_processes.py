@@ -29,7 +29,8 @@ from tests.support.webhook_load import post_webhooks, webhook_body
 pytestmark = [pytest.mark.supabase, pytest.mark.timeout(300)]
 
 QUESTION = "what are your opening hours?"
-EVENTS = ("conversation.created", "conversation.updated", "message.created", "presence")
+EVENTS = ("conversation.created", "conversation.updated", "message.created", "presence",
+          "presence.query")
 
 
 def _cookie_header(session) -> str:
@@ -139,7 +140,8 @@ def test_webhook_on_process_a_reaches_admin_socket_on_process_b(cluster):
 
 def test_who_has_a_conversation_open_crosses_processes(cluster):
     """A page on A and a page on B showing one conversation learn of each other: B's hello
-    on joining reaches A, A's answer reaches B, and A's going away reaches B."""
+    on joining reaches A, A's answer reaches B, an inbox's question on B reaches A, and A's
+    going away reaches B."""
     a, b = cluster.apps
     body = webhook_body("psid-presence", "mid.presence.1", QUESTION)
     assert post_webhooks([(a.url + "/webhook", body)], APP_SECRET).results[0].status == 200
@@ -158,6 +160,9 @@ def test_who_has_a_conversation_open_crosses_processes(cluster):
         answer = _wait_for(from_b, "presence",
                            lambda d: d["viewer"] == a_viewer and not d["hello"])
         assert answer["viewing"] is True
+        # An inbox on B asks who is where: the page on A hears the question.
+        assert on_b.call("who", {}, namespace="/admin", timeout=5) == {"ok": True}
+        _wait_for(from_a, "presence.query", lambda d: d == {})
         on_a.disconnect()
         _wait_for(from_b, "presence", lambda d: d["viewer"] == a_viewer and not d["viewing"])
     finally:

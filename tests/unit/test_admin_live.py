@@ -284,3 +284,24 @@ def test_a_read_mark_reaches_only_the_accounts_own_pages(app, client, services, 
     clock.advance(seconds=1)
     services.tracker.mark_read(conversation.id, 1, ann_user)
     assert _events(ann, "conversation.read") == []
+
+
+def test_an_inbox_asks_who_is_where_and_every_page_hears_it(app, client, services):
+    conversation = _inbound(services).conversation
+    make_user(services, "ann@example.com")
+    make_user(services, "bob@example.com")
+    ann_client, bob_client = app.test_client(), app.test_client()
+    assert login(ann_client, "ann@example.com").status_code == 302
+    assert login(bob_client, "bob@example.com").status_code == 302
+    page = _admin_socket(app, ann_client)
+    page.emit("join", {"conversation_id": conversation.id}, namespace="/admin")
+    inbox = _admin_socket(app, bob_client)
+    for sock in (page, inbox):
+        _events(sock)
+
+    assert inbox.emit("who", namespace="/admin", callback=True) == {"ok": True}
+    for sock in (page, inbox):  # every page hears the question (those showing one answer)
+        assert [e["args"][0] for e in _events(sock, "presence.query")] == [{}]
+    # Asked again at once: the answers are on their way, nothing more is sent.
+    assert inbox.emit("who", {}, namespace="/admin", callback=True) == {"ok": True}
+    assert _events(page, "presence.query") == []

@@ -202,7 +202,7 @@ export function toast(title, text, { alert = false, onClick, timeout = 7000, key
  * on every (re)connect — the page re-fetches what it shows, so nothing missed while the
  * socket was down stays missing.
  */
-export function connectLive(handlers, { onSync, rooms = [] } = {}) {
+export function connectLive(handlers, { onSync, onConnect, rooms = [] } = {}) {
   const status = document.getElementById("live-status");
   const setState = (state, title) => {
     if (!status) return;
@@ -218,6 +218,7 @@ export function connectLive(handlers, { onSync, rooms = [] } = {}) {
   socket.on("connect", () => {
     setState("connected", "connected");
     for (const room of rooms) socket.emit("join", room);
+    onConnect?.(socket);
     if (connectedBefore) onSync?.();
     connectedBefore = true;
   });

@@ -603,6 +603,10 @@ socket = connectLive(
     },
     typing: onTyping,
     presence: onPresence,
+    // An inbox asks who is where: answer once, a moment later, as to a newcomer's hello.
+    "presence.query": () => {
+      if (answerHello === null) answerHello = setTimeout(sayViewing, 1100);
+    },
     "stats.updated": ({ stats }) => setWaitingCount(stats.conversations_needing_human, { title: false }),
   },
   {

@@ -372,6 +372,9 @@ connectLive(
     },
   },
   {
+    // Who has which conversation open: the pages showing one answer at once (else their
+    // next heartbeat, up to 25 s later, would say it).
+    onConnect: (socket) => socket.emit("who"),
     onSync: () => {
       load();
       loadWaiting();
