@@ -4,8 +4,8 @@ Rooms: ``admins`` (every connected admin or agent: conversation changes, who has
 conversation open (``presence``), stats and ``store.status``, the "store unavailable"
 banner), ``conversation:<id>`` (joined by the pages that show one conversation: its
 messages and typing) and ``account:<id>`` (every page of one account: how far it has read
-a conversation, ``conversation.read``, from any of its devices). ``EventRelay`` subscribes to the services' ``EventBus`` and emits
-each event to its rooms through ``socketio.emit``, which works from any thread (the job
+a conversation, ``conversation.read``, from any of its devices). ``EventRelay`` subscribes
+to the services' ``EventBus`` and emits each event to its rooms through ``socketio.emit``, which works from any thread (the job
 worker's included) and goes through ``SOCKETIO_MESSAGE_QUEUE`` when one is configured.
 """
 
@@ -43,7 +43,8 @@ ACCOUNT_ROOM = "account:"
 # pages forget a viewer not heard from for 75 s (a process that died cannot say its sockets
 # left, common.js). A socket's heartbeats closer than PRESENCE_MIN_SECONDS apart are dropped.
 # An inbox asks who is where as it connects (``who``): every page showing a conversation
-# answers with its ``viewing``; a socket's questions closer than WHO_MIN_SECONDS apart are dropped.
+# answers with its ``viewing``; a socket's questions closer than WHO_MIN_SECONDS apart are
+# dropped.
 PRESENCE_MIN_SECONDS = 1.0
 WHO_MIN_SECONDS = 5.0
 log = logging.getLogger(__name__)

@@ -292,7 +292,8 @@ def test_unread_counts_are_the_accounts_own_on_every_device(page, site, browser)
         while _api(bob, f"/admin/read-marks?ids={cid}")["read"] == [] and (
                 time.monotonic() < deadline):
             time.sleep(0.1)
-        assert [m["message_count"] for m in _api(bob, f"/admin/read-marks?ids={cid}")["read"]] == [2]
+        marks = _api(bob, f"/admin/read-marks?ids={cid}")["read"]
+        assert [m["message_count"] for m in marks] == [2]
     finally:
         bob.context.close()
         phone.context.close()

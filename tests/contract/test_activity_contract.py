@@ -149,7 +149,8 @@ def test_a_note_is_rewritten_and_stays_deleted(store, clock, agent):
     assert store.get_activity(note.id) == note
     assert store.get_activity(MISSING_ID) is None
 
-    edited = store.rewrite_note(note.id, {"text": "typo here", "edited_at": "2026-12-05T10:00:00+00:00"})
+    edited = store.rewrite_note(note.id, {"text": "typo here",
+                                          "edited_at": "2026-12-05T10:00:00+00:00"})
     assert (edited.id, edited.kind, edited.actor_id, edited.created_at) == (
         note.id, "note", agent.id, note.created_at)
     assert edited.detail == {"text": "typo here", "edited_at": "2026-12-05T10:00:00+00:00"}

@@ -394,7 +394,8 @@ def test_notes_to_edit_must_exist_and_be_notes(client, services, make_token):
         assert client.put(path, json={"text": "x"}, headers=ann).status_code == 404
         assert client.delete(path, headers=ann).status_code == 404
     for body, error in (({"text": "  "}, "invalid text: Value error, the note is empty"),
-                        ({"text": "x" * 2001}, "invalid text: String should have at most 2000 characters"),
+                        ({"text": "x" * 2001},
+                         "invalid text: String should have at most 2000 characters"),
                         ({}, "invalid text: Field required")):
         response = client.put(f"/admin/notes/{note['id']}", json=body, headers=ann)
         assert (response.status_code, response.get_json()["error"]) == (400, error)
