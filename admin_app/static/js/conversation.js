@@ -164,10 +164,9 @@ function activityText(a) {
     case "note":
       if (d.deleted_at) {
         const deleter = account(d.deleted_by_id, d.deleted_by);
-        if (d.deleted_by_id && d.deleted_by_id === a.actor_id) {
-          return `${deleter === "you" ? "You" : deleter} deleted a note`;
-        }
-        return `${deleter === "you" ? "You" : deleter} deleted a note by ${account(a.actor_id, a.actor)}`;
+        const Deleter = deleter === "you" ? "You" : deleter;
+        if (d.deleted_by_id && d.deleted_by_id === a.actor_id) return `${Deleter} deleted a note`;
+        return `${Deleter} deleted a note by ${account(a.actor_id, a.actor)}`;
       }
       return `${who || "Someone"}: ${d.text}`;
     default:
@@ -179,11 +178,12 @@ function activityText(a) {
 function noteActions(a) {
   if (a.kind !== "note" || a.detail?.deleted_at) return null;
   const mine = a.actor_id === me.id;
+  const button = (action, text) => el("button", {
+    type: "button", className: `link-btn note-${action}`, text, "aria-label": `${text} note`,
+  });
   const buttons = [];
-  if (mine) buttons.push(el("button", { type: "button", className: "link-btn note-edit", text: "Edit", "aria-label": "Edit note" }));
-  if (mine || me.role === "admin") {
-    buttons.push(el("button", { type: "button", className: "link-btn note-delete", text: "Delete", "aria-label": "Delete note" }));
-  }
+  if (mine) buttons.push(button("edit", "Edit"));
+  if (mine || me.role === "admin") buttons.push(button("delete", "Delete"));
   return buttons.length ? el("span", { className: "note-actions" }, ...buttons) : null;
 }
 

@@ -93,7 +93,9 @@ function unread(c) {
 function takeMarks(ids, marks) {
   if (!marks) return; // the server could not read them: no badges rather than wrong ones
   for (const id of ids) if (!reads.has(id)) reads.set(id, 0);
-  for (const m of marks) reads.set(m.conversation_id, Math.max(reads.get(m.conversation_id) ?? 0, m.message_count));
+  for (const m of marks) {
+    reads.set(m.conversation_id, Math.max(reads.get(m.conversation_id) ?? 0, m.message_count));
+  }
   for (const id of ids) adoptOldMark(id);
 }
 
@@ -113,7 +115,7 @@ async function fetchMarks() {
     takeMarks(ids, data.read);
     for (const id of ids) renderUnread(id);
   } catch {
-    /* the rows keep no badge; the next load asks again */
+    /* the rows keep no badge; their next update (or the next load) asks again */
   }
   if (unknownMarks.size) marksTimer ??= setTimeout(fetchMarks, 300);
 }
@@ -122,9 +124,10 @@ async function fetchMarks() {
 // sent once, when its row is first listed, then forgotten.
 function adoptOldMark(id) {
   const key = `sb.seen.${id}`;
-  const old = Number(localStorage.getItem(key) ?? 0);
-  if (localStorage.getItem(key) === null) return;
+  const stored = localStorage.getItem(key);
+  if (stored === null) return;
   localStorage.removeItem(key);
+  const old = Number(stored);
   if (!(old > reads.get(id))) return;
   reads.set(id, old);
   api(`/admin/conversations/${id}/read`, { method: "PUT", json: { message_count: old } }).catch(() => {});
