@@ -112,9 +112,11 @@ def _unavailable(exc: StoreUnavailable):
 def list_conversations():
     """A page of conversations; ``next_cursor`` fetches the next one."""
     query = _query(ConversationListQuery)
-    filters = ConversationFilter.model_validate(
-        {**query.model_dump(exclude={"limit", "cursor", "q"}), "search": query.search or query.q}
-    )
+    filters = ConversationFilter.model_validate({
+        **query.model_dump(exclude={"limit", "cursor", "q", "unread"}),
+        "search": query.search or query.q,
+        "unread_by": current_user().id if query.unread else None,
+    })
     try:
         page = get_services().tracker.list(filters, _limit(query.limit), query.cursor)
     except ValueError as exc:  # a malformed cursor

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from flask import Response, jsonify
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from services.errors import InvalidInput
 from services.models import (
@@ -75,6 +76,10 @@ class ConversationListQuery(ConversationFilter):
                                description="the previous page's next_cursor")
     q: str | None = Field(default=None, max_length=200, description="the same as search")
     assigned_to: int | None = Field(default=None, ge=1, le=MAX_ID)
+    unread: bool | None = Field(default=None, description="true: only conversations with "
+                                "messages the caller has not read (or never opened)")
+    # Set from ``unread``, for the caller only: never read from the query string.
+    unread_by: SkipJsonSchema[int | None] = Field(default=None, exclude=True)
 
 
 class HistoryQuery(_Query):

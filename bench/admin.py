@@ -204,6 +204,8 @@ def api_latencies(store, env: dict, workdir: Path, runs: int, only: str = "") ->
         "inbox_next_page": lambda: get(f"/admin/conversations?limit=50&cursor={cursor}"),
         "inbox_needs_human": lambda: get("/admin/conversations?limit=50&needs_human=true"),
         "inbox_by_priority": lambda: get("/admin/conversations?limit=50&sort=priority"),
+        # Unread by the account, which has read every other conversation of the first pages.
+        "inbox_unread": lambda: get("/admin/conversations?limit=50&unread=true"),
         "conversation_page": page,
         "mark_read": mark_read,
         **{f"search_{kind}": (lambda q=quote(text): get(f"/admin/conversations?limit=50&q={q}"))

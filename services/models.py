@@ -252,6 +252,8 @@ class ConversationFilter(_Model):
     handled_by: HandledBy | None = None
     assigned_to: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)  # a 64-bit id
     unassigned: bool | None = None
+    # Unread by this account: messages past its read mark, or never opened by it.
+    unread_by: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
     search: str | None = Field(default=None, max_length=200)
     sort: ConversationSort = "last_activity"
 

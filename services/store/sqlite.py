@@ -56,7 +56,7 @@ _OUT_RANK = "(CASE {} WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THE
 # conversations_user_idx (platform, external_user_id).
 _EQUALS = ("status", "platform", "external_user_id", "handled_by", "assigned_to")
 # Every ConversationFilter field list_conversations implements; any other set field is refused.
-_FILTERS = frozenset(_EQUALS + ("needs_human", "unassigned", "search", "sort"))
+_FILTERS = frozenset(_EQUALS + ("needs_human", "unassigned", "unread_by", "search", "sort"))
 
 
 def _after_cursor(cursor: ConversationCursor, params: dict[str, Any]) -> str:
@@ -281,6 +281,11 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteReads, SqliteSavedReplies, Sq
             where.append(f"needs_human = {int(filters.needs_human)}")
         if filters.unassigned is not None:
             where.append("assigned_to IS NULL" if filters.unassigned else "assigned_to IS NOT NULL")
+        if filters.unread_by is not None:  # the mark's primary key, per row walked
+            where.append("NOT EXISTS (SELECT 1 FROM conversation_reads r WHERE"
+                         " r.user_id = :unread_by AND r.conversation_id = conversations.id"
+                         " AND r.message_count >= conversations.message_count)")
+            params["unread_by"] = filters.unread_by
         if filters.search:
             # LIKE folds ASCII case only; for other text both sides go through casefold().
             fold = "{}" if filters.search.isascii() else "ufold({})"

@@ -297,3 +297,35 @@ def test_unread_counts_are_the_accounts_own_on_every_device(page, site, browser)
     finally:
         bob.context.close()
         phone.context.close()
+
+
+def test_the_unread_filter_follows_what_the_account_reads(page, site, browser):  # noqa: F811
+    """"Unread" lists the conversations with messages the account has not read: one read on
+    another device leaves the list at once, and comes back with the person's next message."""
+    visitor = site.visitor("Ursula Unread")
+    visitor.say("What are your opening hours?")
+    sign_in(page, site, ADMINS[0])
+    page.fill("#f-search", "Ursula Unread")
+    row = _row(page, "Ursula Unread")
+    expect(row.locator(".unread")).to_have_text("2", timeout=15_000)
+    page.check("#f-unread")
+    expect(row).to_be_visible()
+    phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    try:
+        sign_in(phone, site, ADMINS[0])
+        open_conversation(phone, site, visitor.conversation_id)
+        expect(row).to_have_count(0)  # read on her phone: gone from the list, live
+        expect(page.locator("#empty-filtered")).to_be_visible()
+        phone.goto(site.url + "/")
+        phone.wait_for_selector("body[data-ready=inbox]")
+        visitor.say("And on Sundays?")
+        expect(row).to_be_visible(timeout=15_000)
+        expect(row.locator(".unread")).not_to_have_text("0")
+        page.uncheck("#f-unread")
+        page.reload()
+        page.wait_for_selector("body[data-ready=inbox]")
+        page.fill("#f-search", "Ursula Unread")
+        page.check("#f-unread")
+        expect(row).to_be_visible()  # from the server's filter too
+    finally:
+        phone.context.close()

@@ -55,3 +55,38 @@ def test_a_new_message_is_past_the_mark(store, clock):
     now = store.track_inbound(inbound("u1", "two"), clock()).conversation
     (mark,) = store.read_marks(ann.id, [conversation.id])
     assert now.message_count - mark.message_count == 1
+
+
+def test_the_unread_filter_lists_what_the_account_has_not_read(store, clock):
+    from services.models import ConversationCursor, ConversationFilter
+
+    ann = store.create_user("ann@example.com", "agent", "h", clock())
+    bob = store.create_user("bob@example.com", "agent", "h", clock())
+    read = store.track_inbound(inbound("u1", "one"), clock.advance(seconds=1)).conversation
+    store.track_outbound(outbound(read.id, "two"), clock.advance(seconds=1))
+    never = store.track_inbound(inbound("u2", "hi"), clock.advance(seconds=1)).conversation
+    partly = store.track_inbound(inbound("u3", "a"), clock.advance(seconds=1)).conversation
+    store.track_inbound(inbound("u3", "b"), clock.advance(seconds=1))
+    store.mark_read(ann.id, read.id, 2, clock())
+    store.mark_read(ann.id, partly.id, 1, clock())
+
+    def unread(user, sort="last_activity", limit=100):
+        ids, cursor = [], None
+        while True:  # page by page: the filter holds across the keyset's pages
+            page = store.list_conversations(
+                ConversationFilter(unread_by=user.id, sort=sort), limit, cursor)
+            ids += [c.id for c in page.conversations]
+            if page.next_cursor is None:
+                return ids
+            cursor = ConversationCursor.decode(page.next_cursor)
+
+    for sort in ("last_activity", "priority", "waiting"):
+        assert unread(ann, sort) == unread(ann, sort, limit=1) == [partly.id, never.id]
+    assert set(unread(bob)) == {read.id, never.id, partly.id}
+    store.track_inbound(inbound("u1", "three"), clock.advance(seconds=1))  # new past the mark
+    assert unread(ann) == [read.id, partly.id, never.id]
+    store.mark_read(ann.id, never.id, 1, clock())
+    assert unread(ann, limit=1) == [read.id, partly.id]
+    # With another filter: both hold.
+    page = store.list_conversations(ConversationFilter(unread_by=ann.id, platform="messenger"), 10)
+    assert page.conversations == []

@@ -131,3 +131,25 @@ def test_the_list_answers_when_the_marks_cannot_be_read(client, services, make_t
     assert response.status_code == 200
     body = response.get_json()
     assert [c["id"] for c in body["conversations"]] == [first] and body["read"] is None
+
+
+def test_the_inbox_lists_what_the_caller_has_not_read(client, services, make_token):
+    ann, bob = make_token("ann@example.com"), make_token("bob@example.com")
+    first, second = _conversation(services, "u1", 3), _conversation(services, "u2", 2)
+    assert client.put(f"/admin/conversations/{first}/read", json={"message_count": 3},
+                      headers=ann).status_code == 200
+
+    def listed(query, headers):
+        response = client.get(f"/admin/conversations?{query}", headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return [c["id"] for c in response.get_json()["conversations"]]
+
+    assert listed("unread=true", ann) == [second]
+    assert listed("unread=true", bob) == [second, first]
+    assert listed("unread=false", ann) == listed("", ann) == [second, first]
+    # Whose marks is the caller's own: another account's id in the query is ignored.
+    bob_id = services.store.get_user_by_email("bob@example.com").id
+    assert listed(f"unread=true&unread_by={bob_id}", ann) == [second]
+    assert listed(f"unread_by={bob_id}", ann) == [second, first]
+    response = client.get("/admin/conversations?unread=maybe", headers=ann)
+    assert response.status_code == 400

@@ -19,6 +19,7 @@ const f = {
   needsHuman: document.getElementById("f-needs-human"),
   mine: document.getElementById("f-mine"),
   unassigned: document.getElementById("f-unassigned"),
+  unread: document.getElementById("f-unread"),
 };
 const soundOption = document.getElementById("opt-sound");
 const notifyButton = document.getElementById("opt-notify");
@@ -40,13 +41,14 @@ function query() {
   if (f.needsHuman.checked) params.set("needs_human", "true");
   if (f.mine.checked) params.set("assigned_to", String(me.id));
   if (f.unassigned.checked) params.set("unassigned", "true");
+  if (f.unread.checked) params.set("unread", "true");
   return params;
 }
 
 /** Whether any filter narrows the list (an empty list then says so, not "none yet"). */
 function filtering() {
   return Boolean(f.search.value.trim() || f.status.value || f.platform.value ||
-    f.needsHuman.checked || f.mine.checked || f.unassigned.checked);
+    f.needsHuman.checked || f.mine.checked || f.unassigned.checked || f.unread.checked);
 }
 
 /** Whether a conversation pushed over the socket belongs in the current list. */
@@ -56,6 +58,8 @@ function matches(c) {
   if (f.needsHuman.checked && !c.needs_human) return false;
   if (f.mine.checked && c.assigned_to !== me.id) return false;
   if (f.unassigned.checked && c.assigned_to !== null) return false;
+  // A row whose mark is not known yet stays until it is (see renderUnread).
+  if (f.unread.checked && reads.has(c.id) && unread(c) === 0) return false;
   const q = f.search.value.trim().toLowerCase();
   if (q) {
     const text = `${c.display_name || ""} ${c.last_message_preview || ""}`.toLowerCase();
@@ -140,8 +144,13 @@ function onRead({ read }) {
 }
 
 function renderUnread(id) {
-  const row = list.querySelector(`.conv-row[data-id="${id}"]`);
   const c = conversations.get(id);
+  if (c && f.unread.checked && reads.has(id) && unread(c) === 0) { // read: leaves "Unread"
+    conversations.delete(id);
+    render();
+    return;
+  }
+  const row = list.querySelector(`.conv-row[data-id="${id}"]`);
   if (row && c) showUnread(row, c);
 }
 
@@ -313,7 +322,7 @@ f.search.addEventListener("input", () => {
   clearTimeout(searchTimer);
   searchTimer = setTimeout(() => load(), 300);
 });
-for (const control of [f.status, f.platform, f.sort, f.needsHuman]) {
+for (const control of [f.status, f.platform, f.sort, f.needsHuman, f.unread]) {
   control.addEventListener("change", () => {
     pinned.length = 0;
     load();
@@ -336,7 +345,7 @@ document.getElementById("clear-filters").addEventListener("click", () => {
   f.search.value = "";
   f.status.value = "";
   f.platform.value = "";
-  f.needsHuman.checked = f.mine.checked = f.unassigned.checked = false;
+  f.needsHuman.checked = f.mine.checked = f.unassigned.checked = f.unread.checked = false;
   pinned.length = 0;
   load();
 });
