@@ -52,6 +52,7 @@ SEARCHES = {
 }
 APP_SECRET = "bench-app-secret"
 TEAM = 20  # agent accounts answering the flagged conversations
+READER = "reader@bench.example"  # has read every conversation (the Unread filter's worst)
 # The flagged conversations' answers, takings over, notes and closings, by their agent (the
 # one of the TEAM that conversation id / 10 picks), at the answer's time (see load_team).
 _TEAM_LINES_SQLITE = """
@@ -108,6 +109,12 @@ def load_team(kind: str, store, target) -> None:
     is the SQLite file or the Supabase stack."""
     for n in range(TEAM):
         store.create_user(f"agent{n}@bench.example", "agent", "bench", NOW)
+    # An account that has read every conversation: its Unread filter walks them all to
+    # find none (the filter's slowest case).
+    reader = store.create_user(READER, "agent", "bench", NOW).id
+    stamp = NOW.isoformat(timespec="microseconds")
+    read_all = ("INSERT INTO conversation_reads (user_id, conversation_id, message_count,"
+                f" read_at) SELECT {reader}, id, message_count, '{stamp}' FROM conversations")
     if kind == "sqlite":
         import sqlite3
 
@@ -126,6 +133,7 @@ def load_team(kind: str, store, target) -> None:
                 " FROM messages AS f JOIN messages AS a ON a.id = f.id + 2"
                 " WHERE f.requires_human = 1 AND conversations.id = f.conversation_id")
             db.execute(_TEAM_LINES_SQLITE)
+            db.execute(read_all)
         db.close()
         return
     target.psql(f"""
@@ -148,7 +156,8 @@ def load_team(kind: str, store, target) -> None:
          cross join (values ('taken_over', '{{}}'), ('note', '{{"text": "bench note"}}'),
                             ('closed', '{{}}')) as k(kind, detail)
          where k.kind <> 'closed' or h.status = 'closed';
-        analyze messages; analyze conversations; analyze activity;
+        {read_all};
+        analyze messages; analyze conversations; analyze activity; analyze conversation_reads;
     """)
 
 
@@ -168,8 +177,11 @@ def api_latencies(store, env: dict, workdir: Path, runs: int, only: str = "") ->
     store.create_api_token(user.id, "bench", hash_api_token(token), services.clock())
     api = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
+    reader_token = new_api_token()
+    store.create_api_token(store.get_user_by_email(READER).id, "bench",
+                           hash_api_token(reader_token), services.clock())
 
-    def get(path: str) -> dict:
+    def get(path: str, headers: dict = headers) -> dict:
         response = api.get(path, headers=headers)
         assert response.status_code == 200, (path, response.status_code, response.data[:200])
         return response.get_json()
@@ -206,6 +218,9 @@ def api_latencies(store, env: dict, workdir: Path, runs: int, only: str = "") ->
         "inbox_by_priority": lambda: get("/admin/conversations?limit=50&sort=priority"),
         # Unread by the account, which has read every other conversation of the first pages.
         "inbox_unread": lambda: get("/admin/conversations?limit=50&unread=true"),
+        "inbox_unread_all_read": lambda: get(
+            "/admin/conversations?limit=50&unread=true",
+            headers={"Authorization": f"Bearer {reader_token}"}),
         "conversation_page": page,
         "mark_read": mark_read,
         **{f"search_{kind}": (lambda q=quote(text): get(f"/admin/conversations?limit=50&q={q}"))

@@ -309,7 +309,9 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteReads, SqliteSavedReplies, Sq
         rows = self._read(
             f"SELECT * FROM conversations WHERE {' AND '.join(where)}"
             f" ORDER BY {_ORDER[filters.sort]} LIMIT :limit", params,
-            long=bool(filters.search))  # a search reads every message: off gevent's loop
+            # A search may read every message, and the Unread filter of an account that has
+            # read nearly everything walks every conversation: off gevent's loop.
+            long=bool(filters.search) or filters.unread_by is not None)
         return ConversationPage.from_rows(
             [conversation_from(r) for r in rows], limit, filters.sort
         )
