@@ -145,6 +145,15 @@ def mark_read(conversation_id: int):
     return respond(ReadAnswer(read=mark))
 
 
+@bp.delete("/conversations/<int:conversation_id>/read")
+@login_required
+def mark_unread(conversation_id: int):
+    """Mark unread: the caller's mark moves back to just before the newest message (the
+    inbox shows one unread), until a page of the account shows it again."""
+    mark = get_services().tracker.mark_unread(conversation_id, current_user())
+    return respond(ReadAnswer(read=mark))
+
+
 @bp.get("/read-marks")
 @login_required
 def read_marks():

@@ -148,6 +148,9 @@ ROUTES: tuple[Route, ...] = (
           "count is the messages past it, on every device); a mark never moves back, nor "
           "past the conversation's count",
           ReadAnswer, body=ReadBody, body_required=True, errors=(*_CHANGE, 413)),
+    Route("delete", _C + "/read", "admin_api.mark_unread",
+          "Mark unread: the caller's mark moves back to just before the newest message",
+          ReadAnswer, errors=(400, 401, 404, 503)),
     Route("get", "/admin/read-marks", "admin_api.read_marks",
           "The caller's read marks on some conversations (ids, comma-separated, at most 100)",
           ReadMarkList, query=ReadMarksQuery, errors=(400, 401, 503)),

@@ -401,6 +401,13 @@ class ConversationTracker:
                                       conversation_id))
         return mark
 
+    def mark_unread(self, conversation_id: int, by: AdminUser) -> ReadMark:
+        """``by`` marks the conversation unread: its mark moves back to just before the
+        newest message, published as ``conversation.read`` like a mark that moved on."""
+        mark = self.store.mark_unread(by.id, conversation_id, self.clock())
+        self.events.publish(Event("conversation.read", {"read": _dump(mark)}, conversation_id))
+        return mark
+
     def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
         """The account's marks on those conversations (one store call)."""
         return self.store.read_marks(user_id, conversation_ids)

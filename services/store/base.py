@@ -348,6 +348,10 @@ class ConversationStore(Protocol):
         the conversation's own count). A mark only moves forward: a lower count leaves the
         stored mark, which is returned. ``NotFound`` for an unknown conversation or account."""
 
+    def mark_unread(self, user_id: int, conversation_id: int, now: datetime) -> ReadMark:
+        """The account has not read the conversation's newest message: its mark moves back
+        to just before it (the one way a mark moves back). ``NotFound`` as ``mark_read``."""
+
     def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
         """The account's marks on those conversations (none for one it never read), at most
         ``MAX_CONVERSATIONS_PER_READ`` ids, in no particular order."""

@@ -39,6 +39,22 @@ class SqliteReads:
                 (user_id, conversation_id)))
         return ReadMark.model_validate(dict(row))
 
+    def mark_unread(self, user_id: int, conversation_id: int, now: datetime) -> ReadMark:
+        with self._tx() as db:
+            conversation = one(db.execute(
+                "SELECT message_count FROM conversations WHERE id = ?", (conversation_id,)))
+            if conversation is None:
+                raise NotFound(f"conversation {conversation_id} not found")
+            if one(db.execute("SELECT 1 FROM admin_users WHERE id = ?", (user_id,))) is None:
+                raise NotFound(f"user {user_id} not found")
+            row = one(db.execute(
+                "INSERT INTO conversation_reads (user_id, conversation_id, message_count, read_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (user_id, conversation_id) DO UPDATE SET"
+                " message_count = excluded.message_count, read_at = excluded.read_at"
+                " RETURNING *",
+                (user_id, conversation_id, max(0, conversation[0] - 1), ts(now))))
+        return ReadMark.model_validate(dict(row))
+
     def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
         check_many(conversation_ids, 1)
         if not conversation_ids:

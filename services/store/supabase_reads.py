@@ -23,6 +23,10 @@ class SupabaseReads:
             "p_user_id": user_id, "p_conversation_id": conversation_id,
             "p_message_count": message_count, "p_now": _ts(now)}))
 
+    def mark_unread(self, user_id: int, conversation_id: int, now: datetime) -> ReadMark:
+        return ReadMark.model_validate(self._rpc("mark_unread", {
+            "p_user_id": user_id, "p_conversation_id": conversation_id, "p_now": _ts(now)}))
+
     def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
         check_many(conversation_ids, 1)
         if not conversation_ids:

@@ -329,3 +329,24 @@ def test_the_unread_filter_follows_what_the_account_reads(page, site, browser): 
         expect(row).to_be_visible()  # from the server's filter too
     finally:
         phone.context.close()
+
+
+def test_mark_unread_goes_back_to_the_inbox_with_one_unread(page, site, browser):  # noqa: F811
+    visitor = site.visitor("Mara Marked")
+    visitor.say("What are your opening hours?")
+    sign_in(page, site, ADMINS[0])
+    page.fill("#f-search", "Mara Marked")
+    expect(_row(page, "Mara Marked").locator(".unread")).to_have_text("2", timeout=15_000)
+    laptop = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    try:
+        sign_in(laptop, site, ADMINS[0])
+        open_conversation(laptop, site, visitor.conversation_id)
+        expect(_row(page, "Mara Marked").locator(".unread")).to_be_hidden()
+        laptop.click("#mark-unread")
+        laptop.wait_for_selector("body[data-ready=inbox]")
+        laptop.fill("#f-search", "Mara Marked")
+        expect(_row(laptop, "Mara Marked").locator(".unread")).to_have_text("1")
+        # The other page of the account follows at once, back as well as on.
+        expect(_row(page, "Mara Marked").locator(".unread")).to_have_text("1")
+    finally:
+        laptop.context.close()

@@ -90,3 +90,22 @@ def test_the_unread_filter_lists_what_the_account_has_not_read(store, clock):
     # With another filter: both hold.
     page = store.list_conversations(ConversationFilter(unread_by=ann.id, platform="messenger"), 10)
     assert page.conversations == []
+
+
+def test_marking_unread_moves_the_mark_back_before_the_newest_message(store, clock):
+    ann = store.create_user("ann@example.com", "agent", "h", clock())
+    conversation = store.track_inbound(inbound("u1", "one"), clock()).conversation
+    store.track_inbound(inbound("u1", "two"), clock())
+    store.track_inbound(inbound("u1", "three"), clock())
+    store.mark_read(ann.id, conversation.id, 3, clock())
+    back = store.mark_unread(ann.id, conversation.id, clock.advance(seconds=5))
+    assert (back.message_count, back.read_at) == (2, clock())
+    assert store.read_marks(ann.id, [conversation.id]) == [back]
+    assert store.mark_read(ann.id, conversation.id, 3, clock()).message_count == 3  # on again
+    # Never opened: it becomes a mark just before the newest message all the same.
+    other = store.track_inbound(inbound("u2", "hi"), clock()).conversation
+    assert store.mark_unread(ann.id, other.id, clock()).message_count == 0
+    with pytest.raises(NotFound):
+        store.mark_unread(ann.id, MISSING_ID, clock())
+    with pytest.raises(NotFound):
+        store.mark_unread(MISSING_ID, conversation.id, clock())

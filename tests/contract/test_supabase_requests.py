@@ -195,6 +195,7 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
         "delete_saved_reply": lambda: sb.delete_saved_reply(saved[0].id),
         "mark_read": lambda: sb.mark_read(user.id, conv_id, 2, now),
         "read_marks": lambda: sb.read_marks(user.id, [conv_id, 5]),
+        "mark_unread": lambda: sb.mark_unread(user.id, conv_id, now),
     }
     for name, call in calls.items():
         call()

@@ -153,3 +153,21 @@ def test_the_inbox_lists_what_the_caller_has_not_read(client, services, make_tok
     assert listed(f"unread_by={bob_id}", ann) == [second, first]
     response = client.get("/admin/conversations?unread=maybe", headers=ann)
     assert response.status_code == 400
+
+
+def test_mark_unread_moves_the_callers_mark_back(client, services, make_token):
+    ann, bob = make_token("ann@example.com"), make_token("bob@example.com")
+    first = _conversation(services, "u1", 3)
+    for headers in (ann, bob):
+        client.put(f"/admin/conversations/{first}/read", json={"message_count": 3},
+                   headers=headers)
+    published = []
+    services.events.subscribe(lambda e: published.append(e)
+                              if e.name == "conversation.read" else None)
+    response = client.delete(f"/admin/conversations/{first}/read", headers=ann)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["read"]["message_count"] == 2
+    assert [e.data["read"]["message_count"] for e in published] == [2]
+    assert _marks(client, ann) == {first: 2} and _marks(client, bob) == {first: 3}
+    assert client.delete("/admin/conversations/987654321/read", headers=ann).status_code == 404
+    assert client.delete(f"/admin/conversations/{first}/read").status_code == 401

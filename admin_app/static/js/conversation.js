@@ -54,6 +54,7 @@ function renderConversation() {
 // the server, the same on every device) moves to the count, half a second after a change.
 let readSent = 0; // the count last sent (or confirmed)
 let readTimer = null;
+let leaving = false; // marked unread: nothing more is marked read from this page
 
 function noteRead() {
   if (readTimer === null) readTimer = setTimeout(sendRead, 500);
@@ -62,7 +63,7 @@ function noteRead() {
 async function sendRead() {
   readTimer = null;
   const count = conversation?.message_count ?? 0;
-  if (document.visibilityState !== "visible" || count <= readSent) return;
+  if (leaving || document.visibilityState !== "visible" || count <= readSent) return;
   const before = readSent;
   readSent = count;
   try {
@@ -75,6 +76,20 @@ async function sendRead() {
   }
 }
 document.addEventListener("visibilitychange", noteRead);
+
+// "Mark unread": the account's mark moves back before the newest message, and the page goes
+// back to the inbox (staying would mark it read again).
+$("mark-unread").addEventListener("click", async () => {
+  leaving = true;
+  clearTimeout(readTimer);
+  try {
+    await api(`/admin/conversations/${conversationId}/read`, { method: "DELETE" });
+    window.location.assign("/");
+  } catch (err) {
+    leaving = false;
+    toast("Could not mark it unread", err.message, { alert: true });
+  }
+});
 
 function renderWindow(window) {
   const node = $("c-window");

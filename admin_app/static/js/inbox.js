@@ -97,9 +97,7 @@ function unread(c) {
 function takeMarks(ids, marks) {
   if (!marks) return; // the server could not read them: no badges rather than wrong ones
   for (const id of ids) if (!reads.has(id)) reads.set(id, 0);
-  for (const m of marks) {
-    reads.set(m.conversation_id, Math.max(reads.get(m.conversation_id) ?? 0, m.message_count));
-  }
+  for (const m of marks) reads.set(m.conversation_id, m.message_count); // as the server has it
   for (const id of ids) adoptOldMark(id);
 }
 
@@ -139,7 +137,7 @@ function adoptOldMark(id) {
 
 function onRead({ read }) {
   if (read.user_id !== me.id) return;
-  reads.set(read.conversation_id, Math.max(reads.get(read.conversation_id) ?? 0, read.message_count));
+  reads.set(read.conversation_id, read.message_count); // on, or back ("Mark unread")
   renderUnread(read.conversation_id);
 }
 
