@@ -22,18 +22,13 @@ class SqliteReads:
         self, user_id: int, conversation_id: int, message_count: int, now: datetime
     ) -> ReadMark:
         with self._tx() as db:
-            conversation = one(db.execute(
-                "SELECT message_count FROM conversations WHERE id = ?", (conversation_id,)))
-            if conversation is None:
-                raise NotFound(f"conversation {conversation_id} not found")
-            if one(db.execute("SELECT 1 FROM admin_users WHERE id = ?", (user_id,))) is None:
-                raise NotFound(f"user {user_id} not found")
+            count = _message_count(db, user_id, conversation_id)
             db.execute(
                 "INSERT INTO conversation_reads (user_id, conversation_id, message_count, read_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (user_id, conversation_id) DO UPDATE SET"
                 " message_count = excluded.message_count, read_at = excluded.read_at"
                 " WHERE excluded.message_count > conversation_reads.message_count",
-                (user_id, conversation_id, max(0, min(message_count, conversation[0])), ts(now)))
+                (user_id, conversation_id, max(0, min(message_count, count)), ts(now)))
             row = one(db.execute(
                 "SELECT * FROM conversation_reads WHERE user_id = ? AND conversation_id = ?",
                 (user_id, conversation_id)))
@@ -41,18 +36,13 @@ class SqliteReads:
 
     def mark_unread(self, user_id: int, conversation_id: int, now: datetime) -> ReadMark:
         with self._tx() as db:
-            conversation = one(db.execute(
-                "SELECT message_count FROM conversations WHERE id = ?", (conversation_id,)))
-            if conversation is None:
-                raise NotFound(f"conversation {conversation_id} not found")
-            if one(db.execute("SELECT 1 FROM admin_users WHERE id = ?", (user_id,))) is None:
-                raise NotFound(f"user {user_id} not found")
+            count = _message_count(db, user_id, conversation_id)
             row = one(db.execute(
                 "INSERT INTO conversation_reads (user_id, conversation_id, message_count, read_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (user_id, conversation_id) DO UPDATE SET"
                 " message_count = excluded.message_count, read_at = excluded.read_at"
                 " RETURNING *",
-                (user_id, conversation_id, max(0, conversation[0] - 1), ts(now))))
+                (user_id, conversation_id, max(0, count - 1), ts(now))))
         return ReadMark.model_validate(dict(row))
 
     def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
@@ -64,3 +54,14 @@ class SqliteReads:
             "SELECT * FROM conversation_reads WHERE user_id = ?"
             f" AND conversation_id IN ({marks})", (user_id, *conversation_ids))
         return [ReadMark.model_validate(dict(r)) for r in rows]
+
+
+def _message_count(db: sqlite3.Connection, user_id: int, conversation_id: int) -> int:
+    """The conversation's message count; ``NotFound`` for it or the account missing."""
+    conversation = one(db.execute(
+        "SELECT message_count FROM conversations WHERE id = ?", (conversation_id,)))
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    if one(db.execute("SELECT 1 FROM admin_users WHERE id = ?", (user_id,))) is None:
+        raise NotFound(f"user {user_id} not found")
+    return conversation[0]
