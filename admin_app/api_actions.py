@@ -8,6 +8,7 @@ from admin_app import get_services
 from admin_app.api import _body, _query, bp
 from admin_app.auth import current_user, login_required
 from admin_app.schemas import (
+    AllReadAnswer,
     AssignBody,
     ConversationAnswer,
     HandlingAnswer,
@@ -152,6 +153,14 @@ def mark_unread(conversation_id: int):
     inbox shows one unread), until a page of the account shows it again."""
     mark = get_services().tracker.mark_unread(conversation_id, current_user())
     return respond(ReadAnswer(read=mark))
+
+
+@bp.post("/read-marks/all")
+@login_required
+def mark_all_read():
+    """The caller has read every conversation up to its count now (a new agent's inbox,
+    where every conversation it never opened is unread); its other pages follow."""
+    return respond(AllReadAnswer(moved=get_services().tracker.mark_all_read(current_user())))
 
 
 @bp.get("/read-marks")

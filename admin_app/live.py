@@ -313,6 +313,8 @@ class EventRelay:
                 self._stats_changed()
         elif event.name == "conversation.read":  # the account's own pages only
             self._emit(event.name, data, account_room(event.data["read"]["user_id"]))
+        elif event.name == "conversations.read":
+            self._emit(event.name, event.data, account_room(event.data["user_id"]))
         elif event.name in ("stats.updated", "store.status"):
             self._emit(event.name, event.data, ADMINS_ROOM)
 

@@ -24,6 +24,7 @@ from admin_app.api import bp
 from admin_app.auth import login_required
 from admin_app.schemas import (
     MAX_ID,
+    AllReadAnswer,
     ActivityList,
     ActivityQuery,
     AssignBody,
@@ -151,6 +152,9 @@ ROUTES: tuple[Route, ...] = (
     Route("delete", _C + "/read", "admin_api.mark_unread",
           "Mark unread: the caller's mark moves back to just before the newest message",
           ReadAnswer, errors=(400, 401, 404, 503)),
+    Route("post", "/admin/read-marks/all", "admin_api.mark_all_read",
+          "Mark all read: the caller has read every conversation up to its count now",
+          AllReadAnswer, errors=(400, 401, 503)),
     Route("get", "/admin/read-marks", "admin_api.read_marks",
           "The caller's read marks on some conversations (ids, comma-separated, at most 100)",
           ReadMarkList, query=ReadMarksQuery, errors=(400, 401, 503)),

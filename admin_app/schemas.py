@@ -277,6 +277,11 @@ class ReadMarkList(_Answer):
                                              "conversations (none for one it never opened)")
 
 
+class AllReadAnswer(_Answer):
+    success: Literal[True] = True
+    moved: int = Field(description="how many of the caller's marks moved")
+
+
 class ReadAnswer(_Answer):
     success: Literal[True] = True
     read: ReadMark = Field(description="the account's mark as stored (it never moves back)")

@@ -17,6 +17,7 @@ EventName = Literal[
     "presence",  # a page shows a conversation, or stopped (admin_app/live.py)
     "presence.query",  # an inbox asks which conversations the pages show (they answer)
     "conversation.read",  # {"read": ReadMark}: an account read a conversation further
+    "conversations.read",  # {"user_id", "moved"}: an account marked every conversation read
     "store.status",  # {"available": bool, "spooled": n}: the store is down / back (spool.py)
 ]
 

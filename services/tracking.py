@@ -408,6 +408,13 @@ class ConversationTracker:
         self.events.publish(Event("conversation.read", {"read": _dump(mark)}, conversation_id))
         return mark
 
+    def mark_all_read(self, by: AdminUser) -> int:
+        """``by`` has read every conversation up to its count now; returns how many marks
+        moved. Published once (``conversations.read``): the account's pages read theirs again."""
+        moved = self.store.mark_all_read(by.id, self.clock())
+        self.events.publish(Event("conversations.read", {"user_id": by.id, "moved": moved}))
+        return moved
+
     def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
         """The account's marks on those conversations (one store call)."""
         return self.store.read_marks(user_id, conversation_ids)

@@ -352,6 +352,10 @@ class ConversationStore(Protocol):
         """The account has not read the conversation's newest message: its mark moves back
         to just before it (the one way a mark moves back). ``NotFound`` as ``mark_read``."""
 
+    def mark_all_read(self, user_id: int, now: datetime) -> int:
+        """The account has read every conversation up to its count now (marks only move
+        forward); returns how many marks moved. ``NotFound`` for an unknown account."""
+
     def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
         """The account's marks on those conversations (none for one it never read), at most
         ``MAX_CONVERSATIONS_PER_READ`` ids, in no particular order."""

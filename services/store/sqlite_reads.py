@@ -45,6 +45,18 @@ class SqliteReads:
                 (user_id, conversation_id, max(0, count - 1), ts(now))))
         return ReadMark.model_validate(dict(row))
 
+    def mark_all_read(self, user_id: int, now: datetime) -> int:
+        with self._tx() as db:
+            if one(db.execute("SELECT 1 FROM admin_users WHERE id = ?", (user_id,))) is None:
+                raise NotFound(f"user {user_id} not found")
+            return db.execute(  # "WHERE true": SQLite's upsert after a SELECT needs a WHERE
+                "INSERT INTO conversation_reads (user_id, conversation_id, message_count, read_at)"
+                " SELECT ?, id, message_count, ? FROM conversations WHERE true"
+                " ON CONFLICT (user_id, conversation_id) DO UPDATE SET"
+                " message_count = excluded.message_count, read_at = excluded.read_at"
+                " WHERE excluded.message_count > conversation_reads.message_count",
+                (user_id, ts(now))).rowcount
+
     def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
         check_many(conversation_ids, 1)
         if not conversation_ids:

@@ -27,6 +27,9 @@ class SupabaseReads:
         return ReadMark.model_validate(self._rpc("mark_unread", {
             "p_user_id": user_id, "p_conversation_id": conversation_id, "p_now": _ts(now)}))
 
+    def mark_all_read(self, user_id: int, now: datetime) -> int:
+        return int(self._rpc("mark_all_read", {"p_user_id": user_id, "p_now": _ts(now)}))
+
     def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
         check_many(conversation_ids, 1)
         if not conversation_ids:

@@ -8,6 +8,7 @@ import time
 
 from playwright.sync_api import expect
 
+from tests.support.admin import PASSWORD
 from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
     ADMINS,
     open_conversation,
@@ -350,3 +351,28 @@ def test_mark_unread_goes_back_to_the_inbox_with_one_unread(page, site, browser)
         expect(_row(page, "Mara Marked").locator(".unread")).to_have_text("1")
     finally:
         laptop.context.close()
+
+
+def test_mark_all_read_clears_every_badge_on_every_page(page, site, browser):  # noqa: F811
+    reader = "dora@example.com"  # an account of its own: every mark of it moves
+    made = site.server.flask("users", "create", reader, "--role", "agent", "--password-stdin",
+                             stdin=PASSWORD + "\n")
+    assert made.returncode == 0, made.stderr
+    for name in ("Alma Allread", "Bert Allread"):
+        site.visitor(name).say("What are your opening hours?")
+    sign_in(page, site, reader)
+    page.fill("#f-search", "Allread")
+    badges = page.locator(".conv-row .unread")
+    expect(badges.filter(has_text="2")).to_have_count(2, timeout=15_000)
+    other = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    try:
+        sign_in(other, site, reader)
+        other.fill("#f-search", "Allread")
+        expect(other.locator(".conv-row .unread").filter(has_text="2")).to_have_count(2)
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#mark-all-read")
+        for p in (page, other):  # the other page of the account follows, live
+            expect(p.locator(".conv-row")).to_have_count(2)
+            expect(p.locator(".conv-row .unread:visible")).to_have_count(0)
+    finally:
+        other.context.close()

@@ -109,3 +109,23 @@ def test_marking_unread_moves_the_mark_back_before_the_newest_message(store, clo
         store.mark_unread(ann.id, MISSING_ID, clock())
     with pytest.raises(NotFound):
         store.mark_unread(MISSING_ID, conversation.id, clock())
+
+
+def test_mark_all_read_moves_every_mark_forward(store, clock):
+    from services.models import ConversationFilter
+
+    ann = store.create_user("ann@example.com", "agent", "h", clock())
+    bob = store.create_user("bob@example.com", "agent", "h", clock())
+    first = store.track_inbound(inbound("u1", "one"), clock()).conversation
+    store.track_inbound(inbound("u1", "two"), clock())
+    second = store.track_inbound(inbound("u2", "hi"), clock()).conversation
+    store.mark_read(ann.id, first.id, 2, clock())  # already read: its mark does not move
+    assert store.mark_all_read(ann.id, clock.advance(seconds=5)) == 1
+    marks = {m.conversation_id: m for m in store.read_marks(ann.id, [first.id, second.id])}
+    assert {cid: m.message_count for cid, m in marks.items()} == {first.id: 2, second.id: 1}
+    assert marks[second.id].read_at == clock() and marks[first.id].read_at < clock()
+    assert store.list_conversations(ConversationFilter(unread_by=ann.id), 10).conversations == []
+    assert store.read_marks(bob.id, [first.id, second.id]) == []
+    assert store.mark_all_read(ann.id, clock()) == 0
+    with pytest.raises(NotFound):
+        store.mark_all_read(MISSING_ID, clock())

@@ -196,6 +196,7 @@ def test_every_pipeline_method_is_one_request(sb, log, clock):
         "mark_read": lambda: sb.mark_read(user.id, conv_id, 2, now),
         "read_marks": lambda: sb.read_marks(user.id, [conv_id, 5]),
         "mark_unread": lambda: sb.mark_unread(user.id, conv_id, now),
+        "mark_all_read": lambda: sb.mark_all_read(user.id, now),
     }
     for name, call in calls.items():
         call()

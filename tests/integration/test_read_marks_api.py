@@ -171,3 +171,18 @@ def test_mark_unread_moves_the_callers_mark_back(client, services, make_token):
     assert _marks(client, ann) == {first: 2} and _marks(client, bob) == {first: 3}
     assert client.delete("/admin/conversations/987654321/read", headers=ann).status_code == 404
     assert client.delete(f"/admin/conversations/{first}/read").status_code == 401
+
+
+def test_mark_all_read_is_the_callers_own(client, services, make_token):
+    ann, bob = make_token("ann@example.com"), make_token("bob@example.com")
+    first, second = _conversation(services, "u1", 3), _conversation(services, "u2", 2)
+    published = []
+    services.events.subscribe(lambda e: published.append(e)
+                              if e.name == "conversations.read" else None)
+    response = client.post("/admin/read-marks/all", headers=ann)
+    assert response.status_code == 200
+    assert response.get_json() == {"success": True, "moved": 2}
+    ann_id = services.store.get_user_by_email("ann@example.com").id
+    assert [e.data for e in published] == [{"user_id": ann_id, "moved": 2}]
+    assert _marks(client, ann) == {first: 3, second: 2} and _marks(client, bob) == {}
+    assert client.post("/admin/read-marks/all").status_code == 401

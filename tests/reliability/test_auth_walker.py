@@ -57,7 +57,7 @@ AGENT_OK = {
     "admin_api.assign", "admin_api.export", "admin_api.list_activity", "admin_api.add_note",
     "admin_api.list_saved_replies", "admin_api.team_stats", "admin_api.mark_read",
     "admin_api.read_marks", "admin_api.edit_note", "admin_api.delete_note",
-    "admin_api.mark_unread",
+    "admin_api.mark_unread", "admin_api.mark_all_read",
     "pages.inbox", "pages.conversation", "pages.stats",
     "settings.index", "settings.change_password",
 }

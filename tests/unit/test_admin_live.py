@@ -284,6 +284,12 @@ def test_a_read_mark_reaches_only_the_accounts_own_pages(app, client, services, 
     clock.advance(seconds=1)
     services.tracker.mark_read(conversation.id, 1, ann_user)
     assert _events(ann, "conversation.read") == []
+    # Every conversation marked read: once, to the account's pages only.
+    services.tracker.mark_all_read(ann_user)
+    for sock in (ann, phone):
+        assert [e["args"][0]["user_id"] for e in _events(sock, "conversations.read")] == [
+            ann_user.id]
+    assert _events(bob, "conversations.read") == []
 
 
 def test_an_inbox_asks_who_is_where_and_every_page_hears_it(app, client, services):

@@ -141,6 +141,24 @@ function onRead({ read }) {
   renderUnread(read.conversation_id);
 }
 
+// "Mark all read" (here or on another page of the account): every mark is read again.
+async function markAllRead() {
+  if (!window.confirm("Mark every conversation as read for you?")) return;
+  try {
+    await api("/admin/read-marks/all", { method: "POST" });
+  } catch (err) {
+    toast("Could not mark them read", err.message, { alert: true });
+    return;
+  }
+  reads.clear(); // every mark moved: those of the rows listed again are read again
+  load();
+}
+function onAllRead({ user_id: userId }) {
+  if (userId !== me.id) return;
+  reads.clear();
+  load();
+}
+
 function renderUnread(id) {
   const c = conversations.get(id);
   if (c && f.unread.checked && reads.has(id) && unread(c) === 0) { // read: leaves "Unread"
@@ -339,6 +357,7 @@ document.getElementById("filters").addEventListener("submit", (e) => {
   load();
 });
 loadMoreButton.addEventListener("click", () => load({ more: true }));
+document.getElementById("mark-all-read").addEventListener("click", markAllRead);
 document.getElementById("clear-filters").addEventListener("click", () => {
   f.search.value = "";
   f.status.value = "";
@@ -376,6 +395,7 @@ connectLive(
     "conversation.updated": onConversation,
     presence: onPresence,
     "conversation.read": onRead,
+    "conversations.read": onAllRead,
     "stats.updated": ({ stats }) => {
       waiting = stats.conversations_needing_human;
       setWaitingCount(waiting);
