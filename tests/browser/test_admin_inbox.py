@@ -376,3 +376,31 @@ def test_mark_all_read_clears_every_badge_on_every_page(page, site, browser):  #
             expect(p.locator(".conv-row .unread:visible")).to_have_count(0)
     finally:
         other.context.close()
+
+
+def test_a_page_scrolled_up_does_not_read_what_arrives(page, site, browser):  # noqa: F811
+    """Reading an older part of a conversation is not reading the message that arrives
+    meanwhile: it is read once the page is scrolled back down to it."""
+    visitor = site.visitor("Sam Scrolled")
+    for n in range(12):
+        visitor.say(f"What are your opening hours? ({n})")
+    cid = visitor.conversation_id
+    sign_in(page, site, ADMINS[0])
+    page.fill("#f-search", "Sam Scrolled")
+    row = _row(page, "Sam Scrolled")
+    expect(row.locator(".unread")).to_have_text("24", timeout=15_000)
+    reader = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        sign_in(reader, site, ADMINS[0])
+        open_conversation(reader, site, cid)
+        expect(row.locator(".unread")).to_be_hidden()
+        reader.evaluate("() => { document.getElementById('stream').scrollTop = 0; }")
+        visitor.say("Hello?")
+        expect(row.locator(".unread")).to_be_visible(timeout=15_000)
+        reader.wait_for_timeout(1000)  # a page that would mark it read has done so by now
+        expect(row.locator(".unread")).to_be_visible()
+        reader.evaluate("() => { const s = document.getElementById('stream');"
+                        " s.scrollTop = s.scrollHeight; }")
+        expect(row.locator(".unread")).to_be_hidden()
+    finally:
+        reader.context.close()

@@ -50,8 +50,9 @@ function renderConversation() {
 }
 
 // -- what this account has read ------------------------------------------------------------
-// The messages this page shows while it is in front are read: the account's mark (kept by
-// the server, the same on every device) moves to the count, half a second after a change.
+// The messages this page shows while it is in front, scrolled to the newest, are read: the
+// account's mark (kept by the server, the same on every device) moves to the count, half a
+// second after a change (or after scrolling back down to the newest message).
 let readSent = 0; // the count last sent (or confirmed)
 let readTimer = null;
 let leaving = false; // marked unread: nothing more is marked read from this page
@@ -63,7 +64,9 @@ function noteRead() {
 async function sendRead() {
   readTimer = null;
   const count = conversation?.message_count ?? 0;
-  if (leaving || document.visibilityState !== "visible" || count <= readSent) return;
+  if (leaving || document.visibilityState !== "visible" || !nearBottom() || count <= readSent) {
+    return;
+  }
   const before = readSent;
   readSent = count;
   try {
@@ -76,6 +79,9 @@ async function sendRead() {
   }
 }
 document.addEventListener("visibilitychange", noteRead);
+stream.addEventListener("scroll", () => {
+  if (nearBottom()) noteRead();
+}, { passive: true });
 
 // "Mark unread": the account's mark moves back before the newest message, and the page goes
 // back to the inbox (staying would mark it read again).
