@@ -284,7 +284,8 @@ class AllReadAnswer(_Answer):
 
 class ReadAnswer(_Answer):
     success: Literal[True] = True
-    read: ReadMark = Field(description="the account's mark as stored (it never moves back)")
+    read: ReadMark = Field(description="the account's mark as stored (it moves back only by "
+                                       "a mark unread)")
 
 
 class ConversationDetail(_Answer):

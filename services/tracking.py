@@ -364,10 +364,7 @@ class ConversationTracker:
         ``InvalidInput`` for a blank or long text."""
         text = _note_text(text)
         note = current if current is not None else self.editable_note(note_id, by)
-        line = self.store.rewrite_note(
-            note_id, {"text": text, "edited_at": self.clock().isoformat()})
-        self._publish("conversation.updated", self.get(note.conversation_id), [line])
-        return line
+        return self._rewrite_note(note, {"text": text, "edited_at": self.clock().isoformat()})
 
     def delete_note(self, note_id: int, by: AdminUser) -> Activity:
         """Delete a note (its author, or an admin): the line stays in the trail with who
@@ -378,16 +375,19 @@ class ConversationTracker:
             raise Forbidden("only its author or an admin can delete a note")
         if note.detail.get("deleted_at"):
             return note
-        line = self.store.rewrite_note(note_id, {
-            "deleted_at": self.clock().isoformat(), "deleted_by_id": by.id,
-            "deleted_by": by.email})
-        self._publish("conversation.updated", self.get(note.conversation_id), [line])
-        return line
+        return self._rewrite_note(note, {"deleted_at": self.clock().isoformat(),
+                                         "deleted_by_id": by.id, "deleted_by": by.email})
 
     def _note(self, note_id: int) -> Activity:
         line = self.store.get_activity(note_id)
         if line is None or line.kind != "note":
             raise NotFound(f"note {note_id} not found")
+        return line
+
+    def _rewrite_note(self, note: Activity, detail: dict) -> Activity:
+        """Store a note's new detail and publish the line with its conversation."""
+        line = self.store.rewrite_note(note.id, detail)
+        self._publish("conversation.updated", self.get(note.conversation_id), [line])
         return line
 
     def mark_read(self, conversation_id: int, message_count: int, by: AdminUser) -> ReadMark:
@@ -397,16 +397,20 @@ class ConversationTracker:
         now = self.clock()
         mark = self.store.mark_read(by.id, conversation_id, message_count, now)
         if mark.read_at == now:  # written now: it moved
-            self.events.publish(Event("conversation.read", {"read": _dump(mark)},
-                                      conversation_id))
+            self._publish_read(mark)
         return mark
 
     def mark_unread(self, conversation_id: int, by: AdminUser) -> ReadMark:
         """``by`` marks the conversation unread: its mark moves back to just before the
         newest message, published as ``conversation.read`` like a mark that moved on."""
         mark = self.store.mark_unread(by.id, conversation_id, self.clock())
-        self.events.publish(Event("conversation.read", {"read": _dump(mark)}, conversation_id))
+        self._publish_read(mark)
         return mark
+
+    def _publish_read(self, mark: ReadMark) -> None:
+        """To the account's own pages only (``admin_app.live``)."""
+        self.events.publish(Event("conversation.read", {"read": _dump(mark)},
+                                  mark.conversation_id))
 
     def mark_all_read(self, by: AdminUser) -> int:
         """``by`` has read every conversation up to its count now; returns how many marks

@@ -591,10 +591,15 @@ function renderViewers() {
   node.title = names.join("\n");
 }
 
+// Answer a newcomer's hello, or an inbox's question, once, a moment later, so that several
+// get one answer.
+function answerSoon() {
+  if (answerHello === null) answerHello = setTimeout(sayViewing, 1100);
+}
+
 function onPresence(data) {
   if (data.conversation_id !== conversationId || !viewers.take(data)) return;
-  // Answer a newcomer once, a moment later, so that several hellos get one answer.
-  if (data.viewing && data.hello && answerHello === null) answerHello = setTimeout(sayViewing, 1100);
+  if (data.viewing && data.hello) answerSoon();
   renderViewers();
 }
 
@@ -624,10 +629,7 @@ socket = connectLive(
     },
     typing: onTyping,
     presence: onPresence,
-    // An inbox asks who is where: answer once, a moment later, as to a newcomer's hello.
-    "presence.query": () => {
-      if (answerHello === null) answerHello = setTimeout(sayViewing, 1100);
-    },
+    "presence.query": answerSoon, // an inbox asks who is where
     "stats.updated": ({ stats }) => setWaitingCount(stats.conversations_needing_human, { title: false }),
   },
   {
