@@ -1,6 +1,6 @@
 """What agents do from the admin panel, as JSON endpoints on the same ``/admin`` API:
 reply, retry a failed send, take over / hand back, assign, notes for the team, what each
-account has read; and who the agents are."""
+account has read, tags; and who the agents are."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ from admin_app.schemas import (
     ReadMarkList,
     ReadMarksQuery,
     ReplyBody,
+    TagAnswer,
+    TagBody,
+    TagList,
     UserList,
     respond,
 )
@@ -185,3 +188,30 @@ def assign(conversation_id: int):
             raise InvalidInput(f"no account {body.user_id}") from exc
         raise
     return respond(ConversationAnswer(conversation=conversation))
+
+
+@bp.post("/conversations/<int:conversation_id>/tags")
+@login_required
+def add_tag(conversation_id: int):
+    """Put a tag on a conversation (``{"tag": "Billing"}``, stored as ``billing``); closed
+    ones too. 409 when it has 20 already; ``changed`` false when it had the tag."""
+    body = _body(TagBody)
+    conversation, changed = get_services().tracker.add_tag(conversation_id, body.tag)
+    return respond(TagAnswer(conversation=conversation, changed=changed))
+
+
+@bp.delete("/conversations/<int:conversation_id>/tags/<tag>")
+@login_required
+def remove_tag(conversation_id: int, tag: str):
+    """Take a tag off (the tag URL-encoded); ``changed`` false when it did not have it."""
+    conversation, changed = get_services().tracker.remove_tag(conversation_id, tag)
+    return respond(TagAnswer(conversation=conversation, changed=changed))
+
+
+@bp.get("/tags")
+@login_required
+def tags():
+    """The tags in use, most used first: on how many conversations, how many not closed
+    (the inbox's tag filter and the stats page)."""
+    listed = get_services().tracker.tags()
+    return respond(TagList(tags=listed, count=len(listed)))

@@ -43,6 +43,7 @@ CSV_COLUMNS = [
     "handled_by", "needs_human", "message_id", "created_at", "sender_type", "sender_id",
     "content", "attachments", "delivery_status", "delivery_error", "confidence_score",
     "requires_human", "human_reason", "human_replied", "replied_by", "replied_at",
+    "conversation_tags",  # last, so the columns before keep their places
 ]
 
 
@@ -164,7 +165,7 @@ def _csv(start: datetime, end: datetime) -> Iterator[str]:
                 conversation.needs_human, m.id, m.created_at, m.sender_type, m.sender_id,
                 m.content, m.attachments, m.delivery_status, m.delivery_error,
                 m.confidence_score, m.requires_human, m.human_reason, m.human_replied,
-                m.replied_by, m.replied_at,
+                m.replied_by, m.replied_at, ", ".join(conversation.tags),
             )])
         yield buffer.getvalue()
         buffer.seek(0)

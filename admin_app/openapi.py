@@ -54,6 +54,9 @@ from admin_app.schemas import (
     SavedReplyBody,
     SavedReplyList,
     StatsAnswer,
+    TagAnswer,
+    TagBody,
+    TagList,
     TeamStatsAnswer,
     TeamStatsQuery,
     UserList,
@@ -158,6 +161,17 @@ ROUTES: tuple[Route, ...] = (
     Route("get", "/admin/read-marks", "admin_api.read_marks",
           "The caller's read marks on some conversations (ids, comma-separated, at most 100)",
           ReadMarkList, query=ReadMarksQuery, errors=(400, 401, 503)),
+    Route("post", _C + "/tags", "admin_api.add_tag",
+          "Put a tag on a conversation (stored normalised: trimmed, inner spaces one, lower "
+          "case; 1 to 32 letters, digits, spaces, - and _); closed ones too; 409 when it has "
+          "20 already",
+          TagAnswer, body=TagBody, body_required=True, errors=(*_CHANGE, 409, 413)),
+    Route("delete", _C + "/tags/{tag}", "admin_api.remove_tag",
+          "Take a tag off a conversation (changed false when it did not have it)",
+          TagAnswer, errors=_CHANGE),
+    Route("get", "/admin/tags", "admin_api.tags",
+          "The tags in use, most used first: on how many conversations, how many not closed",
+          TagList, errors=(401, 503)),
     Route("post", _C + "/assign", "admin_api.assign",
           "Assign to an account, or unassign with user_id null (400 for an unknown account)",
           ConversationAnswer, body=AssignBody, errors=(*_CHANGE, 413)),
@@ -248,7 +262,9 @@ def _query_parameters(model: type[BaseModel]) -> list[dict]:
 def _path_parameters(path: str) -> list[dict]:
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     return [{"name": name, "in": "path", "required": True,
-             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}} for name in names]
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+             if name.endswith("_id") else {"type": "string", "minLength": 1}}
+            for name in names]
 
 
 def _operation(route: Route, refs: dict[type[BaseModel], dict]) -> dict:

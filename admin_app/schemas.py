@@ -18,9 +18,11 @@ from pydantic.json_schema import SkipJsonSchema
 
 from services.errors import InvalidInput
 from services.models import (
+    MAX_TAGS_LISTED,
     NOTE_MAX_LENGTH,
     SAVED_REPLY_BODY_MAX,
     SAVED_REPLY_TITLE_MAX,
+    TAG_MAX_LENGTH,
     AccountStats,
     Activity,
     Conversation,
@@ -30,7 +32,9 @@ from services.models import (
     ReadMark,
     SavedReply,
     Stats,
+    TagCount,
     UserRole,
+    normalize_tag,
     utc,
 )
 
@@ -221,6 +225,13 @@ class ReadBody(_Body):
     message_count: int = Field(ge=0, le=MAX_COUNT)
 
 
+class TagBody(_Body):
+    """``{"tag": "Billing"}``: a tag as typed (stored normalised: trimmed, inner spaces one,
+    lower case; 1 to 32 letters, digits, spaces, ``-`` and ``_``)."""
+
+    tag: Annotated[str, Field(max_length=4 * TAG_MAX_LENGTH), AfterValidator(normalize_tag)]
+
+
 class AssignBody(_Body):
     """``{"user_id": 3}`` assigns, ``{"user_id": null}`` (or no body) unassigns."""
 
@@ -337,6 +348,20 @@ class HandlingAnswer(_Answer):
     success: Literal[True] = True
     conversation: Conversation
     changed: bool = Field(description="false when it was already handled that way")
+
+
+class TagAnswer(_Answer):
+    success: Literal[True] = True
+    conversation: Conversation
+    changed: bool = Field(description="false when the conversation already had (or, on "
+                                      "removal, did not have) the tag")
+
+
+class TagList(_Answer):
+    success: Literal[True] = True
+    tags: list[TagCount] = Field(description="the tags in use, most used first (at most "
+                                             f"{MAX_TAGS_LISTED})")
+    count: int
 
 
 class MessageAnswer(_Answer):

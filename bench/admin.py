@@ -53,6 +53,28 @@ SEARCHES = {
 APP_SECRET = "bench-app-secret"
 TEAM = 20  # agent accounts answering the flagged conversations
 READER = "reader@bench.example"  # has read every conversation (the Unread filter's worst)
+# Tags on the loaded conversations: a common one on every third, one on every fiftieth and
+# a rare one on every thousandth (see load_team).
+_TAGGED_SQLITE = """
+INSERT INTO conversation_tags (tag, conversation_id)
+SELECT 'billing', id FROM conversations WHERE id % 3 = 0
+UNION ALL SELECT 'refund', id FROM conversations WHERE id % 50 = 0
+UNION ALL SELECT 'vip', id FROM conversations WHERE id % 1000 = 0
+"""
+_TAGS_SQLITE = """
+UPDATE conversations SET tags = (SELECT json_group_array(tag) FROM (
+    SELECT tag FROM conversation_tags AS t WHERE t.conversation_id = conversations.id
+     ORDER BY tag))
+ WHERE id % 3 = 0 OR id % 50 = 0
+"""
+_TAGS_POSTGRES = """
+update conversations set tags = array(
+    select t from unnest(array[case when id % 3 = 0 then 'billing' end,
+                               case when id % 50 = 0 then 'refund' end,
+                               case when id % 1000 = 0 then 'vip' end]) as t
+     where t is not null order by t collate "C")
+ where id % 3 = 0 or id % 50 = 0
+"""
 # The flagged conversations' answers, takings over, notes and closings, by their agent (the
 # one of the TEAM that conversation id / 10 picks), at the answer's time (see load_team).
 _TEAM_LINES_SQLITE = """
@@ -134,6 +156,8 @@ def load_team(kind: str, store, target) -> None:
                 " WHERE f.requires_human = 1 AND conversations.id = f.conversation_id")
             db.execute(_TEAM_LINES_SQLITE)
             db.execute(read_all)
+            db.execute(_TAGGED_SQLITE)
+            db.execute(_TAGS_SQLITE)
         db.close()
         return
     target.psql(f"""
@@ -157,6 +181,7 @@ def load_team(kind: str, store, target) -> None:
                             ('closed', '{{}}')) as k(kind, detail)
          where k.kind <> 'closed' or h.status = 'closed';
         {read_all};
+        {_TAGS_POSTGRES};
         analyze messages; analyze conversations; analyze activity; analyze conversation_reads;
     """)
 
@@ -210,6 +235,14 @@ def api_latencies(store, env: dict, workdir: Path, runs: int, only: str = "") ->
                            json={"message_count": 10}, headers=headers)
         assert response.status_code == 200, response.data[:200]
 
+    def tag() -> None:
+        """A tag put on and taken off a conversation: two writes, each published."""
+        for response in (api.post(f"/admin/conversations/{conversation_id}/tags",
+                                  json={"tag": "bench"}, headers=headers),
+                         api.delete(f"/admin/conversations/{conversation_id}/tags/bench",
+                                    headers=headers)):
+            assert response.status_code == 200, response.data[:200]
+
     results = {}
     cases = {
         "inbox_first_page": lambda: get("/admin/conversations?limit=50"),
@@ -221,6 +254,11 @@ def api_latencies(store, env: dict, workdir: Path, runs: int, only: str = "") ->
         "inbox_unread_all_read": lambda: get(
             "/admin/conversations?limit=50&unread=true",
             headers={"Authorization": f"Bearer {reader_token}"}),
+        # Tagged conversations: every third (billing), every thousandth (vip).
+        "inbox_tag_common": lambda: get("/admin/conversations?limit=50&tag=billing"),
+        "inbox_tag_rare": lambda: get("/admin/conversations?limit=50&tag=vip"),
+        "tags_in_use": lambda: get("/admin/tags"),
+        "tag_and_untag": tag,
         "conversation_page": page,
         "mark_read": mark_read,
         **{f"search_{kind}": (lambda q=quote(text): get(f"/admin/conversations?limit=50&q={q}"))

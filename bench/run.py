@@ -239,6 +239,8 @@ def bench_admin_views(table: Table, ctx: dict, quick: bool) -> None:
         for case, target in (("inbox_first_page", 50), ("inbox_next_page", 50),
                              ("inbox_needs_human", 50), ("inbox_by_priority", 50),
                              ("inbox_unread", 50), ("inbox_unread_all_read", None),
+                             ("inbox_tag_common", 50), ("inbox_tag_rare", 50),
+                             ("tags_in_use", None), ("tag_and_untag", None),
                              ("conversation_page", None), ("mark_read", None),
                              ("search_name", None),
                              ("search_text", None), ("search_common", None),

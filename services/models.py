@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import unicodedata
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -28,6 +29,9 @@ NOTE_MAX_LENGTH = 2000  # a note an agent leaves on a conversation for the team
 SAVED_REPLY_TITLE_MAX = 80
 SAVED_REPLY_BODY_MAX = 4000  # as long as a reply
 MAX_SAVED_REPLIES = 500  # the team's whole list goes to every conversation page
+TAG_MAX_LENGTH = 32  # a label on a conversation ("billing", "vip", "bug report")
+MAX_TAGS = 20  # on one conversation
+MAX_TAGS_LISTED = 200  # the tags in use that GET /admin/tags lists, most used first
 
 PLATFORMS: tuple[str, ...] = ("messenger", "webchat")
 STATUSES: tuple[str, ...] = ("active", "idle", "closed")
@@ -78,6 +82,8 @@ class Conversation(_Model):
     handoff_timeout_notified_at: datetime | None = None
     # When raise_waiting_priority raised the priority during the current wait (None: not yet).
     priority_raised_at: datetime | None = None
+    # The team's labels on it ("billing", "vip"): normalised (normalize_tag), sorted, unique.
+    tags: list[str] = Field(default_factory=list)
 
 
 class Message(_Model):
@@ -196,6 +202,30 @@ class SavedReply(NewSavedReply):
     updated_at: datetime
 
 
+_TAG = re.compile(r"(?:[^\W_]|[ _-])+")
+
+
+def normalize_tag(value: str) -> str:
+    """A tag as stored: NFC, trimmed, inner whitespace one space, lower case; 1 to
+    ``TAG_MAX_LENGTH`` letters, digits, spaces, ``-`` and ``_``. ``ValueError`` otherwise."""
+    tag = " ".join(unicodedata.normalize("NFC", value).split()).lower()
+    if not tag:
+        raise ValueError("a tag cannot be blank")
+    if len(tag) > TAG_MAX_LENGTH:
+        raise ValueError(f"a tag is at most {TAG_MAX_LENGTH} characters")
+    if not _TAG.fullmatch(tag):
+        raise ValueError("a tag holds only letters, digits, spaces, - and _")
+    return tag
+
+
+class TagCount(_Model):
+    """A tag in use: on how many conversations, and how many of them are not closed."""
+
+    tag: str
+    conversations: int = Field(ge=0)
+    open: int = Field(ge=0)
+
+
 class ReadMark(_Model):
     """How far one account has read one conversation: its ``message_count`` when the account
     last had it open (the inbox's unread count is the conversation's count past it). Kept
@@ -254,8 +284,14 @@ class ConversationFilter(_Model):
     unassigned: bool | None = None
     # Unread by this account: messages past its read mark, or never opened by it.
     unread_by: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
+    tag: str | None = None  # conversations carrying this tag (normalised as stored)
     search: str | None = Field(default=None, max_length=200)
     sort: ConversationSort = "last_activity"
+
+    @field_validator("tag", mode="before")
+    @classmethod
+    def _tag_as_stored(cls, value: Any) -> Any:
+        return normalize_tag(value) if isinstance(value, str) else value
 
     @field_validator("search", "external_user_id", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 from services.errors import Forbidden, InvalidInput, NotFound, StoreUnavailable
 from services.events import Event, EventBus
 from services.models import (
+    MAX_TAGS_LISTED,
     NOTE_MAX_LENGTH,
     AccountStats,
     Activity,
@@ -32,7 +33,9 @@ from services.models import (
     ReadMark,
     SpooledResult,
     Stats,
+    TagCount,
     TrackResult,
+    normalize_tag,
 )
 from services.store.base import MAX_ACTIVITY_PER_WRITE, ConversationStore
 
@@ -531,6 +534,29 @@ class ConversationTracker:
         user = self.store.get_user(conversation.assigned_to)
         return activity_line(conversation.id, "assigned", by, to_id=conversation.assigned_to,
                              to=user.email if user else None)
+
+    def add_tag(self, conversation_id: int, tag: str) -> tuple[Conversation, bool]:
+        """Put a tag on a conversation (``tag`` as typed: normalised here, ``InvalidInput``
+        if it cannot be); a change is published. Also whether it was new."""
+        return self._tag(self.store.add_tag, conversation_id, tag)
+
+    def remove_tag(self, conversation_id: int, tag: str) -> tuple[Conversation, bool]:
+        """Take a tag off (normalised as ``add_tag``); also whether it had it."""
+        return self._tag(self.store.remove_tag, conversation_id, tag)
+
+    def _tag(self, change, conversation_id: int, tag: str) -> tuple[Conversation, bool]:
+        try:
+            tag = normalize_tag(tag)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        conversation, changed = change(conversation_id, tag, self.clock())
+        if changed:
+            self._publish("conversation.updated", conversation)
+        return conversation, changed
+
+    def tags(self, limit: int = MAX_TAGS_LISTED) -> list[TagCount]:
+        """The tags in use, most used first (one store call)."""
+        return self.store.list_tags(limit)
 
     def set_profile(
         self, conversation_id: int, display_name: str | None, profile: dict

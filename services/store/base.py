@@ -58,6 +58,10 @@ Rules both implementations follow (the contract tests in ``tests/contract`` chec
   also marks every flagged, unreplied message of its conversation replied
   (``replied_by`` = sender_id, ``replied_at`` = now) and clears the conversation's
   needs_human, human_reason, waiting_since and handoff_timeout_notified_at.
+* A conversation's ``tags`` are labels the team puts on it, normalised (``normalize_tag``),
+  unique and sorted in code-point order. ``add_tag`` / ``remove_tag`` change one tag in one
+  transaction (two agents tagging at once both keep theirs); at most ``MAX_TAGS`` a
+  conversation. ``list_tags`` counts the tags in use in one query.
 * A wait for a human runs from the flag that sets ``waiting_since`` to whatever clears it.
   ``handoff_timeout_notified_at`` and ``priority_raised_at`` belong to the current wait: every
   change that starts a wait (``mark_needs_human`` when not already waiting) or ends one
@@ -93,8 +97,10 @@ from services.models import (
     ReadMark,
     SavedReply,
     Stats,
+    TagCount,
     TrackResult,
     UserRole,
+    normalize_tag,
     utc,
 )
 
@@ -125,6 +131,17 @@ def check_activity_write(lines: Sequence[NewActivity]) -> None:
     """Refuse a batch of trail lines larger than one write takes (``InvalidInput``)."""
     if len(lines) > MAX_ACTIVITY_PER_WRITE:
         raise InvalidInput(f"at most {MAX_ACTIVITY_PER_WRITE} activity lines per write")
+
+
+def check_tag(tag: str) -> str:
+    """Refuse a tag that is not as stored (``normalize_tag``: ``InvalidInput``)."""
+    try:
+        normal = normalize_tag(tag)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    if normal != tag:
+        raise InvalidInput(f"tag {tag!r} is not normalised (as {normal!r})")
+    return tag
 
 
 def check_many(conversation_ids: Sequence[int], limit: int) -> None:
@@ -359,6 +376,21 @@ class ConversationStore(Protocol):
     def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
         """The account's marks on those conversations (none for one it never read), at most
         ``MAX_CONVERSATIONS_PER_READ`` ids, in no particular order."""
+
+    # -- tags ------------------------------------------------------------------------------
+    def add_tag(self, conversation_id: int, tag: str, now: datetime
+                ) -> tuple[Conversation, bool]:
+        """Put a tag on a conversation (closed ones too); also whether it was new (False:
+        it had it, nothing changed). ``InvalidInput`` for a tag not normalised; ``Conflict``
+        when the conversation has ``MAX_TAGS`` already; ``NotFound``."""
+
+    def remove_tag(self, conversation_id: int, tag: str, now: datetime
+                   ) -> tuple[Conversation, bool]:
+        """Take a tag off; also whether it had it. ``InvalidInput``, ``NotFound``."""
+
+    def list_tags(self, limit: int) -> list[TagCount]:
+        """The tags in use: on how many conversations, how many of them not closed; most
+        used first, then by tag; at most ``limit`` (``InvalidInput`` below 1)."""
 
     # -- handling (bot or human), profile --------------------------------------------------
     def set_handling(

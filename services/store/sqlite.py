@@ -32,6 +32,7 @@ from services.store.sqlite_reads import SqliteReads
 from services.store.sqlite_replies import SqliteSavedReplies
 from services.store.sqlite_search import COUNT_SQL, MAX_CANDIDATES, candidates_sql, index_query
 from services.store.sqlite_stats import SqliteStats
+from services.store.sqlite_tags import SqliteTags
 from services.store.sqlite_users import SqliteUsers
 
 def _like(text: str) -> str:
@@ -56,7 +57,8 @@ _OUT_RANK = "(CASE {} WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THE
 # conversations_user_idx (platform, external_user_id).
 _EQUALS = ("status", "platform", "external_user_id", "handled_by", "assigned_to")
 # Every ConversationFilter field list_conversations implements; any other set field is refused.
-_FILTERS = frozenset(_EQUALS + ("needs_human", "unassigned", "unread_by", "search", "sort"))
+_FILTERS = frozenset(_EQUALS + ("needs_human", "unassigned", "unread_by", "tag", "search",
+                                 "sort"))
 
 
 def _after_cursor(cursor: ConversationCursor, params: dict[str, Any]) -> str:
@@ -78,7 +80,7 @@ def _after_cursor(cursor: ConversationCursor, params: dict[str, Any]) -> str:
 
 
 class SqliteStore(SqliteChanges, SqliteJobs, SqliteReads, SqliteSavedReplies, SqliteStats,
-                  SqliteUsers):
+                  SqliteTags, SqliteUsers):
     """``ConversationStore`` on one SQLite file, through a small pool of connections."""
 
     kind = "sqlite"
@@ -286,6 +288,9 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteReads, SqliteSavedReplies, Sq
                          " r.user_id = :unread_by AND r.conversation_id = conversations.id"
                          " AND r.message_count >= conversations.message_count)")
             params["unread_by"] = filters.unread_by
+        if filters.tag is not None:  # the tag's rows of conversation_tags (its primary key)
+            where.append("id IN (SELECT conversation_id FROM conversation_tags WHERE tag = :tag)")
+            params["tag"] = filters.tag
         if filters.search:
             # LIKE folds ASCII case only; for other text both sides go through casefold().
             fold = "{}" if filters.search.isascii() else "ufold({})"

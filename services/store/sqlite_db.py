@@ -25,7 +25,7 @@ from services.errors import StoreUnavailable
 from services.models import Conversation, Job, Message, utc
 from services.store import sqlite_rollup, sqlite_search
 
-SCHEMA_VERSION = 9  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
+SCHEMA_VERSION = 10  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
 BUSY_TIMEOUT_MS = 10_000
 # Connections open at once per process. Under gevent a store call never yields, so one or two
 # are in use at a time; threads (the dev server, tests) may read side by side with more.
@@ -68,7 +68,8 @@ def one(cursor: sqlite3.Cursor) -> sqlite3.Row | None:
 
 def conversation_from(row: sqlite3.Row) -> Conversation:
     """A ``conversations`` row as the model (JSON columns decoded)."""
-    return Conversation.model_validate({**row, "profile": json.loads(row["profile"])})
+    return Conversation.model_validate({**row, "profile": json.loads(row["profile"]),
+                                        "tags": json.loads(row["tags"])})
 
 
 def message_from(row: sqlite3.Row) -> Message:
@@ -103,6 +104,7 @@ _SCHEMA_STATEMENTS = (_split_script(_SCHEMA_FILE.read_text(encoding="utf-8"))
 _UPGRADES: dict[int, list[str]] = {
     1: ["ALTER TABLE conversations ADD COLUMN handoff_timeout_notified_at TEXT"],
     2: ["ALTER TABLE conversations ADD COLUMN priority_raised_at TEXT"],
+    9: ["ALTER TABLE conversations ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'"],
 }
 # What a database of version N needs after the schema file ran: filling tables it created
 # from the rows already there (same transaction, so no write falls in between).

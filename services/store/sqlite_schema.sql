@@ -17,6 +17,7 @@
 -- time); nothing to fill, CREATE INDEX builds them from the rows there.
 -- Schema version 8: the saved_replies table (at the end of this file).
 -- Schema version 9: the conversation_reads table (at the end of this file).
+-- Schema version 10: conversations.tags and the conversation_tags table (at the end).
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -64,7 +65,10 @@ CREATE TABLE IF NOT EXISTS conversations (
     first_human_reply_at TEXT,
     closed_at            TEXT,
     handoff_timeout_notified_at TEXT, -- schema version 2 (added by ALTER TABLE on upgrade)
-    priority_raised_at   TEXT         -- schema version 3 (added by ALTER TABLE on upgrade)
+    priority_raised_at   TEXT,        -- schema version 3 (added by ALTER TABLE on upgrade)
+    -- The team's labels: a JSON array of normalised tags, sorted (schema version 10, added
+    -- by ALTER TABLE on upgrade); conversation_tags below indexes them.
+    tags                 TEXT    NOT NULL DEFAULT '[]'
 );
 -- At most one open conversation per person and platform; also the find-open lookup.
 CREATE UNIQUE INDEX IF NOT EXISTS conversations_open_user_key
@@ -220,3 +224,16 @@ CREATE TABLE IF NOT EXISTS conversation_reads (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS conversation_reads_conversation_idx
     ON conversation_reads (conversation_id);
+
+-- The tags on each conversation, one row per tag (schema version 10; mirrors the GIN index
+-- of supabase/migrations/20261205090000_conversation_tags.sql): the inbox's tag filter and
+-- the count of tags in use read it; conversations.tags is what a conversation shows. The
+-- store writes both in one transaction (add_tag, remove_tag). The second index serves the
+-- conversation's cascade.
+CREATE TABLE IF NOT EXISTS conversation_tags (
+    tag             TEXT    NOT NULL,
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    PRIMARY KEY (tag, conversation_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS conversation_tags_conversation_idx
+    ON conversation_tags (conversation_id);

@@ -73,6 +73,7 @@ from services.store.base import check_messages_in
 from services.store.supabase_rpc import RpcClient, TransportError
 from services.store.supabase_pipeline import SupabasePipeline
 from services.store.supabase_reads import SupabaseReads
+from services.store.supabase_tags import SupabaseTags
 from services.store.supabase_replies import SupabaseSavedReplies
 
 # Error codes in PostgREST's JSON body: our functions raise PTnnn (HTTP nnn); the rest are
@@ -125,13 +126,15 @@ def _check_filtered(filters: ConversationFilter, conversations: list[Conversatio
         unassigned = conversation.assigned_to is None
         if filters.unassigned is not None and unassigned != filters.unassigned:
             wrong.append("unassigned")
+        if filters.tag is not None and filters.tag not in conversation.tags:
+            wrong.append("tag")
         if wrong:
             raise StoreUnavailable(
                 f"supabase: list_conversations ignored the filter {', '.join(wrong)}"
                 " (is the latest migration applied?)")
 
 
-class SupabaseStore(SupabasePipeline, SupabaseReads, SupabaseSavedReplies):
+class SupabaseStore(SupabasePipeline, SupabaseReads, SupabaseSavedReplies, SupabaseTags):
     """``ConversationStore`` on Supabase; one long-lived client, thread-safe."""
 
     kind = "supabase"

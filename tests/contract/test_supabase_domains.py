@@ -22,6 +22,7 @@ COLUMNS = {
     ("conversations", "handled_by"): "conversation_handler",
     ("conversations", "priority"): "priority_level",
     ("conversations", "message_count"): "non_negative_count",
+    ("conversations", "tags"): "tag_list",  # 20261205090000_conversation_tags.sql
     ("messages", "platform"): "channel_platform",
     ("messages", "sender_type"): "sender_kind",
     ("messages", "attachments"): "json_array",
@@ -49,6 +50,8 @@ RULES = [
                         "'failed'"], ["'lost'"]),
     ("job_kind", ["'respond'", "'send'"], ["'sweep'"]),
     ("job_status", ["'queued'", "'running'", "'done'", "'failed'"], ["'waiting'"]),
+    ("tag_list", ["'{}'", "'{billing,vip}'", "array_fill('x'::text, array[20])"],
+     ["'{billing,NULL}'", "array_fill('x'::text, array[21])"]),
 ]
 
 

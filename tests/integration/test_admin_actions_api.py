@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from services.models import InboundMessage, OutboundMessage
+from services.models import ConversationFilter, InboundMessage, OutboundMessage
 from services.outbox import SendError
 
 NEW_ENDPOINTS = [
@@ -216,6 +216,10 @@ def _seed_export(services, clock):
 def test_export_csv_streams_the_range(client, services, make_token, clock):
     headers = make_token()
     _seed_export(services, clock)
+    bob = services.store.get_conversation(services.store.list_conversations(
+        ConversationFilter(search="hello from bob"), 1).conversations[0].id)
+    services.tracker.add_tag(bob.id, "vip")
+    services.tracker.add_tag(bob.id, "-lead")  # a spreadsheet formula's first character
     response = client.get("/admin/export?from=2026-12-10&to=2026-12-20&format=csv",
                           headers=headers)
     assert response.status_code == 200 and response.is_streamed
@@ -226,6 +230,9 @@ def test_export_csv_streams_the_range(client, services, make_token, clock):
         "'=HYPERLINK(\"http://evil\")", "hello from bob", "second, with \"quotes\"\nand a newline",
     ]
     assert {r["platform"] for r in rows} == {"webchat", "messenger"}
+    assert {r["external_user_id"]: r["conversation_tags"] for r in rows} == {
+        "ada": "", "bob": "'-lead, vip"}
+    assert list(rows[0])[-1] == "conversation_tags"
     everything = client.get("/admin/export?from=2026-11-01&to=2026-12-31", headers=headers)
     assert len(list(csv.DictReader(io.StringIO(everything.get_data(as_text=True))))) == 4
 
@@ -239,6 +246,7 @@ def test_export_json_groups_messages_by_conversation(client, services, make_toke
     assert body["success"] is True
     by_user = {c["external_user_id"]: c for c in body["conversations"]}
     assert set(by_user) == {"ada", "bob"}
+    assert by_user["ada"]["tags"] == [] and by_user["bob"]["tags"] == []
     assert [m["content"] for m in by_user["ada"]["messages"]] == [
         "=HYPERLINK(\"http://evil\")", "second, with \"quotes\"\nand a newline",
     ]

@@ -57,7 +57,8 @@ AGENT_OK = {
     "admin_api.assign", "admin_api.export", "admin_api.list_activity", "admin_api.add_note",
     "admin_api.list_saved_replies", "admin_api.team_stats", "admin_api.mark_read",
     "admin_api.read_marks", "admin_api.edit_note", "admin_api.delete_note",
-    "admin_api.mark_unread", "admin_api.mark_all_read",
+    "admin_api.mark_unread", "admin_api.mark_all_read", "admin_api.add_tag",
+    "admin_api.remove_tag", "admin_api.tags",
     "pages.inbox", "pages.conversation", "pages.stats",
     "settings.index", "settings.change_password",
 }
@@ -80,6 +81,7 @@ class Seeded:
     visitor_id: str
     reply_id: int
     note_id: int
+    tag: str
 
 
 def _seed(services) -> Seeded:
@@ -96,8 +98,9 @@ def _seed(services) -> Seeded:
     reply = services.store.create_saved_reply(
         NewSavedReply(title="Walked", body="Hello {first_name}"), target.id, services.clock())
     note = services.tracker.add_note(tracked.conversation.id, "the target's note", target)
+    services.tracker.add_tag(tracked.conversation.id, "walked")
     return Seeded(tracked.conversation.id, tracked.message.id, target.id, token.id,
-                  "v_walkerwalkerwalker1", reply.id, note.id)
+                  "v_walkerwalkerwalker1", reply.id, note.id, "walked")
 
 
 def _path(rule, seeded: Seeded, dummy: bool) -> str:
@@ -125,6 +128,8 @@ def _path(rule, seeded: Seeded, dummy: bool) -> str:
             values[name] = seeded.reply_id
         elif name == "note_id":
             values[name] = seeded.note_id
+        elif name == "tag":
+            values[name] = seeded.tag
         else:
             raise AssertionError(f"teach the walker what to put in <{name}> of {rule.rule}")
     return rule.build(values, append_unknown=False)[1]

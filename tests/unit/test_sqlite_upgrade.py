@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.errors import StoreUnavailable
-from services.models import ConversationFilter, NewActivity, NewSavedReply
+from services.models import ConversationFilter, NewActivity, NewSavedReply, TagCount
 from services.store.sqlite import SqliteStore
 from services.store.sqlite_db import SCHEMA_VERSION, register_functions
 from services.store.sqlite_search import index_query
@@ -23,6 +23,7 @@ V5_SCHEMA = DATA / "sqlite_schema_v5.sql"
 V6_SCHEMA = DATA / "sqlite_schema_v6.sql"
 V7_SCHEMA = DATA / "sqlite_schema_v7.sql"
 V8_SCHEMA = DATA / "sqlite_schema_v8.sql"
+V9_SCHEMA = DATA / "sqlite_schema_v9.sql"
 
 
 def _version_1_database(path: Path) -> None:
@@ -57,7 +58,7 @@ def test_version_1_file_is_upgraded_in_place(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
             indexes = {r[0] for r in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"handoff_timeout_notified_at", "priority_raised_at"} <= _columns(
@@ -172,7 +173,7 @@ def test_version_3_file_gets_its_stats_rollups_filled_in_place(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
             assert db.execute("SELECT count(*) FROM stats_hourly").fetchone()[0] == 3  # 08-10h
         s = store.stats(now)
         assert s == store.stats_from_rows(now)  # backfilled counters = the rows
@@ -227,7 +228,7 @@ def test_version_4_file_gets_its_search_indexes_filled_in_place(tmp_path, clock)
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
             # The rows already there went into the indexes, folded.
             indexed = db.execute("SELECT rowid FROM messages_search WHERE messages_search"
                                  " MATCH ?", (index_query("parcel"),)).fetchall()
@@ -281,7 +282,7 @@ def test_version_5_file_gets_the_activity_table(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
         assert store.list_activity(1, 10) == []  # nothing happened before the trail existed
         user = store.get_user_by_email("v5@example.com")
         (line,) = store.add_activity([NewActivity(conversation_id=1, kind="reopened",
@@ -322,7 +323,7 @@ def test_version_6_file_gets_the_team_stats_indexes(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
         assert {"messages_agent_created_idx", "conversations_first_reply_idx",
                 "activity_created_idx"} <= _indexes(path)
         # The rows already there are in them: the day's team stats count them.
@@ -351,7 +352,7 @@ def test_version_7_file_gets_the_saved_replies_table(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
         made = store.create_saved_reply(NewSavedReply(title="Hours", body="9 to 5"), 1, clock())
         assert store.list_saved_replies() == [made]
         assert store.get_user(1).email == "v7@example.com"  # the rows there are kept
@@ -375,11 +376,41 @@ def test_version_8_file_gets_the_read_marks_table(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
         conversation = store.track_inbound(inbound("v8-user", "hi"), clock()).conversation
         mark = store.mark_read(1, conversation.id, 1, clock())
         assert store.read_marks(1, [conversation.id]) == [mark]
         assert store.get_user(1).email == "v8@example.com"  # the rows there are kept
+    finally:
+        store.close()
+
+
+def test_version_9_file_gets_tags(tmp_path, clock):
+    path = tmp_path / "v9.db"
+    db = sqlite3.connect(path)
+    register_functions(db)
+    db.executescript(V9_SCHEMA.read_text(encoding="utf-8"))
+    db.executescript("""
+        INSERT INTO conversations (platform, external_user_id, created_at, updated_at,
+                                   last_message_at)
+        VALUES ('webchat', 'v9-user', '2026-12-05T10:00:00.000000+00:00',
+                '2026-12-05T10:00:00.000000+00:00', '2026-12-05T10:00:00.000000+00:00');
+        PRAGMA user_version = 9;
+    """)
+    db.close()
+    assert "conversation_tags" not in _tables(path)
+
+    store = SqliteStore(path)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+        old = store.get_conversation(1)
+        assert old.external_user_id == "v9-user" and old.tags == []  # the rows there are kept
+        tagged, changed = store.add_tag(1, "billing", clock())
+        assert changed and tagged.tags == ["billing"]
+        page = store.list_conversations(ConversationFilter(tag="billing"), 10)
+        assert [c.id for c in page.conversations] == [1]
+        assert store.list_tags(10) == [TagCount(tag="billing", conversations=1, open=1)]
     finally:
         store.close()
 

@@ -1,0 +1,158 @@
+"""Contract: conversation tags (both stores)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.errors import Conflict, InvalidInput, NotFound
+from services.models import MAX_TAGS, ConversationCursor, ConversationFilter, TagCount
+from tests.contract.helpers import MISSING_ID, in_parallel, inbound
+
+
+def _ids(store, **filters) -> list[int]:
+    page = store.list_conversations(ConversationFilter(**filters), 50)
+    return [c.id for c in page.conversations]
+
+
+def test_tags_are_added_and_removed_sorted_and_once(store, clock):
+    conversation = store.track_inbound(inbound("u1", "hi"), clock()).conversation
+    assert conversation.tags == []
+
+    tagged, changed = store.add_tag(conversation.id, "vip", clock.advance(seconds=5))
+    assert changed and tagged.tags == ["vip"] and tagged.updated_at == clock()
+    tagged, changed = store.add_tag(conversation.id, "billing", clock())
+    assert changed and tagged.tags == ["billing", "vip"]
+    # In code-point order, as Python sorts: both stores sort the same way.
+    for tag in ("über", "zebra", "a-b", "a b", "a_b", "2fa"):
+        tagged, _ = store.add_tag(conversation.id, tag, clock())
+    assert tagged.tags == sorted(["vip", "billing", "über", "zebra", "a-b", "a b", "a_b", "2fa"])
+
+    again, changed = store.add_tag(conversation.id, "vip", clock.advance(seconds=5))
+    assert not changed and again.tags == tagged.tags
+    assert again.updated_at == tagged.updated_at  # nothing changed, nothing written
+    assert store.get_conversation(conversation.id).tags == tagged.tags
+
+    removed, changed = store.remove_tag(conversation.id, "vip", clock())
+    assert changed and "vip" not in removed.tags and len(removed.tags) == 7
+    same, changed = store.remove_tag(conversation.id, "vip", clock())
+    assert not changed and same.tags == removed.tags
+
+
+def test_closed_conversations_are_tagged_and_messages_keep_the_tags(store, clock):
+    conversation = store.track_inbound(inbound("u1", "hi"), clock()).conversation
+    store.add_tag(conversation.id, "refund", clock())
+    assert store.track_inbound(inbound("u1", "again"), clock()).conversation.tags == ["refund"]
+    closed = store.set_status(conversation.id, "closed", clock())
+    assert closed.tags == ["refund"]
+    assert store.add_tag(conversation.id, "done", clock())[0].tags == ["done", "refund"]
+    # The person's next message opens a new conversation, untagged.
+    fresh = store.track_inbound(inbound("u1", "new question"), clock()).conversation
+    assert fresh.id != conversation.id and fresh.tags == []
+
+
+def test_at_most_max_tags_and_only_normalised_ones(store, clock):
+    conversation = store.track_inbound(inbound("u1", "hi"), clock()).conversation
+    for i in range(MAX_TAGS):
+        store.add_tag(conversation.id, f"tag {i:02d}", clock())
+    with pytest.raises(Conflict):
+        store.add_tag(conversation.id, "one more", clock())
+    # Having it already is no change, even when full.
+    assert store.add_tag(conversation.id, "tag 00", clock())[1] is False
+    assert len(store.get_conversation(conversation.id).tags) == MAX_TAGS
+
+    other = store.track_inbound(inbound("u2", "hi"), clock()).conversation
+    for bad in ("", " vip", "vip ", "VIP", "two  spaces", "x" * 33, "semi;colon", "a/b"):
+        with pytest.raises(InvalidInput):
+            store.add_tag(other.id, bad, clock())
+        with pytest.raises(InvalidInput):
+            store.remove_tag(other.id, bad, clock())
+    assert store.get_conversation(other.id).tags == []
+
+
+def test_unknown_conversation(store, clock):
+    with pytest.raises(NotFound):
+        store.add_tag(MISSING_ID, "vip", clock())
+    with pytest.raises(NotFound):
+        store.remove_tag(MISSING_ID, "vip", clock())
+
+
+def test_two_agents_tagging_at_once_both_keep_theirs(store, clock):
+    conversation = store.track_inbound(inbound("u1", "hi"), clock()).conversation
+    tags = [f"t{i}" for i in range(8)]
+    results = in_parallel(8, lambda i: store.add_tag(conversation.id, tags[i], clock()))
+    assert all(changed for _, changed in results)
+    assert store.get_conversation(conversation.id).tags == sorted(tags)
+    results = in_parallel(8, lambda i: store.remove_tag(conversation.id, tags[i], clock()))
+    assert all(changed for _, changed in results)
+    assert store.get_conversation(conversation.id).tags == []
+    assert store.list_tags(10) == []
+    # The same tag at once: exactly one of them adds it.
+    results = in_parallel(4, lambda _: store.add_tag(conversation.id, "vip", clock()))
+    assert sorted(changed for _, changed in results) == [False, False, False, True]
+
+
+def test_the_tag_filter(store, clock):
+    a = store.track_inbound(inbound("a", "hi"), clock.advance(seconds=1)).conversation
+    b = store.track_inbound(inbound("b", "hi"), clock.advance(seconds=1)).conversation
+    c = store.track_inbound(inbound("c", "hi"), clock.advance(seconds=1)).conversation
+    store.add_tag(a.id, "billing", clock())
+    store.add_tag(c.id, "billing", clock())
+    store.add_tag(c.id, "vip", clock())
+    store.add_tag(b.id, "bill", clock())  # a prefix of another tag is another tag
+
+    assert _ids(store, tag="billing") == [c.id, a.id]
+    assert _ids(store, tag="vip") == [c.id]
+    assert _ids(store, tag="bill") == [b.id]
+    assert _ids(store, tag="nobody has it") == []
+    # It combines with the others, in every order.
+    store.set_status(a.id, "closed", clock())
+    assert _ids(store, tag="billing", status="closed") == [a.id]
+    assert _ids(store, tag="billing", sort="priority") == [c.id, a.id]
+    assert _ids(store, tag="billing", sort="waiting") == [c.id, a.id]
+    assert _ids(store, tag="billing", search="hi") == [c.id, a.id]
+    # The filter takes a tag as typed, normalised ("Billing " is "billing").
+    assert ConversationFilter(tag=" Billing ").tag == "billing"
+    with pytest.raises(ValueError):
+        ConversationFilter(tag="not;a tag")
+    # A removed tag leaves the list.
+    store.remove_tag(c.id, "billing", clock())
+    assert _ids(store, tag="billing") == [a.id]
+
+
+def test_the_tag_filter_pages(store, clock):
+    ids = []
+    for i in range(7):
+        conversation = store.track_inbound(inbound(f"u{i}", "hi"), clock.advance(seconds=1)
+                                           ).conversation
+        ids.append(conversation.id)
+        if i % 2 == 0:
+            store.add_tag(conversation.id, "even", clock())
+    seen, cursor = [], None
+    while True:
+        page = store.list_conversations(ConversationFilter(tag="even"), 2, cursor)
+        seen += [c.id for c in page.conversations]
+        if page.next_cursor is None:
+            break
+        cursor = ConversationCursor.decode(page.next_cursor)
+    assert seen == [ids[6], ids[4], ids[2], ids[0]]
+
+
+def test_tags_in_use_are_counted(store, clock):
+    assert store.list_tags(10) == []
+    a = store.track_inbound(inbound("a", "hi"), clock()).conversation
+    b = store.track_inbound(inbound("b", "hi"), clock()).conversation
+    c = store.track_inbound(inbound("c", "hi"), clock()).conversation
+    for conversation, tags in ((a, ["billing", "vip"]), (b, ["billing"]), (c, ["billing", "zz"])):
+        for tag in tags:
+            store.add_tag(conversation.id, tag, clock())
+    store.set_status(b.id, "closed", clock())
+    assert store.list_tags(10) == [
+        TagCount(tag="billing", conversations=3, open=2),
+        TagCount(tag="vip", conversations=1, open=1),  # ties: by tag
+        TagCount(tag="zz", conversations=1, open=1),
+    ]
+    assert store.list_tags(1) == [TagCount(tag="billing", conversations=3, open=2)]
+    store.remove_tag(a.id, "vip", clock())
+    assert [t.tag for t in store.list_tags(10)] == ["billing", "zz"]
+    with pytest.raises(InvalidInput):
+        store.list_tags(0)
