@@ -72,7 +72,8 @@ WITH replies AS (
      GROUP BY user_id
 ), done AS (
     SELECT actor_id AS user_id, sum(kind = 'handed_back') AS handed_back,
-           sum(kind = 'closed') AS closed, sum(kind = 'note') AS notes
+           sum(kind = 'closed') AS closed,
+           sum(kind = 'note' AND json_extract(detail, '$.deleted_at') IS NULL) AS notes
       FROM lines
      WHERE actor_id IS NOT NULL AND kind IN ('handed_back', 'closed', 'note')
      GROUP BY actor_id

@@ -145,6 +145,16 @@ def test_nothing_outside_the_period_is_counted(store, clock, team):
     assert earlier.median_first_response_seconds is None  # never escalated
     assert store.team_stats(end + timedelta(microseconds=1), end + timedelta(hours=1)) == []
 
+    # A note deleted since no longer counts (it was mostly written in error); an edited one
+    # still does.
+    (second,) = store.add_activity([_line(inside, "note", ann, text="two")], start)
+    assert store.team_stats(start, end)[0].notes == 2
+    store.rewrite_note(second.id, {"text": "edited", "edited_at": end.isoformat()})
+    assert store.team_stats(start, end)[0].notes == 2
+    store.rewrite_note(second.id, {"deleted_at": end.isoformat(), "deleted_by_id": ann.id,
+                                   "deleted_by": ann.email})
+    assert store.team_stats(start, end)[0].notes == 1
+
 
 def test_open_assigned_conversations_list_an_account_that_did_nothing_else(store, clock, team):
     cid = team["cid"]
