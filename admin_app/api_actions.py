@@ -196,7 +196,8 @@ def add_tag(conversation_id: int):
     """Put a tag on a conversation (``{"tag": "Billing"}``, stored as ``billing``); closed
     ones too. 409 when it has 20 already; ``changed`` false when it had the tag."""
     body = _body(TagBody)
-    conversation, changed = get_services().tracker.add_tag(conversation_id, body.tag)
+    conversation, changed = get_services().tracker.add_tag(conversation_id, body.tag,
+                                                           by=current_user())
     return respond(TagAnswer(conversation=conversation, changed=changed))
 
 
@@ -204,7 +205,8 @@ def add_tag(conversation_id: int):
 @login_required
 def remove_tag(conversation_id: int, tag: str):
     """Take a tag off (the tag URL-encoded); ``changed`` false when it did not have it."""
-    conversation, changed = get_services().tracker.remove_tag(conversation_id, tag)
+    conversation, changed = get_services().tracker.remove_tag(conversation_id, tag,
+                                                              by=current_user())
     return respond(TagAnswer(conversation=conversation, changed=changed))
 
 

@@ -436,7 +436,8 @@ class ConversationTracker:
             batch = lines[start:start + MAX_ACTIVITY_PER_WRITE]
             try:
                 written += self.store.add_activity(batch, self.clock())
-            except StoreUnavailable as exc:
+            except (StoreUnavailable, InvalidInput) as exc:  # InvalidInput: a database
+                # whose trail does not take the kind yet (a migration not applied)
                 log.warning("activity trail not written (%s): %s", exc,
                             [line.model_dump(mode="json") for line in batch])
         return written
@@ -535,23 +536,28 @@ class ConversationTracker:
         return activity_line(conversation.id, "assigned", by, to_id=conversation.assigned_to,
                              to=user.email if user else None)
 
-    def add_tag(self, conversation_id: int, tag: str) -> tuple[Conversation, bool]:
+    def add_tag(self, conversation_id: int, tag: str, by: AdminUser | None = None
+                ) -> tuple[Conversation, bool]:
         """Put a tag on a conversation (``tag`` as typed: normalised here, ``InvalidInput``
-        if it cannot be); a change is published. Also whether it was new."""
-        return self._tag(self.store.add_tag, conversation_id, tag)
+        if it cannot be); a change is a line of the trail (``tagged``), published with it.
+        Also whether it was new."""
+        return self._tag(self.store.add_tag, "tagged", conversation_id, tag, by)
 
-    def remove_tag(self, conversation_id: int, tag: str) -> tuple[Conversation, bool]:
-        """Take a tag off (normalised as ``add_tag``); also whether it had it."""
-        return self._tag(self.store.remove_tag, conversation_id, tag)
+    def remove_tag(self, conversation_id: int, tag: str, by: AdminUser | None = None
+                   ) -> tuple[Conversation, bool]:
+        """Take a tag off (normalised as ``add_tag``; ``untagged``); also whether it had it."""
+        return self._tag(self.store.remove_tag, "untagged", conversation_id, tag, by)
 
-    def _tag(self, change, conversation_id: int, tag: str) -> tuple[Conversation, bool]:
+    def _tag(self, change, kind: ActivityKind, conversation_id: int, tag: str,
+             by: AdminUser | None) -> tuple[Conversation, bool]:
         try:
             tag = normalize_tag(tag)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
         conversation, changed = change(conversation_id, tag, self.clock())
         if changed:
-            self._publish("conversation.updated", conversation)
+            lines = [activity_line(conversation_id, kind, by, tag=tag)]
+            self._publish("conversation.updated", conversation, self.record_activity(lines))
         return conversation, changed
 
     def tags(self, limit: int = MAX_TAGS_LISTED) -> list[TagCount]:

@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from services.errors import StoreUnavailable
 from services.models import Conversation, Job, Message, utc
@@ -98,20 +98,57 @@ _SCHEMA_STATEMENTS = (_split_script(_SCHEMA_FILE.read_text(encoding="utf-8"))
                       + sqlite_rollup.ROLLUP_STATEMENTS  # roll-up tables, triggers (version 4)
                       + sqlite_search.SEARCH_STATEMENTS)  # search indexes, triggers (version 5)
 
+_ACTIVITY_INDEXES = ("activity_conversation_idx", "activity_actor_idx", "activity_created_idx")
+
+
+def _set_activity_aside(db: sqlite3.Connection) -> None:
+    """Version 10 lets the activity trail take tag lines: SQLite cannot change a table's
+    CHECK in place, so the table of a file that has one (version 6 on) is renamed, for the
+    schema file to create it anew, and its indexes dropped, for the file to build them on
+    the new table (``_move_activity_back`` copies the lines)."""
+    if one(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'activity'")):
+        for index in _ACTIVITY_INDEXES:
+            db.execute(f"DROP INDEX IF EXISTS {index}")
+        db.execute("ALTER TABLE activity RENAME TO activity_before_v10")
+
+
+def _move_activity_back(db: sqlite3.Connection) -> None:
+    """The lines of the renamed trail into the new table, ids and their sequence kept (ids
+    of lines deleted with their conversation are not given out again)."""
+    if one(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'"
+                      " AND name = 'activity_before_v10'")):
+        columns = "id, conversation_id, kind, actor_id, actor, detail, created_at"
+        db.execute(f"INSERT INTO activity ({columns}) SELECT {columns} FROM activity_before_v10")
+        db.execute("DELETE FROM sqlite_sequence WHERE name = 'activity'")
+        db.execute("UPDATE sqlite_sequence SET name = 'activity'"
+                   " WHERE name = 'activity_before_v10'")
+        db.execute("DROP TABLE activity_before_v10")
+
+
 # What a database of version N needs before the (idempotent) schema file can run on it: the
 # file creates missing tables and indexes, but CREATE TABLE IF NOT EXISTS never adds a column
-# to an existing table, and an index on a missing column would fail.
-_UPGRADES: dict[int, list[str]] = {
+# to an existing table, and an index on a missing column would fail. A step is a statement
+# or a function of the connection.
+_UPGRADES: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     1: ["ALTER TABLE conversations ADD COLUMN handoff_timeout_notified_at TEXT"],
     2: ["ALTER TABLE conversations ADD COLUMN priority_raised_at TEXT"],
-    9: ["ALTER TABLE conversations ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'"],
+    9: ["ALTER TABLE conversations ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
+        _set_activity_aside],
 }
 # What a database of version N needs after the schema file ran: filling tables it created
 # from the rows already there (same transaction, so no write falls in between).
-_BACKFILLS: dict[int, list[str]] = {
+_BACKFILLS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     3: sqlite_rollup.BACKFILL_STATEMENTS,
     4: sqlite_search.BACKFILL_STATEMENTS,
+    9: [_move_activity_back],
 }
+
+
+def _run(db: sqlite3.Connection, step: str | Callable[[sqlite3.Connection], None]) -> None:
+    if callable(step):
+        step(db)
+    else:
+        db.execute(step)
 
 
 def _ufold(value: str | None) -> str | None:
@@ -285,13 +322,13 @@ class SqliteDatabase:
             if version:  # 0: a new file, which the schema file creates whole
                 for step in range(version, SCHEMA_VERSION):
                     for statement in _UPGRADES.get(step, ()):
-                        db.execute(statement)
+                        _run(db, statement)
             for statement in _SCHEMA_STATEMENTS:
                 db.execute(statement)
             if version:
                 for step in range(version, SCHEMA_VERSION):
                     for statement in _BACKFILLS.get(step, ()):
-                        db.execute(statement)
+                        _run(db, statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def ping(self) -> None:

@@ -17,7 +17,8 @@
 -- time); nothing to fill, CREATE INDEX builds them from the rows there.
 -- Schema version 8: the saved_replies table (at the end of this file).
 -- Schema version 9: the conversation_reads table (at the end of this file).
--- Schema version 10: conversations.tags and the conversation_tags table (at the end).
+-- Schema version 10: conversations.tags and the conversation_tags table (at the end); the
+-- activity trail's tag lines (its table rebuilt on upgrade: sqlite_db._set_activity_aside).
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -183,7 +184,7 @@ CREATE TABLE IF NOT EXISTS activity (
     conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
     kind            TEXT    NOT NULL CHECK (kind IN ('escalated', 'taken_over', 'handed_back',
                         'assigned', 'unassigned', 'closed', 'reopened', 'handoff_timed_out',
-                        'priority_raised', 'note')),
+                        'priority_raised', 'note', 'tagged', 'untagged')),  -- tags: version 10
     actor_id        INTEGER REFERENCES admin_users (id) ON DELETE SET NULL,
     actor           TEXT,
     detail          TEXT    NOT NULL DEFAULT '{}',

@@ -35,6 +35,10 @@ def test_tags_are_added_listed_filtered_and_removed(client, services, make_token
     body = response.get_json()
     assert body["changed"] is True and body["conversation"]["tags"] == ["billing"]
     assert [e.data["conversation"]["tags"] for e in published] == [["billing"]]
+    # A line of the trail says who put it on, published with the change.
+    (line,) = published[0].data["activity"]
+    assert (line["kind"], line["actor"], line["detail"]) == (
+        "tagged", "ann@example.com", {"tag": "billing"})
     # The same tag again (as typed another way) changes nothing and publishes nothing.
     again = client.post(f"/admin/conversations/{first}/tags", json={"tag": "BILLING"},
                         headers=agent)
@@ -65,6 +69,12 @@ def test_tags_are_added_listed_filtered_and_removed(client, services, make_token
     assert published[-1].data["conversation"]["tags"] == ["billing"]
     gone = client.delete(f"/admin/conversations/{first}/tags/vip%20customer", headers=agent)
     assert gone.status_code == 200 and gone.get_json()["changed"] is False
+    trail = client.get(f"/admin/conversations/{first}/activity", headers=agent).get_json()
+    assert [(a["kind"], a["actor"], a["detail"]) for a in trail["activity"]] == [
+        ("tagged", "ann@example.com", {"tag": "billing"}),
+        ("tagged", "ann@example.com", {"tag": "vip customer"}),
+        ("untagged", "ann@example.com", {"tag": "vip customer"}),
+    ]  # nothing for the calls that changed nothing
     assert _listed(client, agent, "tag=vip%20customer") == []
     # The person never learns the team's tags.
     assert "tags" not in public_conversation(services.store.get_conversation(first))
@@ -121,3 +131,23 @@ def test_a_closed_conversation_takes_tags(client, services, make_token):
     assert listed == [{"tag": "spam", "conversations": 1, "open": 0}]
     assert _listed(client, agent, "tag=spam&status=closed") == [conversation]
     assert _listed(client, agent, "tag=spam&status=active") == []
+
+
+def test_a_trail_that_refuses_the_line_leaves_the_tag_standing(client, services, make_token,
+                                                                monkeypatch, caplog):
+    """A database whose trail does not take tag lines yet (a migration not applied) refuses
+    the line as invalid: the tag is on, the answer is 200, and the line is logged."""
+    from services.errors import InvalidInput
+
+    agent = make_token("ann@example.com")
+    conversation = _conversation(services, "u1")
+
+    def refused(lines, now):
+        raise InvalidInput("test: new row violates check constraint activity_kind_check")
+
+    monkeypatch.setattr(services.store, "add_activity", refused)
+    response = client.post(f"/admin/conversations/{conversation}/tags", json={"tag": "vip"},
+                           headers=agent)
+    assert response.status_code == 200 and response.get_json()["changed"] is True
+    assert services.store.get_conversation(conversation).tags == ["vip"]
+    assert "activity trail not written" in caplog.text and "tagged" in caplog.text

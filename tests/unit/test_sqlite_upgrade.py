@@ -395,10 +395,16 @@ def test_version_9_file_gets_tags(tmp_path, clock):
                                    last_message_at)
         VALUES ('webchat', 'v9-user', '2026-12-05T10:00:00.000000+00:00',
                 '2026-12-05T10:00:00.000000+00:00', '2026-12-05T10:00:00.000000+00:00');
+        INSERT INTO activity (conversation_id, kind, detail, created_at)
+        VALUES (1, 'note', '{"text": "kept"}', '2026-12-05T10:00:00.000000+00:00'),
+               (1, 'note', '{"text": "its id is not given out again"}',
+                '2026-12-05T10:00:00.000000+00:00');
+        DELETE FROM activity WHERE id = 2;
         PRAGMA user_version = 9;
     """)
     db.close()
     assert "conversation_tags" not in _tables(path)
+    indexes = {i for i in _indexes(path) if i.startswith("activity_")}
 
     store = SqliteStore(path)
     try:
@@ -411,6 +417,14 @@ def test_version_9_file_gets_tags(tmp_path, clock):
         page = store.list_conversations(ConversationFilter(tag="billing"), 10)
         assert [c.id for c in page.conversations] == [1]
         assert store.list_tags(10) == [TagCount(tag="billing", conversations=1, open=1)]
+        # The trail was rebuilt to take tag lines: its lines, indexes and ids are kept.
+        (kept,) = store.list_activity(1, 10)
+        assert (kept.id, kept.kind, kept.detail) == (1, "note", {"text": "kept"})
+        (line,) = store.add_activity(
+            [NewActivity(conversation_id=1, kind="tagged", detail={"tag": "billing"})], clock())
+        assert line.id == 3
+        assert {i for i in _indexes(path) if i.startswith("activity_")} == indexes
+        assert "activity_before_v10" not in _tables(path)
     finally:
         store.close()
 
