@@ -1,7 +1,8 @@
 """Every page of the admin panel, and the web chat widget, checked with axe-core (the rules of
 WCAG 2.1 A and AA and axe's best practices) in Chromium, in the states people meet: lists
-with rows, a conversation with a flagged message, a reply and the saved replies open, the
-team's figures, the settings with accounts, tokens and saved replies, the widget's chat.
+with rows and their tags, a conversation with a flagged message, its tags and a refused one,
+a reply and the saved replies open, the team's figures and tags, the settings with accounts,
+tokens and saved replies, the widget's chat.
 Any violation fails, with what axe says about it."""
 
 from __future__ import annotations
@@ -57,7 +58,13 @@ def test_the_admin_panel_has_no_accessibility_violations(checked, site):  # noqa
     _check(page, "login, refused")
     sign_in(page, site)
     expect(page.locator(".conv-row").first).to_be_visible()
-    _check(page, "inbox")
+    for tag in ("billing", "needs follow-up"):  # chips on a row, and options of the Tag filter
+        page.evaluate("""([id, tag]) => import("/static/js/common.js").then(({ api }) =>
+            api(`/admin/conversations/${id}/tags`, { method: "POST", json: { tag } }))""",
+                      [visitor.conversation_id, tag])
+    row = page.locator(f".conv-row[data-id='{visitor.conversation_id}']")
+    expect(row.locator(".row-tags .tag")).to_have_count(2)
+    _check(page, "inbox, a row with tags")
     site.visitor("Toby Toast").say("I want to talk to a human please")
     expect(page.locator("#toasts > *").first).to_be_visible(timeout=15_000)
     _check(page, "inbox, a toast for a conversation that needs a human")
@@ -90,10 +97,16 @@ def test_the_admin_panel_has_no_accessibility_violations(checked, site):  # noqa
     expect(page.locator("#activity li.note .edited")).to_have_count(1)
     page.locator("#activity li.note .note-edit").first.click()
     _check(page, "conversation, a note edited and being edited")
+    expect(page.locator("#c-tags .tag")).to_have_count(2)
+    page.fill("#tag-input", "no <tags> here!")
+    page.press("#tag-input", "Enter")
+    expect(page.locator("#tag-error")).to_be_visible()
+    _check(page, "conversation, tags and a refused one")
 
     page.goto(site.url + "/stats")
     page.wait_for_selector("body[data-ready=stats]")
     expect(page.locator("#team-table tbody tr").first).to_be_visible()
+    expect(page.locator("#tags-table tbody tr").first).to_be_visible()
     _check(page, "stats")
 
 

@@ -46,8 +46,91 @@ function renderConversation() {
   const assign = $("assign");
   if (document.activeElement !== assign) assign.value = c.assigned_to ? String(c.assigned_to) : "";
   renderFacts();
+  renderTags();
   noteRead();
 }
+
+// -- tags ----------------------------------------------------------------------------------
+// The conversation's tags as chips, each with its remove button; the form adds one. The
+// server normalises and checks a tag (its answer, or its error, is what shows).
+function renderTags() {
+  const tags = conversation.tags || [];
+  const chips = $("c-tags");
+  // A chip's button that has the focus keeps it when the chips are drawn again (a change
+  // from another page); one whose chip has gone hands it to its neighbour, else the input.
+  const focused = chips.contains(document.activeElement) ? document.activeElement.closest("li") : null;
+  const at = focused ? [...chips.children].indexOf(focused) : -1;
+  chips.replaceChildren(...tags.map((tag) => el("li", { className: "tag", dataset: { tag } },
+    el("span", { className: "tag-name", text: tag }),
+    el("button", { type: "button", className: "tag-remove", text: "×", "aria-label": `Remove tag ${tag}` }))));
+  if (focused) {
+    const buttons = [...chips.querySelectorAll(".tag-remove")];
+    const same = buttons.find((b) => b.closest("li").dataset.tag === focused.dataset.tag);
+    const next = same || buttons[Math.min(at, buttons.length - 1)];
+    if (next) next.focus();
+    else $("tag-input").focus();
+  }
+  renderTagOptions();
+}
+
+// The team's tags, for the input's suggestions: read when it is first focused, and again on
+// a later focus once they are a minute old.
+const TAG_OPTIONS_MAX_AGE = 60_000;
+let teamTags = [];
+let teamTagsAt = 0;
+async function loadTeamTags() {
+  if (Date.now() - teamTagsAt < TAG_OPTIONS_MAX_AGE) return;
+  teamTagsAt = Date.now();
+  try {
+    teamTags = (await api("/admin/tags")).tags.map((t) => t.tag);
+    renderTagOptions();
+  } catch {
+    teamTagsAt = 0; // suggestions are a nicety: asked again at the next focus
+  }
+}
+function renderTagOptions() {
+  const have = new Set(conversation?.tags || []);
+  $("tag-options").replaceChildren(...teamTags.filter((tag) => !have.has(tag))
+    .map((tag) => el("option", { value: tag })));
+}
+
+function showTagError(message) {
+  $("tag-error").textContent = message || "";
+  $("tag-error").hidden = !message;
+}
+
+async function changeTag(method, path, json) {
+  showTagError(null);
+  try {
+    const data = await api(path, { method, json });
+    if (setConversation(data.conversation)) renderConversation();
+    return true;
+  } catch (err) {
+    showTagError(err.message);
+    return false;
+  }
+}
+
+$("tag-input").addEventListener("focus", loadTeamTags);
+$("tag-input").addEventListener("input", () => showTagError(null));
+$("tag-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const tag = $("tag-input").value;
+  if (!tag.trim()) return;
+  $("tag-add").disabled = true;
+  const added = await changeTag("POST", `/admin/conversations/${conversationId}/tags`, { tag });
+  $("tag-add").disabled = false;
+  if (added) {
+    $("tag-input").value = ""; // on an error the tag stays in the box, to correct
+    teamTagsAt = 0; // a new tag of the team's, suggested from the next focus on
+  }
+});
+$("c-tags").addEventListener("click", (e) => {
+  const button = e.target.closest(".tag-remove");
+  if (!button) return;
+  const tag = button.closest("li").dataset.tag;
+  changeTag("DELETE", `/admin/conversations/${conversationId}/tags/${encodeURIComponent(tag)}`);
+});
 
 // -- what this account has read ------------------------------------------------------------
 // The messages this page shows while it is in front, scrolled to the newest, are read: the
@@ -182,6 +265,10 @@ function activityText(a) {
       return `Nobody answered within ${duration(d.after_seconds)}`;
     case "priority_raised":
       return `Waiting long: priority raised to P${d.priority}`;
+    case "tagged":
+      return `${who || "Someone"} tagged it “${d.tag}”`;
+    case "untagged":
+      return `${who || "Someone"} removed the tag “${d.tag}”`;
     case "note":
       if (d.deleted_at) {
         const deleter = account(d.deleted_by_id, d.deleted_by);

@@ -1,6 +1,6 @@
 // The inbox: a filtered, sorted, paginated list of conversations that updates itself live.
 import {
-  api, beep, connectLive, handledText, loadUsers, loadWaitingCount, me, nameList, personName,
+  api, beep, connectLive, el, handledText, loadUsers, loadWaitingCount, me, nameList, personName,
   platformBadge, refreshTimes, setWaitingCount, statusBadge, timeAgo, toast, Viewers,
 } from "./common.js";
 
@@ -15,6 +15,7 @@ const f = {
   search: document.getElementById("f-search"),
   status: document.getElementById("f-status"),
   platform: document.getElementById("f-platform"),
+  tag: document.getElementById("f-tag"),
   sort: document.getElementById("f-sort"),
   needsHuman: document.getElementById("f-needs-human"),
   mine: document.getElementById("f-mine"),
@@ -38,6 +39,7 @@ function query() {
   if (f.search.value.trim()) params.set("q", f.search.value.trim());
   if (f.status.value) params.set("status", f.status.value);
   if (f.platform.value) params.set("platform", f.platform.value);
+  if (f.tag.value) params.set("tag", f.tag.value);
   if (f.needsHuman.checked) params.set("needs_human", "true");
   if (f.mine.checked) params.set("assigned_to", String(me.id));
   if (f.unassigned.checked) params.set("unassigned", "true");
@@ -47,7 +49,7 @@ function query() {
 
 /** Whether any filter narrows the list (an empty list then says so, not "none yet"). */
 function filtering() {
-  return Boolean(f.search.value.trim() || f.status.value || f.platform.value ||
+  return Boolean(f.search.value.trim() || f.status.value || f.platform.value || f.tag.value ||
     f.needsHuman.checked || f.mine.checked || f.unassigned.checked || f.unread.checked);
 }
 
@@ -55,6 +57,7 @@ function filtering() {
 function matches(c) {
   if (f.status.value && c.status !== f.status.value) return false;
   if (f.platform.value && c.platform !== f.platform.value) return false;
+  if (f.tag.value && !(c.tags || []).includes(f.tag.value)) return false;
   if (f.needsHuman.checked && !c.needs_human) return false;
   if (f.mine.checked && c.assigned_to !== me.id) return false;
   if (f.unassigned.checked && c.assigned_to !== null) return false;
@@ -187,6 +190,7 @@ function renderRow(c) {
   platformBadge(row.querySelector(".platform-badge"), c.platform);
   row.querySelector(".name").textContent = personName(c);
   showUnread(row, c);
+  showTags(row.querySelector(".row-tags"), c.tags || []);
   row.querySelector(".preview").textContent = c.last_message_preview || "";
   statusBadge(row.querySelector(".status-badge"), c.status);
   const badge = row.querySelector(".human-badge");
@@ -210,6 +214,61 @@ function renderRow(c) {
   renderViewing(row, c.id);
   return row;
 }
+
+// A row's tags, before its preview: the first few as chips, the others counted ("+2").
+// A click on a chip (inside the row's link) lists that tag's conversations instead of
+// opening the row; the Tag filter above is the way to it from the keyboard.
+const ROW_TAGS = 2;
+function showTags(node, tags) {
+  const shown = tags.length > ROW_TAGS + 1 ? tags.slice(0, ROW_TAGS) : tags;
+  node.replaceChildren(...shown.map((tag) => el("span", {
+    className: "tag", text: tag, title: `Only conversations tagged ${tag}`, dataset: { tag },
+  })));
+  if (shown.length < tags.length) {
+    node.append(el("span", {
+      className: "tag tag-more", text: `+${tags.length - shown.length}`,
+      title: tags.slice(shown.length).join(", "),
+    }));
+  }
+  node.hidden = tags.length === 0;
+}
+
+// -- the Tag filter: the team's tags in use, read again whenever the list is -------------------
+let tagsLoading = 0; // a counter, as for the list: an older answer is dropped
+async function loadTags() {
+  const ticket = ++tagsLoading;
+  try {
+    const { tags } = await api("/admin/tags");
+    if (ticket === tagsLoading) setTagOptions(tags.map((t) => t.tag));
+  } catch {
+    /* the filter keeps the tags it had */
+  }
+}
+/** The filter's options: these tags (the chosen one always stays, even if no longer in use). */
+function setTagOptions(tags) {
+  const chosen = f.tag.value;
+  const all = [...new Set([...tags, ...(chosen ? [chosen] : [])])].sort();
+  f.tag.replaceChildren(f.tag.options[0], ...all.map((tag) => el("option", { value: tag, text: tag })));
+  f.tag.value = chosen;
+}
+/** A tag seen on a row pushed over the socket becomes an option at once. */
+function noteTags(tags) {
+  const known = new Set([...f.tag.options].map((o) => o.value));
+  const fresh = (tags || []).filter((tag) => !known.has(tag));
+  if (fresh.length) setTagOptions([...known, ...fresh].filter(Boolean));
+}
+function filterByTag(tag) {
+  noteTags([tag]);
+  f.tag.value = tag;
+  pinned.length = 0;
+  load();
+}
+list.addEventListener("click", (e) => {
+  const chip = e.target.closest(".row-tags .tag[data-tag]");
+  if (!chip) return;
+  e.preventDefault(); // not the row's link
+  filterByTag(chip.dataset.tag);
+});
 
 // Who has each conversation open, from the pages' presence (see Viewers): on its row.
 const viewers = new Viewers();
@@ -256,6 +315,7 @@ async function load({ more = false } = {}) {
     if (ticket !== loading) return;
     if (!more) {
       conversations.clear();
+      loadTags();
     }
     for (const c of data.conversations) conversations.set(c.id, c);
     takeMarks(data.conversations.map((c) => c.id), data.read);
@@ -277,6 +337,7 @@ async function loadWaiting() {
 function onConversation({ conversation: c }) {
   const before = conversations.get(c.id);
   if (before && Date.parse(c.updated_at) < Date.parse(before.updated_at)) return; // overtaken
+  noteTags(c.tags);
   // Whether this change is the one that made it wait for a human. Without an earlier
   // state (not loaded), the flagging change is the one that set waiting_since to now.
   let wasWaiting = null; // unknown
@@ -338,7 +399,7 @@ f.search.addEventListener("input", () => {
   clearTimeout(searchTimer);
   searchTimer = setTimeout(() => load(), 300);
 });
-for (const control of [f.status, f.platform, f.sort, f.needsHuman, f.unread]) {
+for (const control of [f.status, f.platform, f.tag, f.sort, f.needsHuman, f.unread]) {
   control.addEventListener("change", () => {
     pinned.length = 0;
     load();
@@ -362,6 +423,7 @@ document.getElementById("clear-filters").addEventListener("click", () => {
   f.search.value = "";
   f.status.value = "";
   f.platform.value = "";
+  f.tag.value = "";
   f.needsHuman.checked = f.mine.checked = f.unassigned.checked = f.unread.checked = false;
   pinned.length = 0;
   load();

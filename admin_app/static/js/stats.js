@@ -1,5 +1,5 @@
-// Stats: cards, the per-platform table, the charts (24 hours, 30 days) and the team's table
-// for a period, live.
+// Stats: cards, the per-platform table, the team's tags, the charts (24 hours, 30 days) and
+// the team's table for a period, live.
 import { api, connectLive, duration, el, setWaitingCount, toast } from "./common.js";
 
 const cards = document.getElementById("cards");
@@ -180,6 +180,46 @@ for (const choice of document.querySelectorAll("input[name=team-period]")) {
   });
 }
 
+// The Tags section: the team's tags in use, most used first (tags are people's words: text).
+const tagsTable = document.getElementById("tags-table");
+const tagsWrap = document.getElementById("tags-wrap"); // hidden, with its focus stop, when empty
+const tagsEmpty = document.getElementById("tags-empty");
+const TAGS_REFRESH_MS = 5000; // as the team's figures: at most one read this often, when live
+
+function renderTags(tags) {
+  tagsTable.tBodies[0].replaceChildren(...tags.map((t) =>
+    el("tr", { dataset: { tag: t.tag } },
+      el("td", {}, el("span", { className: "tag", text: t.tag })),
+      el("td", { text: count(t.conversations) }),
+      el("td", { text: count(t.open) }))));
+  tagsWrap.hidden = tags.length === 0;
+  tagsEmpty.hidden = tags.length > 0;
+}
+
+let tagsLoadedAt = 0;
+async function loadTags() {
+  tagsLoadedAt = Date.now();
+  try {
+    renderTags((await api("/admin/tags")).tags);
+  } catch (err) {
+    toast("Could not load the tags", err.message);
+  }
+}
+
+// After a change that moves the counts: a conversation.updated whose trail lines put a tag
+// on or took one off, closed or reopened a conversation (every tracked message is a
+// conversation.updated too: those leave the tags as they are); never more than once every
+// TAGS_REFRESH_MS.
+const TAG_COUNT_KINDS = new Set(["tagged", "untagged", "closed", "reopened"]);
+let tagsTimer = null;
+function tagsSoon() {
+  if (tagsTimer) return;
+  tagsTimer = setTimeout(() => {
+    tagsTimer = null;
+    loadTags();
+  }, Math.max(0, tagsLoadedAt + TAGS_REFRESH_MS - Date.now()));
+}
+
 // Changes made by another process (a separate worker) reach this page as conversation
 // events, not as stats: refresh at most every few seconds after one.
 let refreshTimer = null;
@@ -198,7 +238,7 @@ const iso = (d) => d.toISOString().slice(0, 10);
 document.getElementById("export-to").value = iso(today);
 document.getElementById("export-from").value = iso(monthAgo);
 
-await Promise.all([load(), loadTeam()]);
+await Promise.all([load(), loadTeam(), loadTags()]);
 connectLive(
   {
     "stats.updated": ({ stats }) => {
@@ -208,8 +248,11 @@ connectLive(
       teamSoon();
     },
     "conversation.created": soon,
-    "conversation.updated": soon,
+    "conversation.updated": ({ activity }) => {
+      soon();
+      if ((activity || []).some((a) => TAG_COUNT_KINDS.has(a.kind))) tagsSoon();
+    },
   },
-  { onSync: () => Promise.all([load(), loadTeam()]) },
+  { onSync: () => Promise.all([load(), loadTeam(), loadTags()]) },
 );
 document.body.dataset.ready = "stats";
