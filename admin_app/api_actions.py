@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from admin_app import get_services
 from admin_app.api import _body, _query, bp
-from admin_app.auth import current_user, login_required
+from admin_app.auth import admin_required, current_user, login_required
 from admin_app.schemas import (
     AllReadAnswer,
     AssignBody,
@@ -22,6 +22,7 @@ from admin_app.schemas import (
     ReadMarkList,
     ReadMarksQuery,
     ReplyBody,
+    RetagAnswer,
     TagAnswer,
     TagBody,
     TagList,
@@ -217,3 +218,21 @@ def tags():
     (the inbox's tag filter and the stats page)."""
     listed = get_services().tracker.tags()
     return respond(TagList(tags=listed, count=len(listed)))
+
+
+@bp.put("/tags/<tag>")
+@admin_required
+def rename_tag(tag: str):
+    """Admins: rename a tag on every conversation that has it (``{"tag": "billing"}``; a
+    conversation that has both keeps one). 404 when no conversation has it."""
+    body = _body(TagBody)
+    changed = get_services().tracker.rename_tag(tag, body.tag, by=current_user())
+    return respond(RetagAnswer(tag=body.tag, conversations=changed))
+
+
+@bp.delete("/tags/<tag>")
+@admin_required
+def delete_tag(tag: str):
+    """Admins: take a tag off every conversation. 404 when no conversation has it."""
+    changed = get_services().tracker.delete_tag(tag, by=current_user())
+    return respond(RetagAnswer(tag=None, conversations=changed))

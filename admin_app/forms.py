@@ -7,7 +7,7 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAr
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from services.models import SAVED_REPLY_BODY_MAX, SAVED_REPLY_TITLE_MAX
+from services.models import SAVED_REPLY_BODY_MAX, SAVED_REPLY_TITLE_MAX, TAG_MAX_LENGTH
 
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+$", message="Enter an e-mail address.")
 ROLES = [SelectChoice("agent", "Agent"), SelectChoice("admin", "Admin")]
@@ -53,3 +53,11 @@ class SavedReplyForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
+
+
+class TagForm(FlaskForm):
+    """A tag of the team's (hidden: the one the row is about) and, to rename it, its new
+    name as typed (the tracker normalises and checks both)."""
+
+    old = HiddenField(validators=[DataRequired(), Length(max=4 * TAG_MAX_LENGTH)])
+    tag = StringField("New name", validators=[Length(max=4 * TAG_MAX_LENGTH)])

@@ -357,6 +357,12 @@ class TagAnswer(_Answer):
                                       "removal, did not have) the tag")
 
 
+class RetagAnswer(_Answer):
+    success: Literal[True] = True
+    tag: str | None = Field(description="the tag's new name (null: it was deleted)")
+    conversations: int = Field(description="the conversations it was renamed or deleted on")
+
+
 class TagList(_Answer):
     success: Literal[True] = True
     tags: list[TagCount] = Field(description="the tags in use, most used first (at most "

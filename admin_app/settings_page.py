@@ -1,5 +1,5 @@
-"""``/settings``: everyone changes their own password; admins manage accounts, API tokens and
-the team's saved replies.
+"""``/settings``: everyone changes their own password; admins manage accounts, API tokens,
+the team's saved replies and its tags.
 
 A generated password or token is shown once, in the response to the POST that made it
 (never put in the session cookie, which the browser can read), and stored only hashed.
@@ -15,7 +15,14 @@ from wtforms.fields.choices import SelectChoice
 
 from admin_app import get_services
 from admin_app.auth import SessionUser, current_user, page_login_required
-from admin_app.forms import ActionForm, NewTokenForm, NewUserForm, PasswordForm, SavedReplyForm
+from admin_app.forms import (
+    ActionForm,
+    NewTokenForm,
+    NewUserForm,
+    PasswordForm,
+    SavedReplyForm,
+    TagForm,
+)
 from admin_app.security import (
     hash_api_token,
     hash_password,
@@ -25,7 +32,7 @@ from admin_app.security import (
 )
 from admin_app.web import admin_pages
 from services.errors import Conflict, InvalidInput, NotFound
-from services.models import NewSavedReply
+from services.models import NewSavedReply, normalize_tag
 
 bp = admin_pages(Blueprint("settings", __name__, url_prefix="/settings"))
 
@@ -35,7 +42,7 @@ def admin_only(view):
     @page_login_required
     def wrapped(*args, **kwargs):
         if current_user().role != "admin":
-            abort(403, "Only admins can manage accounts, API tokens and saved replies.")
+            abort(403, "Only admins can manage accounts, API tokens, saved replies and tags.")
         return view(*args, **kwargs)
 
     return wrapped
@@ -46,8 +53,9 @@ def _account_choices(users) -> list[SelectChoice]:
 
 
 def _render(status: int = 200, *, secret: dict | None = None, editing: int | None = None,
-            **forms):
-    """The page; ``editing``: the saved reply whose form (``edit_form``) is shown open."""
+            renaming: str | None = None, **forms):
+    """The page; ``editing``: the saved reply whose form (``edit_form``) is shown open;
+    ``renaming``: the tag whose rename form (``tag_form``) is."""
     user = current_user()
     store = get_services().store
     context = {
@@ -71,6 +79,9 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
             saved_reply_form=forms.get("saved_reply_form") or SavedReplyForm(formdata=None),
             editing=editing,
             edit_form=forms.get("edit_form"),
+            tags=get_services().tracker.tags(),
+            renaming=renaming,
+            tag_form=forms.get("tag_form"),
         )
     return render_template("settings.html", **context), status
 
@@ -218,6 +229,52 @@ def delete_saved_reply(reply_id: int):
         abort(404)
     flash("Saved reply deleted.")
     return redirect(url_for("settings.index", _anchor="saved-replies"))
+
+
+@bp.post("/tags/rename")
+@admin_only
+def rename_tag():
+    """Rename a tag on every conversation that has it (merging it into another when the
+    new name is one)."""
+    form = TagForm()
+    if not form.validate_on_submit() or not (form.tag.data or "").strip():
+        if not form.tag.errors:
+            form.tag.errors = ["Enter the new name."]
+        return _render(400, renaming=form.old.data, tag_form=form)
+    try:
+        changed = get_services().tracker.rename_tag(form.old.data, form.tag.data,
+                                                    by=current_user())
+    except InvalidInput as exc:
+        form.tag.errors = [f"{str(exc)[:1].upper()}{str(exc)[1:]}."]
+        return _render(400, renaming=form.old.data, tag_form=form)
+    except NotFound:
+        flash(f"No conversation has the tag \u201c{form.old.data}\u201d any more.")
+        return redirect(url_for("settings.index", _anchor="tags"))
+    flash(f"Tag \u201c{form.old.data}\u201d renamed to \u201c{normalize_tag(form.tag.data)}\u201d"
+          f" on {_conversations(changed)}.")
+    return redirect(url_for("settings.index", _anchor="tags"))
+
+
+@bp.post("/tags/delete")
+@admin_only
+def delete_tag():
+    """Take a tag off every conversation."""
+    form = TagForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        changed = get_services().tracker.delete_tag(form.old.data, by=current_user())
+    except InvalidInput:
+        abort(400)
+    except NotFound:
+        flash(f"No conversation has the tag \u201c{form.old.data}\u201d any more.")
+        return redirect(url_for("settings.index", _anchor="tags"))
+    flash(f"Tag \u201c{form.old.data}\u201d taken off {_conversations(changed)}.")
+    return redirect(url_for("settings.index", _anchor="tags"))
+
+
+def _conversations(n: int) -> str:
+    return f"{n} conversation" + ("" if n == 1 else "s")
 
 
 def _saved_reply(form: SavedReplyForm) -> NewSavedReply:

@@ -94,6 +94,14 @@ def activity_line(conversation_id: int, kind: ActivityKind, by: AdminUser | None
                        detail={k: v for k, v in detail.items() if v is not None})
 
 
+def _tag(typed: str) -> str:
+    """A tag as typed, normalised (``InvalidInput`` when it cannot be)."""
+    try:
+        return normalize_tag(typed)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
 class ConversationTracker:
     """Tracks every message and conversation change, and publishes what changed."""
 
@@ -550,15 +558,40 @@ class ConversationTracker:
 
     def _tag(self, change, kind: ActivityKind, conversation_id: int, tag: str,
              by: AdminUser | None) -> tuple[Conversation, bool]:
-        try:
-            tag = normalize_tag(tag)
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from None
+        tag = _tag(tag)
         conversation, changed = change(conversation_id, tag, self.clock())
         if changed:
             lines = [activity_line(conversation_id, kind, by, tag=tag)]
             self._publish("conversation.updated", conversation, self.record_activity(lines))
         return conversation, changed
+
+    def rename_tag(self, old: str, new: str, by: AdminUser | None = None) -> int:
+        """Rename a tag on every conversation that has it (tags as typed, normalised here;
+        merged where a conversation has both); each conversation gets a ``tagged`` line
+        (``detail.renamed_from``) and is published with it. Returns how many changed;
+        ``NotFound`` when none has the tag, ``InvalidInput`` for a bad or unchanged name."""
+        old, new = _tag(old), _tag(new)
+        changed = self.store.rename_tag(old, new, self.clock())
+        return self._retagged(changed, old, activity_line(0, "tagged", by, tag=new,
+                                                          renamed_from=old))
+
+    def delete_tag(self, tag: str, by: AdminUser | None = None) -> int:
+        """Take a tag off every conversation (an ``untagged`` line each, ``detail.everywhere``
+        true), published; returns how many. ``NotFound`` when none has it."""
+        tag = _tag(tag)
+        changed = self.store.delete_tag(tag, self.clock())
+        return self._retagged(changed, tag, activity_line(0, "untagged", by, tag=tag,
+                                                          everywhere=True))
+
+    def _retagged(self, changed: list[Conversation], tag: str, line: NewActivity) -> int:
+        if not changed:
+            raise NotFound(f"no conversation has the tag {tag!r}")
+        written = self.record_activity(
+            [line.model_copy(update={"conversation_id": c.id}) for c in changed])
+        lines = {a.conversation_id: [a] for a in written}
+        for conversation in changed:
+            self._publish("conversation.updated", conversation, lines.get(conversation.id, []))
+        return len(changed)
 
     def tags(self, limit: int = MAX_TAGS_LISTED) -> list[TagCount]:
         """The tags in use, most used first (one store call)."""

@@ -144,6 +144,14 @@ def check_tag(tag: str) -> str:
     return tag
 
 
+def check_rename(old: str, new: str) -> None:
+    """Refuse a rename that is no rename, or of tags not normalised (``InvalidInput``)."""
+    check_tag(old)
+    check_tag(new)
+    if old == new:
+        raise InvalidInput(f"the tag is named {new!r} already")
+
+
 def check_many(conversation_ids: Sequence[int], limit: int) -> None:
     """Refuse a read of many conversations' rows that no store answers (``InvalidInput``)."""
     if limit < 1:
@@ -387,6 +395,14 @@ class ConversationStore(Protocol):
     def remove_tag(self, conversation_id: int, tag: str, now: datetime
                    ) -> tuple[Conversation, bool]:
         """Take a tag off; also whether it had it. ``InvalidInput``, ``NotFound``."""
+
+    def rename_tag(self, old: str, new: str, now: datetime) -> list[Conversation]:
+        """Rename a tag on every conversation that has it (one that has both keeps one), in
+        one transaction; returns those conversations, by id (none: no conversation has it).
+        ``InvalidInput`` for a tag not normalised."""
+
+    def delete_tag(self, tag: str, now: datetime) -> list[Conversation]:
+        """Take a tag off every conversation, in one transaction; returns them, by id."""
 
     def list_tags(self, limit: int) -> list[TagCount]:
         """The tags in use: on how many conversations, how many of them not closed; most

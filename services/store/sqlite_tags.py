@@ -14,7 +14,7 @@ from typing import Callable, ContextManager
 
 from services.errors import Conflict, InvalidInput, NotFound
 from services.models import MAX_TAGS, Conversation, TagCount
-from services.store.base import check_tag
+from services.store.base import check_rename, check_tag
 from services.store.sqlite_db import conversation_from, one, ts
 
 
@@ -49,6 +49,30 @@ class SqliteTags:
             db.execute("DELETE FROM conversation_tags WHERE tag = ? AND conversation_id = ?",
                        (tag, conversation_id))
             return _set_tags(db, conversation_id, [t for t in tags if t != tag], now), True
+
+    def rename_tag(self, old: str, new: str, now: datetime) -> list[Conversation]:
+        check_rename(old, new)
+        with self._tx() as db:
+            rows = db.execute("SELECT c.id, c.tags FROM conversation_tags AS t JOIN"
+                              " conversations AS c ON c.id = t.conversation_id"
+                              " WHERE t.tag = ? ORDER BY c.id", (old,)).fetchall()
+            changed = [_set_tags(db, row["id"], sorted({new if t == old else t
+                                                         for t in json.loads(row["tags"])}),
+                                 now) for row in rows]
+            db.execute("INSERT OR IGNORE INTO conversation_tags (tag, conversation_id)"
+                       " SELECT ?, conversation_id FROM conversation_tags WHERE tag = ?",
+                       (new, old))
+            db.execute("DELETE FROM conversation_tags WHERE tag = ?", (old,))
+        return changed
+
+    def delete_tag(self, tag: str, now: datetime) -> list[Conversation]:
+        check_tag(tag)
+        with self._tx() as db:
+            rows = db.execute("DELETE FROM conversation_tags WHERE tag = ?"
+                              " RETURNING conversation_id", (tag,)).fetchall()
+            return [_set_tags(db, cid, [t for t in json.loads(_conversation(db, cid)["tags"])
+                                        if t != tag], now)
+                    for cid in sorted(r[0] for r in rows)]
 
     def list_tags(self, limit: int) -> list[TagCount]:
         if limit < 1:

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from services.errors import InvalidInput
 from services.models import Conversation, TagCount
-from services.store.base import check_tag
+from services.store.base import check_rename, check_tag
 from services.store.supabase_pipeline import _ts
 
 
@@ -30,6 +30,15 @@ class SupabaseTags:
         data = self._rpc(function, {"p_conversation_id": conversation_id,
                                     "p_tag": check_tag(tag), "p_now": _ts(now)})
         return Conversation.model_validate(data["conversation"]), bool(data["changed"])
+
+    def rename_tag(self, old: str, new: str, now: datetime) -> list[Conversation]:
+        check_rename(old, new)
+        rows = self._rpc("rename_tag", {"p_from": old, "p_to": new, "p_now": _ts(now)})
+        return [Conversation.model_validate(r) for r in rows]
+
+    def delete_tag(self, tag: str, now: datetime) -> list[Conversation]:
+        rows = self._rpc("delete_tag", {"p_tag": check_tag(tag), "p_now": _ts(now)})
+        return [Conversation.model_validate(r) for r in rows]
 
     def list_tags(self, limit: int) -> list[TagCount]:
         if limit < 1:

@@ -2,7 +2,7 @@
 WCAG 2.1 A and AA and axe's best practices) in Chromium, in the states people meet: lists
 with rows and their tags, a conversation with a flagged message, its tags and a refused one,
 a reply and the saved replies open, the team's figures and tags, the settings with accounts,
-tokens and saved replies, the widget's chat.
+tokens, saved replies and tags (a reply's and a tag's forms open), the widget's chat.
 Any violation fails, with what axe says about it."""
 
 from __future__ import annotations
@@ -75,6 +75,8 @@ def test_the_admin_panel_has_no_accessibility_violations(checked, site):  # noqa
     page.click("#saved-reply-form button[type=submit]")
     page.wait_for_selector("body[data-ready=settings]")
     page.locator(".saved-reply summary").first.click()  # an edit form open
+    page.locator(".tag-rename summary").first.click()  # a tag's rename form open
+    expect(page.locator(".tag-rename input[name=tag]").first).to_be_visible()
     _check(page, "settings")
 
     open_conversation(page, site, visitor.conversation_id)

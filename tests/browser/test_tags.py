@@ -248,3 +248,50 @@ def test_the_stats_page_lists_the_tags_in_use_live(page, site):  # noqa: F811
     # Tagged on another page (here, through the API): the table follows within seconds.
     _tag(page, people[0].conversation_id, "returns")
     expect(returns).to_have_text(["returns", "2", "1"], timeout=15_000)
+
+
+def test_an_admin_renames_and_deletes_a_tag_in_settings(page, site, browser):  # noqa: F811
+    visitor = site.visitor("Rena Renamed")
+    visitor.say("Where is my parcel?")
+    cid = visitor.conversation_id
+    with two_admins_on(page, browser, site, cid) as other:
+        _tag(page, cid, "parcle")  # misspelt
+        _tag(page, cid, "parcel lost")
+        expect(_chips(other)).to_have_text(["parcel lost", "parcle"])
+
+        page.goto(f"{site.url}/settings")
+        row = page.locator("#tags-admin-table tr[data-tag='parcle']")
+        expect(row).to_contain_text("1")
+        # A name the server refuses: its error, the typed name kept, nothing renamed.
+        row.locator("summary", has_text="Rename").click()
+        row.locator("input[name=tag]").fill("parcel;")
+        row.locator("button", has_text="Rename").click()
+        row = page.locator("#tags-admin-table tr[data-tag='parcle']")
+        expect(row.locator(".field-error")).to_contain_text("letters, digits")
+        expect(row.locator("input[name=tag]")).to_have_value("parcel;")
+        expect(_chips(other)).to_have_text(["parcel lost", "parcle"])
+
+        row.locator("input[name=tag]").fill("Parcel")
+        row.locator("button", has_text="Rename").click()
+        expect(page.locator(".flash")).to_contain_text(
+            "renamed to \u201cparcel\u201d on 1 conversation")
+        # The other admin's open page follows at once, with the line saying who did it.
+        expect(_chips(other)).to_have_text(["parcel", "parcel lost"])
+        expect(other.locator("#activity")).to_contain_text(
+            "ann@example.com renamed the tag \u201cparcle\u201d to \u201cparcel\u201d")
+
+        # Deleting asks first: dismissed, nothing happens; accepted, the tag goes everywhere.
+        row = page.locator("#tags-admin-table tr[data-tag='parcel lost']")
+        page.once("dialog", lambda dialog: dialog.dismiss())
+        row.locator("button", has_text="Delete").click()
+        page.wait_for_timeout(500)  # time for a submission that should not happen
+        expect(row).to_be_visible()
+        assert _server_tags(other, cid) == ["parcel", "parcel lost"]
+        page.once("dialog", lambda dialog: dialog.accept())
+        row.locator("button", has_text="Delete").click()
+        expect(page.locator("#tags-admin-table tr[data-tag='parcel lost']")).to_have_count(0)
+        expect(_chips(other)).to_have_text(["parcel"])
+        expect(other.locator("#activity")).to_contain_text(
+            "deleted the tag \u201cparcel lost\u201d from every conversation")
+        assert _server_tags(other, cid) == ["parcel"]
+        screenshot(other, "tags_renamed_elsewhere")

@@ -156,3 +156,49 @@ def test_tags_in_use_are_counted(store, clock):
     assert [t.tag for t in store.list_tags(10)] == ["billing", "zz"]
     with pytest.raises(InvalidInput):
         store.list_tags(0)
+
+
+def test_a_tag_is_renamed_everywhere_and_merged_where_both_are(store, clock):
+    a = store.track_inbound(inbound("a", "hi"), clock()).conversation
+    b = store.track_inbound(inbound("b", "hi"), clock()).conversation
+    c = store.track_inbound(inbound("c", "hi"), clock()).conversation
+    store.add_tag(a.id, "bilin", clock())
+    store.add_tag(a.id, "vip", clock())
+    store.add_tag(b.id, "bilin", clock())
+    store.add_tag(b.id, "billing", clock())  # has both: keeps one
+    store.add_tag(c.id, "billing", clock())
+
+    changed = store.rename_tag("bilin", "billing", clock.advance(seconds=5))
+    assert [(x.id, x.tags, x.updated_at) for x in changed] == [
+        (a.id, ["billing", "vip"], clock()), (b.id, ["billing"], clock())]
+    assert store.get_conversation(c.id).updated_at != clock()  # not touched
+    assert _ids(store, tag="bilin") == []
+    assert sorted(_ids(store, tag="billing")) == sorted([a.id, b.id, c.id])
+    assert store.list_tags(10) == [TagCount(tag="billing", conversations=3, open=3),
+                                   TagCount(tag="vip", conversations=1, open=1)]
+    # A renamed tag takes its place in the order.
+    store.rename_tag("vip", "zz top", clock())
+    assert store.get_conversation(a.id).tags == ["billing", "zz top"]
+    store.rename_tag("billing", "a-team", clock())
+    assert store.get_conversation(a.id).tags == ["a-team", "zz top"]
+
+    assert store.rename_tag("nobody has it", "other", clock()) == []
+    for old, new in (("a-team", "a-team"), ("A-team", "b"), ("a-team", "Bad;")):
+        with pytest.raises(InvalidInput):
+            store.rename_tag(old, new, clock())
+
+
+def test_a_tag_is_deleted_everywhere(store, clock):
+    a = store.track_inbound(inbound("a", "hi"), clock()).conversation
+    b = store.track_inbound(inbound("b", "hi"), clock()).conversation
+    store.add_tag(a.id, "spam", clock())
+    store.add_tag(a.id, "vip", clock())
+    store.add_tag(b.id, "spam", clock())
+    changed = store.delete_tag("spam", clock.advance(seconds=5))
+    assert [(x.id, x.tags, x.updated_at) for x in changed] == [
+        (a.id, ["vip"], clock()), (b.id, [], clock())]
+    assert _ids(store, tag="spam") == []
+    assert store.list_tags(10) == [TagCount(tag="vip", conversations=1, open=1)]
+    assert store.delete_tag("spam", clock()) == []
+    with pytest.raises(InvalidInput):
+        store.delete_tag("Spam", clock())

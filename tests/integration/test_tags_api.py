@@ -151,3 +151,50 @@ def test_a_trail_that_refuses_the_line_leaves_the_tag_standing(client, services,
     assert response.status_code == 200 and response.get_json()["changed"] is True
     assert services.store.get_conversation(conversation).tags == ["vip"]
     assert "activity trail not written" in caplog.text and "tagged" in caplog.text
+
+
+def test_admins_rename_and_delete_a_tag_everywhere(client, services, make_token):
+    admin, agent = make_token("boss@example.com", "admin"), make_token("ann@example.com")
+    first, second = _conversation(services, "u1"), _conversation(services, "u2")
+    for conversation, tag in ((first, "bilin"), (first, "vip"), (second, "bilin"),
+                              (second, "billing")):
+        client.post(f"/admin/conversations/{conversation}/tags", json={"tag": tag},
+                    headers=agent)
+    published = []
+    services.events.subscribe(lambda e: published.append(e)
+                              if e.name == "conversation.updated" else None)
+
+    # Agents may not; nothing changes.
+    assert client.put("/admin/tags/bilin", json={"tag": "billing"},
+                      headers=agent).status_code == 403
+    assert client.delete("/admin/tags/bilin", headers=agent).status_code == 403
+    assert published == []
+
+    renamed = client.put("/admin/tags/Bilin", json={"tag": " Billing"}, headers=admin)
+    assert renamed.status_code == 200, renamed.get_json()
+    assert renamed.get_json() == {"success": True, "tag": "billing", "conversations": 2}
+    assert services.store.get_conversation(first).tags == ["billing", "vip"]
+    assert services.store.get_conversation(second).tags == ["billing"]  # merged
+    # Each conversation is published with its line: who renamed what.
+    assert sorted(e.data["conversation"]["id"] for e in published) == [first, second]
+    for event in published:
+        (line,) = event.data["activity"]
+        assert (line["kind"], line["actor"], line["detail"]) == (
+            "tagged", "boss@example.com", {"tag": "billing", "renamed_from": "bilin"})
+
+    assert client.put("/admin/tags/bilin", json={"tag": "x"}, headers=admin).status_code == 404
+    same = client.put("/admin/tags/billing", json={"tag": "BILLING"}, headers=admin)
+    assert same.status_code == 400 and "already" in same.get_json()["error"]
+    bad = client.put("/admin/tags/billing", json={"tag": "a;b"}, headers=admin)
+    assert bad.status_code == 400 and "letters, digits" in bad.get_json()["error"]
+
+    published.clear()
+    deleted = client.delete("/admin/tags/billing", headers=admin)
+    assert deleted.get_json() == {"success": True, "tag": None, "conversations": 2}
+    assert services.store.get_conversation(first).tags == ["vip"]
+    assert services.store.get_conversation(second).tags == []
+    assert [e.data["activity"][0]["detail"] for e in published] == [
+        {"tag": "billing", "everywhere": True}] * 2
+    assert client.delete("/admin/tags/billing", headers=admin).status_code == 404
+    assert client.get("/admin/tags", headers=agent).get_json()["tags"] == [
+        {"tag": "vip", "conversations": 1, "open": 1}]

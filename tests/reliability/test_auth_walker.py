@@ -47,6 +47,7 @@ ADMIN_ONLY = {
     "admin_api.create_saved_reply", "admin_api.update_saved_reply",
     "admin_api.delete_saved_reply", "settings.create_saved_reply",
     "settings.update_saved_reply", "settings.delete_saved_reply",
+    "admin_api.rename_tag", "admin_api.delete_tag", "settings.rename_tag", "settings.delete_tag",
 }
 # Staff routes every signed-in agent may use.
 AGENT_OK = {

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from services.models import NewSavedReply
+from services.models import InboundMessage, NewSavedReply
 from tests.support.admin import PASSWORD, csrf_from, login, make_user, session_csrf
 
 PAGES = ["/", "/stats", "/settings", "/conversations/1"]
@@ -316,3 +316,51 @@ def test_a_store_outage_outside_the_api_routes_is_a_json_503_on_admin_paths(app)
     response = app.test_client().get("/admin/_test_store_down")
     assert response.status_code == 503
     assert response.get_json() == {"success": False, "error": "store unavailable"}
+
+
+def test_admin_renames_and_deletes_tags_on_the_settings_page(client, services):
+    make_user(services, "boss@example.com", "admin")
+    conversation = services.tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id="u1", content="hi", respond=False)).conversation
+    services.tracker.add_tag(conversation.id, "bilin")
+    login(client, "boss@example.com")
+    page = client.get("/settings").get_data(as_text=True)
+    assert 'id="tags-admin-table"' in page and "bilin" in page
+
+    # A clear error, the typed name kept, nothing changed.
+    bad = _settings_post(client, "/settings/tags/rename", old="bilin", tag="bad;name")
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "A tag holds only letters, digits" in html
+    assert 'value="bad;name"' in html and '<details class="tag-rename" open>' in html
+    blank = _settings_post(client, "/settings/tags/rename", old="bilin", tag="   ")
+    assert blank.status_code == 400 and "Enter the new name." in blank.get_data(as_text=True)
+    assert services.store.get_conversation(conversation.id).tags == ["bilin"]
+
+    renamed = _settings_post(client, "/settings/tags/rename", old="bilin", tag="Billing")
+    assert renamed.status_code == 302 and renamed.headers["Location"].endswith("#tags")
+    assert services.store.get_conversation(conversation.id).tags == ["billing"]
+    page = client.get("/settings").get_data(as_text=True)
+    assert "Tag \u201cbilin\u201d renamed to \u201cbilling\u201d on 1 conversation." in page
+    gone = _settings_post(client, "/settings/tags/rename", old="bilin", tag="x")
+    assert gone.status_code == 302
+    assert "No conversation has the tag \u201cbilin\u201d any more." in client.get(
+        "/settings").get_data(as_text=True)
+
+    deleted = _settings_post(client, "/settings/tags/delete", old="billing")
+    assert deleted.status_code == 302
+    assert services.store.get_conversation(conversation.id).tags == []
+    page = client.get("/settings").get_data(as_text=True)
+    assert "Tag \u201cbilling\u201d taken off 1 conversation." in page and 'id="tags-none"' in page
+
+
+def test_agents_cannot_rename_or_delete_tags(client, services):
+    make_user(services)
+    conversation = services.tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id="u1", content="hi", respond=False)).conversation
+    services.tracker.add_tag(conversation.id, "vip")
+    login(client, "agent@example.com")
+    assert "tags-admin-table" not in client.get("/settings").get_data(as_text=True)
+    assert _settings_post(client, "/settings/tags/rename", old="vip",
+                          tag="x").status_code == 403
+    assert _settings_post(client, "/settings/tags/delete", old="vip").status_code == 403
+    assert services.store.get_conversation(conversation.id).tags == ["vip"]

@@ -266,8 +266,10 @@ function activityText(a) {
     case "priority_raised":
       return `Waiting long: priority raised to P${d.priority}`;
     case "tagged":
+      if (d.renamed_from) return `${who || "Someone"} renamed the tag “${d.renamed_from}” to “${d.tag}”`;
       return `${who || "Someone"} tagged it “${d.tag}”`;
     case "untagged":
+      if (d.everywhere) return `${who || "Someone"} deleted the tag “${d.tag}” from every conversation`;
       return `${who || "Someone"} removed the tag “${d.tag}”`;
     case "note":
       if (d.deleted_at) {
