@@ -74,8 +74,11 @@ def seed(services) -> dict[str, list[int]]:
         NewSavedReply(title=f"Saved {n}", body=f"Hi {{first_name}}, answer {n}."), agent.id,
         services.clock()).id for n in range(3)]
     notes = [tracker.add_note(conversations[n], f"agent's note {n}", agent).id for n in (0, 1)]
+    tags = ["billing", "vip customer"]
+    for n, tag in enumerate(tags):
+        tracker.add_tag(conversations[n], tag, agent)
     return {"conversation_id": conversations, "message_id": messages, "reply_id": replies,
-            "note_id": notes}
+            "note_id": notes, "tag": tags}
 
 
 @pytest.fixture
@@ -110,7 +113,7 @@ def _describe(exc: BaseException) -> str:
     return text[:4000]
 
 
-def _strategy(operation, mode: GenerationMode, ids: dict[str, list[int]]):
+def _strategy(operation, mode: GenerationMode, ids: dict[str, list]):
     """Cases for one operation; path ids half random, half seeded rows."""
     generated = operation.as_strategy(generation_mode=mode)
     names = [p.name for p in operation.path_parameters]
