@@ -94,7 +94,7 @@ def activity_line(conversation_id: int, kind: ActivityKind, by: AdminUser | None
                        detail={k: v for k, v in detail.items() if v is not None})
 
 
-def _tag(typed: str) -> str:
+def _typed_tag(typed: str) -> str:
     """A tag as typed, normalised (``InvalidInput`` when it cannot be)."""
     try:
         return normalize_tag(typed)
@@ -549,16 +549,16 @@ class ConversationTracker:
         """Put a tag on a conversation (``tag`` as typed: normalised here, ``InvalidInput``
         if it cannot be); a change is a line of the trail (``tagged``), published with it.
         Also whether it was new."""
-        return self._tag(self.store.add_tag, "tagged", conversation_id, tag, by)
+        return self._change_tag(self.store.add_tag, "tagged", conversation_id, tag, by)
 
     def remove_tag(self, conversation_id: int, tag: str, by: AdminUser | None = None
                    ) -> tuple[Conversation, bool]:
         """Take a tag off (normalised as ``add_tag``; ``untagged``); also whether it had it."""
-        return self._tag(self.store.remove_tag, "untagged", conversation_id, tag, by)
+        return self._change_tag(self.store.remove_tag, "untagged", conversation_id, tag, by)
 
-    def _tag(self, change, kind: ActivityKind, conversation_id: int, tag: str,
-             by: AdminUser | None) -> tuple[Conversation, bool]:
-        tag = _tag(tag)
+    def _change_tag(self, change, kind: ActivityKind, conversation_id: int, tag: str,
+                    by: AdminUser | None) -> tuple[Conversation, bool]:
+        tag = _typed_tag(tag)
         conversation, changed = change(conversation_id, tag, self.clock())
         if changed:
             lines = [activity_line(conversation_id, kind, by, tag=tag)]
@@ -570,7 +570,7 @@ class ConversationTracker:
         merged where a conversation has both); each conversation gets a ``tagged`` line
         (``detail.renamed_from``) and is published with it. Returns how many changed;
         ``NotFound`` when none has the tag, ``InvalidInput`` for a bad or unchanged name."""
-        old, new = _tag(old), _tag(new)
+        old, new = _typed_tag(old), _typed_tag(new)
         changed = self.store.rename_tag(old, new, self.clock())
         return self._retagged(changed, old, activity_line(0, "tagged", by, tag=new,
                                                           renamed_from=old))
@@ -578,7 +578,7 @@ class ConversationTracker:
     def delete_tag(self, tag: str, by: AdminUser | None = None) -> int:
         """Take a tag off every conversation (an ``untagged`` line each, ``detail.everywhere``
         true), published; returns how many. ``NotFound`` when none has it."""
-        tag = _tag(tag)
+        tag = _typed_tag(tag)
         changed = self.store.delete_tag(tag, self.clock())
         return self._retagged(changed, tag, activity_line(0, "untagged", by, tag=tag,
                                                           everywhere=True))

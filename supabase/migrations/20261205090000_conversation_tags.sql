@@ -5,8 +5,9 @@
 -- conversations.tags (domain tag_list): the conversation's tags, normalised by the app
 -- (services.models.normalize_tag: lower case, 1 to 32 letters, digits, spaces, - and _),
 -- unique, sorted in code-point order (collate "C", as Python and SQLite sort), at most 20; a
--- GIN index for the filter. add_tag / remove_tag change one tag in one statement under the row's lock, so two
--- agents tagging at once both keep theirs; list_tags counts the tags in use.
+-- GIN index for the filter. add_tag / remove_tag change one tag in one statement under the
+-- row's lock, so two agents tagging at once both keep theirs; list_tags counts the tags in
+-- use.
 --
 -- Replaces list_conversations: the latest definition (20261205060000_unread_filter.sql) with
 -- only the tag filter added. Same conventions as before: SECURITY INVOKER, service_role only,
