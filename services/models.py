@@ -202,18 +202,21 @@ class SavedReply(NewSavedReply):
     updated_at: datetime
 
 
-_TAG = re.compile(r"(?:[^\W_]|[ _-])+")
+def _tag_character(char: str) -> bool:
+    """A letter or digit of any script (with its accents: "İ" lower-cased is "i" and a
+    combining dot), a space, ``-`` or ``_``."""
+    return char.isalnum() or char in " -_" or unicodedata.category(char).startswith("M")
 
 
 def normalize_tag(value: str) -> str:
-    """A tag as stored: NFC, trimmed, inner whitespace one space, lower case; 1 to
+    """A tag as stored: trimmed, inner whitespace one space, lower case, NFC; 1 to
     ``TAG_MAX_LENGTH`` letters, digits, spaces, ``-`` and ``_``. ``ValueError`` otherwise."""
-    tag = " ".join(unicodedata.normalize("NFC", value).split()).lower()
+    tag = unicodedata.normalize("NFC", " ".join(value.split()).lower())
     if not tag:
         raise ValueError("a tag cannot be blank")
     if len(tag) > TAG_MAX_LENGTH:
         raise ValueError(f"a tag is at most {TAG_MAX_LENGTH} characters")
-    if not _TAG.fullmatch(tag):
+    if not all(_tag_character(char) for char in tag):
         raise ValueError("a tag holds only letters, digits, spaces, - and _")
     return tag
 

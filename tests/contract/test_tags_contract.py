@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from services.errors import Conflict, InvalidInput, NotFound
-from services.models import MAX_TAGS, ConversationCursor, ConversationFilter, TagCount
+from services.models import (
+    MAX_TAGS,
+    ConversationCursor,
+    ConversationFilter,
+    TagCount,
+    normalize_tag,
+)
 from tests.contract.helpers import MISSING_ID, in_parallel, inbound
 
 
@@ -23,9 +29,10 @@ def test_tags_are_added_and_removed_sorted_and_once(store, clock):
     tagged, changed = store.add_tag(conversation.id, "billing", clock())
     assert changed and tagged.tags == ["billing", "vip"]
     # In code-point order, as Python sorts: both stores sort the same way.
-    for tag in ("über", "zebra", "a-b", "a b", "a_b", "2fa"):
+    typed = ("über", "zebra", "a-b", "a b", "a_b", "2fa", normalize_tag("\u0130stanbul"))
+    for tag in typed:
         tagged, _ = store.add_tag(conversation.id, tag, clock())
-    assert tagged.tags == sorted(["vip", "billing", "über", "zebra", "a-b", "a b", "a_b", "2fa"])
+    assert tagged.tags == sorted(["vip", "billing", *typed])
 
     again, changed = store.add_tag(conversation.id, "vip", clock.advance(seconds=5))
     assert not changed and again.tags == tagged.tags
@@ -33,7 +40,7 @@ def test_tags_are_added_and_removed_sorted_and_once(store, clock):
     assert store.get_conversation(conversation.id).tags == tagged.tags
 
     removed, changed = store.remove_tag(conversation.id, "vip", clock())
-    assert changed and "vip" not in removed.tags and len(removed.tags) == 7
+    assert changed and "vip" not in removed.tags and len(removed.tags) == 8
     same, changed = store.remove_tag(conversation.id, "vip", clock())
     assert not changed and same.tags == removed.tags
 
@@ -202,3 +209,16 @@ def test_a_tag_is_deleted_everywhere(store, clock):
     assert store.delete_tag("spam", clock()) == []
     with pytest.raises(InvalidInput):
         store.delete_tag("Spam", clock())
+
+
+def test_a_tag_is_normalised_as_typed():
+    assert normalize_tag("  Billing   Issue ") == "billing issue"
+    assert normalize_tag("Cafe\u0301") == "caf\u00e9"  # an accent typed apart: one letter
+    assert normalize_tag("\u0130stanbul") == "i\u0307stanbul"  # Turkish capital I with dot
+    assert normalize_tag("\u00dcber-Team_2") == "\u00fcber-team_2"
+    assert normalize_tag("\u8acb\u6c42") == "\u8acb\u6c42"  # any script's letters
+    for bad, says in (("", "blank"), (" \t\n", "blank"), ("x" * 33, "at most 32"),
+                      ("a,b", "only letters"), ("emoji \U0001f600", "only letters"),
+                      ("tab\u200bhidden", "only letters")):
+        with pytest.raises(ValueError, match=says):
+            normalize_tag(bad)
