@@ -61,6 +61,15 @@ _FILTERS = frozenset(_EQUALS + ("needs_human", "unassigned", "unread_by", "tag",
                                  "sort"))
 
 
+# A tag on at most this many conversations is listed by sorting them (a few milliseconds);
+# on more, the page's order index is walked, each conversation's tag looked up, which finds
+# a page among the first rows. (On 100,000 conversations, a tag on a third of them took
+# 22 ms sorted and a tag on a thousandth 3.4 ms.)
+MAX_TAGGED_SORTED = 5000
+_TAGGED_SQL = ("SELECT count(*) FROM (SELECT 1 FROM conversation_tags WHERE tag = :tag"
+               " LIMIT :tag_sort + 1)")
+
+
 def _after_cursor(cursor: ConversationCursor, params: dict[str, Any]) -> str:
     """The WHERE term "strictly after ``cursor`` in its sort order"; adds its parameters."""
     params.update(c_at=ts(cursor.last_message_at), c_id=cursor.id, c_pri=cursor.priority)
@@ -288,9 +297,15 @@ class SqliteStore(SqliteChanges, SqliteJobs, SqliteReads, SqliteSavedReplies, Sq
                          " r.user_id = :unread_by AND r.conversation_id = conversations.id"
                          " AND r.message_count >= conversations.message_count)")
             params["unread_by"] = filters.unread_by
-        if filters.tag is not None:  # the tag's rows of conversation_tags (its primary key)
-            where.append("id IN (SELECT conversation_id FROM conversation_tags WHERE tag = :tag)")
-            params["tag"] = filters.tag
+        if filters.tag is not None:
+            params["tag"], params["tag_sort"] = filters.tag, MAX_TAGGED_SORTED
+            if self._read(_TAGGED_SQL, params)[0][0] <= MAX_TAGGED_SORTED:
+                # A rare tag: its conversations (the primary key of conversation_tags), sorted.
+                where.append("id IN (SELECT conversation_id FROM conversation_tags"
+                             " WHERE tag = :tag)")
+            else:  # a common one: the page's order, each conversation's tag looked up
+                where.append("EXISTS (SELECT 1 FROM conversation_tags AS t WHERE t.tag = :tag"
+                             " AND t.conversation_id = conversations.id)")
         if filters.search:
             # LIKE folds ASCII case only; for other text both sides go through casefold().
             fold = "{}" if filters.search.isascii() else "ufold({})"

@@ -98,7 +98,19 @@ def test_two_agents_tagging_at_once_both_keep_theirs(store, clock):
     assert sorted(changed for _, changed in results) == [False, False, False, True]
 
 
-def test_the_tag_filter(store, clock):
+@pytest.fixture(params=["sorted", "walked"])
+def tag_plan(request, monkeypatch):
+    """The SQLite store lists a rare tag's conversations by sorting them and a common tag's
+    by walking the page's order: each test of the filter runs both ways (on Supabase the
+    planner chooses, and both runs check the same answers)."""
+    from services.store import sqlite
+
+    if request.param == "walked":
+        monkeypatch.setattr(sqlite, "MAX_TAGGED_SORTED", 0)
+    return request.param
+
+
+def test_the_tag_filter(store, clock, tag_plan):
     a = store.track_inbound(inbound("a", "hi"), clock.advance(seconds=1)).conversation
     b = store.track_inbound(inbound("b", "hi"), clock.advance(seconds=1)).conversation
     c = store.track_inbound(inbound("c", "hi"), clock.advance(seconds=1)).conversation
@@ -126,7 +138,7 @@ def test_the_tag_filter(store, clock):
     assert _ids(store, tag="billing") == [a.id]
 
 
-def test_the_tag_filter_pages(store, clock):
+def test_the_tag_filter_pages(store, clock, tag_plan):
     ids = []
     for i in range(7):
         conversation = store.track_inbound(inbound(f"u{i}", "hi"), clock.advance(seconds=1)

@@ -233,15 +233,20 @@ function showTags(node, tags) {
   node.hidden = tags.length === 0;
 }
 
-// -- the Tag filter: the team's tags in use, read again whenever the list is -------------------
+// -- the Tag filter: the team's tags in use, read as the inbox opens and again when the filter
+// is focused once they are a minute old (counting them reads every tagged conversation);
+// a tag seen on a row pushed over the socket is added at once (noteTags).
+const TAGS_MAX_AGE = 60_000;
 let tagsLoading = 0; // a counter, as for the list: an older answer is dropped
+let tagsLoadedAt = 0;
 async function loadTags() {
+  tagsLoadedAt = Date.now();
   const ticket = ++tagsLoading;
   try {
     const { tags } = await api("/admin/tags");
     if (ticket === tagsLoading) setTagOptions(tags.map((t) => t.tag));
   } catch {
-    /* the filter keeps the tags it had */
+    tagsLoadedAt = 0; // the filter keeps the tags it had; asked again with the next list
   }
 }
 /** The filter's options: these tags (the chosen one always stays, even if no longer in use). */
@@ -256,6 +261,11 @@ function noteTags(tags) {
   const known = new Set([...f.tag.options].map((o) => o.value));
   const fresh = (tags || []).filter((tag) => !known.has(tag));
   if (fresh.length) setTagOptions([...known, ...fresh].filter(Boolean));
+}
+for (const event of ["focus", "pointerdown"]) {
+  f.tag.addEventListener(event, () => {
+    if (Date.now() - tagsLoadedAt > TAGS_MAX_AGE) loadTags();
+  });
 }
 function filterByTag(tag) {
   noteTags([tag]);
@@ -315,7 +325,7 @@ async function load({ more = false } = {}) {
     if (ticket !== loading) return;
     if (!more) {
       conversations.clear();
-      loadTags();
+      if (!tagsLoadedAt) loadTags();
     }
     for (const c of data.conversations) conversations.set(c.id, c);
     takeMarks(data.conversations.map((c) => c.id), data.read);
