@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
 from services.assistant import BotReply, Responder, ResponderError
+from services.errors import SwitchboardError
 from services.escalation import LOW_CONFIDENCE, Escalation, EscalationPolicy, button_request
 from services.models import Conversation, InboundMessage, Job, Message, OutboundMessage
 from services.tracking import Clock, ConversationTracker
@@ -114,13 +115,24 @@ class BotTurn:
         escalation = self.policy.on_bot_reply(reply, history)
         if escalation is not None and escalation.rule not in SOFT_RULES:
             self.escalate(conversation, message, escalation)
-            return False
-        if escalation is None:  # the reply is the turn's last write: the job ends with it
+        elif escalation is None:  # the reply is the turn's last write: the job ends with it
             self._send_reply(conversation, message, reply, finish_job=job_id)
-            return job_id is not None
-        self._send_reply(conversation, message, reply)
-        self.tracker.mark_needs_human(message.id, escalation.reason, escalation.priority)
-        return False
+        else:
+            self._send_reply(conversation, message, reply)
+            self.tracker.mark_needs_human(message.id, escalation.reason, escalation.priority)
+        self._tag(conversation, reply)
+        return escalation is None and job_id is not None
+
+    def _tag(self, conversation: Conversation, reply: BotReply) -> None:
+        """Put the bot's tags on the conversation, after its answer went (or the conversation
+        went to a person): each one store call, a trail line of the bot's, published. Tags
+        are the bot's notes on the conversation, never a reason to fail its turn: one the
+        store cannot take (the conversation has 20, the store is down) is logged."""
+        for tag in reply.tags:
+            try:
+                self.tracker.add_tag(conversation.id, tag)
+            except SwitchboardError as exc:
+                log.warning("could not tag conversation %s %r: %s", conversation.id, tag, exc)
 
     def _unanswered_history(self, conversation_id: int, message_id: int) -> list[Message] | None:
         """The conversation as it was up to the message (however late the job runs), or None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.models import Conversation, Message
+from services.models import MAX_TAGS, Conversation, Message
 
 if TYPE_CHECKING:
     import requests
@@ -30,13 +30,15 @@ FailureKind = Literal["timeout", "connection", "http", "malformed"]
 
 
 class BotReply(BaseModel):
-    """What a responder answered: the text to send, how sure it is (0..1), and an intent label."""
+    """What a responder answered: the text to send, how sure it is (0..1), an intent label,
+    and tags for the conversation (normalised, as ``services.models.normalize_tag``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     text: str = Field(min_length=1)
     confidence: float = Field(ge=0.0, le=1.0)
     intent: str | None = None
+    tags: tuple[str, ...] = Field(default=(), max_length=MAX_TAGS)
 
 
 class ResponderError(Exception):

@@ -7,6 +7,7 @@ The file (YAML, or JSON by extension) lists entries::
         questions: ["how long does shipping take", "do you ship internationally"]
         keywords: [shipping, delivery]
         answer: "Orders ship within 1 business day."
+        tags: [shipping]   # optional: put on the conversation when this entry answers
 
 Works offline: matching is done in-process with rapidfuzz.
 """
@@ -24,7 +25,7 @@ import yaml
 from rapidfuzz import fuzz, utils
 
 from services.assistant import BotReply, latest_user_message
-from services.models import Conversation, Message
+from services.models import MAX_TAGS, Conversation, Message, normalize_tag
 
 FALLBACK_INTENT = "fallback"
 # Each keyword found in the message adds this to the score, for at most MAX_KEYWORD_HITS keywords.
@@ -33,7 +34,7 @@ MAX_KEYWORD_HITS = 2
 # A fallback's confidence is score/100 scaled by this, so it stays below 0.4, under the
 # default ESCALATION_CONFIDENCE_THRESHOLD (0.5), while still showing how close it came.
 FALLBACK_CONFIDENCE_SCALE = 0.4
-ENTRY_FIELDS = ("intent", "questions", "keywords", "answer")
+ENTRY_FIELDS = ("intent", "questions", "keywords", "answer", "tags")
 
 
 class KnowledgeFileError(ValueError):
@@ -53,6 +54,7 @@ class FaqEntry:
     questions: tuple[str, ...]
     answer: str
     keywords: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # normalised (services.models.normalize_tag)
     _normalised: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _patterns: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
@@ -128,7 +130,8 @@ class FaqResponder:
         if entry is None or score < self.min_score:
             confidence = round(FALLBACK_CONFIDENCE_SCALE * score / 100, 3)
             return BotReply(text=self.fallback_text, confidence=confidence, intent=FALLBACK_INTENT)
-        return BotReply(text=entry.answer, confidence=round(score / 100, 3), intent=entry.intent)
+        return BotReply(text=entry.answer, confidence=round(score / 100, 3), intent=entry.intent,
+                        tags=entry.tags)
 
 
 # -- the knowledge file -------------------------------------------------------------------
@@ -201,7 +204,25 @@ def _parse_entry(item: Any, where: str) -> FaqEntry:
     answer = _text(item, "answer", where)
     questions = _texts(item, "questions", where, required=True)
     keywords = _texts(item, "keywords", where, required=False)
-    return FaqEntry(intent=intent, questions=questions, answer=answer, keywords=keywords)
+    return FaqEntry(intent=intent, questions=questions, answer=answer, keywords=keywords,
+                    tags=_tags(item, where))
+
+
+def _tags(item: dict, where: str) -> tuple[str, ...]:
+    value = item.get("tags")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise KnowledgeFileError(f"{where}: field 'tags' must be a list of strings")
+    if len(value) > MAX_TAGS:
+        raise KnowledgeFileError(f"{where}: field 'tags' holds at most {MAX_TAGS} tags")
+    tags = []
+    for index, typed in enumerate(value, start=1):
+        try:
+            tags.append(normalize_tag(typed))
+        except ValueError as exc:
+            raise KnowledgeFileError(f"{where}: field 'tags', item {index}: {exc}") from None
+    return tuple(dict.fromkeys(tags))
 
 
 def _text(item: dict, field: str, where: str) -> str:

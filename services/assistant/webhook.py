@@ -24,6 +24,9 @@ Timestamps are ISO-8601 UTC strings. The bot answers ``200`` with a JSON object:
 - ``confidence`` (number 0..1, optional, default 1.0): below ``ESCALATION_CONFIDENCE_THRESHOLD``
   the conversation is flagged for a human.
 - ``intent`` (string or null, optional): a label shown to agents.
+- ``tags`` (list of strings or null, optional): tags for the conversation ("billing"),
+  normalised as agents' tags are; at most ``MAX_TAGS``, each one a tag, else the answer
+  breaks the contract.
 - Other keys are ignored.
 
 Connection failures and 500/502/503/504 are retried ``BOT_RETRIES`` times with backoff; each
@@ -39,7 +42,7 @@ import requests
 
 from services.assistant import BotReply, ResponderError, latest_user_message
 from services.assistant.transport import json_object, mount_retries, post_json
-from services.models import Conversation, Message
+from services.models import MAX_TAGS, Conversation, Message, normalize_tag
 
 WHAT = "the bot webhook"
 DEFAULT_CONFIDENCE = 1.0
@@ -76,7 +79,28 @@ def parse_webhook_answer(body: dict[str, Any]) -> BotReply | None:
     intent = body.get("intent")
     if intent is not None and not isinstance(intent, str):
         raise ResponderError(f"{WHAT} answered an 'intent' that is not a string", "malformed")
-    return BotReply(text=text, confidence=float(confidence), intent=intent or None)
+    return BotReply(text=text, confidence=float(confidence), intent=intent or None,
+                    tags=_tags(body.get("tags")))
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    """The answer's ``tags``: a list of strings, each one a tag (normalised), at most
+    ``MAX_TAGS``; anything else breaks the contract."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise ResponderError(f"{WHAT} answered 'tags' that are not a list of strings",
+                             "malformed")
+    if len(value) > MAX_TAGS:
+        raise ResponderError(f"{WHAT} answered more than {MAX_TAGS} tags", "malformed")
+    tags = []
+    for typed in value:
+        try:
+            tags.append(normalize_tag(typed))
+        except ValueError as exc:
+            raise ResponderError(f"{WHAT} answered a tag that cannot be one "
+                                 f"({typed[:40]!r}: {exc})", "malformed") from None
+    return tuple(dict.fromkeys(tags))
 
 
 class WebhookResponder:

@@ -127,6 +127,19 @@ def test_a_json_knowledge_file_works(tmp_path):
     assert (reply.text, reply.intent) == ("9 to 5", "hours")
 
 
+def test_an_entrys_tags_come_with_its_answer_not_with_the_fallback(tmp_path):
+    path = tmp_path / "kb.yaml"
+    path.write_text("entries:\n"
+                    "  - intent: refunds\n"
+                    "    questions: [can I get a refund]\n"
+                    "    answer: Within 30 days.\n"
+                    "    tags: [Refund, \"billing  issue\", refund]\n")
+    faq = FaqResponder.from_file(path, fallback_text=FALLBACK)
+    assert faq.reply(conversation(), [user("Can I get a refund?")]).tags == (
+        "refund", "billing issue")
+    assert faq.reply(conversation(), [user("what is the weather")]).tags == ()
+
+
 def test_create_responder_builds_the_faq_and_off_responders(settings):  # defaults: faq
     assert isinstance(create_responder(settings), FaqResponder)
     off = create_responder(Settings(_env_file=None, responder="off"))
@@ -165,6 +178,10 @@ def write(tmp_path, content, name="kb.yaml"):
         ([{**GOOD, "keywords": ["!!"]}], r"field 'keywords', item 1 must be a string with letters"),
         ([{**GOOD, "answer": "  "}], r"field 'answer' must be a non-empty string"),
         ([{**GOOD, "keyword": ["x"]}], r"entry 1 \('hours'\): unknown field 'keyword'"),
+        ([{**GOOD, "tags": "vip"}], r"entry 1 \('hours'\): field 'tags' must be a list of"),
+        ([{**GOOD, "tags": ["ok", "no;way"]}],
+         r"field 'tags', item 2: a tag holds only letters, digits"),
+        ([{**GOOD, "tags": [f"t{n}" for n in range(21)]}], r"field 'tags' holds at most 20"),
         ([GOOD, GOOD], r"entry 2 \('hours'\): intent 'hours' is already used by entry 1"),
         (["just a string"], r"entry 1: must be a mapping"),
         ([], r"expected a non-empty list of entries"),

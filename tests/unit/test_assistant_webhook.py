@@ -71,6 +71,15 @@ def test_confidence_and_intent_are_optional(stub, session):
     )
 
 
+def test_tags_are_taken_normalised_and_once(stub, session):
+    stub.queue(json={"text": "Refunds take 5 days.", "intent": "refunds",
+                     "tags": ["Refund", " billing  issue", "refund"]})
+    stub.queue(json={"text": "Sure.", "tags": None})
+    ask = responder(stub, session)
+    assert ask.reply(conversation(), HISTORY).tags == ("refund", "billing issue")
+    assert ask.reply(conversation(), HISTORY).tags == ()
+
+
 @pytest.mark.parametrize(
     "answer", [{"status": 204}, {"json": {"text": None}}, {"json": {"text": "  "}}]
 )
@@ -144,6 +153,11 @@ def test_a_connection_failure_is_retried_then_raises(session):
         ({"json": {"text": "ok", "confidence": True}}, "'confidence' that is not a number"),
         ({"json": {"text": "ok", "confidence": 1.5}}, r"'confidence' outside 0..1 \(1.5\)"),
         ({"json": {"text": "ok", "intent": 3}}, "'intent' that is not a string"),
+        ({"json": {"text": "ok", "tags": "refund"}}, "'tags' that are not a list of strings"),
+        ({"json": {"text": "ok", "tags": ["ok", 7]}}, "'tags' that are not a list of strings"),
+        ({"json": {"text": "ok", "tags": ["fine", "no;way"]}},
+         r"a tag that cannot be one \('no;way': a tag holds only letters"),
+        ({"json": {"text": "ok", "tags": [f"t{n}" for n in range(21)]}}, "more than 20 tags"),
     ],
 )
 def test_a_malformed_answer_raises(stub, session, answer, message):

@@ -88,6 +88,45 @@ def test_bot_answers_from_the_knowledge_file_and_the_reply_is_sent(make):
     assert services.store.get_conversation(result.conversation.id).needs_human is False
 
 
+def test_the_bots_tags_are_put_on_the_conversation_after_its_answer(make):
+    """Tags the bot answers with go on the conversation, each with a trail line of the
+    bot's (no account), published; a tag the store cannot take never fails the turn."""
+    bot = ScriptedResponder(
+        BotReply(text="Refunds take 5 days.", confidence=0.9, tags=("refund", "billing")),
+        BotReply(text="Not sure.", confidence=0.1, tags=("unsure",)),  # flagged: still tagged
+        BotReply(text="Again.", confidence=0.9, tags=("refund",)),  # has it: nothing new
+        BotReply(text="One more.", confidence=0.9, tags=("one more",)),
+    )
+    services = make(bot)
+    published = []
+    services.events.subscribe(lambda e: published.append(e)
+                              if e.name == "conversation.updated" and "activity" in e.data
+                              else None)
+    first = say(services, "I want my money back")
+    services.jobs.run_until_idle()
+    cid = first.conversation.id
+    assert contents(services, cid, "bot") == ["Refunds take 5 days."]
+    assert services.tracker.get(cid).tags == ["billing", "refund"]
+    lines = services.tracker.activity(cid, 10)
+    assert [(a.kind, a.actor_id, a.detail) for a in lines] == [
+        ("tagged", None, {"tag": "refund"}), ("tagged", None, {"tag": "billing"})]
+    assert [e.data["activity"][0]["detail"]["tag"] for e in published] == ["refund", "billing"]
+
+    say(services, "hmm?")
+    services.jobs.run_until_idle()
+    assert services.tracker.get(cid).needs_human  # a low confidence flags it...
+    assert services.tracker.get(cid).tags == ["billing", "refund", "unsure"]  # ...and tags it
+
+    for n in range(17):  # now 20 tags: the bot's next one cannot go on
+        services.tracker.add_tag(cid, f"full {n}")
+    say(services, "and?")
+    say(services, "and again?")
+    services.jobs.run_until_idle()
+    assert contents(services, cid, "bot")[-2:] == ["Again.", "One more."]
+    assert "one more" not in services.tracker.get(cid).tags
+    assert services.store.count_jobs("failed") == 0 and not bot.steps
+
+
 def test_asking_for_a_person_hands_over_once_and_the_bot_falls_silent(make):
     services = make()
     first = say(services, "I want to talk to a human please")

@@ -267,7 +267,7 @@ function activityText(a) {
       return `Waiting long: priority raised to P${d.priority}`;
     case "tagged":
       if (d.renamed_from) return `${who || "Someone"} renamed the tag “${d.renamed_from}” to “${d.tag}”`;
-      return `${who || "Someone"} tagged it “${d.tag}”`;
+      return `${who || "The bot"} tagged it “${d.tag}”`; // no account: the bot's answer
     case "untagged":
       if (d.everywhere) return `${who || "Someone"} deleted the tag “${d.tag}” from every conversation`;
       return `${who || "Someone"} removed the tag “${d.tag}”`;
