@@ -163,15 +163,21 @@ async function loadTeam() {
   }
 }
 
-// With the stats, and never more than once every TEAM_REFRESH_MS.
-let teamTimer = null;
-function teamSoon() {
-  if (teamTimer) return;
-  teamTimer = setTimeout(() => {
-    teamTimer = null;
-    loadTeam();
-  }, Math.max(0, teamLoadedAt + TEAM_REFRESH_MS - Date.now()));
+/** A function that runs ``load`` soon: at once when ``loadedAt()`` is ``ms`` ago or more,
+ * else once it is; the calls in between wait for that one run. */
+function throttled(load, loadedAt, ms) {
+  let timer = null;
+  return () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      load();
+    }, Math.max(0, loadedAt() + ms - Date.now()));
+  };
 }
+
+// With the stats, and never more than once every TEAM_REFRESH_MS.
+const teamSoon = throttled(() => loadTeam(), () => teamLoadedAt, TEAM_REFRESH_MS);
 
 for (const choice of document.querySelectorAll("input[name=team-period]")) {
   choice.addEventListener("change", () => {
@@ -211,14 +217,7 @@ async function loadTags() {
 // conversation.updated too: those leave the tags as they are); never more than once every
 // TAGS_REFRESH_MS.
 const TAG_COUNT_KINDS = new Set(["tagged", "untagged", "closed", "reopened"]);
-let tagsTimer = null;
-function tagsSoon() {
-  if (tagsTimer) return;
-  tagsTimer = setTimeout(() => {
-    tagsTimer = null;
-    loadTags();
-  }, Math.max(0, tagsLoadedAt + TAGS_REFRESH_MS - Date.now()));
-}
+const tagsSoon = throttled(() => loadTags(), () => tagsLoadedAt, TAGS_REFRESH_MS);
 
 // Changes made by another process (a separate worker) reach this page as conversation
 // events, not as stats: refresh at most every few seconds after one.
