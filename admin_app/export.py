@@ -56,14 +56,17 @@ def _range(query: ExportQuery) -> tuple[datetime, datetime]:
     return start, end
 
 
-def conversations_in(start: datetime, end: datetime, with_activity: bool = False
+def conversations_in(start: datetime, end: datetime, with_activity: bool = False,
+                     tag: str | None = None
                      ) -> Iterator[tuple[Conversation, list[Message], list[Activity]]]:
-    """Every conversation with activity in [start, end), with its messages in that range,
-    and (``with_activity``) the lines of its activity trail written in it."""
+    """Every conversation with activity in [start, end) (with ``tag``, those that have it
+    now), with its messages in that range, and (``with_activity``) the lines of its
+    activity trail written in it."""
     tracker = get_services().tracker
+    listed = ConversationFilter(sort="last_activity", tag=tag)
     cursor = None
     while True:
-        page = tracker.list(ConversationFilter(sort="last_activity"), CONVERSATION_PAGE, cursor)
+        page = tracker.list(listed, CONVERSATION_PAGE, cursor)
         chosen, older_follow = [], False
         for conversation in page.conversations:
             if conversation.last_message_at < start:
@@ -153,11 +156,11 @@ def _cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _csv(start: datetime, end: datetime) -> Iterator[str]:
+def _csv(start: datetime, end: datetime, tag: str | None) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    for conversation, messages, _ in conversations_in(start, end):
+    for conversation, messages, _ in conversations_in(start, end, tag=tag):
         for m in messages:
             writer.writerow([_cell(v) for v in (
                 conversation.id, conversation.platform, conversation.external_user_id,
@@ -173,11 +176,12 @@ def _csv(start: datetime, end: datetime) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def _json(start: datetime, end: datetime) -> Iterator[str]:
+def _json(start: datetime, end: datetime, tag: str | None) -> Iterator[str]:
     yield json.dumps({"success": True, "from": start.isoformat(), "to": end.isoformat()})[:-1]
     yield ', "conversations": ['
     first = True
-    for conversation, messages, activity in conversations_in(start, end, with_activity=True):
+    for conversation, messages, activity in conversations_in(start, end, with_activity=True,
+                                                             tag=tag):
         item = conversation.model_dump(mode="json")
         item["messages"] = [m.model_dump(mode="json") for m in messages]
         item["activity"] = [a.model_dump(mode="json") for a in activity]
@@ -189,11 +193,12 @@ def _json(start: datetime, end: datetime) -> Iterator[str]:
 @bp.get("/export")
 @login_required
 def export():
-    """``?from=YYYY-MM-DD&to=YYYY-MM-DD&format=csv|json`` (default: the last 30 days, CSV)."""
+    """``?from=YYYY-MM-DD&to=YYYY-MM-DD&format=csv|json&tag=…`` (default: the last 30 days,
+    every conversation, CSV)."""
     query = _query(ExportQuery)
     fmt = query.format
     start, end = _range(query)
-    body = _csv(start, end) if fmt == "csv" else _json(start, end)
+    body = (_csv if fmt == "csv" else _json)(start, end, query.tag)
     name = f"switchboard-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}"
     mimetype = "text/csv" if fmt == "csv" else "application/json"
     return Response(

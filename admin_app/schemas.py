@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Literal
 
 from flask import Response, jsonify
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from services.errors import InvalidInput
@@ -147,6 +147,16 @@ class ExportQuery(_Query):
     to: str | None = Field(default=None, json_schema_extra=_DAY_OR_TIME,
                            description="YYYY-MM-DD (inclusive) or an ISO-8601 time")
     format: Literal["csv", "json"] = "csv"
+    tag: str | None = Field(default=None, description="only the conversations with this tag "
+                                                      "(as typed; empty: every one)")
+
+    @field_validator("tag", mode="before")
+    @classmethod
+    def _tag_as_stored(cls, value):
+        """A form's "any tag" sends ``tag=``: no filter."""
+        if isinstance(value, str):
+            return normalize_tag(value) if value.strip() else None
+        return value
 
 
 class TeamStatsQuery(_Query):

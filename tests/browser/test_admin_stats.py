@@ -69,6 +69,7 @@ def test_stats_charts_render_with_data_and_update_live(page, site):  # noqa: F81
 def test_export_downloads_csv_and_json(page, site):  # noqa: F811
     visitor = site.visitor("Erin Export")
     visitor.say("Please keep this, for the export")
+    site.visitor("Otto Other").say("Me too")
     sign_in(page, site)
     page.goto(site.url + "/stats")
     page.wait_for_selector("body[data-ready=stats]")
@@ -85,7 +86,21 @@ def test_export_downloads_csv_and_json(page, site):  # noqa: F811
         page.click("#export-submit")
     body = json.loads(open(info.value.path(), encoding="utf-8").read())
     names = {c["display_name"] for c in body["conversations"]}
-    assert "Erin Export" in names
+    assert "Erin Export" in names and len(names) > 1
+
+    # Only one tag's conversations: the form offers the tags in use.
+    page.evaluate("""(id) => import("/static/js/common.js").then(({ api }) =>
+        api(`/admin/conversations/${id}/tags`, { method: "POST", json: { tag: "to export" } }))""",
+                  visitor.conversation_id)
+    page.reload()
+    page.wait_for_selector("body[data-ready=stats]")
+    page.select_option("#export-tag", "to export")
+    page.select_option("#export-format", "json")
+    with page.expect_download() as info:
+        page.click("#export-submit")
+    body = json.loads(open(info.value.path(), encoding="utf-8").read())
+    assert [(c["display_name"], c["tags"]) for c in body["conversations"]] == [
+        ("Erin Export", ["to export"])]
 
 
 def test_every_page_fits_a_phone_screen(page, site):  # noqa: F811

@@ -247,6 +247,22 @@ def test_export_json_groups_messages_by_conversation(client, services, make_toke
     by_user = {c["external_user_id"]: c for c in body["conversations"]}
     assert set(by_user) == {"ada", "bob"}
     assert by_user["ada"]["tags"] == [] and by_user["bob"]["tags"] == []
+
+    # One tag's conversations (as typed; an empty tag, as a form's "any tag" sends, is all).
+    ada = services.store.list_conversations(ConversationFilter(search="Ada"), 1).conversations[0]
+    services.tracker.add_tag(ada.id, "vip")
+    for query, users in (("tag=VIP", {"ada"}), ("tag=", {"ada", "bob"}),
+                         ("tag=nobody", set())):
+        tagged = json.loads(client.get(
+            f"/admin/export?from=2026-12-10&to=2026-12-20&format=json&{query}",
+            headers=headers).get_data(as_text=True))
+        assert {c["external_user_id"] for c in tagged["conversations"]} == users, query
+    rows = list(csv.DictReader(io.StringIO(client.get(
+        "/admin/export?from=2026-12-10&to=2026-12-20&tag=vip", headers=headers
+    ).get_data(as_text=True))))
+    assert {r["external_user_id"] for r in rows} == {"ada"} and len(rows) == 2
+    bad = client.get("/admin/export?tag=a;b", headers=headers)
+    assert bad.status_code == 400 and "letters, digits" in bad.get_json()["error"]
     assert [m["content"] for m in by_user["ada"]["messages"]] == [
         "=HYPERLINK(\"http://evil\")", "second, with \"quotes\"\nand a newline",
     ]

@@ -190,6 +190,7 @@ for (const choice of document.querySelectorAll("input[name=team-period]")) {
 const tagsTable = document.getElementById("tags-table");
 const tagsWrap = document.getElementById("tags-wrap"); // hidden, with its focus stop, when empty
 const tagsEmpty = document.getElementById("tags-empty");
+const exportTag = document.getElementById("export-tag");
 const TAGS_REFRESH_MS = 5000; // as the team's figures: at most one read this often, when live
 
 function renderTags(tags) {
@@ -200,6 +201,12 @@ function renderTags(tags) {
       el("td", { text: count(t.open) }))));
   tagsWrap.hidden = tags.length === 0;
   tagsEmpty.hidden = tags.length > 0;
+  // The export's choice of tag: the tags in use, the chosen one kept.
+  const chosen = exportTag.value;
+  const names = [...new Set([...tags.map((t) => t.tag), ...(chosen ? [chosen] : [])])].sort();
+  exportTag.replaceChildren(exportTag.options[0],
+    ...names.map((tag) => el("option", { value: tag, text: tag })));
+  exportTag.value = chosen;
 }
 
 let tagsLoadedAt = 0;
