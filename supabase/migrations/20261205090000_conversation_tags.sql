@@ -30,7 +30,13 @@ $$;
 alter table public.conversations add column if not exists tags public.tag_list not null
     default '{}';
 
-create index if not exists conversations_tags_idx on public.conversations using gin (tags);
+-- Partial: only tagged conversations are in it. Every tracked message updates its
+-- conversation's row, and a row in a GIN index (an untagged one too, as an empty item) gets
+-- a new entry each time; most conversations are never tagged, so the messages of those add
+-- nothing to it. The queries that read it say "tags <> '{}'" too, which lets the planner
+-- use it.
+create index if not exists conversations_tags_idx on public.conversations using gin (tags)
+    where tags <> '{}';
 
 -- The app normalises a tag; this refuses what it never sends (a blank or long tag, outer or
 -- doubled spaces, upper case), so the stored tags stay as the app reads them.
@@ -262,9 +268,10 @@ begin
             or not exists (select 1 from conversation_reads r
                             where r.user_id = f_unread_by and r.conversation_id = c.id
                               and r.message_count >= c.message_count))
-       -- Carrying the tag: conversations_tags_idx (GIN) for a rare tag, the page's order
-       -- index for a common one (force_custom_plan plans each call for its tag).
-       and (f_tag is null or c.tags @> array[f_tag])
+       -- Carrying the tag: conversations_tags_idx (GIN, tagged rows only: hence the first
+       -- term) for a rare tag, the page's order index for a common one (force_custom_plan
+       -- plans each call for its tag).
+       and (f_tag is null or (c.tags <> '{}' and c.tags @> array[f_tag]))
        -- A rare text: both sides of the search use their trigram index, the ids hashed once.
        -- A common one (f_walk): the conversations in the page's order, each checked by its
        -- own messages, until the page is full. f_walk is a constant in each call's plan

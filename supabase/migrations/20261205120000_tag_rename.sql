@@ -28,7 +28,7 @@ begin
                                       from unnest(c.tags) as x(t)) as u
                              order by u.t collate "C"),
                updated_at = p_now
-         where c.tags @> array[p_from]
+         where c.tags <> '{}' and c.tags @> array[p_from]  -- conversations_tags_idx
         returning c.*)
     select coalesce(json_agg(row_to_json(changed) order by changed.id), '[]') into v_changed
       from changed;
@@ -47,7 +47,7 @@ begin
     perform check_tag(p_tag);
     with changed as (
         update conversations c set tags = array_remove(c.tags, p_tag), updated_at = p_now
-         where c.tags @> array[p_tag]
+         where c.tags <> '{}' and c.tags @> array[p_tag]  -- conversations_tags_idx
         returning c.*)
     select coalesce(json_agg(row_to_json(changed) order by changed.id), '[]') into v_changed
       from changed;

@@ -52,3 +52,22 @@ def test_the_read_functions_are_planned_for_each_call(supabase_stack):
         " ('list_messages_in', 'list_conversations') order by proname").splitlines()
     assert len(configs) == 2 and all("plan_cache_mode=force_custom_plan" in line
                                      for line in configs), configs
+
+
+def test_a_rare_tag_is_found_through_the_partial_gin_index(loaded):
+    """conversations_tags_idx holds tagged conversations only (an untagged one's updates,
+    one a tracked message, add nothing to it); list_conversations' filter says
+    "tags <> '{}'" so that the planner can use it. Without that term the index is never
+    read and the filter walks the conversations."""
+    loaded.psql("update conversations set tags = '{rare}' where id % 200 = 0;"
+                " update conversations set tags = '{common}' where id % 200 <> 0 and id % 2 = 0;"
+                " analyze conversations;")
+    scans = ("select idx_scan from pg_stat_user_indexes"
+             " where indexrelname = 'conversations_tags_idx';")
+    call = ("select jsonb_array_length(public.list_conversations("
+            "'{\"tag\": \"rare\"}'::jsonb, 50, null));\n")
+    out = loaded.psql("set stats_fetch_consistency = none;\n" + scans + "\n" + call * CALLS
+                      + "select pg_stat_force_next_flush();\n" + scans).split()
+    before, sizes, after = int(out[0]), out[1:1 + CALLS], int(out[-1])
+    assert sizes == ["5"] * CALLS
+    assert after - before >= CALLS, (before, after)
