@@ -283,7 +283,8 @@ class DegradedTurn:
                         "answered after replay", exc)
             return None
         return {"text": reply.text, "confidence": reply.confidence, "intent": reply.intent,
-                "platform_id": platform_id, "sent_at": self.clock().isoformat()}
+                "tags": list(reply.tags), "platform_id": platform_id,
+                "sent_at": self.clock().isoformat()}
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from services.errors import StoreUnavailable
+from services.errors import Conflict, InvalidInput, StoreUnavailable
 from services.models import InboundMessage, OutboundMessage, utc
 from services.store.sqlite_db import enable_wal
 
@@ -318,6 +318,14 @@ class SpoolReplayer:
                       "degraded": True, "platform_message_id": reply.get("platform_id")},
             delivery_status="sent",
         ))
+        # The bot's tags, as its normal turn puts them on; a store that went away again
+        # keeps the entry for the next replay (every step above is a no-op then).
+        for tag in reply.get("tags") or ():
+            try:
+                self.tracker.add_tag(result.conversation.id, tag)
+            except (Conflict, InvalidInput) as exc:
+                log.warning("could not tag conversation %s %r: %s", result.conversation.id,
+                            tag, exc)
 
     def _check_store(self) -> None:
         """Nothing to replay but the store was down: announce it back once it answers."""

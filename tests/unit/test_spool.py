@@ -257,6 +257,32 @@ def test_degraded_turn_answers_once_and_replay_keeps_the_reply(services, switch,
     assert len(sender.sent) == 1
 
 
+def test_the_bots_tags_of_a_degraded_turn_go_on_at_replay(settings, switch, clock):
+    from services.runtime import build_services
+
+    class TaggingResponder:
+        def reply(self, conversation, history):
+            return BotReply(text="Refunds take 5 days.", confidence=0.9,
+                            tags=("refund", "billing"))
+
+    built = build_services(settings, store=switch, clock=clock, responder=TaggingResponder())
+    built.degraded_senders["messenger"] = RecordingSender()
+    try:
+        switch.down = True
+        built.tracker.track_inbound(inbound(1, text="my money back?"))
+        settled(built.spool)
+        assert built.spool.peek()[0].reply["tags"] == ["refund", "billing"]
+        switch.down = False
+        drain(built)
+        message = switch.find_message_by_external_id("messenger", "mid-1")
+        assert switch.get_conversation(message.conversation_id).tags == ["billing", "refund"]
+        lines = switch.list_activity(message.conversation_id, 10)
+        assert [(a.kind, a.actor_id, a.detail["tag"]) for a in lines] == [
+            ("tagged", None, "refund"), ("tagged", None, "billing")]
+    finally:
+        built.degraded.close()
+
+
 def test_failed_degraded_send_leaves_the_answer_to_the_normal_job(services, switch, clock):
     services.degraded_senders["messenger"].fail = True
     switch.down = True
