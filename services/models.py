@@ -221,6 +221,25 @@ def normalize_tag(value: str) -> str:
     return tag
 
 
+def normalize_tags(value: Any) -> tuple[str, ...]:
+    """Tags a bot gives (a webhook's answer, a knowledge-file entry): None is none; else a
+    list of at most ``MAX_TAGS`` strings, each a tag (``normalize_tag``), kept once each, in
+    order. ``ValueError`` says what is wrong, to follow the field's name."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise ValueError("must be a list of strings")
+    if len(value) > MAX_TAGS:
+        raise ValueError(f"holds more than {MAX_TAGS} tags")
+    tags = []
+    for index, typed in enumerate(value, start=1):
+        try:
+            tags.append(normalize_tag(typed))
+        except ValueError as exc:
+            raise ValueError(f"item {index} ({typed[:40]!r}): {exc}") from None
+    return tuple(dict.fromkeys(tags))
+
+
 class TagCount(_Model):
     """A tag in use: on how many conversations, and how many of them are not closed."""
 

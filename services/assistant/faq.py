@@ -25,7 +25,7 @@ import yaml
 from rapidfuzz import fuzz, utils
 
 from services.assistant import BotReply, latest_user_message
-from services.models import MAX_TAGS, Conversation, Message, normalize_tag
+from services.models import Conversation, Message, normalize_tags
 
 FALLBACK_INTENT = "fallback"
 # Each keyword found in the message adds this to the score, for at most MAX_KEYWORD_HITS keywords.
@@ -209,20 +209,10 @@ def _parse_entry(item: Any, where: str) -> FaqEntry:
 
 
 def _tags(item: dict, where: str) -> tuple[str, ...]:
-    value = item.get("tags")
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
-        raise KnowledgeFileError(f"{where}: field 'tags' must be a list of strings")
-    if len(value) > MAX_TAGS:
-        raise KnowledgeFileError(f"{where}: field 'tags' holds at most {MAX_TAGS} tags")
-    tags = []
-    for index, typed in enumerate(value, start=1):
-        try:
-            tags.append(normalize_tag(typed))
-        except ValueError as exc:
-            raise KnowledgeFileError(f"{where}: field 'tags', item {index}: {exc}") from None
-    return tuple(dict.fromkeys(tags))
+    try:
+        return normalize_tags(item.get("tags"))
+    except ValueError as exc:
+        raise KnowledgeFileError(f"{where}: field 'tags' {exc}") from None
 
 
 def _text(item: dict, field: str, where: str) -> str:

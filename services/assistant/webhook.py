@@ -42,7 +42,7 @@ import requests
 
 from services.assistant import BotReply, ResponderError, latest_user_message
 from services.assistant.transport import json_object, mount_retries, post_json
-from services.models import MAX_TAGS, Conversation, Message, normalize_tag
+from services.models import Conversation, Message, normalize_tags
 
 WHAT = "the bot webhook"
 DEFAULT_CONFIDENCE = 1.0
@@ -84,23 +84,12 @@ def parse_webhook_answer(body: dict[str, Any]) -> BotReply | None:
 
 
 def _tags(value: Any) -> tuple[str, ...]:
-    """The answer's ``tags``: a list of strings, each one a tag (normalised), at most
-    ``MAX_TAGS``; anything else breaks the contract."""
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
-        raise ResponderError(f"{WHAT} answered 'tags' that are not a list of strings",
-                             "malformed")
-    if len(value) > MAX_TAGS:
-        raise ResponderError(f"{WHAT} answered more than {MAX_TAGS} tags", "malformed")
-    tags = []
-    for typed in value:
-        try:
-            tags.append(normalize_tag(typed))
-        except ValueError as exc:
-            raise ResponderError(f"{WHAT} answered a tag that cannot be one "
-                                 f"({typed[:40]!r}: {exc})", "malformed") from None
-    return tuple(dict.fromkeys(tags))
+    """The answer's ``tags`` (``normalize_tags``); anything else breaks the contract."""
+    try:
+        return normalize_tags(value)
+    except ValueError as exc:
+        raise ResponderError(f"{WHAT} answered 'tags' that break the contract: {exc}",
+                             "malformed") from None
 
 
 class WebhookResponder:
