@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
 from services.assistant import BotReply, Responder, ResponderError
+from services.business_hours import BusinessHours
 from services.errors import SwitchboardError
 from services.escalation import LOW_CONFIDENCE, Escalation, EscalationPolicy, button_request
 from services.models import Conversation, InboundMessage, Job, Message, OutboundMessage
@@ -51,8 +52,13 @@ class BotTurn:
         profile_hooks: dict[str, ProfileHook] | None = None,
         outbox: "OutboxDelivery | None" = None,
         send_lease_seconds: float | None = None,
+        hours: BusinessHours | None = None,
+        away_message: str = "",
     ) -> None:
         self.tracker = tracker
+        # Outside business hours the person is told when the team is back instead.
+        self.hours = hours
+        self.away_message = away_message
         # With both, a reply is sent from the turn itself: its send job comes back claimed
         # from the reply's write (see _send_reply). Without, the worker claims it.
         self.outbox = outbox
@@ -168,18 +174,26 @@ class BotTurn:
             after = newer[-1].id
 
     def escalate(self, conversation: Conversation, message: Message, escalation: Escalation) -> None:
-        """Flag the message, hand the conversation to a human and tell the user once."""
+        """Flag the message, hand the conversation to a human and tell the user once: that
+        a person will answer, or, outside business hours, when the team is back."""
         self.tracker.mark_needs_human(message.id, escalation.reason, escalation.priority)
         _, changed = self.tracker.set_handling(conversation.id, "human",
                                                reason=escalation.reason)
-        if changed and self.handoff_message:
+        if not changed:
+            return
+        now = self.tracker.clock()
+        if self.hours is not None and self.away_message and not self.hours.is_open(now):
+            content, kind = self.hours.away_text(self.away_message, now), "away"
+        else:
+            content, kind = self.handoff_message, "handoff"
+        if content:
             self.tracker.track_outbound(
                 OutboundMessage(
                     conversation_id=conversation.id,
                     sender_type="system",
-                    content=self.handoff_message,
+                    content=content,
                     external_id=f"handoff:{message.id}",
-                    metadata={"in_reply_to": message.id, "kind": "handoff"},
+                    metadata={"in_reply_to": message.id, "kind": kind},
                 )
             )
 

@@ -1,6 +1,7 @@
 """The conversation lifecycle sweep: idle after a while, closed after longer, a long wait
 for a human raises the priority once, and the "we'll get back to you" message goes out
-when nobody has answered a waiting person in time.
+when nobody has answered a waiting person in time (with business hours, only time the
+team is open counts: services/business_hours.py).
 
 Every step is a conditional update in the store, so several processes may sweep at once
 without closing or messaging anything twice.
@@ -8,8 +9,9 @@ without closing or messaging anything twice.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from services.business_hours import BusinessHours
 from services.errors import StoreUnavailable
 from services.models import Activity, OutboundMessage
 from services.tracking import ConversationTracker, activity_line
@@ -30,6 +32,7 @@ class LifecycleSweeper:
         handoff_timeout: timedelta,
         handoff_timeout_message: str,
         priority_raise_after: timedelta = timedelta(minutes=15),
+        hours: BusinessHours | None = None,
     ) -> None:
         self.tracker = tracker
         self.store = tracker.store
@@ -38,6 +41,17 @@ class LifecycleSweeper:
         self.handoff_timeout = handoff_timeout
         self.handoff_timeout_message = handoff_timeout_message
         self.priority_raise_after = priority_raise_after
+        self.hours = hours
+
+    def _waits_count(self, now: datetime) -> bool:
+        """Whether the handoff timeout may fire now: always without business hours; with
+        them, once the team has been open for the timeout's length, so a person who wrote
+        at night (and was told when the team is back) hears "sorry for the wait" only if
+        nobody answered that long into the opening."""
+        if self.hours is None:
+            return True
+        period = self.hours.period_at(now)
+        return period is not None and now - period[0] >= self.handoff_timeout
 
     def sweep(self) -> dict[str, int]:
         """Run the rules; returns how many conversations each one changed."""
@@ -45,7 +59,8 @@ class LifecycleSweeper:
         closed = self.store.sweep_closed(now - self.close_after, now)
         idle = self.store.sweep_idle(now - self.idle_after, now)
         raised = self.store.raise_waiting_priority(now - self.priority_raise_after, now)
-        timed_out = self.store.claim_handoff_timeouts(now - self.handoff_timeout, now)
+        timed_out = (self.store.claim_handoff_timeouts(now - self.handoff_timeout, now)
+                     if self._waits_count(now) else [])
         # One write for the trail lines of the whole sweep; each is published with its
         # conversation's change (idle is not a line: nothing anyone did or must do).
         written = self.tracker.record_activity([

@@ -82,6 +82,8 @@ def build_services(
         profile_hooks=profile_hooks,
         outbox=outbox,
         send_lease_seconds=settings.job_lease_seconds,
+        hours=settings.hours,
+        away_message=settings.away_message,
     )
     sweeper = LifecycleSweeper(
         tracker,
@@ -90,6 +92,7 @@ def build_services(
         handoff_timeout=timedelta(minutes=settings.handoff_timeout_minutes),
         handoff_timeout_message=settings.handoff_timeout_message,
         priority_raise_after=timedelta(minutes=settings.priority_raise_after_minutes),
+        hours=settings.hours,
     )
     jobs = JobRunner(
         store, {"respond": bot.run, "send": outbox.run}, clock,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -17,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from services.business_hours import BusinessHours, parse_dates, parse_week, zone_named
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,6 +102,15 @@ class Settings(BaseSettings):
     )
     priority_raise_after_minutes: float = Field(default=15.0, gt=0)
 
+    # Business hours (services/business_hours.py): unset, the team is always open.
+    business_timezone: str = "UTC"
+    business_closed_dates: Annotated[list[date], NoDecode] = []
+    business_hours: str = ""
+    away_message: str = (
+        "Thanks for your message! Our team is away right now; we're back {next_open} "
+        "and will answer you here."
+    )
+
     # Conversation lifecycle (services/lifecycle.py).
     idle_timeout_minutes: float = Field(default=30.0, gt=0)
     close_after_hours: float = Field(default=24.0, gt=0)
@@ -171,6 +183,30 @@ class Settings(BaseSettings):
                     raise ValueError(f"{item!r} is not an origin like https://shop.example.com")
             origins.append(origin)
         return origins
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return zone_named(value).key
+
+    @field_validator("business_closed_dates", mode="before")
+    @classmethod
+    def _closed_dates(cls, value: object) -> object:
+        return parse_dates(value)
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        if value.strip():
+            parse_week(value)
+        return value
+
+    @property
+    def hours(self) -> BusinessHours | None:
+        """The business hours, or None when the team is always open (parsed on each
+        call, so a copy with other settings never keeps an older schedule)."""
+        return BusinessHours.parse(self.business_hours, self.business_timezone,
+                                   self.business_closed_dates)
 
     @model_validator(mode="after")
     def _lease_outlasts_the_bot(self) -> "Settings":

@@ -310,6 +310,75 @@ def test_work_acknowledged_before_a_crash_is_done_by_the_next_process(make, sett
     assert second.sender_for_test.sent
 
 
+# Business hours for the tests below: the clock starts on Wednesday 25 November 2026 at
+# 12:00 UTC, which is 13:00 in Paris.
+PARIS_HOURS = {"business_hours": "mon-fri 09:00-18:00", "business_timezone": "Europe/Paris"}
+
+
+def test_outside_business_hours_the_person_is_told_when_the_team_is_back(make, clock):
+    services = make(**PARIS_HOURS, away_message="Away; back {next_open}.")
+    clock.advance(hours=6)  # 19:00 in Paris: closed until Thursday 09:00
+    night = say(services, "talk to a human", user="night")
+    services.jobs.run_until_idle()
+    assert contents(services, night.conversation.id, "system") == [
+        "Away; back tomorrow at 09:00 CET."]
+    told = [m for m in services.tracker.history(night.conversation.id, 10)
+            if m.sender_type == "system"][0]
+    assert told.metadata["kind"] == "away"
+    assert services.sender_for_test.sent[-1].content == "Away; back tomorrow at 09:00 CET."
+
+    clock.advance(days=2)  # Friday 19:00: back on Monday
+    weekend = say(services, "talk to a human", user="weekend")
+    services.jobs.run_until_idle()
+    assert contents(services, weekend.conversation.id, "system") == [
+        "Away; back on Monday at 09:00 CET."]
+
+    clock.advance(days=3, hours=-5)  # Monday 14:00 in Paris: open, told a person will answer
+    day = say(services, "talk to a human", user="day")
+    services.jobs.run_until_idle()
+    assert contents(services, day.conversation.id, "system") == [
+        services.settings.handoff_message]
+
+
+def test_a_closed_date_is_away_all_day(make, clock):
+    from datetime import date
+
+    services = make(**PARIS_HOURS, business_closed_dates=[date(2026, 11, 25)])
+    result = say(services, "talk to a human")  # Wednesday 13:00, but a day off
+    services.jobs.run_until_idle()
+    told = contents(services, result.conversation.id, "system")
+    assert len(told) == 1 and "tomorrow at 09:00 CET" in told[0]
+    assert told[0] != services.settings.handoff_message
+
+
+def test_without_an_away_message_the_handoff_message_goes_at_any_hour(make, clock):
+    services = make(**PARIS_HOURS, away_message="")
+    clock.advance(hours=10)  # 23:00 in Paris
+    result = say(services, "talk to a human")
+    services.jobs.run_until_idle()
+    assert contents(services, result.conversation.id, "system") == [
+        services.settings.handoff_message]
+
+
+def test_the_handoff_timeout_counts_only_open_hours(make, clock):
+    services = make(**PARIS_HOURS, handoff_timeout_minutes=10, idle_timeout_minutes=60 * 24,
+                    close_after_hours=72, priority_raise_after_minutes=60 * 48)
+    clock.advance(hours=6)  # 19:00 in Paris, closed
+    waiting = say(services, "talk to a human", user="waiting")
+    services.jobs.run_until_idle()
+    clock.advance(hours=2)  # two hours waiting, at night: no "sorry for the wait"
+    assert services.sweeper.sweep()["handoff_timeouts"] == 0
+    clock.advance(hours=11, minutes=59)  # Thursday 08:59 in Paris
+    assert services.sweeper.sweep()["handoff_timeouts"] == 0
+    clock.advance(minutes=6)  # 09:05: open five minutes
+    assert services.sweeper.sweep()["handoff_timeouts"] == 0
+    clock.advance(minutes=5)  # 09:10: ten minutes of open hours and nobody answered
+    assert services.sweeper.sweep()["handoff_timeouts"] == 1
+    assert contents(services, waiting.conversation.id, "system")[-1] == \
+        services.settings.handoff_timeout_message
+    assert services.sweeper.sweep()["handoff_timeouts"] == 0  # once
+
+
 def test_lifecycle_sweep(make, clock):
     services = make(idle_timeout_minutes=30, close_after_hours=24, handoff_timeout_minutes=10)
     quiet = say(services, "What are your opening hours?", user="quiet")

@@ -1,0 +1,258 @@
+"""Business hours: when the team answers, in the business's own time zone.
+
+``BUSINESS_HOURS`` is a weekly schedule, either compact (``mon-fri 09:00-18:00; sat
+10:00-14:00``) or a JSON object (``{"mon-fri": "09:00-18:00", "sat": ["10:00-14:00"]}``); a
+day may have several ranges (``09:00-12:00, 13:00-17:30``), ``24:00`` ends a day, and a day
+not named is closed. ``BUSINESS_CLOSED_DATES`` lists whole days off (holidays). Unset, the
+team is always open and nothing changes.
+
+Outside the hours, a conversation handed to a human tells the person when the team is back
+(``AWAY_MESSAGE``) instead of "they'll answer shortly", and the handoff timeout ("sorry for
+the wait") only counts time the team is open.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_NAMES = {name: i for i, name in enumerate(DAYS)} | {
+    full: i for i, full in enumerate(
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
+}
+_RANGE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+# How far ahead the next opening is looked for (a year of closed dates and a week).
+_LOOKAHEAD_DAYS = 372
+# How far back an open period is followed through days that join (24:00 then 00:00).
+_LOOKBACK_DAYS = 8
+
+Minutes = tuple[int, int]  # an open range of one day, in minutes since its midnight
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA time zone ``name``; ValueError naming it when there is none."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{name!r} is not a time zone; use an IANA name such as Europe/Paris or UTC"
+        ) from None
+
+
+def _day(name: str) -> int:
+    try:
+        return _DAY_NAMES[name.strip().lower()]
+    except KeyError:
+        raise ValueError(f"{name.strip()!r} is not a day (mon, tue, … sun)") from None
+
+
+def _days(key: str) -> list[int]:
+    """``mon``, ``monday``, ``mon-fri`` or ``fri-mon`` (a range may wrap past Sunday)."""
+    if "-" not in key:
+        return [_day(key)]
+    first, _, last = key.partition("-")
+    start, end = _day(first), _day(last)
+    return [(start + i) % 7 for i in range((end - start) % 7 + 1)]
+
+
+def _minutes(hours: str, minutes: str, text: str) -> int:
+    h, m = int(hours), int(minutes)
+    if m > 59 or h > 24 or (h == 24 and m):
+        raise ValueError(f"{text!r} is not a time of day (00:00 to 24:00)")
+    return h * 60 + m
+
+
+def _ranges(value: object) -> list[Minutes]:
+    """``"09:00-18:00"``, ``"09:00-12:00, 13:00-17:30"``, a list of those, or ``closed``."""
+    if isinstance(value, list):
+        parts = [p for item in value for p in _ranges(item)]
+        return sorted(parts)
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a range of hours like 09:00-18:00")
+    text = value.strip()
+    if text.lower() in ("", "closed"):
+        return []
+    found = []
+    for part in (p.strip() for p in text.split(",")):
+        match = _RANGE.match(part)
+        if not match:
+            raise ValueError(f"{part!r} is not a range of hours like 09:00-18:00")
+        start = _minutes(match[1], match[2], part)
+        end = _minutes(match[3], match[4], part)
+        if end <= start:
+            raise ValueError(
+                f"{part!r} ends before it starts; a range past midnight is two: "
+                "22:00-24:00 on one day and 00:00-02:00 on the next"
+            )
+        found.append((start, end))
+    return sorted(found)
+
+
+def _entries(spec: str) -> list[tuple[str, object]]:
+    text = spec.strip()
+    if text.startswith(("{", "[")):
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"is not valid JSON ({exc.msg})") from None
+        if not isinstance(loaded, dict):
+            raise ValueError("must be an object of days and hours")
+        return list(loaded.items())
+    entries = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        key, _, hours = part.partition(" ")
+        if not hours.strip():
+            raise ValueError(f"{part!r} needs days then hours, like 'mon-fri 09:00-18:00'")
+        entries.append((key, hours))
+    return entries
+
+
+def parse_week(spec: str) -> tuple[tuple[Minutes, ...], ...]:
+    """The seven days' open ranges (Monday first); ValueError with a readable reason."""
+    week: list[list[Minutes] | None] = [None] * 7
+    for key, value in _entries(spec):
+        ranges = _ranges(value)
+        for day in _days(str(key)):
+            if week[day] is not None:
+                raise ValueError(f"{DAYS[day]} is given twice")
+            week[day] = ranges
+    for day, ranges in enumerate(week):
+        for (_, end), (start, _) in zip(ranges or [], (ranges or [])[1:]):
+            if start < end:
+                raise ValueError(f"{DAYS[day]}'s ranges overlap")
+    if not any(week):
+        raise ValueError("has no open hours (leave it unset to be always open)")
+    return tuple(tuple(ranges or ()) for ranges in week)
+
+
+def parse_dates(value: object) -> list[date]:
+    """A JSON list or a comma-separated string of ISO dates (``2026-12-25``)."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = json.loads(text) if text.startswith("[") else [
+            p for p in (part.strip() for part in text.split(",")) if p
+        ]
+    if not isinstance(value, list):
+        raise ValueError("must be a list of dates like 2026-12-25")
+    dates = []
+    for item in value:
+        if isinstance(item, date):
+            dates.append(item)
+            continue
+        try:
+            dates.append(date.fromisoformat(str(item).strip()))
+        except ValueError:
+            raise ValueError(f"{item!r} is not a date like 2026-12-25") from None
+    return dates
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """A weekly schedule in one time zone, with days off. Times given and returned are
+    aware datetimes (returned in UTC)."""
+
+    zone: ZoneInfo
+    week: tuple[tuple[Minutes, ...], ...]
+    closed_dates: frozenset[date] = frozenset()
+
+    @classmethod
+    def parse(cls, spec: str, zone: str = "UTC",
+              closed_dates: list[date] | tuple[date, ...] = ()) -> "BusinessHours | None":
+        """The schedule ``spec`` describes, or None (always open) when it is empty."""
+        if not spec.strip():
+            return None
+        return cls(zone_named(zone), parse_week(spec), frozenset(closed_dates))
+
+    # -- the open ranges around a moment ------------------------------------------------
+    def _day_ranges(self, day: date) -> list[tuple[datetime, datetime]]:
+        if day in self.closed_dates:
+            return []
+        midnight = datetime.combine(day, time(), self.zone)
+        ranges = []
+        for start, end in self.week[day.weekday()]:
+            ranges.append((self._local(midnight, start), self._local(midnight, end)))
+        return ranges
+
+    def _local(self, midnight: datetime, minutes: int) -> datetime:
+        """The UTC moment ``minutes`` after a local midnight, read on the wall clock (so a
+        day of a clock change still opens at 09:00)."""
+        day = midnight.date() + timedelta(days=minutes // (24 * 60))
+        rest = minutes % (24 * 60)
+        wall = datetime.combine(day, time(rest // 60, rest % 60), self.zone)
+        return wall.astimezone(timezone.utc)
+
+    def _periods(self, first: date, last: date) -> list[tuple[datetime, datetime]]:
+        """Open periods of the days first..last, ranges that touch joined into one."""
+        merged: list[tuple[datetime, datetime]] = []
+        day = first
+        while day <= last:
+            for start, end in self._day_ranges(day):
+                if merged and start <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+                else:
+                    merged.append((start, end))
+            day += timedelta(days=1)
+        return merged
+
+    def period_at(self, at: datetime) -> tuple[datetime, datetime] | None:
+        """The open period holding ``at`` (its start, its end), or None when closed.
+        A period runs on across midnight when one day ends at 24:00 and the next
+        starts at 00:00."""
+        today = at.astimezone(self.zone).date()
+        for start, end in self._periods(today - timedelta(days=_LOOKBACK_DAYS),
+                                        today + timedelta(days=1)):
+            if start <= at < end:
+                return start, end
+        return None
+
+    def is_open(self, at: datetime) -> bool:
+        return self.period_at(at) is not None
+
+    def next_open(self, at: datetime) -> datetime | None:
+        """``at`` when open, else when the team opens next (None: not within a year)."""
+        if self.is_open(at):
+            return at
+        day = at.astimezone(self.zone).date()
+        for offset in range(_LOOKAHEAD_DAYS):
+            for start, _ in self._day_ranges(day + timedelta(days=offset)):
+                if start > at:
+                    return start
+        return None
+
+    def describe(self, moment: datetime, now: datetime) -> str:
+        """``moment`` as a person reads it: "today at 09:00 CET", "tomorrow at …",
+        "on Monday at …", and past a week "on 24 December at …"."""
+        local = moment.astimezone(self.zone)
+        days = (local.date() - now.astimezone(self.zone).date()).days
+        if days <= 0:
+            when = "today"
+        elif days == 1:
+            when = "tomorrow"
+        elif days < 7:
+            when = f"on {local:%A}"
+        else:
+            when = f"on {local.day} {local:%B}"
+        return f"{when} at {local:%H:%M} {local:%Z}".rstrip()
+
+    def away_text(self, template: str, now: datetime) -> str:
+        """``template`` with ``{next_open}`` replaced by when the team is back."""
+        opens = self.next_open(now)
+        return template.replace(
+            "{next_open}", self.describe(opens, now) if opens else "as soon as we can")
+
+    def status(self, now: datetime) -> dict:
+        """What a page shows: open or not, and when it opens next (UTC ISO and text)."""
+        opens = self.next_open(now)
+        is_open = opens == now
+        return {
+            "open": is_open,
+            "next_open": None if is_open or opens is None else opens.isoformat(),
+            "next_open_text": None if is_open or opens is None else self.describe(opens, now),
+            "timezone": self.zone.key,
+        }
