@@ -247,12 +247,14 @@ class BusinessHours:
             "{next_open}", self.describe(opens, now) if opens else "as soon as we can")
 
     def status(self, now: datetime) -> dict:
-        """What a page shows: open or not, and when it opens next (UTC ISO and text)."""
-        opens = self.next_open(now)
-        is_open = opens == now
+        """What a page shows: open or not, when it closes (open) or opens next (closed),
+        in UTC ISO, and the next opening as a person reads it."""
+        period = self.period_at(now)
+        opens = None if period else self.next_open(now)
         return {
-            "open": is_open,
-            "next_open": None if is_open or opens is None else opens.isoformat(),
-            "next_open_text": None if is_open or opens is None else self.describe(opens, now),
+            "open": period is not None,
+            "closes_at": period[1].isoformat() if period else None,
+            "next_open": opens.isoformat() if opens else None,
+            "next_open_text": self.describe(opens, now) if opens else None,
             "timezone": self.zone.key,
         }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from flask import Flask
 from flask_socketio import SocketIO
 
+from services.business_hours import BusinessHours
 from services.runtime import Services
 from services.settings import Settings
 
@@ -37,6 +38,7 @@ class Webchat:
     origins: OriginPolicy
     events: VisitorEvents
     sender: WebchatSender
+    hours: BusinessHours | None = None  # None: the team is always open
 
 
 def init_app(app: Flask, socketio: SocketIO) -> Webchat:
@@ -53,6 +55,7 @@ def init_app(app: Flask, socketio: SocketIO) -> Webchat:
         origins=OriginPolicy(settings.chat_allowed_origins),
         events=VisitorEvents(socketio),
         sender=WebchatSender(socketio),
+        hours=settings.hours,
     )
     app.extensions[EXTENSION_KEY] = chat
     limiter.init_app(app)

@@ -183,7 +183,18 @@ def start_session():
             "max_message_length": chat.settings.chat_max_message_length,
             "history_limit": chat.settings.chat_history_limit,
         },
+        hours=chat.hours.status(chat.services.clock()) if chat.hours else None,
     )
+
+
+@bp.get("/hours")
+def hours():
+    """Whether the team is in now, and when it closes or is back (public, no token):
+    ``{"hours": null}`` when it is always open."""
+    chat = _chat()
+    response = jsonify(hours=chat.hours.status(chat.services.clock()) if chat.hours else None)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # -- messages ----------------------------------------------------------------------------

@@ -121,6 +121,77 @@ def test_talk_to_a_person_button(server, admin, page: Page):
     assert conversation["needs_human"] is True and conversation["handled_by"] == "human"
 
 
+def _tomorrow() -> str:
+    from datetime import datetime, timedelta, timezone
+
+    return (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%a").lower()
+
+
+@pytest.fixture
+def away_server(tmp_path):
+    """Open an hour tomorrow only (UTC): away now, whatever the time of the run."""
+    server = LiveServer(
+        {
+            "HOME": str(tmp_path),
+            "DATABASE_PATH": str(tmp_path / "away.db"),
+            "SECRET_KEY_FILE": str(tmp_path / "secret"),
+            "RESPONDER": "faq",
+            "BUSINESS_HOURS": f"{_tomorrow()} 09:00-10:00",
+            "BUSINESS_TIMEZONE": "UTC",
+        },
+        log_path=tmp_path / "server.log",
+    ).start()
+    yield server
+    server.stop()
+
+
+AWAY_NOTE = r"Our team is away right now and back (tomorrow|today) at 09:00 UTC\."
+
+
+def test_outside_business_hours_the_visitor_is_told_when_the_team_is_back(away_server, page):
+    import re
+
+    open_chat(page, away_server)
+    expect(page.locator(".sb-away")).to_be_visible()
+    expect(page.locator(".sb-away")).to_have_text(re.compile(AWAY_NOTE))
+    page.locator(".sb-human").click()
+    expect(page.locator(".sb-from-system")).to_have_text(
+        re.compile(r"Our team is away right now; we're back (tomorrow|today) at 09:00 UTC"),
+        timeout=15000)
+    expect(page.locator(".sb-from-system")).not_to_contain_text("passing you to a person")
+
+
+def test_the_away_note_comes_when_the_team_closes_without_a_reload(away_server, page):
+    """The session is made to say the team is in for one more second; the widget reads
+    the hours again at that closing (GET /chat/hours, the real server: away)."""
+    import json
+    import re
+    from datetime import datetime, timedelta, timezone
+
+    def open_one_more_second(route):
+        answer = route.fetch()
+        body = answer.json()
+        closes = datetime.now(timezone.utc) + timedelta(seconds=1)
+        body["hours"] = {"open": True, "closes_at": closes.isoformat(), "next_open": None,
+                         "next_open_text": None, "timezone": "UTC"}
+        route.fulfill(response=answer, body=json.dumps(body))
+
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if r.url.endswith("/chat/hours") else None)
+    page.route("**/chat/session", open_one_more_second)
+    open_chat(page, away_server)
+    expect(page.locator(".sb-away")).to_be_hidden()
+    expect(page.locator(".sb-away")).to_have_text(re.compile(AWAY_NOTE), timeout=20000)
+    expect(page.locator(".sb-away")).to_be_visible()
+    assert len(asked) == 1
+
+
+def test_the_widget_shows_no_away_note_without_business_hours(server, page: Page):
+    open_chat(page, server)
+    assert requests.get(server.url + "/chat/hours", timeout=5).json() == {"hours": None}
+    expect(page.locator(".sb-away")).to_be_hidden()
+
+
 def test_reconnects_after_a_restart_and_sends_what_was_typed_offline(server, admin, page: Page):
     open_chat(page, server)
     send(page, "hello")

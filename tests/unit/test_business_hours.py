@@ -107,9 +107,10 @@ def test_the_next_opening_as_a_person_reads_it(now, expected):
 def test_the_status_a_page_shows():
     hours = paris()
     assert hours.status(at("2026-12-07T10:00:00+01:00")) == {
-        "open": True, "next_open": None, "next_open_text": None, "timezone": "Europe/Paris"}
+        "open": True, "closes_at": "2026-12-07T17:00:00+00:00", "next_open": None,
+        "next_open_text": None, "timezone": "Europe/Paris"}
     assert hours.status(at("2026-12-07T19:00:00+01:00")) == {
-        "open": False, "next_open": "2026-12-08T08:00:00+00:00",
+        "open": False, "closes_at": None, "next_open": "2026-12-08T08:00:00+00:00",
         "next_open_text": "tomorrow at 09:00 CET", "timezone": "Europe/Paris"}
 
 

@@ -222,3 +222,25 @@ def test_hostile_input_found_by_the_fuzz_tests_is_a_clear_4xx_or_stored_cleanly(
     infinite = client.post("/chat/session", data=b'{"conversation_id": 1e400}',
                            content_type="application/json", headers=auth)
     assert infinite.status_code == 400
+
+
+def test_the_session_says_whether_the_team_is_in_and_when_it_is_back(client, settings, store,
+                                                                      clock):
+    from admin_app import create_app
+    from services.runtime import build_services
+
+    assert client.post("/chat/session", json={}).get_json()["hours"] is None  # always open
+
+    hours = settings.model_copy(update={"business_hours": "mon-fri 09:00-12:00",
+                                        "business_timezone": "Europe/Paris"})
+    app = create_app(hours, build_services(hours, store=store, clock=clock))
+    app.config["TESTING"] = True
+    chat = app.test_client()
+    # The clock starts on Wednesday at 13:00 in Paris: closed until Thursday 09:00.
+    assert chat.post("/chat/session", json={}).get_json()["hours"] == {
+        "open": False, "closes_at": None, "next_open": "2026-11-26T08:00:00+00:00",
+        "next_open_text": "tomorrow at 09:00 CET", "timezone": "Europe/Paris"}
+    clock.advance(hours=20)  # Thursday 09:00
+    assert chat.post("/chat/session", json={}).get_json()["hours"] == {
+        "open": True, "closes_at": "2026-11-26T11:00:00+00:00", "next_open": None,
+        "next_open_text": None, "timezone": "Europe/Paris"}

@@ -149,6 +149,9 @@
   var banner = el("div", "sb-banner");
   banner.hidden = true;
   banner.setAttribute("role", "status");
+  // Outside the business hours: when the team is back (the session's "hours").
+  var away = el("div", "sb-away");
+  away.hidden = true;
 
   var scroller = el("div", "sb-scroll");
   var earlier = el("button", "sb-earlier", "Show earlier messages");
@@ -187,6 +190,7 @@
   footer.appendChild(counter);
 
   panel.appendChild(header);
+  panel.appendChild(away);
   panel.appendChild(banner);
   panel.appendChild(scroller);
   panel.appendChild(typing);
@@ -413,8 +417,31 @@
         historyLimit = s.limits.history_limit;
       }
       if (s.conversation) applyState(s.conversation.state, true);
+      showHours(s.hours);
       return s;
     });
+  }
+
+  // -- business hours ----------------------------------------------------------------------
+  // The note says when the team is back; at the next opening or closing it is read again
+  // (GET /chat/hours, a few seconds late, spread so that visitors do not all ask at once).
+  var hoursTimer = null;
+  function showHours(hours) {
+    clearTimeout(hoursTimer);
+    away.hidden = !hours || hours.open;
+    if (!away.hidden) {
+      away.textContent = "Our team is away right now" + (hours.next_open_text ?
+        " and back " + hours.next_open_text : "") +
+        ". Leave a message: we'll answer here.";
+    }
+    var boundary = hours && Date.parse(hours.open ? hours.closes_at : hours.next_open);
+    if (!boundary) return;
+    var wait = Math.max(1000, boundary - Date.now()) + 1000 + Math.random() * 10000;
+    hoursTimer = setTimeout(function () {
+      api("GET", "/chat/hours").then(function (r) {
+        showHours(r.ok ? r.data.hours : hours);
+      }).catch(function () { showHours(hours); });
+    }, Math.min(wait, 6 * 3600 * 1000)); // a long wait is checked again every 6 hours
   }
 
   var catchingUp = null;
