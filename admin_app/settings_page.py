@@ -58,7 +58,15 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
     ``renaming``: the tag whose rename form (``tag_form``) is."""
     user = current_user()
     store = get_services().store
+    services = get_services()
+    now = services.clock()
+    hours = services.settings.hours
     context = {
+        "hours": hours,
+        "hours_status": hours.status(now) if hours else None,
+        "days_off": hours.days_off(now)[:10] if hours else [],
+        "away_text": hours.away_text(services.settings.away_message, now) if hours else "",
+        "handoff_message": services.settings.handoff_message,
         "page": "settings",
         "user": user,
         "secret": secret,

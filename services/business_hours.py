@@ -246,6 +246,20 @@ class BusinessHours:
         return template.replace(
             "{next_open}", self.describe(opens, now) if opens else "as soon as we can")
 
+    def weekly(self) -> list[tuple[str, str]]:
+        """Each day and its hours as a page lists them: ("Monday", "09:00–18:00")."""
+        def hhmm(minutes: int) -> str:
+            return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+        names = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+        return [(name, ", ".join(f"{hhmm(a)}–{hhmm(b)}" for a, b in ranges) or "closed")
+                for name, ranges in zip(names, self.week)]
+
+    def days_off(self, now: datetime) -> list[date]:
+        """The closed dates from today on (in the business's time zone), in order."""
+        today = now.astimezone(self.zone).date()
+        return sorted(d for d in self.closed_dates if d >= today)
+
     def status(self, now: datetime) -> dict:
         """What a page shows: open or not, when it closes (open) or opens next (closed),
         in UTC ISO, and the next opening as a person reads it."""

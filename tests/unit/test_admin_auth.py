@@ -364,3 +364,40 @@ def test_agents_cannot_rename_or_delete_tags(client, services):
                           tag="x").status_code == 403
     assert _settings_post(client, "/settings/tags/delete", old="vip").status_code == 403
     assert services.store.get_conversation(conversation.id).tags == ["vip"]
+
+
+def test_the_settings_page_shows_the_business_hours_to_everyone(client, settings, store,
+                                                                clock):
+    from datetime import date
+
+    from admin_app import create_app
+    from services.runtime import build_services
+
+    make_user(client.application.extensions["switchboard"])
+    login(client, "agent@example.com")
+    page = client.get("/settings").get_data(as_text=True)
+    assert 'id="hours-always"' in page and "hours-table" not in page
+
+    hours = settings.model_copy(update={
+        "business_hours": "mon-fri 09:00-12:00, 13:00-18:00; sat 10:00-14:00",
+        "business_timezone": "Europe/Paris",
+        "business_closed_dates": [date(2026, 11, 1), date(2026, 11, 26)]})
+    app = create_app(hours, build_services(hours, store=store, clock=clock))
+    agent = app.test_client()
+    login(agent, "agent@example.com")
+    # Wednesday 25 November, 13:00 in Paris: open; Thursday is a day off.
+    page = agent.get("/settings").get_data(as_text=True)
+    assert re.search(r'id="hours-now"><span class="status-badge status-active">Open now', page)
+    rows = re.findall(r"<tr><td>(\w+)</td><td>([^<]+)</td></tr>", page)
+    assert rows == [("Monday", "09:00–12:00, 13:00–18:00"),
+                    ("Tuesday", "09:00–12:00, 13:00–18:00"),
+                    ("Wednesday", "09:00–12:00, 13:00–18:00"),
+                    ("Thursday", "09:00–12:00, 13:00–18:00"),
+                    ("Friday", "09:00–12:00, 13:00–18:00"),
+                    ("Saturday", "10:00–14:00"), ("Sunday", "closed")]
+    assert "In Europe/Paris" in page
+    assert "Days off: Thu 26 Nov 2026</p>" in page  # the past one is not listed
+    clock.advance(hours=6)  # 19:00: away, and Thursday is off
+    page = agent.get("/settings").get_data(as_text=True)
+    assert "Away now</span> back on Friday at 09:00 CET" in page
+    assert "we&#39;re back on Friday at 09:00 CET and will answer you here." in page
