@@ -159,6 +159,7 @@ def test_outside_business_hours_the_visitor_is_told_when_the_team_is_back(away_s
         re.compile(r"Our team is away right now; we're back (tomorrow|today) at 09:00 UTC"),
         timeout=15000)
     expect(page.locator(".sb-from-system")).not_to_contain_text("passing you to a person")
+    page.screenshot(path=str(_screenshots() / "widget_away.png"))
 
 
 def test_the_away_note_comes_when_the_team_closes_without_a_reload(away_server, page):
