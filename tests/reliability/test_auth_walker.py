@@ -32,6 +32,7 @@ PUBLIC = {
     "webchat.widget": "the widget script",
     "webchat.demo": "the widget's demo page",
     "webchat.start_session": "issues visitor tokens (rate-limited per address)",
+    "webchat.hours": "whether the team is in, from the settings (no store, nobody's data)",
 }
 # Another engineer may add a public OpenAPI description: tolerated, never required.
 TOLERATED_PUBLIC = re.compile(r"openapi|apispec|swagger", re.I)
