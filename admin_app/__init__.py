@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(settings_page.bp)
     live.register(socketio, services)
     app.context_processor(live.store_status_context)  # the "store unavailable" banner
+    app.context_processor(live.hours_context)  # the "Away" pill outside business hours
     messenger.init_app(app)  # the webhook, and the Send API sender when configured
     webchat.init_app(app, socketio)  # the widget, /chat namespace and its sender
     # Each limiter's hooks run only for the blueprints with its limits (not the webhook).

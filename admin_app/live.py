@@ -369,6 +369,16 @@ def store_status_context() -> dict:
     return {"store_status": store_status(get_services())}
 
 
+def hours_context() -> dict:
+    """Template context for ``base.html``'s "Away" pill: the business hours' status now
+    (None when the team is always open)."""
+    from admin_app import get_services
+
+    services = get_services()
+    hours = services.hours
+    return {"hours_status": hours.status(services.clock()) if hours else None}
+
+
 def register(socketio: SocketIO, services: Services) -> EventRelay:
     """Serve ``/admin`` on the app's Socket.IO server and relay the services' events."""
     namespace = AdminNamespace(services)

@@ -60,7 +60,7 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
     store = get_services().store
     services = get_services()
     now = services.clock()
-    hours = services.settings.hours
+    hours = services.hours
     context = {
         "hours": hours,
         "hours_status": hours.status(now) if hours else None,

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from services.assistant import Responder, create_responder
 from services.bot_turn import BotTurn, DegradedSender, DegradedTurn, ProfileHook
+from services.business_hours import BusinessHours
 from services.escalation import EscalationPolicy
 from services.events import EventBus
 from services.inbound_batch import InboundBatcher
@@ -42,6 +43,8 @@ class Services:
     profile_hooks: dict[str, ProfileHook] = field(default_factory=dict)
     # Straight-to-the-person senders for the bot's degraded turn while the store is down.
     degraded_senders: dict[str, DegradedSender] = field(default_factory=dict)
+    # The business hours (services/business_hours.py); None: the team is always open.
+    hours: BusinessHours | None = None
 
     def close(self) -> None:
         self.worker.stop()
@@ -59,6 +62,7 @@ def build_services(
 ) -> Services:
     """Build the services; tests pass their own store, clock or responder."""
     store = store or create_store(settings)
+    hours = settings.hours
     events = EventBus()
     spool = InboundSpool(settings.spool_file)
     batcher = (InboundBatcher(store, settings.inbound_max_batch, settings.inbound_max_in_flight)
@@ -82,7 +86,7 @@ def build_services(
         profile_hooks=profile_hooks,
         outbox=outbox,
         send_lease_seconds=settings.job_lease_seconds,
-        hours=settings.hours,
+        hours=hours,
         away_message=settings.away_message,
     )
     sweeper = LifecycleSweeper(
@@ -92,7 +96,7 @@ def build_services(
         handoff_timeout=timedelta(minutes=settings.handoff_timeout_minutes),
         handoff_timeout_message=settings.handoff_timeout_message,
         priority_raise_after=timedelta(minutes=settings.priority_raise_after_minutes),
-        hours=settings.hours,
+        hours=hours,
     )
     jobs = JobRunner(
         store, {"respond": bot.run, "send": outbox.run}, clock,
@@ -105,5 +109,5 @@ def build_services(
         settings=settings, store=store, events=events, tracker=tracker, clock=clock,
         responder=responder, bot=bot, outbox=outbox, sweeper=sweeper, jobs=jobs,
         worker=worker, spool=spool, replayer=replayer, degraded=degraded, senders=senders,
-        profile_hooks=profile_hooks, degraded_senders=degraded_senders,
+        profile_hooks=profile_hooks, degraded_senders=degraded_senders, hours=hours,
     )

@@ -55,7 +55,7 @@ def init_app(app: Flask, socketio: SocketIO) -> Webchat:
         origins=OriginPolicy(settings.chat_allowed_origins),
         events=VisitorEvents(socketio),
         sender=WebchatSender(socketio),
-        hours=settings.hours,
+        hours=services.hours,
     )
     app.extensions[EXTENSION_KEY] = chat
     limiter.init_app(app)

@@ -187,6 +187,35 @@ def test_the_away_note_comes_when_the_team_closes_without_a_reload(away_server, 
     assert len(asked) == 1
 
 
+def test_the_admin_panel_says_the_team_is_away_and_follows_the_opening(away_server, page):
+    """The topbar's pill, on every page; its check of a long wait (every 6 hours) is run
+    by Chromium's clock moved on, and the hours it reads then say the team is in."""
+    import re
+    from datetime import datetime, timedelta, timezone
+
+    made = away_server.flask("users", "create", "ann@example.com", "--role", "agent",
+                             "--password-stdin", stdin="a long password\n")
+    assert made.returncode == 0, made.stderr
+    page.clock.install()
+    page.goto(away_server.url + "/login")
+    page.fill("input[name=email]", "ann@example.com")
+    page.fill("input[name=password]", "a long password")
+    page.click("#login-submit")
+    page.wait_for_selector("body[data-ready=inbox]")
+    pill = page.locator("#hours-pill")
+    expect(pill).to_have_text(re.compile(r"^Away · back (tomorrow|today) at 09:00 UTC$"))
+    page.goto(away_server.url + "/settings")
+    expect(pill).to_be_visible()
+    expect(page.locator("#hours-now")).to_contain_text("Away now")
+
+    closes = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    page.route("**/chat/hours", lambda route: route.fulfill(json={"hours": {
+        "open": True, "closes_at": closes, "next_open": None, "next_open_text": None,
+        "timezone": "UTC"}}))
+    page.clock.run_for("06:00:30")
+    expect(pill).to_be_hidden()
+
+
 def test_the_widget_shows_no_away_note_without_business_hours(server, page: Page):
     open_chat(page, server)
     assert requests.get(server.url + "/chat/hours", timeout=5).json() == {"hours": None}

@@ -291,3 +291,38 @@ export function beep() {
     /* no audio */
   }
 }
+
+/**
+ * The topbar's "Away · back tomorrow at 09:00 CET" pill (base.html renders it from the
+ * business hours): it follows each opening and closing without a reload, reading the hours
+ * again (GET /chat/hours) a few seconds after each, spread over 10 s across pages.
+ */
+function watchHours() {
+  const pill = document.getElementById("hours-pill");
+  if (!pill) return;
+  let timer = null;
+  const show = (hours) => {
+    clearTimeout(timer);
+    pill.hidden = !hours || hours.open;
+    if (hours && !hours.open) {
+      pill.textContent = hours.next_open_text ? `Away · back ${hours.next_open_text}` : "Away";
+    }
+    const at = hours && Date.parse(hours.open ? hours.closes_at : hours.next_open);
+    if (!at) return;
+    const wait = Math.max(1000, at - Date.now()) + 1000 + Math.random() * 10000;
+    timer = setTimeout(async () => {
+      try {
+        const response = await fetch("/chat/hours", { cache: "no-store" });
+        show((await response.json()).hours);
+      } catch {
+        show(hours); // offline: try again at the same moment's next check
+      }
+    }, Math.min(wait, 6 * 3600 * 1000)); // a long wait is checked again every 6 hours
+  };
+  try {
+    show(JSON.parse(pill.dataset.hours));
+  } catch {
+    /* no status: the pill stays as rendered */
+  }
+}
+watchHours();
