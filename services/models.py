@@ -32,6 +32,9 @@ MAX_SAVED_REPLIES = 500  # the team's whole list goes to every conversation page
 TAG_MAX_LENGTH = 32  # a label on a conversation ("billing", "vip", "bug report")
 MAX_TAGS = 20  # on one conversation
 MAX_TAGS_LISTED = 200  # the tags in use that GET /admin/tags lists, most used first
+RATING_COMMENT_MAX_LENGTH = 500  # what a person may add to their rating of a conversation
+SATISFIED_SCORE = 4  # a rating of 4 or 5 (of 5) counts as satisfied (CSAT)
+RECENT_RATING_COMMENTS = 10  # the newest comments the satisfaction stats list
 
 PLATFORMS: tuple[str, ...] = ("messenger", "webchat")
 STATUSES: tuple[str, ...] = ("active", "idle", "closed")
@@ -84,6 +87,11 @@ class Conversation(_Model):
     priority_raised_at: datetime | None = None
     # The team's labels on it ("billing", "vip"): normalised (normalize_tag), sorted, unique.
     tags: list[str] = Field(default_factory=list)
+    # How the person rated it once it was closed (1 to 5; the last rating counts), with what
+    # they added, and when.
+    rating: int | None = Field(default=None, ge=1, le=5)
+    rating_comment: str | None = None
+    rated_at: datetime | None = None
 
 
 class Message(_Model):
@@ -246,6 +254,41 @@ class TagCount(_Model):
     tag: str
     conversations: int = Field(ge=0)
     open: int = Field(ge=0)
+
+
+class RatingComment(_Model):
+    """A rating that came with a comment (the satisfaction stats list the newest)."""
+
+    conversation_id: int
+    display_name: str | None = None
+    platform: Platform
+    assigned_to: int | None = None
+    rating: int = Field(ge=1, le=5)
+    comment: str
+    rated_at: datetime
+
+
+class AgentSatisfaction(_Model):
+    """The ratings of the conversations assigned to one account (``user_id`` None: to
+    nobody)."""
+
+    user_id: int | None = None
+    rated: int = Field(ge=0)
+    average: float
+    satisfied: int = Field(ge=0)
+
+
+class Satisfaction(_Model):
+    """The ratings people gave their conversations in a period: how many, their average,
+    how many were satisfied (4 or 5: the CSAT rate is ``satisfied / rated``), each score's
+    count (``by_score[0]`` is 1), per assignee, and the newest comments."""
+
+    rated: int = Field(ge=0)
+    average: float | None = None
+    satisfied: int = Field(ge=0)
+    by_score: list[int]
+    by_agent: list[AgentSatisfaction] = Field(default_factory=list)
+    comments: list[RatingComment] = Field(default_factory=list)
 
 
 class ReadMark(_Model):

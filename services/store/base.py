@@ -76,6 +76,7 @@ from typing import Any, Protocol, Sequence
 
 from services.errors import InvalidInput
 from services.models import (
+    RATING_COMMENT_MAX_LENGTH,
     AccountStats,
     Activity,
     AdminUser,
@@ -96,6 +97,7 @@ from services.models import (
     OutboundMessage,
     ReadMark,
     SavedReply,
+    Satisfaction,
     Stats,
     TagCount,
     TrackResult,
@@ -142,6 +144,23 @@ def check_tag(tag: str) -> str:
     if normal != tag:
         raise InvalidInput(f"tag {tag!r} is not normalised (as {normal!r})")
     return tag
+
+
+def check_rating(score: object, comment: object) -> tuple[int, str | None]:
+    """Refuse a rating a store must not take (``InvalidInput``): the score an integer from
+    1 to 5; the comment None, or text without NUL characters, trimmed, not empty, at most
+    ``RATING_COMMENT_MAX_LENGTH`` characters."""
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise InvalidInput("score must be a whole number from 1 to 5")
+    if comment is None:
+        return score, None
+    if not isinstance(comment, str) or "\x00" in comment or comment != comment.strip() \
+            or not comment:
+        raise InvalidInput("a rating's comment must be trimmed text, or none")
+    if len(comment) > RATING_COMMENT_MAX_LENGTH:
+        raise InvalidInput(f"a rating's comment is at most {RATING_COMMENT_MAX_LENGTH} "
+                           "characters")
+    return score, comment
 
 
 def check_rename(old: str, new: str) -> None:
@@ -407,6 +426,19 @@ class ConversationStore(Protocol):
     def list_tags(self, limit: int) -> list[TagCount]:
         """The tags in use: on how many conversations, how many of them not closed; most
         used first, then by tag; at most ``limit`` (``InvalidInput`` below 1)."""
+
+    # -- ratings (satisfaction) ------------------------------------------------------------
+    def rate_conversation(self, conversation_id: int, score: int, comment: str | None,
+                          now: datetime) -> Conversation:
+        """The person's rating of a closed conversation (1 to 5, a comment or None, as
+        ``check_rating`` takes them): it replaces any earlier one, ``rated_at = updated_at =
+        now``. ``Conflict`` when the conversation is not closed (one condition with the
+        write, so a conversation reopened meanwhile is not rated); ``NotFound``."""
+
+    def satisfaction(self, since: datetime | None, until: datetime) -> Satisfaction:
+        """The ratings given in [since, until) (``since`` None: from the start): the counts
+        and average, per score and per assignee (most rated first, then by id, ``None``
+        last), and the ``RECENT_RATING_COMMENTS`` newest with a comment."""
 
     # -- handling (bot or human), profile --------------------------------------------------
     def set_handling(

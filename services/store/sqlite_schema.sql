@@ -69,7 +69,12 @@ CREATE TABLE IF NOT EXISTS conversations (
     priority_raised_at   TEXT,        -- schema version 3 (added by ALTER TABLE on upgrade)
     -- The team's labels: a JSON array of normalised tags, sorted (schema version 10, added
     -- by ALTER TABLE on upgrade); conversation_tags below indexes them.
-    tags                 TEXT    NOT NULL DEFAULT '[]'
+    tags                 TEXT    NOT NULL DEFAULT '[]',
+    -- The person's rating once it was closed, what they added and when (schema version
+    -- 11, added by ALTER TABLE on upgrade).
+    rating               INTEGER CHECK (rating BETWEEN 1 AND 5),
+    rating_comment       TEXT,
+    rated_at             TEXT
 );
 -- At most one open conversation per person and platform; also the find-open lookup.
 CREATE UNIQUE INDEX IF NOT EXISTS conversations_open_user_key
@@ -88,6 +93,9 @@ CREATE INDEX IF NOT EXISTS conversations_assigned_to_idx
     ON conversations (assigned_to) WHERE assigned_to IS NOT NULL;
 -- Every conversation of one person, closed ones too: delivery/read watermarks.
 CREATE INDEX IF NOT EXISTS conversations_user_idx ON conversations (platform, external_user_id);
+-- The satisfaction stats of a period: rated conversations only.
+CREATE INDEX IF NOT EXISTS conversations_rated_idx ON conversations (rated_at)
+    WHERE rated_at IS NOT NULL;
 -- The handoff-timeout scan: waiting conversations not yet notified.
 CREATE INDEX IF NOT EXISTS conversations_handoff_wait_idx ON conversations (waiting_since)
     WHERE needs_human = 1 AND handoff_timeout_notified_at IS NULL;

@@ -23,6 +23,8 @@ COLUMNS = {
     ("conversations", "priority"): "priority_level",
     ("conversations", "message_count"): "non_negative_count",
     ("conversations", "tags"): "tag_list",  # 20261205090000_conversation_tags.sql
+    ("conversations", "rating"): "rating_score",  # 20261205130000_ratings.sql
+    ("conversations", "rating_comment"): "rating_comment_text",
     ("messages", "platform"): "channel_platform",
     ("messages", "sender_type"): "sender_kind",
     ("messages", "attachments"): "json_array",
@@ -52,6 +54,9 @@ RULES = [
     ("job_status", ["'queued'", "'running'", "'done'", "'failed'"], ["'waiting'"]),
     ("tag_list", ["'{}'", "'{billing,vip}'", "array_fill('x'::text, array[20])"],
      ["'{billing,NULL}'", "array_fill('x'::text, array[21])"]),
+    ("rating_score", ["1", "5"], ["0", "6"]),
+    ("rating_comment_text", ["'ok'", "repeat('é', 500)"],
+     ["''", "' padded'", "repeat('x', 501)"]),
 ]
 
 
@@ -117,4 +122,10 @@ def test_the_migration_runs_again_and_changes_nothing(supabase_stack):
         "select count(*) from pg_type where typnamespace = 'public'::regnamespace"
         " and typtype = 'd'").strip()
     assert before == after == str(len(RULES))
+    test_every_column_is_of_its_domain_and_no_table_check_is_left(supabase_stack)
+
+
+def test_the_ratings_migration_runs_again(supabase_stack):
+    ratings = REPO / "supabase" / "migrations" / "20261205130000_ratings.sql"
+    supabase_stack.psql(ratings.read_text())
     test_every_column_is_of_its_domain_and_no_table_check_is_left(supabase_stack)

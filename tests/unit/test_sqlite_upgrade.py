@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ V6_SCHEMA = DATA / "sqlite_schema_v6.sql"
 V7_SCHEMA = DATA / "sqlite_schema_v7.sql"
 V8_SCHEMA = DATA / "sqlite_schema_v8.sql"
 V9_SCHEMA = DATA / "sqlite_schema_v9.sql"
+V10_SCHEMA = DATA / "sqlite_schema_v10.sql"
 
 
 def _version_1_database(path: Path) -> None:
@@ -58,7 +60,7 @@ def test_version_1_file_is_upgraded_in_place(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
             indexes = {r[0] for r in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"handoff_timeout_notified_at", "priority_raised_at"} <= _columns(
@@ -173,7 +175,7 @@ def test_version_3_file_gets_its_stats_rollups_filled_in_place(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
             assert db.execute("SELECT count(*) FROM stats_hourly").fetchone()[0] == 3  # 08-10h
         s = store.stats(now)
         assert s == store.stats_from_rows(now)  # backfilled counters = the rows
@@ -228,7 +230,7 @@ def test_version_4_file_gets_its_search_indexes_filled_in_place(tmp_path, clock)
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
             # The rows already there went into the indexes, folded.
             indexed = db.execute("SELECT rowid FROM messages_search WHERE messages_search"
                                  " MATCH ?", (index_query("parcel"),)).fetchall()
@@ -282,7 +284,7 @@ def test_version_5_file_gets_the_activity_table(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
         assert store.list_activity(1, 10) == []  # nothing happened before the trail existed
         user = store.get_user_by_email("v5@example.com")
         (line,) = store.add_activity([NewActivity(conversation_id=1, kind="reopened",
@@ -323,7 +325,7 @@ def test_version_6_file_gets_the_team_stats_indexes(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
         assert {"messages_agent_created_idx", "conversations_first_reply_idx",
                 "activity_created_idx"} <= _indexes(path)
         # The rows already there are in them: the day's team stats count them.
@@ -352,7 +354,7 @@ def test_version_7_file_gets_the_saved_replies_table(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
         made = store.create_saved_reply(NewSavedReply(title="Hours", body="9 to 5"), 1, clock())
         assert store.list_saved_replies() == [made]
         assert store.get_user(1).email == "v7@example.com"  # the rows there are kept
@@ -376,7 +378,7 @@ def test_version_8_file_gets_the_read_marks_table(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
         conversation = store.track_inbound(inbound("v8-user", "hi"), clock()).conversation
         mark = store.mark_read(1, conversation.id, 1, clock())
         assert store.read_marks(1, [conversation.id]) == [mark]
@@ -409,7 +411,7 @@ def test_version_9_file_gets_tags(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
         old = store.get_conversation(1)
         assert old.external_user_id == "v9-user" and old.tags == []  # the rows there are kept
         tagged, changed = store.add_tag(1, "billing", clock())
@@ -425,6 +427,39 @@ def test_version_9_file_gets_tags(tmp_path, clock):
         assert line.id == 3
         assert {i for i in _indexes(path) if i.startswith("activity_")} == indexes
         assert "activity_before_v10" not in _tables(path)
+    finally:
+        store.close()
+
+
+def test_version_10_file_gets_ratings(tmp_path, clock):
+    path = tmp_path / "v10.db"
+    db = sqlite3.connect(path)
+    register_functions(db)
+    db.executescript(V10_SCHEMA.read_text(encoding="utf-8"))
+    db.executescript("""
+        INSERT INTO conversations (platform, external_user_id, status, created_at, updated_at,
+                                   last_message_at, closed_at, tags)
+        VALUES ('webchat', 'v10-user', 'closed', '2026-12-05T10:00:00.000000+00:00',
+                '2026-12-05T10:00:00.000000+00:00', '2026-12-05T10:00:00.000000+00:00',
+                '2026-12-05T10:00:00.000000+00:00', '["vip"]');
+        PRAGMA user_version = 10;
+    """)
+    db.close()
+    assert "rating" not in _columns(path, "conversations")
+
+    store = SqliteStore(path)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
+        old = store.get_conversation(1)
+        assert old.external_user_id == "v10-user" and old.tags == ["vip"]
+        assert (old.rating, old.rating_comment, old.rated_at) == (None, None, None)
+        rated = store.rate_conversation(1, 5, "Lovely", clock())
+        assert (rated.rating, rated.rating_comment) == (5, "Lovely")
+        assert store.satisfaction(None, clock() + timedelta(seconds=1)).rated == 1
+        assert "conversations_rated_idx" in _indexes(path)
+        with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError):
+            db.execute("UPDATE conversations SET rating = 6")  # the column's check came too
     finally:
         store.close()
 

@@ -1,0 +1,71 @@
+"""Ratings of closed conversations, and the satisfaction stats, in the SQLite store (mixed
+into ``SqliteStore``). A rating is three columns of its conversation; the stats of a period
+read the rated conversations through ``conversations_rated_idx``."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Callable, ContextManager
+
+from services.errors import Conflict, NotFound
+from services.models import (
+    RECENT_RATING_COMMENTS,
+    SATISFIED_SCORE,
+    AgentSatisfaction,
+    Conversation,
+    RatingComment,
+    Satisfaction,
+)
+from services.store.base import check_rating
+from services.store.sqlite_db import conversation_from, one, ts
+
+_PERIOD = "rated_at IS NOT NULL AND rated_at >= :since AND rated_at < :until"
+
+
+class SqliteRatings:
+    """The rating part of ``ConversationStore``; needs ``_tx`` and ``_read``."""
+
+    _tx: Callable[..., ContextManager[sqlite3.Connection]]
+    _read: Callable[..., list[sqlite3.Row]]
+
+    def rate_conversation(self, conversation_id: int, score: int, comment: str | None,
+                          now: datetime) -> Conversation:
+        score, comment = check_rating(score, comment)
+        with self._tx() as db:
+            row = one(db.execute(
+                "UPDATE conversations SET rating = ?, rating_comment = ?, rated_at = ?,"
+                " updated_at = ? WHERE id = ? AND status = 'closed' RETURNING *",
+                (score, comment, ts(now), ts(now), conversation_id)))
+            if row is not None:
+                return conversation_from(row)
+            if one(db.execute("SELECT 1 FROM conversations WHERE id = ?",
+                              (conversation_id,))) is None:
+                raise NotFound(f"conversation {conversation_id}")
+            raise Conflict("only a closed conversation can be rated")
+
+    def satisfaction(self, since: datetime | None, until: datetime) -> Satisfaction:
+        period = {"since": ts(since) if since else "", "until": ts(until),
+                  "satisfied": SATISFIED_SCORE, "limit": RECENT_RATING_COMMENTS}
+        scores = {r["rating"]: r["n"] for r in self._read(
+            f"SELECT rating, count(*) AS n FROM conversations WHERE {_PERIOD}"
+            " GROUP BY rating", period)}
+        rated = sum(scores.values())
+        agents = self._read(
+            "SELECT assigned_to AS user_id, count(*) AS rated, avg(rating) AS average,"
+            " sum(rating >= :satisfied) AS satisfied"
+            f" FROM conversations WHERE {_PERIOD} GROUP BY assigned_to"
+            " ORDER BY rated DESC, assigned_to IS NULL, assigned_to", period)
+        comments = self._read(
+            "SELECT id AS conversation_id, display_name, platform, assigned_to, rating,"
+            " rating_comment AS comment, rated_at"
+            f" FROM conversations WHERE {_PERIOD} AND rating_comment IS NOT NULL"
+            " ORDER BY rated_at DESC, id DESC LIMIT :limit", period)
+        return Satisfaction(
+            rated=rated,
+            average=(sum(s * n for s, n in scores.items()) / rated) if rated else None,
+            satisfied=sum(n for s, n in scores.items() if s >= SATISFIED_SCORE),
+            by_score=[scores.get(s, 0) for s in range(1, 6)],
+            by_agent=[AgentSatisfaction.model_validate(dict(r)) for r in agents],
+            comments=[RatingComment.model_validate(dict(r)) for r in comments],
+        )
