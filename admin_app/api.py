@@ -24,6 +24,7 @@ from admin_app.schemas import (
     MarkHumanBody,
     MessageList,
     MessagingWindow,
+    SatisfactionAnswer,
     StatsAnswer,
     TeamStatsAnswer,
     TeamStatsQuery,
@@ -33,6 +34,7 @@ from admin_app.schemas import (
 from admin_app.web import security_headers
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound, StoreUnavailable
 from services.models import Conversation, ConversationFilter
+from services.store.base import check_period
 
 bp = Blueprint("admin_api", __name__, url_prefix="/admin")
 bp.after_request(security_headers)
@@ -247,6 +249,20 @@ def team_stats():
                               get_services().clock(), TEAM_STATS_DEFAULT_DAYS)
     accounts = get_services().tracker.team_stats(start, end)
     return respond(TeamStatsAnswer(start=start, end=end, accounts=accounts))
+
+
+@bp.get("/stats/satisfaction")
+@login_required
+def satisfaction():
+    """The ratings people gave their conversations in a period (``start``/``end``, as the
+    team stats; default: the last 7 days)."""
+    query = _query(TeamStatsQuery)
+    start, end = check_period(*parse_period(query.start, query.end, ("start", "end"),
+                                            "period", get_services().clock(),
+                                            TEAM_STATS_DEFAULT_DAYS))
+    return respond(SatisfactionAnswer(start=start, end=end,
+                                      satisfaction=get_services().tracker.satisfaction(
+                                          start, end)))
 
 
 def register_error_pages(app) -> None:

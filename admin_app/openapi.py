@@ -54,6 +54,7 @@ from admin_app.schemas import (
     SavedReplyBody,
     SavedReplyList,
     RetagAnswer,
+    SatisfactionAnswer,
     StatsAnswer,
     TagAnswer,
     TagBody,
@@ -199,6 +200,11 @@ ROUTES: tuple[Route, ...] = (
           "replies, conversations picked up, handed back, closed, notes, first responses "
           "and their times, and open conversations assigned now",
           TeamStatsAnswer, query=TeamStatsQuery, errors=(400, 401, 503)),
+    Route("get", "/admin/stats/satisfaction", "admin_api.satisfaction",
+          "The ratings people gave their closed conversations in a period (as the team "
+          "stats: default the last 7 days, at most 366): how many, their average, the "
+          "share satisfied (4 or 5 of 5), per score, per assignee, and the newest comments",
+          SatisfactionAnswer, query=TeamStatsQuery, errors=(400, 401, 503)),
     Route("get", "/admin/me", "admin_api.me", "The caller's account", MeAnswer,
           errors=(401, 503)),
     Route("get", "/admin/users", "admin_api.users", "Every account, without secrets",

@@ -31,6 +31,7 @@ from services.models import (
     NewSavedReply,
     ReadMark,
     SavedReply,
+    Satisfaction,
     Stats,
     TagCount,
     UserRole,
@@ -394,6 +395,17 @@ class FlagAnswer(_Answer):
 class StatsAnswer(_Answer):
     success: Literal[True] = True
     stats: Stats
+
+
+class SatisfactionAnswer(_Answer):
+    success: Literal[True] = True
+    start: datetime
+    end: datetime
+    satisfaction: Satisfaction = Field(
+        description="the ratings people gave their closed conversations in [start, end): "
+                    "rated, average, satisfied (4 or 5 of 5; the CSAT rate is satisfied / "
+                    "rated), by_score (the counts of 1 to 5), by_agent (per assignee, most "
+                    "rated first; user_id null: nobody), comments (the 10 newest with one)")
 
 
 class TeamStatsAnswer(_Answer):

@@ -31,6 +31,7 @@ from services.models import (
     NewActivity,
     OutboundMessage,
     ReadMark,
+    Satisfaction,
     SpooledResult,
     Stats,
     TagCount,
@@ -592,6 +593,23 @@ class ConversationTracker:
         for conversation in changed:
             self._publish("conversation.updated", conversation, lines.get(conversation.id, []))
         return len(changed)
+
+    def rate(self, conversation_id: int, score: int, comment: str | None = None
+             ) -> Conversation:
+        """The person's rating of their closed conversation (1 to 5; ``comment`` trimmed,
+        blank as none): it replaces an earlier one and is published with the conversation.
+        ``InvalidInput``, ``Conflict`` (not closed), ``NotFound``."""
+        if isinstance(comment, str):
+            comment = comment.strip() or None
+        conversation = self.store.rate_conversation(conversation_id, score, comment,
+                                                    self.clock())
+        self._publish("conversation.updated", conversation)
+        return conversation
+
+    def satisfaction(self, since: datetime | None, until: datetime | None = None
+                     ) -> Satisfaction:
+        """The ratings given in [since, until) (``until`` None: now), one store call."""
+        return self.store.satisfaction(since, until or self.clock())
 
     def tags(self, limit: int = MAX_TAGS_LISTED) -> list[TagCount]:
         """The tags in use, most used first (one store call)."""

@@ -18,8 +18,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from services.errors import NotFound
+from services.errors import Conflict, NotFound
 from services.models import (
+    RATING_COMMENT_MAX_LENGTH,
     Conversation,
     ConversationFilter,
     InboundMessage,
@@ -91,6 +92,7 @@ def public_conversation(conversation: Conversation | dict) -> dict[str, Any]:
         "created_at": c.get("created_at"),
         "last_message_at": c.get("last_message_at"),
         "closed_at": c.get("closed_at"),
+        "rating": c.get("rating"),  # the visitor's own rating of it, once closed
     }
 
 
@@ -270,6 +272,24 @@ class WebchatChannel:
         cap = self.settings.chat_history_limit
         limit = cap if limit is None else min(limit, cap)
         return conversation, self.tracker.history(conversation_id, limit, before, after)
+
+    def rate(self, visitor: Visitor, conversation_id: int, score: object,
+             comment: object) -> Conversation:
+        """The visitor's rating of their closed conversation (1 to 5, an optional comment of
+        up to ``RATING_COMMENT_MAX_LENGTH`` characters): 400 for a bad one, 409 while the
+        conversation is open, 403/404 as for any conversation."""
+        self.conversation_for(visitor, conversation_id)
+        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+            raise ChatError(400, "bad_request", "score must be a whole number from 1 to 5")
+        text = None if comment is None else _text(comment, "comment") or None
+        if text is not None and len(text) > RATING_COMMENT_MAX_LENGTH:
+            raise ChatError(413, "too_large", "a comment is at most "
+                            f"{RATING_COMMENT_MAX_LENGTH} characters")
+        try:
+            return self.tracker.rate(conversation_id, score, text)
+        except Conflict:
+            raise ChatError(409, "conflict", "a conversation is rated once it is closed"
+                            ) from None
 
     def escalations(
         self, visitor: Visitor, conversation_id: int

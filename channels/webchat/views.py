@@ -262,6 +262,18 @@ def escalate(conversation_id: int):
     return _stored(chat.channel.escalate(visitor, body.get("reason"), body.get("client_id")))
 
 
+@bp.post("/<int:conversation_id>/rating")
+@messages_limit
+def rate(conversation_id: int):
+    """"How was this conversation?": ``score`` 1 to 5 and an optional ``comment``, once it
+    is closed; a new rating replaces the last. Answers ``{"conversation"}``."""
+    visitor = _visitor()
+    body = _body()
+    conversation = _chat().channel.rate(visitor, conversation_id, body.get("score"),
+                                        body.get("comment"))
+    return jsonify(conversation=public_conversation(conversation))
+
+
 # -- reading -----------------------------------------------------------------------------
 @bp.get("/<int:conversation_id>/history")
 def history(conversation_id: int):

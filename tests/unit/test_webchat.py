@@ -244,3 +244,49 @@ def test_the_session_says_whether_the_team_is_in_and_when_it_is_back(client, set
     assert chat.post("/chat/session", json={}).get_json()["hours"] == {
         "open": True, "closes_at": "2026-11-26T11:00:00+00:00", "next_open": None,
         "next_open_text": None, "timezone": "Europe/Paris"}
+
+
+def test_a_visitor_rates_their_closed_conversation(client, services):
+    seen = []
+    services.events.subscribe(seen.append)
+
+    def session():
+        token = client.post("/chat/session", json={}).get_json()["token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    ada, bob = session(), session()
+    sent = client.post("/chat/messages", json={"content": "hi", "client_id": "c-1"},
+                       headers=ada).get_json()
+    cid = sent["conversation"]["id"]
+    assert sent["conversation"]["rating"] is None
+
+    def rate(body, headers=ada, conversation=cid):
+        return client.post(f"/chat/{conversation}/rating", json=body, headers=headers)
+
+    early = rate({"score": 5})
+    assert early.status_code == 409 and early.get_json()["error"] == "conflict"
+    services.tracker.close(cid)
+    for bad in ({}, {"score": 0}, {"score": 6}, {"score": "5"}, {"score": 4.5},
+                {"score": True}, {"score": 5, "comment": 3}):
+        answer = rate(bad)
+        assert answer.status_code == 400, bad
+        assert set(answer.get_json()) == {"error", "detail", "status"}
+    assert rate({"score": 5, "comment": "x" * 501}).status_code == 413
+    assert rate({"score": 5}, headers=bob).status_code == 403
+    assert rate({"score": 5}, conversation=987654321).status_code == 404
+    assert rate({"score": 5}, headers={}).status_code == 401
+    assert services.store.get_conversation(cid).rating is None  # nothing was kept
+
+    seen.clear()
+    answer = rate({"score": 4, "comment": "  Quick\x00 and kind \ud800 "})
+    assert answer.status_code == 200
+    assert answer.get_json()["conversation"]["rating"] == 4
+    stored = services.store.get_conversation(cid)
+    assert (stored.rating, stored.rating_comment) == (4, "Quick and kind \ufffd")
+    assert [e.name for e in seen] == ["conversation.updated"]  # admin pages follow
+    assert rate({"score": 2, "comment": "   "}).status_code == 200  # a blank comment is none
+    stored = services.store.get_conversation(cid)
+    assert (stored.rating, stored.rating_comment) == (2, None)
+    history = client.get(f"/chat/{cid}/history", headers=ada).get_json()
+    assert history["conversation"]["rating"] == 2
+    assert "rating_comment" not in history["conversation"]
