@@ -43,7 +43,8 @@ CSV_COLUMNS = [
     "handled_by", "needs_human", "message_id", "created_at", "sender_type", "sender_id",
     "content", "attachments", "delivery_status", "delivery_error", "confidence_score",
     "requires_human", "human_reason", "human_replied", "replied_by", "replied_at",
-    "conversation_tags",  # last, so the columns before keep their places
+    # Added later, last, so the columns before keep their places.
+    "conversation_tags", "conversation_rating", "conversation_rating_comment",
 ]
 
 
@@ -169,6 +170,7 @@ def _csv(start: datetime, end: datetime, tag: str | None) -> Iterator[str]:
                 m.content, m.attachments, m.delivery_status, m.delivery_error,
                 m.confidence_score, m.requires_human, m.human_reason, m.human_replied,
                 m.replied_by, m.replied_at, ", ".join(conversation.tags),
+                conversation.rating, conversation.rating_comment,
             )])
         yield buffer.getvalue()
         buffer.seek(0)

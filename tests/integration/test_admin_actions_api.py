@@ -220,6 +220,8 @@ def test_export_csv_streams_the_range(client, services, make_token, clock):
         ConversationFilter(search="hello from bob"), 1).conversations[0].id)
     services.tracker.add_tag(bob.id, "vip")
     services.tracker.add_tag(bob.id, "-lead")  # a spreadsheet formula's first character
+    services.tracker.close(bob.id)
+    services.tracker.rate(bob.id, 2, "=cmd|' /C calc'!A0")  # the person's text is data too
     response = client.get("/admin/export?from=2026-12-10&to=2026-12-20&format=csv",
                           headers=headers)
     assert response.status_code == 200 and response.is_streamed
@@ -232,7 +234,10 @@ def test_export_csv_streams_the_range(client, services, make_token, clock):
     assert {r["platform"] for r in rows} == {"webchat", "messenger"}
     assert {r["external_user_id"]: r["conversation_tags"] for r in rows} == {
         "ada": "", "bob": "'-lead, vip"}
-    assert list(rows[0])[-1] == "conversation_tags"
+    assert {r["external_user_id"]: (r["conversation_rating"], r["conversation_rating_comment"])
+            for r in rows} == {"ada": ("", ""), "bob": ("2", "'=cmd|' /C calc'!A0")}
+    assert list(rows[0])[-3:] == ["conversation_tags", "conversation_rating",
+                                  "conversation_rating_comment"]
     everything = client.get("/admin/export?from=2026-11-01&to=2026-12-31", headers=headers)
     assert len(list(csv.DictReader(io.StringIO(everything.get_data(as_text=True))))) == 4
 
