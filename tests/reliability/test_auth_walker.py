@@ -40,6 +40,7 @@ TOLERATED_PUBLIC = re.compile(r"openapi|apispec|swagger", re.I)
 VISITOR = {
     "webchat.post_first_message", "webchat.post_message", "webchat.escalate_first",
     "webchat.escalate", "webchat.history", "webchat.escalations", "webchat.user_conversations",
+    "webchat.rate",
 }
 # Staff routes only admins may use (accounts, API tokens, the saved replies' list).
 ADMIN_ONLY = {
@@ -57,7 +58,8 @@ AGENT_OK = {
     "admin_api.mark_replied", "admin_api.stats", "admin_api.me", "admin_api.users",
     "admin_api.reply", "admin_api.retry", "admin_api.take_over", "admin_api.hand_back",
     "admin_api.assign", "admin_api.export", "admin_api.list_activity", "admin_api.add_note",
-    "admin_api.list_saved_replies", "admin_api.team_stats", "admin_api.mark_read",
+    "admin_api.list_saved_replies", "admin_api.team_stats", "admin_api.satisfaction",
+    "admin_api.mark_read",
     "admin_api.read_marks", "admin_api.edit_note", "admin_api.delete_note",
     "admin_api.mark_unread", "admin_api.mark_all_read", "admin_api.add_tag",
     "admin_api.remove_tag", "admin_api.tags",
