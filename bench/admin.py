@@ -75,6 +75,14 @@ update conversations set tags = array(
      where t is not null order by t collate "C")
  where id % 3 = 0 or id % 50 = 0
 """
+# Ratings: every other closed conversation (an eighth of them all: the loaded closed ones
+# have ids 1, 5, 9, ...), rated at its last message (scores 1 to 5 in turn), one in five
+# with a comment (see load_team).
+_RATINGS = """
+UPDATE conversations SET rating = id / 8 % 5 + 1, rated_at = last_message_at,
+       rating_comment = CASE WHEN id % 5 = 1 THEN 'bench comment ' || id END
+ WHERE status = 'closed' AND id % 8 = 1
+"""
 # The flagged conversations' answers, takings over, notes and closings, by their agent (the
 # one of the TEAM that conversation id / 10 picks), at the answer's time (see load_team).
 _TEAM_LINES_SQLITE = """
@@ -158,6 +166,7 @@ def load_team(kind: str, store, target) -> None:
             db.execute(read_all)
             db.execute(_TAGGED_SQLITE)
             db.execute(_TAGS_SQLITE)
+            db.execute(_RATINGS)
         db.close()
         return
     target.psql(f"""
@@ -182,6 +191,7 @@ def load_team(kind: str, store, target) -> None:
          where k.kind <> 'closed' or h.status = 'closed';
         {read_all};
         {_TAGS_POSTGRES};
+        {_RATINGS};
         analyze messages; analyze conversations; analyze activity; analyze conversation_reads;
     """)
 
@@ -243,6 +253,9 @@ def api_latencies(store, env: dict, workdir: Path, runs: int, only: str = "") ->
                                     headers=headers)):
             assert response.status_code == 200, response.data[:200]
 
+    def rated(path: str) -> None:
+        assert get(path)["satisfaction"]["rated"] > 0, "no ratings were loaded"
+
     results = {}
     cases = {
         "inbox_first_page": lambda: get("/admin/conversations?limit=50"),
@@ -267,6 +280,10 @@ def api_latencies(store, env: dict, workdir: Path, runs: int, only: str = "") ->
         "team_stats_7d": lambda: get("/admin/stats/team"),
         "team_stats_30d": lambda: get("/admin/stats/team?start="
                                       + quote((NOW - timedelta(days=30)).isoformat())),
+        # Every other closed conversation is rated (load_team).
+        "satisfaction_7d": lambda: rated("/admin/stats/satisfaction"),
+        "satisfaction_30d": lambda: rated("/admin/stats/satisfaction?start="
+                                          + quote((NOW - timedelta(days=30)).isoformat())),
     }
     for name, fn in cases.items():
         if not name.startswith(only):
