@@ -289,3 +289,247 @@ def _screenshots():
 
     SCREENSHOTS.mkdir(exist_ok=True)
     return SCREENSHOTS
+
+
+# -- "How was this conversation?": the rating card of a closed conversation ------------------
+def _eventually(read, expected, timeout: float = 10.0):
+    """Poll ``read()`` (e.g. the admin API) until it returns ``expected``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        got = read()
+        if got == expected or time.monotonic() > deadline:
+            assert got == expected
+            return
+        time.sleep(0.2)
+
+
+def _rated(admin, cid):
+    def read():
+        c = admin("GET", f"/admin/conversations/{cid}")["conversation"]
+        return c["rating"], c["rating_comment"]
+
+    return read
+
+
+def _score(page: Page, n: int):
+    words = ["Very bad", "Bad", "Okay", "Good", "Very good"]
+    return page.get_by_role("button", name=f"{n} of 5: {words[n - 1]}", exact=True)
+
+
+def _pressed(page: Page) -> list[str]:
+    return [b.get_attribute("aria-pressed") for b in page.locator(".sb-score").all()]
+
+
+def _chat_then_close(page: Page, server, admin) -> int:
+    """A visitor chats with the bot, then an agent closes the conversation: its id."""
+    open_chat(page, server)
+    send(page, "What are your opening hours?")
+    expect(page.locator(".sb-from-bot[data-id]").first).to_contain_text("Monday",
+                                                                        timeout=15000)
+    expect(page.locator(".sb-rating")).to_be_hidden()  # open: nothing to rate yet
+    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    admin("POST", f"/admin/conversations/{cid}/close")
+    expect(page.locator(".sb-banner")).to_contain_text("was closed", timeout=15000)
+    return cid
+
+
+def test_the_visitor_rates_a_closed_conversation_live_and_writing_again_ends_it(
+        server, admin, page: Page):
+    cid = _chat_then_close(page, server, admin)
+    card = page.locator(".sb-rating")
+    expect(card).to_be_visible(timeout=10000)  # live, without a reload
+    expect(page.get_by_role("group", name="How was this conversation?")).to_be_visible()
+    expect(card.locator(".sb-score")).to_have_text(["1", "2", "3", "4", "5"])
+    assert [b.get_attribute("aria-label") for b in card.locator(".sb-score").all()] == [
+        "1 of 5: Very bad", "2 of 5: Bad", "3 of 5: Okay", "4 of 5: Good", "5 of 5: Very good"]
+    assert _pressed(page) == ["false"] * 5
+    expect(card.locator(".sb-rating-comment")).to_be_hidden()
+
+    # 4: sent at once, shown selected; the comment is offered.
+    _score(page, 4).click()
+    expect(_score(page, 4)).to_have_attribute("aria-pressed", "true")
+    assert _pressed(page) == ["false", "false", "false", "true", "false"]
+    expect(card.get_by_label("Thanks! Anything to add? (optional)")).to_be_visible()
+    assert card.locator(".sb-rating-comment").evaluate("t => t.maxLength") == 500
+    _eventually(_rated(admin, cid), (4, None))
+    page.screenshot(path=str(_screenshots() / "widget_rating.png"))
+
+    card.get_by_label("Thanks! Anything to add? (optional)").fill("Quick & <b>kind</b>")
+    card.get_by_role("button", name="Send", exact=True).click()
+    expect(card.locator(".sb-rating-note")).to_have_text("Thanks for your feedback.")
+    expect(card.locator(".sb-rating-comment")).to_be_hidden()
+    _eventually(_rated(admin, cid), (4, "Quick & <b>kind</b>"))
+
+    # Changed to 5: the rating is replaced, the comment sent stays.
+    _score(page, 5).click()
+    expect(_score(page, 5)).to_have_attribute("aria-pressed", "true")
+    expect(_score(page, 4)).to_have_attribute("aria-pressed", "false")
+    _eventually(_rated(admin, cid), (5, "Quick & <b>kind</b>"))
+    expect(card.locator(".sb-rating-note")).to_have_text("Thanks for your feedback.")
+
+    # Writing again: the card goes, a new conversation opens; the old rating stays.
+    send(page, "One more thing: do you ship abroad?")
+    expect(card).to_be_hidden()
+    expect(page.locator(".sb-divider")).to_have_text("New conversation", timeout=15000)
+    listed = admin("GET", "/admin/conversations?platform=webchat")["conversations"]
+    assert len(listed) == 2
+    newer = max(c["id"] for c in listed)
+    assert newer != cid
+    assert _rated(admin, newer)() == (None, None)
+    assert _rated(admin, cid)() == (5, "Quick & <b>kind</b>")
+    expect(card).to_be_hidden()
+
+
+def test_the_rating_card_works_with_the_keyboard(server, admin, page: Page):
+    cid = _chat_then_close(page, server, admin)
+    expect(page.locator(".sb-rating")).to_be_visible(timeout=10000)
+    page.locator(".sb-close").focus()
+    page.keyboard.press("Tab")
+    expect(_score(page, 1)).to_be_focused()
+    outline = _score(page, 1).evaluate("b => getComputedStyle(b).outlineStyle")
+    assert outline == "solid"  # focus is visible
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    expect(_score(page, 4)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(_score(page, 4)).to_have_attribute("aria-pressed", "true")
+    _eventually(_rated(admin, cid), (4, None))
+    page.keyboard.press("Tab")
+    expect(_score(page, 5)).to_be_focused()
+    page.keyboard.press("Space")
+    expect(_score(page, 5)).to_have_attribute("aria-pressed", "true")
+    expect(_score(page, 4)).to_have_attribute("aria-pressed", "false")
+    _eventually(_rated(admin, cid), (5, None))
+    page.keyboard.press("Tab")
+    comment = page.locator(".sb-rating-comment")
+    expect(comment).to_be_focused()
+    page.keyboard.type("Typed with the keys")
+    page.keyboard.press("Tab")
+    expect(page.locator(".sb-rating-send")).to_be_focused()
+    page.keyboard.press("Enter")
+    note = page.locator(".sb-rating-note")
+    expect(note).to_have_text("Thanks for your feedback.")
+    expect(note).to_be_focused()  # the form went: focus is kept in the card
+    _eventually(_rated(admin, cid), (5, "Typed with the keys"))
+
+
+def test_the_rating_card_goes_when_the_conversation_is_reopened(server, admin, page: Page):
+    cid = _chat_then_close(page, server, admin)
+    card = page.locator(".sb-rating")
+    expect(card).to_be_visible(timeout=10000)
+
+    # A 409 alone (the conversation was reopened, the widget not told yet) hides the card.
+    page.route("**/chat/*/rating", lambda route: route.fulfill(
+        status=409, json={"error": "conflict", "detail": "not closed"}))
+    _score(page, 3).click()
+    expect(card).to_be_hidden()
+    expect(page.locator(".sb-input")).to_be_focused()
+    page.unroute("**/chat/*/rating")
+    assert _rated(admin, cid)() == (None, None)
+
+    # Reopened, live: the card goes; closed again, it comes back.
+    admin("POST", f"/admin/conversations/{cid}/reopen")
+    admin("POST", f"/admin/conversations/{cid}/close")
+    expect(card).to_be_visible(timeout=10000)
+    admin("POST", f"/admin/conversations/{cid}/reopen")
+    expect(card).to_be_hidden(timeout=10000)
+    admin("POST", f"/admin/conversations/{cid}/close")
+    expect(card).to_be_visible(timeout=10000)
+
+    # Reopened just before the visitor's click: the server's own 409.
+    def reopen_first(route):
+        admin("POST", f"/admin/conversations/{cid}/reopen")
+        route.continue_()
+
+    page.route("**/chat/*/rating", reopen_first)
+    with page.expect_response("**/chat/*/rating") as answer:
+        _score(page, 2).click()
+    assert answer.value.status == 409
+    expect(card).to_be_hidden()
+    assert _rated(admin, cid)() == (None, None)
+
+
+def test_a_rating_that_failed_can_be_sent_again(server, admin, page: Page):
+    cid = _chat_then_close(page, server, admin)
+    card = page.locator(".sb-rating")
+    _score(page, 4).click()
+    comment = card.locator(".sb-rating-comment")
+    expect(comment).to_be_visible()
+    _eventually(_rated(admin, cid), (4, None))
+    note = card.locator(".sb-rating-note")
+
+    page.route("**/chat/*/rating", lambda route: route.fulfill(
+        status=429, json={"error": "rate_limited", "detail": "slow down"}))
+    comment.fill("Lovely, thanks")
+    card.get_by_role("button", name="Send", exact=True).click()
+    expect(note).to_contain_text("try again")
+    expect(note).to_have_class("sb-rating-note sb-rating-error")
+    expect(comment).to_have_value("Lovely, thanks")  # kept, to send again
+    expect(comment).to_be_visible()
+    page.unroute("**/chat/*/rating")
+
+    page.route("**/chat/*/rating", lambda route: route.abort())  # the network is down
+    _score(page, 2).click()
+    expect(note).to_contain_text("Couldn't send your rating")
+    expect(_score(page, 4)).to_have_attribute("aria-pressed", "true")  # what is saved
+    expect(_score(page, 2)).to_have_attribute("aria-pressed", "false")
+    card.get_by_role("button", name="Send", exact=True).click()
+    expect(note).to_contain_text("Couldn't send your rating")
+    expect(comment).to_have_value("Lovely, thanks")
+    page.unroute("**/chat/*/rating")
+    assert _rated(admin, cid)() == (4, None)
+
+    card.get_by_role("button", name="Send", exact=True).click()
+    expect(note).to_have_text("Thanks for your feedback.")
+    expect(note).not_to_have_class("sb-rating-note sb-rating-error")
+    _eventually(_rated(admin, cid), (4, "Lovely, thanks"))
+
+
+def test_two_tabs_show_the_same_rating(server, admin, page: Page):
+    first = page
+    open_chat(first, server)
+    send(first, "What are your opening hours?")
+    expect(first.locator(".sb-from-bot[data-id]").first).to_contain_text("Monday",
+                                                                         timeout=15000)
+    second = first.context.new_page()
+    open_chat(second, server)  # resumes the open conversation
+    expect(second.locator(".sb-from-user[data-id]")).to_have_count(1, timeout=15000)
+    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    admin("POST", f"/admin/conversations/{cid}/close")
+    for tab in (first, second):
+        expect(tab.locator(".sb-rating")).to_be_visible(timeout=15000)
+    _score(first, 3).click()
+    _eventually(_rated(admin, cid), (3, None))
+    expect(_score(second, 3)).to_have_attribute("aria-pressed", "true", timeout=10000)
+    assert _pressed(second) == ["false", "false", "true", "false", "false"]
+    # Writing in the second tab opens a new conversation: the first follows, its card goes.
+    send(second, "Hello again")
+    expect(second.locator(".sb-rating")).to_be_hidden()
+    expect(first.locator(".sb-rating")).to_be_hidden(timeout=15000)
+    expect(first.locator(".sb-from-user[data-id] .sb-text").last).to_have_text(
+        "Hello again", timeout=15000)
+    assert _rated(admin, cid)() == (3, None)
+
+
+def test_the_rating_card_fits_a_phone_sized_screen(server, admin, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True, reduced_motion="reduce")
+    page = context.new_page()
+    try:
+        _chat_then_close(page, server, admin)
+        card = page.locator(".sb-rating")
+        expect(card).to_be_visible(timeout=10000)
+        for button in card.locator(".sb-score").all():
+            box = button.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390
+            assert box["height"] >= 44 and box["width"] >= 44  # a finger's target
+        _score(page, 5).tap()
+        comment = card.locator(".sb-rating-comment")
+        expect(comment).to_be_in_viewport()
+        assert comment.evaluate("t => getComputedStyle(t).fontSize") == "16px"
+        expect(page.locator(".sb-input")).to_be_in_viewport()
+        page.screenshot(path=str(_screenshots() / "widget_rating_phone.png"))
+    finally:
+        context.close()

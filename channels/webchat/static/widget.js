@@ -165,6 +165,55 @@
   scroller.appendChild(earlier);
   scroller.appendChild(list);
 
+  // "How was this conversation?": a card after the messages once the conversation is closed.
+  var SCORES = ["Very bad", "Bad", "Okay", "Good", "Very good"];
+  var card = el("div", "sb-rating");
+  card.hidden = true;
+  card.setAttribute("role", "group");
+  card.setAttribute("aria-labelledby", "sb-rating-q");
+  var cardQuestion = el("p", "sb-rating-q", "How was this conversation?");
+  cardQuestion.id = "sb-rating-q";
+  var scoreRow = el("div", "sb-scores");
+  var scoreButtons = SCORES.map(function (word, i) {
+    var b = el("button", "sb-score", String(i + 1));
+    b.type = "button";
+    b.dataset.score = String(i + 1);
+    b.setAttribute("aria-label", (i + 1) + " of 5: " + word);
+    b.setAttribute("aria-pressed", "false");
+    scoreRow.appendChild(b);
+    return b;
+  });
+  var scale = el("div", "sb-scale"); // the ends of the scale, for the eye (each button says it)
+  scale.setAttribute("aria-hidden", "true");
+  scale.appendChild(el("span", null, SCORES[0]));
+  scale.appendChild(el("span", null, SCORES[4]));
+  var more = el("form", "sb-rating-more");
+  more.hidden = true;
+  var moreLabel = el("label", "sb-rating-label", "Thanks! Anything to add? (optional)");
+  moreLabel.htmlFor = "sb-rating-comment";
+  var comment = el("textarea", "sb-rating-comment");
+  comment.id = "sb-rating-comment";
+  comment.rows = 3;
+  comment.maxLength = 500;
+  var moreActions = el("div", "sb-rating-actions");
+  var commentLeft = el("span", "sb-rating-left");
+  var commentSend = el("button", "sb-rating-send", "Send");
+  commentSend.type = "submit";
+  moreActions.appendChild(commentLeft);
+  moreActions.appendChild(commentSend);
+  more.appendChild(moreLabel);
+  more.appendChild(comment);
+  more.appendChild(moreActions);
+  var cardNote = el("p", "sb-rating-note"); // thanks, or what went wrong
+  cardNote.setAttribute("role", "status");
+  cardNote.tabIndex = -1;
+  card.appendChild(cardQuestion);
+  card.appendChild(scoreRow);
+  card.appendChild(scale);
+  card.appendChild(more);
+  card.appendChild(cardNote);
+  scroller.appendChild(card);
+
   var typing = el("div", "sb-typing");
   typing.hidden = true;
   typing.setAttribute("aria-live", "polite");
@@ -324,6 +373,7 @@
   }
 
   function applyState(next, quiet) {
+    if (next && next !== "closed") hideRating(); // reopened, or a new conversation
     if (!next || next === convState) return;
     var previous = convState;
     convState = next;
@@ -337,6 +387,147 @@
       if (convState === "bot") banner.hidden = true;
     }, 6000);
   }
+
+  // -- rating a closed conversation ---------------------------------------------------------
+  // Offered once the conversation shown is closed and not rated yet; the score is sent at
+  // once, then an optional comment. A new rating replaces the last, so the score can change
+  // (with the comment already sent) until the visitor writes again.
+  var rating = null;       // {id, score (saved), pressed (shown), comment (saved), stage}
+  var ratingWant = null;   // the latest rating to send: requests go one at a time, in order
+  var ratingBusy = false;
+
+  function offerRating(c) { // c: the visitor-facing conversation, from the server
+    if (!c || c.id !== state.conversationId) return;
+    if (c.state !== "closed") { hideRating(); return; }
+    var saved = typeof c.rating === "number" ? c.rating : null;
+    if (rating && rating.id === c.id) { // rated meanwhile (here or in another tab)
+      if (saved !== null && !ratingBusy && !ratingWant && saved !== rating.score) {
+        rating.score = rating.pressed = saved;
+        paintRating();
+      }
+      return;
+    }
+    if (saved !== null) return; // rated already
+    var stick = nearBottom();
+    rating = { id: c.id, score: null, pressed: null, comment: null, stage: "ask" };
+    ratingWant = null;
+    comment.value = "";
+    commentLeft.textContent = "";
+    cardNote.textContent = "";
+    cardNote.className = "sb-rating-note";
+    paintRating();
+    card.hidden = false;
+    if (stick) toBottom();
+  }
+
+  function hideRating() {
+    if (!rating) return;
+    var active = root.activeElement || document.activeElement;
+    var focused = card.contains(active);
+    rating = null;
+    ratingWant = null;
+    card.hidden = true;
+    if (focused && isOpen) input.focus();
+  }
+
+  function paintRating() {
+    scoreButtons.forEach(function (b, i) {
+      b.setAttribute("aria-pressed", rating.pressed === i + 1 ? "true" : "false");
+    });
+    more.hidden = rating.stage !== "more";
+  }
+
+  function ratingNote(text, error) {
+    cardNote.textContent = text;
+    cardNote.className = "sb-rating-note" + (error ? " sb-rating-error" : "");
+  }
+
+  function rate(score, text, final) {
+    rating.pressed = score;
+    ratingWant = { id: rating.id, score: score, comment: text || null, final: !!final };
+    paintRating();
+    if (cardNote.classList.contains("sb-rating-error")) ratingNote("", false);
+    pumpRating();
+  }
+
+  function pumpRating() {
+    if (ratingBusy || !ratingWant) return;
+    var want = ratingWant;
+    ratingWant = null;
+    ratingBusy = true;
+    var body = { score: want.score };
+    if (want.comment) body.comment = want.comment;
+    api("POST", "/chat/" + want.id + "/rating", body).then(null, function () { return null; })
+      .then(function (r) {
+        ratingBusy = false;
+        rated(want, r);
+        pumpRating();
+      });
+  }
+
+  function rated(want, r) {
+    if (!rating || rating.id !== want.id) return; // gone meanwhile: the visitor wrote again
+    var stick = nearBottom();
+    if (r && r.ok) {
+      var c = r.data && r.data.conversation;
+      rating.score = c && typeof c.rating === "number" ? c.rating : want.score;
+      if (want.comment) rating.comment = want.comment;
+      if (!ratingWant) rating.pressed = rating.score;
+      if (want.final) {
+        var active = root.activeElement || document.activeElement;
+        var focused = more.contains(active);
+        rating.stage = "done";
+        comment.value = "";
+        commentLeft.textContent = "";
+        ratingNote("Thanks for your feedback.", false);
+        paintRating();
+        if (focused) cardNote.focus(); // the form is gone: keep the place in the panel
+      } else {
+        if (rating.stage === "ask") rating.stage = "more";
+        if (rating.stage === "done") ratingNote("Thanks for your feedback.", false);
+        else ratingNote("", false);
+        paintRating();
+      }
+      if (stick) toBottom();
+      return;
+    }
+    var code = r ? r.status : 0;
+    if (code === 409 || code === 403 || code === 404) { hideRating(); return; } // reopened
+    if (!ratingWant) rating.pressed = rating.score; // not saved: show what is
+    paintRating();
+    ratingNote(code === 429 ? "Too many tries in a row. Wait a moment, then try again." :
+      "Couldn't send your rating. Check your connection and try again.", true);
+    if (stick) toBottom();
+  }
+
+  scoreButtons.forEach(function (b, i) {
+    b.addEventListener("click", function () {
+      if (!rating) return;
+      // Changing the score keeps the comment already sent (a rating replaces the last).
+      rate(i + 1, rating.comment, false);
+    });
+  });
+  function sendComment(e) {
+    if (e) e.preventDefault();
+    if (!rating || rating.pressed === null) return;
+    var text = comment.value.trim();
+    if (!text) { // nothing to add: the score is what counts
+      rating.stage = "done";
+      paintRating();
+      ratingNote("Thanks for your feedback.", false);
+      cardNote.focus();
+      return;
+    }
+    rate(rating.pressed, text, true);
+  }
+  more.addEventListener("submit", sendComment);
+  comment.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) sendComment(e);
+  });
+  comment.addEventListener("input", function () {
+    var left = comment.maxLength - comment.value.length;
+    commentLeft.textContent = left < 100 ? left + " left" : "";
+  });
 
   var typingTimers = {};
   var typingWho = {};
@@ -458,6 +649,7 @@
         r.data.messages.forEach(receive);
         if (r.data.conversation && r.data.conversation.id === state.conversationId) {
           applyState(r.data.conversation.state, fresh);
+          offerRating(r.data.conversation);
         }
         if (fresh) earlier.hidden = r.data.count < historyLimit;
         if (!fresh && r.data.count >= historyLimit) return page();
@@ -542,7 +734,9 @@
     });
     socket.on("message", receive);
     socket.on("status", function (s) {
-      if (s && s.conversation_id === state.conversationId) applyState(s.state);
+      if (!s || s.conversation_id !== state.conversationId) return;
+      applyState(s.state);
+      offerRating(s.conversation || { id: s.conversation_id, state: s.state, rating: null });
     });
     socket.on("typing", function (t) {
       if (t && t.conversation_id === state.conversationId) showTyping(t.sender_type, t.typing !== false);
@@ -571,6 +765,7 @@
     var newer = other.conversationId &&
       (state.conversationId === null || other.conversationId > state.conversationId);
     if (newer) {
+      hideRating();
       state.conversationId = other.conversationId;
       if (connected && socket && !httpMode) {
         socket.emit("join", { conversation_id: other.conversationId }, function () {
@@ -586,6 +781,7 @@
   var flushTimer = null;
   function enqueue(kind, content) {
     var item = { client_id: newId(), kind: kind, content: content };
+    hideRating(); // writing again: the next message opens a new conversation
     state.outbox.push(item);
     save();
     renderPending(item);
