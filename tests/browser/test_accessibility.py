@@ -109,7 +109,26 @@ def test_the_admin_panel_has_no_accessibility_violations(checked, site):  # noqa
     page.wait_for_selector("body[data-ready=stats]")
     expect(page.locator("#team-table tbody tr").first).to_be_visible()
     expect(page.locator("#tags-table tbody tr").first).to_be_visible()
+    expect(page.locator("#satisfaction[data-period]")).to_be_visible()
     _check(page, "stats")
+
+    # Ada's conversation closed, and rated by her (over HTTP, as the widget does): the stats'
+    # Satisfaction section with its figures, scores, accounts and comment; "Rated 4/5" on the
+    # conversation page.
+    page.evaluate("""(id) => import("/static/js/common.js").then(({ api }) =>
+        api(`/admin/conversations/${id}/close`, { method: "POST" }))""", visitor.conversation_id)
+    rated = visitor.http.post(f"{site.url}/chat/{visitor.conversation_id}/rating", timeout=10,
+                              json={"score": 4, "comment": "Quick and kind, thank you"})
+    assert rated.status_code == 200, rated.text
+    page.goto(site.url + "/stats")
+    page.wait_for_selector("body[data-ready=stats]")
+    expect(page.locator("#satisfaction-body")).to_be_visible()
+    expect(page.locator("#satisfaction-agents tbody tr").first).to_be_visible()
+    expect(page.locator("#rating-comments .rated-comment").first).to_be_visible()
+    _check(page, "stats, with ratings")
+    open_conversation(page, site, visitor.conversation_id)
+    expect(page.locator("#c-rating .rating-comment")).to_have_text("Quick and kind, thank you")
+    _check(page, "conversation, rated")
 
 
 def test_the_web_chat_widget_has_no_accessibility_violations(checked, site):  # noqa: F811
@@ -123,3 +142,29 @@ def test_the_web_chat_widget_has_no_accessibility_violations(checked, site):  # 
     expect(page.locator(".sb-msg.sb-from-bot:not(.sb-greeting)").first).to_be_visible(
         timeout=15_000)
     _check(page, "widget")
+
+    # Closed by the team: "How was this conversation?", a score picked, a failure, the thanks.
+    import requests
+
+    from tests.support.chat_client import admin_token
+
+    cid = page.evaluate("""() => JSON.parse(localStorage.getItem(
+        "switchboard-chat:" + location.origin)).conversationId""")
+    requests.post(f"{site.url}/admin/conversations/{cid}/close", timeout=10, headers={
+        "Authorization": f"Bearer {admin_token(site.server)}"}).raise_for_status()
+    card = page.locator(".sb-rating")
+    expect(card).to_be_visible(timeout=15_000)
+    _check(page, "widget, the rating card")
+    card.locator(".sb-score").nth(3).click()
+    expect(card.locator(".sb-rating-comment")).to_be_visible()
+    card.locator(".sb-score").nth(3).focus()  # a focused, pressed score
+    _check(page, "widget, a score picked and the comment offered")
+    page.route("**/chat/*/rating", lambda route: route.abort())
+    card.locator(".sb-rating-comment").fill("Helpful")
+    card.locator(".sb-rating-send").click()
+    expect(card.locator(".sb-rating-error")).to_be_visible()
+    _check(page, "widget, a rating not sent")
+    page.unroute("**/chat/*/rating")
+    card.locator(".sb-rating-send").click()
+    expect(card.locator(".sb-rating-note")).to_have_text("Thanks for your feedback.")
+    _check(page, "widget, the rating sent")

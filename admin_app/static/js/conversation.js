@@ -45,9 +45,35 @@ function renderConversation() {
     : "Write a reply… (Enter sends, Shift+Enter for a new line, / for saved replies)";
   const assign = $("assign");
   if (document.activeElement !== assign) assign.value = c.assigned_to ? String(c.assigned_to) : "";
+  renderRating();
   renderFacts();
   renderTags();
   noteRead();
+}
+
+// -- the person's rating -------------------------------------------------------------------
+// "Rated 4/5" and the person's comment (their words: text) once they have rated the closed
+// conversation; drawn again only when it changes, so a screen reader hears it once.
+let ratingShown = null;
+function renderRating() {
+  const c = conversation;
+  const node = $("c-rating");
+  const key = c.rating ? JSON.stringify([c.rating, c.rating_comment, c.rated_at]) : "";
+  if (key === ratingShown) return;
+  ratingShown = key;
+  node.hidden = !c.rating;
+  if (!c.rating) {
+    node.replaceChildren();
+    node.removeAttribute("title");
+    delete node.dataset.score;
+    return;
+  }
+  node.dataset.score = String(c.rating);
+  const mood = c.rating >= 4 ? "good" : c.rating <= 2 ? "bad" : "mixed";
+  node.replaceChildren(
+    el("span", { className: `rating-score rating-${mood}`, text: `Rated ${c.rating}/5` }),
+    ...(c.rating_comment ? [el("q", { className: "rating-comment", text: c.rating_comment })] : []));
+  node.title = c.rated_at ? `Rated ${new Date(c.rated_at).toLocaleString()}` : "";
 }
 
 // -- tags ----------------------------------------------------------------------------------
@@ -220,6 +246,7 @@ function renderFacts() {
     ["First human reply", when(c.first_human_reply_at)],
     ["Time to first reply", firstReply],
     ["Closed", when(c.closed_at)],
+    ["Rated", c.rating ? [`${c.rating}/5`, when(c.rated_at)].filter(Boolean).join(", ") : null],
     ["Conversation id", c.id],
   ]);
 }

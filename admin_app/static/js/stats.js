@@ -1,6 +1,8 @@
-// Stats: cards, the per-platform table, the team's tags, the charts (24 hours, 30 days) and
-// the team's table for a period, live.
-import { api, connectLive, duration, el, setWaitingCount, toast } from "./common.js";
+// Stats: cards, the per-platform table, the team's tags, the charts (24 hours, 30 days), and
+// for a period (one choice for both) the team's table and the people's satisfaction, live.
+import {
+  api, clockTime, connectLive, duration, el, loadUsers, personName, setWaitingCount, toast,
+} from "./common.js";
 
 const cards = document.getElementById("cards");
 const platformRows = document.querySelector("#platforms tbody");
@@ -179,11 +181,121 @@ function throttled(load, loadedAt, ms) {
 // With the stats, and never more than once every TEAM_REFRESH_MS.
 const teamSoon = throttled(() => loadTeam(), () => teamLoadedAt, TEAM_REFRESH_MS);
 
+// The period's name ("Last 7 days") under each section's heading that follows it.
+function showPeriod(period) {
+  const choice = document.querySelector(`input[name=team-period][value="${period}"]`);
+  const name = choice?.parentElement.textContent.trim() || "";
+  for (const node of document.querySelectorAll("[data-period-caption]")) node.textContent = name;
+}
+
 for (const choice of document.querySelectorAll("input[name=team-period]")) {
   choice.addEventListener("change", () => {
     teamPeriod = choice.value;
+    showPeriod(teamPeriod);
     loadTeam();
+    loadSatisfaction();
   });
+}
+showPeriod(teamPeriod);
+
+// The Satisfaction section: how the people who rated their closed conversations in the same
+// period felt (CSAT: the share of 4 and 5 of 5), each score's count, per assignee, and the
+// newest comments. Comments and names are people's words: every one is text.
+const satisfactionSection = document.getElementById("satisfaction");
+const satisfactionBody = document.getElementById("satisfaction-body");
+const satisfactionEmpty = document.getElementById("satisfaction-empty");
+const satisfactionCards = document.getElementById("satisfaction-cards");
+const scoreBars = document.getElementById("score-bars");
+const agentRows = document.querySelector("#satisfaction-agents tbody");
+const ratingComments = document.getElementById("rating-comments");
+const ratingCommentsEmpty = document.getElementById("rating-comments-empty");
+const SATISFACTION_REFRESH_MS = 5000; // as the team's figures: at most one read this often
+// A rating stamped this little before the server's answer may have missed it (stamped, then
+// read, then stored): one that new is read again when its event comes.
+const RATED_MARGIN_MS = 2000;
+const csat = (satisfied, rated) => (rated ? pct(satisfied / rated) : "—");
+const average = (x) => (x === null || x === undefined ? "—" : x.toFixed(1));
+
+function renderSatisfaction(s, users, period) {
+  satisfactionCards.replaceChildren(...[
+    { key: "csat", label: "CSAT", value: csat(s.satisfied, s.rated),
+      hint: `${count(s.satisfied)} of ${count(s.rated)} rated 4 or 5` },
+    { key: "average", label: "Average score", value: average(s.average), hint: "out of 5" },
+    { key: "rated", label: "Rated", value: count(s.rated),
+      hint: s.rated === 1 ? "conversation" : "conversations" },
+  ].map(({ key, label, value, hint }) =>
+    el("div", { className: "stat-card", dataset: { key } },
+      el("div", { className: "label", text: label }),
+      el("div", { className: "value", text: value }),
+      el("div", { className: "hint", text: hint }))));
+
+  // Five bars, 5 on top: each score's count, as wide as its share of the largest.
+  const most = Math.max(1, ...s.by_score);
+  scoreBars.replaceChildren(...[5, 4, 3, 2, 1].map((score) => {
+    const n = s.by_score[score - 1] || 0;
+    const fill = el("span", { className: "score-fill" });
+    fill.style.width = `${(100 * n) / most}%`; // CSSOM: allowed by the page's style-src
+    return el("li", { dataset: { score: String(score) } },
+      el("span", { className: "score-label" }, String(score),
+        el("span", { className: "sr-only", text: score === 1 ? " star:" : " stars:" }),
+        el("span", { "aria-hidden": "true", text: " ★" })),
+      el("span", { className: "score-bar", "aria-hidden": "true" }, fill),
+      el("span", { className: "score-count" }, count(n),
+        el("span", { className: "sr-only", text: n === 1 ? " rating" : " ratings" })));
+  }));
+
+  agentRows.replaceChildren(...s.by_agent.map((a) =>
+    el("tr", { dataset: { user: a.user_id === null ? "none" : String(a.user_id) } },
+      el("td", { text: a.user_id === null ? "Unassigned" : users.get(a.user_id)?.email || `#${a.user_id}` }),
+      el("td", { text: count(a.rated) }),
+      el("td", { text: average(a.average) }),
+      el("td", { text: csat(a.satisfied, a.rated) }))));
+
+  ratingComments.replaceChildren(...s.comments.map((c) => {
+    const time = el("time", { datetime: c.rated_at, text: clockTime(c.rated_at) });
+    time.title = new Date(c.rated_at).toLocaleString();
+    return el("li", { className: "rated-comment", dataset: { conversation: String(c.conversation_id) } },
+      el("div", { className: "comment-head" },
+        el("span", { className: `rating-score rating-${c.rating >= 4 ? "good" : c.rating <= 2 ? "bad" : "mixed"}` },
+          el("span", { className: "sr-only", text: "Rated " }), `${c.rating}/5`),
+        el("a", { href: `/conversations/${c.conversation_id}`, className: "comment-person",
+          text: c.display_name || personName({ platform: c.platform }) }),
+        time),
+      el("p", { className: "comment-text", text: c.comment }));
+  }));
+  ratingCommentsEmpty.hidden = s.comments.length > 0;
+
+  satisfactionBody.hidden = s.rated === 0;
+  satisfactionEmpty.hidden = s.rated > 0;
+  satisfactionSection.dataset.period = period; // for the browser tests: this period's figures show
+}
+
+let satisfactionLoadedAt = 0;
+let ratedThrough = 0; // ratings stamped up to this time (ms, the server's clock) are shown
+const ratingsSeen = new Set(); // "id at rated_at" of the ratings heard of live
+async function loadSatisfaction() {
+  const period = teamPeriod;
+  satisfactionLoadedAt = Date.now();
+  try {
+    const start = encodeURIComponent(periodStart(period).toISOString());
+    const [{ satisfaction, end }, users] = await Promise.all([
+      api(`/admin/stats/satisfaction?start=${start}`), loadUsers()]);
+    ratedThrough = Math.max(ratedThrough, Date.parse(end) - RATED_MARGIN_MS);
+    if (period === teamPeriod) renderSatisfaction(satisfaction, users, period);
+  } catch (err) {
+    toast("Could not load the satisfaction stats", err.message);
+  }
+}
+const satisfactionSoon = throttled(() => loadSatisfaction(), () => satisfactionLoadedAt,
+  SATISFACTION_REFRESH_MS);
+
+/** A conversation.updated: read the ratings again when it carries one newer than shown. */
+function noteRating(c) {
+  if (!c?.rated_at) return;
+  const key = `${c.id} at ${c.rated_at}`;
+  if (ratingsSeen.has(key)) return;
+  ratingsSeen.add(key);
+  if (Date.parse(c.rated_at) > ratedThrough) satisfactionSoon();
 }
 
 // The Tags section: the team's tags in use, most used first (tags are people's words: text).
@@ -244,7 +356,7 @@ const iso = (d) => d.toISOString().slice(0, 10);
 document.getElementById("export-to").value = iso(today);
 document.getElementById("export-from").value = iso(monthAgo);
 
-await Promise.all([load(), loadTeam(), loadTags()]);
+await Promise.all([load(), loadTeam(), loadTags(), loadSatisfaction()]);
 connectLive(
   {
     "stats.updated": ({ stats }) => {
@@ -254,11 +366,12 @@ connectLive(
       teamSoon();
     },
     "conversation.created": soon,
-    "conversation.updated": ({ activity }) => {
+    "conversation.updated": ({ conversation, activity }) => {
       soon();
+      noteRating(conversation);
       if ((activity || []).some((a) => TAG_COUNT_KINDS.has(a.kind))) tagsSoon();
     },
   },
-  { onSync: () => Promise.all([load(), loadTeam(), loadTags()]) },
+  { onSync: () => Promise.all([load(), loadTeam(), loadTags(), loadSatisfaction()]) },
 );
 document.body.dataset.ready = "stats";
