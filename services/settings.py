@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     )
     priority_raise_after_minutes: float = Field(default=15.0, gt=0)
 
+    # Asked on Messenger when an account closes a conversation, with quick replies 1 to 5
+    # (channels/messenger/ratings.py); empty: never asked. The web chat asks in its widget.
+    rating_request_message: str = (
+        "Thanks for talking with us! How did we do? Tap a score: 1 is poor, 5 is great."
+    )
+
     # Business hours (services/business_hours.py): unset, the team is always open.
     business_timezone: str = "UTC"
     business_closed_dates: Annotated[list[date], NoDecode] = []

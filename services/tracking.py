@@ -9,7 +9,7 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
-from services.errors import Forbidden, InvalidInput, NotFound, StoreUnavailable
+from services.errors import Conflict, Forbidden, InvalidInput, NotFound, StoreUnavailable
 from services.events import Event, EventBus
 from services.models import (
     MAX_TAGS_LISTED,
@@ -605,6 +605,27 @@ class ConversationTracker:
                                                     self.clock())
         self._publish("conversation.updated", conversation)
         return conversation
+
+    def rate_by_person(self, platform: str, external_user_id: str, conversation_id: int,
+                       score: int) -> bool:
+        """A person's answer to a channel's rating request: rates the conversation if it is
+        theirs and closed (the same score again changes nothing); False otherwise (unknown,
+        someone else's, reopened), and the channel then tracks the answer as a message."""
+        conversation = self.store.get_conversation(conversation_id)
+        if conversation is None:
+            return False
+        if (conversation.platform, conversation.external_user_id) != (platform,
+                                                                       external_user_id):
+            return False
+        if conversation.status != "closed":
+            return False
+        if conversation.rating == score:
+            return True  # a redelivered tap
+        try:
+            self.rate(conversation_id, score)
+        except Conflict:  # reopened meanwhile
+            return False
+        return True
 
     def satisfaction(self, since: datetime | None, until: datetime | None = None
                      ) -> Satisfaction:

@@ -1,5 +1,6 @@
 """Facebook Messenger: signed webhooks in (``webhook``, ``parser``, ``inbox``), Send API
-out (``client``, ``sender``, ``window``), and user profiles (``profiles``).
+out (``client``, ``sender``, ``window``), user profiles (``profiles``) and the rating
+request after a closing (``ratings``).
 
 ``init_app(app)`` registers the webhook blueprint; its handlers take the tracker and
 settings from the app's services at request time, so there is no other global state.
@@ -16,6 +17,7 @@ from channels.messenger.degraded import DegradedMessengerSender
 from channels.messenger.inbox import MessengerInbox
 from channels.messenger.parser import NotAPageWebhook, parse_webhook
 from channels.messenger.profiles import ProfileFetcher
+from channels.messenger.ratings import RatingRequests
 from channels.messenger.sender import MessengerSender
 from channels.messenger.signature import verify_signature
 from channels.messenger.window import WindowDecision, decide, window_state
@@ -58,6 +60,9 @@ def register_services(services) -> None:
         degraded["messenger"] = DegradedMessengerSender(client)
     if hooks is not None:
         hooks["messenger"] = ProfileFetcher(client, services.tracker).ensure_profile
+    # "How did we do?" when an account closes a conversation (channels/messenger/ratings.py).
+    services.events.subscribe(RatingRequests(
+        services.tracker, services.settings.rating_request_message, services.clock))
 
 
 def client_from_settings(settings) -> MessengerClient:

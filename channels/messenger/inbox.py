@@ -25,6 +25,7 @@ from channels.messenger.parser import (
     ReactionEvent,
     ReadEvent,
 )
+from channels.messenger.ratings import parse_rating_payload
 from services.errors import Conflict, NotFound
 from services.models import InboundMessage, Message
 from services.tracking import ConversationTracker
@@ -120,6 +121,10 @@ class MessengerInbox:
 
     # -- messages --------------------------------------------------------------------
     def _message(self, event: MessageEvent) -> str:
+        rating = None if event.standby else parse_rating_payload(event.quick_reply_payload)
+        if rating is not None and self.tracker.rate_by_person(PLATFORM, event.sender_id,
+                                                              *rating):
+            return "rated"  # a tap on the rating request: not a message of a new conversation
         metadata = _without_none({
             "quick_reply_payload": event.quick_reply_payload,
             "reply_to": event.reply_to,

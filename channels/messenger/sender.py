@@ -79,6 +79,11 @@ class MessengerSender:
         if not parts:
             raise SendError("the message has no text and no attachment Messenger can send",
                             retryable=False, code="empty")
+        quick_replies = message.metadata.get("quick_replies")
+        if quick_replies:  # the rating request's 1 to 5 (ratings.py): on the last part
+            last = parts[-1]
+            parts[-1] = {**({"text": last} if isinstance(last, str) else last),
+                         "quick_replies": quick_replies}
 
         done = [m for m in (message.metadata.get(PROGRESS_KEY) or []) if isinstance(m, str)]
         for index, part in enumerate(parts):

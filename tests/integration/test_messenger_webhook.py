@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 
 from channels.messenger.signature import sign
 from services.assistant import BotReply
-from services.models import ConversationFilter, OutboundMessage
+from services.models import ConversationFilter, InboundMessage, OutboundMessage
 from tests.support.graph_stub import graph_stub  # noqa: F401  (fixture)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "messenger"
@@ -279,3 +279,74 @@ def test_profile_hook_names_the_conversation(live, services, graph_stub):  # noq
 
 def test_bot_turn_sees_the_messenger_profile_hook(app, services):
     assert services.bot.profile_hooks.get("messenger") is not None
+
+
+# -- "How did we do?" after an account closes the conversation --------------------------
+def _tap(live, mid, payload, text="4"):
+    """The person taps a quick reply: a message event carrying its payload."""
+    body = load("text_quick_reply")
+    message = body["entry"][0]["messaging"][0]["message"]
+    message.update(mid=mid, text=text, quick_reply={"payload": payload})
+    return ok(post(live, body))
+
+
+def test_closing_asks_for_a_rating_and_a_tap_rates_the_closed_conversation(
+        live, services, graph_stub, clock):  # noqa: F811
+    agent = services.store.create_user("ann@example.com", "agent", "hash", clock())
+    ok(post(live, load("text_quick_reply")))
+    services.jobs.run_until_idle()
+    (conversation,) = conversations(services)
+    services.tracker.close(conversation.id, by=agent)
+    services.jobs.run_until_idle()
+
+    request = graph_stub.sent_messages()[-1]
+    assert request["messaging_type"] == "RESPONSE" and "tag" not in request
+    assert request["message"]["text"] == services.settings.rating_request_message
+    assert [(q["content_type"], q["title"], q["payload"])
+            for q in request["message"]["quick_replies"]] == [
+        ("text", str(n), f"switchboard-rating:{conversation.id}:{n}") for n in range(1, 6)]
+    asked = messages(services, conversation.id)[-1]
+    assert (asked.sender_type, asked.metadata["kind"]) == ("system", "rating_request")
+    assert asked.delivery_status == "sent"
+
+    _tap(live, "m_tap_1", f"switchboard-rating:{conversation.id}:4")
+    (still,) = conversations(services)  # the tap opened no new conversation
+    assert (still.id, still.status, still.rating) == (conversation.id, "closed", 4)
+    _tap(live, "m_tap_1", f"switchboard-rating:{conversation.id}:4")  # redelivered
+    _tap(live, "m_tap_2", f"switchboard-rating:{conversation.id}:2", text="2")  # thought again
+    assert services.store.get_conversation(conversation.id).rating == 2
+    assert len(conversations(services)) == 1
+
+
+def test_a_tap_that_cannot_rate_is_kept_as_a_message(live, services, graph_stub, clock):  # noqa: F811
+    ok(post(live, load("text_quick_reply")))
+    (conversation,) = conversations(services)
+    # Still open, someone else's, or no conversation at all: the tap is a message like any.
+    _tap(live, "m_tap_open", f"switchboard-rating:{conversation.id}:5", text="5")
+    other = services.tracker.track_inbound(InboundMessage(
+        platform="messenger", external_user_id="someone-else", external_id="m_else",
+        content="hi", respond=False)).conversation
+    services.tracker.close(other.id)
+    _tap(live, "m_tap_else", f"switchboard-rating:{other.id}:1", text="1")
+    _tap(live, "m_tap_none", "switchboard-rating:987654321:3", text="3")
+    assert services.store.get_conversation(other.id).rating is None
+    assert services.store.get_conversation(conversation.id).rating is None
+    assert [m.content for m in messages(services, conversation.id)
+            if m.sender_type == "user"] == ["hello, world!", "5", "1", "3"]
+
+
+def test_no_rating_request_after_a_sweep_or_outside_the_window(
+        live, services, graph_stub, clock):  # noqa: F811
+    agent = services.store.create_user("ann@example.com", "agent", "hash", clock())
+    ok(post(live, load("text_quick_reply")))
+    services.jobs.run_until_idle()
+    (conversation,) = conversations(services)
+    before = len(graph_stub.sent_messages())
+    services.tracker.close(conversation.id)  # no account: as the lifecycle sweep closes
+    services.tracker.reopen(conversation.id)
+    clock.advance(hours=25)  # the person wrote more than a day ago
+    services.tracker.close(conversation.id, by=agent)
+    services.jobs.run_until_idle()
+    assert len(graph_stub.sent_messages()) == before
+    assert not [m for m in messages(services, conversation.id)
+                if m.metadata.get("kind") == "rating_request"]

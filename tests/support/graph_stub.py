@@ -283,6 +283,15 @@ class GraphStub:
         if len(message.get("text") or "") > 2000:
             return 400, error_body(100, "(#100) Length of param message[text] must be less "
                                         "than or equal to 2000")
+        quick = message.get("quick_replies")
+        if quick is not None:  # as the Send API checks them (at most 13; text ones titled)
+            if not isinstance(quick, list) or not 1 <= len(quick) <= 13:
+                return 400, error_body(100, "(#100) param message[quick_replies] must have "
+                                            "between 1 and 13 elements")
+            for item in quick:
+                if not isinstance(item, dict) or item.get("content_type") != "text" \
+                        or not item.get("title") or len(str(item.get("payload", ""))) > 1000:
+                    return 400, error_body(100, "(#100) Invalid quick reply")
         kind = body.get("messaging_type")
         if kind not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
             return 400, error_body(100, "(#100) param messaging_type must be one of "
