@@ -132,12 +132,7 @@ def parse_week(spec: str) -> tuple[tuple[Minutes, ...], ...]:
 
 
 def parse_dates(value: object) -> list[date]:
-    """A JSON list or a comma-separated string of ISO dates (``2026-12-25``)."""
-    if isinstance(value, str):
-        text = value.strip()
-        value = json.loads(text) if text.startswith("[") else [
-            p for p in (part.strip() for part in text.split(",")) if p
-        ]
+    """A list of ISO dates (``2026-12-25``), as text or dates."""
     if not isinstance(value, list):
         raise ValueError("must be a list of dates like 2026-12-25")
     dates = []

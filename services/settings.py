@@ -28,6 +28,17 @@ class SettingsError(SystemExit):
     """A bad setting: start-up stops with one readable line naming the variable."""
 
 
+def _listed(value: object) -> object:
+    """A list setting's value: a JSON array, or a comma-separated string (blank items
+    dropped); anything else as it is, for its validator to refuse."""
+    if isinstance(value, str):
+        text = value.strip()
+        return json.loads(text) if text.startswith("[") else [
+            part for part in (p.strip() for p in text.split(",")) if part
+        ]
+    return value
+
+
 class Settings(BaseSettings):
     """Typed settings; field names are the environment variable names, case-insensitive."""
 
@@ -172,11 +183,7 @@ class Settings(BaseSettings):
     @classmethod
     def _origins(cls, value: object) -> object:
         """A JSON list or a comma-separated string of origins, normalised; ``*`` is any."""
-        if isinstance(value, str):
-            text = value.strip()
-            value = json.loads(text) if text.startswith("[") else [
-                part for part in (p.strip() for p in text.split(",")) if part
-            ]
+        value = _listed(value)
         if not isinstance(value, list):
             raise ValueError("must be a list of origins")
         origins = []
@@ -198,7 +205,7 @@ class Settings(BaseSettings):
     @field_validator("business_closed_dates", mode="before")
     @classmethod
     def _closed_dates(cls, value: object) -> object:
-        return parse_dates(value)
+        return parse_dates(_listed(value))
 
     @field_validator("business_hours")
     @classmethod

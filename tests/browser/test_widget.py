@@ -12,17 +12,22 @@ from tests.support.live_server import LiveServer
 XSS = "<img src=x onerror=window.__pwned=1>"
 
 
-@pytest.fixture
-def server(tmp_path):
-    server = LiveServer(
+def _serve(tmp_path, **env) -> LiveServer:
+    return LiveServer(
         {
             "HOME": str(tmp_path),
             "DATABASE_PATH": str(tmp_path / "widget.db"),
             "SECRET_KEY_FILE": str(tmp_path / "secret"),
             "RESPONDER": "faq",
+            **env,
         },
         log_path=tmp_path / "server.log",
     ).start()
+
+
+@pytest.fixture
+def server(tmp_path):
+    server = _serve(tmp_path)
     yield server
     server.stop()
 
@@ -130,17 +135,8 @@ def _tomorrow() -> str:
 @pytest.fixture
 def away_server(tmp_path):
     """Open an hour tomorrow only (UTC): away now, whatever the time of the run."""
-    server = LiveServer(
-        {
-            "HOME": str(tmp_path),
-            "DATABASE_PATH": str(tmp_path / "away.db"),
-            "SECRET_KEY_FILE": str(tmp_path / "secret"),
-            "RESPONDER": "faq",
-            "BUSINESS_HOURS": f"{_tomorrow()} 09:00-10:00",
-            "BUSINESS_TIMEZONE": "UTC",
-        },
-        log_path=tmp_path / "server.log",
-    ).start()
+    server = _serve(tmp_path, BUSINESS_HOURS=f"{_tomorrow()} 09:00-10:00",
+                    BUSINESS_TIMEZONE="UTC")
     yield server
     server.stop()
 
