@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.errors import Conflict, NotFound
@@ -171,6 +171,10 @@ def positive_id(value: object, name: str) -> int | None:
     return number
 
 
+# How long after a closing a visitor who comes back is still asked how it went.
+RATE_WITHIN = timedelta(hours=24)
+
+
 class WebchatChannel:
     """The web chat's rules, shared by the Socket.IO namespace and the HTTP fallback."""
 
@@ -191,12 +195,19 @@ class WebchatChannel:
             raise ChatError(403, "forbidden", "this conversation belongs to someone else")
         return conversation
 
-    def resume(self, visitor: Visitor, conversation_id: int | None) -> Conversation | None:
-        """The visitor's conversation the widget remembers, if it is still open."""
+    def resume(self, visitor: Visitor, conversation_id: int | None
+               ) -> tuple[Conversation | None, Conversation | None]:
+        """The visitor's conversation the widget remembers: (it, None) if it is still open;
+        (None, it) if it was closed less than ``RATE_WITHIN`` ago and is not rated yet, so
+        the widget can still ask how it went; (None, None) otherwise."""
         if conversation_id is None:
-            return None
+            return None, None
         conversation = self.conversation_for(visitor, conversation_id)
-        return None if conversation.status == "closed" else conversation
+        if conversation.status != "closed":
+            return conversation, None
+        recent = conversation.closed_at is not None and \
+            conversation.closed_at > self.tracker.clock() - RATE_WITHIN
+        return None, conversation if recent and conversation.rating is None else None
 
     # -- writing ---------------------------------------------------------------------
     def client_id(self, value: object) -> str:

@@ -171,13 +171,16 @@ def start_session():
         visitor, remembered = Visitor(new_visitor_id(), name), None
     elif name:
         visitor = Visitor(visitor.id, name)
-    conversation = chat.channel.resume(visitor, remembered)
+    conversation, to_rate = chat.channel.resume(visitor, remembered)
     return jsonify(
         token=chat.tokens.issue(visitor),
         visitor_id=visitor.id,
         display_name=visitor.display_name,
         conversation_id=conversation.id if conversation else None,
         conversation=public_conversation(conversation) if conversation else None,
+        # The remembered conversation, closed since (less than a day ago) and not rated:
+        # the widget asks how it went.
+        to_rate=public_conversation(to_rate) if to_rate else None,
         expires_in=int(chat.tokens.max_age_seconds),
         limits={
             "max_message_length": chat.settings.chat_max_message_length,

@@ -529,3 +529,26 @@ def test_the_rating_card_fits_a_phone_sized_screen(server, admin, browser):
         page.screenshot(path=str(_screenshots() / "widget_rating_phone.png"))
     finally:
         context.close()
+
+
+def test_a_visitor_back_on_another_page_is_asked_about_the_conversation_closed_meanwhile(
+        server, admin, page: Page):
+    open_chat(page, server)
+    send(page, "What are your opening hours?")
+    expect(page.locator(".sb-from-bot[data-id]").first).to_contain_text("Monday",
+                                                                        timeout=15000)
+    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    page.goto("about:blank")  # the visitor went elsewhere; the agent closed it meanwhile
+    admin("POST", f"/admin/conversations/{cid}/close")
+
+    open_chat(page, server)
+    card = page.locator(".sb-rating")
+    expect(card).to_be_visible(timeout=10000)
+    expect(page.locator(".sb-rating-q")).to_have_text("How was your last conversation?")
+    _score(page, 5).click()
+    _eventually(_rated(admin, cid), (5, None))
+    page.reload()  # rated: not asked again
+    page.locator(".sb-bubble").click()
+    expect(page.locator(".sb-status")).to_have_attribute("data-state", "connected",
+                                                         timeout=15000)
+    expect(card).to_be_hidden()

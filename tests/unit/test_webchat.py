@@ -19,6 +19,7 @@ from channels.webchat.identity import (
 from channels.webchat.live import VisitorEvents
 from channels.webchat.origins import OriginPolicy
 from services.events import Event
+from services.models import InboundMessage
 from services.settings import SettingsError, load_settings
 from tests.support.chat import conversation, message
 
@@ -290,3 +291,33 @@ def test_a_visitor_rates_their_closed_conversation(client, services):
     history = client.get(f"/chat/{cid}/history", headers=ada).get_json()
     assert history["conversation"]["rating"] == 2
     assert "rating_comment" not in history["conversation"]
+
+
+def test_a_visitor_back_after_a_closing_is_asked_about_it_for_a_day(client, services, clock):
+    start = client.post("/chat/session", json={}).get_json()
+    auth = {"Authorization": f"Bearer {start['token']}"}
+    cid = client.post("/chat/messages", json={"content": "hi", "client_id": "c-1"},
+                      headers=auth).get_json()["conversation"]["id"]
+
+    def back():
+        return client.post("/chat/session", json={"conversation_id": cid},
+                           headers=auth).get_json()
+
+    still = back()
+    assert still["conversation_id"] == cid and still["to_rate"] is None  # open: nothing to rate
+    services.tracker.close(cid)
+    clock.advance(hours=23)
+    later = back()
+    assert later["conversation_id"] is None and later["conversation"] is None
+    assert later["to_rate"]["id"] == cid and later["to_rate"]["state"] == "closed"
+    assert later["to_rate"]["rating"] is None
+    assert client.post(f"/chat/{cid}/rating", json={"score": 3}, headers=auth).status_code == 200
+    assert back()["to_rate"] is None  # rated: not asked again
+    other = services.tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id=start["visitor_id"], external_id="m-2",
+        content="again", respond=False)).conversation
+    services.tracker.close(other.id)
+    clock.advance(hours=25)  # closed more than a day ago: not asked any more
+    answer = client.post("/chat/session", json={"conversation_id": other.id},
+                         headers=auth).get_json()
+    assert answer["to_rate"] is None and answer["conversation"] is None

@@ -396,8 +396,10 @@
   var ratingWant = null;   // the latest rating to send: requests go one at a time, in order
   var ratingBusy = false;
 
-  function offerRating(c) { // c: the visitor-facing conversation, from the server
-    if (!c || c.id !== state.conversationId) return;
+  // c: the visitor-facing conversation, from the server; last: the one the widget showed
+  // before this page, closed since (the session's to_rate), while no new one is open.
+  function offerRating(c, last) {
+    if (!c || (last ? state.conversationId !== null : c.id !== state.conversationId)) return;
     if (c.state !== "closed") { hideRating(); return; }
     var saved = typeof c.rating === "number" ? c.rating : null;
     if (rating && rating.id === c.id) { // rated meanwhile (here or in another tab)
@@ -410,6 +412,8 @@
     if (saved !== null) return; // rated already
     var stick = nearBottom();
     rating = { id: c.id, score: null, pressed: null, comment: null, stage: "ask" };
+    cardQuestion.textContent = last ? "How was your last conversation?" :
+      "How was this conversation?";
     ratingWant = null;
     comment.value = "";
     commentLeft.textContent = "";
@@ -608,6 +612,7 @@
         historyLimit = s.limits.history_limit;
       }
       if (s.conversation) applyState(s.conversation.state, true);
+      if (s.to_rate) offerRating(s.to_rate, true);
       showHours(s.hours);
       return s;
     });
