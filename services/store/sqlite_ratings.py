@@ -46,16 +46,21 @@ class SqliteRatings:
 
     def satisfaction(self, since: datetime | None, until: datetime) -> Satisfaction:
         period = {"since": ts(since) if since else "", "until": ts(until),
-                  "satisfied": SATISFIED_SCORE, "limit": RECENT_RATING_COMMENTS}
-        scores = {r["rating"]: r["n"] for r in self._read(
-            f"SELECT rating, count(*) AS n FROM conversations WHERE {_PERIOD}"
-            " GROUP BY rating", period)}
-        rated = sum(scores.values())
-        agents = self._read(
-            "SELECT assigned_to AS user_id, count(*) AS rated, avg(rating) AS average,"
-            " sum(rating >= :satisfied) AS satisfied"
-            f" FROM conversations WHERE {_PERIOD} GROUP BY assigned_to"
-            " ORDER BY rated DESC, assigned_to IS NULL, assigned_to", period)
+                  "limit": RECENT_RATING_COMMENTS}
+        # One pass over the period's ratings in the index: counts per (score, assignee).
+        counts = self._read(
+            "SELECT rating, assigned_to, count(*) AS n FROM conversations"
+            f" WHERE {_PERIOD} GROUP BY rating, assigned_to", period)
+        scores = [0] * 5
+        agents: dict[int | None, list[int]] = {}  # assignee -> [rated, score sum, satisfied]
+        for row in counts:
+            score, n = row["rating"], row["n"]
+            scores[score - 1] += n
+            agent = agents.setdefault(row["assigned_to"], [0, 0, 0])
+            agent[0] += n
+            agent[1] += score * n
+            agent[2] += n if score >= SATISFIED_SCORE else 0
+        rated = sum(scores)
         comments = self._read(
             "SELECT id AS conversation_id, display_name, platform, assigned_to, rating,"
             " rating_comment AS comment, rated_at"
@@ -63,9 +68,12 @@ class SqliteRatings:
             " ORDER BY rated_at DESC, id DESC LIMIT :limit", period)
         return Satisfaction(
             rated=rated,
-            average=(sum(s * n for s, n in scores.items()) / rated) if rated else None,
-            satisfied=sum(n for s, n in scores.items() if s >= SATISFIED_SCORE),
-            by_score=[scores.get(s, 0) for s in range(1, 6)],
-            by_agent=[AgentSatisfaction.model_validate(dict(r)) for r in agents],
+            average=sum(s * n for s, n in enumerate(scores, 1)) / rated if rated else None,
+            satisfied=sum(scores[SATISFIED_SCORE - 1:]),
+            by_score=scores,
+            by_agent=[
+                AgentSatisfaction(user_id=user, rated=n, average=total / n, satisfied=happy)
+                for user, (n, total, happy) in sorted(
+                    agents.items(), key=lambda a: (-a[1][0], a[0] is None, a[0] or 0))],
             comments=[RatingComment.model_validate(dict(r)) for r in comments],
         )

@@ -65,41 +65,51 @@ $$;
 -- The ratings given in [p_since, p_until) (p_since null: from the start): {"rated",
 -- "average", "satisfied", "by_score" (five counts, 1 first), "by_agent" ([{"user_id",
 -- "rated", "average", "satisfied"}], most rated first, then by id, nobody last),
--- "comments" (the p_comments newest with a comment)}. Reads conversations_rated_idx.
+-- "comments" (the p_comments newest with a comment)}. One pass over the period's ratings in
+-- conversations_rated_idx (counts per score and assignee), then the newest comments.
 create or replace function public.satisfaction(p_since timestamptz, p_until timestamptz,
                                                p_comments integer default 10)
 returns json
 language sql stable security invoker
 set search_path = public, extensions
 as $$
-    with rated as (
-        select id, display_name, platform, assigned_to, rating, rating_comment, rated_at
+    with counts as (
+        select rating, assigned_to, count(*) as n
           from conversations
          where rated_at is not null and rated_at < p_until
-           and (p_since is null or rated_at >= p_since)
+           and rated_at >= coalesce(p_since, '-infinity')
+         group by rating, assigned_to
+    ), agents as (
+        select assigned_to, sum(n)::bigint as n, sum(rating * n)::float8 / sum(n) as average,
+               coalesce(sum(n) filter (where rating >= 4), 0)::bigint as satisfied
+          from counts group by assigned_to
     )
     select json_build_object(
-        'rated', (select count(*) from rated),
-        'average', (select avg(rating)::float8 from rated),
-        'satisfied', (select count(*) from rated where rating >= 4),
-        'by_score', (select json_agg((select count(*) from rated where rating = s) order by s)
+        'rated', coalesce((select sum(n) from counts), 0)::bigint,
+        'average', (select sum(rating * n)::float8 / nullif(sum(n), 0) from counts),
+        'satisfied', coalesce((select sum(n) from counts where rating >= 4), 0)::bigint,
+        'by_score', (select json_agg(coalesce((select sum(n) from counts where rating = s),
+                                              0)::bigint order by s)
                        from generate_series(1, 5) as s),
         'by_agent', coalesce((
             select json_agg(json_build_object('user_id', a.assigned_to, 'rated', a.n,
                                               'average', a.average, 'satisfied', a.satisfied)
                             order by a.n desc, a.assigned_to nulls last)
-              from (select assigned_to, count(*) as n, avg(rating)::float8 as average,
-                           count(*) filter (where rating >= 4) as satisfied
-                      from rated group by assigned_to) as a), '[]'::json),
+              from agents as a), '[]'::json),
         'comments', coalesce((
             select json_agg(json_build_object(
                        'conversation_id', c.id, 'display_name', c.display_name,
                        'platform', c.platform, 'assigned_to', c.assigned_to,
                        'rating', c.rating, 'comment', c.rating_comment,
                        'rated_at', c.rated_at) order by c.rated_at desc, c.id desc)
-              from (select * from rated where rating_comment is not null
-                     order by rated_at desc, id desc limit greatest(p_comments, 0)) as c),
-            '[]'::json));
+              from (select id, display_name, platform, assigned_to, rating, rating_comment,
+                           rated_at
+                      from conversations
+                     where rated_at is not null and rated_at < p_until
+                       and rated_at >= coalesce(p_since, '-infinity')
+                       and rating_comment is not null
+                     order by rated_at desc, id desc
+                     limit greatest(p_comments, 0)) as c), '[]'::json));
 $$;
 
 revoke all on function public.rate_conversation(bigint, integer, text, timestamptz),
