@@ -329,3 +329,24 @@ def test_markup_in_a_rating_comment_shows_as_text(page, site, tokens):  # noqa: 
     assert page.locator("#satisfaction img").count() == 0
     assert page.evaluate("window.__pwned") is None
     assert re.fullmatch(r"/conversations/\d+", item.locator("a").get_attribute("href"))
+
+
+def test_the_inbox_shows_each_rating_live(page, site, tokens):  # noqa: F811
+    """A closed conversation's row shows the person's score (an unhappy one in red), live."""
+    ivy = _closed_by(site, tokens, "Ivy Inbox")
+    sign_in(page, site)
+    page.evaluate("window.__samePage = true")
+    row = page.locator(f".conv-row[data-id='{ivy.conversation_id}']")
+    expect(row).to_be_visible()
+    badge = row.locator(".row-rating")
+    expect(badge).to_be_hidden()  # not rated yet
+    _rate(site, ivy, 1, "Nobody <b>helped</b>")
+    expect(badge).to_be_visible(timeout=15_000)
+    expect(badge).to_have_text("rated 1/5")  # "rated " is for screen readers only
+    expect(badge).to_have_class(re.compile(r"\brating-bad\b"))
+    assert badge.get_attribute("title") == "Rated 1/5: Nobody <b>helped</b>"
+    _rate(site, ivy, 4)
+    expect(badge).to_have_class(re.compile(r"\brating-good\b"), timeout=15_000)
+    expect(badge).not_to_have_class(re.compile(r"\brating-bad\b"))
+    assert badge.get_attribute("title") == "Rated 4/5"
+    assert page.evaluate("window.__samePage") is True

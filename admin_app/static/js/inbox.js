@@ -193,6 +193,14 @@ function renderRow(c) {
   showTags(row.querySelector(".row-tags"), c.tags || []);
   row.querySelector(".preview").textContent = c.last_message_preview || "";
   statusBadge(row.querySelector(".status-badge"), c.status);
+  // The person's rating of a closed conversation: an unhappy one stands out in the list.
+  const rating = row.querySelector(".row-rating");
+  rating.hidden = !c.rating;
+  if (c.rating) {
+    rating.replaceChildren(el("span", { className: "sr-only", text: "rated " }), `${c.rating}/5`);
+    rating.title = c.rating_comment ? `Rated ${c.rating}/5: ${c.rating_comment}` : `Rated ${c.rating}/5`;
+    rating.classList.add(c.rating >= 4 ? "rating-good" : c.rating <= 2 ? "rating-bad" : "rating-mixed");
+  }
   const badge = row.querySelector(".human-badge");
   badge.hidden = !c.needs_human;
   badge.textContent = c.needs_human ? "needs human" : "";
