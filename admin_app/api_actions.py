@@ -11,6 +11,8 @@ from admin_app.schemas import (
     AllReadAnswer,
     AssignBody,
     ConversationAnswer,
+    DeletedAnswer,
+    DeleteQuery,
     HandlingAnswer,
     MeAnswer,
     MessageAnswer,
@@ -31,6 +33,18 @@ from admin_app.schemas import (
 )
 from services.errors import Conflict, InvalidInput, NotFound
 from services.models import OutboundMessage
+
+
+@bp.delete("/conversations/<int:conversation_id>")
+@admin_required
+def delete_conversation(conversation_id: int):
+    """Admins: delete a conversation with everything kept of it (messages, notes, trail,
+    read marks, tags, rating); ``?person=true``: every conversation of its person too, as
+    an erasure request asks. Open pages drop them at once; the stats stop counting them."""
+    query = _query(DeleteQuery)
+    deleted = get_services().tracker.delete(conversation_id, by=current_user(),
+                                            person=query.person)
+    return respond(DeletedAnswer(deleted=[c.id for c in deleted], count=len(deleted)))
 
 
 @bp.get("/me")

@@ -302,6 +302,9 @@ class EventRelay:
                 rooms.append(conversation_room(event.conversation_id))
             self._emit(event.name, data, rooms)
             self._stats_changed()
+        elif event.name == "conversation.deleted":  # every page: lists drop the row
+            self._emit(event.name, data, ADMINS_ROOM)
+            self._stats_changed()
         elif event.name == "presence":  # the inbox shows it too: every page is in admins
             self._emit(event.name, data, ADMINS_ROOM)
         elif event.name == "presence.query":

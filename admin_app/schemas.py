@@ -368,6 +368,19 @@ class TagAnswer(_Answer):
                                       "removal, did not have) the tag")
 
 
+class DeleteQuery(_Query):
+    """Query string of ``DELETE /admin/conversations/<id>``."""
+
+    person: bool = Field(default=False, description="also every other conversation of the "
+                         "same person (platform and id), closed ones too: their erasure")
+
+
+class DeletedAnswer(_Answer):
+    success: Literal[True] = True
+    deleted: list[int] = Field(description="the ids of the deleted conversations, in order")
+    count: int = Field(description="how many were deleted")
+
+
 class RetagAnswer(_Answer):
     success: Literal[True] = True
     tag: str | None = Field(description="the tag's new name (null: it was deleted)")

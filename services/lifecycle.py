@@ -1,7 +1,8 @@
 """The conversation lifecycle sweep: idle after a while, closed after longer, a long wait
 for a human raises the priority once, and the "we'll get back to you" message goes out
 when nobody has answered a waiting person in time (with business hours, only time the
-team is open counts: services/business_hours.py).
+team is open counts: services/business_hours.py); with a retention period, conversations
+closed and untouched for longer are deleted, a batch a sweep.
 
 Every step is a conditional update in the store, so several processes may sweep at once
 without closing or messaging anything twice.
@@ -9,12 +10,15 @@ without closing or messaging anything twice.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from services.business_hours import BusinessHours
 from services.errors import StoreUnavailable
-from services.models import Activity, OutboundMessage
+from services.models import MAX_DELETE, Activity, OutboundMessage
 from services.tracking import ConversationTracker, activity_line
+
+log = logging.getLogger(__name__)
 
 
 def _seconds(duration: timedelta) -> int:
@@ -33,6 +37,7 @@ class LifecycleSweeper:
         handoff_timeout_message: str,
         priority_raise_after: timedelta = timedelta(minutes=15),
         hours: BusinessHours | None = None,
+        retention: timedelta | None = None,
     ) -> None:
         self.tracker = tracker
         self.store = tracker.store
@@ -42,6 +47,7 @@ class LifecycleSweeper:
         self.handoff_timeout_message = handoff_timeout_message
         self.priority_raise_after = priority_raise_after
         self.hours = hours
+        self.retention = retention
 
     def _waits_count(self, now: datetime) -> bool:
         """Whether the handoff timeout may fire now: always without business hours; with
@@ -52,6 +58,18 @@ class LifecycleSweeper:
             return True
         period = self.hours.period_at(now)
         return period is not None and now - period[0] >= self.handoff_timeout
+
+    def _expire(self, now: datetime) -> int:
+        """Retention: delete one batch of the conversations closed and untouched for longer
+        than ``retention`` (a backlog goes a batch a sweep, so a sweep stays short)."""
+        if self.retention is None:
+            return 0
+        deleted = self.store.delete_closed_before(now - self.retention, MAX_DELETE)
+        if deleted:
+            log.info("retention: deleted %d conversations closed and untouched for %s: %s",
+                     len(deleted), self.retention, [c.id for c in deleted])
+            self.tracker.conversations_deleted(deleted)
+        return len(deleted)
 
     def sweep(self) -> dict[str, int]:
         """Run the rules; returns how many conversations each one changed."""
@@ -96,7 +114,9 @@ class LifecycleSweeper:
                 # The timeout is claimed and its line written: pages still hear of them.
                 self.tracker.conversation_changed(conversation, activity)
                 raise
+        deleted = self._expire(now)
         return {
+            "deleted": deleted,
             "closed": len(closed),
             "idle": len(idle),
             "priority_raised": len(raised),

@@ -35,6 +35,7 @@ MAX_TAGS_LISTED = 200  # the tags in use that GET /admin/tags lists, most used f
 RATING_COMMENT_MAX_LENGTH = 500  # what a person may add to their rating of a conversation
 SATISFIED_SCORE = 4  # a rating of 4 or 5 (of 5) counts as satisfied (CSAT)
 RECENT_RATING_COMMENTS = 10  # the newest comments the satisfaction stats list
+MAX_DELETE = 200  # conversations one deletion takes (a person's, or a retention sweep's batch)
 
 PLATFORMS: tuple[str, ...] = ("messenger", "webchat")
 STATUSES: tuple[str, ...] = ("active", "idle", "closed")

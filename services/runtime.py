@@ -97,6 +97,7 @@ def build_services(
         handoff_timeout_message=settings.handoff_timeout_message,
         priority_raise_after=timedelta(minutes=settings.priority_raise_after_minutes),
         hours=hours,
+        retention=timedelta(days=settings.retention_days) if settings.retention_days else None,
     )
     jobs = JobRunner(
         store, {"respond": bot.run, "send": outbox.run}, clock,

@@ -132,6 +132,8 @@ class Settings(BaseSettings):
     idle_timeout_minutes: float = Field(default=30.0, gt=0)
     close_after_hours: float = Field(default=24.0, gt=0)
     sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    # Conversations closed and untouched for longer are deleted (0: kept forever).
+    retention_days: int = Field(default=0, ge=0, le=36500)
 
     # Facebook Messenger (channels/messenger).
     facebook_page_access_token: SecretStr = SecretStr("")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound, StoreUnavailable
 from services.events import Event, EventBus
 from services.models import (
+    MAX_DELETE,
     MAX_TAGS_LISTED,
     NOTE_MAX_LENGTH,
     AccountStats,
@@ -631,6 +632,44 @@ class ConversationTracker:
                      ) -> Satisfaction:
         """The ratings given in [since, until) (``until`` None: now), one store call."""
         return self.store.satisfaction(since, until or self.clock())
+
+    # -- deletion (erasure, retention) --------------------------------------------------
+    def delete(self, conversation_id: int, by: AdminUser, person: bool = False
+               ) -> list[Conversation]:
+        """Admins: delete a conversation with everything the store keeps of it (messages,
+        trail, notes, read marks, tags, rating); with ``person``, every conversation of its
+        person, closed ones too, and any they open meanwhile. Each is published as
+        ``conversation.deleted`` (its id, platform and person, no content) and the deletion
+        is logged with who asked and the ids. Returns the deleted conversations, id order.
+        ``NotFound``."""
+        conversation = self.get(conversation_id)
+        deleted = self.store.delete_conversations([conversation.id])
+        if person:
+            # A person's conversations, read and deleted in batches until none is left
+            # (a message arriving meanwhile opens one more; a few passes catch it).
+            for _ in range(100):
+                page = self.store.list_conversations(
+                    ConversationFilter(platform=conversation.platform,
+                                       external_user_id=conversation.external_user_id),
+                    limit=MAX_DELETE)
+                if not page.conversations:
+                    break
+                deleted += self.store.delete_conversations(
+                    [c.id for c in page.conversations])
+        deleted.sort(key=lambda c: c.id)
+        log.info("%s deleted %s %s: conversations %s", by.email,
+                 "every conversation of" if person else "a conversation of",
+                 conversation.platform, [c.id for c in deleted])
+        self.conversations_deleted(deleted)
+        return deleted
+
+    def conversations_deleted(self, deleted: Sequence[Conversation]) -> None:
+        """Announce conversations deleted in the store (by an admin, or the retention sweep):
+        open pages drop them, a visitor's widget starts afresh."""
+        for conversation in deleted:
+            self.events.publish(Event("conversation.deleted", {"conversation": {
+                "id": conversation.id, "platform": conversation.platform,
+                "external_user_id": conversation.external_user_id}}, conversation.id))
 
     def tags(self, limit: int = MAX_TAGS_LISTED) -> list[TagCount]:
         """The tags in use, most used first (one store call)."""

@@ -199,10 +199,15 @@ class WebchatChannel:
                ) -> tuple[Conversation | None, Conversation | None]:
         """The visitor's conversation the widget remembers: (it, None) if it is still open;
         (None, it) if it was closed less than ``RATE_WITHIN`` ago and is not rated yet, so
-        the widget can still ask how it went; (None, None) otherwise."""
+        the widget can still ask how it went; (None, None) otherwise, a deleted one too."""
         if conversation_id is None:
             return None, None
-        conversation = self.conversation_for(visitor, conversation_id)
+        try:
+            conversation = self.conversation_for(visitor, conversation_id)
+        except ChatError as exc:
+            if exc.status != 404:
+                raise
+            return None, None  # deleted by the team (or its retention): start afresh
         if conversation.status != "closed":
             return conversation, None
         recent = conversation.closed_at is not None and \

@@ -97,6 +97,10 @@ class VisitorEvents:
             conversation = event.data.get("conversation") or {}
             if conversation.get("platform") == PLATFORM:
                 self.status(conversation)
+        elif event.name == "conversation.deleted":
+            conversation = event.data.get("conversation") or {}
+            if conversation.get("platform") == PLATFORM:
+                self.deleted(conversation["id"], conversation.get("external_user_id"))
         elif event.name == "typing" and event.conversation_id is not None:
             sender_type = event.data.get("sender_type")
             if sender_type in ("agent", "bot"):  # the visitor's own typing goes to admins only
@@ -125,6 +129,12 @@ class VisitorEvents:
             to=_rooms(view["id"], visitor_id),
             namespace=NAMESPACE,
         )
+
+    def deleted(self, conversation_id: int, visitor_id: str | None) -> None:
+        """The team deleted the conversation: the visitor's widget forgets it, and their
+        next message starts a new one."""
+        self.socketio.emit("deleted", {"conversation_id": conversation_id},
+                           to=_rooms(conversation_id, visitor_id), namespace=NAMESPACE)
 
     def typing(self, conversation_id: int, sender_type: str, typing: bool = True) -> None:
         self.socketio.emit(

@@ -62,6 +62,11 @@ Rules both implementations follow (the contract tests in ``tests/contract`` chec
   unique and sorted in code-point order. ``add_tag`` / ``remove_tag`` change one tag in one
   transaction (two agents tagging at once both keep theirs); at most ``MAX_TAGS`` a
   conversation. ``list_tags`` counts the tags in use in one query.
+* Deleting a conversation (``delete_conversations``, ``delete_closed_before``) deletes,
+  in one transaction, everything the store keeps of it: its messages, jobs, trail lines,
+  read marks and tags (rating and profile are on its row) and their search-index entries;
+  the roll-up counters drop what it contributed, so stats count what is kept. Nothing
+  else names it afterwards; a later message from the same person opens a new conversation.
 * A wait for a human runs from the flag that sets ``waiting_since`` to whatever clears it.
   ``handoff_timeout_notified_at`` and ``priority_raised_at`` belong to the current wait: every
   change that starts a wait (``mark_needs_human`` when not already waiting) or ends one
@@ -76,6 +81,7 @@ from typing import Any, Protocol, Sequence
 
 from services.errors import InvalidInput
 from services.models import (
+    MAX_DELETE,
     RATING_COMMENT_MAX_LENGTH,
     AccountStats,
     Activity,
@@ -177,6 +183,19 @@ def check_many(conversation_ids: Sequence[int], limit: int) -> None:
         raise InvalidInput("limit must be at least 1")
     if len(conversation_ids) > MAX_CONVERSATIONS_PER_READ:
         raise InvalidInput(f"at most {MAX_CONVERSATIONS_PER_READ} conversations per read")
+
+
+def check_delete(conversation_ids: Sequence[int]) -> list[int]:
+    """The ids of a deletion, each once (``InvalidInput`` beyond ``MAX_DELETE``)."""
+    ids = sorted(set(conversation_ids))
+    if len(ids) > MAX_DELETE:
+        raise InvalidInput(f"at most {MAX_DELETE} conversations per deletion")
+    return ids
+
+
+def check_delete_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_DELETE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_DELETE}")
 
 
 def check_messages_in(conversation_ids: Sequence[int], limit: int,
@@ -439,6 +458,18 @@ class ConversationStore(Protocol):
         """The ratings given in [since, until) (``since`` None: from the start): the counts
         and average, per score and per assignee (most rated first, then by id, ``None``
         last), and the ``RECENT_RATING_COMMENTS`` newest with a comment."""
+
+    # -- deletion (erasure, retention) -------------------------------------------------------
+    def delete_conversations(self, conversation_ids: Sequence[int]) -> list[Conversation]:
+        """Delete those conversations with everything of theirs, in one transaction: the
+        conversations as they were, in id order (an unknown id is skipped: deleting twice
+        deletes once). ``InvalidInput`` for more than ``MAX_DELETE`` ids."""
+
+    def delete_closed_before(self, before: datetime, limit: int) -> list[Conversation]:
+        """Retention: delete up to ``limit`` (at most ``MAX_DELETE``) closed conversations
+        with no message and no change since before ``before`` (``last_message_at`` and
+        ``updated_at`` both earlier), oldest last message first, in one transaction; the
+        deleted conversations in id order."""
 
     # -- handling (bot or human), profile --------------------------------------------------
     def set_handling(

@@ -1,0 +1,42 @@
+"""Deleting conversations in the SQLite store (mixed into ``SqliteStore``): an admin's
+erasure of a conversation or of everything a person wrote, and the retention sweep's
+batches. The foreign keys cascade to messages, jobs, trail lines, read marks and tags;
+the search-index and roll-up triggers follow each deleted row in the same transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Callable, ContextManager, Sequence
+
+from services.models import Conversation
+from services.store.base import check_delete, check_delete_limit
+from services.store.sqlite_db import conversation_from, ts
+
+
+class SqliteDeletion:
+    """The deletion part of ``ConversationStore``; needs ``_tx``."""
+
+    _tx: Callable[..., ContextManager[sqlite3.Connection]]
+
+    def delete_conversations(self, conversation_ids: Sequence[int]) -> list[Conversation]:
+        ids = check_delete(conversation_ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with self._tx() as db:
+            rows = db.execute(f"DELETE FROM conversations WHERE id IN ({marks}) RETURNING *",
+                              ids).fetchall()
+        return sorted((conversation_from(r) for r in rows), key=lambda c: c.id)
+
+    def delete_closed_before(self, before: datetime, limit: int) -> list[Conversation]:
+        check_delete_limit(limit)
+        # The oldest closed conversations through conversations_status_activity_idx; one
+        # changed since (a rating, a tag, a note's trail line moved updated_at) waits.
+        with self._tx() as db:
+            rows = db.execute(
+                "DELETE FROM conversations WHERE id IN (SELECT id FROM conversations"
+                " WHERE status = 'closed' AND last_message_at < :before"
+                " AND updated_at < :before ORDER BY last_message_at LIMIT :limit) RETURNING *",
+                {"before": ts(before), "limit": limit}).fetchall()
+        return sorted((conversation_from(r) for r in rows), key=lambda c: c.id)
