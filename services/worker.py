@@ -16,6 +16,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from services.errors import NotFound
 from services.events import Event
 from services.models import Job
 from services.store.base import ConversationStore
@@ -78,6 +79,10 @@ class JobRunner:
                     raise RuntimeError(f"no handler for {job.kind} jobs")
                 handler(job)
             except Exception as exc:
+                if isinstance(exc, NotFound) and self._deleted(job):
+                    log.info("job %s (%s) dropped: conversation %s was deleted", job.id,
+                             job.kind, job.conversation_id)
+                    continue  # the job went with it
                 # The handler did not settle the job: leave it to be claimed again when its
                 # lease runs out, with the error recorded for the admin.
                 log.exception("job %s (%s) failed", job.id, job.kind)
@@ -87,6 +92,14 @@ class JobRunner:
                     )
                 except Exception:
                     log.exception("could not record the failure of job %s", job.id)
+
+    def _deleted(self, job: Job) -> bool:
+        """Whether the job's conversation was deleted while it ran (an admin's erasure, the
+        retention sweep): then its job is gone too, and there is nothing to retry."""
+        try:
+            return self.store.get_conversation(job.conversation_id) is None
+        except Exception:  # the store is down, say: treat it as any failure
+            return False
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
