@@ -2,8 +2,8 @@
 one Supabase store, behind the example nginx (``tests/support/cluster.py`` starts it all).
 
 1. An event of process A reaches an admin socket held on process B (and sockets opened
-   through nginx, over WebSocket and long-polling); so does who else has a conversation
-   open.
+   through nginx, over WebSocket and long-polling), a deletion on A too; so does who else
+   has a conversation open.
 2. 1,000 webhooks spread over A, B and nginx: each message tracked once, each bot reply
    sent once.
 3. SIGKILL one process mid-load: nothing that was acknowledged is lost; every bot reply goes
@@ -23,6 +23,7 @@ from collections import Counter
 import pytest
 import socketio
 
+from tests.support.admin import csrf_from
 from tests.support.cluster import APP_SECRET, kill_hard
 from tests.support.webhook_load import post_webhooks, webhook_body
 
@@ -30,7 +31,7 @@ pytestmark = [pytest.mark.supabase, pytest.mark.timeout(300)]
 
 QUESTION = "what are your opening hours?"
 EVENTS = ("conversation.created", "conversation.updated", "message.created", "presence",
-          "presence.query")
+          "presence.query", "conversation.deleted")
 
 
 def _cookie_header(session) -> str:
@@ -133,6 +134,16 @@ def test_webhook_on_process_a_reaches_admin_socket_on_process_b(cluster):
                             lambda d: d["message"]["content"] == "and on sundays?")
         assert message["message"]["conversation_id"] == conversation_id
         assert message["message"]["sender_type"] == "user"
+
+        # An admin on A deletes the conversation: the pages on B and through nginx drop it.
+        browser_a = cluster.admin_session(a.url)
+        csrf = csrf_from(browser_a.get(a.url + "/", timeout=10).text)
+        deleted = browser_a.delete(f"{a.url}/admin/conversations/{conversation_id}",
+                                   headers={"X-CSRFToken": csrf}, timeout=10)
+        assert deleted.status_code == 200, deleted.text
+        for received in (from_b, from_ws, from_poll):
+            _wait_for(received, "conversation.deleted",
+                      lambda d: d["conversation_id"] == conversation_id)
     finally:
         for sio in (on_b, proxied_ws, proxied_poll):
             sio.disconnect()
