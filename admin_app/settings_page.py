@@ -67,6 +67,7 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
         "days_off": hours.days_off(now)[:10] if hours else [],
         "away_text": hours.away_text(services.settings.away_message, now) if hours else "",
         "handoff_message": services.settings.handoff_message,
+        "retention_days": services.settings.retention_days,
         "page": "settings",
         "user": user,
         "secret": secret,

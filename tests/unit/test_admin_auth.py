@@ -366,6 +366,29 @@ def test_agents_cannot_rename_or_delete_tags(client, services):
     assert services.store.get_conversation(conversation.id).tags == ["vip"]
 
 
+def test_the_settings_page_says_how_long_conversations_are_kept(client, settings, store,
+                                                                clock):
+    from admin_app import create_app
+    from services.runtime import build_services
+
+    services = client.application.extensions["switchboard"]
+    make_user(services)
+    make_user(services, "boss@example.com", "admin")
+    login(client, "agent@example.com")
+    page = client.get("/settings").get_data(as_text=True)
+    assert "Conversations are kept until an admin deletes them." in page
+    assert "Delete…" not in page  # an agent cannot
+
+    kept = settings.model_copy(update={"retention_days": 90})
+    app = create_app(kept, build_services(kept, store=store, clock=clock))
+    admin = app.test_client()
+    login(admin, "boss@example.com")
+    page = admin.get("/settings").get_data(as_text=True)
+    assert re.search(r'id="retention-days">Conversations closed and untouched \(no message, '
+                     r"no change\) for 90 days are deleted automatically", page)
+    assert "<strong>Delete…</strong>" in page
+
+
 def test_the_settings_page_shows_the_business_hours_to_everyone(client, settings, store,
                                                                 clock):
     from datetime import date
