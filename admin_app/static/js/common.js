@@ -198,6 +198,30 @@ export function toast(title, text, { alert = false, onClick, timeout = 7000, key
 }
 
 /**
+ * A toast for the next page this tab opens ("Conversation deleted", once the conversation
+ * page has gone back to the inbox): kept in sessionStorage until that page shows it.
+ */
+const NOTICE_KEY = "sb.notice";
+export function noticeForNextPage(title, text) {
+  try {
+    sessionStorage.setItem(NOTICE_KEY, JSON.stringify({ title, text }));
+  } catch {
+    /* storage blocked: no notice */
+  }
+}
+/** Show the toast the previous page left for this one, if any (once). */
+export function showNoticeLeft() {
+  let notice = null;
+  try {
+    notice = JSON.parse(sessionStorage.getItem(NOTICE_KEY));
+    sessionStorage.removeItem(NOTICE_KEY);
+  } catch {
+    return;
+  }
+  if (notice?.title) toast(String(notice.title), notice.text ? String(notice.text) : "");
+}
+
+/**
  * The live connection to /admin. `handlers` maps event names to functions; `onSync` runs
  * on every (re)connect — the page re-fetches what it shows, so nothing missed while the
  * socket was down stays missing.

@@ -1,7 +1,8 @@
 // One conversation: the live message stream, replies with their delivery state, handling.
 import {
   api, clockTime, connectLive, duration, el, handledText, loadUsers, loadWaitingCount, me,
-  nameList, personName, platformBadge, setWaitingCount, statusBadge, toast, userName, Viewers,
+  nameList, noticeForNextPage, personName, platformBadge, setWaitingCount, statusBadge, toast,
+  userName, Viewers,
 } from "./common.js";
 import { attachSavedReplies } from "./saved_replies.js";
 
@@ -20,9 +21,11 @@ let conversation = null;
 const messages = new Map(); // id -> message
 let hasOlder = false;
 let socket = null;
+let gone = false; // deleted (here, on another page, by the retention sweep): nothing more is asked
 
 // -- header and side panel ------------------------------------------------------------------
 function renderConversation() {
+  if (gone) return; // a late answer must not bring the controls back
   const c = conversation;
   $("c-name").textContent = personName(c);
   document.title = `${personName(c)} · Switchboard`;
@@ -345,11 +348,13 @@ function renderActivity() {
 }
 
 function addActivity(lines) {
+  if (gone) return;
   for (const a of lines || []) if (a.conversation_id === conversationId) activity.set(a.id, a);
   renderActivity();
 }
 
 async function loadActivity(before) {
+  if (gone) return;
   const query = `limit=${ACTIVITY_PAGE}${before ? `&before=${before}` : ""}`;
   const data = await api(`/admin/conversations/${conversationId}/activity?${query}`);
   if (before || activity.size === 0) activityOlder = data.activity.length === ACTIVITY_PAGE;
@@ -470,7 +475,7 @@ function setConversation(c) {
 }
 
 function upsertMessage(m) {
-  if (m.conversation_id !== conversationId) return;
+  if (gone || m.conversation_id !== conversationId) return;
   m = fresher(messages.get(m.id), m);
   const stick = nearBottom();
   messages.set(m.id, m);
@@ -493,7 +498,9 @@ function renderAllMessages() {
 
 // -- loading -----------------------------------------------------------------------------
 async function load() {
+  if (gone) return;
   const data = await api(`/admin/conversations/${conversationId}?limit=${PAGE}`);
+  if (gone) return;
   setConversation(data.conversation);
   for (const m of data.messages) messages.set(m.id, fresher(messages.get(m.id), m));
   if (messages.size === data.messages.length) hasOlder = data.messages.length === PAGE;
@@ -513,7 +520,7 @@ async function loadOlder() {
 }
 
 async function refreshWindow() {
-  if (conversation?.platform !== "messenger") return;
+  if (gone || conversation?.platform !== "messenger") return;
   const data = await api(`/admin/conversations/${conversationId}?limit=1`);
   renderWindow(data.window);
 }
@@ -655,7 +662,7 @@ replyText.addEventListener("keydown", (e) => {
 let typingSent = 0;
 let typingIdle = null;
 function sendTyping(typing) {
-  if (!socket?.connected) return;
+  if (gone || !socket?.connected) return;
   clearTimeout(typingIdle);
   if (typing) {
     typingIdle = setTimeout(() => sendTyping(false), 4000);
@@ -696,7 +703,7 @@ let answerHello = null;
 function sayViewing() {
   clearTimeout(answerHello);
   answerHello = null;
-  if (socket?.connected) socket.emit("viewing", { conversation_id: conversationId });
+  if (!gone && socket?.connected) socket.emit("viewing", { conversation_id: conversationId });
 }
 
 function renderViewers() {
@@ -719,18 +726,158 @@ function onPresence(data) {
   renderViewers();
 }
 
+// -- deleted -------------------------------------------------------------------------------
+// Deleted anywhere (this page, another admin's, the retention sweep; the socket's
+// conversation.deleted, or a 404 when the page reads it again): the page says so, its
+// controls are disabled and it asks nothing more about the conversation.
+const rooms = [{ conversation_id: conversationId }]; // emptied once deleted: no join on reconnect
+
+function markDeleted() {
+  if (gone) return;
+  gone = true;
+  leaving = true; // nothing more is marked read
+  clearTimeout(readTimer);
+  clearTimeout(answerHello);
+  rooms.length = 0;
+  if (socket?.connected) socket.emit("leave", { conversation_id: conversationId });
+  const notice = $("c-deleted");
+  notice.replaceChildren("This conversation was deleted.",
+    el("a", { href: "/", text: "Back to the inbox" }));
+  notice.hidden = false;
+  for (const node of document.querySelectorAll(
+    ".conversation button, .conversation input, .conversation select, .conversation textarea")) {
+    node.disabled = true;
+  }
+  replyText.placeholder = "This conversation was deleted.";
+  $("saved-picker").hidden = true;
+  showTyping(null);
+  const dialog = $("delete-dialog");
+  if (dialog?.open && !deleting) dialog.close();
+}
+
+// -- deleting it (admins) --------------------------------------------------------------------
+// "Delete…" asks first, in a dialog (Esc or Cancel: nothing is deleted): this conversation,
+// or every conversation of its person, as an erasure request asks. Done, the page goes to
+// the inbox, which says so; a refusal shows in the dialog and the page stays.
+const deleteOpen = $("delete-open");
+const deleteDialog = $("delete-dialog");
+const deleteButtons = ["delete-cancel", "delete-one", "delete-person"].map($);
+let deleting = false; // a deletion asked for and not answered yet (or answered: leaving)
+let deleteAsked = 0; // a counter: the count of an earlier opening is dropped
+
+function showDeleteError(message) {
+  $("delete-error").textContent = message || "";
+  $("delete-error").hidden = !message;
+}
+
+/** How many conversations the person has (at most a page of them, and whether more). */
+async function personConversations() {
+  const params = new URLSearchParams({
+    platform: conversation.platform, external_user_id: conversation.external_user_id, limit: "200",
+  });
+  const data = await api(`/admin/conversations?${params}`);
+  return { count: data.count, more: Boolean(data.next_cursor) };
+}
+
+function openDeleteDialog() {
+  if (gone || !conversation || deleteDialog.open) return;
+  const name = personName(conversation);
+  $("delete-title").textContent = `Delete the conversation with ${name}?`;
+  $("delete-person").textContent = "Delete every conversation of this person";
+  $("delete-person").hidden = false;
+  $("delete-count").hidden = true;
+  showDeleteError(null);
+  for (const button of deleteButtons) button.disabled = false;
+  deleteDialog.showModal();
+  $("delete-cancel").focus();
+  const asked = ++deleteAsked;
+  personConversations().then(({ count, more }) => {
+    if (asked !== deleteAsked || !deleteDialog.open) return;
+    if (count <= 1 && !more) { // this one only: the second choice would say the same
+      $("delete-person").hidden = true;
+      return;
+    }
+    const n = more ? `${count}+` : String(count);
+    $("delete-person").textContent = `Delete all ${n} conversations of this person`;
+    $("delete-count").textContent = `${name} has ${n} conversations here, closed ones included.`;
+    $("delete-count").hidden = false;
+  }).catch(() => {}); // the choice keeps its general words
+}
+
+async function deleteConversation(person) {
+  if (deleting || gone) return;
+  deleting = true;
+  showDeleteError(null);
+  for (const button of deleteButtons) button.disabled = true;
+  deleteDialog.setAttribute("aria-busy", "true");
+  const name = personName(conversation);
+  try {
+    const data = await api(`/admin/conversations/${conversationId}${person ? "?person=true" : ""}`,
+      { method: "DELETE" });
+    leaving = true;
+    clearTimeout(readTimer);
+    noticeForNextPage(data.count === 1 ? "Conversation deleted" : `${data.count} conversations deleted`,
+      person ? `Every conversation of ${name}` : `The conversation with ${name}`);
+    window.location.assign("/");
+  } catch (err) {
+    deleting = false;
+    deleteDialog.removeAttribute("aria-busy");
+    if (gone) { // deleted meanwhile by someone else: the page says so
+      deleteDialog.close();
+      return;
+    }
+    for (const button of deleteButtons) button.disabled = false;
+    showDeleteError(err.message);
+    $("delete-cancel").focus();
+  }
+}
+
+if (deleteOpen && deleteDialog) {
+  deleteOpen.addEventListener("click", openDeleteDialog);
+  $("delete-cancel").addEventListener("click", () => deleteDialog.close());
+  $("delete-one").addEventListener("click", () => deleteConversation(false));
+  $("delete-person").addEventListener("click", () => deleteConversation(true));
+  // The page behind is inert while the dialog is open; Tab also wraps at its ends instead of
+  // leaving for the browser's own controls.
+  deleteDialog.addEventListener("keydown", (e) => {
+    if (e.key !== "Tab") return;
+    const buttons = deleteButtons.filter((b) => !b.hidden && !b.disabled);
+    const first = buttons[0], last = buttons.at(-1);
+    if (!first) {
+      e.preventDefault(); // every choice waits for the answer: nowhere to go
+    } else if (e.shiftKey ? document.activeElement === first : document.activeElement === last) {
+      e.preventDefault();
+      (e.shiftKey ? last : first).focus();
+    }
+  });
+  deleteDialog.addEventListener("cancel", (e) => {
+    if (deleting) e.preventDefault(); // Esc while the deletion is on its way: wait for it
+  });
+  deleteDialog.addEventListener("close", () => {
+    deleteAsked += 1;
+    // Back where the dialog was opened from (or, deleted meanwhile, to the notice's link).
+    if (gone) $("c-deleted").querySelector("a")?.focus();
+    else deleteOpen.focus();
+  });
+}
+
 // -- start -------------------------------------------------------------------------------
 const users = await loadUsers();
 for (const u of [...users.values()].filter((u) => !u.disabled)) {
   $("assign").append(el("option", { value: String(u.id), text: u.id === me.id ? `${u.email} (you)` : u.email }));
 }
+/** A read of the page failed: one that has gone meanwhile (404) was deleted. */
+function loadFailed(what, err, { quiet = false } = {}) {
+  if (err?.status === 404) markDeleted();
+  else if (!quiet) toast(`Could not load the ${what}`, err.message, { alert: true });
+}
 try {
   await load();
   stream.scrollTop = stream.scrollHeight;
 } catch (err) {
-  toast("Could not load the conversation", err.message, { alert: true });
+  loadFailed("conversation", err);
 }
-loadActivity().catch((err) => toast("Could not load the activity", err.message, { alert: true }));
+loadActivity().catch((err) => loadFailed("activity", err));
 socket = connectLive(
   {
     "message.created": ({ message }) => upsertMessage(message),
@@ -743,16 +890,19 @@ socket = connectLive(
       renderConversation();
       if (windowMoved) refreshWindow().catch(() => {});
     },
+    "conversation.deleted": (data) => {
+      if ((data.conversation?.id ?? data.conversation_id) === conversationId) markDeleted();
+    },
     typing: onTyping,
     presence: onPresence,
     "presence.query": answerSoon, // an inbox asks who is where
     "stats.updated": ({ stats }) => setWaitingCount(stats.conversations_needing_human, { title: false }),
   },
   {
-    rooms: [{ conversation_id: conversationId }],
+    rooms,
     onSync: () => {
-      load().catch(() => {});
-      loadActivity().catch(() => {});
+      load().catch((err) => loadFailed("conversation", err, { quiet: true }));
+      loadActivity().catch((err) => loadFailed("activity", err, { quiet: true }));
       loadWaitingCount({ title: false });
     },
   },

@@ -1,7 +1,8 @@
 // The inbox: a filtered, sorted, paginated list of conversations that updates itself live.
 import {
   api, beep, connectLive, el, handledText, loadUsers, loadWaitingCount, me, nameList, personName,
-  platformBadge, refreshTimes, setWaitingCount, statusBadge, timeAgo, toast, Viewers,
+  platformBadge, refreshTimes, setWaitingCount, showNoticeLeft, statusBadge, timeAgo, toast,
+  Viewers,
 } from "./common.js";
 
 const PAGE = 50;
@@ -28,6 +29,7 @@ const notifyButton = document.getElementById("opt-notify");
 const conversations = new Map(); // id -> conversation as the API returns it
 const needsHuman = new Map(); // id -> needs_human as last pushed over the socket
 const pinned = []; // ids that just started needing a human: shown first, newest first
+const deleted = new Set(); // ids deleted while the page is open: a list read before stays without them
 let nextCursor = null;
 let loading = 0; // a counter, so a stale response from older filters is dropped
 let waiting = 0;
@@ -335,7 +337,7 @@ async function load({ more = false } = {}) {
       conversations.clear();
       if (!tagsLoadedAt) loadTags();
     }
-    for (const c of data.conversations) conversations.set(c.id, c);
+    for (const c of data.conversations) if (!deleted.has(c.id)) conversations.set(c.id, c);
     takeMarks(data.conversations.map((c) => c.id), data.read);
     nextCursor = data.next_cursor;
     render();
@@ -353,6 +355,7 @@ async function loadWaiting() {
 
 // -- live updates ----------------------------------------------------------------------
 function onConversation({ conversation: c }) {
+  if (deleted.has(c.id)) return;
   const before = conversations.get(c.id);
   if (before && Date.parse(c.updated_at) < Date.parse(before.updated_at)) return; // overtaken
   noteTags(c.tags);
@@ -394,6 +397,30 @@ function onConversation({ conversation: c }) {
     setWaitingCount(waiting);
     alertNeedsHuman(c);
   }
+}
+
+// A conversation deleted (on any page, or by the retention sweep): its row goes at once,
+// and the waiting count with it (the stats' next live update says the same).
+function onDeleted(data) {
+  const id = data.conversation?.id ?? data.conversation_id;
+  deleted.add(id);
+  const before = conversations.get(id);
+  const wasWaiting = needsHuman.has(id) ? needsHuman.get(id) : before?.needs_human;
+  needsHuman.delete(id);
+  reads.delete(id);
+  unknownMarks.delete(id);
+  const at = pinned.indexOf(id);
+  if (at >= 0) pinned.splice(at, 1);
+  if (wasWaiting) {
+    waiting = Math.max(0, waiting - 1);
+    setWaitingCount(waiting);
+  }
+  if (before) {
+    conversations.delete(id);
+    render();
+  }
+  // Its toast, if one still shows, would open a page that is gone.
+  document.querySelector(`#toasts [data-key="conv-${id}"]`)?.remove();
 }
 
 function alertNeedsHuman(c) {
@@ -462,6 +489,7 @@ notifyButton.addEventListener("click", async () => {
 showNotifyButton();
 
 // -- start -------------------------------------------------------------------------------
+showNoticeLeft(); // "Conversation deleted", from the page that deleted it
 await loadUsers();
 await load();
 loadWaiting();
@@ -473,6 +501,7 @@ connectLive(
   {
     "conversation.created": onConversation,
     "conversation.updated": onConversation,
+    "conversation.deleted": onDeleted,
     presence: onPresence,
     "conversation.read": onRead,
     "conversations.read": onAllRead,

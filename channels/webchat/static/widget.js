@@ -350,7 +350,7 @@
 
   function receive(m) {
     if (m && m.id === null && typeof m.provisional === "string") { receiveProvisional(m); return; }
-    if (!m || typeof m.id !== "number") return;
+    if (!m || typeof m.id !== "number" || deletedIds.has(m.conversation_id)) return;
     if (state.conversationId !== m.conversation_id) {
       if (state.conversationId !== null && m.conversation_id < state.conversationId) return;
       if (state.conversationId !== null) divider("New conversation");
@@ -365,6 +365,37 @@
       if (m.sender_type === "agent" && convState !== "human") applyState("human");
       if (!isOpen) { unread += 1; badge.textContent = unread > 9 ? "9+" : String(unread); badge.hidden = false; }
     }
+  }
+
+  // -- the conversation deleted by the team ------------------------------------------------
+  // (its socket's `deleted` event, or a 404 for the conversation remembered): the thread goes
+  // with everything shown about it, and what the visitor typed that is not stored yet stays,
+  // to open a new conversation as its first messages.
+  var deletedIds = new Set();
+  function forget(conversationId) { // -> whether it was the conversation shown
+    deletedIds.add(conversationId);
+    if (rating && rating.id === conversationId) hideRating(); // "How was your last…?"
+    if (conversationId !== state.conversationId) return false;
+    state.conversationId = null;
+    state.lastId = 0;
+    save();
+    hideRating();
+    Array.prototype.slice.call(list.children).forEach(function (li) {
+      var unsent = !li.dataset.id && li.classList.contains("sb-from-user"); // pending, queued, failed
+      if (li !== greeting && !unsent) li.remove();
+    });
+    byClient.forEach(function (li, clientId) { if (!li.parentNode) byClient.delete(clientId); });
+    byId.clear();
+    provisional.clear();
+    firstId = null;
+    earlier.hidden = true;
+    showTyping(null);
+    applyState("bot", true);
+    banner.hidden = true;
+    human.disabled = state.outbox.some(function (i) { return i.kind === "escalate"; });
+    unread = 0;
+    badge.hidden = true;
+    return true;
   }
 
   function divider(text) {
@@ -649,7 +680,8 @@
       var fresh = byId.size === 0;
       var q = "?limit=" + historyLimit + (fresh || !state.lastId ? "" : "&after=" + state.lastId);
       return api("GET", "/chat/" + id + "/history" + q).then(function (r) {
-        if (r.status === 403 || r.status === 404) { state.conversationId = null; save(); return; }
+        if (r.status === 404) { forget(id); return; } // deleted meanwhile
+        if (r.status === 403) { state.conversationId = null; save(); return; }
         if (!r.ok) return;
         r.data.messages.forEach(receive);
         if (r.data.conversation && r.data.conversation.id === state.conversationId) {
@@ -732,12 +764,16 @@
       }
       var code = err && err.message;
       if (code === "forbidden_origin") { setStatus("offline", "Chat unavailable on this site"); return; }
-      if (code === "forbidden" || code === "not_found") { state.conversationId = null; state.lastId = 0; }
+      if (code === "not_found" && state.conversationId !== null) forget(state.conversationId);
+      if (code === "forbidden") { state.conversationId = null; state.lastId = 0; }
       save();
       setStatus("reconnecting", "Reconnecting…");
       retryLater(code === "unauthorized"); // an expired token: renew it (or start afresh)
     });
     socket.on("message", receive);
+    socket.on("deleted", function (d) {
+      if (d && typeof d.conversation_id === "number" && forget(d.conversation_id)) flush();
+    });
     socket.on("status", function (s) {
       if (!s || s.conversation_id !== state.conversationId) return;
       applyState(s.state);
@@ -820,10 +856,22 @@
     if (flushing || !state.outbox.length || (!connected && !httpMode)) return;
     flushing = true;
     var item = state.outbox[0];
+    var sentTo = state.conversationId;
     renderPending(item);
     deliver(item).then(function (ack) {
       flushing = false;
       if (!ack) { later(3000); return; }
+      // Its conversation was deleted (a 404 for it, or stored just before the deletion):
+      // the item stays first in the outbox and opens a new conversation.
+      if (ack.status === 404 && ack.error === "not_found" && sentTo !== null) {
+        forget(sentTo);
+        flush();
+        return;
+      }
+      if (typeof ack.conversation_id === "number" && deletedIds.has(ack.conversation_id)) {
+        flush();
+        return;
+      }
       if (ack.status === "queued") { // acknowledged: the server keeps it until its store is back
         state.outbox.shift();
         save();
