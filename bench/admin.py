@@ -19,6 +19,10 @@ its flagged message and answered by one of them two minutes later (the bot's nex
 becomes the agent's), taken over, noted and, if closed, closed by them (``load_team``), so
 team stats (``GET /admin/stats/team``, 7 and 30 days) read a month of a team's work.
 ``--only team_stats`` times those two alone (no webhook rounds, no sockets).
+
+Last, deletion: an admin deleting one conversation through the API, and one retention batch
+(``RETENTION_BATCH`` closed conversations of 10 messages) in the store (``--only delete``
+and ``--only retention`` time each alone).
 """
 
 from __future__ import annotations
@@ -256,6 +260,23 @@ def api_latencies(store, env: dict, workdir: Path, runs: int, only: str = "") ->
     def rated(path: str) -> None:
         assert get(path)["satisfaction"]["rated"] > 0, "no ratings were loaded"
 
+    # Deletion, last (it takes rows away): an admin's deletion of one conversation (10
+    # messages) through the API, and one retention batch (the sweep's RETENTION_BATCH closed
+    # conversations of 10 messages) in the store: how long a sweep holds the writes.
+    from services.lifecycle import RETENTION_BATCH
+    from services.models import ConversationFilter
+
+    doomed = iter(c.id for c in store.list_conversations(
+        ConversationFilter(status="active"), limit=runs + 1).conversations)
+
+    def delete_one() -> None:
+        response = api.delete(f"/admin/conversations/{next(doomed)}", headers=headers)
+        assert response.status_code == 200, response.data[:200]
+
+    def retention_batch() -> None:
+        deleted = store.delete_closed_before(NOW - timedelta(days=7), RETENTION_BATCH)
+        assert len(deleted) == RETENTION_BATCH, f"only {len(deleted)} left to delete"
+
     results = {}
     cases = {
         "inbox_first_page": lambda: get("/admin/conversations?limit=50"),
@@ -284,6 +305,8 @@ def api_latencies(store, env: dict, workdir: Path, runs: int, only: str = "") ->
         "satisfaction_7d": lambda: rated("/admin/stats/satisfaction"),
         "satisfaction_30d": lambda: rated("/admin/stats/satisfaction?start="
                                           + quote((NOW - timedelta(days=30)).isoformat())),
+        "delete_conversation": delete_one,
+        "retention_batch": retention_batch,
     }
     for name, fn in cases.items():
         if not name.startswith(only):
