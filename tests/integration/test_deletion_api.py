@@ -6,7 +6,6 @@ and the retention sweep deletes what has been closed and untouched for too long.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from services.models import InboundMessage, OutboundMessage
 from services.runtime import build_services
