@@ -10,6 +10,7 @@ from admin_app.auth import admin_required, current_user, login_required
 from admin_app.schemas import (
     AllReadAnswer,
     AssignBody,
+    AvailabilityBody,
     ConversationAnswer,
     DeletedAnswer,
     DeleteQuery,
@@ -31,7 +32,7 @@ from admin_app.schemas import (
     UserList,
     respond,
 )
-from services.errors import Conflict, InvalidInput, NotFound
+from services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.models import OutboundMessage
 
 
@@ -52,6 +53,20 @@ def delete_conversation(conversation_id: int):
 def me():
     """The caller's account (the panel uses it for "mine" and to tell its own typing)."""
     return respond(MeAnswer(user=PublicUser.of(current_user())))
+
+
+@bp.put("/users/<int:user_id>/availability")
+@login_required
+def set_availability(user_id: int):
+    """Whether an account takes new conversations (``{"available": true}``): the account
+    itself, or an admin for anyone. With AUTO_ASSIGN, an account that becomes available is
+    handed the conversations waiting for someone at once."""
+    user = current_user()
+    if user.id != user_id and user.role != "admin":
+        raise Forbidden("only an admin can change another account's availability")
+    body = _body(AvailabilityBody)
+    changed = get_services().tracker.set_available(user_id, body.available)
+    return respond(MeAnswer(user=PublicUser.of(changed)))
 
 
 @bp.get("/users")

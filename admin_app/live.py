@@ -318,7 +318,7 @@ class EventRelay:
             self._emit(event.name, data, account_room(event.data["read"]["user_id"]))
         elif event.name == "conversations.read":
             self._emit(event.name, event.data, account_room(event.data["user_id"]))
-        elif event.name in ("stats.updated", "store.status"):
+        elif event.name in ("stats.updated", "store.status", "account.available"):
             self._emit(event.name, event.data, ADMINS_ROOM)
 
     def _emit(self, name: str, data: dict, to) -> None:

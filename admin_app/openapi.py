@@ -28,6 +28,7 @@ from admin_app.schemas import (
     ActivityList,
     ActivityQuery,
     AssignBody,
+    AvailabilityBody,
     ConversationAnswer,
     DeletedAnswer,
     DeleteQuery,
@@ -215,6 +216,11 @@ ROUTES: tuple[Route, ...] = (
           errors=(401, 503)),
     Route("get", "/admin/users", "admin_api.users", "Every account, without secrets",
           UserList, errors=(401, 503)),
+    Route("put", "/admin/users/{user_id}/availability", "admin_api.set_availability",
+          "Whether an account takes new conversations (auto-assignment): the account "
+          "itself, or an admin for anyone; one that becomes available is handed the "
+          "conversations waiting for someone", MeAnswer, body=AvailabilityBody,
+          body_required=True, errors=(400, 401, 403, 404, 413, 503)),
     Route("get", "/admin/saved-replies", "admin_api.list_saved_replies",
           "The team's saved replies, in title order", SavedReplyList, errors=(401, 503)),
     Route("post", "/admin/saved-replies", "admin_api.create_saved_reply",

@@ -249,6 +249,12 @@ class AssignBody(_Body):
     user_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
+class AvailabilityBody(_Body):
+    """``{"available": true}``: the account takes new conversations (auto-assignment)."""
+
+    available: bool
+
+
 # --- what the routes answer -------------------------------------------------------------
 
 
@@ -266,11 +272,14 @@ class PublicUser(_Answer):
     email: str
     role: UserRole
     disabled: bool
+    available: bool = Field(default=False, description="takes new conversations now "
+                            "(auto-assignment, AUTO_ASSIGN)")
 
     @classmethod
     def of(cls, user) -> "PublicUser":
         """The public view of an ``AdminUser``."""
-        return cls(id=user.id, email=user.email, role=user.role, disabled=user.disabled)
+        return cls(id=user.id, email=user.email, role=user.role, disabled=user.disabled,
+                   available=user.available)
 
 
 class MessagingWindow(_Answer):

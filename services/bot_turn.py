@@ -176,9 +176,12 @@ class BotTurn:
     def escalate(self, conversation: Conversation, message: Message, escalation: Escalation) -> None:
         """Flag the message, hand the conversation to a human and tell the user once: that
         a person will answer, or, outside business hours, when the team is back."""
-        self.tracker.mark_needs_human(message.id, escalation.reason, escalation.priority)
-        _, changed = self.tracker.set_handling(conversation.id, "human",
-                                               reason=escalation.reason)
+        self.tracker.mark_needs_human(message.id, escalation.reason, escalation.priority,
+                                      hand_out=False)
+        handed, changed = self.tracker.set_handling(conversation.id, "human",
+                                                    reason=escalation.reason)
+        if handed.assigned_to is None:  # AUTO_ASSIGN: after the handover's trail line
+            self.tracker.hand_out([conversation.id])
         if not changed:
             return
         now = self.tracker.clock()

@@ -36,6 +36,7 @@ RATING_COMMENT_MAX_LENGTH = 500  # what a person may add to their rating of a co
 SATISFIED_SCORE = 4  # a rating of 4 or 5 (of 5) counts as satisfied (CSAT)
 RECENT_RATING_COMMENTS = 10  # the newest comments the satisfaction stats list
 MAX_DELETE = 200  # conversations one deletion takes (a person's, or a retention sweep's batch)
+MAX_AUTO_ASSIGN = 200  # waiting conversations one auto-assignment call hands out
 
 PLATFORMS: tuple[str, ...] = ("messenger", "webchat")
 STATUSES: tuple[str, ...] = ("active", "idle", "closed")
@@ -469,6 +470,10 @@ class AdminUser(_Model):
     password_hash: str = Field(repr=False)
     created_at: datetime
     disabled: bool = False
+    # Auto-assignment (AUTO_ASSIGN): whether the account takes new conversations now, and
+    # when it was last given one (the longest without one goes first among equals).
+    available: bool = False
+    last_assigned_at: datetime | None = None
 
 
 class ApiToken(_Model):

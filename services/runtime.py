@@ -75,6 +75,7 @@ def build_services(
     policy = EscalationPolicy(settings)
     degraded = DegradedTurn(spool, responder, policy, degraded_senders, clock)
     tracker.degraded = degraded
+    tracker.auto_assign_max_open = settings.auto_assign_max_open if settings.auto_assign else None
     replayer = SpoolReplayer(spool, tracker, batch_size=settings.spool_replay_batch)
     outbox = OutboxDelivery(tracker, senders, max_attempts=settings.send_max_attempts)
     bot = BotTurn(

@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     idle_timeout_minutes: float = Field(default=30.0, gt=0)
     close_after_hours: float = Field(default=24.0, gt=0)
     sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    # Auto-assignment: a conversation handed to humans goes to the available account with
+    # the fewest open ones (at most AUTO_ASSIGN_MAX_OPEN each; 0: no limit).
+    auto_assign: bool = False
+    auto_assign_max_open: int = Field(default=0, ge=0, le=1000)
     # Conversations closed and untouched for longer are deleted (0: kept forever).
     retention_days: int = Field(default=0, ge=0, le=36500)
 

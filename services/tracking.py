@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound, StoreUnavailable
 from services.events import Event, EventBus
 from services.models import (
+    MAX_AUTO_ASSIGN,
     MAX_DELETE,
     MAX_TAGS_LISTED,
     NOTE_MAX_LENGTH,
@@ -123,6 +124,9 @@ class ConversationTracker:
         # store call per message.
         self.batcher = batcher
         self.degraded: DegradedAnswer | None = None  # set by build_services
+        # AUTO_ASSIGN (set by build_services): the most open conversations an account is
+        # given (0: no limit); None: off, the first to reply takes a conversation.
+        self.auto_assign_max_open: int | None = None
         # This process's view of the store: False from a spooled message until replay ends.
         self.store_available = True
         self._announced_at = 0.0
@@ -334,11 +338,13 @@ class ConversationTracker:
         return self.set_status(conversation_id, "active", by)
 
     def mark_needs_human(
-        self, message_id: int, reason: str, priority: int = 3, by: AdminUser | None = None
+        self, message_id: int, reason: str, priority: int = 3, by: AdminUser | None = None,
+        hand_out: bool = True,
     ) -> tuple[Message, Conversation]:
         """Flag a message, and so its conversation, for a human reply. A flag set by an
         account is a line of the trail; the bot's is one when it hands the conversation
-        over (``set_handling``)."""
+        over (``set_handling``). With AUTO_ASSIGN, a conversation nobody has is then
+        handed out (``hand_out``; False: the caller does it once its change is whole)."""
         message, conversation = self.store.mark_needs_human(
             message_id, reason, priority, self.clock()
         )
@@ -348,6 +354,9 @@ class ConversationTracker:
                                        message_id=message_id, priority=priority))
         self._publish_message("message.updated", message)
         self._publish("conversation.updated", conversation, self.record_activity(lines))
+        if hand_out and conversation.needs_human and conversation.assigned_to is None:
+            for given in self.hand_out([conversation.id]):
+                conversation = given
         return message, conversation
 
     def add_note(self, conversation_id: int, text: str, by: AdminUser) -> Activity:
@@ -632,6 +641,43 @@ class ConversationTracker:
                      ) -> Satisfaction:
         """The ratings given in [since, until) (``until`` None: now), one store call."""
         return self.store.satisfaction(since, until or self.clock())
+
+    # -- auto-assignment ---------------------------------------------------------------
+    def set_available(self, user_id: int, available: bool) -> AdminUser:
+        """Whether the account takes new conversations (AUTO_ASSIGN): published to every
+        page (``account.available``); an account that becomes available is handed the
+        conversations that wait for someone at once. ``NotFound``."""
+        user = self.store.set_user_available(user_id, available)
+        self.events.publish(Event("account.available", {
+            "user_id": user.id, "available": user.available}))
+        if user.available:
+            self.hand_out()
+        return user
+
+    def hand_out(self, conversation_ids: Sequence[int] | None = None) -> list[Conversation]:
+        """AUTO_ASSIGN: the waiting conversations among ``conversation_ids`` (None: the
+        longest-waiting ``MAX_AUTO_ASSIGN``) go to the least loaded available accounts,
+        each an ``assigned`` line of its trail (``detail.auto``) published with it.
+        Nothing when it is off; a store that cannot is logged, and the next sweep tries
+        again. Returns the conversations assigned."""
+        if self.auto_assign_max_open is None:
+            return []
+        limit = MAX_AUTO_ASSIGN if conversation_ids is None else \
+            max(1, min(len(conversation_ids), MAX_AUTO_ASSIGN))
+        try:
+            given = self.store.auto_assign(conversation_ids, limit, self.auto_assign_max_open,
+                                           self.clock())
+        except StoreUnavailable as exc:
+            log.warning("auto-assignment deferred to the next sweep: %s", exc)
+            return []
+        written = self.record_activity([
+            activity_line(c.id, "assigned", to_id=u.id, to=u.email, auto=True)
+            for c, u in given])
+        lines = {line.conversation_id: line for line in written}
+        for conversation, _ in given:
+            line = lines.get(conversation.id)
+            self._publish("conversation.updated", conversation, [line] if line else [])
+        return [c for c, _ in given]
 
     # -- deletion (erasure, retention) --------------------------------------------------
     def delete(self, conversation_id: int, by: AdminUser, person: bool = False

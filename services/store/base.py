@@ -67,6 +67,12 @@ Rules both implementations follow (the contract tests in ``tests/contract`` chec
   read marks and tags (rating and profile are on its row) and their search-index entries;
   the roll-up counters drop what it contributed, so stats count what is kept. Nothing
   else names it afterwards; a later message from the same person opens a new conversation.
+* Auto-assignment (``auto_assign``) hands waiting conversations (``needs_human``, nobody
+  assigned, not closed), longest-waiting first, each to the available, enabled account
+  with the fewest open (not closed) conversations assigned, below ``max_open`` of them when
+  it is above 0; among equals the one given a conversation longest ago (never first), then
+  the lowest id. One transaction, serialised with any other auto-assignment, so two
+  processes never count the same load; a conversation someone took meanwhile is skipped.
 * A wait for a human runs from the flag that sets ``waiting_since`` to whatever clears it.
   ``handoff_timeout_notified_at`` and ``priority_raised_at`` belong to the current wait: every
   change that starts a wait (``mark_needs_human`` when not already waiting) or ends one
@@ -81,6 +87,7 @@ from typing import Any, Protocol, Sequence
 
 from services.errors import InvalidInput
 from services.models import (
+    MAX_AUTO_ASSIGN,
     MAX_DELETE,
     RATING_COMMENT_MAX_LENGTH,
     AccountStats,
@@ -191,6 +198,13 @@ def check_delete(conversation_ids: Sequence[int]) -> list[int]:
     if len(ids) > MAX_DELETE:
         raise InvalidInput(f"at most {MAX_DELETE} conversations per deletion")
     return ids
+
+
+def check_auto_assign(limit: int, max_open: int) -> None:
+    if not 1 <= limit <= MAX_AUTO_ASSIGN:
+        raise InvalidInput(f"limit must be between 1 and {MAX_AUTO_ASSIGN}")
+    if max_open < 0:
+        raise InvalidInput("max_open must be 0 (no limit) or more")
 
 
 def check_delete_limit(limit: int) -> None:
@@ -458,6 +472,19 @@ class ConversationStore(Protocol):
         """The ratings given in [since, until) (``since`` None: from the start): the counts
         and average, per score and per assignee (most rated first, then by id, ``None``
         last), and the ``RECENT_RATING_COMMENTS`` newest with a comment."""
+
+    # -- auto-assignment -------------------------------------------------------------------
+    def set_user_available(self, user_id: int, available: bool) -> AdminUser:
+        """Whether the account takes new conversations (auto-assignment); the account as
+        stored. ``NotFound``."""
+
+    def auto_assign(self, conversation_ids: Sequence[int] | None, limit: int, max_open: int,
+                    now: datetime) -> list[tuple[Conversation, AdminUser]]:
+        """Assign up to ``limit`` (1 to ``MAX_AUTO_ASSIGN``) waiting conversations, among
+        ``conversation_ids`` (None: any), as the rule above says; each assignee's
+        ``last_assigned_at`` and the conversation's ``updated_at`` become ``now``. Returns
+        (conversation, assignee) in the order given out; fewer, or none, when no account
+        can take more. ``InvalidInput`` for a bad ``limit`` or a negative ``max_open``."""
 
     # -- deletion (erasure, retention) -------------------------------------------------------
     def delete_conversations(self, conversation_ids: Sequence[int]) -> list[Conversation]:

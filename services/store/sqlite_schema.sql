@@ -19,6 +19,8 @@
 -- Schema version 9: the conversation_reads table (at the end of this file).
 -- Schema version 10: conversations.tags and the conversation_tags table (at the end); the
 -- activity trail's tag lines (its table rebuilt on upgrade: sqlite_db._set_activity_aside).
+-- Schema version 11: the ratings of conversations (rating, rating_comment, rated_at).
+-- Schema version 12: admin_users.available and last_assigned_at (auto-assignment).
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -26,7 +28,10 @@ CREATE TABLE IF NOT EXISTS admin_users (
     role          TEXT    NOT NULL CHECK (role IN ('admin', 'agent')),
     password_hash TEXT    NOT NULL,
     created_at    TEXT    NOT NULL,
-    disabled      INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))
+    disabled      INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+    -- Schema version 12: auto-assignment (sqlite_assignment.py).
+    available        INTEGER NOT NULL DEFAULT 0 CHECK (available IN (0, 1)),
+    last_assigned_at TEXT
 );
 -- lower() is ASCII-only in SQLite; e-mail addresses are compared case-insensitively in ASCII.
 CREATE UNIQUE INDEX IF NOT EXISTS admin_users_email_key ON admin_users (lower(email));

@@ -81,7 +81,7 @@ def seed(services) -> dict[str, list[int]]:
     for n, tag in enumerate(tags):
         tracker.add_tag(conversations[n], tag, agent)
     return {"conversation_id": conversations, "message_id": messages, "reply_id": replies,
-            "note_id": notes, "tag": tags}
+            "note_id": notes, "tag": tags, "user_id": [agent.id]}
 
 
 @pytest.fixture
@@ -95,6 +95,7 @@ def fuzzed_server(request, store, services, tmp_path):
     # The admin's own notes too, which its token may edit (another's is a 403).
     ids["note_id"] += [services.tracker.add_note(ids["conversation_id"][n], f"admin's note {n}",
                                                  admin).id for n in (2, 3)]
+    ids["user_id"].append(admin.id)
     env = {"SECRET_KEY": "fuzz", "SECRET_KEY_FILE": str(tmp_path / "secret")}
     if store.kind == "sqlite":
         env["DATABASE_PATH"] = str(store.path)

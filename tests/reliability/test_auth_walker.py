@@ -63,14 +63,15 @@ AGENT_OK = {
     "admin_api.mark_read",
     "admin_api.read_marks", "admin_api.edit_note", "admin_api.delete_note",
     "admin_api.mark_unread", "admin_api.mark_all_read", "admin_api.add_tag",
-    "admin_api.remove_tag", "admin_api.tags",
+    "admin_api.remove_tag", "admin_api.tags", "admin_api.set_availability",
     "pages.inbox", "pages.conversation", "pages.stats",
     "settings.index", "settings.change_password",
 }
-# Staff routes on one account's own note: the walk's note is the target account's, so every
-# walker is refused it (403), but an admin may delete it.
-NOT_YOURS = {"admin_api.edit_note", "admin_api.delete_note"}
-ADMINS_MAY = {"admin_api.delete_note"}
+# Staff routes on one account's own note or availability: the walk's note and account are
+# the target account's, so every walker is refused them (403), but an admin may delete the
+# note and set the account's availability.
+NOT_YOURS = {"admin_api.edit_note", "admin_api.delete_note", "admin_api.set_availability"}
+ADMINS_MAY = {"admin_api.delete_note", "admin_api.set_availability"}
 # Methods Flask answers itself: OPTIONS (an Allow header, no body) and HEAD (a GET).
 AUTOMATIC = {"OPTIONS", "HEAD"}
 

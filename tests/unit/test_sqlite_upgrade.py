@@ -26,6 +26,7 @@ V7_SCHEMA = DATA / "sqlite_schema_v7.sql"
 V8_SCHEMA = DATA / "sqlite_schema_v8.sql"
 V9_SCHEMA = DATA / "sqlite_schema_v9.sql"
 V10_SCHEMA = DATA / "sqlite_schema_v10.sql"
+V11_SCHEMA = DATA / "sqlite_schema_v11.sql"
 
 
 def _version_1_database(path: Path) -> None:
@@ -175,7 +176,7 @@ def test_version_3_file_gets_its_stats_rollups_filled_in_place(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
             assert db.execute("SELECT count(*) FROM stats_hourly").fetchone()[0] == 3  # 08-10h
         s = store.stats(now)
         assert s == store.stats_from_rows(now)  # backfilled counters = the rows
@@ -230,7 +231,7 @@ def test_version_4_file_gets_its_search_indexes_filled_in_place(tmp_path, clock)
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
             # The rows already there went into the indexes, folded.
             indexed = db.execute("SELECT rowid FROM messages_search WHERE messages_search"
                                  " MATCH ?", (index_query("parcel"),)).fetchall()
@@ -284,7 +285,7 @@ def test_version_5_file_gets_the_activity_table(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store.list_activity(1, 10) == []  # nothing happened before the trail existed
         user = store.get_user_by_email("v5@example.com")
         (line,) = store.add_activity([NewActivity(conversation_id=1, kind="reopened",
@@ -325,7 +326,7 @@ def test_version_6_file_gets_the_team_stats_indexes(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert {"messages_agent_created_idx", "conversations_first_reply_idx",
                 "activity_created_idx"} <= _indexes(path)
         # The rows already there are in them: the day's team stats count them.
@@ -354,7 +355,7 @@ def test_version_7_file_gets_the_saved_replies_table(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         made = store.create_saved_reply(NewSavedReply(title="Hours", body="9 to 5"), 1, clock())
         assert store.list_saved_replies() == [made]
         assert store.get_user(1).email == "v7@example.com"  # the rows there are kept
@@ -378,7 +379,7 @@ def test_version_8_file_gets_the_read_marks_table(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         conversation = store.track_inbound(inbound("v8-user", "hi"), clock()).conversation
         mark = store.mark_read(1, conversation.id, 1, clock())
         assert store.read_marks(1, [conversation.id]) == [mark]
@@ -411,7 +412,7 @@ def test_version_9_file_gets_tags(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         old = store.get_conversation(1)
         assert old.external_user_id == "v9-user" and old.tags == []  # the rows there are kept
         tagged, changed = store.add_tag(1, "billing", clock())
@@ -450,7 +451,7 @@ def test_version_10_file_gets_ratings(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         old = store.get_conversation(1)
         assert old.external_user_id == "v10-user" and old.tags == ["vip"]
         assert (old.rating, old.rating_comment, old.rated_at) == (None, None, None)
@@ -460,6 +461,37 @@ def test_version_10_file_gets_ratings(tmp_path, clock):
         assert "conversations_rated_idx" in _indexes(path)
         with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError):
             db.execute("UPDATE conversations SET rating = 6")  # the column's check came too
+    finally:
+        store.close()
+
+
+def test_version_11_file_gains_availability(tmp_path, clock):
+    path = tmp_path / "v11.db"
+    db = sqlite3.connect(path)
+    register_functions(db)
+    db.executescript(V11_SCHEMA.read_text(encoding="utf-8"))
+    db.executescript("""
+        INSERT INTO admin_users (email, role, password_hash, created_at)
+        VALUES ('ann@example.com', 'agent', 'hash', '2026-12-05T10:00:00.000000+00:00');
+        PRAGMA user_version = 11;
+    """)
+    db.close()
+    assert "available" not in _columns(path, "admin_users")
+
+    store = SqliteStore(path)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 12
+        ann = store.get_user(1)
+        assert (ann.email, ann.available, ann.last_assigned_at) == ("ann@example.com", False,
+                                                                   None)
+        assert store.set_user_available(1, True).available is True
+        waiting = store.track_inbound(inbound("u1", "a person please"), clock())
+        store.mark_needs_human(waiting.message.id, "asked", 3, clock())
+        ((conversation, user),) = store.auto_assign(None, 10, 0, clock())
+        assert (conversation.assigned_to, user.last_assigned_at) == (1, clock())
+        with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError):
+            db.execute("UPDATE admin_users SET available = 2")  # the column's check came too
     finally:
         store.close()
 
