@@ -373,13 +373,17 @@ def store_status_context() -> dict:
 
 
 def hours_context() -> dict:
-    """Template context for ``base.html``'s "Away" pill: the business hours' status now
-    (None when the team is always open)."""
+    """Template context for ``base.html``'s top bar: the "Away" pill's business hours'
+    status now (None when the team is always open), and whether AUTO_ASSIGN is on (the
+    account's Available / Away toggle, and the Settings page's column of them)."""
     from admin_app import get_services
 
     services = get_services()
     hours = services.hours
-    return {"hours_status": hours.status(services.clock()) if hours else None}
+    return {
+        "hours_status": hours.status(services.clock()) if hours else None,
+        "auto_assign": services.settings.auto_assign,
+    }
 
 
 def register(socketio: SocketIO, services: Services) -> EventRelay:

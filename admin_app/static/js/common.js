@@ -8,6 +8,7 @@ export const me = {
   id: Number(body.dataset.userId || 0),
   email: body.dataset.userEmail || "",
   role: body.dataset.userRole || "",
+  autoAssign: body.dataset.autoAssign === "true", // AUTO_ASSIGN on: the availability toggles
 };
 
 export class ApiError extends Error {
@@ -78,7 +79,8 @@ export function statusBadge(node, status) {
 
 const usersById = new Map();
 let usersLoaded = null;
-/** Every account (id → {email, role}), fetched once per page. */
+/** Every account (id → {email, role, available}), fetched once per page (the availability
+ * kept current: see the availability toggles below). */
 export function loadUsers() {
   usersLoaded ||= api("/admin/users").then((data) => {
     for (const u of data.users) usersById.set(u.id, u);
@@ -244,6 +246,7 @@ export function connectLive(handlers, { onSync, onConnect, rooms = [] } = {}) {
     for (const room of rooms) socket.emit("join", room);
     onConnect?.(socket);
     if (connectedBefore) onSync?.();
+    syncAvailability(); // what changed before the socket listened (or while it was down)
     connectedBefore = true;
   });
   socket.on("disconnect", () => setState("disconnected", "reconnecting…"));
@@ -252,6 +255,7 @@ export function connectLive(handlers, { onSync, onConnect, rooms = [] } = {}) {
   });
   for (const [name, handler] of Object.entries(handlers)) socket.on(name, handler);
   socket.on("store.status", showStoreStatus);
+  socket.on("account.available", onAccountAvailable);
   window.__adminSocket = socket; // for the browser tests
   return socket;
 }
@@ -350,3 +354,89 @@ function watchHours() {
   }
 }
 watchHours();
+
+/**
+ * Whether an account takes new conversations (AUTO_ASSIGN): the top bar's Available / Away
+ * toggle of the signed-in account (base.html) and, on Settings, one per account (admins).
+ * Each is a button[data-availability-user] with aria-pressed, rendered with the state at
+ * load; a click PUTs the account's availability (shown at once; put back, with a toast, when
+ * refused). Every page follows the socket's `account.available` (another tab or device, an
+ * admin on Settings) and reads them all again as its socket (re)connects; `onAvailability`
+ * tells a page's own script (the conversation page's assign list).
+ */
+const availabilityListeners = [];
+export function onAvailability(listener) {
+  availabilityListeners.push(listener);
+}
+const availabilityHeard = new Map(); // user id -> events heard: an answer older than one is dropped
+const availabilityAsked = new Set(); // user ids whose change is on its way
+
+function availabilityButtons(userId) {
+  return document.querySelectorAll(`button[data-availability-user="${userId}"]`);
+}
+function showAvailability(userId, available) {
+  for (const button of availabilityButtons(userId)) {
+    button.setAttribute("aria-pressed", String(available));
+    const label = button.querySelector(".avail-label");
+    if (label) label.textContent = available ? "Available" : "Away";
+  }
+}
+function takeAvailability(userId, available) {
+  const user = usersById.get(userId);
+  if (user) user.available = available;
+  showAvailability(userId, available);
+  for (const listener of availabilityListeners) listener(userId, available);
+}
+
+function onAccountAvailable({ user_id: userId, available }) {
+  availabilityHeard.set(userId, (availabilityHeard.get(userId) || 0) + 1);
+  takeAvailability(userId, Boolean(available));
+}
+
+async function syncAvailability() {
+  if (!me.autoAssign) return;
+  const heard = new Map(availabilityHeard);
+  let users;
+  try {
+    users = (await api("/admin/users")).users;
+  } catch {
+    return; // the toggles keep what they show; the next event or reconnect says more
+  }
+  for (const u of users) {
+    const since = (availabilityHeard.get(u.id) || 0) !== (heard.get(u.id) || 0);
+    if (since || availabilityAsked.has(u.id)) continue; // a change since says more than this
+    const shown = availabilityButtons(u.id)[0]?.getAttribute("aria-pressed");
+    const known = usersById.get(u.id)?.available;
+    if (known !== u.available || (shown && shown !== String(u.available))) {
+      takeAvailability(u.id, u.available);
+    }
+  }
+}
+
+async function toggleAvailability(button) {
+  const userId = Number(button.dataset.availabilityUser);
+  if (!userId || availabilityAsked.has(userId)) return; // one change at a time
+  const before = button.getAttribute("aria-pressed") === "true";
+  const heard = availabilityHeard.get(userId) || 0;
+  const fresh = () => (availabilityHeard.get(userId) || 0) === heard; // no event since
+  availabilityAsked.add(userId);
+  for (const b of availabilityButtons(userId)) b.setAttribute("aria-busy", "true");
+  showAvailability(userId, !before);
+  try {
+    const { user } = await api(`/admin/users/${userId}/availability`, {
+      method: "PUT", json: { available: !before },
+    });
+    if (fresh()) takeAvailability(userId, user.available);
+  } catch (err) {
+    if (fresh()) showAvailability(userId, before);
+    const whose = userId === me.id ? "your" : `${usersById.get(userId)?.email || "the account"}'s`;
+    toast(`Could not change ${whose} availability`, err.message, { alert: true });
+  } finally {
+    availabilityAsked.delete(userId);
+    for (const b of availabilityButtons(userId)) b.removeAttribute("aria-busy");
+  }
+}
+document.addEventListener("click", (event) => {
+  const button = event.target.closest?.("button[data-availability-user]");
+  if (button) toggleAvailability(button);
+});

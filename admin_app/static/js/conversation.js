@@ -1,8 +1,8 @@
 // One conversation: the live message stream, replies with their delivery state, handling.
 import {
   api, clockTime, connectLive, duration, el, handledText, loadUsers, loadWaitingCount, me,
-  nameList, noticeForNextPage, personName, platformBadge, setWaitingCount, statusBadge, toast,
-  userName, Viewers,
+  nameList, noticeForNextPage, onAvailability, personName, platformBadge, setWaitingCount,
+  statusBadge, toast, userName, Viewers,
 } from "./common.js";
 import { attachSavedReplies } from "./saved_replies.js";
 
@@ -280,6 +280,7 @@ function activityText(a) {
     case "handed_back":
       return `${who || "Someone"} handed it back to the bot`;
     case "assigned":
+      if (d.auto) return `Assigned to ${account(d.to_id, d.to)} automatically`; // AUTO_ASSIGN
       if (d.to_id && d.to_id === a.actor_id) return `${who} picked it up`;
       return `${who || "Someone"} assigned it to ${account(d.to_id, d.to)}`;
     case "unassigned":
@@ -862,10 +863,21 @@ if (deleteOpen && deleteDialog) {
 }
 
 // -- start -------------------------------------------------------------------------------
+// The assign list: every enabled account; with AUTO_ASSIGN, those available now are marked
+// ("ann@example.com (available)"), live.
 const users = await loadUsers();
-for (const u of [...users.values()].filter((u) => !u.disabled)) {
-  $("assign").append(el("option", { value: String(u.id), text: u.id === me.id ? `${u.email} (you)` : u.email }));
+function assignLabel(u) {
+  const notes = [u.id === me.id ? "you" : null, me.autoAssign && u.available ? "available" : null];
+  const said = notes.filter(Boolean).join(", ");
+  return said ? `${u.email} (${said})` : u.email;
 }
+for (const u of [...users.values()].filter((u) => !u.disabled)) {
+  $("assign").append(el("option", { value: String(u.id), text: assignLabel(u) }));
+}
+onAvailability((userId) => {
+  const option = $("assign").querySelector(`option[value="${userId}"]`);
+  if (option && users.has(userId)) option.textContent = assignLabel(users.get(userId));
+});
 /** A read of the page failed: one that has gone meanwhile (404) was deleted. */
 function loadFailed(what, err, { quiet = false } = {}) {
   if (err?.status === 404) markDeleted();

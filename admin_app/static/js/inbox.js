@@ -354,10 +354,17 @@ async function loadWaiting() {
 }
 
 // -- live updates ----------------------------------------------------------------------
-function onConversation({ conversation: c }) {
+function onConversation({ conversation: c, activity: lines }) {
   if (deleted.has(c.id)) return;
+  // AUTO_ASSIGN gave it to this account (with this change): said even when the row is not
+  // shown, and instead of its "needs a human" alert when this change is that one too.
+  const mine = (lines || []).some((a) => a.kind === "assigned" && a.detail?.auto &&
+    a.detail.to_id === me.id);
   const before = conversations.get(c.id);
-  if (before && Date.parse(c.updated_at) < Date.parse(before.updated_at)) return; // overtaken
+  if (before && Date.parse(c.updated_at) < Date.parse(before.updated_at)) { // overtaken
+    if (mine) alertAssigned(c);
+    return;
+  }
   noteTags(c.tags);
   // Whether this change is the one that made it wait for a human. Without an earlier
   // state (not loaded), the flagging change is the one that set waiting_since to now.
@@ -395,8 +402,9 @@ function onConversation({ conversation: c }) {
   if (startedNeedingHuman) {
     waiting += 1;
     setWaitingCount(waiting);
-    alertNeedsHuman(c);
   }
+  if (mine) alertAssigned(c);
+  else if (startedNeedingHuman) alertNeedsHuman(c);
 }
 
 // A conversation deleted (on any page, or by the retention sweep): its row goes at once,
@@ -411,6 +419,7 @@ function onDeleted(data) {
   unknownMarks.delete(id);
   const at = pinned.indexOf(id);
   if (at >= 0) pinned.splice(at, 1);
+  alertedAt.delete(id);
   if (wasWaiting) {
     waiting = Math.max(0, waiting - 1);
     setWaitingCount(waiting);
@@ -423,19 +432,37 @@ function onDeleted(data) {
   document.querySelector(`#toasts [data-key="conv-${id}"]`)?.remove();
 }
 
-function alertNeedsHuman(c) {
-  const name = personName(c);
-  const reason = c.human_reason || "flagged for a human";
+// A conversation's alert: its toast (one per conversation: a newer alert replaces the one
+// showing), the optional sound (once, not again for the same conversation within ALERT_QUIET
+// ms: a conversation handed over and assigned a moment later beeps once) and the browser
+// notification (the same tag: the newer replaces it).
+const ALERT_QUIET = 5000;
+const alertedAt = new Map(); // conversation id -> when its last alert sounded
+function alertAbout(c, title, text) {
   const open = () => window.location.assign(`/conversations/${c.id}`);
-  toast(`${name} needs a human`, reason, { alert: true, onClick: open, key: `conv-${c.id}` });
-  if (soundOption.checked) beep();
+  toast(title, text, { alert: true, onClick: open, key: `conv-${c.id}` });
+  const quiet = Date.now() - (alertedAt.get(c.id) ?? -Infinity) < ALERT_QUIET;
+  alertedAt.set(c.id, Date.now());
+  if (soundOption.checked && !quiet) beep();
   if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
-    const note = new Notification(`${name} needs a human`, { body: reason, tag: `conv-${c.id}` });
+    const note = new Notification(title, { body: text, tag: `conv-${c.id}` });
     note.onclick = () => {
       window.focus();
       open();
     };
   }
+}
+
+function alertNeedsHuman(c) {
+  alertAbout(c, `${personName(c)} needs a human`, c.human_reason || "flagged for a human");
+}
+
+// AUTO_ASSIGN gave this account the conversation: "Assigned to you", which replaces its
+// "needs a human" toast if that one still shows (and says why it waits).
+function alertAssigned(c) {
+  const name = personName(c);
+  alertAbout(c, "Assigned to you",
+    c.needs_human && c.human_reason ? `${name} needs a human: ${c.human_reason}` : name);
 }
 
 // -- controls -----------------------------------------------------------------------------

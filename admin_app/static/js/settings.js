@@ -1,6 +1,8 @@
 // Settings: plain forms (they work without this script); it asks before a form marked
 // data-confirm deletes something, and keeps the nav's count of conversations waiting for a
-// human live, as every other page does.
+// human live, as every other page does. With AUTO_ASSIGN, the Accounts table's Available /
+// Away toggles work and follow every change live through common.js (connectLive), as the
+// top bar's does.
 import { connectLive, loadWaitingCount, setWaitingCount } from "./common.js";
 
 document.addEventListener("submit", (event) => {
