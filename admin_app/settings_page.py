@@ -68,6 +68,7 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
         "away_text": hours.away_text(services.settings.away_message, now) if hours else "",
         "handoff_message": services.settings.handoff_message,
         "retention_days": services.settings.retention_days,
+        "auto_assign_max_open": services.settings.auto_assign_max_open,
         "page": "settings",
         "user": user,
         "secret": secret,

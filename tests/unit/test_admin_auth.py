@@ -389,6 +389,28 @@ def test_the_settings_page_says_how_long_conversations_are_kept(client, settings
     assert "<strong>Delete…</strong>" in page
 
 
+def test_the_settings_page_says_how_conversations_are_handed_out(client, settings, store,
+                                                                clock):
+    from admin_app import create_app
+    from services.runtime import build_services
+
+    services = client.application.extensions["switchboard"]
+    make_user(services, "boss@example.com", "admin")
+    login(client, "boss@example.com")
+    page = client.get("/settings").get_data(as_text=True)
+    assert 'id="auto-assign-note"' not in page and 'id="availability"' not in page
+
+    on = settings.model_copy(update={"auto_assign": True, "auto_assign_max_open": 3})
+    app = create_app(on, build_services(on, store=store, clock=clock))
+    admin = app.test_client()
+    login(admin, "boss@example.com")
+    page = admin.get("/settings").get_data(as_text=True)
+    assert re.search(r'id="auto-assign-note">A conversation handed to the team goes to the '
+                     r"available account with the fewest open conversations, at most 3 open "
+                     r"each; while nobody is available or has room", page)
+    assert 'id="availability"' in page  # the top bar's toggle
+
+
 def test_the_settings_page_shows_the_business_hours_to_everyone(client, settings, store,
                                                                 clock):
     from datetime import date

@@ -376,9 +376,9 @@ function availabilityButtons(userId) {
 }
 function showAvailability(userId, available) {
   for (const button of availabilityButtons(userId)) {
+    // The name stays "Available" (what pressing it means); aria-pressed and the style say
+    // whether it is on, so a screen reader never hears "Away, not pressed".
     button.setAttribute("aria-pressed", String(available));
-    const label = button.querySelector(".avail-label");
-    if (label) label.textContent = available ? "Available" : "Away";
   }
 }
 function takeAvailability(userId, available) {
