@@ -96,6 +96,12 @@ CREATE INDEX IF NOT EXISTS conversations_needs_human_idx
     ON conversations (priority, last_message_at DESC, id DESC) WHERE needs_human = 1;
 CREATE INDEX IF NOT EXISTS conversations_assigned_to_idx
     ON conversations (assigned_to) WHERE assigned_to IS NOT NULL;
+-- Each account's open conversations, counted from the index alone (auto-assignment's load),
+-- and the conversations waiting for nobody in particular, longest first (what it hands out).
+CREATE INDEX IF NOT EXISTS conversations_open_assigned_idx
+    ON conversations (assigned_to) WHERE assigned_to IS NOT NULL AND status <> 'closed';
+CREATE INDEX IF NOT EXISTS conversations_unassigned_wait_idx ON conversations (waiting_since, id)
+    WHERE needs_human = 1 AND assigned_to IS NULL AND status <> 'closed';
 -- Every conversation of one person, closed ones too: delivery/read watermarks.
 CREATE INDEX IF NOT EXISTS conversations_user_idx ON conversations (platform, external_user_id);
 -- The satisfaction stats of a period: rated conversations only, with what the counts read
