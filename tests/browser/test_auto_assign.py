@@ -13,26 +13,21 @@ Away and nothing waiting for nobody (``away``), so what it hands out is its own.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
 from tests.browser.test_accessibility import _check, checked  # noqa: F401  (a fixture)
-from tests.support.admin import PASSWORD
 from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
     ADMINS,
     AGENT,
-    APP_SECRET,
-    AdminSite,
     open_conversation,
+    running_site,
     screenshot,
     sign_in,
     site,
 )
-from tests.support.graph_stub import start_graph_stub
-from tests.support.live_server import LiveServer
 
 EXPLAINED = "Available: new conversations handed to the team come to you"
 
@@ -41,34 +36,8 @@ EXPLAINED = "Available: new conversations handed to the team come to you"
 def auto_site(tmp_path_factory):
     """The product with AUTO_ASSIGN on (no limit of open conversations), as ``site`` is
     otherwise: gunicorn, SQLite, the Graph API stand-in, two admins and an agent."""
-    graph, httpd, thread = start_graph_stub()
-    tmp: Path = tmp_path_factory.mktemp("auto-assign-site")
-    env = {
-        "HOME": str(tmp),
-        "DATABASE_PATH": str(tmp / "admin.db"),
-        "SECRET_KEY_FILE": str(tmp / "secret"),
-        "RESPONDER": "faq",
-        "FACEBOOK_APP_SECRET": APP_SECRET,
-        "FACEBOOK_PAGE_ACCESS_TOKEN": graph.token,
-        "GRAPH_API_BASE": graph.base_url,
-        "GRAPH_API_VERSION": graph.version,
-        "ADMIN_STATS_INTERVAL_SECONDS": "1",
-        "CHAT_SESSION_RATE_LIMIT": "1000/minute",
-        "LOGIN_RATE_LIMIT": "1000 per minute",
-        "AUTO_ASSIGN": "true",
-    }
-    server = LiveServer(env, log_path=tmp / "server.log").start()
-    for email, role in [(ADMINS[0], "admin"), (ADMINS[1], "admin"), (AGENT, "agent")]:
-        made = server.flask("users", "create", email, "--role", role, "--password-stdin",
-                            stdin=PASSWORD + "\n")
-        assert made.returncode == 0, made.stderr
-    try:
-        yield AdminSite(server, graph)
-    finally:
-        server.stop()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with running_site(tmp_path_factory.mktemp("auto-assign-site"), AUTO_ASSIGN="true") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -41,10 +41,11 @@ class AdminSite:
         return WebchatVisitor(Server(self.url), name)
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
+@contextmanager
+def running_site(tmp: Path, **settings: str):
+    """The product on gunicorn, SQLite and the Graph API stand-in, with two admins and an
+    agent; ``settings``: environment variables beside the usual ones (``AUTO_ASSIGN``)."""
     graph, httpd, thread = start_graph_stub()
-    tmp: Path = tmp_path_factory.mktemp("admin-site")
     env = {
         "HOME": str(tmp),
         "DATABASE_PATH": str(tmp / "admin.db"),
@@ -59,19 +60,26 @@ def site(tmp_path_factory):
         # A module's tests sign in more than the default 10 times a minute, from one address
         # and mostly as one account (the limit itself: tests/unit/test_admin_auth.py).
         "LOGIN_RATE_LIMIT": "1000 per minute",
+        **settings,
     }
     server = LiveServer(env, log_path=tmp / "server.log").start()
-    for email, role in [(ADMINS[0], "admin"), (ADMINS[1], "admin"), (AGENT, "agent")]:
-        made = server.flask("users", "create", email, "--role", role, "--password-stdin",
-                            stdin=PASSWORD + "\n")
-        assert made.returncode == 0, made.stderr
     try:
+        for email, role in [(ADMINS[0], "admin"), (ADMINS[1], "admin"), (AGENT, "agent")]:
+            made = server.flask("users", "create", email, "--role", role, "--password-stdin",
+                                stdin=PASSWORD + "\n")
+            assert made.returncode == 0, made.stderr
         yield AdminSite(server, graph)
     finally:
         server.stop()
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    with running_site(tmp_path_factory.mktemp("admin-site")) as running:
+        yield running
 
 
 def sign_in(page, site: AdminSite, email: str = ADMINS[0], password: str = PASSWORD) -> None:
