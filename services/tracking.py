@@ -355,8 +355,7 @@ class ConversationTracker:
         self._publish_message("message.updated", message)
         self._publish("conversation.updated", conversation, self.record_activity(lines))
         if hand_out and conversation.needs_human and conversation.assigned_to is None:
-            for given in self.hand_out([conversation.id]):
-                conversation = given
+            conversation = next(iter(self.hand_out([conversation.id])), conversation)
         return message, conversation
 
     def add_note(self, conversation_id: int, text: str, by: AdminUser) -> Activity:

@@ -494,9 +494,10 @@ class ConversationStore(Protocol):
 
     def delete_closed_before(self, before: datetime, limit: int) -> list[Conversation]:
         """Retention: delete up to ``limit`` (at most ``MAX_DELETE``) closed conversations
-        with no message and no change since before ``before`` (``last_message_at`` and
-        ``updated_at`` both earlier), oldest last message first, in one transaction; the
-        deleted conversations in id order."""
+        with no message, no change and no trail line (a note) since ``before``
+        (``last_message_at``, ``updated_at`` and every line's ``created_at`` earlier),
+        oldest last message first, in one transaction; the deleted conversations in id
+        order."""
 
     # -- handling (bot or human), profile --------------------------------------------------
     def set_handling(

@@ -23,13 +23,13 @@ from services.models import (
     DeliveryStatus, InboundMessage, Job, Message, OutboundMessage, TrackResult, preview,
 )
 from services.store.base import check_messages_in
+from services.store.sqlite_assignment import SqliteAssignment
 from services.store.sqlite_changes import SqliteChanges
 from services.store.sqlite_db import (
     SqliteDatabase, conversation_from, job_from, message_from, one, ts,
 )
-from services.store.sqlite_jobs import SqliteJobs, enqueue
-from services.store.sqlite_assignment import SqliteAssignment
 from services.store.sqlite_deletion import SqliteDeletion
+from services.store.sqlite_jobs import SqliteJobs, enqueue
 from services.store.sqlite_ratings import SqliteRatings
 from services.store.sqlite_reads import SqliteReads
 from services.store.sqlite_replies import SqliteSavedReplies

@@ -32,11 +32,14 @@ class SqliteDeletion:
     def delete_closed_before(self, before: datetime, limit: int) -> list[Conversation]:
         check_delete_limit(limit)
         # The oldest closed conversations through conversations_status_activity_idx; one
-        # changed since (a rating, a tag, a note's trail line moved updated_at) waits.
+        # changed since (a rating or a tag moved updated_at) or given a trail line since (a
+        # note, which changes no column of the conversation) waits.
         with self._tx() as db:
             rows = db.execute(
-                "DELETE FROM conversations WHERE id IN (SELECT id FROM conversations"
-                " WHERE status = 'closed' AND last_message_at < :before"
-                " AND updated_at < :before ORDER BY last_message_at LIMIT :limit) RETURNING *",
+                "DELETE FROM conversations WHERE id IN (SELECT c.id FROM conversations c"
+                " WHERE c.status = 'closed' AND c.last_message_at < :before"
+                " AND c.updated_at < :before AND NOT EXISTS (SELECT 1 FROM activity a"
+                " WHERE a.conversation_id = c.id AND a.created_at >= :before)"
+                " ORDER BY c.last_message_at LIMIT :limit) RETURNING *",
                 {"before": ts(before), "limit": limit}).fetchall()
         return sorted((conversation_from(r) for r in rows), key=lambda c: c.id)

@@ -19,8 +19,9 @@ as $$
     select coalesce(json_agg(row_to_json(deleted) order by deleted.id), '[]') from deleted;
 $$;
 
--- The oldest closed conversations with no message and no change since p_before, through
--- conversations_status_activity_idx; one changed since (a rating, a tag, a note) waits.
+-- The oldest closed conversations with no message, no change and no trail line since
+-- p_before, through conversations_status_activity_idx; one changed since (a rating, a tag)
+-- or given a line since (a note, which changes no column of the conversation) waits.
 create or replace function public.delete_closed_before(p_before timestamptz, p_limit integer)
 returns json
 language sql volatile security invoker
@@ -29,6 +30,9 @@ as $$
     with doomed as (
         select id from conversations
          where status = 'closed' and last_message_at < p_before and updated_at < p_before
+           and not exists (select 1 from activity a
+                            where a.conversation_id = conversations.id
+                              and a.created_at >= p_before)
          order by last_message_at
          limit greatest(p_limit, 0)
            for update skip locked

@@ -120,6 +120,10 @@ def test_retention_deletes_old_closed_conversations_oldest_first(store, clock):
     store.set_status(touched.id, "closed", clock())
     cut = clock.advance(days=1)
     store.add_tag(touched.id, "vip", clock.advance(minutes=1))  # changed after the cut
+    noted = store.track_inbound(inbound("noted", "hi"), start - timedelta(hours=1)).conversation
+    store.set_status(noted.id, "closed", start - timedelta(hours=1))
+    store.add_activity([NewActivity(conversation_id=noted.id, kind="note",
+                                    detail={"text": "refund approved"})], clock())
     recent = store.track_inbound(inbound("recent", "hi"), clock.advance(minutes=1)).conversation
     store.set_status(recent.id, "closed", clock())
 
@@ -128,7 +132,9 @@ def test_retention_deletes_old_closed_conversations_oldest_first(store, clock):
     assert [c.id for c in store.delete_closed_before(cut, 10)] == [old_closed[2].id]
     assert store.delete_closed_before(cut, 10) == []
     left = store.list_conversations(ConversationFilter(), limit=10).conversations
-    assert sorted(c.id for c in left) == sorted([old_open.id, touched.id, recent.id])
+    # The note written after the cut keeps its conversation, though no column changed.
+    assert store.get_conversation(noted.id).updated_at < cut
+    assert sorted(c.id for c in left) == sorted([old_open.id, touched.id, recent.id, noted.id])
     assert start < cut
 
 
