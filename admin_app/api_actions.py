@@ -52,7 +52,8 @@ def delete_conversation(conversation_id: int):
 @login_required
 def me():
     """The caller's account (the panel uses it for "mine" and to tell its own typing)."""
-    return respond(MeAnswer(user=PublicUser.of(current_user())))
+    user = current_user()
+    return respond(MeAnswer(user=PublicUser.of(user, get_services().tracker.is_online(user))))
 
 
 @bp.put("/users/<int:user_id>/availability")
@@ -65,16 +66,21 @@ def set_availability(user_id: int):
     if user.id != user_id and user.role != "admin":
         raise Forbidden("only an admin can change another account's availability")
     body = _body(AvailabilityBody)
-    changed = get_services().tracker.set_available(user_id, body.available)
-    return respond(MeAnswer(user=PublicUser.of(changed)))
+    tracker = get_services().tracker
+    changed = tracker.set_available(user_id, body.available)
+    return respond(MeAnswer(user=PublicUser.of(changed, tracker.is_online(changed))))
 
 
 @bp.get("/users")
 @login_required
 def users():
-    """Every account, without secrets: who a conversation can be assigned to."""
+    """Every account, without secrets: who a conversation can be assigned to, and who is
+    online now."""
+    tracker = get_services().tracker
     accounts = get_services().store.list_users()
-    return respond(UserList(users=[PublicUser.of(u) for u in accounts], count=len(accounts)))
+    now = tracker.clock()
+    return respond(UserList(users=[PublicUser.of(u, tracker.is_online(u, now))
+                                   for u in accounts], count=len(accounts)))
 
 
 @bp.post("/conversations/<int:conversation_id>/messages")

@@ -30,7 +30,7 @@ from flask_socketio import (
 )
 
 from admin_app.auth import SessionUser
-from admin_app.live_sessions import SocketSessions
+from admin_app.live_sessions import SeenRounds, SocketSessions
 from services.errors import StoreUnavailable
 from services.events import Event
 from services.runtime import Services
@@ -113,6 +113,7 @@ class AdminNamespace(Namespace):
         self._connected = 0
         self._lock = threading.Lock()
         self._sessions: SocketSessions | None = None
+        self._rounds: SeenRounds | None = None
         self._viewers: dict[str, Viewer] = {}  # socket id -> who it is
 
     @property
@@ -158,6 +159,25 @@ class AdminNamespace(Namespace):
             )
         return self._sessions
 
+    @property
+    def rounds(self) -> SeenRounds:
+        """This process's rounds marking its sockets' accounts seen (online)."""
+        if self._rounds is None:
+            server = self.socketio.server
+            self._rounds = SeenRounds(
+                accounts=self.accounts,
+                seen=self.services.tracker.seen,
+                sleep=server.sleep,
+                start=server.start_background_task,
+                interval=self.services.tracker.offline_after.total_seconds() / 3,
+            )
+        return self._rounds
+
+    def accounts(self) -> set[int]:
+        """The accounts with a socket of this process."""
+        with self._lock:
+            return {viewer.user_id for viewer in self._viewers.values()}
+
     def _drop(self, sid: str) -> None:
         self.socketio.sleep(0.2)
         self.socketio.server.disconnect(sid, namespace=NAMESPACE)
@@ -174,6 +194,10 @@ class AdminNamespace(Namespace):
         with self._lock:
             self._connected += 1
             self._viewers[request.sid] = Viewer(user.id, user.email, secrets.token_hex(8))
+        self.rounds.wake()
+        # Marked seen now, not at the next round (and handed what waits if it was offline):
+        # one store write for an account's first page, none for the next ones a moment later.
+        self.services.tracker.came_online(user)
 
     def on_disconnect(self, reason=None):
         self.sessions.remove(request.sid)
@@ -318,7 +342,8 @@ class EventRelay:
             self._emit(event.name, data, account_room(event.data["read"]["user_id"]))
         elif event.name == "conversations.read":
             self._emit(event.name, event.data, account_room(event.data["user_id"]))
-        elif event.name in ("stats.updated", "store.status", "account.available"):
+        elif event.name in ("stats.updated", "store.status", "account.available",
+                            "account.online"):
             self._emit(event.name, event.data, ADMINS_ROOM)
 
     def _emit(self, name: str, data: dict, to) -> None:
@@ -383,6 +408,7 @@ def hours_context() -> dict:
     return {
         "hours_status": hours.status(services.clock()) if hours else None,
         "auto_assign": services.settings.auto_assign,
+        "auto_assign_online_only": services.settings.auto_assign_online_only,
     }
 
 

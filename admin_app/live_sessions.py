@@ -88,3 +88,52 @@ class SocketSessions:
                 self.check()
             except Exception:  # never let the loop die: the next round tries again
                 log.exception("could not re-check the admin sockets' sessions")
+
+
+class SeenRounds:
+    """Says which accounts have an ``/admin`` socket of this process (``seen``), every
+    ``interval`` while there are any: the accounts' ``last_seen_at``, which makes them
+    online (``ConversationTracker.is_online``) to every process. Idle while no socket is
+    open; the next connection (``wake``) starts it again."""
+
+    def __init__(
+        self,
+        accounts: Callable[[], set[int]],
+        seen: Callable[[set[int]], None],
+        sleep: Callable[[float], None],
+        start: Callable[[Callable[[], None]], object],
+        interval: float,
+    ) -> None:
+        self._accounts = accounts
+        self._seen = seen
+        self._sleep = sleep
+        self._start = start
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._running = False
+
+    def wake(self) -> None:
+        """A socket connected (after it is counted in ``accounts``)."""
+        with self._lock:
+            start, self._running = not self._running, True
+        if start:
+            self._start(self._run)
+
+    def round(self) -> set[int]:
+        """One round: the accounts said to be seen (none when no socket is open)."""
+        accounts = self._accounts()
+        if accounts:
+            self._seen(accounts)
+        return accounts
+
+    def _run(self) -> None:
+        while True:
+            self._sleep(self.interval)
+            with self._lock:
+                if not self._accounts():
+                    self._running = False
+                    return
+            try:
+                self.round()
+            except Exception:  # never let the loop die: the next round tries again
+                log.exception("could not say which accounts have a page open")

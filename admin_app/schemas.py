@@ -274,12 +274,16 @@ class PublicUser(_Answer):
     disabled: bool
     available: bool = Field(default=False, description="takes new conversations now "
                             "(auto-assignment, AUTO_ASSIGN)")
+    last_seen_at: datetime | None = Field(default=None, description="when a page of the "
+                                          "panel last said it was open for the account")
+    online: bool = Field(default=False, description="a page of the panel open within "
+                         "OFFLINE_AFTER_SECONDS")
 
     @classmethod
-    def of(cls, user) -> "PublicUser":
-        """The public view of an ``AdminUser``."""
+    def of(cls, user, online: bool = False) -> "PublicUser":
+        """The public view of an ``AdminUser`` (``online``: ``tracker.is_online``)."""
         return cls(id=user.id, email=user.email, role=user.role, disabled=user.disabled,
-                   available=user.available)
+                   available=user.available, last_seen_at=user.last_seen_at, online=online)
 
 
 class MessagingWindow(_Answer):

@@ -69,6 +69,8 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
         "handoff_message": services.settings.handoff_message,
         "retention_days": services.settings.retention_days,
         "auto_assign_max_open": services.settings.auto_assign_max_open,
+        "auto_assign_online_only": services.settings.auto_assign_online_only,
+        "offline_after": services.settings.offline_after_seconds,
         "page": "settings",
         "user": user,
         "secret": secret,
@@ -81,6 +83,8 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
         token_form.user_id.choices = _account_choices(u for u in users if not u.disabled)
         context.update(
             users=users,
+            # Online: a page open within OFFLINE_AFTER_SECONDS; this one is open now.
+            online={u.id for u in users if services.tracker.is_online(u, now)} | {user.id},
             emails={u.id: u.email for u in users},
             tokens=store.list_api_tokens(),
             user_form=forms.get("user_form") or NewUserForm(formdata=None),

@@ -283,8 +283,11 @@ def api_latencies(store, env: dict, workdir: Path, runs: int, only: str = "") ->
     # Auto-assignment: the 20 agents available (each already has the open conversations it
     # answered, about 375), and one waiting conversation handed out at a time, as at a
     # handover: the store counts every available account's open conversations to pick one.
-    for n in range(TEAM):
-        store.set_user_available(store.get_user_by_email(f"agent{n}@bench.example").id, True)
+    # They have a page open (AUTO_ASSIGN_ONLINE_ONLY, the default): seen just now.
+    team = [store.get_user_by_email(f"agent{n}@bench.example").id for n in range(TEAM)]
+    for user_id in team:
+        store.set_user_available(user_id, True)
+    store.touch_users(team, NOW)
     unassigned = iter([c.id for c in store.list_conversations(
         ConversationFilter(status="active", unassigned=True), limit=runs + 1).conversations])
 
@@ -293,7 +296,8 @@ def api_latencies(store, env: dict, workdir: Path, runs: int, only: str = "") ->
         (message,) = store.list_messages(conversation_id, 1)
         store.mark_needs_human(message.id, "bench", 3, NOW)
         started = time.perf_counter()
-        given = store.auto_assign([conversation_id], 1, 0, NOW)
+        given = store.auto_assign([conversation_id], 1, 0, NOW,
+                                  online_since=NOW - timedelta(seconds=90))
         handed_out.append((time.perf_counter() - started) * 1000)
         assert len(given) == 1, "nobody took it"
 

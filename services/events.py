@@ -19,6 +19,9 @@ EventName = Literal[
     "conversation.read",  # {"read": ReadMark}: an account read a conversation further
     "conversations.read",  # {"user_id", "moved"}: an account marked every conversation read
     "store.status",  # {"available": bool, "spooled": n}: the store is down / back (spool.py)
+    "account.available",  # {"user_id", "available"}: an account takes new conversations or not
+    "account.online",  # {"user_id", "online": true}: an account offline opened a page
+    "conversation.deleted",  # {"conversation": {id, platform, external_user_id}}
 ]
 
 log = logging.getLogger(__name__)

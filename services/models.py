@@ -37,6 +37,7 @@ SATISFIED_SCORE = 4  # a rating of 4 or 5 (of 5) counts as satisfied (CSAT)
 RECENT_RATING_COMMENTS = 10  # the newest comments the satisfaction stats list
 MAX_DELETE = 200  # conversations one deletion takes (a person's, or a retention sweep's batch)
 MAX_AUTO_ASSIGN = 200  # waiting conversations one auto-assignment call hands out
+MAX_TOUCH_USERS = 1000  # accounts one touch_users call marks seen
 
 PLATFORMS: tuple[str, ...] = ("messenger", "webchat")
 STATUSES: tuple[str, ...] = ("active", "idle", "closed")
@@ -474,6 +475,8 @@ class AdminUser(_Model):
     # when it was last given one (the longest without one goes first among equals).
     available: bool = False
     last_assigned_at: datetime | None = None
+    # When a page of the panel last said it was open (online; OFFLINE_AFTER_SECONDS).
+    last_seen_at: datetime | None = None
 
 
 class ApiToken(_Model):

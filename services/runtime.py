@@ -76,6 +76,8 @@ def build_services(
     degraded = DegradedTurn(spool, responder, policy, degraded_senders, clock)
     tracker.degraded = degraded
     tracker.auto_assign_max_open = settings.auto_assign_max_open if settings.auto_assign else None
+    tracker.auto_assign_online_only = settings.auto_assign_online_only
+    tracker.offline_after = timedelta(seconds=settings.offline_after_seconds)
     replayer = SpoolReplayer(spool, tracker, batch_size=settings.spool_replay_batch)
     outbox = OutboxDelivery(tracker, senders, max_attempts=settings.send_max_attempts)
     bot = BotTurn(

@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     # the fewest open ones (at most AUTO_ASSIGN_MAX_OPEN each; 0: no limit).
     auto_assign: bool = False
     auto_assign_max_open: int = Field(default=0, ge=0, le=1000)
+    # Only to accounts online (a page of the panel open within OFFLINE_AFTER_SECONDS);
+    # false: to available accounts with or without a page open (teams working by API).
+    auto_assign_online_only: bool = True
     # Conversations closed and untouched for longer are deleted (0: kept forever).
     retention_days: int = Field(default=0, ge=0, le=36500)
 
@@ -170,6 +173,10 @@ class Settings(BaseSettings):
     admin_stats_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     # How often each process re-checks the accounts behind its open /admin sockets.
     admin_session_recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # An account with no page of the panel open for this long is offline (Settings' "Last
+    # seen"; auto-assignment passes it over). Each process says which accounts have a page
+    # open every third of it, so closing the last tab counts within this long.
+    offline_after_seconds: float = Field(default=90.0, ge=3, le=86400)
 
     # Web chat (channels/webchat): the widget, its Socket.IO namespace and HTTP fallback.
     chat_max_message_length: int = Field(default=1000, ge=1, le=100_000)

@@ -6,8 +6,8 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Protocol, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol, Sequence
 
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound, StoreUnavailable
 from services.events import Event, EventBus
@@ -15,6 +15,7 @@ from services.models import (
     MAX_AUTO_ASSIGN,
     MAX_DELETE,
     MAX_TAGS_LISTED,
+    MAX_TOUCH_USERS,
     NOTE_MAX_LENGTH,
     AccountStats,
     Activity,
@@ -127,6 +128,11 @@ class ConversationTracker:
         # AUTO_ASSIGN (set by build_services): the most open conversations an account is
         # given (0: no limit); None: off, the first to reply takes a conversation.
         self.auto_assign_max_open: int | None = None
+        # An account with no page of the panel open for this long is offline (set by
+        # build_services: OFFLINE_AFTER_SECONDS); with auto_assign_online_only
+        # (AUTO_ASSIGN_ONLINE_ONLY) auto-assignment passes it over.
+        self.offline_after = timedelta(seconds=90)
+        self.auto_assign_online_only = True
         # This process's view of the store: False from a spooled message until replay ends.
         self.store_available = True
         self._announced_at = 0.0
@@ -653,10 +659,50 @@ class ConversationTracker:
             self.hand_out()
         return user
 
+    def is_online(self, user: AdminUser, now: datetime | None = None) -> bool:
+        """Whether a page of the panel said it was open for the account within
+        ``offline_after``."""
+        now = now or self.clock()
+        return user.last_seen_at is not None and user.last_seen_at >= now - self.offline_after
+
+    def seen(self, user_ids: Iterable[int]) -> None:
+        """Those accounts have a page of the panel open now (each process says so for its
+        sockets every third of ``offline_after``). A store that cannot is logged: the next
+        round says it again."""
+        ids = sorted(set(user_ids))
+        for start in range(0, len(ids), MAX_TOUCH_USERS):
+            try:
+                self.store.touch_users(ids[start:start + MAX_TOUCH_USERS], self.clock())
+            except StoreUnavailable as exc:
+                log.warning("could not mark %d accounts seen: %s", len(ids), exc)
+                return
+
+    def came_online(self, user: AdminUser) -> None:
+        """A page of the panel connected for ``user`` (as loaded for that request): it is
+        marked seen unless it was a moment ago, and if it was offline, what waits is handed
+        out (AUTO_ASSIGN, online only) to whoever can take it now, this account included
+        if it is available (read again: its page may have said so while this ran)."""
+        now = self.clock()
+        was_online = self.is_online(user, now)
+        if was_online and user.last_seen_at >= now - self.offline_after / 3:
+            return  # another page of it said so a moment ago; the rounds keep it online
+        try:
+            self.store.touch_users([user.id], now)
+        except StoreUnavailable as exc:
+            log.warning("could not mark account %s seen: %s", user.id, exc)
+            return
+        if not was_online:
+            # Every page hears it (no event says an account went offline: that is the
+            # absence of pages, read again on each page's load and reconnect).
+            self.events.publish(Event("account.online", {"user_id": user.id, "online": True}))
+            if self.auto_assign_online_only:
+                self.hand_out()
+
     def hand_out(self, conversation_ids: Sequence[int] | None = None) -> list[Conversation]:
         """AUTO_ASSIGN: the waiting conversations among ``conversation_ids`` (None: the
-        longest-waiting ``MAX_AUTO_ASSIGN``) go to the least loaded available accounts,
-        each an ``assigned`` line of its trail (``detail.auto``) published with it.
+        longest-waiting ``MAX_AUTO_ASSIGN``) go to the least loaded available accounts
+        (online ones only, with ``auto_assign_online_only``), each an ``assigned`` line of
+        its trail (``detail.auto``) published with it.
         Nothing when it is off; a store that cannot is logged, and the next sweep tries
         again. Returns the conversations assigned."""
         if self.auto_assign_max_open is None:
@@ -664,8 +710,11 @@ class ConversationTracker:
         limit = MAX_AUTO_ASSIGN if conversation_ids is None else \
             max(1, min(len(conversation_ids), MAX_AUTO_ASSIGN))
         try:
-            given = self.store.auto_assign(conversation_ids, limit, self.auto_assign_max_open,
-                                           self.clock())
+            now = self.clock()
+            given = self.store.auto_assign(
+                conversation_ids, limit, self.auto_assign_max_open, now,
+                online_since=now - self.offline_after if self.auto_assign_online_only
+                else None)
         except StoreUnavailable as exc:
             log.warning("auto-assignment deferred to the next sweep: %s", exc)
             return []

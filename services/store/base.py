@@ -70,7 +70,8 @@ Rules both implementations follow (the contract tests in ``tests/contract`` chec
 * Auto-assignment (``auto_assign``) hands waiting conversations (``needs_human``, nobody
   assigned, not closed), longest-waiting first, each to the available, enabled account
   with the fewest open (not closed) conversations assigned, below ``max_open`` of them when
-  it is above 0; among equals the one given a conversation longest ago (never first), then
+  it is above 0, and seen (``touch_users``) since ``online_since`` when that is given;
+  among equals the one given a conversation longest ago (never first), then
   the lowest id. One transaction, serialised with any other auto-assignment, so two
   processes never count the same load; a conversation someone took meanwhile is skipped.
 * A wait for a human runs from the flag that sets ``waiting_since`` to whatever clears it.
@@ -88,6 +89,7 @@ from typing import Any, Protocol, Sequence
 from services.errors import InvalidInput
 from services.models import (
     MAX_AUTO_ASSIGN,
+    MAX_TOUCH_USERS,
     MAX_DELETE,
     RATING_COMMENT_MAX_LENGTH,
     AccountStats,
@@ -205,6 +207,13 @@ def check_auto_assign(limit: int, max_open: int) -> None:
         raise InvalidInput(f"limit must be between 1 and {MAX_AUTO_ASSIGN}")
     if max_open < 0:
         raise InvalidInput("max_open must be 0 (no limit) or more")
+
+
+def check_touch_users(user_ids: Sequence[int]) -> list[int]:
+    ids = sorted(set(user_ids))
+    if len(ids) > MAX_TOUCH_USERS:
+        raise InvalidInput(f"at most {MAX_TOUCH_USERS} accounts at once")
+    return ids
 
 
 def check_delete_limit(limit: int) -> None:
@@ -478,10 +487,17 @@ class ConversationStore(Protocol):
         """Whether the account takes new conversations (auto-assignment); the account as
         stored. ``NotFound``."""
 
+    def touch_users(self, user_ids: Sequence[int], now: datetime) -> None:
+        """Those accounts have a page of the panel open now: their ``last_seen_at``
+        becomes ``now`` (never moved back; unknown ids are ignored). ``InvalidInput`` for
+        more than ``MAX_TOUCH_USERS``."""
+
     def auto_assign(self, conversation_ids: Sequence[int] | None, limit: int, max_open: int,
-                    now: datetime) -> list[tuple[Conversation, AdminUser]]:
+                    now: datetime, online_since: datetime | None = None
+                    ) -> list[tuple[Conversation, AdminUser]]:
         """Assign up to ``limit`` (1 to ``MAX_AUTO_ASSIGN``) waiting conversations, among
-        ``conversation_ids`` (None: any), as the rule above says; each assignee's
+        ``conversation_ids`` (None: any), to accounts seen since ``online_since`` (None:
+        seen or not), as the rule above says; each assignee's
         ``last_assigned_at`` and the conversation's ``updated_at`` become ``now``. Returns
         (conversation, assignee) in the order given out; fewer, or none, when no account
         can take more. ``InvalidInput`` for a bad ``limit`` or a negative ``max_open``."""

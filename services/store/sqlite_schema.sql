@@ -21,6 +21,7 @@
 -- activity trail's tag lines (its table rebuilt on upgrade: sqlite_db._set_activity_aside).
 -- Schema version 11: the ratings of conversations (rating, rating_comment, rated_at).
 -- Schema version 12: admin_users.available and last_assigned_at (auto-assignment).
+-- Schema version 13: admin_users.last_seen_at (an admin page open: online).
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -31,7 +32,9 @@ CREATE TABLE IF NOT EXISTS admin_users (
     disabled      INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
     -- Schema version 12: auto-assignment (sqlite_assignment.py).
     available        INTEGER NOT NULL DEFAULT 0 CHECK (available IN (0, 1)),
-    last_assigned_at TEXT
+    last_assigned_at TEXT,
+    -- Schema version 13: when a page of the panel last said it was open (touch_users).
+    last_seen_at     TEXT
 );
 -- lower() is ASCII-only in SQLite; e-mail addresses are compared case-insensitively in ASCII.
 CREATE UNIQUE INDEX IF NOT EXISTS admin_users_email_key ON admin_users (lower(email));

@@ -29,7 +29,8 @@ from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
     site,
 )
 
-EXPLAINED = "Available: new conversations handed to the team come to you"
+EXPLAINED = ("Available: new conversations handed to the team come to you while a page of the"
+             " panel is open")
 
 
 @pytest.fixture(scope="module")
@@ -176,11 +177,12 @@ def test_the_accounts_other_pages_follow_live(page, auto_site, token, away):
         _expect_state(_toggle(p), False)
     expect(option).to_have_text(f"{ADMINS[0]} (you)")
 
-    # Another account's availability is marked in the list too, and leaves the toggle be.
+    # Another account's availability is marked in the list too, and leaves the toggle be;
+    # the agent has no page open (never signed in on this site): offline.
     _set_available(auto_site, token, AGENT, True)
     carl_id = _users(auto_site, token)[AGENT]["id"]
-    expect(other.locator(f"#assign option[value='{carl_id}']")).to_have_text(
-        f"{AGENT} (available)")
+    carl = other.locator(f"#assign option[value='{carl_id}']")
+    expect(carl).to_have_text(f"{AGENT} (available, offline)")
     _expect_state(_toggle(other), False)
 
     # A change missed while the socket was down is read again on its reconnect.
@@ -193,7 +195,16 @@ def test_the_accounts_other_pages_follow_live(page, auto_site, token, away):
     expect(other.locator("#live-status")).to_have_attribute("data-state", "connected")
     _expect_state(_toggle(other), True)
     expect(option).to_have_text(f"{ADMINS[0]} (you, available)")
+    expect(carl).to_have_text(f"{AGENT} (available, offline)")  # read again: still none
     screenshot(other, "test_auto_assign_the_assign_list_marks_who_is_available")
+
+    # The agent opens a page: online, live (account.online).
+    agent = page.context.browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        sign_in(agent, auto_site, AGENT)
+        expect(carl).to_have_text(f"{AGENT} (available)")
+    finally:
+        agent.context.close()
 
 
 def test_an_admin_toggles_an_agent_on_settings_and_the_agents_top_bar_follows(
@@ -209,7 +220,15 @@ def test_an_admin_toggles_an_agent_on_settings_and_the_agents_top_bar_follows(
         expect(table.locator("thead th", has_text="Available")).to_have_count(1)
         expect(page.locator("#auto-assign-note")).to_contain_text(
             "goes to the available account with the fewest open conversations")
+        expect(page.locator("#auto-assign-note")).to_contain_text(
+            "Only accounts online are given conversations")
         users = _users(auto_site, token)
+        # Last seen: the agent and this admin have a page open; Bob never signed in here.
+        expect(table.locator("thead th", has_text="Last seen")).to_have_count(1)
+        for email, seen in ((AGENT, "online"), (ADMINS[0], "online"), (ADMINS[1], "never")):
+            row = table.locator("tr", has=page.locator(f"td#account-{users[email]['id']}"))
+            expect(row.locator("td.last-seen")).to_have_text(seen)
+        assert (users[AGENT]["online"], users[ADMINS[1]]["online"]) == (True, False)
         carl = table.locator(f"button[data-availability-user='{users[AGENT]['id']}']")
         expect(carl).to_have_accessible_name(f"Available {AGENT}")
         _expect_state(carl, False)

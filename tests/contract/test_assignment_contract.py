@@ -4,10 +4,12 @@ the waiting conversations handed to the least loaded of them, each once."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
 from services.errors import InvalidInput, NotFound
+from services.models import MAX_TOUCH_USERS
 from tests.contract.helpers import MISSING_ID, in_parallel, inbound
 
 
@@ -86,6 +88,52 @@ def test_only_the_conversations_named_and_never_past_the_limit_of_open_ones(stor
     assert [(c.id, u.email) for c, u in given] == [(waiting[0].id, "bob@example.com")]
     assert store.get_conversation(waiting[1].id).assigned_to is None
     assert store.get_conversation(waiting[3].id).assigned_to is None
+
+
+def test_accounts_are_marked_seen_and_never_moved_back(store, clock):
+    ann, bob = _team(store, clock, "ann@example.com", "bob@example.com")
+    assert (ann.last_seen_at, bob.last_seen_at) == (None, None)
+    seen = clock()
+    store.touch_users([ann.id, ann.id, MISSING_ID], seen)  # a repeat and an unknown id
+    assert store.get_user(ann.id).last_seen_at == seen
+    assert store.get_user(bob.id).last_seen_at is None
+    store.touch_users([ann.id], seen - timedelta(seconds=30))  # a late, older touch
+    assert store.get_user(ann.id).last_seen_at == seen
+    store.touch_users([], seen)  # nothing to do
+    later = clock.advance(seconds=30)
+    store.touch_users([ann.id, bob.id], later)
+    assert [u.last_seen_at for u in store.list_users()] == [later, later]
+    with pytest.raises(InvalidInput):
+        store.touch_users(range(1, MAX_TOUCH_USERS + 2), later)
+    assert store.get_user(ann.id).last_seen_at == later
+
+
+def test_only_accounts_seen_since_are_given_conversations_when_asked(store, clock):
+    ann, bob, cat = _team(store, clock, "ann@example.com", "bob@example.com",
+                          "cat@example.com")
+    store.touch_users([ann.id], clock())
+    cut = clock.advance(seconds=60)
+    store.touch_users([bob.id], cut)  # seen exactly at the cut: online
+    waiting = [_waiting(store, clock, f"u{i}") for i in range(3)]
+    given = store.auto_assign(None, 10, 0, clock(), online_since=cut)
+    # Ann was seen before the cut and Cat never: Bob takes all three.
+    assert [(c.id, u.email) for c, u in given] == [(w.id, "bob@example.com") for w in waiting]
+    store.touch_users([ann.id, cat.id], clock())
+    more = _waiting(store, clock, "v1")
+    given = store.auto_assign(None, 10, 0, clock(), online_since=cut)
+    assert [(c.id, u.email) for c, u in given] == [(more.id, "ann@example.com")]
+    # Without online_since, seen or not makes no difference.
+    last = _waiting(store, clock, "v2")
+    given = store.auto_assign(None, 10, 0, clock())
+    assert [(c.id, u.email) for c, u in given] == [(last.id, "cat@example.com")]
+
+
+def test_nobody_online_assigns_nothing(store, clock):
+    ann, = _team(store, clock, "ann@example.com")
+    store.touch_users([ann.id], clock())
+    waiting = _waiting(store, clock, "u1")
+    assert store.auto_assign(None, 10, 0, clock(), online_since=clock() + timedelta(1)) == []
+    assert store.get_conversation(waiting.id).assigned_to is None
 
 
 def test_nobody_available_assigns_nothing(store, clock):

@@ -16,8 +16,10 @@ from services.runtime import build_services
 
 @pytest.fixture
 def team(settings, store, clock):
-    """An app with AUTO_ASSIGN on (at most 2 open conversations each) and three accounts."""
-    on = settings.model_copy(update={"auto_assign": True, "auto_assign_max_open": 2})
+    """An app with AUTO_ASSIGN on (at most 2 open conversations each, online or not: these
+    accounts work through the API; test_online_live.py opens pages) and three accounts."""
+    on = settings.model_copy(update={"auto_assign": True, "auto_assign_max_open": 2,
+                                     "auto_assign_online_only": False})
     services = build_services(on, store=store, clock=clock)
     app = create_app(on, services)
     app.config["TESTING"] = True

@@ -407,8 +407,24 @@ def test_the_settings_page_says_how_conversations_are_handed_out(client, setting
     page = admin.get("/settings").get_data(as_text=True)
     assert re.search(r'id="auto-assign-note">A conversation handed to the team goes to the '
                      r"available account with the fewest open conversations, at most 3 open "
-                     r"each; while nobody is available or has room", page)
+                     r"each; while nobody is available and online or has room", page)
+    assert "an account counts as offline 90 seconds after its last page closed" in page
     assert 'id="availability"' in page  # the top bar's toggle
+    # Last seen: this admin's page is open; an account never signed in.
+    make_user(services, "new@example.com", "agent")
+    page = admin.get("/settings").get_data(as_text=True)
+    assert re.search(r'boss@example.com</td>.*?<td class="last-seen"><span[^>]*>online</span>',
+                     page, re.S)
+    assert re.search(r'new@example.com</td>.*?<td class="last-seen"><span class="muted">never'
+                     r'</span>', page, re.S)
+
+    # Online or not: the note says nothing of pages.
+    off = on.model_copy(update={"auto_assign_online_only": False})
+    admin = create_app(off, build_services(off, store=store, clock=clock)).test_client()
+    login(admin, "boss@example.com")
+    page = admin.get("/settings").get_data(as_text=True)
+    assert re.search(r"at most 3 open each; while nobody is available or has room", page)
+    assert "counts as offline" not in page
 
 
 def test_the_settings_page_shows_the_business_hours_to_everyone(client, settings, store,

@@ -67,7 +67,8 @@ def test_conversation_events_go_to_every_admin(app, signed_in, services):
     first = _inbound(services)
     _inbound(services, content="again")
     names = [e["name"] for e in _events(sock)]
-    assert names == ["conversation.created", "conversation.updated"]
+    # The account's first page: it came online (every page hears it), then the messages.
+    assert names == ["account.online", "conversation.created", "conversation.updated"]
     payload = _events(sock) or []
     assert payload == []  # get_received drains
     services.tracker.mark_needs_human(first.message.id, "asked for a person", 2)
@@ -311,3 +312,41 @@ def test_an_inbox_asks_who_is_where_and_every_page_hears_it(app, client, service
     # Asked again at once: the answers are on their way, nothing more is sent.
     assert inbox.emit("who", {}, namespace="/admin", callback=True) == {"ok": True}
     assert _events(page, "presence.query") == []
+
+
+def test_seen_rounds_say_which_accounts_have_a_page_and_rest_while_none():
+    from admin_app.live_sessions import SeenRounds
+    accounts: set[int] = set()
+    said: list[set[int]] = []
+    started: list = []
+    sleeps: list[float] = []
+    rounds = SeenRounds(accounts=lambda: set(accounts), seen=said.append,
+                        sleep=sleeps.append, start=started.append, interval=30.0)
+    assert rounds.round() == set() and said == []  # nobody: nothing is said
+    accounts.update({1, 2})
+    rounds.wake()
+    rounds.wake()  # already running: one loop
+    assert len(started) == 1
+    accounts.clear()
+    started[0]()  # the loop: one sleep, nobody left, it stops
+    assert sleeps == [30.0] and said == []
+    accounts.add(3)
+    rounds.wake()  # the next connection starts it again
+    assert len(started) == 2
+    assert rounds.round() == {3} and said == [{3}]
+
+
+def test_seen_rounds_survive_a_failing_round():
+    from admin_app.live_sessions import SeenRounds
+    calls = []
+
+    def seen(ids):
+        calls.append(ids)
+        if len(calls) == 1:
+            raise RuntimeError("store hiccup")
+
+    alive = [True, True, False]  # two rounds with a page open, then none
+    rounds = SeenRounds(accounts=lambda: {7} if alive[min(len(calls), 2)] else set(),
+                        seen=seen, sleep=lambda s: None, start=lambda f: None, interval=1.0)
+    rounds._run()  # the first round fails, the second runs, then the loop ends
+    assert calls == [{7}, {7}]

@@ -61,3 +61,17 @@ def test_a_job_lease_shorter_than_a_bot_call_is_refused(monkeypatch, tmp_path):
     with pytest.raises(SettingsError) as info:
         load_settings()
     assert "JOB_LEASE_SECONDS" in str(info.value)
+
+
+def test_online_settings_default_and_bounds(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert (settings.offline_after_seconds, settings.auto_assign_online_only) == (90.0, True)
+    monkeypatch.setenv("OFFLINE_AFTER_SECONDS", "2")  # rounds every 0.67 s: refused
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert str(info.value).startswith("Invalid setting OFFLINE_AFTER_SECONDS:")
+    monkeypatch.setenv("OFFLINE_AFTER_SECONDS", "300")
+    monkeypatch.setenv("AUTO_ASSIGN_ONLINE_ONLY", "false")
+    settings = load_settings()
+    assert (settings.offline_after_seconds, settings.auto_assign_online_only) == (300.0, False)

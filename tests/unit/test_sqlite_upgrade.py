@@ -27,6 +27,7 @@ V8_SCHEMA = DATA / "sqlite_schema_v8.sql"
 V9_SCHEMA = DATA / "sqlite_schema_v9.sql"
 V10_SCHEMA = DATA / "sqlite_schema_v10.sql"
 V11_SCHEMA = DATA / "sqlite_schema_v11.sql"
+V12_SCHEMA = DATA / "sqlite_schema_v12.sql"
 
 
 def _version_1_database(path: Path) -> None:
@@ -481,7 +482,7 @@ def test_version_11_file_gains_availability(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 12
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         ann = store.get_user(1)
         assert (ann.email, ann.available, ann.last_assigned_at) == ("ann@example.com", False,
                                                                    None)
@@ -492,6 +493,35 @@ def test_version_11_file_gains_availability(tmp_path, clock):
         assert (conversation.assigned_to, user.last_assigned_at) == (1, clock())
         with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError):
             db.execute("UPDATE admin_users SET available = 2")  # the column's check came too
+    finally:
+        store.close()
+
+
+def test_version_12_file_gains_last_seen(tmp_path, clock):
+    path = tmp_path / "v12.db"
+    db = sqlite3.connect(path)
+    register_functions(db)
+    db.executescript(V12_SCHEMA.read_text(encoding="utf-8"))
+    db.executescript("""
+        INSERT INTO admin_users (email, role, password_hash, created_at, available)
+        VALUES ('ann@example.com', 'agent', 'hash', '2026-12-05T10:00:00.000000+00:00', 1);
+        PRAGMA user_version = 12;
+    """)
+    db.close()
+    assert "last_seen_at" not in _columns(path, "admin_users")
+
+    store = SqliteStore(path)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 13
+        ann = store.get_user(1)
+        assert (ann.email, ann.available, ann.last_seen_at) == ("ann@example.com", True, None)
+        store.touch_users([1], clock())
+        assert store.get_user(1).last_seen_at == clock()
+        waiting = store.track_inbound(inbound("u1", "a person please"), clock())
+        store.mark_needs_human(waiting.message.id, "asked", 3, clock())
+        ((conversation, _),) = store.auto_assign(None, 10, 0, clock(), online_since=clock())
+        assert conversation.assigned_to == 1
     finally:
         store.close()
 

@@ -103,3 +103,46 @@ def test_stats_use_the_clock(services, clock):
     assert stats.total_messages == 1
     assert stats.messages_per_hour[-1].hour == clock().replace(minute=0)
     assert stats.messages_per_hour[-1].messages == 1
+
+
+def test_an_account_coming_online_is_marked_seen_and_handed_what_waits(settings, store,
+                                                                        clock):
+    from services.runtime import build_services
+    on = settings.model_copy(update={"auto_assign": True, "offline_after_seconds": 90})
+    services = build_services(on, store=store, clock=clock)
+    tracker = services.tracker
+    ann = store.set_user_available(store.create_user("ann@example.com", "agent", "h",
+                                                     clock()).id, True)
+    tracked = tracker.track_inbound(inbound(mid="m-1"))
+    tracker.mark_needs_human(tracked.message.id, "asked")
+    assert store.get_conversation(tracked.conversation.id).assigned_to is None  # offline
+    assert not tracker.is_online(ann)
+
+    events = []
+    services.events.subscribe(events.append)
+    tracker.came_online(ann)  # her first page: seen now, and what waited is hers
+    ann = store.get_user(ann.id)
+    assert ann.last_seen_at == clock() and tracker.is_online(ann)
+    assert store.get_conversation(tracked.conversation.id).assigned_to == ann.id
+    assert [(e.name, e.data) for e in events][:2] == [
+        ("account.online", {"user_id": ann.id, "online": True}),
+        ("conversation.updated", events[1].data)]
+
+    # Another page of hers a moment later: no store write at all.
+    clock.advance(seconds=10)
+    store.set_user_available(ann.id, True)
+    tracker.came_online(ann)
+    assert store.get_user(ann.id).last_seen_at == ann.last_seen_at
+    # Past a third of OFFLINE_AFTER_SECONDS, a page says so again.
+    clock.advance(seconds=25)
+    tracker.came_online(ann)
+    assert store.get_user(ann.id).last_seen_at == clock()
+    assert [e.name for e in events].count("account.online") == 1  # she was online all along
+    # The rounds (seen) keep her online; 90 s after the last, she is offline.
+    clock.advance(seconds=30)
+    tracker.seen([ann.id, ann.id])
+    assert tracker.is_online(store.get_user(ann.id))
+    clock.advance(seconds=90)
+    assert tracker.is_online(store.get_user(ann.id))  # exactly 90 s: still
+    clock.advance(seconds=1)
+    assert not tracker.is_online(store.get_user(ann.id))

@@ -9,6 +9,8 @@ export const me = {
   email: body.dataset.userEmail || "",
   role: body.dataset.userRole || "",
   autoAssign: body.dataset.autoAssign === "true", // AUTO_ASSIGN on: the availability toggles
+  // AUTO_ASSIGN_ONLINE_ONLY: conversations go only to accounts with a page open (`online`).
+  onlineOnly: body.dataset.onlineOnly === "true",
 };
 
 export class ApiError extends Error {
@@ -79,8 +81,9 @@ export function statusBadge(node, status) {
 
 const usersById = new Map();
 let usersLoaded = null;
-/** Every account (id → {email, role, available}), fetched once per page (the availability
- * kept current: see the availability toggles below). */
+/** Every account (id → {email, role, available, online}), fetched once per page (the
+ * availability kept current, and `online` read again on each socket reconnect: see the
+ * availability toggles below). */
 export function loadUsers() {
   usersLoaded ||= api("/admin/users").then((data) => {
     for (const u of data.users) usersById.set(u.id, u);
@@ -256,6 +259,7 @@ export function connectLive(handlers, { onSync, onConnect, rooms = [] } = {}) {
   for (const [name, handler] of Object.entries(handlers)) socket.on(name, handler);
   socket.on("store.status", showStoreStatus);
   socket.on("account.available", onAccountAvailable);
+  socket.on("account.online", onAccountOnline);
   window.__adminSocket = socket; // for the browser tests
   return socket;
 }
@@ -362,7 +366,8 @@ watchHours();
  * load; a click PUTs the account's availability (shown at once; put back, with a toast, when
  * refused). Every page follows the socket's `account.available` (another tab or device, an
  * admin on Settings) and reads them all again as its socket (re)connects; `onAvailability`
- * tells a page's own script (the conversation page's assign list).
+ * tells a page's own script (the conversation page's assign list), also when an account
+ * comes online (`account.online`) or is read again offline on a reconnect.
  */
 const availabilityListeners = [];
 export function onAvailability(listener) {
@@ -393,6 +398,13 @@ function onAccountAvailable({ user_id: userId, available }) {
   takeAvailability(userId, Boolean(available));
 }
 
+function onAccountOnline({ user_id: userId, online }) {
+  const user = usersById.get(userId);
+  if (!user || user.online === Boolean(online)) return;
+  user.online = Boolean(online);
+  for (const listener of availabilityListeners) listener(userId, user.available);
+}
+
 async function syncAvailability() {
   if (!me.autoAssign) return;
   const heard = new Map(availabilityHeard);
@@ -403,6 +415,11 @@ async function syncAvailability() {
     return; // the toggles keep what they show; the next event or reconnect says more
   }
   for (const u of users) {
+    const stored = usersById.get(u.id);
+    if (stored && stored.online !== u.online) {
+      stored.online = u.online; // no event says so: read again here
+      for (const listener of availabilityListeners) listener(u.id, stored.available);
+    }
     const since = (availabilityHeard.get(u.id) || 0) !== (heard.get(u.id) || 0);
     if (since || availabilityAsked.has(u.id)) continue; // a change since says more than this
     const shown = availabilityButtons(u.id)[0]?.getAttribute("aria-pressed");

@@ -864,10 +864,15 @@ if (deleteOpen && deleteDialog) {
 
 // -- start -------------------------------------------------------------------------------
 // The assign list: every enabled account; with AUTO_ASSIGN, those available now are marked
-// ("ann@example.com (available)"), live.
+// ("ann@example.com (available)"), live, and with AUTO_ASSIGN_ONLINE_ONLY those available
+// with no page open as the page loaded or last reconnected ("(available, offline)": they
+// are given nothing until they open one).
 const users = await loadUsers();
 function assignLabel(u) {
-  const notes = [u.id === me.id ? "you" : null, me.autoAssign && u.available ? "available" : null];
+  const offline = me.onlineOnly && u.id !== me.id && u.online === false;
+  const available = me.autoAssign && u.available
+    ? (offline ? "available, offline" : "available") : null;
+  const notes = [u.id === me.id ? "you" : null, available];
   const said = notes.filter(Boolean).join(", ");
   return said ? `${u.email} (${said})` : u.email;
 }
