@@ -11,6 +11,8 @@ one Supabase store, behind the example nginx (``tests/support/cluster.py`` start
    a send it had in flight is settled by Facebook's echo, which the survivor receives.
 4. Background work in its own ``python worker.py`` process (``RUN_WORKER_IN_APP=false``):
    what it does reaches the admins of the web processes through Redis.
+5. With AUTO_ASSIGN, an account whose only page is on B is online to A: A's handovers go to
+   it while the page is open, and wait once it has been closed for OFFLINE_AFTER_SECONDS.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ pytestmark = [pytest.mark.supabase, pytest.mark.timeout(300)]
 
 QUESTION = "what are your opening hours?"
 EVENTS = ("conversation.created", "conversation.updated", "message.created", "presence",
-          "presence.query", "conversation.deleted")
+          "presence.query", "conversation.deleted", "account.online")
 
 
 def _cookie_header(session) -> str:
@@ -315,3 +317,43 @@ def test_separate_worker_process_answers_and_its_events_reach_the_admins(cluster
         assert len(sends) == 1 and sends[0]["message_id"] is not None
     finally:
         on_b.disconnect()
+
+
+def test_an_account_with_a_page_on_b_is_given_the_handovers_of_a(cluster):
+    a, b = cluster.start_apps(AUTO_ASSIGN="true", OFFLINE_AFTER_SECONDS="3")
+    browser = cluster.admin_session(a.url)
+    csrf = csrf_from(browser.get(a.url + "/", timeout=10).text)
+    me = browser.get(a.url + "/admin/me", timeout=10).json()["user"]
+    made = browser.put(f"{a.url}/admin/users/{me['id']}/availability", timeout=10,
+                       json={"available": True}, headers={"X-CSRFToken": csrf})
+    assert made.status_code == 200, made.text  # (HTTP requests are no open page: offline)
+
+    def handover(n: int) -> int:
+        body = webhook_body(f"psid-online-{n}", f"mid.online.{n}",
+                            "I want to talk to a human please")
+        assert post_webhooks([(a.url + "/webhook", body)], APP_SECRET).results[0].status == 200
+        cluster.wait_until_idle(timeout=30)
+        return int(cluster.sql("select id from conversations "
+                               f"where external_user_id = 'psid-online-{n}'")[0][0])
+
+    def assignee(conversation_id: int) -> str:
+        return cluster.sql(f"select coalesce(assigned_to::text, '-'), needs_human "
+                           f"from conversations where id = {conversation_id}")[0]
+
+    first = handover(1)
+    assert assignee(first) == ["-", "t"]  # waiting: available, but no page open
+
+    on_b, from_b = _admin_socket(b.url, cluster.admin_session(b.url), "websocket")
+    try:
+        _wait_for(from_b, "account.online", lambda d: d["user_id"] == me["id"])
+        _wait_for(from_b, "conversation.updated",
+                  lambda d: d["conversation"]["id"] == first
+                  and d["conversation"]["assigned_to"] == me["id"])
+        time.sleep(4)  # past OFFLINE_AFTER_SECONDS: B's rounds keep the account online
+        second = handover(2)  # handed out by A (or the worker on A) from the store
+        assert assignee(second) == [str(me["id"]), "t"]
+    finally:
+        on_b.disconnect()
+    time.sleep(4.5)  # the page on B closed: offline after 3 s
+    third = handover(3)
+    assert assignee(third) == ["-", "t"]
