@@ -9,17 +9,17 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 import requests
 import socketio
 
 from tests.integration.test_admin_socket_live import _cookie_header
 from tests.integration.test_webchat_socket import (  # noqa: F401 (fixtures)
-    server,
     start_server,
     store_env,
-    visitors,
 )
 from tests.support.admin import login_requests
+from tests.support.chat_client import ChatVisitor
 
 PASSWORD = "a long password"
 OFFLINE_AFTER = 3.0  # seconds; each process says which accounts are online every second
@@ -61,10 +61,24 @@ def _users(server, headers: dict) -> dict[str, dict]:
     return {u["email"]: u for u in answer.json()["users"]}
 
 
+@pytest.fixture
+def visitors():
+    """Web chat visitors of a server (the one the test started), closed after."""
+    made: list[ChatVisitor] = []
+
+    def make(server) -> ChatVisitor:
+        made.append(ChatVisitor(server.url))
+        return made[-1]
+
+    yield make
+    for visitor in made:
+        visitor.close()
+
+
 def _waiting(server, visitors, headers: dict, name: str) -> int:
     """A visitor writes and an agent flags the message for a human: the conversation waits
     for someone (and is handed out at once if anyone can take it)."""
-    visitor = visitors()
+    visitor = visitors(server)
     visitor.start(display_name=name)
     sent = visitor.connect().call("message", {"content": "hello", "client_id": f"{name}-1"})
     answer = requests.post(f"{server.url}/admin/messages/{sent['id']}/mark-human",
