@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.errors import Conflict, NotFound
 from services.models import (
@@ -175,6 +175,14 @@ def positive_id(value: object, name: str) -> int | None:
 RATE_WITHIN = timedelta(hours=24)
 
 
+class Resumed(NamedTuple):
+    """What became of the conversation a widget remembers (``WebchatChannel.resume``)."""
+
+    open: Conversation | None = None
+    to_rate: Conversation | None = None
+    deleted: int | None = None
+
+
 class WebchatChannel:
     """The web chat's rules, shared by the Socket.IO namespace and the HTTP fallback."""
 
@@ -195,24 +203,26 @@ class WebchatChannel:
             raise ChatError(403, "forbidden", "this conversation belongs to someone else")
         return conversation
 
-    def resume(self, visitor: Visitor, conversation_id: int | None
-               ) -> tuple[Conversation | None, Conversation | None]:
-        """The visitor's conversation the widget remembers: (it, None) if it is still open;
-        (None, it) if it was closed less than ``RATE_WITHIN`` ago and is not rated yet, so
-        the widget can still ask how it went; (None, None) otherwise, a deleted one too."""
+    def resume(self, visitor: Visitor, conversation_id: int | None) -> Resumed:
+        """The visitor's conversation the widget remembers: ``open`` if it still is;
+        ``to_rate`` if it was closed less than ``RATE_WITHIN`` ago and is not rated yet, so
+        the widget can still ask how it went; ``deleted`` (its id) if the team deleted it
+        (or its retention did), so the widget takes its thread off the screen; none of them
+        otherwise."""
         if conversation_id is None:
-            return None, None
+            return Resumed()
         try:
             conversation = self.conversation_for(visitor, conversation_id)
         except ChatError as exc:
             if exc.status != 404:
                 raise
-            return None, None  # deleted by the team (or its retention): start afresh
+            return Resumed(deleted=conversation_id)  # start afresh
         if conversation.status != "closed":
-            return conversation, None
+            return Resumed(open=conversation)
         recent = conversation.closed_at is not None and \
             conversation.closed_at > self.tracker.clock() - RATE_WITHIN
-        return None, conversation if recent and conversation.rating is None else None
+        return Resumed(to_rate=conversation if recent and conversation.rating is None
+                       else None)
 
     # -- writing ---------------------------------------------------------------------
     def client_id(self, value: object) -> str:

@@ -171,7 +171,8 @@ def start_session():
         visitor, remembered = Visitor(new_visitor_id(), name), None
     elif name:
         visitor = Visitor(visitor.id, name)
-    conversation, to_rate = chat.channel.resume(visitor, remembered)
+    resumed = chat.channel.resume(visitor, remembered)
+    conversation, to_rate = resumed.open, resumed.to_rate
     return jsonify(
         token=chat.tokens.issue(visitor),
         visitor_id=visitor.id,
@@ -181,6 +182,9 @@ def start_session():
         # The remembered conversation, closed since (less than a day ago) and not rated:
         # the widget asks how it went.
         to_rate=public_conversation(to_rate) if to_rate else None,
+        # The remembered conversation, deleted by the team since: the widget takes it off
+        # the screen (a closed one stays shown).
+        deleted_conversation_id=resumed.deleted,
         expires_in=int(chat.tokens.max_age_seconds),
         limits={
             "max_message_length": chat.settings.chat_max_message_length,

@@ -313,6 +313,39 @@ def test_the_widget_forgets_a_deleted_conversation_and_the_next_message_opens_on
                                                            timeout=15_000)
 
 
+def test_an_earlier_conversation_shown_above_the_new_one_goes_and_the_new_one_stays(
+        page, site, token):  # noqa: F811
+    _open_chat(page, site)
+    _send(page, "What are your opening hours?")
+    expect(page.locator(".sb-from-bot[data-id]")).to_contain_text("Monday", timeout=15_000)
+    old = _widget_state(page)["conversationId"]
+    _admin(site, token, "POST", f"/admin/conversations/{old}/close")
+    expect(page.locator(".sb-rating")).to_be_visible(timeout=15_000)
+    _send(page, "Do you ship abroad?")  # a new conversation, below a divider
+    expect(page.locator(".sb-divider")).to_have_text("New conversation", timeout=15_000)
+    expect(page.locator(".sb-from-user[data-id] .sb-text")).to_have_text(
+        ["What are your opening hours?", "Do you ship abroad?"], timeout=15_000)
+    new = _widget_state(page)["conversationId"]
+    assert isinstance(new, int) and new != old
+    shown_new = page.locator(f".sb-msg[data-conversation='{new}']").count()
+    assert shown_new >= 1
+
+    _admin(site, token, "DELETE", f"/admin/conversations/{old}")
+    # The earlier thread and its divider go; the new conversation stays as it was.
+    expect(page.locator(f".sb-msg[data-conversation='{old}']")).to_have_count(0)
+    expect(page.locator(".sb-divider")).to_have_count(0)
+    expect(page.locator(".sb-from-user[data-id] .sb-text")).to_have_text(
+        ["Do you ship abroad?"])
+    expect(page.locator(".sb-msg[data-id]")).to_have_count(shown_new)
+    assert _widget_state(page)["conversationId"] == new
+    # It still works: an agent's reply of the new one arrives.
+    answer = requests.post(f"{site.url}/admin/conversations/{new}/messages", headers=token,
+                           json={"content": "Yes, to most countries."}, timeout=10)
+    assert answer.status_code == 201, answer.text
+    expect(page.locator(".sb-from-agent")).to_contain_text("Yes, to most countries.",
+                                                           timeout=15_000)
+
+
 def test_the_rating_card_of_a_deleted_conversation_goes_with_it(page, site, token):  # noqa: F811
     _open_chat(page, site)
     _send(page, "What are your opening hours?")

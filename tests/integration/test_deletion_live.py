@@ -62,6 +62,7 @@ def test_a_deleted_conversation_leaves_admin_pages_and_the_widget(server, visito
         # address is 404, and the next message opens a new conversation.
         resumed = visitor.start(conversation_id=conversation_id)
         assert resumed["conversation_id"] is None and resumed["to_rate"] is None
+        assert resumed["deleted_conversation_id"] == conversation_id
         assert visitor.history(conversation_id).status_code == 404
         stale = visitor.request("POST", f"/chat/{conversation_id}/messages",
                                 json={"content": "hello?", "client_id": "stale-1"})

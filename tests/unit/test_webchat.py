@@ -321,3 +321,19 @@ def test_a_visitor_back_after_a_closing_is_asked_about_it_for_a_day(client, serv
     answer = client.post("/chat/session", json={"conversation_id": other.id},
                          headers=auth).get_json()
     assert answer["to_rate"] is None and answer["conversation"] is None
+    assert answer["deleted_conversation_id"] is None  # closed, not deleted: it stays shown
+    assert later["deleted_conversation_id"] is None and still["deleted_conversation_id"] is None
+
+
+def test_a_visitor_back_after_a_deletion_is_told_which_conversation_went(client, services):
+    start = client.post("/chat/session", json={}).get_json()
+    auth = {"Authorization": f"Bearer {start['token']}"}
+    cid = client.post("/chat/messages", json={"content": "hi", "client_id": "c-1"},
+                      headers=auth).get_json()["conversation"]["id"]
+    admin = services.store.create_user("boss@example.com", "admin", "hash", services.clock())
+    services.tracker.delete(cid, by=admin)
+    answer = client.post("/chat/session", json={"conversation_id": cid},
+                         headers=auth).get_json()
+    assert (answer["conversation_id"], answer["to_rate"], answer["deleted_conversation_id"]) \
+        == (None, None, cid)
+    assert answer["visitor_id"] == start["visitor_id"]  # the same visitor, starting afresh

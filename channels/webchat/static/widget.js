@@ -301,6 +301,7 @@
       if (m.client_id) byClient.set(m.client_id, li);
     }
     li.dataset.id = m.id;
+    if (typeof m.conversation_id === "number") li.dataset.conversation = String(m.conversation_id);
     byId.set(m.id, li);
     place(li, m.id);
     if (firstId === null || m.id < firstId) firstId = m.id;
@@ -372,10 +373,26 @@
   // with everything shown about it, and what the visitor typed that is not stored yet stays,
   // to open a new conversation as its first messages.
   var deletedIds = new Set();
+  function forgetEarlier(conversationId) {
+    // An earlier conversation still shown above a "New conversation" divider: its messages
+    // go, and so does a divider left with nothing stored above it.
+    list.querySelectorAll('li[data-conversation="' + conversationId + '"]').forEach(function (li) {
+      byId.delete(Number(li.dataset.id));
+      li.remove();
+    });
+    byClient.forEach(function (li, clientId) { if (!li.parentNode) byClient.delete(clientId); });
+    Array.prototype.slice.call(list.querySelectorAll("li.sb-divider")).forEach(function (li) {
+      var before = li.previousElementSibling;
+      while (before && !before.dataset.id) before = before.previousElementSibling;
+      if (!before) li.remove();
+    });
+    firstId = null;
+    byId.forEach(function (li, id) { if (firstId === null || id < firstId) firstId = id; });
+  }
   function forget(conversationId) { // -> whether it was the conversation shown
     deletedIds.add(conversationId);
     if (rating && rating.id === conversationId) hideRating(); // "How was your last…?"
-    if (conversationId !== state.conversationId) return false;
+    if (conversationId !== state.conversationId) { forgetEarlier(conversationId); return false; }
     state.conversationId = null;
     state.lastId = 0;
     save();
@@ -633,6 +650,9 @@
     return tryOnce().then(function (s) {
       state.token = s.token;
       state.visitorId = s.visitor_id;
+      // Deleted while this page did not hear of it (a token renewed after a long sleep):
+      // its thread goes, where a closed one would stay shown.
+      if (typeof s.deleted_conversation_id === "number") forget(s.deleted_conversation_id);
       if (s.conversation_id !== state.conversationId) {
         state.conversationId = s.conversation_id; // null: the last one was closed
         state.lastId = 0;
