@@ -69,6 +69,7 @@ class Viewer:
     viewer: str
     said_at: float = 0.0
     asked_at: float = float("-inf")
+    idle: bool = False  # no input on the page for IDLE_AFTER_SECONDS: not counted online
 
 
 def _conversation_id(data) -> int | None:
@@ -174,9 +175,9 @@ class AdminNamespace(Namespace):
         return self._rounds
 
     def accounts(self) -> set[int]:
-        """The accounts with a socket of this process."""
+        """The accounts with a socket of this process whose page is not idle."""
         with self._lock:
-            return {viewer.user_id for viewer in self._viewers.values()}
+            return {viewer.user_id for viewer in self._viewers.values() if not viewer.idle}
 
     def _drop(self, sid: str) -> None:
         self.socketio.sleep(0.2)
@@ -191,13 +192,18 @@ class AdminNamespace(Namespace):
         self.sessions.add(request.sid, session_user.get_id())
         user = session_user.user
         join_room(account_room(user.id))
+        # A page idle as it (re)connects (its network came back at night) says so at once.
+        idle = isinstance(auth, dict) and auth.get("idle") is True
         with self._lock:
             self._connected += 1
-            self._viewers[request.sid] = Viewer(user.id, user.email, secrets.token_hex(8))
+            self._viewers[request.sid] = Viewer(user.id, user.email, secrets.token_hex(8),
+                                                idle=idle)
         self.rounds.wake()
-        # Marked seen now, not at the next round (and handed what waits if it was offline):
-        # one store write for an account's first page, none for the next ones a moment later.
-        self.services.tracker.came_online(user)
+        if not idle:
+            # Marked seen now, not at the next round (and handed what waits if it was
+            # offline): one store write for an account's first page, none for the next ones
+            # a moment later.
+            self.services.tracker.came_online(user)
 
     def on_disconnect(self, reason=None):
         self.sessions.remove(request.sid)
@@ -233,6 +239,29 @@ class AdminNamespace(Namespace):
         if conversation_id is None or conversation_room(conversation_id) not in rooms():
             return {"ok": False, "error": "join the conversation first"}
         self._presence(conversation_id, viewing=True)
+        return {"ok": True}
+
+    def on_idle(self, data):
+        """``{"idle": true}``: nobody has used this page for IDLE_AFTER_SECONDS; ``false``:
+        somebody has again. An account whose every page is idle stops being said online
+        (offline OFFLINE_AFTER_SECONDS later, as with no page open); one whose page wakes
+        is online again at once, and handed what waits if it had gone offline."""
+        idle = data.get("idle") if isinstance(data, dict) else None
+        if not isinstance(idle, bool):
+            return {"ok": False, "error": "idle must be true or false"}
+        with self._lock:
+            viewer = self._viewers.get(request.sid)
+            if viewer is None:
+                return {"ok": False}
+            woke, viewer.idle = viewer.idle and not idle, idle
+            user_id = viewer.user_id
+        if woke:
+            try:
+                user = self.services.store.get_user(user_id)
+            except StoreUnavailable:
+                user = None  # the next round says it is online
+            if user is not None:
+                self.services.tracker.came_online(user)
         return {"ok": True}
 
     def on_who(self, data=None):
@@ -409,6 +438,7 @@ def hours_context() -> dict:
         "hours_status": hours.status(services.clock()) if hours else None,
         "auto_assign": services.settings.auto_assign,
         "auto_assign_online_only": services.settings.auto_assign_online_only,
+        "idle_after": services.settings.idle_after_seconds,
     }
 
 

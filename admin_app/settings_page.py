@@ -71,6 +71,7 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
         "auto_assign_max_open": services.settings.auto_assign_max_open,
         "auto_assign_online_only": services.settings.auto_assign_online_only,
         "offline_after": services.settings.offline_after_seconds,
+        "idle_after": services.settings.idle_after_seconds,
         "page": "settings",
         "user": user,
         "secret": secret,

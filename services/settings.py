@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     # seen"; auto-assignment passes it over). Each process says which accounts have a page
     # open every third of it, so closing the last tab counts within this long.
     offline_after_seconds: float = Field(default=90.0, ge=3, le=86400)
+    # A page nobody has used (no key, click, pointer or scroll) for this long is idle: it
+    # stops keeping its account online until it is used again (0: pages are never idle).
+    idle_after_seconds: float = Field(default=900.0, ge=0, le=86400)
 
     # Web chat (channels/webchat): the widget, its Socket.IO namespace and HTTP fallback.
     chat_max_message_length: int = Field(default=1000, ge=1, le=100_000)

@@ -674,7 +674,9 @@ class ConversationTracker:
             try:
                 self.store.touch_users(ids[start:start + MAX_TOUCH_USERS], self.clock())
             except StoreUnavailable as exc:
-                log.warning("could not mark %d accounts seen: %s", len(ids), exc)
+                # INFO: the outage itself is reported where it matters (store.status); this
+                # runs on a background loop, which may outlive the store at shutdown.
+                log.info("could not mark %d accounts seen: %s", len(ids), exc)
                 return
 
     def came_online(self, user: AdminUser) -> None:

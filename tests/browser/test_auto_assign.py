@@ -13,6 +13,7 @@ Away and nothing waiting for nobody (``away``), so what it hands out is its own.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import requests
@@ -420,3 +421,46 @@ def test_the_toggles_and_the_toast_have_no_accessibility_violations(
     open_conversation(page, auto_site, ida.conversation_id)
     expect(_trail(page)).to_have_text([re.compile("automatically$")])
     _check(page, "conversation, assigned automatically")
+
+
+# -- online: an idle page -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def idle_site(tmp_path_factory):
+    """AUTO_ASSIGN with a page idle after 2 s unused and an account offline 3 s after."""
+    with running_site(tmp_path_factory.mktemp("idle-site"), AUTO_ASSIGN="true",
+                      IDLE_AFTER_SECONDS="2", OFFLINE_AFTER_SECONDS="3") as running:
+        yield running
+
+
+def test_an_agent_whose_page_goes_unused_is_passed_over_until_they_are_back(page, idle_site):
+    out = idle_site.server.flask("tokens", "create", ADMINS[0], "--name", "idle")
+    assert out.returncode == 0, out.stderr
+    token = {"Authorization": f"Bearer {out.stdout.strip().split()[-1]}"}
+    sign_in(page, idle_site, AGENT)
+    with _availability_put(page):
+        _toggle(page).click()
+    _expect_state(_toggle(page), True)
+    assert _users(idle_site, token)[AGENT]["online"] is True
+
+    # Nobody touches the page: idle after 2 s, offline 3 s later.
+    deadline = time.monotonic() + 15
+    while _users(idle_site, token)[AGENT]["online"]:
+        assert time.monotonic() < deadline, "the unused page kept its account online"
+        time.sleep(0.25)
+    ida = idle_site.visitor("Ida Idle")
+    ida.say("I want to talk to a person please")
+    cid = ida.conversation_id
+    time.sleep(1)
+    waiting = _api(idle_site, token, "GET", f"/admin/conversations/{cid}?limit=1")
+    assert waiting["conversation"]["needs_human"] is True
+    assert waiting["conversation"]["assigned_to"] is None  # available, but away from the desk
+
+    # The agent moves the pointer: online at once, and the conversation is theirs.
+    page.mouse.move(200, 300)
+    page.mouse.move(220, 320)
+    toast = page.locator(f"#toasts .toast[data-key='conv-{cid}']")
+    expect(toast.locator("strong")).to_have_text("Assigned to you", timeout=15_000)
+    carl_id = _users(idle_site, token)[AGENT]["id"]
+    assigned = _api(idle_site, token, "GET", f"/admin/conversations/{cid}?limit=1")
+    assert assigned["conversation"]["assigned_to"] == carl_id
+    assert _users(idle_site, token)[AGENT]["online"] is True

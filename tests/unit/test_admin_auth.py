@@ -408,7 +408,9 @@ def test_the_settings_page_says_how_conversations_are_handed_out(client, setting
     assert re.search(r'id="auto-assign-note">A conversation handed to the team goes to the '
                      r"available account with the fewest open conversations, at most 3 open "
                      r"each; while nobody is available and online or has room", page)
-    assert "an account counts as offline 90 seconds after its last page closed" in page
+    assert ("online means a page of this panel is open and was used in the last 15 minutes,"
+            " and an account counts as offline 90 seconds after its last page closed or went"
+            " unused.") in page
     assert 'id="availability"' in page  # the top bar's toggle
     # Last seen: this admin's page is open; an account never signed in.
     make_user(services, "new@example.com", "agent")

@@ -350,3 +350,42 @@ def test_seen_rounds_survive_a_failing_round():
                         seen=seen, sleep=lambda s: None, start=lambda f: None, interval=1.0)
     rounds._run()  # the first round fails, the second runs, then the loop ends
     assert calls == [{7}, {7}]
+
+
+def test_an_idle_page_stops_keeping_its_account_online(app, client, services, clock):
+    make_user(services, "ann@example.com")
+    make_user(services, "bob@example.com")
+    ann_client, bob_client = app.test_client(), app.test_client()
+    assert login(ann_client, "ann@example.com").status_code == 302
+    assert login(bob_client, "bob@example.com").status_code == 302
+    ann_id = services.store.get_user_by_email("ann@example.com").id
+    bob_id = services.store.get_user_by_email("bob@example.com").id
+    namespace = socketio.server.namespace_handlers["/admin"]
+    page = _admin_socket(app, ann_client)
+    assert ann_id in namespace.accounts()
+    assert services.store.get_user(ann_id).last_seen_at == clock()  # seen as it connected
+
+    assert page.emit("idle", {"idle": True}, namespace="/admin", callback=True) == {"ok": True}
+    assert ann_id not in namespace.accounts()  # the rounds stop saying she is online
+    for bad in ({"idle": "yes"}, {}, None, [True]):
+        answer = page.emit("idle", bad, namespace="/admin", callback=True)
+        assert answer == {"ok": False, "error": "idle must be true or false"}
+    assert ann_id not in namespace.accounts()  # a bad message changes nothing
+
+    # Used again once she had gone offline: online at once, and every page hears it.
+    clock.advance(seconds=200)
+    _events(page)
+    assert page.emit("idle", {"idle": False}, namespace="/admin", callback=True) == {"ok": True}
+    assert ann_id in namespace.accounts()
+    assert services.store.get_user(ann_id).last_seen_at == clock()
+    assert [e["args"][0] for e in _events(page, "account.online")] == [
+        {"user_id": ann_id, "online": True}]
+
+    # A page idle as it connects (its auth says so) counts for nothing and marks nothing.
+    idle = _admin_socket(app, bob_client, auth={"idle": True})
+    assert idle.is_connected("/admin")
+    assert bob_id not in namespace.accounts()
+    assert services.store.get_user(bob_id).last_seen_at is None
+    # Another page of Ann's, idle, leaves her counted by the first.
+    _admin_socket(app, ann_client, auth={"idle": True})
+    assert ann_id in namespace.accounts()

@@ -227,6 +227,39 @@ export function showNoticeLeft() {
 }
 
 /**
+ * Whether anybody is using this page: after IDLE_AFTER_SECONDS (the body's data-idle-after)
+ * with no key, click, pointer, wheel or touch, and no return to the tab, the socket says
+ * `idle` `{"idle": true}`, and `{"idle": false}` at the next input: an account whose every
+ * page is idle stops counting as online (auto-assignment passes it over). A socket that
+ * (re)connects says it in its `auth`.
+ */
+let pageIdle = false;
+function watchIdle(socket) {
+  const idleAfter = Number(body.dataset.idleAfter || 0) * 1000;
+  if (!(idleAfter > 0)) return;
+  let lastInput = Date.now();
+  const used = () => {
+    lastInput = Date.now();
+    if (pageIdle) {
+      pageIdle = false;
+      socket.emit("idle", { idle: false });
+    }
+  };
+  for (const type of ["keydown", "pointerdown", "pointermove", "wheel", "touchstart"]) {
+    window.addEventListener(type, used, { capture: true, passive: true });
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") used();
+  });
+  setInterval(() => {
+    if (!pageIdle && Date.now() - lastInput >= idleAfter) {
+      pageIdle = true;
+      socket.emit("idle", { idle: true });
+    }
+  }, Math.max(250, Math.min(idleAfter / 4, 15_000)));
+}
+
+/**
  * The live connection to /admin. `handlers` maps event names to functions; `onSync` runs
  * on every (re)connect — the page re-fetches what it shows, so nothing missed while the
  * socket was down stays missing.
@@ -242,7 +275,12 @@ export function connectLive(handlers, { onSync, onConnect, rooms = [] } = {}) {
     setState("disconnected", "unavailable");
     return null;
   }
-  const socket = window.io("/admin", { transports: ["websocket", "polling"], withCredentials: true });
+  const socket = window.io("/admin", {
+    transports: ["websocket", "polling"],
+    withCredentials: true,
+    auth: (send) => send({ idle: pageIdle }), // read at each (re)connect
+  });
+  watchIdle(socket);
   let connectedBefore = false;
   socket.on("connect", () => {
     setState("connected", "connected");
