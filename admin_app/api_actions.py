@@ -24,6 +24,7 @@ from admin_app.schemas import (
     ReadBody,
     ReadMarkList,
     ReadMarksQuery,
+    ReleasedAnswer,
     ReplyBody,
     RetagAnswer,
     TagAnswer,
@@ -69,6 +70,17 @@ def set_availability(user_id: int):
     tracker = get_services().tracker
     changed = tracker.set_available(user_id, body.available)
     return respond(MeAnswer(user=PublicUser.of(changed, tracker.is_online(changed))))
+
+
+@bp.post("/users/<int:user_id>/release")
+@admin_required
+def release_conversations(user_id: int):
+    """Admins: give an account's open conversations back to the team (each unassigned;
+    with AUTO_ASSIGN the account is set Away first and the ones waiting for a human go to
+    the others at once)."""
+    released, handed = get_services().tracker.release(user_id, by=current_user())
+    return respond(ReleasedAnswer(released=[c.id for c in released], count=len(released),
+                                  handed_out=handed))
 
 
 @bp.get("/users")

@@ -52,6 +52,7 @@ from admin_app.schemas import (
     ReadBody,
     ReadMarkList,
     ReadMarksQuery,
+    ReleasedAnswer,
     ReplyBody,
     SavedReplyAnswer,
     SavedReplyBody,
@@ -221,6 +222,11 @@ ROUTES: tuple[Route, ...] = (
           "itself, or an admin for anyone; one that becomes available is handed the "
           "conversations waiting for someone", MeAnswer, body=AvailabilityBody,
           body_required=True, errors=(400, 401, 403, 404, 413, 503)),
+    Route("post", "/admin/users/{user_id}/release", "admin_api.release_conversations",
+          "Admins: give an account's open conversations back to the team: each unassigned "
+          "(a trail line); with AUTO_ASSIGN the account is set Away first and those waiting "
+          "for a human go to the least loaded available accounts at once",
+          ReleasedAnswer, errors=(401, 403, 404, 503)),
     Route("get", "/admin/saved-replies", "admin_api.list_saved_replies",
           "The team's saved replies, in title order", SavedReplyList, errors=(401, 503)),
     Route("post", "/admin/saved-replies", "admin_api.create_saved_reply",

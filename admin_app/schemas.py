@@ -394,6 +394,15 @@ class DeletedAnswer(_Answer):
     count: int = Field(description="how many were deleted")
 
 
+class ReleasedAnswer(_Answer):
+    success: Literal[True] = True
+    released: list[int] = Field(description="the ids of the conversations given back to "
+                                "the team, in order")
+    count: int = Field(description="how many were given back")
+    handed_out: int = Field(description="how many of them auto-assignment gave to another "
+                            "account at once (0 without AUTO_ASSIGN)")
+
+
 class RetagAnswer(_Answer):
     success: Literal[True] = True
     tag: str | None = Field(description="the tag's new name (null: it was deleted)")

@@ -171,6 +171,29 @@ def set_disabled(user_id: int, action: str):
     return redirect(url_for("settings.index"))
 
 
+@bp.post("/users/<int:user_id>/release")
+@admin_only
+def release_conversations(user_id: int):
+    """Give the account's open conversations back to the team (``tracker.release``)."""
+    ActionForm().validate_on_submit()
+    services = get_services()
+    try:
+        released, handed = services.tracker.release(user_id, by=current_user())
+    except NotFound:
+        abort(404)
+    email = services.store.get_user(user_id).email
+    if not released:
+        flash(f"{email} has no open conversation.")
+    else:
+        n = len(released)
+        said = f"{n} conversation{'s' if n != 1 else ''} of {email} went back to the team"
+        if services.settings.auto_assign:
+            said += (f"; {handed} handed to other accounts" if handed
+                     else "; none was handed out: nobody else can take one now")
+        flash(said + ".")
+    return redirect(url_for("settings.index"))
+
+
 @bp.post("/tokens")
 @admin_only
 def create_token():

@@ -659,6 +659,43 @@ class ConversationTracker:
             self.hand_out()
         return user
 
+    def release(self, user_id: int, by: AdminUser) -> tuple[list[Conversation], int]:
+        """Admins: give an account's open conversations back to the team (someone off sick,
+        or gone home with conversations in hand). With AUTO_ASSIGN the account is set Away
+        first, so that none comes straight back to it. Each conversation is unassigned (an
+        ``unassigned`` line of its trail by ``by``, published), and those waiting for a
+        human are handed out to the others as auto-assignment does (they wait for someone
+        without it). Returns the conversations released, as they end up, in id order, and
+        how many of them went to another account. ``NotFound``."""
+        user = self.store.get_user(user_id)
+        if user is None:
+            raise NotFound(f"user {user_id}")
+        if self.auto_assign_max_open is not None and user.available:
+            self.set_available(user_id, False)
+        released: dict[int, Conversation] = {}
+        for status in ("active", "idle"):
+            for _ in range(100):  # batches until none is left (a bound, not a limit met)
+                page = self.store.list_conversations(
+                    ConversationFilter(status=status, assigned_to=user_id), limit=MAX_DELETE)
+                theirs = [c for c in page.conversations if c.assigned_to == user_id]
+                for conversation in theirs:
+                    try:
+                        released[conversation.id] = self.assign(conversation.id, None, by)
+                    except NotFound:
+                        pass  # deleted meanwhile
+                if len(page.conversations) < MAX_DELETE or not theirs:
+                    break
+        waiting = [c.id for c in released.values() if c.needs_human]
+        handed = []
+        for start in range(0, len(waiting), MAX_AUTO_ASSIGN):
+            handed += self.hand_out(waiting[start:start + MAX_AUTO_ASSIGN])
+        for conversation in handed:
+            released[conversation.id] = conversation
+        if released:
+            log.info("account %s gave back %d conversations of account %s", by.id,
+                     len(released), user_id)
+        return [released[i] for i in sorted(released)], len(handed)
+
     def is_online(self, user: AdminUser, now: datetime | None = None) -> bool:
         """Whether a page of the panel said it was open for the account within
         ``offline_after``."""

@@ -423,6 +423,40 @@ def test_the_toggles_and_the_toast_have_no_accessibility_violations(
     _check(page, "conversation, assigned automatically")
 
 
+def test_an_admin_gives_an_agents_conversations_back_from_settings(
+        page, browser, auto_site, token, away):
+    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        sign_in(agent, auto_site, AGENT)
+        with _availability_put(agent):
+            _toggle(agent).click()
+        gus = auto_site.visitor("Gus Given")
+        gus.say("I want to talk to a person please")
+        cid = gus.conversation_id
+        expect(agent.locator(f"#toasts .toast[data-key='conv-{cid}'] strong")).to_have_text(
+            "Assigned to you", timeout=15_000)
+
+        sign_in(page, auto_site)
+        page.goto(auto_site.url + "/settings")
+        page.wait_for_selector("body[data-ready=settings]")
+        carl_id = _users(auto_site, token)[AGENT]["id"]
+        row = page.locator("#users-table tr", has=page.locator(f"td#account-{carl_id}"))
+        row.get_by_role("button", name="Give back conversations").click()
+        page.wait_for_selector("body[data-ready=settings]")
+        # (Earlier tests of this site may have left the agent more open conversations.)
+        expect(page.locator(".flash")).to_have_text(re.compile(
+            rf"^\d+ conversations? of {re.escape(AGENT)} went back to the team; none was"
+            r" handed out: nobody else can take one now\.$"))
+        _expect_state(_toggle(agent), False)  # set Away, live on the agent's page
+        row = agent.locator(f".conv-row[data-id='{cid}'] .handled-badge")
+        expect(row).to_have_text("human")  # nobody's now: nobody else is available
+        conversation = _api(auto_site, token, "GET", f"/admin/conversations/{cid}?limit=1")
+        assert conversation["conversation"]["assigned_to"] is None
+        assert conversation["conversation"]["needs_human"] is True
+    finally:
+        agent.context.close()
+
+
 # -- online: an idle page -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def idle_site(tmp_path_factory):

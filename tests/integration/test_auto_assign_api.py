@@ -128,3 +128,67 @@ def test_without_auto_assign_nobody_is_assigned(services, store, clock):
     assert (conversation.handled_by, conversation.assigned_to) == ("human", None)
     assert services.sweeper.sweep()["assigned"] == 0
     assert services.store.get_conversation(conversation.id).assigned_to is None
+
+
+def test_an_admin_gives_an_accounts_conversations_back_to_the_team(team):
+    services, client, accounts, events = team
+    (ann, ann_id), (bob, bob_id), (boss, _) = (accounts[k] for k in ("ann", "bob", "boss"))
+    _available(client, ann, ann_id)
+    _available(client, bob, bob_id)
+    first = _asks_for_a_person(services, "u1")  # Ann's
+    second = _asks_for_a_person(services, "u2")  # Bob's
+    third = _asks_for_a_person(services, "u3")  # Ann's (she has the longest without one)
+    assert [c.assigned_to for c in (first, second, third)] == [ann_id, bob_id, ann_id]
+    quiet = services.tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id="u4", content="hello", external_id="u4:1"))
+    taken = client.post(f"/admin/conversations/{quiet.conversation.id}/take-over", headers=ann)
+    assert taken.status_code == 200, taken.get_json()  # Ann answers it: nobody waits there
+    closed = _asks_for_a_person(services, "u5")
+    client.post(f"/admin/conversations/{closed.id}/assign", json={"user_id": ann_id},
+                headers=boss)
+    client.post(f"/admin/conversations/{closed.id}/close", headers=boss)  # closed: stays
+
+    # Only admins, and only a real account.
+    assert client.post(f"/admin/users/{ann_id}/release", headers=ann).status_code == 403
+    assert client.post(f"/admin/users/{bob_id}/release", headers=ann).status_code == 403
+    assert client.post("/admin/users/987654321/release", headers=boss).status_code == 404
+    assert services.store.get_conversation(first.id).assigned_to == ann_id
+
+    events.clear()
+    answer = client.post(f"/admin/users/{ann_id}/release", headers=boss)
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["released"] == sorted([first.id, third.id, quiet.conversation.id])
+    assert (body["count"], body["handed_out"]) == (3, 1)
+    # Ann is Away now; Bob (at most 2 open) takes the longest waiting; the other waits; the
+    # one Ann was answering is nobody's and waits for nobody; the closed one stays hers.
+    assert services.store.get_user(ann_id).available is False
+    assert ("account.available", {"user_id": ann_id, "available": False}) in [
+        (e.name, e.data) for e in events]
+    now = {c: services.store.get_conversation(c).assigned_to
+           for c in (first.id, second.id, third.id, quiet.conversation.id, closed.id)}
+    assert now == {first.id: bob_id, second.id: bob_id, third.id: None,
+                   quiet.conversation.id: None, closed.id: ann_id}
+    trail = client.get(f"/admin/conversations/{first.id}/activity", headers=boss).get_json()
+    assert [(a["kind"], a["actor"], a["detail"].get("to"), a["detail"].get("auto"))
+            for a in trail["activity"]][-2:] == [
+        ("unassigned", "boss@example.com", None, None),
+        ("assigned", None, "bob@example.com", True)]
+    # Every page heard each change.
+    updated = {e.data["conversation"]["id"] for e in events if e.name == "conversation.updated"}
+    assert {first.id, third.id, quiet.conversation.id} <= updated
+
+    again = client.post(f"/admin/users/{ann_id}/release", headers=boss).get_json()
+    assert (again["released"], again["count"], again["handed_out"]) == ([], 0, 0)
+
+
+def test_without_auto_assign_giving_back_only_unassigns(services, store, clock):
+    ann = store.create_user("ann@example.com", "agent", "hash", clock())
+    boss = store.create_user("boss@example.com", "admin", "hash", clock())
+    services.tracker.set_available(ann.id, True)
+    waiting = _asks_for_a_person(services, "u1")
+    services.tracker.assign(waiting.id, ann.id, boss)
+    released, handed = services.tracker.release(ann.id, boss)
+    assert ([c.id for c in released], handed) == ([waiting.id], 0)
+    assert released[0].assigned_to is None and released[0].needs_human is True
+    assert store.get_user(ann.id).available is True  # nothing is handed out: left as it was

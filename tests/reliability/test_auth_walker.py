@@ -50,7 +50,8 @@ ADMIN_ONLY = {
     "admin_api.delete_saved_reply", "settings.create_saved_reply",
     "settings.update_saved_reply", "settings.delete_saved_reply",
     "admin_api.rename_tag", "admin_api.delete_tag", "settings.rename_tag", "settings.delete_tag",
-    "admin_api.delete_conversation",
+    "admin_api.delete_conversation", "admin_api.release_conversations",
+    "settings.release_conversations",
 }
 # Staff routes every signed-in agent may use.
 AGENT_OK = {

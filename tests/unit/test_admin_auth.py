@@ -283,6 +283,31 @@ def test_agents_use_saved_replies_but_cannot_change_them(client, services):
     assert services.store.list_saved_replies() == [reply]
 
 
+def test_an_admin_gives_an_accounts_conversations_back_from_settings(client, services):
+    boss = make_user(services, "boss@example.com", "admin")
+    ann = make_user(services, "ann@example.com", "agent")
+    conversation = services.tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id="u1", content="hi", external_id="u1:1",
+        respond=False)).conversation
+    services.tracker.assign(conversation.id, ann.id, boss)
+    login(client, "boss@example.com")
+    page = client.get("/settings").get_data(as_text=True)
+    assert f'action="/settings/users/{ann.id}/release"' in page
+    answer = _settings_post(client, f"/settings/users/{ann.id}/release")
+    assert answer.status_code == 302
+    assert services.store.get_conversation(conversation.id).assigned_to is None
+    page = client.get("/settings").get_data(as_text=True)
+    assert "1 conversation of ann@example.com went back to the team." in page
+    _settings_post(client, f"/settings/users/{ann.id}/release")
+    assert "ann@example.com has no open conversation." in client.get(
+        "/settings").get_data(as_text=True)
+    assert _settings_post(client, "/settings/users/987654321/release").status_code == 404
+    # An agent may not.
+    agent = client.application.test_client()
+    assert login(agent, "ann@example.com").status_code == 302
+    assert _settings_post(agent, f"/settings/users/{ann.id}/release").status_code == 403
+
+
 def test_admin_cannot_disable_themselves(client, services):
     boss = make_user(services, "boss@example.com", "admin")
     login(client, "boss@example.com")
