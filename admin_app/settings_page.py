@@ -163,12 +163,28 @@ def set_disabled(user_id: int, action: str):
     if user_id == current_user().id:
         flash("You cannot disable your own account.")
         return redirect(url_for("settings.index"))
+    services = get_services()
     try:
-        get_services().store.set_user_disabled(user_id, action == "disable")
+        services.store.set_user_disabled(user_id, action == "disable")
     except NotFound:
         abort(404)
-    flash(f"Account {action}d.")
+    said = f"Account {action}d."
+    if action == "disable":
+        # A disabled account answers nobody: what it had open goes back to the team.
+        released, handed = services.tracker.release(user_id, by=current_user())
+        if released:
+            said = f"Account disabled; {_gone_back(f'its {_conversations(len(released))}', handed)}."
+    flash(said)
     return redirect(url_for("settings.index"))
+
+
+def _gone_back(what: str, handed: int) -> str:
+    """"<what> went back to the team", and what auto-assignment did with them."""
+    said = f"{what} went back to the team"
+    if get_services().settings.auto_assign:
+        said += (f"; {handed} handed to other accounts" if handed
+                 else "; none was handed out: nobody else can take one now")
+    return said
 
 
 @bp.post("/users/<int:user_id>/release")
@@ -185,12 +201,7 @@ def release_conversations(user_id: int):
     if not released:
         flash(f"{email} has no open conversation.")
     else:
-        n = len(released)
-        said = f"{n} conversation{'s' if n != 1 else ''} of {email} went back to the team"
-        if services.settings.auto_assign:
-            said += (f"; {handed} handed to other accounts" if handed
-                     else "; none was handed out: nobody else can take one now")
-        flash(said + ".")
+        flash(_gone_back(f"{_conversations(len(released))} of {email}", handed) + ".")
     return redirect(url_for("settings.index"))
 
 

@@ -678,11 +678,7 @@ class ConversationTracker:
                 page = self.store.list_conversations(
                     ConversationFilter(status=status, assigned_to=user_id), limit=MAX_DELETE)
                 theirs = [c for c in page.conversations if c.assigned_to == user_id]
-                for conversation in theirs:
-                    try:
-                        released[conversation.id] = self.assign(conversation.id, None, by)
-                    except NotFound:
-                        pass  # deleted meanwhile
+                released.update(self._unassign_all(theirs, by))
                 if len(page.conversations) < MAX_DELETE or not theirs:
                     break
         waiting = [c.id for c in released.values() if c.needs_human]
@@ -695,6 +691,25 @@ class ConversationTracker:
             log.info("account %s gave back %d conversations of account %s", by.id,
                      len(released), user_id)
         return [released[i] for i in sorted(released)], len(handed)
+
+    def _unassign_all(self, conversations: Sequence[Conversation], by: AdminUser
+                      ) -> dict[int, Conversation]:
+        """Unassign conversations as just listed: one store write each, their ``unassigned``
+        lines in one write, each published with its line."""
+        now = self.clock()
+        done: dict[int, Conversation] = {}
+        for listed in conversations:
+            try:
+                done[listed.id] = self.store.assign(listed.id, None, now)
+            except NotFound:
+                pass  # deleted meanwhile
+        written = self.record_activity([
+            activity_line(listed.id, "unassigned", by, from_id=listed.assigned_to)
+            for listed in conversations if listed.id in done])
+        lines = {line.conversation_id: [line] for line in written}
+        for conversation in done.values():
+            self._publish("conversation.updated", conversation, lines.get(conversation.id, []))
+        return done
 
     def is_online(self, user: AdminUser, now: datetime | None = None) -> bool:
         """Whether a page of the panel said it was open for the account within

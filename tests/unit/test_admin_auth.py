@@ -308,6 +308,28 @@ def test_an_admin_gives_an_accounts_conversations_back_from_settings(client, ser
     assert _settings_post(agent, f"/settings/users/{ann.id}/release").status_code == 403
 
 
+def test_disabling_an_account_gives_its_open_conversations_back(client, services):
+    boss = make_user(services, "boss@example.com", "admin")
+    ann = make_user(services, "ann@example.com", "agent")
+    conversation = services.tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id="u1", content="hi", external_id="u1:1",
+        respond=False)).conversation
+    services.tracker.assign(conversation.id, ann.id, boss)
+    login(client, "boss@example.com")
+    assert _settings_post(client, f"/settings/users/{ann.id}/disable").status_code == 302
+    assert services.store.get_user(ann.id).disabled
+    assert services.store.get_conversation(conversation.id).assigned_to is None
+    trail = services.store.list_activity(conversation.id, 10)
+    assert [(a.kind, a.actor_id) for a in trail][-1] == ("unassigned", boss.id)
+    assert "Account disabled; its 1 conversation went back to the team." in client.get(
+        "/settings").get_data(as_text=True)
+    # Enabling gives nothing back to it, and an account with nothing open says only that.
+    assert _settings_post(client, f"/settings/users/{ann.id}/enable").status_code == 302
+    assert services.store.get_conversation(conversation.id).assigned_to is None
+    _settings_post(client, f"/settings/users/{ann.id}/disable")
+    assert "Account disabled.</" in client.get("/settings").get_data(as_text=True)
+
+
 def test_admin_cannot_disable_themselves(client, services):
     boss = make_user(services, "boss@example.com", "admin")
     login(client, "boss@example.com")
