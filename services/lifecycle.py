@@ -3,7 +3,8 @@ for a human raises the priority once, and the "we'll get back to you" message go
 when nobody has answered a waiting person in time (with business hours, only time the
 team is open counts: services/business_hours.py); with a retention period, conversations
 closed and untouched for longer are deleted, a batch a sweep; with auto-assignment, the
-conversations that wait for nobody in particular are handed out.
+conversations that wait for nobody in particular are handed out; the accounts whose pages
+have all gone are announced offline.
 
 Every step is a conditional update in the store, so several processes may sweep at once
 without closing or messaging anything twice.
@@ -122,9 +123,11 @@ class LifecycleSweeper:
         deleted = self._expire(now)
         # AUTO_ASSIGN: what waited while nobody was available, or past everyone's limit.
         assigned = self.tracker.hand_out()
+        offline = self.tracker.announce_offline()
         return {
             "deleted": deleted,
             "assigned": len(assigned),
+            "offline": len(offline),
             "closed": len(closed),
             "idle": len(idle),
             "priority_raised": len(raised),

@@ -746,11 +746,24 @@ class ConversationTracker:
             log.warning("could not mark account %s seen: %s", user.id, exc)
             return
         if not was_online:
-            # Every page hears it (no event says an account went offline: that is the
-            # absence of pages, read again on each page's load and reconnect).
-            self.events.publish(Event("account.online", {"user_id": user.id, "online": True}))
+            # Every page hears it (and, from the sweep, when it goes: announce_offline).
+            self.events.publish(Event("account.online", {
+                "user_id": user.id, "online": True, "last_seen_at": now.isoformat()}))
             if self.auto_assign_online_only:
                 self.hand_out()
+
+    def announce_offline(self) -> list[AdminUser]:
+        """Publish ``account.online`` (``online`` false, with ``last_seen_at``) for each
+        account whose pages have all been gone for ``offline_after`` since it was last
+        announced (``store.claim_offline``: once, whichever process sweeps). The sweep
+        calls it, so pages hear of it up to a sweep interval late. Returns the accounts."""
+        now = self.clock()
+        gone = self.store.claim_offline(now - self.offline_after, now)
+        for user in gone:
+            self.events.publish(Event("account.online", {
+                "user_id": user.id, "online": False,
+                "last_seen_at": user.last_seen_at.isoformat()}))
+        return gone
 
     def hand_out(self, conversation_ids: Sequence[int] | None = None) -> list[Conversation]:
         """AUTO_ASSIGN: the waiting conversations among ``conversation_ids`` (None: the

@@ -492,6 +492,12 @@ class ConversationStore(Protocol):
         becomes ``now`` (never moved back; unknown ids are ignored). ``InvalidInput`` for
         more than ``MAX_TOUCH_USERS``."""
 
+    def claim_offline(self, seen_before: datetime, now: datetime) -> list[AdminUser]:
+        """The accounts that went offline: seen (``touch_users``), last before
+        ``seen_before``, and not claimed here since; each is claimed (``now``) in the same
+        statement, so of several processes sweeping at once one gets it, and it comes
+        again only after it has been seen again. Id order."""
+
     def auto_assign(self, conversation_ids: Sequence[int] | None, limit: int, max_open: int,
                     now: datetime, online_since: datetime | None = None
                     ) -> list[tuple[Conversation, AdminUser]]:

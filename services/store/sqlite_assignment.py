@@ -52,6 +52,15 @@ class SqliteAssignment:
                        " AND (last_seen_at IS NULL OR last_seen_at < ?)",
                        (ts(now), *ids, ts(now)))
 
+    def claim_offline(self, seen_before: datetime, now: datetime) -> list[AdminUser]:
+        with self._tx() as db:
+            rows = db.execute(
+                "UPDATE admin_users SET offline_announced_at = ?"
+                " WHERE last_seen_at < ?"
+                " AND (offline_announced_at IS NULL OR offline_announced_at <= last_seen_at)"
+                " RETURNING *", (ts(now), ts(seen_before))).fetchall()
+        return sorted((AdminUser.model_validate(dict(r)) for r in rows), key=lambda u: u.id)
+
     def auto_assign(self, conversation_ids: Sequence[int] | None, limit: int, max_open: int,
                     now: datetime, online_since: datetime | None = None
                     ) -> list[tuple[Conversation, AdminUser]]:

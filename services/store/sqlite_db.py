@@ -25,7 +25,7 @@ from services.errors import StoreUnavailable
 from services.models import Conversation, Job, Message, utc
 from services.store import sqlite_rollup, sqlite_search
 
-SCHEMA_VERSION = 13  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
+SCHEMA_VERSION = 14  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
 BUSY_TIMEOUT_MS = 10_000
 # Connections open at once per process. Under gevent a store call never yields, so one or two
 # are in use at a time; threads (the dev server, tests) may read side by side with more.
@@ -142,6 +142,8 @@ _UPGRADES: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
          " CHECK (available IN (0, 1))",
          "ALTER TABLE admin_users ADD COLUMN last_assigned_at TEXT"],
     12: ["ALTER TABLE admin_users ADD COLUMN last_seen_at TEXT"],
+    # (The first sweep after it announces the accounts offline then: once each.)
+    13: ["ALTER TABLE admin_users ADD COLUMN offline_announced_at TEXT"],
 }
 # What a database of version N needs after the schema file ran: filling tables it created
 # from the rows already there (same transaction, so no write falls in between).

@@ -22,6 +22,7 @@
 -- Schema version 11: the ratings of conversations (rating, rating_comment, rated_at).
 -- Schema version 12: admin_users.available and last_assigned_at (auto-assignment).
 -- Schema version 13: admin_users.last_seen_at (an admin page open: online).
+-- Schema version 14: admin_users.offline_announced_at (claim_offline).
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -34,7 +35,10 @@ CREATE TABLE IF NOT EXISTS admin_users (
     available        INTEGER NOT NULL DEFAULT 0 CHECK (available IN (0, 1)),
     last_assigned_at TEXT,
     -- Schema version 13: when a page of the panel last said it was open (touch_users).
-    last_seen_at     TEXT
+    last_seen_at     TEXT,
+    -- Schema version 14: when a sweep last said the account went offline (claim_offline);
+    -- before last_seen_at while it has not since.
+    offline_announced_at TEXT
 );
 -- lower() is ASCII-only in SQLite; e-mail addresses are compared case-insensitively in ASCII.
 CREATE UNIQUE INDEX IF NOT EXISTS admin_users_email_key ON admin_users (lower(email));

@@ -1,5 +1,6 @@
 """Auto-assignment in the Supabase store (mixed into ``SupabaseStore``): one SQL function
-call each (migrations 20261206000000_auto_assign.sql, 20261206030000_last_seen.sql)."""
+call each (migrations 20261206000000_auto_assign.sql, 20261206030000_last_seen.sql,
+20261206040000_offline_announced.sql)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ class SupabaseAssignment:
         ids = check_touch_users(user_ids)
         if ids:
             self._rpc("touch_users", {"p_ids": ids, "p_now": _ts(now)})
+
+    def claim_offline(self, seen_before: datetime, now: datetime) -> list[AdminUser]:
+        rows = self._rpc("claim_offline", {"p_seen_before": _ts(seen_before),
+                                           "p_now": _ts(now)})
+        return [AdminUser.model_validate(r) for r in rows or []]
 
     def auto_assign(self, conversation_ids: Sequence[int] | None, limit: int, max_open: int,
                     now: datetime, online_since: datetime | None = None

@@ -460,9 +460,11 @@ def test_an_admin_gives_an_agents_conversations_back_from_settings(
 # -- online: an idle page -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def idle_site(tmp_path_factory):
-    """AUTO_ASSIGN with a page idle after 2 s unused and an account offline 3 s after."""
+    """AUTO_ASSIGN with a page idle after 2 s unused and an account offline 3 s after,
+    which a sweep every second announces."""
     with running_site(tmp_path_factory.mktemp("idle-site"), AUTO_ASSIGN="true",
-                      IDLE_AFTER_SECONDS="2", OFFLINE_AFTER_SECONDS="3") as running:
+                      IDLE_AFTER_SECONDS="2", OFFLINE_AFTER_SECONDS="3",
+                      SWEEP_INTERVAL_SECONDS="1") as running:
         yield running
 
 
@@ -498,3 +500,38 @@ def test_an_agent_whose_page_goes_unused_is_passed_over_until_they_are_back(page
     assigned = _api(idle_site, token, "GET", f"/admin/conversations/{cid}?limit=1")
     assert assigned["conversation"]["assigned_to"] == carl_id
     assert _users(idle_site, token)[AGENT]["online"] is True
+
+
+def test_an_agent_who_closes_their_page_goes_offline_on_the_admins_pages_live(
+        page, browser, idle_site):
+    out = idle_site.server.flask("tokens", "create", ADMINS[0], "--name", "offline")
+    assert out.returncode == 0, out.stderr
+    token = {"Authorization": f"Bearer {out.stdout.strip().split()[-1]}"}
+    _set_available(idle_site, token, AGENT, True)
+    carl_id = _users(idle_site, token)[AGENT]["id"]
+    olga = idle_site.visitor("Olga Offline")
+    olga.say("hello")
+    sign_in(page, idle_site)
+    page.goto(idle_site.url + "/settings")
+    page.wait_for_selector("body[data-ready=settings]")
+    page.wait_for_selector("#live-status[data-state=connected]")
+    seen = page.locator(f"td.last-seen[data-user='{carl_id}']")
+    conversation = page.context.new_page()
+    open_conversation(conversation, idle_site, olga.conversation_id)
+    carl = conversation.locator(f"#assign option[value='{carl_id}']")
+
+    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        sign_in(agent, idle_site, AGENT)
+        expect(seen).to_have_text("online")  # account.online, live
+        expect(carl).to_have_text(f"{AGENT} (available)")
+    finally:
+        agent.context.close()
+    # Its page closed: offline 3 s later, which the next sweep tells every page.
+    expect(seen).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d$"), timeout=15_000)
+    expect(carl).to_have_text(f"{AGENT} (available, offline)")
+    last_seen = _users(idle_site, token)[AGENT]["last_seen_at"]
+    expect(seen.locator("time")).to_have_attribute("datetime", re.compile(
+        "^" + re.escape(last_seen[:16])))
+    assert _users(idle_site, token)[AGENT]["online"] is False
+    screenshot(page, "test_auto_assign_settings_last_seen_offline")

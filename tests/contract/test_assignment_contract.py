@@ -108,6 +108,36 @@ def test_accounts_are_marked_seen_and_never_moved_back(store, clock):
     assert store.get_user(ann.id).last_seen_at == later
 
 
+def test_an_account_gone_offline_is_claimed_once_until_seen_again(store, clock):
+    ann, bob, cat = _team(store, clock, "ann@example.com", "bob@example.com",
+                          "cat@example.com")
+    store.touch_users([ann.id, bob.id], clock())
+    cut = clock.advance(seconds=90)
+    store.touch_users([bob.id], cut)  # seen exactly at the cut: still online
+    # Ann went offline; Bob is online; Cat was never seen, so never online either.
+    claimed = store.claim_offline(cut, clock())
+    assert [(u.id, u.email, u.last_seen_at) for u in claimed] == [
+        (ann.id, "ann@example.com", cut - timedelta(seconds=90))]
+    assert store.claim_offline(cut, clock()) == []  # once
+    later = clock.advance(seconds=90)
+    assert [u.id for u in store.claim_offline(later, later)] == [bob.id]
+    # Ann comes back and goes again: claimed again, and only then.
+    store.touch_users([ann.id], clock.advance(seconds=1))
+    assert store.claim_offline(later, clock()) == []
+    gone = clock.advance(seconds=90)
+    assert [u.id for u in store.claim_offline(gone, gone)] == [ann.id]
+    assert store.claim_offline(clock.advance(seconds=90), clock()) == []
+    assert store.get_user(cat.id).last_seen_at is None
+
+
+def test_processes_claiming_at_once_claim_each_account_once(store, clock):
+    team = _team(store, clock, *(f"u{i}@example.com" for i in range(20)))
+    store.touch_users([u.id for u in team], clock())
+    cut = clock.advance(seconds=90)
+    claims = in_parallel(4, lambda _: store.claim_offline(cut, cut))
+    assert Counter(u.id for claim in claims for u in claim) == Counter(u.id for u in team)
+
+
 def test_only_accounts_seen_since_are_given_conversations_when_asked(store, clock):
     ann, bob, cat = _team(store, clock, "ann@example.com", "bob@example.com",
                           "cat@example.com")

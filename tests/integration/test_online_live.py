@@ -2,10 +2,12 @@
 account is online while a page of the panel is open for it (its ``/admin`` socket, said
 again every third of OFFLINE_AFTER_SECONDS) and offline that long after its last page
 closed. With AUTO_ASSIGN, waiting conversations go only to available accounts that are
-online; one coming online is handed what waits at once."""
+online; one coming online is handed what waits at once. Every page hears an account come
+online, and go offline (the sweep, once)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 import re
 import time
 
@@ -106,9 +108,15 @@ def _until(check, timeout: float = 10.0, what: str = "the condition"):
 
 
 def test_conversations_go_only_to_accounts_with_a_page_open(start_server, visitors):
-    server = start_server(AUTO_ASSIGN="true", OFFLINE_AFTER_SECONDS=str(OFFLINE_AFTER))
+    server = start_server(AUTO_ASSIGN="true", OFFLINE_AFTER_SECONDS=str(OFFLINE_AFTER),
+                          SWEEP_INTERVAL_SECONDS="1")
     ann, ann_id = _account(server, "ann@example.com")
     bob, bob_id = _account(server, "bob@example.com")
+    # Cat, not available, watches the team from a page of her own.
+    _account(server, "cat@example.com")
+    heard: list[dict] = []
+    cat_page = _page(server, "cat@example.com")
+    cat_page.on("account.online", heard.append, namespace="/admin")
     assert _available(server, ann, ann_id)["online"] is False  # no page open yet
     _available(server, bob, bob_id)
     users = _users(server, ann)
@@ -124,10 +132,14 @@ def test_conversations_go_only_to_accounts_with_a_page_open(start_server, visito
     ann_page = _page(server, "ann@example.com")
     try:
         _until(lambda: _assigned(server, ann, first) == ann_id, what="the hand-out to Ann")
+        _until(lambda: heard, what="Ann online, on Cat's page")
         users = _users(server, ann)
         assert users["ann@example.com"]["online"] is True
         assert users["bob@example.com"]["online"] is False
         seen = users["ann@example.com"]["last_seen_at"]
+        assert heard == [{"user_id": ann_id, "online": True, "last_seen_at": heard[0][
+            "last_seen_at"]}]
+        assert heard[0]["last_seen_at"][:19] == seen[:19]
 
         # Past OFFLINE_AFTER with her page open, the rounds keep her online.
         time.sleep(OFFLINE_AFTER + 1.5)
@@ -142,6 +154,12 @@ def test_conversations_go_only_to_accounts_with_a_page_open(start_server, visito
     # Ann's page closed: offline within OFFLINE_AFTER, then nothing goes to her.
     _until(lambda: not _users(server, bob)["ann@example.com"]["online"],
            timeout=OFFLINE_AFTER + 5, what="Ann offline")
+    # ...which the next sweep tells every page, once, with when she was last seen.
+    _until(lambda: len(heard) == 2, timeout=5, what="Ann offline, on Cat's page")
+    last_seen = _users(server, bob)["ann@example.com"]["last_seen_at"]
+    assert heard[1] == {"user_id": ann_id, "online": False, "last_seen_at": heard[1][
+        "last_seen_at"]}
+    assert _parse(heard[1]["last_seen_at"]) == _parse(last_seen)
     third = _waiting(server, visitors, bob, "third")
     time.sleep(0.5)
     assert _assigned(server, bob, third) is None
@@ -152,6 +170,14 @@ def test_conversations_go_only_to_accounts_with_a_page_open(start_server, visito
         _until(lambda: _assigned(server, bob, third) == bob_id, what="the hand-out to Bob")
     finally:
         bob_page.disconnect()
+    time.sleep(1.5)  # more sweeps: Ann is not announced again
+    assert [(e["user_id"], e["online"]) for e in heard] == [
+        (ann_id, True), (ann_id, False), (bob_id, True)]
+    cat_page.disconnect()
+
+
+def _parse(when: str) -> datetime:
+    return datetime.fromisoformat(when.replace("Z", "+00:00"))
 
 
 def test_online_only_off_gives_conversations_to_available_accounts_without_a_page(

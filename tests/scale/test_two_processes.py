@@ -12,7 +12,8 @@ one Supabase store, behind the example nginx (``tests/support/cluster.py`` start
 4. Background work in its own ``python worker.py`` process (``RUN_WORKER_IN_APP=false``):
    what it does reaches the admins of the web processes through Redis.
 5. With AUTO_ASSIGN, an account whose only page is on B is online to A: A's handovers go to
-   it while the page is open, and wait once it has been closed for OFFLINE_AFTER_SECONDS.
+   it while the page is open, and wait once it has been closed for OFFLINE_AFTER_SECONDS;
+   a page on A hears it go offline once, though both processes sweep.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def _cookie_header(session) -> str:
     return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
 
 
-def _admin_socket(url: str, session, transport: str, origin: str | None = None):
+def _admin_socket(url: str, session, transport: str, origin: str | None = None,
+                  auth: dict | None = None):
     """A real python-socketio client on ``/admin`` with the session's cookie."""
     received: queue.Queue = queue.Queue()
     sio = socketio.Client(reconnection=False)
@@ -50,7 +52,7 @@ def _admin_socket(url: str, session, transport: str, origin: str | None = None):
     if origin:
         headers["Origin"] = origin
     sio.connect(url, namespaces=["/admin"], transports=[transport], headers=headers,
-                wait_timeout=10)
+                wait_timeout=10, auth=auth)
     return sio, received
 
 
@@ -320,7 +322,8 @@ def test_separate_worker_process_answers_and_its_events_reach_the_admins(cluster
 
 
 def test_an_account_with_a_page_on_b_is_given_the_handovers_of_a(cluster):
-    a, b = cluster.start_apps(AUTO_ASSIGN="true", OFFLINE_AFTER_SECONDS="3")
+    a, b = cluster.start_apps(AUTO_ASSIGN="true", OFFLINE_AFTER_SECONDS="3",
+                              SWEEP_INTERVAL_SECONDS="1")
     browser = cluster.admin_session(a.url)
     csrf = csrf_from(browser.get(a.url + "/", timeout=10).text)
     me = browser.get(a.url + "/admin/me", timeout=10).json()["user"]
@@ -343,6 +346,8 @@ def test_an_account_with_a_page_on_b_is_given_the_handovers_of_a(cluster):
     first = handover(1)
     assert assignee(first) == ["-", "t"]  # waiting: available, but no page open
 
+    # A page of the account on A, idle (it counts for nothing), listens.
+    watch_a, from_a = _admin_socket(a.url, browser, "websocket", auth={"idle": True})
     on_b, from_b = _admin_socket(b.url, cluster.admin_session(b.url), "websocket")
     try:
         _wait_for(from_b, "account.online", lambda d: d["user_id"] == me["id"])
@@ -357,3 +362,14 @@ def test_an_account_with_a_page_on_b_is_given_the_handovers_of_a(cluster):
     time.sleep(4.5)  # the page on B closed: offline after 3 s
     third = handover(3)
     assert assignee(third) == ["-", "t"]
+    try:
+        # Both processes sweep every second; the page on A hears it once.
+        went = _wait_for(from_a, "account.online", lambda d: d["online"] is False)
+        assert went["user_id"] == me["id"]
+        time.sleep(2)
+        later = []
+        while not from_a.empty():
+            later.append(from_a.get_nowait())
+        assert [d for n, d in later if n == "account.online"] == []
+    finally:
+        watch_a.disconnect()

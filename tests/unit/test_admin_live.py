@@ -379,7 +379,7 @@ def test_an_idle_page_stops_keeping_its_account_online(app, client, services, cl
     assert ann_id in namespace.accounts()
     assert services.store.get_user(ann_id).last_seen_at == clock()
     assert [e["args"][0] for e in _events(page, "account.online")] == [
-        {"user_id": ann_id, "online": True}]
+        {"user_id": ann_id, "online": True, "last_seen_at": clock().isoformat()}]
 
     # A page idle as it connects (its auth says so) counts for nothing and marks nothing.
     idle = _admin_socket(app, bob_client, auth={"idle": True})

@@ -28,6 +28,7 @@ V9_SCHEMA = DATA / "sqlite_schema_v9.sql"
 V10_SCHEMA = DATA / "sqlite_schema_v10.sql"
 V11_SCHEMA = DATA / "sqlite_schema_v11.sql"
 V12_SCHEMA = DATA / "sqlite_schema_v12.sql"
+V13_SCHEMA = DATA / "sqlite_schema_v13.sql"
 
 
 def _version_1_database(path: Path) -> None:
@@ -513,7 +514,7 @@ def test_version_12_file_gains_last_seen(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 13
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         ann = store.get_user(1)
         assert (ann.email, ann.available, ann.last_seen_at) == ("ann@example.com", True, None)
         store.touch_users([1], clock())
@@ -522,6 +523,37 @@ def test_version_12_file_gains_last_seen(tmp_path, clock):
         store.mark_needs_human(waiting.message.id, "asked", 3, clock())
         ((conversation, _),) = store.auto_assign(None, 10, 0, clock(), online_since=clock())
         assert conversation.assigned_to == 1
+    finally:
+        store.close()
+
+
+def test_version_13_file_gains_the_offline_claim(tmp_path, clock):
+    path = tmp_path / "v13.db"
+    seen = "2026-11-20T10:00:00.000000+00:00"  # before the clock fixture's now
+    db = sqlite3.connect(path)
+    register_functions(db)
+    db.executescript(V13_SCHEMA.read_text(encoding="utf-8"))
+    db.executescript(f"""
+        INSERT INTO admin_users (email, role, password_hash, created_at, last_seen_at)
+        VALUES ('ann@example.com', 'agent', 'hash', '{seen}', '{seen}'),
+               ('bob@example.com', 'agent', 'hash', '{seen}', NULL);
+        PRAGMA user_version = 13;
+    """)
+    db.close()
+    assert "offline_announced_at" not in _columns(path, "admin_users")
+
+    store = SqliteStore(path)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 14
+        # Ann, offline since before the upgrade, is announced by the first sweep, once;
+        # Bob, never seen, never.
+        assert [u.email for u in store.claim_offline(clock(), clock())] == ["ann@example.com"]
+        assert store.claim_offline(clock(), clock()) == []
+        store.touch_users([1, 2], clock())
+        later = clock.advance(minutes=5)
+        assert [u.email for u in store.claim_offline(later, later)] == [
+            "ann@example.com", "bob@example.com"]
     finally:
         store.close()
 

@@ -125,7 +125,8 @@ def test_an_account_coming_online_is_marked_seen_and_handed_what_waits(settings,
     assert ann.last_seen_at == clock() and tracker.is_online(ann)
     assert store.get_conversation(tracked.conversation.id).assigned_to == ann.id
     assert [(e.name, e.data) for e in events][:2] == [
-        ("account.online", {"user_id": ann.id, "online": True}),
+        ("account.online", {"user_id": ann.id, "online": True,
+                            "last_seen_at": clock().isoformat()}),
         ("conversation.updated", events[1].data)]
 
     # Another page of hers a moment later: no store write at all.
@@ -144,5 +145,18 @@ def test_an_account_coming_online_is_marked_seen_and_handed_what_waits(settings,
     assert tracker.is_online(store.get_user(ann.id))
     clock.advance(seconds=90)
     assert tracker.is_online(store.get_user(ann.id))  # exactly 90 s: still
+    assert services.sweeper.sweep()["offline"] == 0
     clock.advance(seconds=1)
     assert not tracker.is_online(store.get_user(ann.id))
+    # The next sweep says so to every page, once.
+    seen_last = store.get_user(ann.id).last_seen_at
+    del events[:]
+    assert services.sweeper.sweep()["offline"] == 1
+    assert [(e.name, e.data) for e in events] == [("account.online", {
+        "user_id": ann.id, "online": False, "last_seen_at": seen_last.isoformat()})]
+    assert services.sweeper.sweep()["offline"] == 0
+    # Back, then gone again: said again.
+    tracker.came_online(store.get_user(ann.id))
+    assert [e.data["online"] for e in events if e.name == "account.online"] == [False, True]
+    clock.advance(seconds=91)
+    assert services.sweeper.sweep()["offline"] == 1
