@@ -19,8 +19,50 @@ from services.models import AdminUser
 log = logging.getLogger(__name__)
 
 
-class SocketSessions:
+class _Rounds:
+    """A loop of this process that runs ``_round`` every ``interval`` while there is
+    something to do (not ``_idle()``), started by ``_wake`` and stopped when idle; the next
+    ``_wake`` starts it again. A failing round is logged, and the next one tries again."""
+
+    failure = "a round failed"
+
+    def __init__(self, sleep: Callable[[float], None],
+                 start: Callable[[Callable[[], None]], object], interval: float) -> None:
+        self._sleep = sleep
+        self._start = start
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._running = False
+
+    def _idle(self) -> bool:  # called holding ``_lock``
+        raise NotImplementedError
+
+    def _round(self) -> object:
+        raise NotImplementedError
+
+    def _wake(self) -> None:
+        with self._lock:
+            start, self._running = not self._running, True
+        if start:
+            self._start(self._run)
+
+    def _run(self) -> None:
+        while True:
+            self._sleep(self.interval)
+            with self._lock:
+                if self._idle():  # the next _wake starts it again
+                    self._running = False
+                    return
+            try:
+                self._round()
+            except Exception:  # never let the loop die: the next round tries again
+                log.exception("%s", self.failure)
+
+
+class SocketSessions(_Rounds):
     """The session id behind each socket of this process, re-checked periodically."""
+
+    failure = "could not re-check the admin sockets' sessions"
 
     def __init__(
         self,
@@ -31,23 +73,17 @@ class SocketSessions:
         start: Callable[[Callable[[], None]], object],
         interval: float,
     ) -> None:
+        super().__init__(sleep, start, interval)
         self._load_user = load_user
         self._session_id = session_id
         self._disconnect = disconnect
-        self._sleep = sleep
-        self._start = start
-        self.interval = interval
         self._sockets: dict[str, str] = {}
-        self._lock = threading.Lock()
-        self._running = False
 
     def add(self, sid: str, session_id: str) -> None:
         """A socket connected with this session id; starts the checks if they were idle."""
         with self._lock:
             self._sockets[sid] = session_id
-            start, self._running = not self._running, True
-        if start:
-            self._start(self._run)
+        self._wake()
 
     def remove(self, sid: str) -> None:
         with self._lock:
@@ -77,24 +113,19 @@ class SocketSessions:
             self._disconnect(sid)
         return stale
 
-    def _run(self) -> None:
-        while True:
-            self._sleep(self.interval)
-            with self._lock:
-                if not self._sockets:  # idle: the next connection starts it again
-                    self._running = False
-                    return
-            try:
-                self.check()
-            except Exception:  # never let the loop die: the next round tries again
-                log.exception("could not re-check the admin sockets' sessions")
+    def _idle(self) -> bool:
+        return not self._sockets
+
+    _round = check
 
 
-class SeenRounds:
+class SeenRounds(_Rounds):
     """Says which accounts have an ``/admin`` socket of this process (``seen``), every
     ``interval`` while there are any: the accounts' ``last_seen_at``, which makes them
     online (``ConversationTracker.is_online``) to every process. Idle while no socket is
     open; the next connection (``wake``) starts it again."""
+
+    failure = "could not say which accounts have a page open"
 
     def __init__(
         self,
@@ -104,20 +135,13 @@ class SeenRounds:
         start: Callable[[Callable[[], None]], object],
         interval: float,
     ) -> None:
+        super().__init__(sleep, start, interval)
         self._accounts = accounts
         self._seen = seen
-        self._sleep = sleep
-        self._start = start
-        self.interval = interval
-        self._lock = threading.Lock()
-        self._running = False
 
     def wake(self) -> None:
         """A socket connected (after it is counted in ``accounts``)."""
-        with self._lock:
-            start, self._running = not self._running, True
-        if start:
-            self._start(self._run)
+        self._wake()
 
     def round(self) -> set[int]:
         """One round: the accounts said to be seen (none when no socket is open)."""
@@ -126,14 +150,7 @@ class SeenRounds:
             self._seen(accounts)
         return accounts
 
-    def _run(self) -> None:
-        while True:
-            self._sleep(self.interval)
-            with self._lock:
-                if not self._accounts():
-                    self._running = False
-                    return
-            try:
-                self.round()
-            except Exception:  # never let the loop die: the next round tries again
-                log.exception("could not say which accounts have a page open")
+    def _idle(self) -> bool:
+        return not self._accounts()
+
+    _round = round
