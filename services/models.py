@@ -6,7 +6,7 @@ import base64
 import json
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -29,6 +29,8 @@ NOTE_MAX_LENGTH = 2000  # a note an agent leaves on a conversation for the team
 SAVED_REPLY_TITLE_MAX = 80
 SAVED_REPLY_BODY_MAX = 4000  # as long as a reply
 MAX_SAVED_REPLIES = 500  # the team's whole list goes to every conversation page
+HOURS_SCHEDULE_MAX = 2000  # BUSINESS_HOURS as set on Settings
+MAX_CLOSED_DATES = 400  # a year of holidays and then some
 TAG_MAX_LENGTH = 32  # a label on a conversation ("billing", "vip", "bug report")
 MAX_TAGS = 20  # on one conversation
 MAX_TAGS_LISTED = 200  # the tags in use that GET /admin/tags lists, most used first
@@ -201,6 +203,34 @@ class NewSavedReply(_Incoming):
     @classmethod
     def _trimmed(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value  # blank: too short
+
+
+class NewHoursSetting(_Incoming):
+    """The business hours as an admin sets them on Settings, in place of the environment's
+    ``BUSINESS_HOURS``, ``BUSINESS_TIMEZONE`` and ``BUSINESS_CLOSED_DATES``: a schedule in
+    their syntax (blank: always open), an IANA time zone and the days off. Their meaning is
+    checked by ``services.business_hours.TeamHours``; the store keeps them as given."""
+
+    schedule: str = Field(max_length=HOURS_SCHEDULE_MAX)
+    timezone: str = Field(min_length=1, max_length=64)
+    closed_dates: list[date] = Field(default_factory=list, max_length=MAX_CLOSED_DATES)
+
+    @field_validator("schedule", "timezone", mode="before")
+    @classmethod
+    def _trimmed(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("closed_dates", mode="after")
+    @classmethod
+    def _sorted(cls, value: list[date]) -> list[date]:
+        return sorted(set(value))
+
+
+class HoursSetting(NewHoursSetting):
+    """The stored business hours (one for the team), with who set them last, and when."""
+
+    updated_by: int | None = None
+    updated_at: datetime
 
 
 class SavedReply(NewSavedReply):

@@ -104,10 +104,12 @@ from services.models import (
     DeliveryStatus,
     InboundMessage,
     HandledBy,
+    HoursSetting,
     Job,
     JobKind,
     Message,
     NewActivity,
+    NewHoursSetting,
     NewSavedReply,
     OutboundMessage,
     ReadMark,
@@ -425,6 +427,17 @@ class ConversationStore(Protocol):
 
     def delete_saved_reply(self, reply_id: int) -> None:
         """``NotFound`` for an unknown id."""
+
+    # -- the team's business hours ---------------------------------------------------------
+    def get_hours_setting(self) -> HoursSetting | None:
+        """The business hours set on Settings; None while none are (the environment's hold)."""
+
+    def set_hours_setting(self, setting: NewHoursSetting, updated_by: int | None,
+                          now: datetime) -> HoursSetting:
+        """Replace the team's business hours (one row); ``NotFound`` for an unknown account."""
+
+    def clear_hours_setting(self) -> bool:
+        """Forget them (the environment's hold again); whether there were any."""
 
     # -- what each account has read -----------------------------------------------------
     def mark_read(

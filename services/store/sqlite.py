@@ -29,6 +29,7 @@ from services.store.sqlite_db import (
     SqliteDatabase, conversation_from, job_from, message_from, one, ts,
 )
 from services.store.sqlite_deletion import SqliteDeletion
+from services.store.sqlite_hours import SqliteHours
 from services.store.sqlite_jobs import SqliteJobs, enqueue
 from services.store.sqlite_ratings import SqliteRatings
 from services.store.sqlite_reads import SqliteReads
@@ -91,8 +92,9 @@ def _after_cursor(cursor: ConversationCursor, params: dict[str, Any]) -> str:
     return f"(needs_human < :c_needs OR (needs_human = :c_needs AND ({same_group})))"
 
 
-class SqliteStore(SqliteAssignment, SqliteChanges, SqliteDeletion, SqliteJobs, SqliteRatings,
-                  SqliteReads, SqliteSavedReplies, SqliteStats, SqliteTags, SqliteUsers):
+class SqliteStore(SqliteAssignment, SqliteChanges, SqliteDeletion, SqliteHours, SqliteJobs,
+                  SqliteRatings, SqliteReads, SqliteSavedReplies, SqliteStats, SqliteTags,
+                  SqliteUsers):
     """``ConversationStore`` on one SQLite file, through a small pool of connections."""
 
     kind = "sqlite"

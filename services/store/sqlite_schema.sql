@@ -22,7 +22,8 @@
 -- Schema version 11: the ratings of conversations (rating, rating_comment, rated_at).
 -- Schema version 12: admin_users.available and last_assigned_at (auto-assignment).
 -- Schema version 13: admin_users.last_seen_at (an admin page open: online).
--- Schema version 14: admin_users.offline_announced_at (claim_offline).
+-- Schema version 14: admin_users.offline_announced_at (claim_offline); the hours_setting
+-- table (at the end).
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -265,3 +266,16 @@ CREATE TABLE IF NOT EXISTS conversation_tags (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS conversation_tags_conversation_idx
     ON conversation_tags (conversation_id);
+
+-- The business hours set on Settings (schema version 14; mirrors
+-- supabase/migrations/20261206050000_hours_setting.sql), over the environment's
+-- BUSINESS_HOURS, BUSINESS_TIMEZONE and BUSINESS_CLOSED_DATES: one row or none.
+-- closed_dates: a JSON list of ISO dates.
+CREATE TABLE IF NOT EXISTS hours_setting (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    schedule     TEXT    NOT NULL CHECK (length(schedule) <= 2000),
+    timezone     TEXT    NOT NULL CHECK (length(timezone) BETWEEN 1 AND 64),
+    closed_dates TEXT    NOT NULL DEFAULT '[]',
+    updated_by   INTEGER REFERENCES admin_users (id) ON DELETE SET NULL,
+    updated_at   TEXT    NOT NULL
+);
