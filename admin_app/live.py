@@ -372,7 +372,7 @@ class EventRelay:
         elif event.name == "conversations.read":
             self._emit(event.name, event.data, account_room(event.data["user_id"]))
         elif event.name in ("stats.updated", "store.status", "account.available",
-                            "account.online"):
+                            "account.online", "hours.changed"):
             self._emit(event.name, event.data, ADMINS_ROOM)
 
     def _emit(self, name: str, data: dict, to) -> None:
@@ -433,7 +433,7 @@ def hours_context() -> dict:
     from admin_app import get_services
 
     services = get_services()
-    hours = services.hours
+    hours = services.hours()
     return {
         "hours_status": hours.status(services.clock()) if hours else None,
         "auto_assign": services.settings.auto_assign,

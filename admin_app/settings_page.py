@@ -17,6 +17,7 @@ from admin_app import get_services
 from admin_app.auth import SessionUser, current_user, page_login_required
 from admin_app.forms import (
     ActionForm,
+    HoursForm,
     NewTokenForm,
     NewUserForm,
     PasswordForm,
@@ -60,7 +61,8 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
     store = get_services().store
     services = get_services()
     now = services.clock()
-    hours = services.hours
+    hours = services.hours()
+    hours_setting = services.hours.setting()
     context = {
         "hours": hours,
         "hours_status": hours.status(now) if hours else None,
@@ -83,6 +85,8 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
         token_form = forms.get("token_form") or NewTokenForm(formdata=None)
         token_form.user_id.choices = _account_choices(u for u in users if not u.disabled)
         context.update(
+            hours_setting=hours_setting,
+            hours_form=forms.get("hours_form") or _hours_form(services, hours_setting),
             users=users,
             # Online: a page open within OFFLINE_AFTER_SECONDS; this one is open now.
             online={u.id for u in users if services.tracker.is_online(u, now)} | {user.id},
@@ -203,6 +207,52 @@ def release_conversations(user_id: int):
     else:
         flash(_gone_back(f"{_conversations(len(released))} of {email}", handed) + ".")
     return redirect(url_for("settings.index"))
+
+
+def _hours_form(services, setting) -> HoursForm:
+    """The form as the hours in force were set: on this page, else in the environment."""
+    form = HoursForm(formdata=None)
+    if setting is not None:
+        schedule, zone, dates = setting.schedule, setting.timezone, setting.closed_dates
+    else:
+        settings = services.settings
+        schedule, zone = settings.business_hours, settings.business_timezone
+        dates = settings.business_closed_dates
+    form.schedule.data = schedule
+    form.timezone.data = zone
+    form.closed_dates.data = "\n".join(d.isoformat() for d in sorted(dates))
+    return form
+
+
+@bp.post("/hours")
+@admin_only
+def save_hours():
+    """The business hours in force from now on, for every process (``TeamHours``)."""
+    form = HoursForm()
+    if not form.validate_on_submit():
+        return _render(400, hours_form=form)
+    services = get_services()
+    hours = services.hours.save(form.schedule.data, form.timezone.data, form.dates(),
+                                current_user().id, services.clock())
+    current_app.logger.info("%s set the business hours: %r in %s, %d days off",
+                            current_user().email, form.schedule.data, form.timezone.data,
+                            len(form.dates()))
+    flash("Business hours saved." if hours else
+          "Business hours saved: always open.")
+    return redirect(url_for("settings.index", _anchor="business-hours"))
+
+
+@bp.post("/hours/reset")
+@admin_only
+def reset_hours():
+    """Forget the hours set here: the server's environment's are in force again."""
+    ActionForm().validate_on_submit()
+    services = get_services()
+    if services.hours.reset(services.clock()):
+        current_app.logger.info("%s reset the business hours to the environment's",
+                                current_user().email)
+        flash("Business hours reset to the server's settings.")
+    return redirect(url_for("settings.index", _anchor="business-hours"))
 
 
 @bp.post("/tokens")

@@ -52,11 +52,12 @@ class BotTurn:
         profile_hooks: dict[str, ProfileHook] | None = None,
         outbox: "OutboxDelivery | None" = None,
         send_lease_seconds: float | None = None,
-        hours: BusinessHours | None = None,
+        hours: Callable[[], BusinessHours | None] = lambda: None,
         away_message: str = "",
     ) -> None:
         self.tracker = tracker
-        # Outside business hours the person is told when the team is back instead.
+        # Outside business hours (those in force: TeamHours) the person is told when the
+        # team is back instead.
         self.hours = hours
         self.away_message = away_message
         # With both, a reply is sent from the turn itself: its send job comes back claimed
@@ -185,8 +186,9 @@ class BotTurn:
         if not changed:
             return
         now = self.tracker.clock()
-        if self.hours is not None and self.away_message and not self.hours.is_open(now):
-            content, kind = self.hours.away_text(self.away_message, now), "away"
+        hours = self.hours() if self.away_message else None
+        if hours is not None and not hours.is_open(now):
+            content, kind = hours.away_text(self.away_message, now), "away"
         else:
             content, kind = self.handoff_message, "handoff"
         if content:

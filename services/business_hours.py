@@ -14,10 +14,17 @@ the wait") only counts time the team is open.
 from __future__ import annotations
 
 import json
+import logging
 import re
+import threading
+import time as _time
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from services.errors import StoreUnavailable
+from services.models import HoursSetting, NewHoursSetting
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_NAMES = {name: i for i, name in enumerate(DAYS)} | {
@@ -25,6 +32,7 @@ _DAY_NAMES = {name: i for i, name in enumerate(DAYS)} | {
         ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
 }
 _RANGE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+log = logging.getLogger(__name__)
 # How far ahead the next opening is looked for (a year of closed dates and a week).
 _LOOKAHEAD_DAYS = 372
 # How far back an open period is followed through days that join (24:00 then 00:00).
@@ -267,3 +275,90 @@ class BusinessHours:
             "next_open_text": self.describe(opens, now) if opens else None,
             "timezone": self.zone.key,
         }
+
+
+class TeamHours:
+    """The business hours in force: those an admin set on Settings (kept in the store, so
+    every process has them), else the environment's (``BUSINESS_HOURS``,
+    ``BUSINESS_TIMEZONE``, ``BUSINESS_CLOSED_DATES``). Calling it gives them (None: always
+    open); each process reads the store again at most every ``refresh`` seconds, so a
+    change made on another process is in force there within that. A store that cannot be
+    read leaves the last hours known in force (at first, the environment's)."""
+
+    def __init__(self, store, default: BusinessHours | None, refresh: float = 10.0,
+                 monotonic: Callable[[], float] = _time.monotonic,
+                 publish: Callable[[str, dict], None] | None = None) -> None:
+        self.store = store
+        # Says ``hours.changed`` {"hours": status or None} on a change made here: open
+        # pages and widgets show it at once (services.events, through every process).
+        self._publish = publish
+        self.default = default
+        self.refresh = refresh
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._hours = default
+        self._setting: HoursSetting | None = None
+        self._read_at: float | None = None
+
+    def __call__(self) -> BusinessHours | None:
+        with self._lock:
+            fresh = (self._read_at is not None
+                     and self._monotonic() - self._read_at < self.refresh)
+            if fresh:
+                return self._hours
+        self.reload()
+        return self._hours
+
+    def setting(self) -> HoursSetting | None:
+        """The stored setting (``services.models.HoursSetting``) behind the hours in force,
+        None while the environment's are."""
+        self()
+        return self._setting
+
+    def reload(self) -> None:
+        if self.store is None:  # (services built without a store: the default only)
+            with self._lock:
+                self._read_at = self._monotonic()
+            return
+        try:
+            setting = self.store.get_hours_setting()
+        except StoreUnavailable as exc:
+            log.warning("business hours not read again (%s); the last known stay", exc)
+            with self._lock:
+                self._read_at = self._monotonic()  # not again at once: the store is down
+            return
+        hours = self.default
+        if setting is not None:
+            try:
+                hours = BusinessHours.parse(setting.schedule, setting.timezone,
+                                            setting.closed_dates)
+            except ValueError as exc:  # a zone this machine's tz database lacks
+                log.error("the business hours set on Settings cannot be used here (%s); "
+                          "the environment's are in force", exc)
+        with self._lock:
+            self._hours, self._setting, self._read_at = hours, setting, self._monotonic()
+
+    def save(self, schedule: str, zone: str, closed_dates: list[date], by: int | None,
+             now: datetime) -> BusinessHours | None:
+        """Check and store new hours (blank ``schedule``: always open), in force here at
+        once; ``ValueError`` with a reason a person can read, nothing stored."""
+        hours = BusinessHours.parse(schedule, zone, closed_dates) if schedule.strip() else None
+        zone_named(zone)  # a blank schedule's zone is checked too
+        self.store.set_hours_setting(NewHoursSetting(
+            schedule=schedule, timezone=zone, closed_dates=closed_dates), by, now)
+        self.reload()
+        self._changed(now)
+        return hours
+
+    def reset(self, now: datetime) -> bool:
+        """Forget the hours set on Settings: the environment's are in force again."""
+        cleared = self.store.clear_hours_setting()
+        self.reload()
+        if cleared:
+            self._changed(now)
+        return cleared
+
+    def _changed(self, now: datetime) -> None:
+        if self._publish is not None:
+            hours = self()
+            self._publish("hours.changed", {"hours": hours.status(now) if hours else None})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Callable
 
 from services.business_hours import BusinessHours
 from services.errors import StoreUnavailable
@@ -42,7 +43,7 @@ class LifecycleSweeper:
         handoff_timeout: timedelta,
         handoff_timeout_message: str,
         priority_raise_after: timedelta = timedelta(minutes=15),
-        hours: BusinessHours | None = None,
+        hours: Callable[[], BusinessHours | None] = lambda: None,
         retention: timedelta | None = None,
     ) -> None:
         self.tracker = tracker
@@ -60,9 +61,10 @@ class LifecycleSweeper:
         them, once the team has been open for the timeout's length, so a person who wrote
         at night (and was told when the team is back) hears "sorry for the wait" only if
         nobody answered that long into the opening."""
-        if self.hours is None:
+        hours = self.hours()
+        if hours is None:
             return True
-        period = self.hours.period_at(now)
+        period = hours.period_at(now)
         return period is not None and now - period[0] >= self.handoff_timeout
 
     def _expire(self, now: datetime) -> int:

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from services.assistant import Responder, create_responder
 from services.bot_turn import BotTurn, DegradedSender, DegradedTurn, ProfileHook
-from services.business_hours import BusinessHours
+from services.business_hours import TeamHours
 from services.escalation import EscalationPolicy
-from services.events import EventBus
+from services.events import Event, EventBus
 from services.inbound_batch import InboundBatcher
 from services.lifecycle import LifecycleSweeper
 from services.outbox import ChannelSender, OutboxDelivery
@@ -43,8 +43,9 @@ class Services:
     profile_hooks: dict[str, ProfileHook] = field(default_factory=dict)
     # Straight-to-the-person senders for the bot's degraded turn while the store is down.
     degraded_senders: dict[str, DegradedSender] = field(default_factory=dict)
-    # The business hours (services/business_hours.py); None: the team is always open.
-    hours: BusinessHours | None = None
+    # The business hours in force (services/business_hours.py): ``hours()``, None while
+    # the team is always open.
+    hours: TeamHours = field(default_factory=lambda: TeamHours(None, None))
 
     def close(self) -> None:
         self.worker.stop()
@@ -62,8 +63,9 @@ def build_services(
 ) -> Services:
     """Build the services; tests pass their own store, clock or responder."""
     store = store or create_store(settings)
-    hours = settings.hours
     events = EventBus()
+    hours = TeamHours(store, settings.hours, refresh=settings.business_hours_refresh_seconds,
+                      publish=lambda name, data: events.publish(Event(name, data)))
     spool = InboundSpool(settings.spool_file)
     batcher = (InboundBatcher(store, settings.inbound_max_batch, settings.inbound_max_in_flight)
                if settings.inbound_max_batch > 1 else None)

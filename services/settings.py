@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     business_timezone: str = "UTC"
     business_closed_dates: Annotated[list[date], NoDecode] = []
     business_hours: str = ""
+    # How long a process keeps the hours set on Settings before reading them again.
+    business_hours_refresh_seconds: float = Field(default=10.0, gt=0, le=3600)
     away_message: str = (
         "Thanks for your message! Our team is away right now; we're back {next_open} "
         "and will answer you here."

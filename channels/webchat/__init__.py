@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 from flask import Flask
 from flask_socketio import SocketIO
@@ -38,7 +39,7 @@ class Webchat:
     origins: OriginPolicy
     events: VisitorEvents
     sender: WebchatSender
-    hours: BusinessHours | None = None  # None: the team is always open
+    hours: Callable[[], BusinessHours | None] = lambda: None  # None: always open
 
 
 def init_app(app: Flask, socketio: SocketIO) -> Webchat:

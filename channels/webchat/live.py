@@ -101,6 +101,8 @@ class VisitorEvents:
             conversation = event.data.get("conversation") or {}
             if conversation.get("platform") == PLATFORM:
                 self.deleted(conversation["id"], conversation.get("external_user_id"))
+        elif event.name == "hours.changed":  # set on Settings: every widget, at once
+            self.socketio.emit("hours", event.data, namespace=NAMESPACE)
         elif event.name == "typing" and event.conversation_id is not None:
             sender_type = event.data.get("sender_type")
             if sender_type in ("agent", "bot"):  # the visitor's own typing goes to admins only

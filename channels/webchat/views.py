@@ -190,8 +190,13 @@ def start_session():
             "max_message_length": chat.settings.chat_max_message_length,
             "history_limit": chat.settings.chat_history_limit,
         },
-        hours=chat.hours.status(chat.services.clock()) if chat.hours else None,
+        hours=_hours_status(chat),
     )
+
+
+def _hours_status(chat) -> dict | None:
+    hours = chat.hours()
+    return hours.status(chat.services.clock()) if hours else None
 
 
 @bp.get("/hours")
@@ -199,7 +204,7 @@ def hours():
     """Whether the team is in now, and when it closes or is back (public, no token):
     ``{"hours": null}`` when it is always open."""
     chat = _chat()
-    response = jsonify(hours=chat.hours.status(chat.services.clock()) if chat.hours else None)
+    response = jsonify(hours=_hours_status(chat))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -42,7 +42,8 @@ VISITOR = {
     "webchat.escalate", "webchat.history", "webchat.escalations", "webchat.user_conversations",
     "webchat.rate",
 }
-# Staff routes only admins may use (accounts, API tokens, the saved replies' list).
+# Staff routes only admins may use (accounts, API tokens, the saved replies' list, the
+# business hours).
 ADMIN_ONLY = {
     "settings.create_user", "settings.reset_password", "settings.set_disabled",
     "settings.create_token", "settings.revoke_token",
@@ -51,7 +52,7 @@ ADMIN_ONLY = {
     "settings.update_saved_reply", "settings.delete_saved_reply",
     "admin_api.rename_tag", "admin_api.delete_tag", "settings.rename_tag", "settings.delete_tag",
     "admin_api.delete_conversation", "admin_api.release_conversations",
-    "settings.release_conversations",
+    "settings.release_conversations", "settings.save_hours", "settings.reset_hours",
 }
 # Staff routes every signed-in agent may use.
 AGENT_OK = {

@@ -340,6 +340,22 @@ def test_outside_business_hours_the_person_is_told_when_the_team_is_back(make, c
         services.settings.handoff_message]
 
 
+def test_hours_set_on_settings_hold_over_the_environments_at_once(make, clock):
+    services = make(**PARIS_HOURS, away_message="Away; back {next_open}.")
+    # 13:00 in Paris, open by the environment; an admin sets Saturdays only (Settings).
+    services.hours.save("sat 10:00-14:00", "Europe/Paris", [], None, clock())
+    weekday = say(services, "talk to a human", user="weekday")
+    services.jobs.run_until_idle()
+    assert contents(services, weekday.conversation.id, "system") == [
+        "Away; back on Saturday at 10:00 CET."]
+    # Forgotten: the environment's hours again, open now.
+    services.hours.reset(clock())
+    again = say(services, "talk to a human", user="again")
+    services.jobs.run_until_idle()
+    assert contents(services, again.conversation.id, "system") == [
+        services.settings.handoff_message]
+
+
 def test_a_closed_date_is_away_all_day(make, clock):
     from datetime import date
 

@@ -298,6 +298,7 @@ export function connectLive(handlers, { onSync, onConnect, rooms = [] } = {}) {
   socket.on("store.status", showStoreStatus);
   socket.on("account.available", onAccountAvailable);
   socket.on("account.online", onAccountOnline);
+  socket.on("hours.changed", ({ hours }) => showTeamHours(hours ?? null));
   window.__adminSocket = socket; // for the browser tests
   return socket;
 }
@@ -365,14 +366,23 @@ export function beep() {
 /**
  * The topbar's "Away · back tomorrow at 09:00 CET" pill (base.html renders it from the
  * business hours): it follows each opening and closing without a reload, reading the hours
- * again (GET /chat/hours) a few seconds after each, spread over 10 s across pages.
+ * again (GET /chat/hours) a few seconds after each, spread over 10 s across pages, and a
+ * change of the hours on Settings at once (`hours.changed`, `showTeamHours`).
  */
+let showTeamHours = () => {};
 function watchHours() {
-  const pill = document.getElementById("hours-pill");
-  if (!pill) return;
+  let pill = document.getElementById("hours-pill");
   let timer = null;
   const show = (hours) => {
     clearTimeout(timer);
+    if (!pill && hours && !hours.open) { // the hours were set since the page was rendered
+      pill = document.createElement("span");
+      pill.className = "hours-pill";
+      pill.id = "hours-pill";
+      pill.title = "Outside the business hours: people handed to the team are told when it is back";
+      document.querySelector(".topbar-right")?.prepend(pill);
+    }
+    if (!pill) return;
     pill.hidden = !hours || hours.open;
     if (hours && !hours.open) {
       pill.textContent = hours.next_open_text ? `Away · back ${hours.next_open_text}` : "Away";
@@ -389,6 +399,8 @@ function watchHours() {
       }
     }, Math.min(wait, 6 * 3600 * 1000)); // a long wait is checked again every 6 hours
   };
+  showTeamHours = show;
+  if (!pill) return;
   try {
     show(JSON.parse(pill.dataset.hours));
   } catch {

@@ -791,6 +791,9 @@
       retryLater(code === "unauthorized"); // an expired token: renew it (or start afresh)
     });
     socket.on("message", receive);
+    socket.on("hours", function (d) { // the team changed its hours (Settings)
+      if (d && typeof d === "object") showHours(d.hours);
+    });
     socket.on("deleted", function (d) {
       if (d && typeof d.conversation_id === "number" && forget(d.conversation_id)) flush();
     });

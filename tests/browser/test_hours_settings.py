@@ -1,0 +1,125 @@
+"""Business hours set on Settings, in Chromium on a live server (SQLite, no BUSINESS_HOURS in
+its environment): an admin sets them, a mistake is shown beside its field with what was
+typed kept, the panel and a visitor's widget follow at once, and the server's settings come
+back on request."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_accessibility import _check, checked  # noqa: F401  (a fixture)
+from tests.browser.test_widget import open_chat
+from tests.support.admin_browser import ADMINS, AGENT, running_site, screenshot, sign_in
+
+
+@pytest.fixture(scope="module")
+def hours_site(tmp_path_factory):
+    with running_site(tmp_path_factory.mktemp("hours-site")) as running:
+        yield running
+
+
+def _tomorrow() -> str:
+    return (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%a").lower()
+
+
+def _settings(page, site) -> None:
+    page.goto(site.url + "/settings")
+    page.wait_for_selector("body[data-ready=settings]")
+
+
+AWAY = re.compile(r"Our team is away right now and back (tomorrow|today) at 09:00 UTC\.")
+
+
+def test_an_admin_sets_the_hours_and_the_widget_follows(page, browser, hours_site):
+    # A visitor's widget and another page of the panel are open before the change.
+    visitor = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    open_chat(visitor, hours_site.server)
+    expect(visitor.locator(".sb-away")).to_be_hidden()
+    sign_in(page, hours_site)
+    inbox = page.context.new_page()  # the same session
+    inbox.goto(hours_site.url + "/")
+    inbox.wait_for_selector("body[data-ready=inbox]")
+    expect(inbox.locator("#live-status")).to_have_attribute("data-state", "connected")
+    expect(inbox.locator("#hours-pill")).to_have_count(0)
+    _settings(page, hours_site)
+    section = page.locator("#business-hours")
+    expect(section.locator("#hours-always")).to_be_visible()
+    expect(section.locator("#hours-source")).to_contain_text("From the server's settings")
+    form = section.locator("#hours-form")
+    expect(form).to_be_hidden()  # folded until asked for
+    section.locator("#hours-edit summary").click()
+    expect(form).to_be_visible()
+
+    # A mistake: said beside the field, what was typed kept, nothing changed.
+    form.get_by_label("Weekly hours").fill("mon-fri 9-5")
+    form.get_by_role("button", name="Save business hours").click()
+    page.wait_for_selector("body[data-ready=settings]")
+    expect(form.locator(".field-error")).to_have_text(
+        "'9-5' is not a range of hours like 09:00-18:00.")
+    expect(form.get_by_label("Weekly hours")).to_have_value("mon-fri 9-5")
+    expect(section.locator("#hours-always")).to_be_visible()
+
+    # Open an hour tomorrow only (UTC): away now, whatever the time of the run.
+    form.get_by_label("Weekly hours").fill(f"{_tomorrow()} 09:00-10:00")
+    form.get_by_label("Time zone").select_option("UTC")
+    form.get_by_label("Days off").fill("2030-12-25")
+    form.get_by_role("button", name="Save business hours").click()
+    page.wait_for_selector("body[data-ready=settings]")
+    expect(page.locator(".flash")).to_have_text("Business hours saved.")
+    expect(section.locator("#hours-now")).to_have_text(
+        re.compile(r"^Away now back (tomorrow|today) at 09:00 UTC$"))
+    expect(section.locator("#hours-table tbody tr")).to_have_count(7)
+    expect(section.locator("#days-off")).to_have_text("Days off: Wed 25 Dec 2030")
+    expect(section.locator("#hours-source")).to_contain_text(f"Set on this page by {ADMINS[0]}")
+    expect(page.locator("#hours-pill")).to_be_visible()  # the top bar says it too
+    screenshot(page, "test_hours_settings_set_on_settings")
+
+    # The open widget and the other page follow at once (hours.changed), no reload.
+    expect(visitor.locator(".sb-away")).to_have_text(AWAY)
+    expect(inbox.locator("#hours-pill")).to_have_text(
+        re.compile(r"^Away · back (tomorrow|today) at 09:00 UTC$"))
+    # A widget opened now says so too.
+    later = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        open_chat(later, hours_site.server)
+        expect(later.locator(".sb-away")).to_have_text(AWAY)
+    finally:
+        later.context.close()
+
+    # An agent sees them, and no form.
+    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        sign_in(agent, hours_site, AGENT)
+        _settings(agent, hours_site)
+        expect(agent.locator("#hours-now")).to_contain_text("Away now")
+        expect(agent.locator("#hours-form")).to_have_count(0)
+    finally:
+        agent.context.close()
+
+    # Back to the server's settings (always open), after a confirmation.
+    section.locator("#hours-edit summary").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    section.get_by_role("button", name="Use the server's settings").click()
+    page.wait_for_selector("body[data-ready=settings]")
+    expect(page.locator(".flash")).to_have_text("Business hours reset to the server's settings.")
+    expect(section.locator("#hours-always")).to_be_visible()
+    expect(page.locator("#hours-pill")).to_have_count(0)
+    expect(visitor.locator(".sb-away")).to_be_hidden()
+    expect(inbox.locator("#hours-pill")).to_be_hidden()
+    visitor.context.close()
+
+
+def test_the_hours_form_has_no_accessibility_violations(checked, hours_site):  # noqa: F811
+    page = checked
+    sign_in(page, hours_site)
+    _settings(page, hours_site)
+    page.locator("#hours-edit summary").click()
+    page.locator("#hours-form").get_by_label("Weekly hours").fill("mon 25:00-26:00")
+    page.locator("#hours-form").get_by_role("button", name="Save business hours").click()
+    page.wait_for_selector("body[data-ready=settings]")
+    expect(page.locator("#hours-form .field-error")).to_be_visible()
+    _check(page, "settings, the business hours form with a mistake")
