@@ -14,6 +14,8 @@ one Supabase store, behind the example nginx (``tests/support/cluster.py`` start
 5. With AUTO_ASSIGN, an account whose only page is on B is online to A: A's handovers go to
    it while the page is open, and wait once it has been closed for OFFLINE_AFTER_SECONDS;
    a page on A hears it go offline once, though both processes sweep.
+6. Business hours set on Settings on A: a visitor's widget on B is told at once, and B's
+   ``GET /chat/hours`` has them within BUSINESS_HOURS_REFRESH_SECONDS; reset on B, A follows.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ import queue
 import threading
 import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 import socketio
 
 from tests.support.admin import csrf_from
+from tests.support.chat_client import ChatVisitor
 from tests.support.cluster import APP_SECRET, kill_hard
 from tests.support.webhook_load import post_webhooks, webhook_body
 
@@ -373,3 +378,49 @@ def test_an_account_with_a_page_on_b_is_given_the_handovers_of_a(cluster):
         assert [d for n, d in later if n == "account.online"] == []
     finally:
         watch_a.disconnect()
+
+
+def test_business_hours_set_on_a_are_in_force_on_b(cluster):
+    a, b = cluster.start_apps(BUSINESS_HOURS_REFRESH_SECONDS="1")
+    visitor = ChatVisitor(b.url)
+    visitor.start()
+    widget = visitor.connect()
+
+    def hours_on(app) -> dict | None:
+        answer = requests.get(app.url + "/chat/hours", timeout=10)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["hours"]
+
+    try:
+        assert hours_on(a) is None and hours_on(b) is None  # always open (no BUSINESS_HOURS)
+        browser = cluster.admin_session(a.url)
+        csrf = csrf_from(browser.get(a.url + "/settings", timeout=10).text)
+        tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%a").lower()
+        saved = browser.post(a.url + "/settings/hours", timeout=10, allow_redirects=False,
+                             data={"csrf_token": csrf, "schedule": f"{tomorrow} 09:00-10:00",
+                                   "timezone": "UTC", "closed_dates": ""})
+        assert saved.status_code == 302, saved.text
+        # The widget on B is told at once, through Redis; B's own reads follow its refresh.
+        told = widget.wait_for("hours", lambda d: d["hours"] is not None)
+        assert told["hours"]["open"] is False and told["hours"]["timezone"] == "UTC"
+        assert hours_on(a)["open"] is False
+        deadline = time.monotonic() + 5
+        while hours_on(b) is None:
+            assert time.monotonic() < deadline, "B never read the hours set on A"
+            time.sleep(0.2)
+        same = ("open", "next_open", "timezone")
+        assert [hours_on(b)[k] for k in same] == [hours_on(a)[k] for k in same]
+
+        # Back to the server's settings, on B this time: A follows.
+        browser_b = cluster.admin_session(b.url)
+        csrf = csrf_from(browser_b.get(b.url + "/settings", timeout=10).text)
+        reset = browser_b.post(b.url + "/settings/hours/reset", data={"csrf_token": csrf},
+                               timeout=10, allow_redirects=False)
+        assert reset.status_code == 302, reset.text
+        widget.wait_for("hours", lambda d: d["hours"] is None)
+        deadline = time.monotonic() + 5
+        while hours_on(a) is not None:
+            assert time.monotonic() < deadline, "A kept the hours reset on B"
+            time.sleep(0.2)
+    finally:
+        visitor.close()
