@@ -25,6 +25,8 @@ from admin_app.auth import login_required
 from admin_app.schemas import (
     MAX_ID,
     AllReadAnswer,
+    HoursAnswer,
+    HoursBody,
     ActivityList,
     ActivityQuery,
     AssignBody,
@@ -227,6 +229,19 @@ ROUTES: tuple[Route, ...] = (
           "(a trail line); with AUTO_ASSIGN the account is set Away first and those waiting "
           "for a human go to the least loaded available accounts at once",
           ReleasedAnswer, errors=(401, 403, 404, 503)),
+    Route("get", "/admin/hours", "admin_api.get_hours",
+          "The business hours in force (status as GET /chat/hours) and where they come "
+          "from: set on Settings or here, or the server's settings",
+          HoursAnswer, errors=(401, 503)),
+    Route("put", "/admin/hours", "admin_api.set_hours",
+          "Admins: business hours for every process, over the server's settings, in force "
+          "at once (open pages and widgets are told); 400 with the reason for hours that "
+          "cannot be used, nothing changed",
+          HoursAnswer, body=HoursBody, body_required=True,
+          errors=(400, 401, 403, 413, 503)),
+    Route("delete", "/admin/hours", "admin_api.reset_hours",
+          "Admins: forget the hours set on Settings or here; the server's are in force again",
+          HoursAnswer, errors=(401, 403, 503)),
     Route("get", "/admin/saved-replies", "admin_api.list_saved_replies",
           "The team's saved replies, in title order", SavedReplyList, errors=(401, 503)),
     Route("post", "/admin/saved-replies", "admin_api.create_saved_reply",

@@ -18,6 +18,8 @@ from pydantic.json_schema import SkipJsonSchema
 
 from services.errors import InvalidInput
 from services.models import (
+    HOURS_SCHEDULE_MAX,
+    MAX_CLOSED_DATES,
     MAX_TAGS_LISTED,
     NOTE_MAX_LENGTH,
     SAVED_REPLY_BODY_MAX,
@@ -212,6 +214,24 @@ class ReplyBody(_Body):
     content: Annotated[str, Field(max_length=4000), _not_blank("reply")]
 
 
+class HoursBody(_Body):
+    """The business hours to put in force over the server's settings: every key is needed
+    (a missing one is a 400, never read as "always open")."""
+
+    schedule: str = Field(max_length=HOURS_SCHEDULE_MAX, description=(
+        "weekly hours in the syntax of BUSINESS_HOURS: 'mon-fri 09:00-18:00; sat "
+        "10:00-14:00' or the same as a JSON object's text; '' is always open"))
+    timezone: str = Field(min_length=1, max_length=64, description="an IANA time zone")
+    closed_dates: list[Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]] = Field(
+        max_length=MAX_CLOSED_DATES, description="whole days off, YYYY-MM-DD")
+
+    def dates(self) -> list[date]:
+        try:
+            return sorted({date.fromisoformat(d) for d in self.closed_dates})
+        except ValueError as exc:
+            raise InvalidInput(f"closed_dates: {exc}") from None
+
+
 class SavedReplyBody(_Body):
     """A saved reply as an admin writes it; ``{first_name}`` in the text becomes the
     person's first name (or "there") when an agent puts it in a reply."""
@@ -346,6 +366,21 @@ class ActivityList(_Answer):
 class NoteAnswer(_Answer):
     success: Literal[True] = True
     activity: Activity = Field(description="the note, a line of kind note (detail.text)")
+
+
+class HoursAnswer(_Answer):
+    success: Literal[True] = True
+    source: Literal["settings", "environment"] = Field(description=(
+        "where the hours in force come from: set on Settings or through this API, or the "
+        "server's BUSINESS_HOURS, BUSINESS_TIMEZONE and BUSINESS_CLOSED_DATES"))
+    schedule: str = Field(description="'' when the team is always open")
+    timezone: str
+    closed_dates: list[date]
+    status: dict | None = Field(description=(
+        "as GET /chat/hours: open, closes_at, next_open, next_open_text, timezone; null "
+        "when always open"))
+    updated_by: int | None = Field(description="who set them (source settings)")
+    updated_at: datetime | None
 
 
 class SavedReplyList(_Answer):

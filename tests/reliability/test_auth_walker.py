@@ -53,12 +53,14 @@ ADMIN_ONLY = {
     "admin_api.rename_tag", "admin_api.delete_tag", "settings.rename_tag", "settings.delete_tag",
     "admin_api.delete_conversation", "admin_api.release_conversations",
     "settings.release_conversations", "settings.save_hours", "settings.reset_hours",
+    "admin_api.set_hours", "admin_api.reset_hours",
 }
 # Staff routes every signed-in agent may use.
 AGENT_OK = {
     "admin_api.list_conversations", "admin_api.get_conversation", "admin_api.list_messages",
     "admin_api.close_conversation", "admin_api.reopen_conversation", "admin_api.mark_human",
     "admin_api.mark_replied", "admin_api.stats", "admin_api.me", "admin_api.users",
+    "admin_api.get_hours",
     "admin_api.reply", "admin_api.retry", "admin_api.take_over", "admin_api.hand_back",
     "admin_api.assign", "admin_api.export", "admin_api.list_activity", "admin_api.add_note",
     "admin_api.list_saved_replies", "admin_api.team_stats", "admin_api.satisfaction",
