@@ -535,3 +535,16 @@ def test_an_agent_who_closes_their_page_goes_offline_on_the_admins_pages_live(
         "^" + re.escape(last_seen[:16])))
     assert _users(idle_site, token)[AGENT]["online"] is False
     screenshot(page, "test_auto_assign_settings_last_seen_offline")
+
+    # What Settings missed while its socket was down is read again on its reconnect.
+    page.evaluate("() => window.__adminSocket.disconnect()")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "disconnected")
+    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        sign_in(agent, idle_site, AGENT)
+        expect(carl).to_have_text(f"{AGENT} (available)")  # the other page heard it
+        assert seen.inner_text() != "online"  # this one did not
+        page.evaluate("() => window.__adminSocket.connect()")
+        expect(seen).to_have_text("online")
+    finally:
+        agent.context.close()

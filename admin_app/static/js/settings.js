@@ -3,7 +3,7 @@
 // human live, as every other page does. With AUTO_ASSIGN, the Accounts table's Available /
 // Away toggles work and follow every change live through common.js (connectLive), as the
 // top bar's does; the Last seen column follows accounts coming online and going offline.
-import { connectLive, loadWaitingCount, setWaitingCount } from "./common.js";
+import { api, connectLive, loadWaitingCount, setWaitingCount } from "./common.js";
 
 document.addEventListener("submit", (event) => {
   const question = event.target.dataset?.confirm;
@@ -31,12 +31,24 @@ function showLastSeen({ user_id: userId, online, last_seen_at: lastSeen }) {
   }
 }
 
+/** After a reconnect: what the Last seen column missed meanwhile, read again. */
+async function syncLastSeen() {
+  if (!document.querySelector("td.last-seen")) return; // not an admin's page
+  try {
+    for (const u of (await api("/admin/users")).users) {
+      showLastSeen({ user_id: u.id, online: u.online, last_seen_at: u.last_seen_at });
+    }
+  } catch {
+    /* the column keeps what it shows; the next event or reconnect says more */
+  }
+}
+
 connectLive(
   {
     "stats.updated": ({ stats }) => setWaitingCount(stats.conversations_needing_human),
     "account.online": showLastSeen,
   },
-  { onSync: () => loadWaitingCount() }, // on a reconnect
+  { onSync: () => Promise.all([loadWaitingCount(), syncLastSeen()]) }, // on a reconnect
 );
 await loadWaitingCount();
 document.body.dataset.ready = "settings";
