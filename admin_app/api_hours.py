@@ -13,16 +13,11 @@ from services.errors import InvalidInput
 
 def _answer() -> HoursAnswer:
     services = get_services()
-    hours, setting = services.hours(), services.hours.setting()
-    if setting is not None:
-        schedule, zone, dates = setting.schedule, setting.timezone, setting.closed_dates
-    else:
-        settings = services.settings
-        schedule, zone = settings.business_hours, settings.business_timezone
-        dates = sorted(settings.business_closed_dates)
+    hours, spec = services.hours(), services.hours.spec()
+    setting = spec.setting
     return HoursAnswer(
         source="settings" if setting is not None else "environment",
-        schedule=schedule, timezone=zone, closed_dates=dates,
+        schedule=spec.schedule, timezone=spec.timezone, closed_dates=spec.closed_dates,
         status=hours.status(services.clock()) if hours else None,
         updated_by=setting.updated_by if setting else None,
         updated_at=setting.updated_at if setting else None,

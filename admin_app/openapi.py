@@ -25,8 +25,6 @@ from admin_app.auth import login_required
 from admin_app.schemas import (
     MAX_ID,
     AllReadAnswer,
-    HoursAnswer,
-    HoursBody,
     ActivityList,
     ActivityQuery,
     AssignBody,
@@ -44,6 +42,8 @@ from admin_app.schemas import (
     FlagAnswer,
     HandlingAnswer,
     HistoryQuery,
+    HoursAnswer,
+    HoursBody,
     MarkHumanBody,
     MeAnswer,
     MessageAnswer,

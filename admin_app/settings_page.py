@@ -86,7 +86,7 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
         token_form.user_id.choices = _account_choices(u for u in users if not u.disabled)
         context.update(
             hours_setting=hours_setting,
-            hours_form=forms.get("hours_form") or _hours_form(services, hours_setting),
+            hours_form=forms.get("hours_form") or _hours_form(services),
             users=users,
             # Online: a page open within OFFLINE_AFTER_SECONDS; this one is open now.
             online={u.id for u in users if services.tracker.is_online(u, now)} | {user.id},
@@ -209,18 +209,13 @@ def release_conversations(user_id: int):
     return redirect(url_for("settings.index"))
 
 
-def _hours_form(services, setting) -> HoursForm:
+def _hours_form(services) -> HoursForm:
     """The form as the hours in force were set: on this page, else in the environment."""
     form = HoursForm(formdata=None)
-    if setting is not None:
-        schedule, zone, dates = setting.schedule, setting.timezone, setting.closed_dates
-    else:
-        settings = services.settings
-        schedule, zone = settings.business_hours, settings.business_timezone
-        dates = settings.business_closed_dates
-    form.schedule.data = schedule
-    form.timezone.data = zone
-    form.closed_dates.data = "\n".join(d.isoformat() for d in sorted(dates))
+    spec = services.hours.spec()
+    form.schedule.data = spec.schedule
+    form.timezone.data = spec.timezone
+    form.closed_dates.data = "\n".join(d.isoformat() for d in sorted(spec.closed_dates))
     return form
 
 

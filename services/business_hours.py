@@ -20,7 +20,7 @@ import threading
 import time as _time
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Callable
+from typing import Callable, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.errors import StoreUnavailable
@@ -277,6 +277,16 @@ class BusinessHours:
         }
 
 
+class HoursSpec(NamedTuple):
+    """Business hours as written: a schedule (blank: always open), a zone, days off, and
+    the stored setting they come from (None: the environment)."""
+
+    schedule: str
+    timezone: str
+    closed_dates: list[date]
+    setting: HoursSetting | None
+
+
 class TeamHours:
     """The business hours in force: those an admin set on Settings (kept in the store, so
     every process has them), else the environment's (``BUSINESS_HOURS``,
@@ -287,8 +297,11 @@ class TeamHours:
 
     def __init__(self, store, default: BusinessHours | None, refresh: float = 10.0,
                  monotonic: Callable[[], float] = _time.monotonic,
-                 publish: Callable[[str, dict], None] | None = None) -> None:
+                 publish: Callable[[str, dict], None] | None = None,
+                 environment: "HoursSpec | None" = None) -> None:
         self.store = store
+        # The environment's hours as written (BUSINESS_HOURS, …), shown where they hold.
+        self.environment = environment or HoursSpec("", "UTC", [], None)
         # Says ``hours.changed`` {"hours": status or None} on a change made here: open
         # pages and widgets show it at once (services.events, through every process).
         self._publish = publish
@@ -315,6 +328,14 @@ class TeamHours:
         self()
         return self._setting
 
+    def spec(self) -> "HoursSpec":
+        """The hours in force as written: the setting's, else the environment's."""
+        setting = self.setting()
+        if setting is None:
+            return self.environment
+        return HoursSpec(setting.schedule, setting.timezone, list(setting.closed_dates),
+                         setting)
+
     def reload(self) -> None:
         if self.store is None:  # (services built without a store: the default only)
             with self._lock:
@@ -335,6 +356,7 @@ class TeamHours:
             except ValueError as exc:  # a zone this machine's tz database lacks
                 log.error("the business hours set on Settings cannot be used here (%s); "
                           "the environment's are in force", exc)
+                setting = None  # what is in force, as pages and the API say it
         with self._lock:
             self._hours, self._setting, self._read_at = hours, setting, self._monotonic()
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from services.assistant import Responder, create_responder
 from services.bot_turn import BotTurn, DegradedSender, DegradedTurn, ProfileHook
-from services.business_hours import TeamHours
+from services.business_hours import HoursSpec, TeamHours
 from services.escalation import EscalationPolicy
 from services.events import Event, EventBus
 from services.inbound_batch import InboundBatcher
@@ -65,7 +65,9 @@ def build_services(
     store = store or create_store(settings)
     events = EventBus()
     hours = TeamHours(store, settings.hours, refresh=settings.business_hours_refresh_seconds,
-                      publish=lambda name, data: events.publish(Event(name, data)))
+                      publish=lambda name, data: events.publish(Event(name, data)),
+                      environment=HoursSpec(settings.business_hours, settings.business_timezone,
+                                            sorted(settings.business_closed_dates), None))
     spool = InboundSpool(settings.spool_file)
     batcher = (InboundBatcher(store, settings.inbound_max_batch, settings.inbound_max_in_flight)
                if settings.inbound_max_batch > 1 else None)
