@@ -283,7 +283,8 @@ def test_agents_use_saved_replies_but_cannot_change_them(client, services):
     assert services.store.list_saved_replies() == [reply]
 
 
-def test_an_admin_gives_an_accounts_conversations_back_from_settings(client, services):
+def _ann_answering_one(client, services):
+    """An admin signed in on ``client``, and an agent with one open conversation."""
     boss = make_user(services, "boss@example.com", "admin")
     ann = make_user(services, "ann@example.com", "agent")
     conversation = services.tracker.track_inbound(InboundMessage(
@@ -291,6 +292,11 @@ def test_an_admin_gives_an_accounts_conversations_back_from_settings(client, ser
         respond=False)).conversation
     services.tracker.assign(conversation.id, ann.id, boss)
     login(client, "boss@example.com")
+    return boss, ann, conversation
+
+
+def test_an_admin_gives_an_accounts_conversations_back_from_settings(client, services):
+    boss, ann, conversation = _ann_answering_one(client, services)
     page = client.get("/settings").get_data(as_text=True)
     assert f'action="/settings/users/{ann.id}/release"' in page
     answer = _settings_post(client, f"/settings/users/{ann.id}/release")
@@ -309,13 +315,7 @@ def test_an_admin_gives_an_accounts_conversations_back_from_settings(client, ser
 
 
 def test_disabling_an_account_gives_its_open_conversations_back(client, services):
-    boss = make_user(services, "boss@example.com", "admin")
-    ann = make_user(services, "ann@example.com", "agent")
-    conversation = services.tracker.track_inbound(InboundMessage(
-        platform="webchat", external_user_id="u1", content="hi", external_id="u1:1",
-        respond=False)).conversation
-    services.tracker.assign(conversation.id, ann.id, boss)
-    login(client, "boss@example.com")
+    boss, ann, conversation = _ann_answering_one(client, services)
     assert _settings_post(client, f"/settings/users/{ann.id}/disable").status_code == 302
     assert services.store.get_user(ann.id).disabled
     assert services.store.get_conversation(conversation.id).assigned_to is None
