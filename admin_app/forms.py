@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Regexp, Validation
 
 from services.business_hours import parse_dates, parse_week
 from services.models import (
+    AWAY_MESSAGE_MAX,
     HOURS_SCHEDULE_MAX,
     MAX_CLOSED_DATES,
     SAVED_REPLY_BODY_MAX,
@@ -66,19 +67,23 @@ ZONES = ["UTC", *sorted(z for z in available_timezones() if z != "UTC")]
 
 
 class HoursForm(FlaskForm):
-    """The business hours, in the syntax of ``BUSINESS_HOURS`` (blank: always open), and the
-    days off, one ISO date a line (or comma-separated)."""
+    """The business hours, in the syntax of ``BUSINESS_HOURS`` (blank: always open), the
+    days off, one ISO date a line (or comma-separated), and ``AWAY_MESSAGE``'s text (blank:
+    ``HANDOFF_MESSAGE`` at any hour)."""
 
     schedule = TextAreaField("Weekly hours", validators=[Length(max=HOURS_SCHEDULE_MAX)],
                              filters=[lambda v: v.strip() if isinstance(v, str) else v])
     timezone = SelectField("Time zone", choices=ZONES, default="UTC")
     closed_dates = TextAreaField("Days off", validators=[Length(max=20 * MAX_CLOSED_DATES)])
+    away_message = TextAreaField("Outside the hours, a person handed to the team is told",
+                                 validators=[Length(max=AWAY_MESSAGE_MAX)],
+                                 filters=[lambda v: v.strip() if isinstance(v, str) else v])
 
     def validate(self, extra_validators=None) -> bool:
         # Each field must be sent, blank or not: a request missing one (not this page's
         # form) must not make the team always open, or drop its days off.
         valid = super().validate(extra_validators)
-        for field in (self.schedule, self.timezone, self.closed_dates):
+        for field in (self.schedule, self.timezone, self.closed_dates, self.away_message):
             if not field.raw_data:
                 field.errors = [*field.errors, "Missing from the request."]
                 valid = False

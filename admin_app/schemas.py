@@ -18,6 +18,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from services.errors import InvalidInput
 from services.models import (
+    AWAY_MESSAGE_MAX,
     HOURS_SCHEDULE_MAX,
     MAX_CLOSED_DATES,
     MAX_TAGS_LISTED,
@@ -224,6 +225,10 @@ class HoursBody(_Body):
     timezone: str = Field(min_length=1, max_length=64, description="an IANA time zone")
     closed_dates: list[Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]] = Field(
         max_length=MAX_CLOSED_DATES, description="whole days off, YYYY-MM-DD")
+    away_message: str | None = Field(default=None, max_length=AWAY_MESSAGE_MAX, description=(
+        "told to a person handed to the team outside the hours ({next_open}: when the team "
+        "is back); '' sends HANDOFF_MESSAGE at any hour; null or absent: the server's "
+        "AWAY_MESSAGE"))
 
     def dates(self) -> list[date]:
         try:
@@ -376,6 +381,8 @@ class HoursAnswer(_Answer):
     schedule: str = Field(description="'' when the team is always open")
     timezone: str
     closed_dates: list[date]
+    away_message: str = Field(description="the text in force ('': HANDOFF_MESSAGE at any "
+                              "hour)")
     status: dict | None = Field(description=(
         "as GET /chat/hours: open, closes_at, next_open, next_open_text, timezone; null "
         "when always open"))

@@ -67,7 +67,7 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
         "hours": hours,
         "hours_status": hours.status(now) if hours else None,
         "days_off": hours.days_off(now)[:10] if hours else [],
-        "away_text": hours.away_text(services.settings.away_message, now) if hours else "",
+        "away_text": hours.away_text(services.hours.away_message(), now) if hours else "",
         "handoff_message": services.settings.handoff_message,
         "retention_days": services.settings.retention_days,
         "auto_assign_max_open": services.settings.auto_assign_max_open,
@@ -216,6 +216,7 @@ def _hours_form(services) -> HoursForm:
     form.schedule.data = spec.schedule
     form.timezone.data = spec.timezone
     form.closed_dates.data = "\n".join(d.isoformat() for d in sorted(spec.closed_dates))
+    form.away_message.data = spec.away_message
     return form
 
 
@@ -228,7 +229,8 @@ def save_hours():
         return _render(400, hours_form=form)
     services = get_services()
     hours = services.hours.save(form.schedule.data, form.timezone.data, form.dates(),
-                                current_user().id, services.clock())
+                                current_user().id, services.clock(),
+                                away_message=form.away_message.data)
     current_app.logger.info("%s set the business hours: %r in %s, %d days off",
                             current_user().email, form.schedule.data, form.timezone.data,
                             len(form.dates()))

@@ -53,7 +53,7 @@ class BotTurn:
         outbox: "OutboxDelivery | None" = None,
         send_lease_seconds: float | None = None,
         hours: Callable[[], BusinessHours | None] = lambda: None,
-        away_message: str = "",
+        away_message: Callable[[], str] = lambda: "",
     ) -> None:
         self.tracker = tracker
         # Outside business hours (those in force: TeamHours) the person is told when the
@@ -186,9 +186,10 @@ class BotTurn:
         if not changed:
             return
         now = self.tracker.clock()
-        hours = self.hours() if self.away_message else None
+        away = self.away_message()
+        hours = self.hours() if away else None
         if hours is not None and not hours.is_open(now):
-            content, kind = hours.away_text(self.away_message, now), "away"
+            content, kind = hours.away_text(away, now), "away"
         else:
             content, kind = self.handoff_message, "handoff"
         if content:

@@ -31,6 +31,7 @@ SAVED_REPLY_BODY_MAX = 4000  # as long as a reply
 MAX_SAVED_REPLIES = 500  # the team's whole list goes to every conversation page
 HOURS_SCHEDULE_MAX = 2000  # BUSINESS_HOURS as set on Settings
 MAX_CLOSED_DATES = 400  # a year of holidays and then some
+AWAY_MESSAGE_MAX = 1000  # AWAY_MESSAGE as set on Settings
 TAG_MAX_LENGTH = 32  # a label on a conversation ("billing", "vip", "bug report")
 MAX_TAGS = 20  # on one conversation
 MAX_TAGS_LISTED = 200  # the tags in use that GET /admin/tags lists, most used first
@@ -207,15 +208,19 @@ class NewSavedReply(_Incoming):
 
 class NewHoursSetting(_Incoming):
     """The business hours as an admin sets them on Settings, in place of the environment's
-    ``BUSINESS_HOURS``, ``BUSINESS_TIMEZONE`` and ``BUSINESS_CLOSED_DATES``: a schedule in
-    their syntax (blank: always open), an IANA time zone and the days off. Their meaning is
+    ``BUSINESS_HOURS``, ``BUSINESS_TIMEZONE``, ``BUSINESS_CLOSED_DATES`` and
+    ``AWAY_MESSAGE``: a schedule in their syntax (blank: always open), an IANA time zone,
+    the days off and what a person is told outside the hours. Their meaning is
     checked by ``services.business_hours.TeamHours``; the store keeps them as given."""
 
     schedule: str = Field(max_length=HOURS_SCHEDULE_MAX)
     timezone: str = Field(min_length=1, max_length=64)
     closed_dates: list[date] = Field(default_factory=list, max_length=MAX_CLOSED_DATES)
+    # What a person handed to the team outside the hours is told ({next_open}: when the
+    # team is back); None: the server's AWAY_MESSAGE; "": HANDOFF_MESSAGE at any hour.
+    away_message: str | None = Field(default=None, max_length=AWAY_MESSAGE_MAX)
 
-    @field_validator("schedule", "timezone", mode="before")
+    @field_validator("schedule", "timezone", "away_message", mode="before")
     @classmethod
     def _trimmed(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value

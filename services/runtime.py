@@ -67,7 +67,8 @@ def build_services(
     hours = TeamHours(store, settings.hours, refresh=settings.business_hours_refresh_seconds,
                       publish=lambda name, data: events.publish(Event(name, data)),
                       environment=HoursSpec(settings.business_hours, settings.business_timezone,
-                                            sorted(settings.business_closed_dates), None))
+                                            sorted(settings.business_closed_dates),
+                                            settings.away_message, None))
     spool = InboundSpool(settings.spool_file)
     batcher = (InboundBatcher(store, settings.inbound_max_batch, settings.inbound_max_in_flight)
                if settings.inbound_max_batch > 1 else None)
@@ -94,7 +95,7 @@ def build_services(
         outbox=outbox,
         send_lease_seconds=settings.job_lease_seconds,
         hours=hours,
-        away_message=settings.away_message,
+        away_message=hours.away_message,
     )
     sweeper = LifecycleSweeper(
         tracker,

@@ -1,14 +1,15 @@
 -- Switchboard: the business hours set on Settings, over the environment's BUSINESS_HOURS,
--- BUSINESS_TIMEZONE and BUSINESS_CLOSED_DATES: one row or none, read and written through
--- PostgREST (services/store/supabase_hours.py). Their meaning is checked by the service
--- (services/business_hours.py); the table keeps them as given. Mirrors the SQLite store's
--- hours_setting table (schema version 14). Re-runnable.
+-- BUSINESS_TIMEZONE, BUSINESS_CLOSED_DATES and AWAY_MESSAGE: one row or none, read and
+-- written through PostgREST (services/store/supabase_hours.py). Their meaning is checked
+-- by the service (services/business_hours.py); the table keeps them as given. Mirrors the
+-- SQLite store's hours_setting table (schema version 14). Re-runnable.
 
 create table if not exists public.hours_setting (
     id           smallint    primary key check (id = 1),
     schedule     text        not null check (char_length(schedule) <= 2000),
     timezone     text        not null check (char_length(timezone) between 1 and 64),
     closed_dates date[]      not null default '{}',
+    away_message text        check (char_length(away_message) <= 1000),  -- null: AWAY_MESSAGE's
     updated_by   bigint      references public.admin_users (id) on delete set null,
     updated_at   timestamptz not null
 );

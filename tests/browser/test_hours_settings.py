@@ -67,6 +67,9 @@ def test_an_admin_sets_the_hours_and_the_widget_follows(page, browser, hours_sit
     form.get_by_label("Weekly hours").fill(f"{_tomorrow()} 09:00-10:00")
     form.get_by_label("Time zone").select_option("UTC")
     form.get_by_label("Days off").fill("2030-12-25")
+    away = form.get_by_label("Outside the hours, a person handed to the team is told")
+    expect(away).to_have_value(re.compile("^Thanks for your message!"))  # the server's
+    away.fill("We are out; back {next_open}.")
     form.get_by_role("button", name="Save business hours").click()
     page.wait_for_selector("body[data-ready=settings]")
     expect(page.locator(".flash")).to_have_text("Business hours saved.")
@@ -74,6 +77,8 @@ def test_an_admin_sets_the_hours_and_the_widget_follows(page, browser, hours_sit
         re.compile(r"^Away now back (tomorrow|today) at 09:00 UTC$"))
     expect(section.locator("#hours-table tbody tr")).to_have_count(7)
     expect(section.locator("#days-off")).to_have_text("Days off: Wed 25 Dec 2030")
+    expect(section.locator("#away-text")).to_have_text(
+        re.compile(r"^We are out; back (tomorrow|today) at 09:00 UTC\.$"))
     expect(section.locator("#hours-source")).to_contain_text(f"Set on this page by {ADMINS[0]}")
     expect(page.locator("#hours-pill")).to_be_visible()  # the top bar says it too
     screenshot(page, "test_hours_settings_set_on_settings")

@@ -9,7 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 from services.errors import NotFound
-from services.models import HOURS_SCHEDULE_MAX, MAX_CLOSED_DATES, NewHoursSetting
+from services.models import (
+    AWAY_MESSAGE_MAX,
+    HOURS_SCHEDULE_MAX,
+    MAX_CLOSED_DATES,
+    NewHoursSetting,
+)
 from tests.contract.helpers import MISSING_ID
 
 
@@ -19,19 +24,20 @@ def test_none_until_set_then_replaced_whole_and_forgotten(store, clock):
     boss = store.create_user("boss@example.com", "admin", "hash", clock())
     first = store.set_hours_setting(NewHoursSetting(
         schedule="mon-fri 09:00-18:00", timezone="Europe/Paris",
-        closed_dates=[date(2026, 12, 25), date(2026, 12, 24), date(2026, 12, 25)]),
-        boss.id, clock())
-    assert (first.schedule, first.timezone, first.closed_dates, first.updated_by,
-            first.updated_at) == ("mon-fri 09:00-18:00", "Europe/Paris",
-                                  [date(2026, 12, 24), date(2026, 12, 25)], boss.id, clock())
+        closed_dates=[date(2026, 12, 25), date(2026, 12, 24), date(2026, 12, 25)],
+        away_message=" Closed for the holidays; back {next_open}. "), boss.id, clock())
+    assert (first.schedule, first.timezone, first.closed_dates, first.away_message,
+            first.updated_by, first.updated_at) == (
+        "mon-fri 09:00-18:00", "Europe/Paris", [date(2026, 12, 24), date(2026, 12, 25)],
+        "Closed for the holidays; back {next_open}.", boss.id, clock())
     assert store.get_hours_setting() == first
 
     # Replaced whole: no days off now, always open (a blank schedule), set by nobody.
     later = clock.advance(minutes=5)
     second = store.set_hours_setting(NewHoursSetting(schedule="  ", timezone="UTC"),
                                      None, later)
-    assert (second.schedule, second.timezone, second.closed_dates, second.updated_by,
-            second.updated_at) == ("", "UTC", [], None, later)
+    assert (second.schedule, second.timezone, second.closed_dates, second.away_message,
+            second.updated_by, second.updated_at) == ("", "UTC", [], None, None, later)
     assert store.get_hours_setting() == second
 
     assert store.clear_hours_setting() is True
@@ -53,3 +59,5 @@ def test_a_setting_past_its_limits_is_refused_before_the_store():
     with pytest.raises(ValidationError):
         NewHoursSetting(schedule="", timezone="UTC",
                         closed_dates=[date(2026, 1, 1)] * (MAX_CLOSED_DATES + 1))
+    with pytest.raises(ValidationError):
+        NewHoursSetting(schedule="", timezone="UTC", away_message="x" * (AWAY_MESSAGE_MAX + 1))

@@ -18,7 +18,8 @@ def test_admins_set_the_hours_everyone_reads_them(client, services, clock, make_
     assert first.status_code == 200
     assert first.get_json() == {
         "success": True, "source": "environment", "schedule": "", "timezone": "UTC",
-        "closed_dates": [], "status": None, "updated_by": None, "updated_at": None}
+        "closed_dates": [], "away_message": services.settings.away_message, "status": None,
+        "updated_by": None, "updated_at": None}
 
     # Agents may not change them.
     assert client.put(URL, json=WEEK, headers=agent).status_code == 403
@@ -34,9 +35,17 @@ def test_admins_set_the_hours_everyone_reads_them(client, services, clock, make_
                                     ["2026-12-24", "2026-12-25"], boss.id)
     assert body["status"]["open"] is False
     assert body["status"]["next_open_text"] == "tomorrow at 09:00 CET"
+    assert body["away_message"] == services.settings.away_message  # absent: the server's
     assert client.get(URL, headers=agent).get_json() == body
     assert services.hours().zone.key == "Europe/Paris"  # in force at once
     assert client.get("/chat/hours").get_json()["hours"] == body["status"]
+
+    # A text of the team's own, then none (the handoff message at any hour).
+    own = client.put(URL, json={**WEEK, "away_message": "Back {next_open}."}, headers=admin)
+    assert own.get_json()["away_message"] == "Back {next_open}."
+    assert services.hours.away_message() == "Back {next_open}."
+    assert client.put(URL, json={**WEEK, "away_message": ""},
+                      headers=admin).get_json()["away_message"] == ""
 
     # Back to the server's.
     back = client.delete(URL, headers=admin)
@@ -55,6 +64,8 @@ def test_admins_set_the_hours_everyone_reads_them(client, services, clock, make_
     ({"timezone": "UTC", "closed_dates": []}, "schedule"),  # missing: not "always open"
     ({**WEEK, "schedule": 5}, "schedule"),
     ({**WEEK, "schedule": "mon closed"}, "schedule: has no open hours"),
+    ({**WEEK, "away_message": "x" * 1001}, "away_message"),
+    ({**WEEK, "away_message": 3}, "away_message"),
 ])
 def test_hours_that_cannot_be_used_change_nothing(client, services, make_token, body, said):
     admin = make_token("boss@example.com", role="admin")

@@ -34,7 +34,8 @@ def test_an_admin_sets_the_hours_and_they_are_in_force_at_once(client, services,
 
     # Wednesday 25 November 2026, 12:00 UTC is 13:00 in Paris.
     saved = _post(client, "/settings/hours", schedule="mon-fri 09:00-12:00; sat 10:00-14:00",
-                  timezone="Europe/Paris", closed_dates="2026-12-25\n2026-12-24, 2026-12-25")
+                  timezone="Europe/Paris", closed_dates="2026-12-25\n2026-12-24, 2026-12-25",
+                  away_message="Closed now; back {next_open}.")
     assert saved.status_code == 302 and saved.location.endswith("/settings#business-hours")
     page = _page(client)
     assert "Business hours saved." in page
@@ -48,6 +49,9 @@ def test_an_admin_sets_the_hours_and_they_are_in_force_at_once(client, services,
                      r'10:00-14:00</textarea>', page)
     assert re.search(r'<option selected value="Europe/Paris">', page)
     assert re.search(r'name="closed_dates"[^>]*>\s*2026-12-24\n2026-12-25</textarea>', page)
+    assert re.search(r'name="away_message"[^>]*>\s*Closed now; back \{next_open\}.</textarea>',
+                     page)
+    assert '<span id="away-text">Closed now; back tomorrow at 09:00 CET.</span>' in page
 
     # Every open page and widget is told (hours.changed), with the status now.
     said = [e.data for e in events if e.name == "hours.changed"]
@@ -63,16 +67,18 @@ def test_an_admin_sets_the_hours_and_they_are_in_force_at_once(client, services,
 
     # Blank: always open, whatever the environment says.
     assert _post(client, "/settings/hours", schedule="  ", timezone="UTC",
-                 closed_dates="").status_code == 302
+                 closed_dates="", away_message="").status_code == 302
     assert "Business hours saved: always open." in _page(client)
     assert services.hours() is None
     assert [e.data for e in events if e.name == "hours.changed"][-1] == {"hours": None}
+    assert services.hours.away_message() == ""  # blank: the handoff message at any hour
 
     # Back to the server's settings.
     assert _post(client, "/settings/hours/reset").status_code == 302
     page = _page(client)
     assert "Business hours reset to the server's settings." in page
     assert "From the server's settings" in page and services.store.get_hours_setting() is None
+    assert services.hours.away_message() == services.settings.away_message
     assert len([e for e in events if e.name == "hours.changed"]) == 3
     # Nothing to forget: nothing said.
     _post(client, "/settings/hours/reset")
@@ -95,7 +101,7 @@ def test_hours_that_cannot_be_used_are_refused_with_the_reason(client, services,
     login(client, "boss@example.com")
     answer = client.post("/settings/hours", data={
         "csrf_token": session_csrf(client), "schedule": schedule, "timezone": timezone,
-        "closed_dates": closed})
+        "closed_dates": closed, "away_message": "Away."})
     page = html.unescape(answer.get_data(as_text=True))
     assert answer.status_code == 400
     assert said in page
@@ -111,7 +117,7 @@ def test_agents_see_the_hours_but_cannot_change_them(client, services):
     assert 'id="hours-source"' in page and 'id="hours-form"' not in page
     for path in ("/settings/hours", "/settings/hours/reset"):
         assert _post(client, path, schedule="mon 09:00-10:00", timezone="UTC",
-                     closed_dates="").status_code == 403, path
+                     closed_dates="", away_message="").status_code == 403, path
     assert services.store.get_hours_setting() is None
 
 
@@ -161,12 +167,13 @@ def test_a_request_missing_a_field_changes_nothing(client, services):
     make_user(services, "boss@example.com", "admin")
     login(client, "boss@example.com")
     _post(client, "/settings/hours", schedule="mon 09:00-10:00", timezone="UTC",
-          closed_dates="2026-12-25")
-    for missing in ("schedule", "timezone", "closed_dates"):
-        data = {"schedule": "", "timezone": "UTC", "closed_dates": ""}
+          closed_dates="2026-12-25", away_message="Away.")
+    for missing in ("schedule", "timezone", "closed_dates", "away_message"):
+        data = {"schedule": "", "timezone": "UTC", "closed_dates": "", "away_message": ""}
         del data[missing]
         answer = _post(client, "/settings/hours", **data)
         assert answer.status_code == 400, missing
         assert "Missing from the request." in answer.get_data(as_text=True)
     kept = services.store.get_hours_setting()
-    assert (kept.schedule, kept.closed_dates) == ("mon 09:00-10:00", [date(2026, 12, 25)])
+    assert (kept.schedule, kept.closed_dates, kept.away_message) == (
+        "mon 09:00-10:00", [date(2026, 12, 25)], "Away.")

@@ -348,6 +348,18 @@ def test_hours_set_on_settings_hold_over_the_environments_at_once(make, clock):
     services.jobs.run_until_idle()
     assert contents(services, weekday.conversation.id, "system") == [
         "Away; back on Saturday at 10:00 CET."]
+    # ...and their own text for it, then none (the handoff message at any hour).
+    services.hours.save("sat 10:00-14:00", "Europe/Paris", [], None, clock(),
+                        away_message="Closed today, back {next_open}.")
+    own = say(services, "talk to a human", user="own")
+    services.jobs.run_until_idle()
+    assert contents(services, own.conversation.id, "system") == [
+        "Closed today, back on Saturday at 10:00 CET."]
+    services.hours.save("sat 10:00-14:00", "Europe/Paris", [], None, clock(), away_message="")
+    plain = say(services, "talk to a human", user="plain")
+    services.jobs.run_until_idle()
+    assert contents(services, plain.conversation.id, "system") == [
+        services.settings.handoff_message]
     # Forgotten: the environment's hours again, open now.
     services.hours.reset(clock())
     again = say(services, "talk to a human", user="again")
