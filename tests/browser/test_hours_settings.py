@@ -13,7 +13,14 @@ from playwright.sync_api import expect
 
 from tests.browser.test_accessibility import _check, checked  # noqa: F401  (a fixture)
 from tests.browser.test_widget import open_chat
-from tests.support.admin_browser import ADMINS, AGENT, running_site, screenshot, sign_in
+from tests.support.admin_browser import (
+    ADMINS,
+    AGENT,
+    SCREENSHOTS,
+    running_site,
+    screenshot,
+    sign_in,
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +68,8 @@ def test_an_admin_sets_the_hours_and_the_widget_follows(page, browser, hours_sit
     expect(form.locator(".field-error")).to_have_text(
         "'9-5' is not a range of hours like 09:00-18:00.")
     expect(form.get_by_label("Weekly hours")).to_have_value("mon-fri 9-5")
+    form.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "test_hours_settings_a_mistake.png"))
     expect(section.locator("#hours-always")).to_be_visible()
 
     # Open an hour tomorrow only (UTC): away now, whatever the time of the run.
