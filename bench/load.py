@@ -28,7 +28,10 @@ from pathlib import Path
 from channels.messenger.signature import sign
 
 LUA = Path(__file__).with_name("wrk_post.lua")
-MAX_RATE = 4000  # requests per second a run prepares bodies for (the bare route: ~1,000)
+# Requests per second a run prepares bodies for: twice the fastest seen (the bare route,
+# 2,700 a second in bench/run.py on the sixteenth machine; 4,457 in one second of the
+# test_bench_load run that ran out of 4,100 bodies on 6 Dec 2026).
+MAX_RATE = 9000
 
 
 class LoadError(RuntimeError):
