@@ -398,7 +398,8 @@ def test_business_hours_set_on_a_are_in_force_on_b(cluster):
         tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%a").lower()
         saved = browser.post(a.url + "/settings/hours", timeout=10, allow_redirects=False,
                              data={"csrf_token": csrf, "schedule": f"{tomorrow} 09:00-10:00",
-                                   "timezone": "UTC", "closed_dates": ""})
+                                   "timezone": "UTC", "closed_dates": "",
+                                   "away_message": "Back {next_open}."})
         assert saved.status_code == 302, saved.text
         # The widget on B is told at once, through Redis; B's own reads follow its refresh.
         told = widget.wait_for("hours", lambda d: d["hours"] is not None)
