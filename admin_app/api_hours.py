@@ -18,7 +18,7 @@ def _answer() -> HoursAnswer:
     return HoursAnswer(
         source="settings" if setting is not None else "environment",
         schedule=spec.schedule, timezone=spec.timezone, closed_dates=spec.closed_dates,
-        away_message=spec.away_message,
+        away_message=spec.away_message, handoff_message=spec.handoff_message,
         status=hours.status(services.clock()) if hours else None,
         updated_by=setting.updated_by if setting else None,
         updated_at=setting.updated_at if setting else None,
@@ -47,7 +47,8 @@ def set_hours():
             raise InvalidInput(f"{name}: {exc}") from None
     services = get_services()
     services.hours.save(body.schedule, body.timezone, dates, current_user().id,
-                        services.clock(), away_message=body.away_message)
+                        services.clock(), away_message=body.away_message,
+                        handoff_message=body.handoff_message)
     return respond(_answer())
 
 

@@ -68,13 +68,17 @@ ZONES = ["UTC", *sorted(z for z in available_timezones() if z != "UTC")]
 
 class HoursForm(FlaskForm):
     """The business hours, in the syntax of ``BUSINESS_HOURS`` (blank: always open), the
-    days off, one ISO date a line (or comma-separated), and ``AWAY_MESSAGE``'s text (blank:
-    ``HANDOFF_MESSAGE`` at any hour)."""
+    days off, one ISO date a line (or comma-separated), and what a person handed to the team
+    is told within them (``HANDOFF_MESSAGE``; blank: nothing) and outside them
+    (``AWAY_MESSAGE``; blank: the first at any hour)."""
 
     schedule = TextAreaField("Weekly hours", validators=[Length(max=HOURS_SCHEDULE_MAX)],
                              filters=[lambda v: v.strip() if isinstance(v, str) else v])
     timezone = SelectField("Time zone", choices=ZONES, default="UTC")
     closed_dates = TextAreaField("Days off", validators=[Length(max=20 * MAX_CLOSED_DATES)])
+    handoff_message = TextAreaField("Within the hours, a person handed to the team is told",
+                                    validators=[Length(max=AWAY_MESSAGE_MAX)],
+                                    filters=[lambda v: v.strip() if isinstance(v, str) else v])
     away_message = TextAreaField("Outside the hours, a person handed to the team is told",
                                  validators=[Length(max=AWAY_MESSAGE_MAX)],
                                  filters=[lambda v: v.strip() if isinstance(v, str) else v])
@@ -83,7 +87,8 @@ class HoursForm(FlaskForm):
         # Each field must be sent, blank or not: a request missing one (not this page's
         # form) must not make the team always open, or drop its days off.
         valid = super().validate(extra_validators)
-        for field in (self.schedule, self.timezone, self.closed_dates, self.away_message):
+        for field in (self.schedule, self.timezone, self.closed_dates, self.handoff_message,
+                      self.away_message):
             if not field.raw_data:
                 field.errors = [*field.errors, "Missing from the request."]
                 valid = False

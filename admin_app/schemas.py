@@ -229,6 +229,9 @@ class HoursBody(_Body):
         "told to a person handed to the team outside the hours ({next_open}: when the team "
         "is back); '' sends HANDOFF_MESSAGE at any hour; null or absent: the server's "
         "AWAY_MESSAGE"))
+    handoff_message: str | None = Field(default=None, max_length=AWAY_MESSAGE_MAX, description=(
+        "told to a person handed to the team within the hours (at any hour without them); "
+        "'' sends nothing; null or absent: the server's HANDOFF_MESSAGE"))
 
     def dates(self) -> list[date]:
         try:
@@ -381,8 +384,10 @@ class HoursAnswer(_Answer):
     schedule: str = Field(description="'' when the team is always open")
     timezone: str
     closed_dates: list[date]
-    away_message: str = Field(description="the text in force ('': HANDOFF_MESSAGE at any "
-                              "hour)")
+    away_message: str = Field(description="the text in force outside the hours ('': the "
+                              "handoff message at any hour)")
+    handoff_message: str = Field(description="the text in force within the hours ('': "
+                                 "nothing)")
     status: dict | None = Field(description=(
         "as GET /chat/hours: open, closes_at, next_open, next_open_text, timezone; null "
         "when always open"))

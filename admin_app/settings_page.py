@@ -68,7 +68,7 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
         "hours_status": hours.status(now) if hours else None,
         "days_off": hours.days_off(now)[:10] if hours else [],
         "away_text": hours.away_text(services.hours.away_message(), now) if hours else "",
-        "handoff_message": services.settings.handoff_message,
+        "handoff_message": services.hours.handoff_message(),
         "retention_days": services.settings.retention_days,
         "auto_assign_max_open": services.settings.auto_assign_max_open,
         "auto_assign_online_only": services.settings.auto_assign_online_only,
@@ -217,6 +217,7 @@ def _hours_form(services) -> HoursForm:
     form.timezone.data = spec.timezone
     form.closed_dates.data = "\n".join(d.isoformat() for d in sorted(spec.closed_dates))
     form.away_message.data = spec.away_message
+    form.handoff_message.data = spec.handoff_message
     return form
 
 
@@ -230,7 +231,8 @@ def save_hours():
     services = get_services()
     hours = services.hours.save(form.schedule.data, form.timezone.data, form.dates(),
                                 current_user().id, services.clock(),
-                                away_message=form.away_message.data)
+                                away_message=form.away_message.data,
+                                handoff_message=form.handoff_message.data)
     current_app.logger.info("%s set the business hours: %r in %s, %d days off",
                             current_user().email, form.schedule.data, form.timezone.data,
                             len(form.dates()))

@@ -48,7 +48,7 @@ class BotTurn:
         responder: Responder,
         policy: EscalationPolicy,
         history_limit: int,
-        handoff_message: str,
+        handoff_message: Callable[[], str],
         profile_hooks: dict[str, ProfileHook] | None = None,
         outbox: "OutboxDelivery | None" = None,
         send_lease_seconds: float | None = None,
@@ -191,7 +191,7 @@ class BotTurn:
         if hours is not None and not hours.is_open(now):
             content, kind = hours.away_text(away, now), "away"
         else:
-            content, kind = self.handoff_message, "handoff"
+            content, kind = self.handoff_message(), "handoff"
         if content:
             self.tracker.track_outbound(
                 OutboundMessage(

@@ -279,13 +279,14 @@ class BusinessHours:
 
 class HoursSpec(NamedTuple):
     """Business hours as written: a schedule (blank: always open), a zone, days off, what a
-    person is told outside them, and the stored setting they come from (None: the
-    environment)."""
+    person handed to the team is told outside them and within them, and the stored setting
+    they come from (None: the environment)."""
 
     schedule: str
     timezone: str
     closed_dates: list[date]
     away_message: str
+    handoff_message: str
     setting: HoursSetting | None
 
 
@@ -303,7 +304,7 @@ class TeamHours:
                  environment: "HoursSpec | None" = None) -> None:
         self.store = store
         # The environment's hours as written (BUSINESS_HOURS, …), shown where they hold.
-        self.environment = environment or HoursSpec("", "UTC", [], "", None)
+        self.environment = environment or HoursSpec("", "UTC", [], "", "", None)
         # Says ``hours.changed`` {"hours": status or None} on a change made here: open
         # pages and widgets show it at once (services.events, through every process).
         self._publish = publish
@@ -335,15 +336,22 @@ class TeamHours:
         setting = self.setting()
         if setting is None:
             return self.environment
-        away = (setting.away_message if setting.away_message is not None
-                else self.environment.away_message)
+        env = self.environment
+        away = setting.away_message if setting.away_message is not None else env.away_message
+        handoff = (setting.handoff_message if setting.handoff_message is not None
+                   else env.handoff_message)
         return HoursSpec(setting.schedule, setting.timezone, list(setting.closed_dates), away,
-                         setting)
+                         handoff, setting)
 
     def away_message(self) -> str:
         """What a person handed to the team outside the hours is told (``{next_open}``:
         when the team is back); "" sends HANDOFF_MESSAGE at any hour."""
         return self.spec().away_message
+
+    def handoff_message(self) -> str:
+        """What a person handed to the team within the hours (or without hours) is told;
+        "" sends nothing."""
+        return self.spec().handoff_message
 
     def reload(self) -> None:
         if self.store is None:  # (services built without a store: the default only)
@@ -370,15 +378,16 @@ class TeamHours:
             self._hours, self._setting, self._read_at = hours, setting, self._monotonic()
 
     def save(self, schedule: str, zone: str, closed_dates: list[date], by: int | None,
-             now: datetime, away_message: str | None = None) -> BusinessHours | None:
-        """Check and store new hours (blank ``schedule``: always open; ``away_message``
-        None: the server's), in force here at once; ``ValueError`` with a reason a person
-        can read, nothing stored."""
+             now: datetime, away_message: str | None = None,
+             handoff_message: str | None = None) -> BusinessHours | None:
+        """Check and store new hours (blank ``schedule``: always open; a message None: the
+        server's), in force here at once; ``ValueError`` with a reason a person can read,
+        nothing stored."""
         hours = BusinessHours.parse(schedule, zone, closed_dates) if schedule.strip() else None
         zone_named(zone)  # a blank schedule's zone is checked too
         self.store.set_hours_setting(NewHoursSetting(
             schedule=schedule, timezone=zone, closed_dates=closed_dates,
-            away_message=away_message), by, now)
+            away_message=away_message, handoff_message=handoff_message), by, now)
         self.reload()
         self._changed(now)
         return hours

@@ -31,7 +31,7 @@ SAVED_REPLY_BODY_MAX = 4000  # as long as a reply
 MAX_SAVED_REPLIES = 500  # the team's whole list goes to every conversation page
 HOURS_SCHEDULE_MAX = 2000  # BUSINESS_HOURS as set on Settings
 MAX_CLOSED_DATES = 400  # a year of holidays and then some
-AWAY_MESSAGE_MAX = 1000  # AWAY_MESSAGE as set on Settings
+AWAY_MESSAGE_MAX = 1000  # AWAY_MESSAGE and HANDOFF_MESSAGE as set on Settings
 TAG_MAX_LENGTH = 32  # a label on a conversation ("billing", "vip", "bug report")
 MAX_TAGS = 20  # on one conversation
 MAX_TAGS_LISTED = 200  # the tags in use that GET /admin/tags lists, most used first
@@ -208,9 +208,10 @@ class NewSavedReply(_Incoming):
 
 class NewHoursSetting(_Incoming):
     """The business hours as an admin sets them on Settings, in place of the environment's
-    ``BUSINESS_HOURS``, ``BUSINESS_TIMEZONE``, ``BUSINESS_CLOSED_DATES`` and
-    ``AWAY_MESSAGE``: a schedule in their syntax (blank: always open), an IANA time zone,
-    the days off and what a person is told outside the hours. Their meaning is
+    ``BUSINESS_HOURS``, ``BUSINESS_TIMEZONE``, ``BUSINESS_CLOSED_DATES``, ``AWAY_MESSAGE``
+    and ``HANDOFF_MESSAGE``: a schedule in their syntax (blank: always open), an IANA time
+    zone, the days off and what a person handed to the team is told outside the hours and
+    within them. Their meaning is
     checked by ``services.business_hours.TeamHours``; the store keeps them as given."""
 
     schedule: str = Field(max_length=HOURS_SCHEDULE_MAX)
@@ -219,8 +220,11 @@ class NewHoursSetting(_Incoming):
     # What a person handed to the team outside the hours is told ({next_open}: when the
     # team is back); None: the server's AWAY_MESSAGE; "": HANDOFF_MESSAGE at any hour.
     away_message: str | None = Field(default=None, max_length=AWAY_MESSAGE_MAX)
+    # What a person handed to the team within the hours (or at any hour, without hours)
+    # is told; None: the server's HANDOFF_MESSAGE; "": nothing.
+    handoff_message: str | None = Field(default=None, max_length=AWAY_MESSAGE_MAX)
 
-    @field_validator("schedule", "timezone", "away_message", mode="before")
+    @field_validator("schedule", "timezone", "away_message", "handoff_message", mode="before")
     @classmethod
     def _trimmed(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value

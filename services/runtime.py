@@ -68,7 +68,8 @@ def build_services(
                       publish=lambda name, data: events.publish(Event(name, data)),
                       environment=HoursSpec(settings.business_hours, settings.business_timezone,
                                             sorted(settings.business_closed_dates),
-                                            settings.away_message, None))
+                                            settings.away_message, settings.handoff_message,
+                                            None))
     spool = InboundSpool(settings.spool_file)
     batcher = (InboundBatcher(store, settings.inbound_max_batch, settings.inbound_max_in_flight)
                if settings.inbound_max_batch > 1 else None)
@@ -90,7 +91,7 @@ def build_services(
         responder,
         policy,
         history_limit=settings.max_conversation_length,
-        handoff_message=settings.handoff_message,
+        handoff_message=hours.handoff_message,
         profile_hooks=profile_hooks,
         outbox=outbox,
         send_lease_seconds=settings.job_lease_seconds,

@@ -36,14 +36,15 @@ class SqliteHours:
                 raise NotFound(f"user {updated_by}")
             row = one(db.execute(
                 "INSERT INTO hours_setting (id, schedule, timezone, closed_dates, away_message,"
-                " updated_by, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO"
-                " UPDATE SET schedule = excluded.schedule, timezone = excluded.timezone,"
-                " closed_dates = excluded.closed_dates, away_message = excluded.away_message,"
-                " updated_by = excluded.updated_by, updated_at = excluded.updated_at"
-                " RETURNING *",
+                " handoff_message, updated_by, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET schedule = excluded.schedule,"
+                " timezone = excluded.timezone, closed_dates = excluded.closed_dates,"
+                " away_message = excluded.away_message,"
+                " handoff_message = excluded.handoff_message, updated_by = excluded.updated_by,"
+                " updated_at = excluded.updated_at RETURNING *",
                 (setting.schedule, setting.timezone,
                  json.dumps([d.isoformat() for d in setting.closed_dates]),
-                 setting.away_message, updated_by, ts(now))))
+                 setting.away_message, setting.handoff_message, updated_by, ts(now))))
         return _setting(row)
 
     def clear_hours_setting(self) -> bool:

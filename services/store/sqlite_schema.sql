@@ -269,8 +269,8 @@ CREATE INDEX IF NOT EXISTS conversation_tags_conversation_idx
 
 -- The business hours set on Settings (schema version 14; mirrors
 -- supabase/migrations/20261206050000_hours_setting.sql), over the environment's
--- BUSINESS_HOURS, BUSINESS_TIMEZONE, BUSINESS_CLOSED_DATES and AWAY_MESSAGE: one row or
--- none.
+-- BUSINESS_HOURS, BUSINESS_TIMEZONE, BUSINESS_CLOSED_DATES, AWAY_MESSAGE and
+-- HANDOFF_MESSAGE: one row or none.
 -- closed_dates: a JSON list of ISO dates.
 CREATE TABLE IF NOT EXISTS hours_setting (
     id           INTEGER PRIMARY KEY CHECK (id = 1),
@@ -278,6 +278,7 @@ CREATE TABLE IF NOT EXISTS hours_setting (
     timezone     TEXT    NOT NULL CHECK (length(timezone) BETWEEN 1 AND 64),
     closed_dates TEXT    NOT NULL DEFAULT '[]',
     away_message TEXT    CHECK (length(away_message) <= 1000),  -- NULL: AWAY_MESSAGE's
+    handoff_message TEXT CHECK (length(handoff_message) <= 1000),  -- NULL: HANDOFF_MESSAGE's
     updated_by   INTEGER REFERENCES admin_users (id) ON DELETE SET NULL,
     updated_at   TEXT    NOT NULL
 );

@@ -27,6 +27,7 @@ class SupabaseHours:
         row = {"id": 1, "schedule": setting.schedule, "timezone": setting.timezone,
                "closed_dates": [d.isoformat() for d in setting.closed_dates],
                "away_message": setting.away_message,
+               "handoff_message": setting.handoff_message,
                "updated_by": updated_by, "updated_at": _ts(now)}
         rows = self._call(lambda: self._db.table("hours_setting").upsert(row, on_conflict="id")
                           .execute())

@@ -1,6 +1,6 @@
 -- Switchboard: the business hours set on Settings, over the environment's BUSINESS_HOURS,
--- BUSINESS_TIMEZONE, BUSINESS_CLOSED_DATES and AWAY_MESSAGE: one row or none, read and
--- written through PostgREST (services/store/supabase_hours.py). Their meaning is checked
+-- BUSINESS_TIMEZONE, BUSINESS_CLOSED_DATES, AWAY_MESSAGE and HANDOFF_MESSAGE: one row or
+-- none, read and written through PostgREST (services/store/supabase_hours.py). Their meaning is checked
 -- by the service (services/business_hours.py); the table keeps them as given. Mirrors the
 -- SQLite store's hours_setting table (schema version 14). Re-runnable.
 
@@ -10,6 +10,7 @@ create table if not exists public.hours_setting (
     timezone     text        not null check (char_length(timezone) between 1 and 64),
     closed_dates date[]      not null default '{}',
     away_message text        check (char_length(away_message) <= 1000),  -- null: AWAY_MESSAGE's
+    handoff_message text     check (char_length(handoff_message) <= 1000),  -- null: HANDOFF_MESSAGE's
     updated_by   bigint      references public.admin_users (id) on delete set null,
     updated_at   timestamptz not null
 );

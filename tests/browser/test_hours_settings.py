@@ -79,6 +79,8 @@ def test_an_admin_sets_the_hours_and_the_widget_follows(page, browser, hours_sit
     away = form.get_by_label("Outside the hours, a person handed to the team is told")
     expect(away).to_have_value(re.compile("^Thanks for your message!"))  # the server's
     away.fill("We are out; back {next_open}.")
+    handoff = form.get_by_label("Within the hours, a person handed to the team is told")
+    expect(handoff).to_have_value(re.compile("^I'm passing you to a person"))  # the server's
     form.get_by_role("button", name="Save business hours").click()
     page.wait_for_selector("body[data-ready=settings]")
     expect(page.locator(".flash")).to_have_text("Business hours saved.")

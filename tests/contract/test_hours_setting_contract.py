@@ -25,11 +25,13 @@ def test_none_until_set_then_replaced_whole_and_forgotten(store, clock):
     first = store.set_hours_setting(NewHoursSetting(
         schedule="mon-fri 09:00-18:00", timezone="Europe/Paris",
         closed_dates=[date(2026, 12, 25), date(2026, 12, 24), date(2026, 12, 25)],
-        away_message=" Closed for the holidays; back {next_open}. "), boss.id, clock())
+        away_message=" Closed for the holidays; back {next_open}. ",
+        handoff_message="Someone will answer."), boss.id, clock())
     assert (first.schedule, first.timezone, first.closed_dates, first.away_message,
-            first.updated_by, first.updated_at) == (
+            first.handoff_message, first.updated_by, first.updated_at) == (
         "mon-fri 09:00-18:00", "Europe/Paris", [date(2026, 12, 24), date(2026, 12, 25)],
-        "Closed for the holidays; back {next_open}.", boss.id, clock())
+        "Closed for the holidays; back {next_open}.", "Someone will answer.", boss.id,
+        clock())
     assert store.get_hours_setting() == first
 
     # Replaced whole: no days off now, always open (a blank schedule), set by nobody.
@@ -37,7 +39,8 @@ def test_none_until_set_then_replaced_whole_and_forgotten(store, clock):
     second = store.set_hours_setting(NewHoursSetting(schedule="  ", timezone="UTC"),
                                      None, later)
     assert (second.schedule, second.timezone, second.closed_dates, second.away_message,
-            second.updated_by, second.updated_at) == ("", "UTC", [], None, None, later)
+            second.handoff_message, second.updated_by, second.updated_at) == (
+        "", "UTC", [], None, None, None, later)
     assert store.get_hours_setting() == second
 
     assert store.clear_hours_setting() is True

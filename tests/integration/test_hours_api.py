@@ -18,7 +18,8 @@ def test_admins_set_the_hours_everyone_reads_them(client, services, clock, make_
     assert first.status_code == 200
     assert first.get_json() == {
         "success": True, "source": "environment", "schedule": "", "timezone": "UTC",
-        "closed_dates": [], "away_message": services.settings.away_message, "status": None,
+        "closed_dates": [], "away_message": services.settings.away_message,
+        "handoff_message": services.settings.handoff_message, "status": None,
         "updated_by": None, "updated_at": None}
 
     # Agents may not change them.
@@ -46,6 +47,11 @@ def test_admins_set_the_hours_everyone_reads_them(client, services, clock, make_
     assert services.hours.away_message() == "Back {next_open}."
     assert client.put(URL, json={**WEEK, "away_message": ""},
                       headers=admin).get_json()["away_message"] == ""
+    said = client.put(URL, json={**WEEK, "handoff_message": "Someone will answer."},
+                      headers=admin).get_json()
+    assert (said["handoff_message"], said["away_message"]) == (
+        "Someone will answer.", services.settings.away_message)  # absent: the server's
+    assert services.hours.handoff_message() == "Someone will answer."
 
     # Back to the server's.
     back = client.delete(URL, headers=admin)
@@ -66,6 +72,7 @@ def test_admins_set_the_hours_everyone_reads_them(client, services, clock, make_
     ({**WEEK, "schedule": "mon closed"}, "schedule: has no open hours"),
     ({**WEEK, "away_message": "x" * 1001}, "away_message"),
     ({**WEEK, "away_message": 3}, "away_message"),
+    ({**WEEK, "handoff_message": "x" * 1001}, "handoff_message"),
 ])
 def test_hours_that_cannot_be_used_change_nothing(client, services, make_token, body, said):
     admin = make_token("boss@example.com", role="admin")

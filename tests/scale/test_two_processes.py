@@ -399,7 +399,8 @@ def test_business_hours_set_on_a_are_in_force_on_b(cluster):
         saved = browser.post(a.url + "/settings/hours", timeout=10, allow_redirects=False,
                              data={"csrf_token": csrf, "schedule": f"{tomorrow} 09:00-10:00",
                                    "timezone": "UTC", "closed_dates": "",
-                                   "away_message": "Back {next_open}."})
+                                   "away_message": "Back {next_open}.",
+                                   "handoff_message": "Someone will answer."})
         assert saved.status_code == 302, saved.text
         # The widget on B is told at once, through Redis; B's own reads follow its refresh.
         told = widget.wait_for("hours", lambda d: d["hours"] is not None)

@@ -35,7 +35,8 @@ def test_an_admin_sets_the_hours_and_they_are_in_force_at_once(client, services,
     # Wednesday 25 November 2026, 12:00 UTC is 13:00 in Paris.
     saved = _post(client, "/settings/hours", schedule="mon-fri 09:00-12:00; sat 10:00-14:00",
                   timezone="Europe/Paris", closed_dates="2026-12-25\n2026-12-24, 2026-12-25",
-                  away_message="Closed now; back {next_open}.")
+                  away_message="Closed now; back {next_open}.",
+                  handoff_message="Someone will be with you.")
     assert saved.status_code == 302 and saved.location.endswith("/settings#business-hours")
     page = _page(client)
     assert "Business hours saved." in page
@@ -52,6 +53,8 @@ def test_an_admin_sets_the_hours_and_they_are_in_force_at_once(client, services,
     assert re.search(r'name="away_message"[^>]*>\s*Closed now; back \{next_open\}.</textarea>',
                      page)
     assert '<span id="away-text">Closed now; back tomorrow at 09:00 CET.</span>' in page
+    assert "Within them, a person handed to the team is told: “Someone will be with you.”" in page
+    assert services.hours.handoff_message() == "Someone will be with you."
 
     # Every open page and widget is told (hours.changed), with the status now.
     said = [e.data for e in events if e.name == "hours.changed"]
@@ -67,11 +70,12 @@ def test_an_admin_sets_the_hours_and_they_are_in_force_at_once(client, services,
 
     # Blank: always open, whatever the environment says.
     assert _post(client, "/settings/hours", schedule="  ", timezone="UTC",
-                 closed_dates="", away_message="").status_code == 302
+                 closed_dates="", away_message="", handoff_message="").status_code == 302
     assert "Business hours saved: always open." in _page(client)
     assert services.hours() is None
     assert [e.data for e in events if e.name == "hours.changed"][-1] == {"hours": None}
     assert services.hours.away_message() == ""  # blank: the handoff message at any hour
+    assert services.hours.handoff_message() == ""  # blank: nothing said
 
     # Back to the server's settings.
     assert _post(client, "/settings/hours/reset").status_code == 302
@@ -79,6 +83,7 @@ def test_an_admin_sets_the_hours_and_they_are_in_force_at_once(client, services,
     assert "Business hours reset to the server's settings." in page
     assert "From the server's settings" in page and services.store.get_hours_setting() is None
     assert services.hours.away_message() == services.settings.away_message
+    assert services.hours.handoff_message() == services.settings.handoff_message
     assert len([e for e in events if e.name == "hours.changed"]) == 3
     # Nothing to forget: nothing said.
     _post(client, "/settings/hours/reset")
@@ -101,7 +106,7 @@ def test_hours_that_cannot_be_used_are_refused_with_the_reason(client, services,
     login(client, "boss@example.com")
     answer = client.post("/settings/hours", data={
         "csrf_token": session_csrf(client), "schedule": schedule, "timezone": timezone,
-        "closed_dates": closed, "away_message": "Away."})
+        "closed_dates": closed, "away_message": "Away.", "handoff_message": "Hi."})
     page = html.unescape(answer.get_data(as_text=True))
     assert answer.status_code == 400
     assert said in page
@@ -117,7 +122,8 @@ def test_agents_see_the_hours_but_cannot_change_them(client, services):
     assert 'id="hours-source"' in page and 'id="hours-form"' not in page
     for path in ("/settings/hours", "/settings/hours/reset"):
         assert _post(client, path, schedule="mon 09:00-10:00", timezone="UTC",
-                     closed_dates="", away_message="").status_code == 403, path
+                     closed_dates="", away_message="",
+                     handoff_message="").status_code == 403, path
     assert services.store.get_hours_setting() is None
 
 
@@ -167,13 +173,14 @@ def test_a_request_missing_a_field_changes_nothing(client, services):
     make_user(services, "boss@example.com", "admin")
     login(client, "boss@example.com")
     _post(client, "/settings/hours", schedule="mon 09:00-10:00", timezone="UTC",
-          closed_dates="2026-12-25", away_message="Away.")
-    for missing in ("schedule", "timezone", "closed_dates", "away_message"):
-        data = {"schedule": "", "timezone": "UTC", "closed_dates": "", "away_message": ""}
+          closed_dates="2026-12-25", away_message="Away.", handoff_message="Hi.")
+    for missing in ("schedule", "timezone", "closed_dates", "away_message", "handoff_message"):
+        data = {"schedule": "", "timezone": "UTC", "closed_dates": "", "away_message": "",
+                "handoff_message": ""}
         del data[missing]
         answer = _post(client, "/settings/hours", **data)
         assert answer.status_code == 400, missing
         assert "Missing from the request." in answer.get_data(as_text=True)
     kept = services.store.get_hours_setting()
-    assert (kept.schedule, kept.closed_dates, kept.away_message) == (
-        "mon 09:00-10:00", [date(2026, 12, 25)], "Away.")
+    assert (kept.schedule, kept.closed_dates, kept.away_message, kept.handoff_message) == (
+        "mon 09:00-10:00", [date(2026, 12, 25)], "Away.", "Hi.")

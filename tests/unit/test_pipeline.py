@@ -360,6 +360,13 @@ def test_hours_set_on_settings_hold_over_the_environments_at_once(make, clock):
     services.jobs.run_until_idle()
     assert contents(services, plain.conversation.id, "system") == [
         services.settings.handoff_message]
+    # Open now, with the team's own handoff text.
+    services.hours.save("mon-fri 09:00-18:00", "Europe/Paris", [], None, clock(),
+                        handoff_message="Someone from the team will answer.")
+    handed = say(services, "talk to a human", user="handed")
+    services.jobs.run_until_idle()
+    assert contents(services, handed.conversation.id, "system") == [
+        "Someone from the team will answer."]
     # Forgotten: the environment's hours again, open now.
     services.hours.reset(clock())
     again = say(services, "talk to a human", user="again")
