@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.errors import StoreUnavailable
+from services.errors import InvalidInput, StoreUnavailable
 from services.models import HoursSetting, NewHoursSetting
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -381,10 +381,16 @@ class TeamHours:
              now: datetime, away_message: str | None = None,
              handoff_message: str | None = None) -> BusinessHours | None:
         """Check and store new hours (blank ``schedule``: always open; a message None: the
-        server's), in force here at once; ``ValueError`` with a reason a person can read,
-        nothing stored."""
-        hours = BusinessHours.parse(schedule, zone, closed_dates) if schedule.strip() else None
-        zone_named(zone)  # a blank schedule's zone is checked too
+        server's), in force here at once; ``InvalidInput`` naming the field and the reason a
+        person can read, nothing stored."""
+        try:
+            zone_named(zone)  # a blank schedule's zone is checked too
+        except ValueError as exc:
+            raise InvalidInput(f"timezone: {exc}") from None
+        try:
+            hours = BusinessHours.parse(schedule, zone, closed_dates)  # None: blank
+        except ValueError as exc:
+            raise InvalidInput(f"schedule: {exc}") from None
         self.store.set_hours_setting(NewHoursSetting(
             schedule=schedule, timezone=zone, closed_dates=closed_dates,
             away_message=away_message, handoff_message=handoff_message), by, now)
