@@ -164,7 +164,7 @@ class SqliteStore(SqliteAssignment, SqliteChanges, SqliteDeletion, SqliteHours, 
 
     def track_inbound(self, message: InboundMessage, now: datetime) -> TrackResult:
         """Store an inbound message in its open conversation, opening one if needed."""
-        with self._tx() as db:
+        with self._tx(commit_aside=True) as db:
             return self._track_inbound(db, message, now)
 
     def track_inbound_many(
@@ -174,7 +174,7 @@ class SqliteStore(SqliteAssignment, SqliteChanges, SqliteDeletion, SqliteHours, 
         order = sorted(range(len(items)), key=lambda i: (items[i][0].platform,
                                                          items[i][0].external_user_id, i))
         results: list[TrackResult | None] = [None] * len(items)
-        with self._tx() as db:
+        with self._tx(commit_aside=True) as db:
             for i in order:
                 results[i] = self._track_inbound(db, *items[i])
         return results  # type: ignore[return-value]

@@ -6,7 +6,8 @@ schema and page cache (about 0.3-0.5 MB), and a gevent worker holding 2,000 web-
 sockets runs that many handler greenlets at once. A connection is never used by two at the
 same time. Writes use ``BEGIN IMMEDIATE``, which takes the file's write lock before reading
 anything, so concurrent writers (threads or processes) queue on ``busy_timeout`` instead of
-failing or deadlocking. In WAL mode readers never block writers.
+failing or deadlocking; within one process they take turns on a lock first, which under
+gevent waits without stopping the loop. In WAL mode readers never block writers.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from services.store import sqlite_rollup, sqlite_search
 
 SCHEMA_VERSION = 14  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
 BUSY_TIMEOUT_MS = 10_000
-# Connections open at once per process. Under gevent a store call never yields, so one or two
-# are in use at a time; threads (the dev server, tests) may read side by side with more.
+# Connections open at once per process. Under gevent a store call yields only while a long
+# read or a commit runs in a thread, so a few are in use at a time; threads (the dev server,
+# tests) may read side by side with more.
 POOL_SIZE = 8
 _SCHEMA_FILE = Path(__file__).with_name("sqlite_schema.sql")
 
@@ -180,19 +182,55 @@ def _fetch_all(conn: sqlite3.Connection, sql: str, params: Any) -> list[sqlite3.
     return conn.execute(sql, params).fetchall()
 
 
-def off_the_loop(func, *args):
-    """``func(*args)`` in a native thread of gevent's pool when gevent has patched this
-    process (the calling greenlet waits, the others run); a plain call otherwise (threads
-    already run side by side)."""
+def _patched_hub():
+    """gevent's hub when gevent has patched this process; None otherwise (threads already
+    run side by side)."""
     try:
         from gevent import monkey
     except ImportError:  # pragma: no cover - gevent is a dependency
-        return func(*args)
+        return None
     if not monkey.is_module_patched("threading"):
-        return func(*args)
+        return None
     import gevent
 
-    return gevent.get_hub().threadpool.apply(func, args)
+    return gevent.get_hub()
+
+
+def off_the_loop(func, *args):
+    """``func(*args)`` in a native thread of gevent's pool when gevent has patched this
+    process (the calling greenlet waits, the others run); a plain call otherwise."""
+    hub = _patched_hub()
+    if hub is None:
+        return func(*args)
+    return hub.threadpool.apply(func, args)
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    """``COMMIT`` on ``conn``; under gevent in one of the hub's native threads.
+
+    With ``synchronous = FULL`` a commit waits for the disk (an fsync of the WAL, and now
+    and then a checkpoint): most of what a write costs. On the loop it would stop every
+    greenlet of the process for that time; in a thread the process goes on serving
+    requests, and the messages that arrive meanwhile wait in the group commit
+    (``services.inbound_batch``) for the next, shared, transaction. Handing a commit to a
+    thread and back takes about 0.1 ms, so only the tracking of inbound messages,
+    which the group commit shares, commits this way (``bench/RESULTS.md``, 6 Dec 2026).
+    A greenlet interrupted while it waits (killed) waits on until the thread is done with
+    the connection, which nothing else may touch before."""
+    hub = _patched_hub()
+    if hub is None:
+        conn.execute("COMMIT")
+        return
+    pending = hub.threadpool.spawn(conn.execute, "COMMIT")
+    try:
+        pending.get()
+    except BaseException:
+        while not pending.ready():
+            try:
+                pending.wait()
+            except BaseException:  # pragma: no cover - a second interruption
+                continue
+        raise
 
 
 class _Connection(sqlite3.Connection):
@@ -213,6 +251,7 @@ class SqliteDatabase:
         self.pool_size = pool_size
         self._slots = threading.BoundedSemaphore(pool_size)  # gevent's, once patched
         self._lock = threading.Lock()
+        self._writer = threading.RLock()  # one write transaction of this process at a time
         self._idle: list[_Connection] = []  # open and free, the most recently used last
         self._open: set[_Connection] = set()  # every connection not closed yet, in use or not
         self._generation = 0
@@ -288,21 +327,40 @@ class SqliteDatabase:
             self._slots.release()
 
     @contextmanager
-    def transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+    def transaction(self, mode: str = "IMMEDIATE",
+                    commit_aside: bool = False) -> Iterator[sqlite3.Connection]:
         """One transaction: committed on success, rolled back on any exception.
-        ``IMMEDIATE`` for anything that writes, ``DEFERRED`` for a consistent multi-read."""
+        ``IMMEDIATE`` for anything that writes, ``DEFERRED`` for a consistent multi-read.
+
+        ``commit_aside``: under gevent, a write's commit runs in a native thread while the
+        loop goes on (``_commit``)."""
+        writes = mode.upper() != "DEFERRED"
         with self.connection() as conn:
+            # This process's writers take turns here, where a greenlet waiting yields, rather
+            # than in SQLite's busy handler, which sleeps and would stop the whole loop while
+            # another greenlet's commit runs in a thread. Other processes still queue on
+            # busy_timeout. Reentrant: a transaction begun inside another fails in BEGIN, as
+            # it always has, instead of waiting on itself.
+            if writes and not self._writer.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+                raise StoreUnavailable("sqlite: this process's other writes held the file "
+                                       f"past {BUSY_TIMEOUT_MS} ms")
             try:
                 conn.execute(f"BEGIN {mode}")
                 try:
                     yield conn
-                    conn.execute("COMMIT")
+                    if writes and commit_aside:
+                        _commit(conn)
+                    else:
+                        conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
             except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk full, I/O
                 raise StoreUnavailable(f"sqlite: {exc}") from exc
+            finally:
+                if writes:
+                    self._writer.release()
 
     def read(self, sql: str, params: Any = (), *, long: bool = False) -> list[sqlite3.Row]:
         """All rows of one read statement (atomic on its own, no transaction needed).
