@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     # How long a send of unknown outcome (timeout, lost connection, crash) waits for
     # Facebook's echo before it is tried again; 0 retries at once (and may send twice).
     messenger_echo_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # "typing…" while an agent writes, and "Seen" once an account has read the person's
+    # message (channels/messenger/sender_actions.py).
+    messenger_sender_actions: bool = True
 
     # Background work: the outbox and the bot's answers (services/worker.py).
     send_max_attempts: int = Field(default=8, ge=1, le=50)

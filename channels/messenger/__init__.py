@@ -1,6 +1,7 @@
 """Facebook Messenger: signed webhooks in (``webhook``, ``parser``, ``inbox``), Send API
-out (``client``, ``sender``, ``window``), user profiles (``profiles``) and the rating
-request after a closing (``ratings``).
+out (``client``, ``sender``, ``window``), user profiles (``profiles``), the rating
+request after a closing (``ratings``), and the typing and seen indicators
+(``sender_actions``).
 
 ``init_app(app)`` registers the webhook blueprint; its handlers take the tracker and
 settings from the app's services at request time, so there is no other global state.
@@ -19,6 +20,7 @@ from channels.messenger.parser import NotAPageWebhook, parse_webhook
 from channels.messenger.profiles import ProfileFetcher
 from channels.messenger.ratings import RatingRequests
 from channels.messenger.sender import MessengerSender
+from channels.messenger.sender_actions import SenderActions
 from channels.messenger.signature import verify_signature
 from channels.messenger.window import WindowDecision, decide, window_state
 
@@ -63,6 +65,9 @@ def register_services(services) -> None:
     # "How did we do?" when an account closes a conversation (channels/messenger/ratings.py).
     services.events.subscribe(RatingRequests(
         services.tracker, services.settings.rating_request_message, services.clock))
+    # "typing…" and "Seen" for the person (channels/messenger/sender_actions.py).
+    if services.settings.messenger_sender_actions:
+        services.events.subscribe(SenderActions(client, services.tracker, services.clock))
 
 
 def client_from_settings(settings) -> MessengerClient:
