@@ -11,6 +11,9 @@ from admin_app.schemas import (
     AllReadAnswer,
     AssignBody,
     AvailabilityBody,
+    BulkAnswer,
+    BulkBody,
+    BulkFailure,
     ConversationAnswer,
     DeletedAnswer,
     DeleteQuery,
@@ -236,6 +239,41 @@ def assign(conversation_id: int):
             raise InvalidInput(f"no account {body.user_id}") from exc
         raise
     return respond(ConversationAnswer(conversation=conversation))
+
+
+@bp.post("/conversations/bulk")
+@login_required
+def bulk():
+    """One action on several conversations (the inbox's selection), each changed as its own
+    route would change it: its event, its trail line by the caller. One that cannot be
+    changed (unknown, or a reopening that another open conversation of the person
+    prevents) is listed in ``failed`` with why, and the others are still changed; one
+    already so (closing a closed one) is done without a write. A store that goes down
+    part way is a 503: what was changed before stays changed, and sending the request
+    again finishes it."""
+    body = _body(BulkBody)
+    services = get_services()
+    tracker, user = services.tracker, current_user()
+    if body.action == "assign" and body.user_id is not None \
+            and services.store.get_user(body.user_id) is None:
+        raise InvalidInput(f"no account {body.user_id}")
+    done: list[int] = []
+    failed: list[BulkFailure] = []
+    for conversation_id in dict.fromkeys(body.ids):
+        try:
+            if body.action == "read":
+                tracker.mark_read(conversation_id, tracker.get(conversation_id).message_count,
+                                  user)
+            elif body.action == "assign":
+                tracker.assign(conversation_id, body.user_id, by=user)
+            elif (tracker.get(conversation_id).status == "closed") != (body.action == "close"):
+                tracker.set_status(conversation_id,
+                                   "closed" if body.action == "close" else "active", user)
+        except (NotFound, Conflict) as exc:
+            failed.append(BulkFailure(id=conversation_id, error=str(exc)))
+        else:
+            done.append(conversation_id)
+    return respond(BulkAnswer(done=done, failed=failed))
 
 
 @bp.post("/conversations/<int:conversation_id>/tags")

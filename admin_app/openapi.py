@@ -29,6 +29,8 @@ from admin_app.schemas import (
     ActivityQuery,
     AssignBody,
     AvailabilityBody,
+    BulkAnswer,
+    BulkBody,
     ConversationAnswer,
     ConversationDetail,
     ConversationList,
@@ -191,6 +193,12 @@ ROUTES: tuple[Route, ...] = (
     Route("delete", "/admin/tags/{tag}", "admin_api.delete_tag",
           "Admins: take a tag off every conversation; 404 when none has it",
           RetagAnswer, errors=(400, 401, 403, 404, 503)),
+    Route("post", "/admin/conversations/bulk", "admin_api.bulk",
+          "One action on several conversations at once: close, reopen, assign (user_id, "
+          "null for nobody) or read (for the caller). Each is changed as its own route "
+          "would; the ones that cannot be are listed in failed with why, the others still "
+          "changed (400 for an unknown account)",
+          BulkAnswer, body=BulkBody, body_required=True, errors=(400, 401, 413, 503)),
     Route("post", _C + "/assign", "admin_api.assign",
           "Assign to an account, or unassign with user_id null (400 for an unknown account)",
           ConversationAnswer, body=AssignBody, errors=(*_CHANGE, 413)),

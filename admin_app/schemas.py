@@ -277,6 +277,22 @@ class AssignBody(_Body):
     user_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
+BULK_MAX = 100  # conversations one bulk action may change
+
+
+class BulkBody(_Body):
+    """``{"ids": [4, 9], "action": "close"}``: one action on several conversations (the
+    inbox's selection). ``assign`` takes ``user_id`` (null unassigns); ``read`` marks them
+    read for the caller up to their count now."""
+
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1, max_length=BULK_MAX,
+        description=f"the conversations, at most {BULK_MAX}; one given twice is changed once")
+    action: Literal["close", "reopen", "assign", "read"]
+    user_id: int | None = Field(default=None, ge=1, le=MAX_ID,
+                                description="assign: the account (null: nobody)")
+
+
 class AvailabilityBody(_Body):
     """``{"available": true}``: the account takes new conversations (auto-assignment)."""
 
@@ -439,6 +455,20 @@ class DeletedAnswer(_Answer):
     success: Literal[True] = True
     deleted: list[int] = Field(description="the ids of the deleted conversations, in order")
     count: int = Field(description="how many were deleted")
+
+
+class BulkFailure(_Answer):
+    id: int
+    error: str = Field(description="why this conversation was not changed")
+
+
+class BulkAnswer(_Answer):
+    success: Literal[True] = True
+    done: list[int] = Field(description="the conversations changed, or already so, in the "
+                            "order given")
+    failed: list[BulkFailure] = Field(description="the others, each with why (unknown, or "
+                                      "a reopening another open conversation of the person "
+                                      "prevents)")
 
 
 class ReleasedAnswer(_Answer):
