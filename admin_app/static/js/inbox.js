@@ -185,7 +185,12 @@ function showUnread(row, c) {
 
 // -- rendering ---------------------------------------------------------------------------
 function renderRow(c) {
-  const row = rowTemplate.content.firstElementChild.cloneNode(true);
+  const item = rowTemplate.content.firstElementChild.cloneNode(true);
+  const row = item.querySelector(".conv-row");
+  const box = item.querySelector(".select-row");
+  box.checked = selected.has(c.id);
+  box.dataset.id = String(c.id);
+  box.setAttribute("aria-label", `Select ${personName(c)}`);
   row.href = `/conversations/${c.id}`;
   row.dataset.id = String(c.id);
   row.classList.toggle("needs-human", c.needs_human);
@@ -222,7 +227,7 @@ function renderRow(c) {
   when.textContent = timeAgo(stamp);
   when.title = new Date(stamp).toLocaleString();
   renderViewing(row, c.id);
-  return row;
+  return item;
 }
 
 // A row's tags, before its preview: the first few as chips, the others counted ("+2").
@@ -311,18 +316,96 @@ function render(flashId = null) {
   const rest = ids.filter((id) => !pins.includes(id))
     .map((id) => conversations.get(id)).sort(compare).map((c) => c.id);
   const rows = [...pins, ...rest].map((id) => {
-    const row = renderRow(conversations.get(id));
-    if (id === flashId) row.classList.add("flash-new");
-    return row;
+    const item = renderRow(conversations.get(id));
+    if (id === flashId) item.querySelector(".conv-row").classList.add("flash-new");
+    return item;
   });
-  for (const old of list.querySelectorAll(".conv-row")) old.remove();
+  for (const old of list.querySelectorAll(".conv-item")) old.remove();
   list.append(...rows);
+  showSelection();
   if (flashId) setTimeout(() => list.querySelector(`.conv-row[data-id="${flashId}"]`)?.classList.remove("flash-new"), 2500);
   emptyNote.hidden = conversations.size > 0;
   emptyFiltered.hidden = !filtering();
   emptyNone.hidden = filtering();
   loadMoreButton.hidden = !nextCursor;
 }
+
+// -- selecting several: one action on all of them (POST /admin/conversations/bulk) --------
+// The selection is kept by id while the list changes live; a conversation that leaves the
+// list (filtered out, deleted) leaves the selection.
+const selected = new Set();
+const bulkBar = document.getElementById("bulk-bar");
+const bulkActions = document.getElementById("bulk-actions");
+const bulkCount = document.getElementById("bulk-count");
+const selectAll = document.getElementById("select-all");
+const bulkAssign = document.getElementById("bulk-assign");
+function showSelection() {
+  for (const id of [...selected]) if (!conversations.has(id)) selected.delete(id);
+  bulkBar.hidden = conversations.size === 0;
+  bulkActions.hidden = selected.size === 0;
+  bulkCount.textContent = selected.size ? `${selected.size} selected` : "Select all shown";
+  selectAll.checked = selected.size > 0 && selected.size === conversations.size;
+  selectAll.indeterminate = selected.size > 0 && selected.size < conversations.size;
+}
+list.addEventListener("change", (e) => {
+  const box = e.target.closest(".select-row");
+  if (!box) return;
+  const id = Number(box.dataset.id);
+  if (box.checked) selected.add(id);
+  else selected.delete(id);
+  showSelection();
+});
+selectAll.addEventListener("change", () => {
+  if (selectAll.checked) for (const id of conversations.keys()) selected.add(id);
+  else selected.clear();
+  for (const box of list.querySelectorAll(".select-row")) box.checked = selected.has(Number(box.dataset.id));
+  showSelection();
+});
+function clearSelection() {
+  selected.clear();
+  for (const box of list.querySelectorAll(".select-row")) box.checked = false;
+  showSelection();
+}
+document.getElementById("bulk-clear").addEventListener("click", clearSelection);
+const BULK_DONE = { read: "marked read", close: "closed", reopen: "reopened", assign: "assigned" };
+async function bulk(action, extra = {}) {
+  const ids = [...selected];
+  if (!ids.length) return;
+  if (action === "close" && ids.length > 1
+      && !window.confirm(`Close these ${ids.length} conversations?`)) return;
+  const chunks = [];
+  for (let i = 0; i < ids.length; i += 100) chunks.push(ids.slice(i, i + 100));
+  let done = 0;
+  const failed = [];
+  try {
+    for (const chunk of chunks) {
+      const answer = await api("/admin/conversations/bulk",
+        { method: "POST", json: { ids: chunk, action, ...extra } });
+      done += answer.done.length;
+      failed.push(...answer.failed);
+    }
+  } catch (err) {
+    toast("Could not change the selected conversations", err.message, { alert: true });
+    return;
+  }
+  const said = `${done} conversation${done === 1 ? "" : "s"} ${BULK_DONE[action]}`;
+  if (failed.length) {
+    const why = failed.slice(0, 3).map((f) => `#${f.id}: ${f.error}`).join("; ");
+    toast(`${said}; ${failed.length} could not be`, why, { alert: true });
+  } else {
+    toast(said);
+  }
+  clearSelection(); // the rows change as the conversations' events come in
+}
+for (const button of bulkActions.querySelectorAll("button[data-bulk]")) {
+  button.addEventListener("click", () => bulk(button.dataset.bulk));
+}
+bulkAssign.addEventListener("change", () => {
+  const value = bulkAssign.value;
+  bulkAssign.value = "";
+  if (!value) return;
+  bulk("assign", { user_id: value === "none" ? null : Number(value) });
+});
 
 // -- loading -----------------------------------------------------------------------------
 async function load({ more = false } = {}) {
@@ -517,7 +600,10 @@ showNotifyButton();
 
 // -- start -------------------------------------------------------------------------------
 showNoticeLeft(); // "Conversation deleted", from the page that deleted it
-await loadUsers();
+const users = await loadUsers();
+for (const u of [...users.values()].filter((u) => !u.disabled)) {
+  bulkAssign.append(el("option", { value: String(u.id), text: u.id === me.id ? `${u.email} (you)` : u.email }));
+}
 await load();
 loadWaiting();
 refreshTimes();
