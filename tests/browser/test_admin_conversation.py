@@ -33,7 +33,9 @@ def test_messenger_reply_turns_pending_then_sent_then_delivered(page, site):  # 
     expect(page.locator("#c-window")).to_contain_text("reply window open until")
     expect(page.locator(".msg-bot")).to_have_count(1, timeout=15_000)  # the bot answered
 
-    site.graph.delay(2.0)  # Facebook is slow today: the reply stays pending a moment
+    # Facebook is slow today: the reply stays pending a moment (the typing indicator the
+    # agent's typing sends is not what is slow).
+    site.graph.delay(2.0, messages_only=True)
     sent_before = len(site.graph.sent_messages())
     _send(page, "Hi, this is Ann from the shop.")
     reply = page.locator(".msg-agent", has_text="Hi, this is Ann from the shop.")
@@ -61,7 +63,8 @@ def test_failed_reply_shows_the_reason_and_retry_sends_it(page, site):  # noqa: 
     open_conversation(page, site, conversation_id)
     expect(page.locator(".msg-bot")).to_have_count(1, timeout=15_000)
 
-    site.graph.fail(200, "Requires pages_messaging permission to manage the object")
+    site.graph.fail(200, "Requires pages_messaging permission to manage the object",
+                    messages_only=True)
     _send(page, "Can you see this?")
     reply = page.locator(".msg-agent", has_text="Can you see this?")
     expect(reply.locator(".delivery")).to_have_text("failed", timeout=15_000)

@@ -105,18 +105,22 @@ class GraphStub:
     # -- scripting ---------------------------------------------------------------------
     def fail(self, code: int, message: str = "An error occurred", subcode: int | None = None,
              status: int = 400, type_: str = "OAuthException", path_contains: str = "",
-             after: int = 0) -> None:
-        """The next matching request (after ``after`` others) gets a Graph API error body."""
+             after: int = 0, messages_only: bool = False) -> None:
+        """The next matching request (after ``after`` others) gets a Graph API error body;
+        ``messages_only``: the next send of a message (not a profile read, not a sender
+        action such as the typing indicator an agent's page causes)."""
         self.faults.append(Fault(status, error_body(code, message, subcode, type_),
-                                 path_contains=path_contains, after=after))
+                                 path_contains=path_contains, after=after,
+                                 messages_only=messages_only))
 
     def fail_status(self, status: int = 500, body: dict | None = None) -> None:
         """The next request gets a bare HTTP error (no Graph API error body by default)."""
         self.faults.append(Fault(status, body))
 
-    def delay(self, seconds: float) -> None:
-        """The next request is answered normally, but only after ``seconds``."""
-        self.faults.append(Fault(delay=seconds, passthrough=True))
+    def delay(self, seconds: float, messages_only: bool = False) -> None:
+        """The next request (``messages_only``: send of a message) is answered normally, but
+        only after ``seconds``."""
+        self.faults.append(Fault(delay=seconds, passthrough=True, messages_only=messages_only))
 
     def fail_sends(self, count: int, status: int = 500, body: dict | None = None) -> None:
         """The next ``count`` message sends are refused (nothing goes out) with this answer;
