@@ -8,6 +8,7 @@ from admin_app import get_services
 from admin_app.api import _body, _query, bp
 from admin_app.auth import admin_required, current_user, login_required
 from admin_app.schemas import (
+    MAX_COUNT,
     AllReadAnswer,
     AssignBody,
     AvailabilityBody,
@@ -261,9 +262,8 @@ def bulk():
     failed: list[BulkFailure] = []
     for conversation_id in dict.fromkeys(body.ids):
         try:
-            if body.action == "read":
-                tracker.mark_read(conversation_id, tracker.get(conversation_id).message_count,
-                                  user)
+            if body.action == "read":  # the store caps a mark at the conversation's count
+                tracker.mark_read(conversation_id, MAX_COUNT, user)
             elif body.action == "assign":
                 tracker.assign(conversation_id, body.user_id, by=user)
             elif (tracker.get(conversation_id).status == "closed") != (body.action == "close"):
