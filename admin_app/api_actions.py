@@ -266,7 +266,7 @@ def bulk():
                 tracker.mark_read(conversation_id, MAX_COUNT, user)
             elif body.action == "assign":
                 tracker.assign(conversation_id, body.user_id, by=user)
-            elif (tracker.get(conversation_id).status == "closed") != (body.action == "close"):
+            else:  # one already so is left as it is (set_status writes nothing)
                 tracker.set_status(conversation_id,
                                    "closed" if body.action == "close" else "active", user)
         except (NotFound, Conflict) as exc:

@@ -327,9 +327,13 @@ class ConversationTracker:
         self, conversation_id: int, status: ConversationStatus, by: AdminUser | None = None
     ) -> Conversation:
         before = self.store.get_conversation(conversation_id) if by is not None else None
+        if before is not None and (before.status == "closed") == (status == "closed"):
+            # An account closes or reopens: closing a closed conversation, or reopening one
+            # that is not closed, writes nothing and says nothing.
+            return before
         conversation = self.store.set_status(conversation_id, status, self.clock())
         lines = []
-        if before is not None and (before.status == "closed") != (status == "closed"):
+        if before is not None:
             lines.append(activity_line(conversation_id, "closed" if status == "closed"
                                        else "reopened", by))
         self._publish("conversation.updated", conversation, self.record_activity(lines))

@@ -160,3 +160,27 @@ def test_an_account_coming_online_is_marked_seen_and_handed_what_waits(settings,
     assert [e.data["online"] for e in events if e.name == "account.online"] == [False, True]
     clock.advance(seconds=91)
     assert services.sweeper.sweep()["offline"] == 1
+
+
+def test_an_account_closing_what_is_closed_writes_and_says_nothing(services, captured_events,
+                                                                   clock):
+    ann = services.store.create_user("ann@example.com", "agent", "h", clock())
+    conversation_id = services.tracker.track_inbound(inbound()).conversation.id
+    services.tracker.reopen(conversation_id, by=ann)  # open already: nothing
+    captured_events.clear()
+    closed = services.tracker.close(conversation_id, by=ann)
+    assert closed.status == "closed" and closed.closed_at == clock()
+    assert names(captured_events) == ["conversation.updated"]
+    assert [line["kind"] for line in captured_events[0].data["activity"]] == ["closed"]
+
+    captured_events.clear()
+    clock.advance(minutes=5)
+    again = services.tracker.close(conversation_id, by=ann)  # a second click, another tab
+    assert again == closed == services.store.get_conversation(conversation_id)
+    assert captured_events == []
+    assert [a.kind for a in services.tracker.activity(conversation_id, 10)] == ["closed"]
+
+    reopened = services.tracker.reopen(conversation_id, by=ann)
+    assert reopened.status == "active" and reopened.closed_at is None
+    assert [a.kind for a in services.tracker.activity(conversation_id, 10)] == [
+        "closed", "reopened"]
