@@ -1,5 +1,6 @@
 // What every admin page shares: the JSON API client, the live socket, formatting, toasts.
 // Everything from a conversation is put in the page with textContent, never as HTML.
+import "./drafts.js"; // every page keeps the reply drafts tidy (and drops them at log out)
 
 const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content || "";
 const body = document.body;

@@ -4,6 +4,7 @@ import {
   nameList, noticeForNextPage, onAvailability, personName, platformBadge, setWaitingCount,
   statusBadge, toast, userName, Viewers,
 } from "./common.js";
+import { clearDraft, loadDraft, onDraftChange, saveDraft } from "./drafts.js";
 import { attachSavedReplies } from "./saved_replies.js";
 
 const conversationId = Number(document.body.dataset.conversationId);
@@ -632,6 +633,7 @@ async function sendReply() {
       method: "POST", json: { content },
     });
     replyText.value = "";
+    clearDraft(conversationId);
     // The socket may already have told us more (sent, or failed): the answer is older.
     if (!messages.has(data.message.id)) upsertMessage(data.message);
     stream.scrollTop = stream.scrollHeight;
@@ -650,7 +652,20 @@ replyForm.addEventListener("submit", (e) => {
 });
 attachSavedReplies(replyText, $("saved-picker"), {
   displayName: () => conversation?.display_name,
-  onPick: () => sendTyping(true),
+  onPick: () => {
+    saveDraft(conversationId, replyText.value);
+    sendTyping(true);
+  },
+});
+// What is typed and not sent is kept as this account's draft (drafts.js), put back when the
+// page opens again, and followed from another tab while this box is not being written in.
+replyText.value = loadDraft(conversationId);
+replyText.addEventListener("input", () => saveDraft(conversationId, replyText.value));
+onDraftChange((id, text) => {
+  if (id === conversationId && !gone
+      && (document.activeElement !== replyText || !document.hasFocus())) {
+    replyText.value = text;
+  }
 });
 replyText.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
@@ -750,6 +765,7 @@ function markDeleted() {
     node.disabled = true;
   }
   replyText.placeholder = "This conversation was deleted.";
+  clearDraft(conversationId);
   $("saved-picker").hidden = true;
   showTyping(null);
   const dialog = $("delete-dialog");

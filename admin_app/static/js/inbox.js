@@ -4,6 +4,7 @@ import {
   platformBadge, refreshTimes, setWaitingCount, showNoticeLeft, statusBadge, timeAgo, toast,
   Viewers,
 } from "./common.js";
+import { drafts, onDraftChange } from "./drafts.js";
 
 const PAGE = 50;
 const list = document.getElementById("conv-list");
@@ -198,6 +199,7 @@ function renderRow(c) {
   row.querySelector(".name").textContent = personName(c);
   showUnread(row, c);
   showTags(row.querySelector(".row-tags"), c.tags || []);
+  showDraft(row, c.id);
   row.querySelector(".preview").textContent = c.last_message_preview || "";
   statusBadge(row.querySelector(".status-badge"), c.status);
   // The person's rating of a closed conversation: an unhappy one stands out in the list.
@@ -229,6 +231,31 @@ function renderRow(c) {
   renderViewing(row, c.id);
   return item;
 }
+
+// A reply this account began in a conversation and has not sent (drafts.js): "Draft" before
+// the row's preview, the text on hover; it follows the conversation pages of other tabs, and
+// is read again when the browser brings this page back from its history.
+let myDrafts = drafts();
+function showDraft(row, id) {
+  const node = row.querySelector(".row-draft");
+  const text = myDrafts.get(id);
+  node.hidden = !text;
+  node.title = text ? `Your unsent reply: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}` : "";
+}
+function showDrafts() {
+  for (const row of list.querySelectorAll(".conv-row")) showDraft(row, Number(row.dataset.id));
+}
+onDraftChange((id, text) => {
+  if (text) myDrafts.set(id, text);
+  else myDrafts.delete(id);
+  const row = list.querySelector(`.conv-row[data-id="${id}"]`);
+  if (row) showDraft(row, id);
+});
+window.addEventListener("pageshow", (event) => {
+  if (!event.persisted) return;
+  myDrafts = drafts();
+  showDrafts();
+});
 
 // A row's tags, before its preview: the first few as chips, the others counted ("+2").
 // A click on a chip (inside the row's link) lists that tag's conversations instead of
