@@ -9,6 +9,7 @@ acknowledged it, so a slow or failing bot never delays or loses an inbound messa
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
@@ -54,6 +55,7 @@ class BotTurn:
         send_lease_seconds: float | None = None,
         hours: Callable[[], BusinessHours | None] = lambda: None,
         away_message: Callable[[], str] = lambda: "",
+        typing_after: float = 0.0,
     ) -> None:
         self.tracker = tracker
         # Outside business hours (those in force: TeamHours) the person is told when the
@@ -70,6 +72,9 @@ class BotTurn:
         self.history_limit = history_limit
         self.handoff_message = handoff_message
         self.profile_hooks = profile_hooks if profile_hooks is not None else {}
+        # A responder slower than this shows the bot typing (BOT_TYPING_AFTER_SECONDS; 0:
+        # never); one that says it is ``instant`` never does, and costs no timer.
+        self.typing_after = typing_after if not getattr(responder, "instant", False) else 0.0
 
     def run(self, job: Job) -> None:
         # As claimed with the job when the store handed them out (see Job), else read now.
@@ -108,13 +113,41 @@ class BotTurn:
             return False
         if conversation.handled_by == "human":
             return False  # a person has the conversation: the bot stays out of it
+        if not self.typing_after:
+            return self._answer(conversation, message, history, job_id)
+        # A slow responder: once it has taken typing_after, the person sees the bot typing
+        # until its answer (or the handoff's notice) comes; a turn that sends nothing to
+        # the person says it stopped.
+        shown = threading.Event()
 
+        def show() -> None:
+            shown.set()
+            self.tracker.typing(conversation.id, "bot")
+
+        timer = threading.Timer(self.typing_after, show)
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._answer(conversation, message, history, job_id, timer)
+        finally:
+            timer.cancel()
+            if shown.is_set():
+                self.tracker.typing(conversation.id, "bot", False)
+
+    def _answer(self, conversation: Conversation, message: Message, history: list[Message],
+                job_id: int | None, timer: threading.Timer | None = None) -> bool:
+        """The responder's answer, sent (or the conversation handed to a person); ``timer``:
+        the one that would show the bot typing, stopped once the responder has answered."""
         try:
             reply = self.responder.reply(conversation, history)
         except ResponderError as exc:
+            if timer is not None:
+                timer.cancel()
             log.warning("responder failed for conversation %s: %s", conversation.id, exc)
             self.escalate(conversation, message, self.policy.on_responder_failure(exc))
             return False
+        if timer is not None:  # answered: it is not shown typing from now on
+            timer.cancel()
         if reply is None:  # RESPONDER=off: every conversation waits for a person
             self.escalate(conversation, message, self.policy.no_bot())
             return False

@@ -97,6 +97,7 @@ def build_services(
         send_lease_seconds=settings.job_lease_seconds,
         hours=hours,
         away_message=hours.away_message,
+        typing_after=settings.bot_typing_after_seconds,
     )
     sweeper = LifecycleSweeper(
         tracker,

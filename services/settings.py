@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     )
     bot_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     bot_retries: int = Field(default=2, ge=0, le=10)
+    # A responder slower than this shows the bot typing to the person meanwhile (a ``typing``
+    # event of the bot: Messenger's typing_on, the widget's and the admins' indicator); 0:
+    # never. The FAQ responder answers at once and never does.
+    bot_typing_after_seconds: float = Field(default=1.0, ge=0, le=60)
     max_conversation_length: int = Field(default=10, ge=1, le=200)
 
     # Escalation (services/escalation.py) and handoff.

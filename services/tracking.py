@@ -882,6 +882,14 @@ class ConversationTracker:
         self._publish_message("message.updated", message)
 
     # -- events ----------------------------------------------------------------------
+    def typing(self, conversation_id: int, sender_type: str, typing: bool = True) -> None:
+        """Say that the bot (``sender_type``) is writing to the person, or stopped: a
+        ``typing`` event, as an agent's page publishes one (the widget, the admins' pages
+        and Messenger's indicator follow it)."""
+        self.events.publish(Event("typing", {"conversation_id": conversation_id,
+                                             "sender_type": sender_type, "typing": typing},
+                                  conversation_id))
+
     def _publish(self, name, conversation: Conversation,
                  activity: Sequence[Activity] = ()) -> None:
         data = {"conversation": _dump(conversation)}

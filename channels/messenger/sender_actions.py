@@ -1,11 +1,13 @@
 """What a person on Messenger sees of the team besides its messages: "typing…" while an
-agent writes a reply on the conversation's page, and "Seen" once an account has read what
-they wrote (Send API sender actions ``typing_on``, ``typing_off`` and ``mark_seen``).
+agent writes a reply on the conversation's page or a slow bot prepares its answer, and
+"Seen" once an account has read what they wrote (Send API sender actions ``typing_on``,
+``typing_off`` and ``mark_seen``).
 
-``SenderActions`` is subscribed to the services' ``EventBus``. Both events it follows are
-published in the process where the agent's page is connected (``typing`` from the page's
-socket, ``conversation.read`` when the account's read mark moves on), so each action is
-asked for once, whatever the number of processes. The handler only decides and queues: a
+``SenderActions`` is subscribed to the services' ``EventBus``. The events it follows are
+published in one process each (``typing`` from the agent's page's socket, or from the
+process whose bot turn waits on a slow responder: ``BOT_TYPING_AFTER_SECONDS``;
+``conversation.read`` where the account's read mark moves on), so each action is asked
+for once, whatever the number of processes. The handler only decides and queues: a
 background thread looks the conversation up and calls the Graph API, so the socket or
 request that published the event never waits on Facebook.
 
@@ -60,7 +62,7 @@ class SenderActions:
         conversation_id = event.conversation_id
         if conversation_id is None:
             return
-        if event.name == "typing" and event.data.get("sender_type") == "agent":
+        if event.name == "typing" and event.data.get("sender_type") in ("agent", "bot"):
             if event.data.get("typing", True):
                 self._typing_on(conversation_id)
             else:

@@ -59,7 +59,9 @@ class Responder(Protocol):
 
     ``history`` is already bounded by the caller to ``MAX_CONVERSATION_LENGTH`` messages.
     Returns ``None`` when this responder gives no answer (``off``, or a webhook bot that
-    stays silent); raises ``ResponderError`` when it fails.
+    stays silent); raises ``ResponderError`` when it fails. One that answers in the process
+    at once may say so with ``instant = True``: the bot turn then never shows it typing
+    (``BOT_TYPING_AFTER_SECONDS``).
     """
 
     def reply(self, conversation: Conversation, history: list[Message]) -> BotReply | None: ...
@@ -67,6 +69,8 @@ class Responder(Protocol):
 
 class OffResponder:
     """``RESPONDER=off``: never answers, so every conversation waits for a human."""
+
+    instant = True
 
     def reply(self, conversation: Conversation, history: list[Message]) -> BotReply | None:
         return None

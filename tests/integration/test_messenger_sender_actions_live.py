@@ -1,6 +1,7 @@
 """Messenger's typing and seen indicators end to end: a gunicorn server (gevent), a
-person's signed webhook, an agent's real Socket.IO client and session, and the Graph API
-stand-in receiving ``typing_on``, ``typing_off`` and ``mark_seen`` for that person."""
+person's signed webhook, an agent's real Socket.IO client and session (or a slow bot behind
+``RESPONDER=webhook``), and the Graph API stand-in receiving ``typing_on``, ``typing_off``
+and ``mark_seen`` for that person."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from scripts.simulate import MessengerUser, Server
 from tests.support.admin import PASSWORD, login_requests
 from tests.support.graph_stub import graph_stub  # noqa: F401  (fixture)
 from tests.support.live_server import LiveServer
+from tests.support.stub_http import StubHttpServer, StubResponse
 
 APP_SECRET = "sender-actions-app-secret"
 
@@ -80,3 +82,41 @@ def test_an_agents_typing_and_reading_reach_the_person(tmp_path, graph_stub):  #
         _wait_for_actions(graph_stub, psid, ["typing_on", "typing_off", "mark_seen"])
     finally:
         live.stop()
+
+
+def test_a_slow_bot_shows_typing_before_its_answer(tmp_path, graph_stub):  # noqa: F811
+    """A bot behind RESPONDER=webhook that takes a second: the person sees the Page typing
+    (BOT_TYPING_AFTER_SECONDS), then the answer, which ends the indicator on its own."""
+    answer = {"text": "Shipping is free over 50 euros.", "confidence": 0.95}
+    with StubHttpServer(default=StubResponse(json=answer, delay=1.0)) as bot:
+        live = LiveServer({
+            "HOME": str(tmp_path),
+            "DATABASE_PATH": str(tmp_path / "slow-bot.db"),
+            "SECRET_KEY_FILE": str(tmp_path / "secret"),
+            "FACEBOOK_APP_SECRET": APP_SECRET,
+            "FACEBOOK_PAGE_ACCESS_TOKEN": graph_stub.token,
+            "GRAPH_API_BASE": graph_stub.base_url,
+            "GRAPH_API_VERSION": graph_stub.version,
+            "RESPONDER": "webhook",
+            "BOT_WEBHOOK_URL": bot.url("/bot"),
+            "BOT_TYPING_AFTER_SECONDS": "0.3",
+        }, log_path=tmp_path / "server.log").start()
+        try:
+            psid = "psid-slow-bot"
+            MessengerUser(Server(live.url, APP_SECRET), psid).say("what does shipping cost?")
+            deadline = time.monotonic() + 20
+            while True:
+                to_person = [r.json for r in list(graph_stub.requests)
+                             if r.json and r.json.get("recipient", {}).get("id") == psid]
+                if any("message" in body for body in to_person):
+                    break
+                assert time.monotonic() < deadline, to_person
+                time.sleep(0.05)
+            time.sleep(1.0)  # a typing_off, were one coming, would be here by now
+            to_person = [r.json for r in list(graph_stub.requests)
+                         if r.json and r.json.get("recipient", {}).get("id") == psid]
+            assert [body.get("sender_action") or body["message"]["text"]
+                    for body in to_person] == ["typing_on", answer["text"]]
+            assert len(bot.requests) == 1
+        finally:
+            live.stop()

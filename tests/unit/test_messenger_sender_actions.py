@@ -1,6 +1,6 @@
 """Messenger's typing and seen indicators (``channels.messenger.sender_actions``), over each
-real store and the local Graph API stand-in: what an agent's typing and reading send to
-the person, and what they never send."""
+real store and the local Graph API stand-in: what an agent's typing and reading, and a slow
+bot's typing, send to the person, and what they never send."""
 
 from __future__ import annotations
 
@@ -95,6 +95,25 @@ def test_the_agents_reply_ends_the_indicator_so_the_next_typing_shows_again(
     _typing(services, conversation.id)  # a second reply, a moment later
     _settle(actions, 2)
     assert _sent(graph_stub) == [("psid-8", "typing_on"), ("psid-8", "typing_on")]
+
+
+def test_a_slow_bot_shows_typing_until_its_answer_or_until_it_stops(
+        services, actions, graph_stub):  # noqa: F811
+    answered = services.tracker.track_inbound(
+        inbound("psid-10", "what does it cost?", platform="messenger")).conversation
+    silent = services.tracker.track_inbound(
+        inbound("psid-11", "and shipping?", platform="messenger")).conversation
+    # What the bot turn publishes (services/bot_turn.py): typing once the responder is
+    # slow, its answer, then "stopped", which Messenger's indicator no longer needs.
+    services.tracker.typing(answered.id, "bot")
+    services.tracker.track_outbound(outbound(answered.id, "It is 10 euros."))
+    services.tracker.typing(answered.id, "bot", False)
+    # A turn that sent the person nothing takes its indicator down.
+    services.tracker.typing(silent.id, "bot")
+    services.tracker.typing(silent.id, "bot", False)
+    _settle(actions, 3)
+    assert _sent(graph_stub) == [("psid-10", "typing_on"), ("psid-11", "typing_on"),
+                                 ("psid-11", "typing_off")]
 
 
 def test_reading_the_persons_message_marks_it_seen_once_per_message(

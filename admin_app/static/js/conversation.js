@@ -701,11 +701,11 @@ function showTyping(text) {
 function onTyping(data) {
   if (data.conversation_id !== conversationId) return;
   if (data.sender_type === "agent" && data.user_id === me.id) return;
-  if (data.sender_type !== "agent" && data.sender_type !== "user") return;
+  if (!["agent", "user", "bot"].includes(data.sender_type)) return;
   if (!data.typing) return showTyping(null);
-  const who = data.sender_type === "agent"
-    ? (data.name || userName(data.user_id))
-    : (conversation ? personName(conversation) : "The person");
+  const who = data.sender_type === "agent" ? (data.name || userName(data.user_id))
+    : data.sender_type === "bot" ? "The bot" // a slow bot preparing its answer
+      : (conversation ? personName(conversation) : "The person");
   showTyping(`${who} is typing…`);
 }
 
