@@ -1,7 +1,7 @@
 """Reply drafts in Chromium: what an agent types and does not send is still in the reply box
-when they come back to the conversation, the inbox marks its row "Draft", another tab
-follows, sending drops it, and logging out (or another account signing in at this browser)
-leaves none behind."""
+(or the note box) when they come back to the conversation, the inbox marks its row
+"Draft", another tab follows, sending drops it, and logging out (or another account
+signing in at this browser) leaves none behind."""
 
 from __future__ import annotations
 
@@ -68,6 +68,20 @@ def test_an_unsent_reply_waits_in_its_conversation_and_the_inbox_says_so(browser
         expect(twin.locator("#reply-text")).to_have_value("")
         assert page.evaluate(DRAFT_KEYS) == []
         twin.close()
+
+        # A note being written is kept the same way (never shown as a reply's "Draft").
+        note = page.locator("#note-text")
+        note.fill("Customer wants the blue one")
+        note.dispatch_event("input")
+        page.reload()
+        page.wait_for_selector("body[data-ready=conversation]")
+        expect(note).to_have_value("Customer wants the blue one")
+        expect(_draft(inbox, a)).to_be_hidden()
+        page.click("#note-add")
+        expect(page.locator("#activity li", has_text="Customer wants the blue one")
+               ).to_be_visible()
+        expect(note).to_have_value("")
+        assert page.evaluate(DRAFT_KEYS) == []
 
         # Emptying the box drops a draft too; one on another conversation stays.
         open_conversation(page, site, b)

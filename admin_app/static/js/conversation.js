@@ -596,7 +596,10 @@ $("note-form").addEventListener("submit", async (e) => {
       ? await api(`/admin/notes/${editing.id}`, { method: "PUT", json: { text } })
       : await api(`/admin/conversations/${conversationId}/notes`, { method: "POST", json: { text } });
     if (editing) stopEditing();
-    else $("note-text").value = "";
+    else {
+      $("note-text").value = "";
+      clearDraft(conversationId, "note");
+    }
     addActivity([data.activity]);
   } catch (err) {
     $("note-error").textContent = err.message; // the text stays in the box, to send again
@@ -604,6 +607,11 @@ $("note-form").addEventListener("submit", async (e) => {
   } finally {
     $("note-add").disabled = false;
   }
+});
+// A note being written (not one being edited) is kept as a draft too (drafts.js).
+$("note-text").value = loadDraft(conversationId, "note");
+$("note-text").addEventListener("input", () => {
+  if (!editing) saveDraft(conversationId, $("note-text").value, "note");
 });
 $("note-text").addEventListener("keydown", (e) => {
   // Enter makes a new line in a note; Ctrl+Enter (⌘+Enter) adds or saves it; Esc stops an edit.
@@ -661,11 +669,10 @@ attachSavedReplies(replyText, $("saved-picker"), {
 // page opens again, and followed from another tab while this box is not being written in.
 replyText.value = loadDraft(conversationId);
 replyText.addEventListener("input", () => saveDraft(conversationId, replyText.value));
-onDraftChange((id, text) => {
-  if (id === conversationId && !gone
-      && (document.activeElement !== replyText || !document.hasFocus())) {
-    replyText.value = text;
-  }
+onDraftChange((id, text, kind) => {
+  const box = kind === "note" ? $("note-text") : replyText;
+  if (id !== conversationId || gone || (kind === "note" && editing)) return;
+  if (document.activeElement !== box || !document.hasFocus()) box.value = text;
 });
 replyText.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
@@ -766,6 +773,7 @@ function markDeleted() {
   }
   replyText.placeholder = "This conversation was deleted.";
   clearDraft(conversationId);
+  clearDraft(conversationId, "note");
   $("saved-picker").hidden = true;
   showTyping(null);
   const dialog = $("delete-dialog");

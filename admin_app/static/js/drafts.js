@@ -1,6 +1,7 @@
-// Reply drafts: what an agent has typed in a conversation's reply box and not sent yet, kept
-// in this browser's localStorage so that it survives going to another conversation, a reload
-// or a closed tab. Each is the account's own ("sb.draft.<account id>.<conversation id>"); a
+// Reply drafts: what an agent has typed in a conversation's reply box (or its note box,
+// kind "note") and not sent yet, kept in this browser's localStorage so that it survives
+// going to another conversation, a reload or a closed tab. Each is the account's own
+// ("sb.draft.<account id>.<conversation id>", then ".note" for a note); a
 // page of another account drops them (one browser, one account signed in at a time), logging
 // out drops the account's, and one untouched for DRAFT_MAX_AGE is dropped too. The server
 // never sees them: the person only ever gets what is sent.
@@ -39,47 +40,55 @@ function keys() {
   return found;
 }
 
-/** The account's draft of a conversation's reply, or "". */
-export function loadDraft(conversationId) {
-  return read(mine + conversationId)?.text ?? "";
+const keyOf = (conversationId, kind) => mine + conversationId + (kind ? `.${kind}` : "");
+
+/** What a key of the account names: [conversation id, kind], or null. */
+function parse(key) {
+  if (!key?.startsWith(mine)) return null;
+  const [id, kind = "", ...rest] = key.slice(mine.length).split(".");
+  const number = Number(id);
+  return Number.isInteger(number) && number > 0 && !rest.length ? [number, kind] : null;
 }
 
-/** Keep (or, for blank text, drop) the draft of a conversation's reply. */
-export function saveDraft(conversationId, text) {
+/** The account's draft of a conversation's reply (kind "") or note ("note"), or "". */
+export function loadDraft(conversationId, kind = "") {
+  return read(keyOf(conversationId, kind))?.text ?? "";
+}
+
+/** Keep (or, for blank text, drop) a draft. */
+export function saveDraft(conversationId, text, kind = "") {
   if (!text.trim()) {
-    clearDraft(conversationId);
+    clearDraft(conversationId, kind);
     return;
   }
   try {
-    storage()?.setItem(mine + conversationId, JSON.stringify({ text, at: Date.now() }));
+    storage()?.setItem(keyOf(conversationId, kind), JSON.stringify({ text, at: Date.now() }));
   } catch {
     /* storage full or refused: the box still holds the text */
   }
 }
 
-export function clearDraft(conversationId) {
-  storage()?.removeItem(mine + conversationId);
+export function clearDraft(conversationId, kind = "") {
+  storage()?.removeItem(keyOf(conversationId, kind));
 }
 
-/** The account's drafts: conversation id -> text. */
+/** The account's reply drafts: conversation id -> text. */
 export function drafts() {
   const found = new Map();
   for (const key of keys()) {
-    if (!key.startsWith(mine)) continue;
-    const draft = read(key);
-    const id = Number(key.slice(mine.length));
-    if (draft && Number.isInteger(id) && id > 0) found.set(id, draft.text);
+    const named = parse(key);
+    const draft = named && !named[1] ? read(key) : null;
+    if (draft) found.set(named[0], draft.text);
   }
   return found;
 }
 
-/** Calls `listener(conversationId, text)` when another tab of this browser changes one of
- * the account's drafts ("" when it was sent or emptied). */
+/** Calls `listener(conversationId, text, kind)` when another tab of this browser changes
+ * one of the account's drafts ("" when it was sent or emptied). */
 export function onDraftChange(listener) {
   window.addEventListener("storage", (event) => {
-    if (!event.key?.startsWith(mine)) return;
-    const id = Number(event.key.slice(mine.length));
-    if (Number.isInteger(id) && id > 0) listener(id, read(event.key)?.text ?? "");
+    const named = parse(event.key);
+    if (named) listener(named[0], read(event.key)?.text ?? "", named[1]);
   });
 }
 

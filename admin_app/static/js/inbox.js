@@ -245,7 +245,8 @@ function showDraft(row, id) {
 function showDrafts() {
   for (const row of list.querySelectorAll(".conv-row")) showDraft(row, Number(row.dataset.id));
 }
-onDraftChange((id, text) => {
+onDraftChange((id, text, kind) => {
+  if (kind) return; // a note's draft: not a reply waiting
   if (text) myDrafts.set(id, text);
   else myDrafts.delete(id);
   const row = list.querySelector(`.conv-row[data-id="${id}"]`);
