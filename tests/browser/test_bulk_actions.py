@@ -114,3 +114,40 @@ def test_a_phone_selects_and_the_bar_fits(browser, site):  # noqa: F811
         page.wait_for_selector("body[data-ready=conversation]")
     finally:
         context.close()
+
+
+def test_select_all_that_match_loads_the_rest_of_the_list(browser, site):  # noqa: F811
+    """More conversations match than the first page shows: "Select all that match" loads
+    and selects them all, and one action reaches every one."""
+    people = [site.visitor(f"Many Match {n}") for n in range(57)]
+    for person in people:
+        person.say("hi")
+    ids = {p.conversation_id for p in people}
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    try:
+        sign_in(page, site)
+        with page.expect_response(lambda r: "q=Many+Match" in r.url):
+            page.fill("#f-search", "Many Match")  # read 300 ms after the last key
+        rows = page.locator(".conv-row")
+        expect(page.locator(".conv-row .name", has_text="Many Match")).to_have_count(
+            50, timeout=15_000)  # the search's first page
+        expect(rows).to_have_count(50)
+        matching = page.locator("#select-matching")
+        expect(matching).to_be_hidden()  # nothing selected yet
+        page.check("#select-all")
+        expect(page.locator("#bulk-count")).to_have_text("50 selected")
+        matching.click()
+        expect(rows).to_have_count(57)
+        expect(page.locator("#bulk-count")).to_have_text("57 selected")
+        expect(matching).to_be_hidden()  # nothing more matches
+        assert page.locator(".select-row:not(:checked)").count() == 0
+        _check(page, "inbox, all that match selected")
+        expect(page.locator("#bulk-count")).to_have_text("57 selected")
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#bulk-actions button[data-bulk=close]")
+        expect(page.locator("#toasts")).to_contain_text("57 conversations closed")
+        assert {cid for cid in ids if _conversation(page, cid)["status"] == "closed"} == ids
+    finally:
+        context.close()

@@ -367,6 +367,10 @@ const bulkActions = document.getElementById("bulk-actions");
 const bulkCount = document.getElementById("bulk-count");
 const selectAll = document.getElementById("select-all");
 const bulkAssign = document.getElementById("bulk-assign");
+const selectMatching = document.getElementById("select-matching");
+const SELECT_MAX = 1000; // rows "Select all that match" loads at most
+const MATCHING_PAGE = 200;
+let selectingAll = false;
 function showSelection() {
   for (const id of [...selected]) if (!conversations.has(id)) selected.delete(id);
   bulkBar.hidden = conversations.size === 0;
@@ -374,7 +378,40 @@ function showSelection() {
   bulkCount.textContent = selected.size ? `${selected.size} selected` : "Select all shown";
   selectAll.checked = selected.size > 0 && selected.size === conversations.size;
   selectAll.indeterminate = selected.size > 0 && selected.size < conversations.size;
+  // Every row shown is selected and more match: offer them all (selectAllMatching).
+  selectMatching.hidden = !selectingAll && !(selectAll.checked && nextCursor
+    && conversations.size < SELECT_MAX);
 }
+
+// "Select all that match": the rest of the list is loaded (pages of MATCHING_PAGE, up to
+// SELECT_MAX rows in all) and every row selected, so what is acted on is what is shown.
+// A change of the filters meanwhile stops it; past SELECT_MAX the page says so.
+async function selectAllMatching() {
+  if (selectingAll) return;
+  const asked = query().toString();
+  selectingAll = true;
+  selectMatching.disabled = true;
+  selectMatching.textContent = "Selecting…";
+  try {
+    while (nextCursor && conversations.size < SELECT_MAX && query().toString() === asked) {
+      if (!await load({ more: true, limit: MATCHING_PAGE })) return;
+      if (query().toString() !== asked) return;
+      for (const id of conversations.keys()) selected.add(id);
+      for (const box of list.querySelectorAll(".select-row")) box.checked = true;
+      selectMatching.textContent = `Selecting… ${conversations.size}`;
+    }
+    if (nextCursor && query().toString() === asked) {
+      toast(`The first ${conversations.size} conversations that match are selected`,
+        "Act on them, then select again for the rest.");
+    }
+  } finally {
+    selectingAll = false;
+    selectMatching.disabled = false;
+    selectMatching.textContent = "Select all that match";
+    showSelection();
+  }
+}
+selectMatching.addEventListener("click", selectAllMatching);
 list.addEventListener("change", (e) => {
   const box = e.target.closest(".select-row");
   if (!box) return;
@@ -436,9 +473,12 @@ bulkAssign.addEventListener("change", () => {
 });
 
 // -- loading -----------------------------------------------------------------------------
-async function load({ more = false } = {}) {
+/** Read the list (or, `more`, its next page of `limit`): true once shown, false when it
+ * failed or newer filters asked again meanwhile. */
+async function load({ more = false, limit = PAGE } = {}) {
   const ticket = ++loading;
   const params = query();
+  params.set("limit", String(limit));
   if (more && nextCursor) params.set("cursor", nextCursor);
   loadMoreButton.disabled = true;
   try {
@@ -452,8 +492,10 @@ async function load({ more = false } = {}) {
     takeMarks(data.conversations.map((c) => c.id), data.read);
     nextCursor = data.next_cursor;
     render();
+    return true;
   } catch (err) {
     toast("Could not load conversations", err.message);
+    return false;
   } finally {
     loadMoreButton.disabled = false;
   }
