@@ -210,6 +210,31 @@ $("mark-unread").addEventListener("click", async () => {
   }
 });
 
+// "Next waiting": working through the queue, the agent goes on to the conversation that has
+// waited longest for a human among their own, else among nobody's (one assigned to someone
+// else is theirs to answer). Nothing else waiting: the page says so and stays.
+async function nextWaiting() {
+  const button = $("next-waiting");
+  button.disabled = true;
+  try {
+    for (const who of [{ assigned_to: String(me.id) }, { unassigned: "true" }]) {
+      const params = new URLSearchParams({ needs_human: "true", sort: "waiting", limit: "2", ...who });
+      const { conversations: found } = await api(`/admin/conversations?${params}`);
+      const next = found.find((c) => c.id !== conversationId);
+      if (next) {
+        window.location.assign(`/conversations/${next.id}`);
+        return;
+      }
+    }
+    toast("Nothing else is waiting", "No other conversation of yours, or of nobody's, needs a human now.");
+  } catch (err) {
+    toast("Could not find the next conversation", err.message, { alert: true });
+  } finally {
+    button.disabled = false;
+  }
+}
+$("next-waiting").addEventListener("click", nextWaiting);
+
 function renderWindow(window) {
   const node = $("c-window");
   node.hidden = !window;

@@ -1,0 +1,75 @@
+"""Working through the queue in Chromium: a conversation page's "Next waiting →" opens the
+conversation that has waited longest for a human among the agent's own, else among
+nobody's, never one assigned to someone else, and says so when nothing else waits."""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import expect
+
+from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
+    ADMINS,
+    open_conversation,
+    sign_in,
+    site,
+)
+
+
+def _api(page, method, path, json=None):
+    return page.evaluate("""([method, path, json]) => import("/static/js/common.js")
+        .then(({ api }) => api(path, json === null ? { method } : { method, json }))""",
+                         [method, path, json])
+
+
+def _waiting(page, cid) -> bool:
+    return _api(page, "GET", f"/admin/conversations/{cid}?limit=1")["conversation"][
+        "needs_human"]
+
+
+def _next_is(page, cid) -> None:
+    page.click("#next-waiting")
+    page.wait_for_url(f"**/conversations/{cid}")
+    page.wait_for_selector("body[data-ready=conversation]")
+
+
+def test_next_waiting_takes_mine_then_nobodys_oldest_first(browser, site):  # noqa: F811
+    # Four people ask for a person, oldest first: a, b, c, d.
+    people = [site.visitor(f"Queue {name}") for name in "abcd"]
+    for person in people:
+        person.say("I want to talk to a human")
+        time.sleep(0.05)  # each waits from its own instant
+    a, b, c, d = (p.conversation_id for p in people)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        sign_in(page, site)
+        deadline = time.monotonic() + 15
+        while not all(_waiting(page, cid) for cid in (a, b, c, d)):
+            assert time.monotonic() < deadline, "the requests for a person were not flagged"
+            time.sleep(0.1)
+        users = {u["email"]: u["id"] for u in _api(page, "GET", "/admin/users")["users"]}
+        _api(page, "POST", f"/admin/conversations/{b}/assign", {"user_id": users[ADMINS[0]]})
+        _api(page, "POST", f"/admin/conversations/{d}/assign", {"user_id": users[ADMINS[1]]})
+
+        open_conversation(page, site, c)
+        _next_is(page, b)  # hers first, though a has waited longer
+        page.fill("#reply-text", "Hello! I'm on it.")
+        page.press("#reply-text", "Enter")
+        expect(page.locator("#c-needs-human")).to_be_hidden()  # answered: no longer waiting
+        _next_is(page, a)  # then nobody's, longest first; d is someone else's
+        _next_is(page, c)  # a is still waiting, but it is this one: the next
+        page.fill("#reply-text", "Hi, how can I help?")
+        page.press("#reply-text", "Enter")
+        expect(page.locator("#c-needs-human")).to_be_hidden()
+        _next_is(page, a)
+        page.fill("#reply-text", "Hello there!")
+        page.press("#reply-text", "Enter")
+        expect(page.locator("#c-needs-human")).to_be_hidden()
+
+        page.click("#next-waiting")  # only d waits, and it is bob's
+        expect(page.locator("#toasts")).to_contain_text("Nothing else is waiting")
+        assert page.url.endswith(f"/conversations/{a}")
+        assert _waiting(page, d)
+    finally:
+        context.close()
