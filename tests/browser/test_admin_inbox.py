@@ -120,6 +120,41 @@ def test_waiting_longest_sort_puts_the_longest_wait_first(page, site):  # noqa: 
     expect(rows.nth(1).locator(".name")).to_have_text("Walter Waiting")
 
 
+def test_arrow_keys_move_between_rows(page, site):  # noqa: F811
+    """Each row has two stops (its box, its link): the arrows go from row to row on the same
+    control, Home and End to the ends, and Enter on a link still opens it."""
+    for name in ("Kim Keys", "Kai Keys", "Kit Keys"):
+        site.visitor(name).say("hello")
+    sign_in(page, site)
+    with page.expect_response(lambda r: "q=Keys" in r.url):
+        page.fill("#f-search", " Keys")
+    rows = page.locator(".conv-row")
+    expect(rows).to_have_count(3)
+    focused = "() => document.activeElement.closest('.conv-item') ? [document.activeElement" \
+        ".className, [...document.querySelectorAll('.conv-item')].indexOf(" \
+        "document.activeElement.closest('.conv-item'))] : null"
+    rows.nth(0).focus()
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(focused) == ["conv-row", 1]
+    page.keyboard.press("End")
+    assert page.evaluate(focused) == ["conv-row", 2]
+    page.keyboard.press("ArrowDown")  # the last: it stays
+    assert page.evaluate(focused) == ["conv-row", 2]
+    page.keyboard.press("Home")
+    assert page.evaluate(focused) == ["conv-row", 0]
+    page.locator(".select-row").nth(0).focus()
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(focused) == ["select-row", 1]
+    page.keyboard.press("Space")
+    expect(page.locator("#bulk-count")).to_have_text("1 selected")
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate(focused) == ["select-row", 0]
+    page.keyboard.press("Tab")  # then the row's own link, as before
+    assert page.evaluate(focused) == ["conv-row", 0]
+    page.keyboard.press("Enter")
+    page.wait_for_selector("body[data-ready=conversation]")
+
+
 def test_a_full_name_shows_whole_in_the_inbox_row(page, site):  # noqa: F811
     """At a laptop's width the person column leaves room for a usual full name beside its
     platform badge and unread count (it was cut to "Gustavo Fern…" while the preview

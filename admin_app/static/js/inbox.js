@@ -358,6 +358,23 @@ function render(flashId = null) {
   loadMoreButton.hidden = !nextCursor;
 }
 
+// -- the keyboard: each row has two stops (its box, its link), so a long list is many Tabs.
+// ArrowDown and ArrowUp move to the next or previous row's same control, Home and End to
+// the first and last row's; Tab still goes through every stop.
+list.addEventListener("keydown", (e) => {
+  if (!["ArrowDown", "ArrowUp", "Home", "End"].includes(e.key)) return;
+  if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+  const control = e.target.closest?.(".conv-row, .select-row");
+  if (!control) return;
+  const all = [...list.querySelectorAll(control.matches(".conv-row") ? ".conv-row" : ".select-row")];
+  const at = all.indexOf(control);
+  const to = e.key === "Home" ? 0 : e.key === "End" ? all.length - 1
+    : at + (e.key === "ArrowDown" ? 1 : -1);
+  if (to < 0 || to >= all.length || to === at) return;
+  e.preventDefault();
+  all[to].focus();
+});
+
 // -- selecting several: one action on all of them (POST /admin/conversations/bulk) --------
 // The selection is kept by id while the list changes live; a conversation that leaves the
 // list (filtered out, deleted) leaves the selection.
