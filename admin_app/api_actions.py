@@ -247,9 +247,10 @@ def assign(conversation_id: int):
 def bulk():
     """One action on several conversations (the inbox's selection), each changed as its own
     route would change it: its event, its trail line by the caller. One that cannot be
-    changed (unknown, or a reopening that another open conversation of the person
-    prevents) is listed in ``failed`` with why, and the others are still changed; one
-    already so (closing a closed one) is done without a write. A store that goes down
+    changed (unknown, a reopening that another open conversation of the person prevents,
+    a tag on one that has 20) is listed in ``failed`` with why, and the others are still
+    changed; one already so (closing a closed one, tagging a tagged one) is done without a
+    write. A store that goes down
     part way is a 503: what was changed before stays changed, and sending the request
     again finishes it."""
     body = _body(BulkBody)
@@ -266,6 +267,10 @@ def bulk():
                 tracker.mark_read(conversation_id, MAX_COUNT, user)
             elif body.action == "assign":
                 tracker.assign(conversation_id, body.user_id, by=user)
+            elif body.action == "tag":  # one that has 20 already is listed with why
+                tracker.add_tag(conversation_id, body.tag, by=user)
+            elif body.action == "untag":
+                tracker.remove_tag(conversation_id, body.tag, by=user)
             else:  # one already so is left as it is (set_status writes nothing)
                 tracker.set_status(conversation_id,
                                    "closed" if body.action == "close" else "active", user)

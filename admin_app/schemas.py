@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Literal
 
 from flask import Response, jsonify
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from services.errors import InvalidInput
@@ -283,14 +283,24 @@ BULK_MAX = 100  # conversations one bulk action may change
 class BulkBody(_Body):
     """``{"ids": [4, 9], "action": "close"}``: one action on several conversations (the
     inbox's selection). ``assign`` takes ``user_id`` (null unassigns); ``read`` marks them
-    read for the caller up to their count now."""
+    read for the caller up to their count now; ``tag`` and ``untag`` put ``tag`` on them or
+    take it off."""
 
     ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
         min_length=1, max_length=BULK_MAX,
         description=f"the conversations, at most {BULK_MAX}; one given twice is changed once")
-    action: Literal["close", "reopen", "assign", "read"]
+    action: Literal["close", "reopen", "assign", "read", "tag", "untag"]
     user_id: int | None = Field(default=None, ge=1, le=MAX_ID,
                                 description="assign: the account (null: nobody)")
+    tag: Annotated[str, Field(max_length=4 * TAG_MAX_LENGTH),
+                   AfterValidator(normalize_tag)] | None = Field(
+        default=None, description="tag and untag: the tag, as typed (stored as TagBody says)")
+
+    @model_validator(mode="after")
+    def _tag_actions_name_their_tag(self) -> "BulkBody":
+        if self.action in ("tag", "untag") and self.tag is None:
+            raise ValueError(f"{self.action} needs a tag")
+        return self
 
 
 class AvailabilityBody(_Body):

@@ -1,5 +1,5 @@
 """Several conversations at once from the inbox, in Chromium: select rows (or all shown),
-then assign, mark read, close or reopen them in one go; the rows follow live, the page
+then assign, mark read, close, reopen or tag them in one go; the rows follow live, the page
 says what was done and what could not be, and the selection bar passes axe."""
 
 from __future__ import annotations
@@ -93,6 +93,42 @@ def test_select_rows_then_assign_read_close_and_reopen_them(browser, site):  # n
         expect(_row(page, third).locator(".status-badge")).to_have_text("active")
         expect(_row(page, first).locator(".status-badge")).to_have_text("closed")
         assert _conversation(page, second)["status"] == "closed"
+    finally:
+        context.close()
+
+
+def test_tag_a_selection_then_take_the_tag_off(browser, site):  # noqa: F811
+    people = [site.visitor(f"Bulk Tagged {n}") for n in range(3)]
+    for person in people:
+        person.say("hello")
+    first, second, third = (p.conversation_id for p in people)
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    try:
+        sign_in(page, site)
+        with page.expect_response(lambda r: "q=Bulk+Tagged" in r.url):
+            page.fill("#f-search", "Bulk Tagged")
+        expect(page.locator(".conv-row")).to_have_count(3)
+        _box(page, first).check()
+        _box(page, second).check()
+        page.click("#bulk-actions button[data-bulk-tag=tag]")  # no tag typed: nothing
+        expect(page.locator("#bulk-tag")).to_be_focused()
+        page.fill("#bulk-tag", "Big Order")
+        page.press("#bulk-tag", "Enter")
+        expect(page.locator("#toasts")).to_contain_text("2 conversations tagged")
+        for cid in (first, second):  # the rows follow, live
+            expect(_row(page, cid).locator(".row-tags .tag")).to_have_text(["big order"])
+        expect(_row(page, third).locator(".row-tags")).to_be_hidden()
+        expect(page.locator("#bulk-tag")).to_have_value("")
+        assert _conversation(page, third)["tags"] == []
+
+        page.check("#select-all")
+        page.fill("#bulk-tag", "big order")
+        page.click("#bulk-actions button[data-bulk-tag=untag]")
+        expect(page.locator("#toasts")).to_contain_text("3 conversations untagged")
+        for cid in (first, second):
+            expect(_row(page, cid).locator(".row-tags")).to_be_hidden()
+        assert [_conversation(page, cid)["tags"] for cid in (first, second, third)] == [[]] * 3
     finally:
         context.close()
 

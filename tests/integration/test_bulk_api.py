@@ -81,6 +81,29 @@ def test_read_marks_each_up_to_its_count_for_the_caller_only(client, services, m
     assert client.get("/admin/conversations", headers=bob).get_json()["read"] == []
 
 
+def test_tag_then_untag_a_selection(client, services, make_token):
+    ann = make_token("ann@example.com")
+    a, b, full = (_conversation(services, f"u{n}") for n in range(3))
+    services.tracker.add_tag(b, "vip")  # tagged already: done, no second line
+    for n in range(20):
+        services.tracker.add_tag(full, f"t{n}")  # the most a conversation takes
+    tagged = _bulk(client, ann, ids=[a, b, full, 999_999], action="tag", tag="  VIP ")
+    assert tagged.status_code == 200, tagged.get_json()
+    answer = tagged.get_json()
+    assert answer["done"] == [a, b]
+    assert [f["id"] for f in answer["failed"]] == [full, 999_999]
+    assert "20" in answer["failed"][0]["error"]
+    assert [services.store.get_conversation(i).tags for i in (a, b)] == [["vip"], ["vip"]]
+    assert "vip" not in services.store.get_conversation(full).tags
+    assert _trail(services, a) == [("tagged", "ann@example.com")]
+    assert [kind for kind, _ in _trail(services, b)] == ["tagged"]  # the bot's, earlier
+
+    untagged = _bulk(client, ann, ids=[a, b], action="untag", tag="vip").get_json()
+    assert untagged["done"] == [a, b] and untagged["failed"] == []
+    assert [services.store.get_conversation(i).tags for i in (a, b)] == [[], []]
+    assert _trail(services, a)[-1] == ("untagged", "ann@example.com")
+
+
 @pytest.mark.parametrize("body, says", [
     ({"ids": [], "action": "close"}, "ids"),
     ({"ids": list(range(1, 102)), "action": "close"}, "ids"),
@@ -89,6 +112,8 @@ def test_read_marks_each_up_to_its_count_for_the_caller_only(client, services, m
     ({"ids": [0], "action": "close"}, "ids"),
     ({"ids": [1], "action": "assign", "user_id": 999_999}, "no account"),
     ({"action": "close"}, "ids"),
+    ({"ids": [1], "action": "tag"}, "needs a tag"),
+    ({"ids": [1], "action": "untag", "tag": "no/slash"}, "tag"),
 ])
 def test_bad_input_is_a_clear_400_that_changes_nothing(client, services, make_token, body, says):
     ann = make_token("ann@example.com")
@@ -97,7 +122,8 @@ def test_bad_input_is_a_clear_400_that_changes_nothing(client, services, make_to
     assert response.status_code == 400, response.get_json()
     assert says in response.get_json()["error"]
     conversation = services.store.get_conversation(a)
-    assert (conversation.status, conversation.assigned_to) == ("active", None)
+    assert (conversation.status, conversation.assigned_to, conversation.tags) == (
+        "active", None, [])
 
 
 def test_signed_out_is_refused(client, services):

@@ -449,12 +449,16 @@ function clearSelection() {
   showSelection();
 }
 document.getElementById("bulk-clear").addEventListener("click", clearSelection);
-const BULK_DONE = { read: "marked read", close: "closed", reopen: "reopened", assign: "assigned" };
+const BULK_DONE = {
+  read: "marked read", close: "closed", reopen: "reopened", assign: "assigned",
+  tag: "tagged", untag: "untagged",
+};
+/** One action on the selection, in requests of 100; true once asked (said in a toast). */
 async function bulk(action, extra = {}) {
   const ids = [...selected];
-  if (!ids.length) return;
+  if (!ids.length) return false;
   if (action === "close" && ids.length > 1
-      && !window.confirm(`Close these ${ids.length} conversations?`)) return;
+      && !window.confirm(`Close these ${ids.length} conversations?`)) return false;
   const chunks = [];
   for (let i = 0; i < ids.length; i += 100) chunks.push(ids.slice(i, i + 100));
   let done = 0;
@@ -468,7 +472,7 @@ async function bulk(action, extra = {}) {
     }
   } catch (err) {
     toast("Could not change the selected conversations", err.message, { alert: true });
-    return;
+    return false;
   }
   const said = `${done} conversation${done === 1 ? "" : "s"} ${BULK_DONE[action]}`;
   if (failed.length) {
@@ -478,10 +482,33 @@ async function bulk(action, extra = {}) {
     toast(said);
   }
   clearSelection(); // the rows change as the conversations' events come in
+  return true;
 }
 for (const button of bulkActions.querySelectorAll("button[data-bulk]")) {
   button.addEventListener("click", () => bulk(button.dataset.bulk));
 }
+// A tag put on every selected conversation, or taken off: typed, or one of the team's (the
+// Tag filter's options, offered as the box is focused).
+const bulkTag = document.getElementById("bulk-tag");
+bulkTag.addEventListener("focus", () => {
+  document.getElementById("bulk-tag-options").replaceChildren(
+    ...[...f.tag.options].filter((o) => o.value).map((o) => el("option", { value: o.value })));
+});
+for (const button of bulkActions.querySelectorAll("button[data-bulk-tag]")) {
+  button.addEventListener("click", async () => {
+    const tag = bulkTag.value.trim();
+    if (!tag) {
+      bulkTag.focus();
+      return;
+    }
+    if (await bulk(button.dataset.bulkTag, { tag })) bulkTag.value = "";
+  });
+}
+bulkTag.addEventListener("keydown", (e) => {
+  if (e.key !== "Enter" || e.isComposing) return;
+  e.preventDefault();
+  bulkActions.querySelector("button[data-bulk-tag=tag]").click();
+});
 bulkAssign.addEventListener("change", () => {
   const value = bulkAssign.value;
   bulkAssign.value = "";
