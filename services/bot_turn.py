@@ -33,11 +33,29 @@ SOFT_RULES = frozenset({LOW_CONFIDENCE})
 # How many messages past the history a turn reads at first: replies to the message would be
 # among them, so one read usually answers both "already answered?" and "what came before?".
 RECENT_SLACK = 10
+# While a slow responder works, the bot's typing is said again this often: the widget drops
+# an indicator after 12 s and Messenger after 20 s (SenderActions renews it at most every 10).
+BOT_TYPING_RENEW_SECONDS = 8.0
 
 ProfileHook = Callable[[Conversation], None]
 # Sends a degraded reply straight to the person: (message, text, key) -> the platform's id.
 # ``key`` is unique per spool entry; channels register one (Services.degraded_senders).
 DegradedSender = Callable[[InboundMessage, str, str], "str | None"]
+
+
+class _Answered(threading.Event):
+    """Set once a slow responder has answered; ``shown``: its typing was said meanwhile.
+    ``set`` takes the lock the typing thread says it under, and tells whether it was."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.shown = False
+
+    def set(self) -> bool:  # type: ignore[override]
+        with self.lock:
+            super().set()
+            return self.shown
 
 
 class BotTurn:
@@ -116,38 +134,41 @@ class BotTurn:
         if not self.typing_after:
             return self._answer(conversation, message, history, job_id)
         # A slow responder: once it has taken typing_after, the person sees the bot typing
-        # until its answer (or the handoff's notice) comes; a turn that sends nothing to
-        # the person says it stopped.
-        shown = threading.Event()
-
-        def show() -> None:
-            shown.set()
-            self.tracker.typing(conversation.id, "bot")
-
-        timer = threading.Timer(self.typing_after, show)
-        timer.daemon = True
-        timer.start()
+        # (said again every BOT_TYPING_RENEW_SECONDS) until its answer, or the handoff's
+        # notice, comes; a turn that sends nothing to the person says it stopped.
+        answered = _Answered()
+        threading.Thread(target=self._show_typing, args=(conversation.id, answered),
+                         name="bot-typing", daemon=True).start()
         try:
-            return self._answer(conversation, message, history, job_id, timer)
+            return self._answer(conversation, message, history, job_id, answered)
         finally:
-            timer.cancel()
-            if shown.is_set():
+            if answered.set():
                 self.tracker.typing(conversation.id, "bot", False)
 
+    def _show_typing(self, conversation_id: int, answered: "_Answered") -> None:
+        wait = self.typing_after
+        while not answered.wait(wait):
+            with answered.lock:  # never a "typing" after the turn's "stopped"
+                if answered.is_set():
+                    return
+                answered.shown = True
+                self.tracker.typing(conversation_id, "bot")
+            wait = BOT_TYPING_RENEW_SECONDS
+
     def _answer(self, conversation: Conversation, message: Message, history: list[Message],
-                job_id: int | None, timer: threading.Timer | None = None) -> bool:
-        """The responder's answer, sent (or the conversation handed to a person); ``timer``:
-        the one that would show the bot typing, stopped once the responder has answered."""
+                job_id: int | None, answered: "_Answered | None" = None) -> bool:
+        """The responder's answer, sent (or the conversation handed to a person);
+        ``answered``: set once the responder has answered, which stops the bot's typing."""
         try:
             reply = self.responder.reply(conversation, history)
         except ResponderError as exc:
-            if timer is not None:
-                timer.cancel()
+            if answered is not None:
+                answered.set()
             log.warning("responder failed for conversation %s: %s", conversation.id, exc)
             self.escalate(conversation, message, self.policy.on_responder_failure(exc))
             return False
-        if timer is not None:  # answered: it is not shown typing from now on
-            timer.cancel()
+        if answered is not None:  # it is not shown typing from now on
+            answered.set()
         if reply is None:  # RESPONDER=off: every conversation waits for a person
             self.escalate(conversation, message, self.policy.no_bot())
             return False

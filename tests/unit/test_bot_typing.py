@@ -46,6 +46,19 @@ def test_a_slow_bot_is_shown_typing_until_its_answer(settings, store, clock):
     services.close()
 
 
+def test_a_very_slow_bot_says_it_again_until_its_answer(settings, store, clock, monkeypatch):
+    """The widget drops an indicator after 12 s and Messenger after 20 s: a responder that
+    takes longer is said to be typing again every BOT_TYPING_RENEW_SECONDS, and never after
+    the turn said it stopped."""
+    monkeypatch.setattr("services.bot_turn.BOT_TYPING_RENEW_SECONDS", 0.1)
+    services, seen = _turn(settings, store, clock, _Slow(0.5))
+    time.sleep(0.3)  # a renewal left running would come by now
+    typing = [s for s in seen if s[0] == "typing"]
+    assert len(typing) >= 4 and set(typing[:-1]) == {("typing", "bot", True)}
+    assert seen[-2:] == [("message.created", "bot"), ("typing", "bot", False)]
+    services.close()
+
+
 def test_a_slow_bot_that_fails_hands_over_and_stops_typing(settings, store, clock):
     services, seen = _turn(settings, store, clock, _Slow(0.3, fail=True))
     assert seen == [("typing", "bot", True), ("message.created", "system"),
