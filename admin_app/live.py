@@ -4,7 +4,8 @@ Rooms: ``admins`` (every connected admin or agent: conversation changes, who has
 conversation open (``presence``), stats and ``store.status``, the "store unavailable"
 banner), ``conversation:<id>`` (joined by the pages that show one conversation: its
 messages and typing) and ``account:<id>`` (every page of one account: how far it has read
-a conversation, ``conversation.read``, from any of its devices). ``EventRelay`` subscribes
+a conversation, ``conversation.read``, from any of its devices, and the notes that name
+it, ``note.mentioned``). ``EventRelay`` subscribes
 to the services' ``EventBus`` and emits each event to its rooms through ``socketio.emit``, which works from any thread (the job
 worker's included) and goes through ``SOCKETIO_MESSAGE_QUEUE`` when one is configured.
 """
@@ -371,6 +372,9 @@ class EventRelay:
             self._emit(event.name, data, account_room(event.data["read"]["user_id"]))
         elif event.name == "conversations.read":
             self._emit(event.name, event.data, account_room(event.data["user_id"]))
+        elif event.name == "note.mentioned":  # the pages of each account a note names
+            told = {k: v for k, v in data.items() if k != "user_ids"}
+            self._emit(event.name, told, [account_room(i) for i in event.data["user_ids"]])
         elif event.name in ("stats.updated", "store.status", "account.available",
                             "account.online", "hours.changed"):
             self._emit(event.name, event.data, ADMINS_ROOM)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -87,6 +88,29 @@ def _note_text(text: str) -> str:
     if len(text) > NOTE_MAX_LENGTH:
         raise InvalidInput(f"a note is at most {NOTE_MAX_LENGTH} characters")
     return text
+
+
+# "@bob" or "@bob@example.com" in a note: a teammate told of it (``mentioned``).
+_MENTION = re.compile(r"(?<![\w@.])@([\w.+-]+(?:@[\w-]+(?:\.[\w-]+)+)?)")
+
+
+def mentioned(text: str, users: Sequence[AdminUser], author_id: int) -> list[AdminUser]:
+    """The accounts a note names: ``@`` and an account's whole e-mail, or the part before
+    its ``@`` when no other account shares it (any case; a full stop or comma after it is
+    punctuation). Disabled accounts and the author are left out; each once, in order."""
+    by_email = {u.email.lower(): u for u in users}
+    by_local: dict[str, list[AdminUser]] = {}
+    for user in users:
+        by_local.setdefault(user.email.lower().split("@", 1)[0], []).append(user)
+    found: dict[int, AdminUser] = {}
+    for match in _MENTION.finditer(text):
+        name = match.group(1).lower().rstrip(".")
+        user = by_email.get(name) if "@" in name else None
+        if user is None and "@" not in name and len(by_local.get(name, ())) == 1:
+            user = by_local[name][0]
+        if user is not None and not user.disabled and user.id != author_id:
+            found.setdefault(user.id, user)
+    return list(found.values())
 
 
 def activity_line(conversation_id: int, kind: ActivityKind, by: AdminUser | None = None,
@@ -377,6 +401,12 @@ class ConversationTracker:
         (note,) = self.store.add_activity(
             [activity_line(conversation_id, "note", by, text=text)], self.clock())
         self._publish("conversation.updated", conversation, [note])
+        # Teammates it names ("@bob") are told, on every page they have open.
+        told = mentioned(text, self.store.list_users(), by.id) if "@" in text else []
+        if told:
+            self.events.publish(Event("note.mentioned", {
+                "user_ids": [u.id for u in told], "by": by.email,
+                "conversation": _dump(conversation), "note": _dump(note)}, conversation_id))
         return note
 
     def editable_note(self, note_id: int, by: AdminUser) -> Activity:

@@ -184,3 +184,29 @@ def test_an_account_closing_what_is_closed_writes_and_says_nothing(services, cap
     assert reopened.status == "active" and reopened.closed_at is None
     assert [a.kind for a in services.tracker.activity(conversation_id, 10)] == [
         "closed", "reopened"]
+
+
+def test_a_note_naming_teammates_tells_them(services, captured_events, clock):
+    store = services.store
+    ann = store.create_user("ann@example.com", "agent", "h", clock())
+    bob = store.create_user("bob@example.com", "agent", "h", clock())
+    store.create_user("bob@other.org", "agent", "h", clock())  # "@bob" is not one account
+    carl = store.create_user("Carl@Example.com", "admin", "h", clock())
+    dan = store.create_user("dan@example.com", "agent", "h", clock())
+    store.set_user_disabled(dan.id, True)
+    conversation_id = services.tracker.track_inbound(inbound()).conversation.id
+
+    captured_events.clear()
+    services.tracker.add_note(conversation_id, "no one named: mail x@carl.com", ann)
+    assert names(captured_events) == ["conversation.updated"]
+
+    captured_events.clear()
+    note = services.tracker.add_note(
+        conversation_id, "@carl, refund? cc @bob@example.com @bob @dan @ann @CARL.", ann)
+    assert names(captured_events) == ["conversation.updated", "note.mentioned"]
+    told = captured_events[1]
+    assert told.conversation_id == conversation_id
+    assert told.data["user_ids"] == [carl.id, bob.id]
+    assert told.data["by"] == "ann@example.com"
+    assert told.data["note"]["id"] == note.id
+    assert told.data["conversation"]["id"] == conversation_id

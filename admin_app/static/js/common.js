@@ -300,8 +300,23 @@ export function connectLive(handlers, { onSync, onConnect, rooms = [] } = {}) {
   socket.on("account.available", onAccountAvailable);
   socket.on("account.online", onAccountOnline);
   socket.on("hours.changed", ({ hours }) => showTeamHours(hours ?? null));
+  socket.on("note.mentioned", onMentioned);
   window.__adminSocket = socket; // for the browser tests
   return socket;
+}
+
+/**
+ * A teammate named this account in a note ("@bob"): every page it has open says so; a click
+ * on the toast opens the conversation (`note.mentioned`, sent to the account's pages only).
+ */
+function onMentioned({ by, conversation: c, note }) {
+  if (!c || !note) return;
+  const text = note.detail?.text || "";
+  toast(`${by} mentioned you`, `${personName(c)}: ${text.length > 140 ? `${text.slice(0, 140)}…` : text}`, {
+    key: `mention-${note.id}`,
+    timeout: 20_000,
+    onClick: () => window.location.assign(`/conversations/${c.id}`),
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
-"""Working through the queue in Chromium: a conversation page's "Next waiting →" opens the
-conversation that has waited longest for a human among the agent's own, else among
-nobody's, never one assigned to someone else, and says so when nothing else waits."""
+"""Working through the queue, and with the team, in Chromium: a conversation page's "Next
+waiting →" opens the conversation that has waited longest for a human among the agent's
+own, else among nobody's, never one assigned to someone else, and says so when nothing
+else waits; a note naming a teammate ("@bob") tells their pages."""
 
 from __future__ import annotations
 
@@ -73,3 +74,29 @@ def test_next_waiting_takes_mine_then_nobodys_oldest_first(browser, site):  # no
         assert _waiting(page, d)
     finally:
         context.close()
+
+
+def test_a_note_naming_a_teammate_tells_their_pages(browser, site):  # noqa: F811
+    """Ann writes "@bob …" in a note: Bob's inbox says so at once, and the toast opens the
+    conversation."""
+    person = site.visitor("Nora Noted")
+    person.say("hello")
+    ann = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    bob = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        sign_in(bob, site, ADMINS[1])
+        sign_in(ann, site, ADMINS[0])
+        open_conversation(ann, site, person.conversation_id)
+        ann.fill("#note-text", "@bob can you take this one? They asked about returns.")
+        ann.click("#note-add")
+        toast = bob.locator("#toasts .toast", has_text="ann@example.com mentioned you")
+        expect(toast).to_contain_text("Nora Noted: @bob can you take this one?")
+        expect(ann.locator("#toasts")).not_to_contain_text("mentioned you")
+        toast.click()
+        bob.wait_for_url(f"**/conversations/{person.conversation_id}")
+        bob.wait_for_selector("body[data-ready=conversation]")
+        expect(bob.locator("#activity li", has_text="@bob can you take this one?")
+               ).to_be_visible()
+    finally:
+        ann.context.close()
+        bob.context.close()
