@@ -9,19 +9,14 @@ from playwright.sync_api import expect
 from tests.browser.test_accessibility import _check
 from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
     ADMINS,
+    page_api,
     sign_in,
     site,
 )
 
 
-def _api(page, method, path, json=None):
-    return page.evaluate("""([method, path, json]) => import("/static/js/common.js")
-        .then(({ api }) => api(path, json === null ? { method } : { method, json }))""",
-                         [method, path, json])
-
-
 def _conversation(page, cid):
-    return _api(page, "GET", f"/admin/conversations/{cid}?limit=1")["conversation"]
+    return page_api(page, "GET", f"/admin/conversations/{cid}?limit=1")["conversation"]
 
 
 def _row(page, cid):
@@ -56,7 +51,7 @@ def test_select_rows_then_assign_read_close_and_reopen_them(browser, site):  # n
         _check(page, "inbox, two rows selected")
 
         # Assign both to the other admin: the server has it, the third is untouched.
-        bob = next(u for u in _api(page, "GET", "/admin/users")["users"]
+        bob = next(u for u in page_api(page, "GET", "/admin/users")["users"]
                    if u["email"] == ADMINS[1])
         page.select_option("#bulk-assign", str(bob["id"]))
         expect(page.locator("#toasts")).to_contain_text("2 conversations assigned")

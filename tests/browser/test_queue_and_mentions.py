@@ -12,19 +12,14 @@ from playwright.sync_api import expect
 from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
     ADMINS,
     open_conversation,
+    page_api,
     sign_in,
     site,
 )
 
 
-def _api(page, method, path, json=None):
-    return page.evaluate("""([method, path, json]) => import("/static/js/common.js")
-        .then(({ api }) => api(path, json === null ? { method } : { method, json }))""",
-                         [method, path, json])
-
-
 def _waiting(page, cid) -> bool:
-    return _api(page, "GET", f"/admin/conversations/{cid}?limit=1")["conversation"][
+    return page_api(page, "GET", f"/admin/conversations/{cid}?limit=1")["conversation"][
         "needs_human"]
 
 
@@ -49,9 +44,9 @@ def test_next_waiting_takes_mine_then_nobodys_oldest_first(browser, site):  # no
         while not all(_waiting(page, cid) for cid in (a, b, c, d)):
             assert time.monotonic() < deadline, "the requests for a person were not flagged"
             time.sleep(0.1)
-        users = {u["email"]: u["id"] for u in _api(page, "GET", "/admin/users")["users"]}
-        _api(page, "POST", f"/admin/conversations/{b}/assign", {"user_id": users[ADMINS[0]]})
-        _api(page, "POST", f"/admin/conversations/{d}/assign", {"user_id": users[ADMINS[1]]})
+        users = {u["email"]: u["id"] for u in page_api(page, "GET", "/admin/users")["users"]}
+        page_api(page, "POST", f"/admin/conversations/{b}/assign", {"user_id": users[ADMINS[0]]})
+        page_api(page, "POST", f"/admin/conversations/{d}/assign", {"user_id": users[ADMINS[1]]})
 
         open_conversation(page, site, c)
         _next_is(page, b)  # hers first, though a has waited longer

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
     ADMINS,
     open_conversation,
+    page_api,
     screenshot,
     sign_in,
     site,
@@ -24,19 +25,12 @@ def _chips(page):
     return page.locator("#c-tags .tag-name")
 
 
-def _api(page, method, path, json=None):
-    """Call the admin API from a signed-in page, as its scripts do (session and CSRF token)."""
-    return page.evaluate("""([method, path, json]) => import("/static/js/common.js")
-        .then(({ api }) => api(path, json === null ? { method } : { method, json }))""",
-                         [method, path, json])
-
-
 def _tag(page, cid, tag):
-    return _api(page, "POST", f"/admin/conversations/{cid}/tags", {"tag": tag})
+    return page_api(page, "POST", f"/admin/conversations/{cid}/tags", {"tag": tag})
 
 
 def _server_tags(page, cid):
-    return _api(page, "GET", f"/admin/conversations/{cid}?limit=1")["conversation"]["tags"]
+    return page_api(page, "GET", f"/admin/conversations/{cid}?limit=1")["conversation"]["tags"]
 
 
 def _new_page(browser, width=1280, height=800):
@@ -233,7 +227,7 @@ def test_the_stats_page_lists_the_tags_in_use_live(page, site):  # noqa: F811
     for person in people[:2]:
         _tag(page, person.conversation_id, "shipping")
     _tag(page, people[2].conversation_id, "returns")
-    _api(page, "POST", f"/admin/conversations/{people[0].conversation_id}/close")
+    page_api(page, "POST", f"/admin/conversations/{people[0].conversation_id}/close")
     page.goto(site.url + "/stats")
     page.wait_for_selector("body[data-ready=stats]")
     expect(page.locator("#tags-empty")).to_be_hidden()

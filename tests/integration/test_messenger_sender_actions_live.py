@@ -31,8 +31,9 @@ def _wait_for_actions(stub, psid: str, expected: list[str], timeout: float = 15)
         time.sleep(0.05)
 
 
-def test_an_agents_typing_and_reading_reach_the_person(tmp_path, graph_stub):  # noqa: F811
-    live = LiveServer({
+def _server(tmp_path, graph_stub, **settings: str) -> LiveServer:  # noqa: F811
+    """The product on gunicorn, SQLite and the Graph API stand-in; ``settings`` besides."""
+    return LiveServer({
         "HOME": str(tmp_path),
         "DATABASE_PATH": str(tmp_path / "actions.db"),
         "SECRET_KEY_FILE": str(tmp_path / "secret"),
@@ -40,8 +41,12 @@ def test_an_agents_typing_and_reading_reach_the_person(tmp_path, graph_stub):  #
         "FACEBOOK_PAGE_ACCESS_TOKEN": graph_stub.token,
         "GRAPH_API_BASE": graph_stub.base_url,
         "GRAPH_API_VERSION": graph_stub.version,
-        "RESPONDER": "faq",
+        **settings,
     }, log_path=tmp_path / "server.log").start()
+
+
+def test_an_agents_typing_and_reading_reach_the_person(tmp_path, graph_stub):  # noqa: F811
+    live = _server(tmp_path, graph_stub, RESPONDER="faq")
     try:
         made = live.flask("users", "create", "ann@example.com", "--role", "agent",
                           "--password-stdin", stdin=PASSWORD + "\n")
@@ -89,18 +94,8 @@ def test_a_slow_bot_shows_typing_before_its_answer(tmp_path, graph_stub):  # noq
     (BOT_TYPING_AFTER_SECONDS), then the answer, which ends the indicator on its own."""
     answer = {"text": "Shipping is free over 50 euros.", "confidence": 0.95}
     with StubHttpServer(default=StubResponse(json=answer, delay=1.0)) as bot:
-        live = LiveServer({
-            "HOME": str(tmp_path),
-            "DATABASE_PATH": str(tmp_path / "slow-bot.db"),
-            "SECRET_KEY_FILE": str(tmp_path / "secret"),
-            "FACEBOOK_APP_SECRET": APP_SECRET,
-            "FACEBOOK_PAGE_ACCESS_TOKEN": graph_stub.token,
-            "GRAPH_API_BASE": graph_stub.base_url,
-            "GRAPH_API_VERSION": graph_stub.version,
-            "RESPONDER": "webhook",
-            "BOT_WEBHOOK_URL": bot.url("/bot"),
-            "BOT_TYPING_AFTER_SECONDS": "0.3",
-        }, log_path=tmp_path / "server.log").start()
+        live = _server(tmp_path, graph_stub, RESPONDER="webhook",
+                       BOT_WEBHOOK_URL=bot.url("/bot"), BOT_TYPING_AFTER_SECONDS="0.3")
         try:
             psid = "psid-slow-bot"
             MessengerUser(Server(live.url, APP_SECRET), psid).say("what does shipping cost?")

@@ -113,6 +113,14 @@ def two_admins_on(page, browser, site: AdminSite, conversation_id: int):
         other.context.close()
 
 
+def page_api(page, method: str, path: str, json=None):
+    """Call the admin API from a signed-in page, as its scripts do (session and CSRF token);
+    the answer's JSON, or the page's error thrown."""
+    return page.evaluate("""([method, path, json]) => import("/static/js/common.js")
+        .then(({ api }) => api(path, json === null ? { method } : { method, json }))""",
+                         [method, path, json])
+
+
 def screenshot(page, name: str) -> None:
     """Save a screenshot of a page the ``page`` fixture does not own (a second browser)."""
     SCREENSHOTS.mkdir(exist_ok=True)
