@@ -78,7 +78,17 @@ def test_a_note_naming_a_teammate_tells_their_pages(browser, site):  # noqa: F81
     person.say("hello")
     ann = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     bob = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    background = browser.new_context(viewport={"width": 1280, "height": 800},
+                                     permissions=["notifications"]).new_page()
+    # Bob's other tab, in the background, with notifications on: the system notification
+    # it shows is recorded.
+    background.add_init_script("""
+        window.__shown = [];
+        window.Notification = class { static permission = "granted";
+            constructor(title, options) { window.__shown.push([title, options.body, options.tag]); } };
+        Object.defineProperty(document, "hidden", { get: () => true });""")
     try:
+        sign_in(background, site, ADMINS[1])
         sign_in(bob, site, ADMINS[1])
         sign_in(ann, site, ADMINS[0])
         open_conversation(ann, site, person.conversation_id)
@@ -87,11 +97,19 @@ def test_a_note_naming_a_teammate_tells_their_pages(browser, site):  # noqa: F81
         toast = bob.locator("#toasts .toast", has_text="ann@example.com mentioned you")
         expect(toast).to_contain_text("Nora Noted: @bob can you take this one?")
         expect(ann.locator("#toasts")).not_to_contain_text("mentioned you")
+        background.wait_for_function("window.__shown.length > 0")
+        shown = background.evaluate("window.__shown")
+        assert len(shown) == 1 and shown[0][0] == "ann@example.com mentioned you"
+        assert shown[0][1].startswith("Nora Noted: @bob can you take this one?")
+        assert bob.evaluate("window.__shown") is None  # a tab in front: the toast only
         toast.click()
         bob.wait_for_url(f"**/conversations/{person.conversation_id}")
         bob.wait_for_selector("body[data-ready=conversation]")
-        expect(bob.locator("#activity li", has_text="@bob can you take this one?")
-               ).to_be_visible()
+        line = bob.locator("#activity li", has_text="can you take this one?")
+        expect(line.locator(".mention-me")).to_have_text("@bob")  # his name stands out
+        expect(ann.locator("#activity li .mention")).to_have_text(["@bob"])
+        expect(ann.locator("#activity li .mention-me")).to_have_count(0)
+        expect(line).to_contain_text("ann@example.com: @bob can you take this one?")
     finally:
-        ann.context.close()
-        bob.context.close()
+        for page in (ann, bob, background):
+            page.context.close()

@@ -312,11 +312,19 @@ export function connectLive(handlers, { onSync, onConnect, rooms = [] } = {}) {
 function onMentioned({ by, conversation: c, note }) {
   if (!c || !note) return;
   const text = note.detail?.text || "";
-  toast(`${by} mentioned you`, `${personName(c)}: ${text.length > 140 ? `${text.slice(0, 140)}…` : text}`, {
-    key: `mention-${note.id}`,
-    timeout: 20_000,
-    onClick: () => window.location.assign(`/conversations/${c.id}`),
-  });
+  const title = `${by} mentioned you`;
+  const body = `${personName(c)}: ${text.length > 140 ? `${text.slice(0, 140)}…` : text}`;
+  const open = () => window.location.assign(`/conversations/${c.id}`);
+  toast(title, body, { key: `mention-${note.id}`, timeout: 20_000, onClick: open });
+  // A tab in the background also shows a system notification once notifications are on
+  // (the inbox's "Enable notifications"); its tag makes the account's pages show one.
+  if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
+    const shown = new Notification(title, { body, tag: `mention-${note.id}` });
+    shown.onclick = () => {
+      window.focus();
+      open();
+    };
+  }
 }
 
 /**

@@ -354,12 +354,36 @@ function noteActions(a) {
   return buttons.length ? el("span", { className: "note-actions" }, ...buttons) : null;
 }
 
+// "@bob" in a note stands out, and a name that is this account's the more (the server tells
+// the named accounts: note.mentioned). Text parts only, so nothing written becomes markup.
+const MENTION = /(?<![\w@.])@([\w.+-]+(?:@[\w-]+(?:\.[\w-]+)+)?)/g;
+function withMentions(text) {
+  const mine = [me.email.toLowerCase(), me.email.toLowerCase().split("@")[0]];
+  const parts = [];
+  let at = 0;
+  for (const match of text.matchAll(MENTION)) {
+    const name = match[1].replace(/\.+$/, "");
+    parts.push(text.slice(at, match.index));
+    parts.push(el("span", {
+      className: mine.includes(name.toLowerCase()) ? "mention mention-me" : "mention",
+      text: `@${name}`,
+    }));
+    at = match.index + 1 + name.length;
+  }
+  parts.push(text.slice(at));
+  return parts.filter((p) => p !== "");
+}
+
 function renderActivity() {
   const lines = [...activity.values()].sort((a, b) => b.id - a.id);
   $("activity").replaceChildren(...lines.map((a) => {
     const time = el("time", { dateTime: a.created_at, text: clockTime(a.created_at) });
     time.title = new Date(a.created_at).toLocaleString();
-    const what = el("span", { className: "what", text: activityText(a) });
+    const note = a.kind === "note" && !a.detail?.deleted_at;
+    const what = note
+      ? el("span", { className: "what" }, `${activityText(a).slice(0, -a.detail.text.length)}`,
+        ...withMentions(a.detail.text))
+      : el("span", { className: "what", text: activityText(a) });
     if (a.kind === "note" && a.detail?.edited_at && !a.detail.deleted_at) {
       const edited = el("span", { className: "edited", text: " (edited)" });
       edited.title = `edited ${new Date(a.detail.edited_at).toLocaleString()}`;
