@@ -12,6 +12,7 @@ from tests.support.admin import PASSWORD
 from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
     ADMINS,
     open_conversation,
+    page_api,
     screenshot,
     sign_in,
     site,
@@ -153,6 +154,36 @@ def test_arrow_keys_move_between_rows(page, site):  # noqa: F811
     assert page.evaluate(focused) == ["conv-row", 0]
     page.keyboard.press("Enter")
     page.wait_for_selector("body[data-ready=conversation]")
+
+
+def test_one_accounts_conversations_live(page, site):  # noqa: F811
+    """The Assigned to list shows one account's conversations, and follows assignments made
+    elsewhere; Mine and it exclude each other."""
+    people = [site.visitor(f"Assignee Filter {n}") for n in range(3)]
+    for person in people:
+        person.say("hello")
+    first, second, third = (p.conversation_id for p in people)
+    sign_in(page, site)
+    users = {u["email"]: u["id"] for u in page_api(page, "GET", "/admin/users")["users"]}
+    bob, ann = users[ADMINS[1]], users[ADMINS[0]]
+    page_api(page, "POST", f"/admin/conversations/{first}/assign", {"user_id": bob})
+    page_api(page, "POST", f"/admin/conversations/{second}/assign", {"user_id": ann})
+    with page.expect_response(lambda r: "q=Assignee+Filter" in r.url):
+        page.fill("#f-search", "Assignee Filter")
+    rows = page.locator(".conv-row")
+    expect(rows).to_have_count(3)
+    with page.expect_response(lambda r: f"assigned_to={bob}" in r.url):
+        page.select_option("#f-assignee", str(bob))
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-id", str(first))
+    page_api(page, "POST", f"/admin/conversations/{third}/assign", {"user_id": bob})
+    expect(rows).to_have_count(2)  # assigned to him elsewhere: in the list at once
+    page_api(page, "POST", f"/admin/conversations/{first}/assign", {"user_id": None})
+    expect(rows).to_have_count(1)  # given back: out of it
+    page.check("#f-mine")
+    expect(page.locator("#f-assignee")).to_have_value("")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-id", str(second))
 
 
 def test_a_full_name_shows_whole_in_the_inbox_row(page, site):  # noqa: F811

@@ -18,6 +18,7 @@ const f = {
   status: document.getElementById("f-status"),
   platform: document.getElementById("f-platform"),
   tag: document.getElementById("f-tag"),
+  assignee: document.getElementById("f-assignee"), // one account's conversations
   sort: document.getElementById("f-sort"),
   needsHuman: document.getElementById("f-needs-human"),
   mine: document.getElementById("f-mine"),
@@ -45,6 +46,7 @@ function query() {
   if (f.tag.value) params.set("tag", f.tag.value);
   if (f.needsHuman.checked) params.set("needs_human", "true");
   if (f.mine.checked) params.set("assigned_to", String(me.id));
+  else if (f.assignee.value) params.set("assigned_to", f.assignee.value);
   if (f.unassigned.checked) params.set("unassigned", "true");
   if (f.unread.checked) params.set("unread", "true");
   return params;
@@ -53,7 +55,7 @@ function query() {
 /** Whether any filter narrows the list (an empty list then says so, not "none yet"). */
 function filtering() {
   return Boolean(f.search.value.trim() || f.status.value || f.platform.value || f.tag.value ||
-    f.needsHuman.checked || f.mine.checked || f.unassigned.checked || f.unread.checked);
+    f.assignee.value || f.needsHuman.checked || f.mine.checked || f.unassigned.checked || f.unread.checked);
 }
 
 /** Whether a conversation pushed over the socket belongs in the current list. */
@@ -63,6 +65,7 @@ function matches(c) {
   if (f.tag.value && !(c.tags || []).includes(f.tag.value)) return false;
   if (f.needsHuman.checked && !c.needs_human) return false;
   if (f.mine.checked && c.assigned_to !== me.id) return false;
+  if (f.assignee.value && c.assigned_to !== Number(f.assignee.value)) return false;
   if (f.unassigned.checked && c.assigned_to !== null) return false;
   // A row whose mark is not known yet stays until it is (see renderUnread).
   if (f.unread.checked && reads.has(c.id) && unread(c) === 0) return false;
@@ -674,12 +677,20 @@ for (const control of [f.status, f.platform, f.tag, f.sort, f.needsHuman, f.unre
     load();
   });
 }
+// Mine, Unassigned and one account's (the Assigned to list) exclude each other.
 f.mine.addEventListener("change", () => {
   if (f.mine.checked) f.unassigned.checked = false;
+  if (f.mine.checked) f.assignee.value = "";
   load();
 });
 f.unassigned.addEventListener("change", () => {
   if (f.unassigned.checked) f.mine.checked = false;
+  if (f.unassigned.checked) f.assignee.value = "";
+  load();
+});
+f.assignee.addEventListener("change", () => {
+  if (f.assignee.value) f.mine.checked = f.unassigned.checked = false;
+  pinned.length = 0;
   load();
 });
 document.getElementById("filters").addEventListener("submit", (e) => {
@@ -693,6 +704,7 @@ document.getElementById("clear-filters").addEventListener("click", () => {
   f.status.value = "";
   f.platform.value = "";
   f.tag.value = "";
+  f.assignee.value = "";
   f.needsHuman.checked = f.mine.checked = f.unassigned.checked = f.unread.checked = false;
   pinned.length = 0;
   load();
@@ -716,7 +728,9 @@ showNotifyButton();
 showNoticeLeft(); // "Conversation deleted", from the page that deleted it
 const users = await loadUsers();
 for (const u of [...users.values()].filter((u) => !u.disabled)) {
-  bulkAssign.append(el("option", { value: String(u.id), text: u.id === me.id ? `${u.email} (you)` : u.email }));
+  const label = u.id === me.id ? `${u.email} (you)` : u.email;
+  bulkAssign.append(el("option", { value: String(u.id), text: label }));
+  f.assignee.append(el("option", { value: String(u.id), text: label }));
 }
 await load();
 loadWaiting();
