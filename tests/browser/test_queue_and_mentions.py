@@ -113,3 +113,31 @@ def test_a_note_naming_a_teammate_tells_their_pages(browser, site):  # noqa: F81
     finally:
         for page in (ann, bob, background):
             page.context.close()
+
+
+def test_the_persons_other_conversations_are_listed(browser, site):  # noqa: F811
+    person = site.visitor("Otto Often")
+    person.say("where is my parcel?")
+    first = person.conversation_id
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        sign_in(page, site)
+        open_conversation(page, site, first)
+        expect(page.locator("#person-history-none")).to_be_visible()  # their only one
+        expect(page.locator("#person-history li")).to_have_count(0)
+        page_api(page, "POST", f"/admin/conversations/{first}/close")
+        person.say("it came, but it is the wrong size")  # a new conversation
+        second = person.conversation_id
+        assert second != first
+        open_conversation(page, site, second)
+        earlier = page.locator("#person-history li")
+        expect(earlier).to_have_count(1)
+        expect(earlier).to_contain_text("closed")
+        expect(earlier).to_contain_text("closed You'll find your order's status")  # the bot's
+        expect(page.locator("#person-history-none")).to_be_hidden()
+        earlier.locator("a").click()
+        page.wait_for_url(f"**/conversations/{first}")
+        page.wait_for_selector("body[data-ready=conversation]")
+        expect(page.locator("#person-history li")).to_contain_text("active")
+    finally:
+        page.context.close()

@@ -560,6 +560,29 @@ async function load() {
   renderAllMessages();
 }
 
+// The person's other conversations (the same platform and id), newest first: what they
+// wrote about before is a click away. Read with the page and again on a reconnect.
+const HISTORY_SHOWN = 10;
+async function loadPersonHistory() {
+  if (gone || !conversation) return;
+  const params = new URLSearchParams({
+    platform: conversation.platform, external_user_id: conversation.external_user_id,
+    limit: String(HISTORY_SHOWN + 1),
+  });
+  const others = (await api(`/admin/conversations?${params}`)).conversations
+    .filter((c) => c.id !== conversationId).slice(0, HISTORY_SHOWN);
+  $("person-history").replaceChildren(...others.map((c) => {
+    const when = new Date(c.last_message_at).toLocaleDateString();
+    const link = el("a", { href: `/conversations/${c.id}` },
+      el("span", { className: "history-when", text: when }), " ",
+      el("span", { className: "history-status", text: c.status }),
+      c.rating ? el("span", { className: "history-rating", text: ` · rated ${c.rating}/5` }) : "",
+      " ", el("span", { className: "history-preview", text: c.last_message_preview || "" }));
+    return el("li", {}, link);
+  }));
+  $("person-history-none").hidden = others.length > 0;
+}
+
 async function loadOlder() {
   const oldest = Math.min(...messages.keys());
   const data = await api(`/admin/conversations/${conversationId}/messages?limit=${PAGE}&before=${oldest}`);
@@ -964,6 +987,7 @@ function loadFailed(what, err, { quiet = false } = {}) {
 try {
   await load();
   stream.scrollTop = stream.scrollHeight;
+  loadPersonHistory().catch((err) => loadFailed("person's other conversations", err, { quiet: true }));
 } catch (err) {
   loadFailed("conversation", err);
 }
@@ -991,7 +1015,7 @@ socket = connectLive(
   {
     rooms,
     onSync: () => {
-      load().catch((err) => loadFailed("conversation", err, { quiet: true }));
+      load().then(loadPersonHistory).catch((err) => loadFailed("conversation", err, { quiet: true }));
       loadActivity().catch((err) => loadFailed("activity", err, { quiet: true }));
       loadWaitingCount({ title: false });
     },
