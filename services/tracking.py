@@ -401,8 +401,14 @@ class ConversationTracker:
         (note,) = self.store.add_activity(
             [activity_line(conversation_id, "note", by, text=text)], self.clock())
         self._publish("conversation.updated", conversation, [note])
-        # Teammates it names ("@bob") are told, on every page they have open.
-        told = mentioned(text, self.store.list_users(), by.id) if "@" in text else []
+        # Teammates it names ("@bob") are told, on every page they have open; the note
+        # stands even when the accounts cannot be read to tell them.
+        told: list[AdminUser] = []
+        if "@" in text:
+            try:
+                told = mentioned(text, self.store.list_users(), by.id)
+            except StoreUnavailable as exc:
+                log.warning("note %s: its mentions not told (%s)", note.id, exc)
         if told:
             self.events.publish(Event("note.mentioned", {
                 "user_ids": [u.id for u in told], "by": by.email,

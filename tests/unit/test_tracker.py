@@ -210,3 +210,21 @@ def test_a_note_naming_teammates_tells_them(services, captured_events, clock):
     assert told.data["by"] == "ann@example.com"
     assert told.data["note"]["id"] == note.id
     assert told.data["conversation"]["id"] == conversation_id
+
+
+def test_a_note_stands_when_its_mentions_cannot_be_told(services, captured_events, clock,
+                                                        monkeypatch):
+    from services.errors import StoreUnavailable
+
+    ann = services.store.create_user("ann@example.com", "agent", "h", clock())
+    services.store.create_user("bob@example.com", "agent", "h", clock())
+    conversation_id = services.tracker.track_inbound(inbound()).conversation.id
+
+    def down():
+        raise StoreUnavailable("the store is down")
+
+    monkeypatch.setattr(services.store, "list_users", down)
+    captured_events.clear()
+    note = services.tracker.add_note(conversation_id, "@bob over to you", ann)
+    assert names(captured_events) == ["conversation.updated"]
+    assert [a.id for a in services.tracker.activity(conversation_id, 10)] == [note.id]
