@@ -1,4 +1,5 @@
-"""``GET /admin/export``: conversations with their messages for a date range, streamed.
+"""``GET /admin/export``: conversations with their messages for a date range, streamed; and
+``GET /admin/conversations/<id>/transcript``, one conversation as text.
 
 Conversations are read page by page through the tracker (newest activity first, keyset
 cursor), and the messages of a page's conversations ``MESSAGE_PAGE`` at a time, in one store
@@ -28,6 +29,7 @@ from admin_app import get_services
 from admin_app.api import _query, bp
 from admin_app.auth import login_required
 from admin_app.extensions import socketio
+from admin_app.pages import person_name
 from admin_app.schemas import ExportQuery, parse_period
 from services.errors import InvalidInput
 from services.models import Activity, Conversation, ConversationFilter, Message
@@ -207,5 +209,64 @@ def export():
         stream_with_context(shared(body)),
         mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{name}"',
+                 "Cache-Control": "no-store"},
+    )
+
+
+# -- one conversation as text ----------------------------------------------------------------
+TRANSCRIPT_PAGE = 500
+SENDERS = {"bot": "Bot", "system": "Notice"}
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _transcript_line(person: str, message: Message) -> str:
+    """A message as a transcript line: when, who, what (more lines indented under it), then
+    each attachment as its kind and link."""
+    who = (person if message.sender_type == "user" else SENDERS.get(message.sender_type)
+           or message.sender_id or "Agent")
+    text = message.content.replace("\r\n", "\n").replace("\n", "\n    ")
+    lines = [f"[{_when(message.created_at)}] {who}: {text}".rstrip()]
+    for attachment in message.attachments:
+        payload = attachment.get("payload") if isinstance(attachment.get("payload"), dict) else {}
+        url = attachment.get("url") or payload.get("url") or ""
+        kind = attachment.get("type") or "file"
+        lines.append(f"    ({kind}{': ' + url if url else ''})")
+    return "\n".join(lines) + "\n"
+
+
+@bp.get("/conversations/<int:conversation_id>/transcript")
+@login_required
+def transcript(conversation_id: int):
+    """One conversation as plain text to save or pass on: who wrote what and when (UTC),
+    oldest first, attachments as links; the team's notes and trail are not in it. Streamed,
+    ``TRANSCRIPT_PAGE`` messages a store call. 404 for an unknown conversation."""
+    tracker = get_services().tracker
+    conversation = tracker.get(conversation_id)  # NotFound: a 404 before anything is sent
+    person = person_name(conversation)
+
+    def lines() -> Iterator[str]:
+        platform = "Messenger" if conversation.platform == "messenger" else "Web chat"
+        yield f"Conversation {conversation.id} · {platform} · {person}\n"
+        facts = [f"Started {_when(conversation.created_at)}", conversation.status]
+        if conversation.rating:
+            facts.append(f"rated {conversation.rating}/5")
+        yield " · ".join(facts) + "\n\n"
+        after = 0
+        while True:
+            page = tracker.history(conversation_id, TRANSCRIPT_PAGE, after=after)
+            for message in page:
+                yield _transcript_line(person, message)
+            if len(page) < TRANSCRIPT_PAGE:
+                return
+            after = page[-1].id
+
+    return Response(
+        stream_with_context(shared(lines())),
+        mimetype="text/plain",
+        headers={"Content-Disposition":
+                 f'attachment; filename="conversation-{conversation_id}.txt"',
                  "Cache-Control": "no-store"},
     )

@@ -269,6 +269,11 @@ ROUTES: tuple[Route, ...] = (
           "(one row per message) or JSON (one object per conversation)",
           ExportJson, query=ExportQuery, errors=(400, 401, 503),
           extra_content={"text/csv": {"schema": {"type": "string"}}}),
+    Route("get", _C + "/transcript", "admin_api.transcript",
+          "A conversation as plain text (an attachment to save): who wrote what and when, "
+          "oldest first; the team's notes are not in it",
+          None, errors=(401, 404, 503),
+          extra_content={"text/plain": {"schema": {"type": "string"}}}),
     Route("get", "/admin/openapi.json", "admin_api.openapi_document",
           "This document", None, errors=(401,),
           extra_content={JSON: {"schema": {"type": "object"}}}),

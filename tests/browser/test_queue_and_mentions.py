@@ -115,7 +115,7 @@ def test_a_note_naming_a_teammate_tells_their_pages(browser, site):  # noqa: F81
             page.context.close()
 
 
-def test_the_persons_other_conversations_are_listed(browser, site):  # noqa: F811
+def test_the_persons_other_conversations_and_the_transcript(browser, site):  # noqa: F811
     person = site.visitor("Otto Often")
     person.say("where is my parcel?")
     first = person.conversation_id
@@ -135,6 +135,13 @@ def test_the_persons_other_conversations_are_listed(browser, site):  # noqa: F81
         expect(earlier).to_contain_text("closed")
         expect(earlier).to_contain_text("closed You'll find your order's status")  # the bot's
         expect(page.locator("#person-history-none")).to_be_hidden()
+        with page.expect_download() as download:  # the new one, as text
+            page.click("#transcript")
+        assert download.value.suggested_filename == f"conversation-{second}.txt"
+        text = open(download.value.path(), encoding="utf-8").read()
+        assert text.startswith(f"Conversation {second} · Web chat · Otto Often\n")
+        assert "] Otto Often: it came, but it is the wrong size\n" in text
+        assert "where is my parcel?" not in text  # the earlier conversation's
         earlier.locator("a").click()
         page.wait_for_url(f"**/conversations/{first}")
         page.wait_for_selector("body[data-ready=conversation]")
