@@ -360,3 +360,20 @@ def test_html_from_people_is_shown_as_text_and_never_run(page, site):  # noqa: F
     assert page.locator(".messages img, .messages b").count() == 0
     page.wait_for_timeout(500)
     assert page.evaluate("() => window.__pwned === undefined")
+
+
+def test_send_and_close_sends_the_last_word_then_closes(page, site):  # noqa: F811
+    visitor = site.visitor("Sandra Sendclose")
+    visitor.say("I want to talk to a human")
+    sign_in(page, site)
+    open_conversation(page, site, visitor.conversation_id)
+    page.click("#reply-close")  # nothing written: nothing sent, nothing closed
+    page.wait_for_timeout(500)  # a close asked for would be answered by now
+    expect(page.locator("#c-status")).to_have_text("active")
+    page.fill("#reply-text", "Glad I could help, have a good day!")
+    page.click("#reply-close")
+    expect(page.locator(".msg-agent", has_text="Glad I could help")).to_be_visible()
+    expect(page.locator("#c-status")).to_have_text("closed")
+    expect(page.locator("#reply-text")).to_be_disabled()
+    expect(page.locator("#reply-close")).to_be_disabled()
+    expect(page.locator("#reopen")).to_be_visible()

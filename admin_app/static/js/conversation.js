@@ -44,6 +44,7 @@ function renderConversation() {
   $("reopen").hidden = c.status !== "closed";
   replyText.disabled = c.status === "closed";
   $("reply-send").disabled = c.status === "closed";
+  $("reply-close").disabled = c.status === "closed";
   replyText.placeholder = c.status === "closed"
     ? "This conversation is closed: reopen it to reply."
     : "Write a reply… (Enter sends, Shift+Enter for a new line, / for saved replies)";
@@ -703,11 +704,13 @@ $("assign").addEventListener("change", (e) => {
   act(`/admin/conversations/${conversationId}/assign`, { user_id: value });
 });
 
+/** Send what the reply box holds; true once the server took it. */
 async function sendReply() {
   const content = replyText.value;
-  if (!content.trim()) return;
+  if (!content.trim()) return false;
   replyError.hidden = true;
   $("reply-send").disabled = true;
+  $("reply-close").disabled = true;
   try {
     const data = await api(`/admin/conversations/${conversationId}/messages`, {
       method: "POST", json: { content },
@@ -718,14 +721,22 @@ async function sendReply() {
     if (!messages.has(data.message.id)) upsertMessage(data.message);
     stream.scrollTop = stream.scrollHeight;
     sendTyping(false);
+    return true;
   } catch (err) {
     replyError.textContent = err.message;
     replyError.hidden = false;
+    return false;
   } finally {
     $("reply-send").disabled = conversation?.status === "closed";
+    $("reply-close").disabled = conversation?.status === "closed";
     replyText.focus();
   }
 }
+// "Send & close": the last word to the person, then the conversation closed (as Close
+// does: on Messenger the person is asked how it went). A reply that fails closes nothing.
+$("reply-close").addEventListener("click", async () => {
+  if (await sendReply()) await act(`/admin/conversations/${conversationId}/close`);
+});
 replyForm.addEventListener("submit", (e) => {
   e.preventDefault();
   sendReply();
