@@ -139,3 +139,63 @@ def test_the_hours_form_has_no_accessibility_violations(checked, hours_site):  #
     page.wait_for_selector("body[data-ready=settings]")
     expect(page.locator("#hours-form .field-error")).to_be_visible()
     _check(page, "settings, the business hours form with a mistake")
+    page.locator("#hours-form").get_by_label("Weekly hours").fill("mon-fri 09:00-17:00")
+    expect(page.locator("#week-editor .week-day[data-day=mon] [data-part=open]")).to_be_checked()
+    _check(page, "settings, the week editor showing the hours")
+
+
+def test_the_week_editor_writes_the_weekly_hours(page, hours_site):
+    """A row a day writes the Weekly hours text (days with the same hours as one range), the
+    text typed comes back into the rows, a schedule they cannot show stays text, and what
+    they write is saved as typed text would be."""
+    sign_in(page, hours_site)
+    _settings(page, hours_site)
+    section = page.locator("#business-hours")
+    section.locator("#hours-edit summary").click()
+    editor = page.locator("#week-editor")
+    text = page.locator("#hours-form").get_by_label("Weekly hours")
+    expect(editor).to_be_visible()
+    expect(page.locator("#week-note")).to_have_text("No day ticked: always open.")
+
+    def day(name):
+        return editor.locator(f".week-day[data-day={name}]")
+
+    for name in ("mon", "tue", "wed", "thu", "fri"):
+        day(name).locator("[data-part=open]").check()
+        day(name).locator("[data-part=to]").fill("17:00")
+    day("sat").locator("[data-part=open]").check()
+    day("sat").locator("[data-part=from]").fill("10:00")
+    day("sat").locator("[data-part=to]").fill("14:00")
+    day("sun").locator("[data-part=open]").check()
+    day("sun").locator("[data-part=from]").fill("10:00")
+    day("sun").locator("[data-part=to]").fill("00:00")  # midnight
+    expect(text).to_have_value("mon-fri 09:00-17:00; sat 10:00-14:00; sun 10:00-24:00")
+    expect(page.locator("#week-note")).to_have_text("")
+
+    text.fill("tue-thu 8:30-24:00; monday closed")  # typed: the rows follow
+    expect(day("mon").locator("[data-part=open]")).not_to_be_checked()
+    expect(day("tue").locator("[data-part=open]")).to_be_checked()
+    expect(day("wed").locator("[data-part=from]")).to_have_value("08:30")
+    expect(day("thu").locator("[data-part=to]")).to_have_value("00:00")
+    expect(day("fri").locator("[data-part=open]")).not_to_be_checked()
+    expect(day("fri").locator("[data-part=from]")).to_be_disabled()
+
+    text.fill("mon 09:00-12:00, 13:00-17:00")  # two ranges a day: text only
+    expect(day("mon").locator("[data-part=open]")).to_be_disabled()
+    expect(page.locator("#week-note")).to_contain_text("change them as text below")
+
+    text.fill("")
+    expect(day("mon").locator("[data-part=open]")).to_be_enabled()
+    day("wed").locator("[data-part=open]").check()  # with the hours its row kept
+    expect(text).to_have_value("wed 08:30-24:00")
+    page.locator("#hours-form").get_by_role("button", name="Save business hours").click()
+    page.wait_for_selector("body[data-ready=settings]")
+    expect(page.locator(".flash")).to_have_text("Business hours saved.")
+    expect(section.locator("#hours-table tbody tr", has_text="Wed")).to_contain_text(
+        "08:30–24:00")
+    section.locator("#hours-edit summary").click()
+    expect(day("wed").locator("[data-part=open]")).to_be_checked()  # read back from it
+    page.once("dialog", lambda dialog: dialog.accept())
+    section.get_by_role("button", name="Use the server's settings").click()
+    page.wait_for_selector("body[data-ready=settings]")
+    expect(section.locator("#hours-always")).to_be_visible()

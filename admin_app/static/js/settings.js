@@ -51,4 +51,112 @@ connectLive(
   { onSync: () => Promise.all([loadWaitingCount(), syncLastSeen()]) }, // on a reconnect
 );
 await loadWaitingCount();
+
+// -- the business hours' week editor ---------------------------------------------------------
+// A day per row (open or not, from, to) that writes the Weekly hours text, which stays the
+// form's field and what the server checks: "mon-fri 09:00-18:00; sat 10:00-14:00", days in a
+// row with the same hours named as a range. The text typed is read back into the rows; a
+// schedule the rows cannot show (several ranges on a day, JSON, a mistake) is kept as text,
+// and the note says so. A closing time of 00:00 is midnight (24:00 in the text).
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const FULL = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const weekEditor = document.getElementById("week-editor");
+const scheduleBox = document.querySelector("#hours-form textarea[name=schedule]");
+
+function dayIndex(name) {
+  const at = Math.max(DAYS.indexOf(name), FULL.indexOf(name));
+  if (at < 0) throw new Error(name);
+  return at;
+}
+function clock(text) {
+  const match = /^(\d{1,2}):(\d{2})$/.exec(text.trim());
+  if (!match || Number(match[2]) > 59 || Number(match[1]) > 24) throw new Error(text);
+  return `${match[1].padStart(2, "0")}:${match[2]}`;
+}
+
+/** The week in the text: seven [from, to] or null (closed); throws for what it cannot show. */
+function parseWeek(text) {
+  const week = Array(7).fill(null);
+  const named = new Set();
+  for (const entry of text.split(";").map((e) => e.trim()).filter(Boolean)) {
+    const match = /^([a-z]+)(?:\s*-\s*([a-z]+))?\s+(.+)$/i.exec(entry);
+    if (!match) throw new Error(entry);
+    const first = dayIndex(match[1].toLowerCase());
+    const last = match[2] ? dayIndex(match[2].toLowerCase()) : first;
+    const value = match[3].trim();
+    let hours = null;
+    if (value.toLowerCase() !== "closed") {
+      if (value.includes(",")) throw new Error("several ranges");
+      const [from, to, ...rest] = value.split("-");
+      if (to === undefined || rest.length) throw new Error(value);
+      hours = [clock(from), clock(to)];
+      if (hours[1] !== "24:00" && hours[1] <= hours[0]) throw new Error(value);
+    }
+    for (let i = 0; i <= (last - first + 7) % 7; i += 1) {
+      const day = (first + i) % 7;
+      if (named.has(day)) throw new Error("a day named twice");
+      named.add(day);
+      week[day] = hours;
+    }
+  }
+  return week;
+}
+
+/** The text for the week: consecutive days with the same hours as one range of days. */
+function formatWeek(week) {
+  const parts = [];
+  for (let i = 0; i < 7;) {
+    let j = i;
+    while (j + 1 < 7 && String(week[j + 1]) === String(week[i])) j += 1;
+    if (week[i]) {
+      const days = i === j ? DAYS[i] : `${DAYS[i]}-${DAYS[j]}`;
+      parts.push(`${days} ${week[i][0]}-${week[i][1]}`);
+    }
+    i = j + 1;
+  }
+  return parts.join("; ");
+}
+
+function weekRows() {
+  return DAYS.map((day) => weekEditor.querySelector(`.week-day[data-day="${day}"]`));
+}
+function showWeek() {
+  const note = document.getElementById("week-note");
+  let week;
+  try {
+    week = parseWeek(scheduleBox.value);
+  } catch {
+    weekEditor.disabled = true;
+    note.textContent = "These hours are more than the days above can show (several ranges on a "
+      + "day, JSON, or a mistake): change them as text below.";
+    return;
+  }
+  weekEditor.disabled = false;
+  weekRows().forEach((row, day) => {
+    const hours = week[day];
+    row.querySelector("[data-part=open]").checked = Boolean(hours);
+    if (hours) {
+      row.querySelector("[data-part=from]").value = hours[0];
+      row.querySelector("[data-part=to]").value = hours[1] === "24:00" ? "00:00" : hours[1];
+    }
+    for (const input of row.querySelectorAll("input[type=time]")) input.disabled = !hours;
+  });
+  note.textContent = week.some(Boolean) ? "" : "No day ticked: always open.";
+}
+function writeWeek() {
+  const week = weekRows().map((row) => {
+    if (!row.querySelector("[data-part=open]").checked) return null;
+    const from = row.querySelector("[data-part=from]").value || "00:00";
+    const to = row.querySelector("[data-part=to]").value || "00:00";
+    return [from, to === "00:00" ? "24:00" : to];
+  });
+  scheduleBox.value = formatWeek(week);
+  showWeek();
+}
+if (weekEditor && scheduleBox) {
+  weekEditor.hidden = false;
+  showWeek();
+  weekEditor.addEventListener("change", writeWeek);
+  scheduleBox.addEventListener("input", showWeek);
+}
 document.body.dataset.ready = "settings";
