@@ -5,6 +5,7 @@ import {
   statusBadge, toast, userName, Viewers,
 } from "./common.js";
 import { clearDraft, loadDraft, onDraftChange, saveDraft } from "./drafts.js";
+import { attachMentions } from "./mentions.js";
 import { attachSavedReplies } from "./saved_replies.js";
 
 const conversationId = Number(document.body.dataset.conversationId);
@@ -681,6 +682,7 @@ $("note-form").addEventListener("submit", async (e) => {
     $("note-add").disabled = false;
   }
 });
+attachMentions($("note-text"), $("mention-picker")); // "@" lists the teammates to name
 // A note being written (not one being edited) is kept as a draft too (drafts.js).
 $("note-text").value = loadDraft(conversationId, "note");
 $("note-text").addEventListener("input", () => {
