@@ -204,6 +204,24 @@ export function toast(title, text, { alert = false, onClick, timeout = 7000, key
 }
 
 /**
+ * A list of choices a textarea opens as one types (saved replies, teammates to name): the
+ * box keeps the focus (a click on the list does not take it), leaving the box closes the
+ * list, and a click on an option (`data-index`) chooses it. A textarea may not be a combobox
+ * (nor say aria-expanded): the list it controls and its active option are what assistive
+ * technology is told.
+ */
+export function attachPicker(textarea, picker, { close, choose }) {
+  textarea.setAttribute("aria-controls", picker.id);
+  textarea.setAttribute("aria-autocomplete", "list");
+  textarea.addEventListener("blur", () => setTimeout(close, 150));
+  picker.addEventListener("mousedown", (e) => e.preventDefault()); // keep the box focused
+  picker.addEventListener("click", (e) => {
+    const option = e.target.closest("[data-index]");
+    if (option) choose(Number(option.dataset.index));
+  });
+}
+
+/**
  * A toast for the next page this tab opens ("Conversation deleted", once the conversation
  * page has gone back to the inbox): kept in sessionStorage until that page shows it.
  */

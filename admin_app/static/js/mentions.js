@@ -2,7 +2,7 @@
 // accounts (not one's own, nor a disabled one), filtered as one types; arrows move, Enter or
 // Tab (or a click) writes "@bob " (the whole e-mail when another account shares "bob"),
 // Escape closes it. The server tells the accounts a note names (note.mentioned).
-import { el, loadUsers, me } from "./common.js";
+import { attachPicker, el, loadUsers, me } from "./common.js";
 
 const SHOWN = 6;
 const TYPED = /(?:^|[^\w@.])@([\w.+-]*)$/; // "@" and what follows it, just before the caret
@@ -69,8 +69,7 @@ export function attachMentions(textarea, picker) {
     e.stopImmediatePropagation(); // before the box's own keys (Ctrl+Enter adds the note)
   }
 
-  textarea.setAttribute("aria-controls", picker.id);
-  textarea.setAttribute("aria-autocomplete", "list");
+  attachPicker(textarea, picker, { close: () => setOpen(false), choose: (i) => pick(shown[i]) });
   textarea.addEventListener("input", update);
   textarea.addEventListener("click", update);
   textarea.addEventListener("keydown", (e) => {
@@ -87,10 +86,4 @@ export function attachMentions(textarea, picker) {
       handled(e);
     }
   }, true);
-  textarea.addEventListener("blur", () => setTimeout(() => setOpen(false), 150));
-  picker.addEventListener("mousedown", (e) => e.preventDefault()); // keep the box focused
-  picker.addEventListener("click", (e) => {
-    const option = e.target.closest("[data-index]");
-    if (option) pick(shown[Number(option.dataset.index)]);
-  });
 }

@@ -2,7 +2,7 @@
 // by what follows it; arrows move, Enter or Tab (or a click) puts the reply in the box for the
 // agent to read and send, Escape closes the list (Enter then sends the "/…" text as it is).
 // "{first_name}" becomes the person's first name, or "there" when it is not known.
-import { api, el } from "./common.js";
+import { api, attachPicker, el } from "./common.js";
 
 const FRESH_MS = 30_000; // an admin's change shows within this, or on the next page load
 const SHOWN = 8;
@@ -102,10 +102,7 @@ export function attachSavedReplies(textarea, picker, { displayName, onPick }) {
     e.stopImmediatePropagation(); // before the box's own Enter-sends
   }
 
-  // A textarea may not be a combobox (nor say aria-expanded): the list it controls and the
-  // active option are what assistive technology is told.
-  textarea.setAttribute("aria-controls", picker.id);
-  textarea.setAttribute("aria-autocomplete", "list");
+  attachPicker(textarea, picker, { close: () => setOpen(false), choose: (i) => pick(shown[i]) });
   textarea.addEventListener("input", update);
   textarea.addEventListener("keydown", (e) => {
     if (!open || e.isComposing) return;
@@ -122,10 +119,4 @@ export function attachSavedReplies(textarea, picker, { displayName, onPick }) {
       handled(e);
     }
   }, true);
-  textarea.addEventListener("blur", () => setTimeout(() => setOpen(false), 150));
-  picker.addEventListener("mousedown", (e) => e.preventDefault()); // keep the box focused
-  picker.addEventListener("click", (e) => {
-    const option = e.target.closest("[data-index]");
-    if (option) pick(shown[Number(option.dataset.index)]);
-  });
 }
