@@ -190,7 +190,7 @@ def test_a_note_naming_teammates_tells_them(services, captured_events, clock):
     store = services.store
     ann = store.create_user("ann@example.com", "agent", "h", clock())
     bob = store.create_user("bob@example.com", "agent", "h", clock())
-    store.create_user("bob@other.org", "agent", "h", clock())  # "@bob" is not one account
+    other_bob = store.create_user("bob@other.org", "agent", "h", clock())  # "@bob": two
     carl = store.create_user("Carl@Example.com", "admin", "h", clock())
     dan = store.create_user("dan@example.com", "agent", "h", clock())
     store.set_user_disabled(dan.id, True)
@@ -201,12 +201,17 @@ def test_a_note_naming_teammates_tells_them(services, captured_events, clock):
     assert names(captured_events) == ["conversation.updated"]
 
     captured_events.clear()
+    services.tracker.add_note(conversation_id, "@bob, which one of you?", ann)  # ambiguous
+    assert names(captured_events) == ["conversation.updated"]
+
+    captured_events.clear()
     note = services.tracker.add_note(
-        conversation_id, "@carl, refund? cc @bob@example.com @bob @dan @ann @CARL.", ann)
+        conversation_id, "@carl, refund? cc @bob@Other.org @bob @dan @ann @CARL.", ann)
     assert names(captured_events) == ["conversation.updated", "note.mentioned"]
     told = captured_events[1]
     assert told.conversation_id == conversation_id
-    assert told.data["user_ids"] == [carl.id, bob.id]
+    assert told.data["user_ids"] == [carl.id, other_bob.id]
+    assert bob.id not in told.data["user_ids"]
     assert told.data["by"] == "ann@example.com"
     assert told.data["note"]["id"] == note.id
     assert told.data["conversation"]["id"] == conversation_id
