@@ -20,6 +20,7 @@ from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
     AGENT,
     sign_in,
     site,
+    wait_until,
 )
 
 
@@ -211,7 +212,7 @@ def test_team_table_shows_each_account_for_the_period_live(page, site):  # noqa:
     # is no wider than the screen once the charts have followed the new width.)
     for width, scrolls in ((1366, False), (390, True)):
         page.set_viewport_size({"width": width, "height": 844})
-        page.wait_for_function("w => document.documentElement.scrollWidth <= w", arg=width)
+        wait_until(page, "w => document.documentElement.scrollWidth <= w", width)
         wrap = page.evaluate("""() => {
             const wrap = document.querySelector('.team-panel .table-wrap');
             return [wrap.scrollWidth, wrap.clientWidth];

@@ -28,6 +28,7 @@ from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
     screenshot,
     sign_in,
     site,
+    wait_until,
 )
 
 SATISFACTION = "/admin/stats/satisfaction"
@@ -235,7 +236,7 @@ def test_rated_conversations_show_with_csat_average_accounts_and_comments(
 
     # On a phone the section fits the screen: its table scrolls inside its panel if need be.
     page.set_viewport_size({"width": 390, "height": 844})
-    page.wait_for_function("() => document.documentElement.scrollWidth <= 390")
+    wait_until(page, "() => document.documentElement.scrollWidth <= 390")
     box = page.locator("#satisfaction").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     screenshot(page, "ratings_stats_phone")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,16 @@ def two_admins_on(page, browser, site: AdminSite, conversation_id: int):
         yield other
     finally:
         other.context.close()
+
+
+def wait_until(page, expression: str, arg=None, timeout: float = 10.0) -> None:
+    """Until the page's JS ``expression`` (a function of ``arg``) is truthy. Polled from
+    here: ``page.wait_for_function`` polls by evaluating a string in the page, which the
+    app's Content-Security-Policy forbids, so a condition not true at once was an error."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression, arg):
+        assert time.monotonic() < deadline, f"never true: {expression}"
+        time.sleep(0.05)
 
 
 def page_api(page, method: str, path: str, json=None):
