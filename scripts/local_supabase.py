@@ -712,7 +712,7 @@ events {{ worker_connections 1024; }}
 http {{
     access_log off;
     default_type application/json;
-{temp}    client_max_body_size 10m;
+{temp}    client_max_body_size 32m;
     map "$http_apikey$arg_apikey" $local_supabase_no_apikey {{ "" 1; default 0; }}
     upstream postgrest {{
         server 127.0.0.1:{ports['pgrst']};

@@ -6,10 +6,13 @@ import base64
 import json
 import re
 import unicodedata
+import uuid
 from datetime import date, datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.errors import NotFound
 
 Platform = Literal["messenger", "webchat"]
 JobKind = Literal["respond", "send"]
@@ -28,6 +31,8 @@ ActivityKind = Literal[
 NOTE_MAX_LENGTH = 2000  # a note an agent leaves on a conversation for the team
 SAVED_REPLY_TITLE_MAX = 80
 SAVED_REPLY_BODY_MAX = 4000  # as long as a reply
+FILE_NAME_MAX = 200  # a file an agent attaches to a reply, as the person will see it named
+MAX_REPLY_FILES = 5  # files one reply carries
 MAX_SAVED_REPLIES = 500  # the team's whole list goes to every conversation page
 HOURS_SCHEDULE_MAX = 2000  # BUSINESS_HOURS as set on Settings
 MAX_CLOSED_DATES = 400  # a year of holidays and then some
@@ -240,6 +245,40 @@ class HoursSetting(NewHoursSetting):
 
     updated_by: int | None = None
     updated_at: datetime
+
+
+class NewFile(_Incoming):
+    """A file an agent attaches to a reply, before it is stored: its bytes and how it is
+    named and typed. The store gives it a random id, which is also what makes its address
+    (``/files/<id>/<name>``) hard to guess."""
+
+    conversation_id: int
+    name: str = Field(min_length=1, max_length=FILE_NAME_MAX)
+    content_type: str = Field(min_length=3, max_length=255)
+    data: bytes = Field(min_length=1)
+    created_by: int | None = None
+
+
+def canonical_file_id(value: str) -> str:
+    """A file id as the stores keep it (a UUID's lower-case text); ``NotFound`` for text that
+    is not one, so that both stores answer it alike."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, TypeError, AttributeError):
+        raise NotFound(f"file {value!r} not found") from None
+
+
+class StoredFile(_Model):
+    """A stored file; ``data`` is None where only what describes it was read."""
+
+    id: str
+    conversation_id: int
+    name: str
+    content_type: str
+    size: int
+    created_by: int | None = None
+    created_at: datetime
+    data: bytes | None = Field(default=None, exclude=True, repr=False)
 
 
 class SavedReply(NewSavedReply):

@@ -109,6 +109,7 @@ from services.models import (
     JobKind,
     Message,
     NewActivity,
+    NewFile,
     NewHoursSetting,
     NewSavedReply,
     OutboundMessage,
@@ -116,6 +117,7 @@ from services.models import (
     SavedReply,
     Satisfaction,
     Stats,
+    StoredFile,
     TagCount,
     TrackResult,
     UserRole,
@@ -427,6 +429,15 @@ class ConversationStore(Protocol):
 
     def delete_saved_reply(self, reply_id: int) -> None:
         """``NotFound`` for an unknown id."""
+
+    # -- files agents attach to replies ----------------------------------------------------
+    def add_file(self, file: NewFile, now: datetime) -> StoredFile:
+        """Store a file for the conversation under a new random id (``data`` not echoed);
+        ``NotFound`` for an unknown conversation. Deleting the conversation deletes it."""
+
+    def get_file(self, file_id: str, data: bool = True) -> StoredFile:
+        """The file with its bytes (``data=False``: only what describes it); ``NotFound``
+        for an unknown id, or one that is not an id at all."""
 
     # -- the team's business hours ---------------------------------------------------------
     def get_hours_setting(self) -> HoursSetting | None:

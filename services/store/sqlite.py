@@ -33,6 +33,7 @@ from services.store.sqlite_hours import SqliteHours
 from services.store.sqlite_jobs import SqliteJobs, enqueue
 from services.store.sqlite_ratings import SqliteRatings
 from services.store.sqlite_reads import SqliteReads
+from services.store.sqlite_files import SqliteFiles
 from services.store.sqlite_replies import SqliteSavedReplies
 from services.store.sqlite_search import COUNT_SQL, MAX_CANDIDATES, candidates_sql, index_query
 from services.store.sqlite_stats import SqliteStats
@@ -92,9 +93,9 @@ def _after_cursor(cursor: ConversationCursor, params: dict[str, Any]) -> str:
     return f"(needs_human < :c_needs OR (needs_human = :c_needs AND ({same_group})))"
 
 
-class SqliteStore(SqliteAssignment, SqliteChanges, SqliteDeletion, SqliteHours, SqliteJobs,
-                  SqliteRatings, SqliteReads, SqliteSavedReplies, SqliteStats, SqliteTags,
-                  SqliteUsers):
+class SqliteStore(SqliteAssignment, SqliteChanges, SqliteDeletion, SqliteFiles, SqliteHours,
+                  SqliteJobs, SqliteRatings, SqliteReads, SqliteSavedReplies, SqliteStats,
+                  SqliteTags, SqliteUsers):
     """``ConversationStore`` on one SQLite file, through a small pool of connections."""
 
     kind = "sqlite"

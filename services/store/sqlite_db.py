@@ -26,7 +26,7 @@ from services.errors import StoreUnavailable
 from services.models import Conversation, Job, Message, utc
 from services.store import sqlite_rollup, sqlite_search
 
-SCHEMA_VERSION = 14  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
+SCHEMA_VERSION = 15  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
 BUSY_TIMEOUT_MS = 10_000
 # Connections open at once per process. Under gevent a store call yields only while a long
 # read or a commit runs in a thread, so a few are in use at a time; threads (the dev server,

@@ -24,6 +24,7 @@
 -- Schema version 13: admin_users.last_seen_at (an admin page open: online).
 -- Schema version 14: admin_users.offline_announced_at (claim_offline); the hours_setting
 -- table (at the end).
+-- Schema version 15: the files table (at the end).
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -282,3 +283,20 @@ CREATE TABLE IF NOT EXISTS hours_setting (
     updated_by   INTEGER REFERENCES admin_users (id) ON DELETE SET NULL,
     updated_at   TEXT    NOT NULL
 );
+
+-- Files agents attach to replies (schema version 15; mirrors
+-- supabase/migrations/20261206060000_files.sql): the bytes, served at /files/<id>/<name>;
+-- id is a random UUID's text, which is what makes that address hard to guess. A message
+-- that carries one keeps its description (and address) in its attachments. Deleted with
+-- the conversation; the index serves that cascade.
+CREATE TABLE IF NOT EXISTS files (
+    id              TEXT    PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    name            TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    content_type    TEXT    NOT NULL CHECK (length(content_type) BETWEEN 3 AND 255),
+    size            INTEGER NOT NULL CHECK (size > 0),
+    data            BLOB    NOT NULL,
+    created_by      INTEGER REFERENCES admin_users (id) ON DELETE SET NULL,
+    created_at      TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_conversation_idx ON files (conversation_id);

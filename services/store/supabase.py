@@ -75,6 +75,7 @@ from services.store.supabase_pipeline import SupabasePipeline
 from services.store.supabase_reads import SupabaseReads
 from services.store.supabase_assignment import SupabaseAssignment
 from services.store.supabase_deletion import SupabaseDeletion
+from services.store.supabase_files import SupabaseFiles
 from services.store.supabase_hours import SupabaseHours
 from services.store.supabase_ratings import SupabaseRatings
 from services.store.supabase_tags import SupabaseTags
@@ -138,8 +139,9 @@ def _check_filtered(filters: ConversationFilter, conversations: list[Conversatio
                 " (is the latest migration applied?)")
 
 
-class SupabaseStore(SupabaseAssignment, SupabaseDeletion, SupabaseHours, SupabasePipeline,
-                    SupabaseRatings, SupabaseReads, SupabaseSavedReplies, SupabaseTags):
+class SupabaseStore(SupabaseAssignment, SupabaseDeletion, SupabaseFiles, SupabaseHours,
+                    SupabasePipeline, SupabaseRatings, SupabaseReads, SupabaseSavedReplies,
+                    SupabaseTags):
     """``ConversationStore`` on Supabase; one long-lived client, thread-safe."""
 
     kind = "supabase"

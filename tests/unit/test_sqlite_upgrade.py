@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.errors import StoreUnavailable
-from services.models import ConversationFilter, NewActivity, NewSavedReply, TagCount
+from services.models import ConversationFilter, NewActivity, NewFile, NewSavedReply, TagCount
 from services.store.sqlite import SqliteStore
 from services.store.sqlite_db import SCHEMA_VERSION, register_functions
 from services.store.sqlite_search import index_query
@@ -29,6 +29,7 @@ V10_SCHEMA = DATA / "sqlite_schema_v10.sql"
 V11_SCHEMA = DATA / "sqlite_schema_v11.sql"
 V12_SCHEMA = DATA / "sqlite_schema_v12.sql"
 V13_SCHEMA = DATA / "sqlite_schema_v13.sql"
+V14_SCHEMA = DATA / "sqlite_schema_v14.sql"
 
 
 def _version_1_database(path: Path) -> None:
@@ -545,7 +546,7 @@ def test_version_13_file_gains_the_offline_claim(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 14
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         # Ann, offline since before the upgrade, is announced by the first sweep, once;
         # Bob, never seen, never.
         assert [u.email for u in store.claim_offline(clock(), clock())] == ["ann@example.com"]
@@ -554,6 +555,31 @@ def test_version_13_file_gains_the_offline_claim(tmp_path, clock):
         later = clock.advance(minutes=5)
         assert [u.email for u in store.claim_offline(later, later)] == [
             "ann@example.com", "bob@example.com"]
+    finally:
+        store.close()
+
+
+def test_version_14_file_gains_the_files_table(tmp_path, clock):
+    path = tmp_path / "v14.db"
+    db = sqlite3.connect(path)
+    register_functions(db)
+    db.executescript(V14_SCHEMA.read_text(encoding="utf-8"))
+    db.execute("PRAGMA user_version = 14")
+    db.close()
+    assert "files" not in _tables(path)
+
+    store = SqliteStore(path)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 15
+        assert "files_conversation_idx" in _indexes(path)
+        conversation = store.track_inbound(inbound("v14", "hi"), clock()).conversation
+        stored = store.add_file(NewFile(conversation_id=conversation.id, name="a.txt",
+                                        content_type="text/plain", data=b"kept"), clock())
+        assert store.get_file(stored.id).data == b"kept"
+        store.delete_conversations([conversation.id])  # the cascade works on the new table
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT count(*) FROM files").fetchone()[0] == 0
     finally:
         store.close()
 

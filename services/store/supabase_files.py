@@ -1,0 +1,33 @@
+"""Files agents attach to replies, in the Supabase store (mixed into ``SupabaseStore``):
+one SQL function call each way (migration 20261206060000_files.sql), the bytes carried as
+base64 text since PostgREST speaks JSON."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Any, Callable
+
+from services.models import NewFile, StoredFile, canonical_file_id
+from services.store.supabase_pipeline import _ts
+
+
+class SupabaseFiles:
+    """The file part of ``ConversationStore``; needs ``_rpc``."""
+
+    _rpc: Callable[[str, dict[str, Any]], Any]
+
+    def add_file(self, file: NewFile, now: datetime) -> StoredFile:
+        row = self._rpc("add_file", {
+            "p_id": str(uuid.uuid4()), "p_conversation_id": file.conversation_id,
+            "p_name": file.name, "p_content_type": file.content_type,
+            "p_data": base64.b64encode(file.data).decode("ascii"),
+            "p_created_by": file.created_by, "p_now": _ts(now)})
+        return StoredFile.model_validate(row)
+
+    def get_file(self, file_id: str, data: bool = True) -> StoredFile:
+        row = self._rpc("get_file", {"p_id": canonical_file_id(file_id), "p_data": data})
+        if data:
+            row["data"] = base64.b64decode(row["data"])
+        return StoredFile.model_validate(row)

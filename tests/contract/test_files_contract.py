@@ -1,0 +1,79 @@
+"""Contract: files agents attach to replies (both stores)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from pydantic import ValidationError
+
+from services.errors import NotFound
+from services.models import NewFile
+from tests.contract.helpers import MISSING_ID, inbound
+
+
+def _conversation(store, clock, user: str = "file-user"):
+    return store.track_inbound(inbound(user, "can you send the invoice?"), clock()).conversation
+
+
+def test_a_file_is_stored_and_read_back_whole(store, clock):
+    admin = store.create_user("admin@example.com", "admin", "h", clock())
+    conversation = _conversation(store, clock)
+    # Every byte value, NULs and invalid UTF-8 included, and more than one store page.
+    data = bytes(range(256)) * 4 + os.urandom(300_000)
+    stored = store.add_file(NewFile(conversation_id=conversation.id, name="Invoice 7.pdf",
+                                    content_type="application/pdf", data=data,
+                                    created_by=admin.id), clock())
+    assert uuid.UUID(stored.id).version == 4
+    assert (stored.conversation_id, stored.name, stored.content_type, stored.size,
+            stored.created_by, stored.created_at) == (
+        conversation.id, "Invoice 7.pdf", "application/pdf", len(data), admin.id, clock())
+    assert stored.data is None  # adding does not echo the bytes
+
+    read = store.get_file(stored.id)
+    assert read.data == data
+    assert read.model_dump() == stored.model_dump()
+    described = store.get_file(stored.id, data=False)
+    assert described.data is None and described.size == len(data)
+    # The id reads back in any case (it is a UUID), and each file gets its own.
+    assert store.get_file(stored.id.upper()).data == data
+    other = store.add_file(NewFile(conversation_id=conversation.id, name="a.txt",
+                                   content_type="text/plain", data=b"x"), clock())
+    assert other.id != stored.id and other.created_by is None
+    assert store.get_file(other.id).data == b"x"
+
+
+@pytest.mark.parametrize("file_id", ["9b2d3f4e-1c55-4a8e-9d6b-0f1e2d3c4b5a", "not-a-uuid", "", "1; drop table files"])
+def test_an_unknown_file_is_not_found(store, file_id):
+    with pytest.raises(NotFound):
+        store.get_file(file_id)
+    with pytest.raises(NotFound):
+        store.get_file(file_id, data=False)
+
+
+def test_a_file_needs_a_conversation_and_bytes(store, clock):
+    with pytest.raises(NotFound):
+        store.add_file(NewFile(conversation_id=MISSING_ID, name="a.txt",
+                               content_type="text/plain", data=b"x"), clock())
+    conversation = _conversation(store, clock)
+    with pytest.raises(NotFound):
+        store.add_file(NewFile(conversation_id=conversation.id, name="a.txt",
+                               content_type="text/plain", data=b"x", created_by=MISSING_ID),
+                       clock())
+    for bad in ({"data": b""}, {"name": ""}, {"name": "x" * 201}, {"content_type": ""}):
+        with pytest.raises(ValidationError):
+            NewFile(**{"conversation_id": conversation.id, "name": "a.txt",
+                       "content_type": "text/plain", "data": b"x", **bad})
+
+
+def test_deleting_the_conversation_deletes_its_files(store, clock):
+    doomed, kept = _conversation(store, clock, "doomed"), _conversation(store, clock, "kept")
+    gone = store.add_file(NewFile(conversation_id=doomed.id, name="a.png",
+                                  content_type="image/png", data=b"\x89PNG"), clock())
+    stays = store.add_file(NewFile(conversation_id=kept.id, name="b.png",
+                                   content_type="image/png", data=b"\x89PNG"), clock())
+    store.delete_conversations([doomed.id])
+    with pytest.raises(NotFound):
+        store.get_file(gone.id)
+    assert store.get_file(stays.id).data == b"\x89PNG"
