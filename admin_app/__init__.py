@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         **({"client_manager": manager} if manager is not None else {}),
     )
 
-    from admin_app import account, api, cli, health, live, pages, settings_page
+    from admin_app import account, api, cli, files, health, live, pages, settings_page
     # Their routes join api.bp:
     from admin_app import api_actions, api_hours, api_saved_replies, export  # noqa: F401
     from channels import messenger, webchat
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(account.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(settings_page.bp)
+    app.register_blueprint(files.bp)
     live.register(socketio, services)
     app.context_processor(live.store_status_context)  # the "store unavailable" banner
     app.context_processor(live.hours_context)  # the "Away" pill outside business hours

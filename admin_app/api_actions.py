@@ -7,6 +7,7 @@ from __future__ import annotations
 from admin_app import get_services
 from admin_app.api import _body, _query, bp
 from admin_app.auth import admin_required, current_user, login_required
+from admin_app.files import reply_attachments
 from admin_app.schemas import (
     MAX_COUNT,
     AllReadAnswer,
@@ -102,7 +103,8 @@ def users():
 @bp.post("/conversations/<int:conversation_id>/messages")
 @login_required
 def reply(conversation_id: int):
-    """An agent's reply: stored ``pending``, sent by the worker through the channel.
+    """An agent's reply: stored ``pending``, sent by the worker through the channel. It
+    may carry files uploaded to the conversation first (``POST .../files``).
 
     Replying also takes the conversation over from the bot, so the bot does not talk over
     the person, and assigns it to the replying agent if nobody has it (an escalation hands
@@ -114,6 +116,7 @@ def reply(conversation_id: int):
     conversation = tracker.get(conversation_id)
     if conversation.status == "closed":
         raise Conflict("the conversation is closed: reopen it to reply")
+    attachments = reply_attachments(conversation_id, body.attachments)
     if conversation.handled_by != "human" or conversation.assigned_to is None:
         assignee = conversation.assigned_to or user.id
         conversation, _ = tracker.set_handling(conversation_id, "human", assignee, by=user,
@@ -123,7 +126,8 @@ def reply(conversation_id: int):
             conversation_id=conversation_id,
             sender_type="agent",
             sender_id=user.email,
-            content=body.content,
+            content=body.content if body.content.strip() else "",
+            attachments=attachments,
             metadata={"agent_id": user.id},
         )
     )

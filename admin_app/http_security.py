@@ -3,7 +3,8 @@
 ``init_security(app, settings)`` is the one call ``create_app`` makes. Every response gets a
 Content-Security-Policy with no inline script or style, ``X-Content-Type-Options: nosniff``
 and a ``Referrer-Policy``; pages may not be framed (``frame-ancestors 'none'``), except the
-web chat's embed routes (``/chat/…``), which the sites of ``CHAT_ALLOWED_ORIGINS`` may frame.
+web chat's embed routes (``/chat/…``), which the sites of ``CHAT_ALLOWED_ORIGINS`` may frame;
+a file attached to a reply (``/files/…``) is sandboxed and may load nothing.
 With ``FORCE_HTTPS`` plain-http requests are redirected and HSTS is sent. Cookies are
 ``HttpOnly`` and ``SameSite=Lax`` always, and ``Secure`` whenever the request came over
 HTTPS (directly or through a trusted proxy) or a setting says the site is HTTPS-only.
@@ -42,6 +43,10 @@ BASE_POLICY: dict[str, str] = {
 REFERRER_POLICY = "same-origin"
 # The web chat's routes are what other sites embed (the script, its files, the demo page).
 EMBED_BLUEPRINTS = frozenset({"webchat"})
+# Files agents attach to replies (admin_app/files.py): whatever their bytes, never a page
+# of this site that runs or loads anything.
+FILES_BLUEPRINT = "files"
+FILE_POLICY = "default-src 'none'; sandbox"
 # Load balancers probe these over plain http on the private side: never redirect them.
 PROBE_ENDPOINTS = frozenset({"health.healthz", "health.readyz"})
 HSTS_MAX_AGE = 365 * 24 * 3600
@@ -82,6 +87,8 @@ class _SwitchboardTalisman(Talisman):
                 # X-Frame-Options cannot list origins; frame-ancestors above says who may
                 # frame.
                 options["frame_options"] = None
+            if flask.request.blueprint == FILES_BLUEPRINT:
+                options["content_security_policy"] = FILE_POLICY
             if endpoint in PROBE_ENDPOINTS:
                 options["force_https"] = False
             self._options_by_endpoint[endpoint] = options

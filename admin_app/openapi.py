@@ -24,9 +24,9 @@ from admin_app.api import bp
 from admin_app.auth import login_required
 from admin_app.schemas import (
     MAX_ID,
-    AllReadAnswer,
     ActivityList,
     ActivityQuery,
+    AllReadAnswer,
     AssignBody,
     AvailabilityBody,
     BulkAnswer,
@@ -35,12 +35,13 @@ from admin_app.schemas import (
     ConversationDetail,
     ConversationList,
     ConversationListQuery,
-    DeletedAnswer,
     DeleteQuery,
+    DeletedAnswer,
     DoneAnswer,
     ErrorBody,
     ExportJson,
     ExportQuery,
+    FileAnswer,
     FlagAnswer,
     HandlingAnswer,
     HistoryQuery,
@@ -58,11 +59,11 @@ from admin_app.schemas import (
     ReadMarksQuery,
     ReleasedAnswer,
     ReplyBody,
+    RetagAnswer,
+    SatisfactionAnswer,
     SavedReplyAnswer,
     SavedReplyBody,
     SavedReplyList,
-    RetagAnswer,
-    SatisfactionAnswer,
     StatsAnswer,
     TagAnswer,
     TagBody,
@@ -108,6 +109,7 @@ class Route:
     body_required: bool = False
     errors: tuple[int, ...] = ()
     extra_content: dict[str, dict[str, Any]] = field(default_factory=dict)
+    body_content: dict[str, dict[str, Any]] | None = None  # a body that is not JSON
 
 
 _C = "/admin/conversations/{conversation_id}"
@@ -136,6 +138,15 @@ ROUTES: tuple[Route, ...] = (
     Route("post", _C + "/messages", "admin_api.reply",
           "An agent's reply: stored pending, sent by the worker; takes the conversation over",
           MessageAnswer, status=201, body=ReplyBody, body_required=True,
+          errors=(*_CHANGE, 409, 413)),
+    Route("post", _C + "/files", "admin_api.upload_file",
+          "A file to attach to a reply in this conversation (multipart, field file; at most "
+          "UPLOAD_MAX_BYTES): the attachment, which a reply names by its file_id. Served at "
+          "its url to whoever has it",
+          FileAnswer, status=201, body_required=True,
+          body_content={"multipart/form-data": {"schema": {
+              "type": "object", "required": ["file"],
+              "properties": {"file": {"type": "string", "format": "binary"}}}}},
           errors=(*_CHANGE, 409, 413)),
     Route("post", _C + "/close", "admin_api.close_conversation",
           "Close (clears the flags; the person's next message opens a new conversation)",
@@ -352,6 +363,9 @@ def _operation(route: Route, refs: dict[type[BaseModel], dict]) -> dict:
             "required": route.body_required,
             "content": {JSON: {"schema": refs[route.body]}},
         }
+    elif route.body_content is not None:
+        operation["requestBody"] = {"required": route.body_required,
+                                    "content": route.body_content}
     return operation
 
 

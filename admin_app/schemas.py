@@ -21,6 +21,7 @@ from services.models import (
     AWAY_MESSAGE_MAX,
     HOURS_SCHEDULE_MAX,
     MAX_CLOSED_DATES,
+    MAX_REPLY_FILES,
     MAX_TAGS_LISTED,
     NOTE_MAX_LENGTH,
     SAVED_REPLY_BODY_MAX,
@@ -210,9 +211,18 @@ def _not_blank(what: str) -> AfterValidator:
 
 
 class ReplyBody(_Body):
-    """An agent's reply."""
+    """An agent's reply: a text, files (uploaded to the conversation first), or both."""
 
-    content: Annotated[str, Field(max_length=4000), _not_blank("reply")]
+    content: str = Field(default="", max_length=4000)
+    attachments: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=MAX_REPLY_FILES,
+        description="the file_id of each file to send, as POST .../files answered")
+
+    @model_validator(mode="after")
+    def _something(self) -> "ReplyBody":
+        if not self.content.strip() and not self.attachments:
+            raise ValueError("the reply is empty: write something or attach a file")
+        return self
 
 
 class HoursBody(_Body):
@@ -445,6 +455,25 @@ class HandlingAnswer(_Answer):
     success: Literal[True] = True
     conversation: Conversation
     changed: bool = Field(description="false when it was already handled that way")
+
+
+class Attachment(BaseModel):
+    """A file as a message carries it (``attachments``)."""
+
+    type: Literal["image", "video", "audio", "file"] = Field(description=(
+        "image, video and audio are shown as such (and sent to Messenger so); file is a "
+        "download"))
+    url: str = Field(description="where it is served, /files/<file_id>/<name>")
+    name: str
+    content_type: str
+    size: int
+    file_id: str
+
+
+class FileAnswer(_Answer):
+    success: Literal[True] = True
+    attachment: Attachment = Field(description=(
+        "the file stored; a reply names it in attachments by its file_id"))
 
 
 class TagAnswer(_Answer):

@@ -180,6 +180,10 @@ class Settings(BaseSettings):
     ratelimit_storage_uri: str = "memory://"
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
     admin_stats_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # The largest file an agent may attach to a reply (admin_app/files.py). Messenger takes
+    # up to 25 MB; on Supabase the bytes travel as base64, a third larger, through the
+    # gateway in front of PostgREST.
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=25 * 1000 * 1000)
     # How often each process re-checks the accounts behind its open /admin sockets.
     admin_session_recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
     # An account with no page of the panel open for this long is offline (Settings' "Last

@@ -33,6 +33,9 @@ PUBLIC = {
     "webchat.demo": "the widget's demo page",
     "webchat.start_session": "issues visitor tokens (rate-limited per address)",
     "webchat.hours": "whether the team is in, from the settings (no store, nobody's data)",
+    "files.download": "a file sent in a reply, to whoever was given its address (a random "
+                      "UUID), as Messenger's own attachment links are: the person's browser "
+                      "and Messenger's servers fetch it",
 }
 # Another engineer may add a public OpenAPI description: tolerated, never required.
 TOLERATED_PUBLIC = re.compile(r"openapi|apispec|swagger", re.I)
@@ -68,7 +71,7 @@ AGENT_OK = {
     "admin_api.read_marks", "admin_api.edit_note", "admin_api.delete_note",
     "admin_api.mark_unread", "admin_api.mark_all_read", "admin_api.add_tag",
     "admin_api.remove_tag", "admin_api.tags", "admin_api.set_availability", "admin_api.bulk",
-    "admin_api.transcript",
+    "admin_api.transcript", "admin_api.upload_file",
     "pages.inbox", "pages.conversation", "pages.stats",
     "settings.index", "settings.change_password",
 }
@@ -141,6 +144,10 @@ def _path(rule, seeded: Seeded, dummy: bool) -> str:
             values[name] = seeded.note_id
         elif name == "tag":
             values[name] = seeded.tag
+        elif name == "file_id":
+            values[name] = "9b2d3f4e-1c55-4a8e-9d6b-0f1e2d3c4b5a"
+        elif name == "name":
+            values[name] = "a.png"
         else:
             raise AssertionError(f"teach the walker what to put in <{name}> of {rule.rule}")
     return rule.build(values, append_unknown=False)[1]
