@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from urllib.request import ProxyHandler, build_opener
 
 import pytest
 
@@ -46,6 +47,16 @@ class Recorded:
     headers: dict[str, str]
     json: Any
     raw: bytes
+
+
+@dataclass
+class Fetched:
+    """An attachment the stand-in fetched from its url, as Facebook does to send it."""
+
+    url: str
+    kind: str
+    content_type: str
+    data: bytes
 
 
 @dataclass
@@ -97,6 +108,11 @@ class GraphStub:
     base_url: str = ""
     delivered: dict[str, list[Delivered]] = field(default_factory=dict)
     echoes: EchoPoster | None = None  # set by ``echo_to``
+    # Like Facebook, fetch each attachment's url before sending it (and refuse the send,
+    # error 100, when it cannot be fetched); off by default, since most tests send made-up
+    # addresses that nothing serves. What was fetched: ``fetched``.
+    fetch_attachments: bool = False
+    fetched: list[Fetched] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # Sends that went out and whose answer is being held back: id -> when the hold ends.
@@ -302,6 +318,18 @@ class GraphStub:
                                         "{RESPONSE, UPDATE, MESSAGE_TAG}")
         if kind == "MESSAGE_TAG" and not body.get("tag"):
             return 400, error_body(100, "(#100) Param tag is required for MESSAGE_TAG")
+        attachment = message.get("attachment")
+        if self.fetch_attachments and isinstance(attachment, dict) \
+                and attachment.get("type") in ("image", "video", "audio", "file"):
+            url = (attachment.get("payload") or {}).get("url")
+            try:
+                with build_opener(ProxyHandler({})).open(url, timeout=10) as answer:
+                    fetched = Fetched(url, attachment["type"],
+                                      answer.headers.get("Content-Type", ""), answer.read())
+            except (OSError, ValueError, TypeError):
+                return 400, error_body(100, "(#100) Failed to fetch the file from the url")
+            with self._lock:
+                self.fetched.append(fetched)
         mid = f"m_stub{next(self._ids)}"
         self._deliver(recipient, mid, message)
         return 200, {"recipient_id": recipient, "message_id": mid}
