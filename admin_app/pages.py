@@ -39,7 +39,7 @@ def conversation(conversation_id: int):
         abort(404, f"There is no conversation {conversation_id}.")
     return render_template(
         "conversation.html", page="conversation", user=current_user(), conversation=found,
-        person_name=person_name(found),
+        person_name=person_name(found), upload_max=get_services().settings.upload_max_bytes,
     )
 
 

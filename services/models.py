@@ -647,7 +647,13 @@ class ConversationCursor(_Model):
         )
 
 
-def preview(text: str) -> str:
-    """The short one-line form of a message shown in the inbox."""
+def preview(text: str, attachments: list[dict[str, Any]] | None = None) -> str:
+    """The short one-line form of a message shown in the inbox: its text, or for a message
+    of files alone the first one's name ("📎 quote.pdf +1")."""
     flat = " ".join(text.split())
+    if not flat and attachments:
+        first = attachments[0] if isinstance(attachments[0], dict) else {}
+        name = first.get("name") or first.get("title") or first.get("type") or "file"
+        more = f" +{len(attachments) - 1}" if len(attachments) > 1 else ""
+        flat = " ".join(f"📎 {name}{more}".split())
     return flat if len(flat) <= PREVIEW_LENGTH else flat[: PREVIEW_LENGTH - 1] + "…"

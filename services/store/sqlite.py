@@ -146,7 +146,7 @@ class SqliteStore(SqliteAssignment, SqliteChanges, SqliteDeletion, SqliteFiles, 
                 "UPDATE messages SET human_replied = 1, replied_by = ?, replied_at = ?"
                 " WHERE conversation_id = ? AND requires_human = 1 AND human_replied = 0",
                 (msg.sender_id, now, conversation_id))
-        params = {"now": now, "preview": preview(msg.content), "id": conversation_id,
+        params = {"now": now, "preview": preview(msg.content, msg.attachments), "id": conversation_id,
                   "agent": agent, **(extra or {})}
         return one(db.execute(
             "UPDATE conversations SET message_count = message_count + 1,"

@@ -96,7 +96,7 @@ def _ts(value: datetime) -> str:
 def _payload(message: InboundMessage | OutboundMessage) -> dict[str, Any]:
     """A message as the tracking SQL functions take it: its JSON, plus the inbox preview."""
     payload = message.model_dump(mode="json")
-    payload["preview"] = preview(message.content)
+    payload["preview"] = preview(message.content, message.attachments)
     return payload
 
 

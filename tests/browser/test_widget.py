@@ -7,6 +7,7 @@ import requests
 from playwright.sync_api import Page, expect
 
 from tests.support.chat_client import admin_token
+from tests.support.images import tiny_png
 from tests.support.live_server import LiveServer
 
 XSS = "<img src=x onerror=window.__pwned=1>"
@@ -552,3 +553,40 @@ def test_a_visitor_back_on_another_page_is_asked_about_the_conversation_closed_m
     expect(page.locator(".sb-status")).to_have_attribute("data-state", "connected",
                                                          timeout=15000)
     expect(card).to_be_hidden()
+
+
+def test_an_agents_files_show_in_the_widget(server, admin, page: Page):
+    complaints = csp_complaints(page)
+    open_chat(page, server)
+    send(page, "Do you have a photo of it?")
+    expect(page.locator(".sb-from-user[data-id]")).to_have_count(1, timeout=10000)
+    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    files = [admin("POST", f"/admin/conversations/{cid}/files",
+                   files={"file": (name, data, kind)})["attachment"]
+             for name, data, kind in (("lamp.png", tiny_png(40, 30), "image/png"),
+                                      ("Lamp manual.pdf", b"%PDF-1.4\n" + b"q" * 3000,
+                                       "application/pdf"))]
+    admin("POST", f"/admin/conversations/{cid}/messages",
+          json={"content": "Here it is, with its manual.",
+                "attachments": [f["file_id"] for f in files]})
+
+    bubble = page.locator(".sb-from-agent", has_text="Here it is")
+    expect(bubble).to_be_visible(timeout=15000)
+    image = bubble.locator("img.sb-image")
+    expect(image).to_have_attribute("alt", "lamp.png")
+    expect(image).to_have_js_property("naturalWidth", 40)
+    expect(bubble.locator("a.sb-file").last).to_have_text("📎 Lamp manual.pdf (3 KB)")
+    assert bubble.locator("a.sb-file").last.get_attribute("href") == files[1]["url"]
+    # A file alone: no empty text line, just the file.
+    admin("POST", f"/admin/conversations/{cid}/messages",
+          json={"attachments": [files[1]["file_id"]]})
+    expect(page.locator(".sb-from-agent")).to_have_count(2, timeout=15000)
+    alone = page.locator(".sb-from-agent").last
+    expect(alone.locator(".sb-text")).to_have_count(0)
+    expect(alone.locator("a.sb-file")).to_have_text("📎 Lamp manual.pdf (3 KB)")
+    # After a reload the history brings them back the same way.
+    page.reload()
+    page.locator(".sb-bubble").click()
+    expect(page.locator(".sb-from-agent img.sb-image")).to_have_js_property("naturalWidth", 40,
+                                                                             timeout=15000)
+    assert complaints == []

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from services.errors import NotFound
 from services.models import NewFile
-from tests.contract.helpers import MISSING_ID, inbound
+from tests.contract.helpers import MISSING_ID, inbound, outbound
 
 
 def _conversation(store, clock, user: str = "file-user"):
@@ -77,3 +77,20 @@ def test_deleting_the_conversation_deletes_its_files(store, clock):
     with pytest.raises(NotFound):
         store.get_file(gone.id)
     assert store.get_file(stays.id).data == b"\x89PNG"
+
+
+def test_the_inbox_names_the_file_of_a_message_without_text(store, clock):
+    conversation = _conversation(store, clock)
+    files = [{"type": "file", "url": "http://x/files/1/quote.pdf", "name": "quote.pdf"},
+             {"type": "image", "url": "http://x/files/2/shelf.png", "name": "shelf.png"}]
+    store.track_outbound(outbound(conversation.id, "", sender_type="agent", attachments=files),
+                         clock())
+    assert store.get_conversation(conversation.id).last_message_preview == "📎 quote.pdf +1"
+    # A person's photo from Messenger has no name: its kind stands for it.
+    photo = store.track_inbound(inbound("file-user", "", attachments=[
+        {"type": "image", "url": "https://cdn.example/p.jpg"}]), clock())
+    assert photo.conversation.last_message_preview == "📎 image"
+    # A text says itself, files or not.
+    store.track_outbound(outbound(conversation.id, "Here  you are", sender_type="agent",
+                                  attachments=files), clock())
+    assert store.get_conversation(conversation.id).last_message_preview == "Here you are"

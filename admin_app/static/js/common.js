@@ -22,15 +22,16 @@ export class ApiError extends Error {
 }
 
 /** Call the admin JSON API with the session cookie (and the CSRF token on changes). */
-export async function api(path, { method = "GET", json } = {}) {
+export async function api(path, { method = "GET", json, form } = {}) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken;
   if (json !== undefined) headers["Content-Type"] = "application/json";
+  // A FormData body (a file upload) sets its own multipart Content-Type.
   const response = await fetch(path, {
     method,
     headers,
     credentials: "same-origin",
-    body: json === undefined ? undefined : JSON.stringify(json),
+    body: form !== undefined ? form : json === undefined ? undefined : JSON.stringify(json),
   });
   if (response.status === 401) {
     window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));

@@ -6,6 +6,7 @@ import {
 } from "./common.js";
 import { clearDraft, loadDraft, onDraftChange, saveDraft } from "./drafts.js";
 import { attachMentions } from "./mentions.js";
+import { attachReplyFiles, fileSize } from "./reply_files.js";
 import { attachSavedReplies } from "./saved_replies.js";
 
 const conversationId = Number(document.body.dataset.conversationId);
@@ -46,6 +47,7 @@ function renderConversation() {
   replyText.disabled = c.status === "closed";
   $("reply-send").disabled = c.status === "closed";
   $("reply-close").disabled = c.status === "closed";
+  $("reply-attach").disabled = c.status === "closed";
   replyText.placeholder = c.status === "closed"
     ? "This conversation is closed: reopen it to reply."
     : "Write a reply… (Enter sends, Shift+Enter for a new line, / for saved replies)";
@@ -440,7 +442,8 @@ function renderAttachment(a) {
       el("img", { src: url, alt: label === kind ? "image attachment" : label, loading: "lazy" }));
     return el("li", {}, link);
   }
-  if (url) return el("li", {}, el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: `📎 ${label}` }));
+  const size = a.size > 0 ? ` (${fileSize(a.size)})` : "";
+  if (url) return el("li", {}, el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: `📎 ${label}${size}` }));
   return el("li", { text: `📎 ${label}` });
 }
 
@@ -456,6 +459,7 @@ function renderMessage(m) {
   time.textContent = clockTime(m.created_at);
   time.title = new Date(m.created_at).toLocaleString();
   node.querySelector(".text").textContent = m.content;
+  node.querySelector(".text").hidden = !m.content && (m.attachments || []).length > 0;
   const attachments = node.querySelector(".attachments");
   for (const a of m.attachments || []) attachments.append(renderAttachment(a));
   attachments.hidden = !(m.attachments || []).length;
@@ -706,18 +710,40 @@ $("assign").addEventListener("change", (e) => {
   act(`/admin/conversations/${conversationId}/assign`, { user_id: value });
 });
 
-/** Send what the reply box holds; true once the server took it. */
+function replyProblem(text) {
+  replyError.textContent = text;
+  replyError.hidden = false;
+}
+// Files to send with the reply: "Attach", or pasted or dropped on the reply box.
+const replyFiles = attachReplyFiles({
+  conversationId,
+  maxBytes: Number(document.body.dataset.uploadMax),
+  button: $("reply-attach"),
+  input: $("reply-file"),
+  list: $("reply-files"),
+  dropZone: replyForm,
+  onChange: () => { replyError.hidden = true; },
+  onError: replyProblem,
+});
+
+/** Send what the reply box holds (and the files attached); true once the server took it. */
 async function sendReply() {
   const content = replyText.value;
-  if (!content.trim()) return false;
+  if (replyFiles.busy()) {
+    replyProblem("Wait for the files to finish uploading.");
+    return false;
+  }
+  const attachments = replyFiles.ids();
+  if (!content.trim() && !attachments.length) return false;
   replyError.hidden = true;
   $("reply-send").disabled = true;
   $("reply-close").disabled = true;
   try {
     const data = await api(`/admin/conversations/${conversationId}/messages`, {
-      method: "POST", json: { content },
+      method: "POST", json: { content, attachments },
     });
     replyText.value = "";
+    replyFiles.clear();
     clearDraft(conversationId);
     // The socket may already have told us more (sent, or failed): the answer is older.
     if (!messages.has(data.message.id)) upsertMessage(data.message);
@@ -725,8 +751,7 @@ async function sendReply() {
     sendTyping(false);
     return true;
   } catch (err) {
-    replyError.textContent = err.message;
-    replyError.hidden = false;
+    replyProblem(err.message);
     return false;
   } finally {
     $("reply-send").disabled = conversation?.status === "closed";

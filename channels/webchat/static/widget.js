@@ -258,10 +258,55 @@
   var unread = 0;
   var isOpen = false;
 
-  function nearBottom() {
-    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  function nearBottom(slack) {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < (slack || 80);
   }
   function toBottom() { scroller.scrollTop = scroller.scrollHeight; }
+
+  // A file sent with a message (an agent's attachment): an image is shown, anything else
+  // is a link to download it. Only http(s) addresses become links.
+  function safeUrl(url) {
+    try {
+      var parsed = new URL(url, location.href);
+      return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+  function fileSize(bytes) {
+    if (!(bytes > 0)) return "";
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
+    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+  }
+  function attachmentNode(a) {
+    a = a || {};
+    var url = safeUrl(a.url || (a.payload && a.payload.url) || "");
+    var name = a.name || a.title || a.type || "file";
+    var li = el("li", "sb-attachment");
+    if (!url) {
+      li.textContent = "📎 " + name;
+      return li;
+    }
+    var link = el("a", "sb-file");
+    link.href = url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    if (a.type === "image") {
+      var img = el("img", "sb-image");
+      img.src = url;
+      img.alt = name;
+      img.loading = "lazy";
+      // It grew the thread as it came: one who was at the newest message stays there.
+      img.addEventListener("load", function () { if (nearBottom(80 + img.offsetHeight)) toBottom(); });
+      link.appendChild(img);
+    } else {
+      var size = fileSize(a.size);
+      link.textContent = "📎 " + name + (size ? " (" + size + ")" : "");
+    }
+    li.appendChild(link);
+    return li;
+  }
 
   function bubbleFor(m, pending) {
     var li = el("li", "sb-msg sb-from-" + m.sender_type);
@@ -269,7 +314,14 @@
     if (m.sender_type !== "user" && m.sender_type !== "system") {
       li.appendChild(el("div", "sb-who", LABELS[m.sender_type] || ""));
     }
-    li.appendChild(el("div", "sb-text", m.content));
+    if (m.content || !(m.attachments && m.attachments.length)) {
+      li.appendChild(el("div", "sb-text", m.content));
+    }
+    if (m.attachments && m.attachments.length) {
+      var files = el("ul", "sb-attachments");
+      for (var i = 0; i < m.attachments.length; i++) files.appendChild(attachmentNode(m.attachments[i]));
+      li.appendChild(files);
+    }
     var meta = el("div", "sb-meta", pending ? "Sending…" : clock(m.created_at));
     li.appendChild(meta);
     return li;

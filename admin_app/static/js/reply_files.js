@@ -1,0 +1,118 @@
+// Files an agent attaches to a reply: chosen with "Attach", pasted or dropped on the reply
+// box. Each is uploaded at once (POST /admin/conversations/<id>/files) and shown as a chip
+// with its name, size and a remove button; the reply then names the uploaded ones by id.
+import { api, el } from "./common.js";
+
+export const MAX_FILES = 5; // as a reply carries at most (admin_app/schemas.py)
+
+export function fileSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/**
+ * Wire the attach button, the hidden file input, the chip list and the drop zone.
+ * `onChange()` is called whenever the set of files changes; `onError(text)` tells why a file
+ * was not taken. Returns `ids()` (the uploaded files' ids), `busy()` (an upload under way),
+ * `count()` and `clear()`.
+ */
+export function attachReplyFiles({ conversationId, maxBytes, button, input, list, dropZone, onChange, onError }) {
+  const items = []; // { name, size, li, attachment | null, failed }
+
+  function render() {
+    list.hidden = items.length === 0;
+    onChange();
+  }
+
+  function remove(item) {
+    const at = items.indexOf(item);
+    if (at >= 0) items.splice(at, 1);
+    item.li.remove();
+    render();
+  }
+
+  async function add(file) {
+    if (items.length >= MAX_FILES) {
+      onError(`A reply carries at most ${MAX_FILES} files.`);
+      return;
+    }
+    if (file.size > maxBytes) {
+      onError(`${file.name} is larger than ${fileSize(maxBytes)}, the most a file may be.`);
+      return;
+    }
+    if (file.size === 0) {
+      onError(`${file.name} is empty.`);
+      return;
+    }
+    const state = el("span", { className: "reply-file-state", text: "uploading…" });
+    const drop = el("button", {
+      type: "button", className: "reply-file-remove", "aria-label": `Remove ${file.name}`, text: "×",
+    });
+    const li = el("li", { className: "reply-file uploading" },
+      el("span", { className: "reply-file-name", text: file.name }),
+      el("span", { className: "reply-file-size", text: fileSize(file.size) }), state, drop);
+    const item = { name: file.name, size: file.size, li, attachment: null, failed: false };
+    drop.addEventListener("click", () => remove(item));
+    items.push(item);
+    list.append(li);
+    render();
+    const form = new FormData();
+    form.append("file", file, file.name);
+    try {
+      const data = await api(`/admin/conversations/${conversationId}/files`, { method: "POST", form });
+      item.attachment = data.attachment;
+      state.textContent = "";
+    } catch (err) {
+      item.failed = true;
+      state.textContent = "not uploaded";
+      li.classList.add("failed");
+      onError(`${file.name}: ${err.message}`);
+    }
+    li.classList.remove("uploading");
+    if (items.includes(item)) render();
+  }
+
+  function addAll(files) {
+    for (const file of files) add(file);
+  }
+
+  button.addEventListener("click", () => input.click());
+  input.addEventListener("change", () => {
+    addAll([...input.files]);
+    input.value = ""; // the same file may be chosen again
+  });
+  dropZone.addEventListener("paste", (e) => {
+    const files = [...(e.clipboardData?.files || [])];
+    if (!files.length) return; // text is pasted as text
+    e.preventDefault();
+    addAll(files);
+  });
+  dropZone.addEventListener("dragover", (e) => {
+    if (![...(e.dataTransfer?.types || [])].includes("Files")) return;
+    e.preventDefault();
+    dropZone.classList.add("dropping");
+  });
+  dropZone.addEventListener("dragleave", () => dropZone.classList.remove("dropping"));
+  dropZone.addEventListener("drop", (e) => {
+    dropZone.classList.remove("dropping");
+    const files = [...(e.dataTransfer?.files || [])];
+    if (!files.length) return;
+    e.preventDefault();
+    addAll(files);
+  });
+
+  return {
+    ids: () => items.filter((i) => i.attachment).map((i) => i.attachment.file_id),
+    busy: () => items.some((i) => !i.attachment && !i.failed),
+    count: () => items.filter((i) => i.attachment).length,
+    clear() {
+      for (const item of [...items]) item.li.remove();
+      items.length = 0;
+      render();
+    },
+    setDisabled(disabled) {
+      button.disabled = disabled;
+    },
+  };
+}

@@ -1,0 +1,107 @@
+"""Files in an agent's reply, in Chromium: chosen with "Attach" or pasted into the reply
+box, each shown as a chip while and after it uploads (and removable), sent with the text or
+alone, shown in the conversation; a file over the limit is refused before it is sent."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
+    open_conversation,
+    page_api,
+    sign_in,
+    site,
+    wait_until,
+)
+from tests.support.images import tiny_png
+
+PNG = tiny_png()
+PDF = b"%PDF-1.4\n" + b"q" * 3000
+
+IMAGES_SHOWN = """(sel) => [...document.querySelectorAll(sel)]
+    .map((img) => img.complete && img.naturalWidth)"""
+
+
+def test_an_agent_sends_files_with_a_reply_and_alone(page, site):  # noqa: F811
+    visitor = site.visitor("Filed Person")
+    visitor.say("Could you send me a photo of the shelf?")
+    cid = visitor.conversation_id
+    sign_in(page, site)
+    open_conversation(page, site, cid)
+
+    # Two files chosen with Attach: a chip each, with its size, once uploaded.
+    page.set_input_files("#reply-file", files=[
+        {"name": "shelf.png", "mimeType": "image/png", "buffer": PNG},
+        {"name": "quote.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    chips = page.locator("#reply-files .reply-file")
+    expect(chips).to_have_count(2)
+    expect(page.locator("#reply-files .reply-file.uploading")).to_have_count(0)
+    expect(chips.nth(0)).to_contain_text("shelf.png")
+    expect(chips.nth(1)).to_contain_text("quote.pdf")
+    expect(chips.nth(1)).to_contain_text("3 KB")
+    # The quote was a mistake: its × takes it off.
+    page.click("#reply-files button[aria-label='Remove quote.pdf']")
+    expect(chips).to_have_count(1)
+
+    page.fill("#reply-text", "Here is the shelf.")
+    page.press("#reply-text", "Enter")
+    sent = page.locator("#messages .msg", has_text="Here is the shelf.")
+    expect(sent).to_be_visible()
+    expect(sent.locator(".attachments img")).to_have_count(1)
+    wait_until(page, IMAGES_SHOWN + ".every((w) => w === 24)",
+               "#messages .msg[data-sender=agent] .attachments img")
+    expect(chips).to_have_count(0)
+    expect(page.locator("#reply-files")).to_be_hidden()
+    stored = page_api(page, "GET", f"/admin/conversations/{cid}/messages")["messages"][-1]
+    assert stored["content"] == "Here is the shelf."
+    assert [(a["type"], a["name"]) for a in stored["attachments"]] == [("image", "shelf.png")]
+
+    # A screenshot pasted into the empty reply box goes alone: no text line, its link.
+    page.evaluate("""([bytes]) => {
+        const data = new DataTransfer();
+        data.items.add(new File([new Uint8Array(bytes)], "receipt.pdf", { type: "application/pdf" }));
+        document.querySelector("#reply-text").dispatchEvent(
+            new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+    }""", [list(PDF)])
+    expect(chips).to_have_count(1)
+    expect(chips.first).to_contain_text("receipt.pdf")
+    expect(page.locator("#reply-files .reply-file.uploading")).to_have_count(0)
+    expect(page.locator("#reply-text")).to_have_value("")
+    page.press("#reply-text", "Enter")
+    link = page.locator("#messages .msg[data-sender=agent] .attachments a",
+                        has_text="receipt.pdf")
+    expect(link).to_have_text(re.compile(r"📎 receipt\.pdf \(3 KB\)"))
+    assert re.search(r"/files/[0-9a-f-]{36}/receipt\.pdf$", link.get_attribute("href"))
+    last = page.locator("#messages .msg[data-sender=agent]").last
+    expect(last.locator(".text")).to_be_hidden()
+    expect(chips).to_have_count(0)
+    # The inbox names the file for a message without text.
+    listed = page_api(page, "GET", "/admin/conversations?q=Filed")["conversations"]
+    assert listed[0]["last_message_preview"] == "📎 receipt.pdf"
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_sent(page, site):  # noqa: F811
+    visitor = site.visitor("Heavy Person")
+    visitor.say("Send me the catalogue")
+    sign_in(page, site)
+    open_conversation(page, site, visitor.conversation_id)
+    limit = int(page.locator("body").get_attribute("data-upload-max"))
+    uploads = []
+    page.on("request", lambda r: uploads.append(r.url) if r.url.endswith("/files") else None)
+    page.set_input_files("#reply-file", files=[
+        {"name": "catalogue.pdf", "mimeType": "application/pdf", "buffer": b"x" * (limit + 1)}])
+    expect(page.locator("#reply-error")).to_have_text(
+        "catalogue.pdf is larger than 10.0 MB, the most a file may be.")
+    expect(page.locator("#reply-files .reply-file")).to_have_count(0)
+    # An empty one, likewise; neither reached the server.
+    page.set_input_files("#reply-file", files=[
+        {"name": "empty.txt", "mimeType": "text/plain", "buffer": b""}])
+    expect(page.locator("#reply-error")).to_have_text("empty.txt is empty.")
+    assert uploads == []
+    # Enter with nothing to send sends nothing.
+    count = page.locator("#messages .msg").count()
+    page.press("#reply-text", "Enter")
+    page.wait_for_timeout(300)
+    expect(page.locator("#messages .msg")).to_have_count(count)
