@@ -16,10 +16,13 @@ one Supabase store, behind the example nginx (``tests/support/cluster.py`` start
    a page on A hears it go offline once, though both processes sweep.
 6. Business hours set on Settings on A: a visitor's widget on B is told at once, and B's
    ``GET /chat/hours`` has them within BUSINESS_HOURS_REFRESH_SECONDS; reset on B, A follows.
+7. A file an agent uploads through nginx (larger than its 1 MiB default) is kept in the
+   shared store: its address is nginx's, and either process serves it.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -428,3 +431,29 @@ def test_business_hours_set_on_a_are_in_force_on_b(cluster):
             time.sleep(0.2)
     finally:
         visitor.close()
+
+
+def test_a_file_uploaded_through_nginx_is_served_by_either_process(cluster):
+    a, b = cluster.start_apps(LOGIN_RATE_LIMIT="1000 per minute")
+    proxy = cluster.nginx.url
+    visitor = ChatVisitor(b.url)
+    visitor.start()
+    said = visitor.request("POST", "/chat/messages", json={"content": "the invoice, please?",
+                                                           "client_id": "files-scale-1"})
+    assert said.status_code == 201, said.text
+    conversation_id = said.json()["conversation"]["id"]
+
+    browser = cluster.admin_session(proxy)
+    csrf = csrf_from(browser.get(proxy + "/", timeout=10).text)
+    data = os.urandom(3 * 1024 * 1024)
+    answer = browser.post(f"{proxy}/admin/conversations/{conversation_id}/files", timeout=30,
+                          headers={"X-CSRFToken": csrf},
+                          files={"file": ("invoice.pdf", data, "application/pdf")})
+    assert answer.status_code == 201, answer.text[-500:]
+    attachment = answer.json()["attachment"]
+    # Built from the address the agent used (nginx's, through X-Forwarded-Host).
+    assert attachment["url"].startswith(proxy + "/files/"), attachment
+    path = attachment["url"][len(proxy):]
+    for base in (proxy, a.url, b.url):
+        served = requests.get(base + path, timeout=30)
+        assert (served.status_code, served.content == data) == (200, True), base
