@@ -288,3 +288,28 @@ def test_hsts_is_never_sent_unless_configured(tmp_path):
     assert response.status_code == 200
     assert "Strict-Transport-Security" not in response.headers
     services.store.close()
+
+
+def test_a_file_sent_in_a_reply_is_sandboxed_and_loads_nothing(site):
+    """``/files/…`` (admin_app/files.py): whatever its bytes, never a page of this site that
+    runs or loads anything; and the pages asked for next keep their own policy."""
+    from services.models import InboundMessage, NewFile
+
+    app, services = site
+    conversation = services.tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id="visitor-headers", content="hi",
+        external_id="headers-1", respond=False)).conversation
+    page = services.store.add_file(NewFile(
+        conversation_id=conversation.id, name="page.html", content_type="text/html",
+        data=b"<script>parent.x = 1</script>"), services.clock())
+    client = _signed_in(app, services)
+    for _ in range(2):
+        for path in (f"/files/{page.id}/page.html", "/files/9b2d3f4e-1c55-4a8e-9d6b-0f1e2d3c4b5a/x"):
+            response = app.test_client().get(path)
+            assert response.status_code in (200, 404), path
+            assert _policy(response.headers["Content-Security-Policy"]) == {
+                "default-src": ["'none'"], "sandbox": []}, path
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            assert response.headers["X-Frame-Options"] == "DENY"
+        inbox = client.get("/")
+        assert _policy(inbox.headers["Content-Security-Policy"])["script-src"] == ["'self'"]
