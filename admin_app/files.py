@@ -1,7 +1,7 @@
 """Files agents attach to replies: ``POST /admin/conversations/<id>/files`` stores one (a
 multipart ``file``) and answers how a reply carries it; ``GET /files/<id>/<name>`` serves
-it, to the person (the widget, Messenger's servers, which fetch it to deliver it) and the
-team alike.
+it (and the files web chat visitors send, ``channels/webchat/views.py``), to the person
+(the widget, Messenger's servers, which fetch it to deliver it) and the team alike.
 
 The address is the key, as Messenger's own attachment links are: the id is a random UUID
 (122 random bits), so only someone who was given the message has it. What is served can
@@ -11,8 +11,6 @@ themselves, everything else is a download; every answer is ``nosniff`` and sandb
 from __future__ import annotations
 
 import io
-import re
-import unicodedata
 from functools import wraps
 from typing import Any
 
@@ -24,57 +22,21 @@ from admin_app.api import bp as api_bp
 from admin_app.auth import current_user, login_required
 from admin_app.schemas import FileAnswer, respond
 from services.errors import Conflict, InvalidInput, NotFound
-from services.models import FILE_NAME_MAX, NewFile, StoredFile
+from services.files import INLINE_KINDS, attachment, file_name, media_type, size_text
+from services.models import NewFile, StoredFile
 
 bp = Blueprint("files", __name__, url_prefix="/files")
 
-# What a browser shows inline and Messenger takes as that kind of attachment; any other
-# type is a "file": downloaded, never shown.
-INLINE_KINDS = {
-    "image/png": "image", "image/jpeg": "image", "image/gif": "image", "image/webp": "image",
-    "video/mp4": "video", "video/webm": "video", "video/quicktime": "video",
-    "audio/mpeg": "audio", "audio/mp4": "audio", "audio/aac": "audio", "audio/ogg": "audio",
-    "audio/wav": "audio", "audio/webm": "audio",
-}
-_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 # Headroom over the file for the multipart envelope (boundary, headers, the name).
 _ENVELOPE = 64 * 1024
 
 
-def attachment_kind(content_type: str) -> str:
-    """``image``, ``video``, ``audio`` (shown inline, sent to Messenger as such) or ``file``."""
-    return INLINE_KINDS.get(content_type, "file")
-
-
-def media_type(declared: str | None) -> str:
-    """The declared type without its parameters, lower case; ``application/octet-stream``
-    for anything that is not a media type."""
-    value = (declared or "").split(";", 1)[0].strip().lower()
-    return value if _MEDIA_TYPE.match(value) else "application/octet-stream"
-
-
-def file_name(declared: str | None) -> str:
-    """A name to show and serve: the last part of a path, without control characters or
-    characters a URL or a file system could misread, at most ``FILE_NAME_MAX`` characters
-    (the extension kept); ``file`` when nothing is left."""
-    name = re.split(r"[\\/]", unicodedata.normalize("NFC", declared or ""))[-1]
-    name = "".join(c for c in name if unicodedata.category(c)[0] != "C" and c not in '"<>?#%*|:')
-    name = " ".join(name.split()).strip(" .")
-    if len(name) > FILE_NAME_MAX:
-        stem, dot, ext = name.rpartition(".")
-        keep = ext if dot and 0 < len(ext) <= 16 else ""
-        name = name[:FILE_NAME_MAX - len(keep) - 1].rstrip() + "." + keep if keep \
-            else name[:FILE_NAME_MAX]
-    return name or "file"
-
-
 def attachment_of(file: StoredFile) -> dict[str, Any]:
-    """How a message carries the file: its kind, its absolute address (Messenger fetches
-    it from there), its name, type and size."""
-    return {"type": attachment_kind(file.content_type),
-            "url": url_for("files.download", file_id=file.id, name=file.name, _external=True),
-            "name": file.name, "content_type": file.content_type, "size": file.size,
-            "file_id": file.id}
+    """How a message carries the stored file (``services.files.attachment``), its address
+    on this site."""
+    return attachment(file.id, file.name, file.content_type, file.size,
+                      url_for("files.download", file_id=file.id, name=file.name,
+                              _external=True))
 
 
 def _upload_limit(view):
@@ -90,7 +52,8 @@ def _upload_limit(view):
 
 
 def _too_large(limit: int) -> RequestEntityTooLarge:
-    return RequestEntityTooLarge(f"the file is larger than {limit:,} bytes (UPLOAD_MAX_BYTES)")
+    return RequestEntityTooLarge(f"the file is larger than {size_text(limit)} ({limit:,} bytes, "
+                                 "UPLOAD_MAX_BYTES)")
 
 
 @api_bp.post("/conversations/<int:conversation_id>/files")

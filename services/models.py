@@ -268,6 +268,17 @@ def canonical_file_id(value: str) -> str:
         raise NotFound(f"file {value!r} not found") from None
 
 
+class InboundFile(_Incoming):
+    """A file a person sends with their message (the web chat's), stored with it in one
+    write: its id is chosen by the channel, so that sending the message again (the same
+    ``external_id``) stores the file once."""
+
+    id: str
+    name: str = Field(min_length=1, max_length=FILE_NAME_MAX)
+    content_type: str = Field(min_length=3, max_length=255)
+    data: bytes = Field(min_length=1)
+
+
 class StoredFile(_Model):
     """A stored file; ``data`` is None where only what describes it was read."""
 

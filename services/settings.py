@@ -197,6 +197,10 @@ class Settings(BaseSettings):
     # Web chat (channels/webchat): the widget, its Socket.IO namespace and HTTP fallback.
     chat_max_message_length: int = Field(default=1000, ge=1, le=100_000)
     chat_history_limit: int = Field(default=50, ge=1, le=1000)
+    # The largest file a visitor may send from the widget (POST /chat/files); 0: visitors
+    # send no files (the widget shows no button). Smaller than UPLOAD_MAX_BYTES by default:
+    # visitors are anonymous.
+    chat_upload_max_bytes: int = Field(default=5 * 1024 * 1024, ge=0, le=25 * 1000 * 1000)
     # Origins (scheme://host[:port]) of the sites that embed the widget, as a JSON list or
     # comma-separated; empty means the widget works only on pages served by this app.
     chat_allowed_origins: Annotated[list[str], NoDecode] = []

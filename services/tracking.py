@@ -29,6 +29,7 @@ from services.models import (
     ConversationStatus,
     DeliveryStatus,
     HandledBy,
+    InboundFile,
     InboundMessage,
     Job,
     Message,
@@ -185,6 +186,17 @@ class ConversationTracker:
             if self.spool is None:
                 raise
             return self._spool(message, now)
+        self._published(result)
+        return result
+
+    def track_inbound_file(self, message: InboundMessage, file: InboundFile) -> TrackResult:
+        """A person's message with the file they sent, stored together in one store write
+        (never through the batcher); a redelivery changes nothing. A file is never kept in
+        the spool: while the store is down, or the spool still holds messages,
+        ``StoreUnavailable`` is raised and the sender tries again later."""
+        if self.spool is not None and not self.spool.is_empty():
+            raise StoreUnavailable("messages wait in the spool: no file can be stored now")
+        result = self.store.track_inbound_with_file(message, file, self.clock())
         self._published(result)
         return result
 

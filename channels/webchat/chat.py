@@ -23,6 +23,7 @@ from services.models import (
     RATING_COMMENT_MAX_LENGTH,
     Conversation,
     ConversationFilter,
+    InboundFile,
     InboundMessage,
     Message,
     SpooledResult,
@@ -256,6 +257,17 @@ class WebchatChannel:
         """Track a visitor's message; the same ``client_id`` again returns the stored one."""
         return self._track(visitor, self.content(content), self.client_id(client_id), {})
 
+    def post_file(
+        self, visitor: Visitor, caption: object, client_id: object, file: InboundFile,
+        attachment: dict[str, Any],
+    ) -> TrackResult:
+        """A visitor's message carrying a file (and an optional caption), stored together;
+        the same ``client_id`` again returns the stored one. ``StoreUnavailable`` while the
+        store is down: a file is never spooled."""
+        text = "" if caption is None or caption == "" else self.content(caption)
+        return self.tracker.track_inbound_file(
+            self._message(visitor, text, self.client_id(client_id), {}, [attachment]), file)
+
     def escalate(
         self, visitor: Visitor, reason: object, client_id: object
     ) -> TrackResult | SpooledResult:
@@ -272,16 +284,20 @@ class WebchatChannel:
     def _track(
         self, visitor: Visitor, content: str, client_id: str, metadata: dict
     ) -> TrackResult | SpooledResult:
-        return self.tracker.track_inbound(
-            InboundMessage(
-                platform=PLATFORM,
-                external_user_id=visitor.id,
-                # Scoped by visitor: one visitor's ids can never collide with another's.
-                external_id=f"{visitor.id}:{client_id}",
-                content=content,
-                display_name=visitor.display_name,
-                metadata=metadata,
-            )
+        return self.tracker.track_inbound(self._message(visitor, content, client_id, metadata))
+
+    @staticmethod
+    def _message(visitor: Visitor, content: str, client_id: str, metadata: dict,
+                 attachments: list[dict[str, Any]] | None = None) -> InboundMessage:
+        return InboundMessage(
+            platform=PLATFORM,
+            external_user_id=visitor.id,
+            # Scoped by visitor: one visitor's ids can never collide with another's.
+            external_id=f"{visitor.id}:{client_id}",
+            content=content,
+            display_name=visitor.display_name,
+            metadata=metadata,
+            attachments=attachments or [],
         )
 
     # -- reading ---------------------------------------------------------------------

@@ -12,10 +12,20 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, render_template, request, send_from_directory
-from werkzeug.exceptions import HTTPException
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from services.errors import StoreUnavailable
+from services.files import attachment, derived_file_id, file_name, media_type, size_text
+from services.models import InboundFile
 
 from channels.webchat.chat import (
     ChatError,
@@ -189,6 +199,7 @@ def start_session():
         limits={
             "max_message_length": chat.settings.chat_max_message_length,
             "history_limit": chat.settings.chat_history_limit,
+            "max_file_bytes": chat.settings.chat_upload_max_bytes,
         },
         hours=_hours_status(chat),
     )
@@ -244,6 +255,67 @@ def post_message(conversation_id: int):
     chat = _chat()
     _check_conversation(visitor, conversation_id)
     return _stored(chat.channel.post(visitor, body.get("content"), body.get("client_id")))
+
+
+# Headroom over the file for the multipart envelope (boundary, headers, caption).
+_ENVELOPE = 64 * 1024
+
+
+@bp.post("/files")
+@messages_limit
+def post_first_file():
+    """A message carrying a file (multipart: ``file``, ``client_id``, an optional caption
+    ``content``) to the visitor's open conversation, opening one if they have none."""
+    return _post_file(None)
+
+
+@bp.post("/<int:conversation_id>/files")
+@messages_limit
+def post_file(conversation_id: int):
+    """The same, checked against that conversation (a closed one: the message opens the
+    visitor's next, as a text does)."""
+    return _post_file(conversation_id)
+
+
+def _post_file(conversation_id: int | None):
+    """The file is stored with its message in one store write (``track_inbound_file``):
+    413 past ``CHAT_UPLOAD_MAX_BYTES``, 403 when it is 0, 400 without a file or for an
+    empty one; 503 while the store is down (a file is never kept in the spool: the widget
+    sends it again, and the same ``client_id`` stores it once)."""
+    chat = _chat()
+    limit = chat.settings.chat_upload_max_bytes
+    visitor = _visitor()
+    if not limit:
+        raise ChatError(403, "forbidden", "this chat takes no files")
+    request.max_content_length = limit + _ENVELOPE
+    try:
+        upload = request.files.get("file")
+        form = request.form
+    except RequestEntityTooLarge:
+        raise ChatError(413, "too_large", _too_large(limit)) from None
+    if upload is None:
+        raise ChatError(400, "bad_request",
+                        "send the file as multipart/form-data, in a field named 'file'")
+    data = upload.stream.read(limit + 1)
+    if len(data) > limit:
+        raise ChatError(413, "too_large", _too_large(limit))
+    if not data:
+        raise ChatError(400, "bad_request", "the file is empty")
+    if conversation_id is not None:
+        chat.channel.conversation_for(visitor, conversation_id)
+    client_id = chat.channel.client_id(form.get("client_id"))
+    name, content_type = file_name(upload.filename), media_type(upload.mimetype)
+    file_id = derived_file_id(current_app.secret_key, visitor.id, client_id)
+    url = url_for("files.download", file_id=file_id, name=name, _external=True)
+    result = chat.channel.post_file(
+        visitor, form.get("content"), client_id,
+        InboundFile(id=file_id, name=name, content_type=content_type, data=data),
+        attachment(file_id, name, content_type, len(data), url))
+    return _stored(result)
+
+
+def _too_large(limit: int) -> str:
+    return f"a file is at most {size_text(limit)} ({limit:,} bytes)"
 
 
 def _check_conversation(visitor: Visitor, conversation_id: int) -> None:

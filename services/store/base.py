@@ -102,6 +102,7 @@ from services.models import (
     ConversationPage,
     ConversationStatus,
     DeliveryStatus,
+    InboundFile,
     InboundMessage,
     HandledBy,
     HoursSetting,
@@ -434,6 +435,12 @@ class ConversationStore(Protocol):
     def add_file(self, file: NewFile, now: datetime) -> StoredFile:
         """Store a file for the conversation under a new random id (``data`` not echoed);
         ``NotFound`` for an unknown conversation. Deleting the conversation deletes it."""
+
+    def track_inbound_with_file(self, message: InboundMessage, file: InboundFile,
+                                now: datetime) -> TrackResult:
+        """``track_inbound`` and the file, stored in its conversation, in one transaction:
+        whoever sees the message can fetch the file. A redelivery changes nothing (the
+        file is not stored twice)."""
 
     def get_file(self, file_id: str, data: bool = True) -> StoredFile:
         """The file with its bytes (``data=False``: only what describes it); ``NotFound``

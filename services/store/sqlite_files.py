@@ -9,17 +9,26 @@ from datetime import datetime
 from typing import Callable, ContextManager
 
 from services.errors import NotFound
-from services.models import NewFile, StoredFile, canonical_file_id
+from services.models import (
+    InboundFile,
+    InboundMessage,
+    NewFile,
+    StoredFile,
+    TrackResult,
+    canonical_file_id,
+)
 from services.store.sqlite_db import one, ts
 
 _DESCRIBED = "id, conversation_id, name, content_type, size, created_by, created_at"
 
 
 class SqliteFiles:
-    """The file part of ``ConversationStore``; needs ``_tx`` and ``_read``."""
+    """The file part of ``ConversationStore``; needs ``_tx``, ``_read`` and
+    ``_track_inbound``."""
 
     _tx: Callable[..., ContextManager[sqlite3.Connection]]
     _read: Callable[..., list[sqlite3.Row]]
+    _track_inbound: Callable[[sqlite3.Connection, InboundMessage, datetime], TrackResult]
 
     def add_file(self, file: NewFile, now: datetime) -> StoredFile:
         file_id = str(uuid.uuid4())
@@ -36,6 +45,17 @@ class SqliteFiles:
             raise NotFound(f"conversation {file.conversation_id} (or account "
                            f"{file.created_by}) not found") from exc
         return StoredFile.model_validate(dict(row))
+
+    def track_inbound_with_file(self, message: InboundMessage, file: InboundFile,
+                                now: datetime) -> TrackResult:
+        with self._tx(commit_aside=True) as db:
+            result = self._track_inbound(db, message, now)
+            db.execute(
+                f"INSERT INTO files ({_DESCRIBED}, data) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)"
+                " ON CONFLICT (id) DO NOTHING",  # a redelivery; any other failure is one
+                (canonical_file_id(file.id), result.conversation.id, file.name,
+                 file.content_type, len(file.data), ts(now), file.data))
+        return result
 
     def get_file(self, file_id: str, data: bool = True) -> StoredFile:
         file_id = canonical_file_id(file_id)

@@ -65,13 +65,12 @@ from services.models import (
     Stats,
     TrackResult,
     UserRole,
-    preview,
     utc,
 )
 from services.store import supabase_http
 from services.store.base import check_messages_in
 from services.store.supabase_rpc import RpcClient, TransportError
-from services.store.supabase_pipeline import SupabasePipeline
+from services.store.supabase_pipeline import SupabasePipeline, _payload
 from services.store.supabase_reads import SupabaseReads
 from services.store.supabase_assignment import SupabaseAssignment
 from services.store.supabase_deletion import SupabaseDeletion
@@ -91,13 +90,6 @@ _INVALID = {"PT400", "23502", "23514"}
 def _ts(value: datetime) -> str:
     """A time as PostgREST takes it: ISO-8601, UTC, microseconds."""
     return utc(value).isoformat(timespec="microseconds")
-
-
-def _payload(message: InboundMessage | OutboundMessage) -> dict[str, Any]:
-    """A message as the tracking SQL functions take it: its JSON, plus the inbox preview."""
-    payload = message.model_dump(mode="json")
-    payload["preview"] = preview(message.content, message.attachments)
-    return payload
 
 
 def _translate(exc: APIError) -> SwitchboardError:

@@ -9,8 +9,15 @@ import uuid
 from datetime import datetime
 from typing import Any, Callable
 
-from services.models import NewFile, StoredFile, canonical_file_id
-from services.store.supabase_pipeline import _ts
+from services.models import (
+    InboundFile,
+    InboundMessage,
+    NewFile,
+    StoredFile,
+    TrackResult,
+    canonical_file_id,
+)
+from services.store.supabase_pipeline import _payload, _ts
 
 
 class SupabaseFiles:
@@ -25,6 +32,15 @@ class SupabaseFiles:
             "p_data": base64.b64encode(file.data).decode("ascii"),
             "p_created_by": file.created_by, "p_now": _ts(now)})
         return StoredFile.model_validate(row)
+
+    def track_inbound_with_file(self, message: InboundMessage, file: InboundFile,
+                                now: datetime) -> TrackResult:
+        data = self._rpc("track_inbound_with_file", {
+            "p": _payload(message), "p_now": _ts(now),
+            "p_file": {"id": canonical_file_id(file.id), "name": file.name,
+                       "content_type": file.content_type,
+                       "data": base64.b64encode(file.data).decode("ascii")}})
+        return TrackResult.model_validate(data)
 
     def get_file(self, file_id: str, data: bool = True) -> StoredFile:
         row = self._rpc("get_file", {"p_id": canonical_file_id(file_id), "p_data": data})

@@ -19,10 +19,13 @@ from services.models import (
     Conversation,
     DeliveryStatus,
     HandledBy,
+    InboundMessage,
     Job,
     JobKind,
     Message,
     NewActivity,
+    OutboundMessage,
+    preview,
     utc,
 )
 from services.store.base import check_activity_write, check_many, check_period
@@ -30,6 +33,13 @@ from services.store.base import check_activity_write, check_many, check_period
 
 def _ts(value: datetime) -> str:
     return utc(value).isoformat(timespec="microseconds")
+
+
+def _payload(message: InboundMessage | OutboundMessage) -> dict[str, Any]:
+    """A message as the tracking SQL functions take it: its JSON, plus the inbox preview."""
+    payload = message.model_dump(mode="json")
+    payload["preview"] = preview(message.content, message.attachments)
+    return payload
 
 
 def _conversations(rows: list[dict[str, Any]]) -> list[Conversation]:

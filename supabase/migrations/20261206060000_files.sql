@@ -63,9 +63,38 @@ begin
 end
 $$;
 
+-- A person's message with the file they sent (the web chat's): track_inbound (unchanged)
+-- and the file in the message's conversation, in one transaction, so whoever sees the
+-- message can fetch the file. p_file: {"id", "name", "content_type", "data" (base64)}; the
+-- app derives the id from the message's, so a redelivery stores nothing twice.
+create or replace function public.track_inbound_with_file(p jsonb, p_now timestamptz,
+                                                          p_file jsonb)
+returns jsonb
+language plpgsql volatile security invoker
+set search_path = public, extensions
+as $$
+declare
+    v_result jsonb;
+    v_bytes  bytea := decode(p_file ->> 'data', 'base64');
+begin
+    v_result := track_inbound(p, p_now);
+    insert into files (id, conversation_id, name, content_type, size, data, created_by,
+                       created_at)
+    values ((p_file ->> 'id')::uuid, (v_result -> 'conversation' ->> 'id')::bigint,
+            p_file ->> 'name', p_file ->> 'content_type', octet_length(v_bytes), v_bytes,
+            null, p_now)
+    on conflict (id) do nothing;
+    return v_result;
+end
+$$;
+
 revoke all on function public.add_file(uuid, bigint, text, text, text, bigint, timestamptz)
     from public, anon, authenticated;
 grant execute on function public.add_file(uuid, bigint, text, text, text, bigint, timestamptz)
     to service_role;
 revoke all on function public.get_file(uuid, boolean) from public, anon, authenticated;
 grant execute on function public.get_file(uuid, boolean) to service_role;
+revoke all on function public.track_inbound_with_file(jsonb, timestamptz, jsonb)
+    from public, anon, authenticated;
+grant execute on function public.track_inbound_with_file(jsonb, timestamptz, jsonb)
+    to service_role;

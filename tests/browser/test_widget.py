@@ -590,3 +590,59 @@ def test_an_agents_files_show_in_the_widget(server, admin, page: Page):
     expect(page.locator(".sb-from-agent img.sb-image")).to_have_js_property("naturalWidth", 40,
                                                                              timeout=15000)
     assert complaints == []
+
+
+def test_a_visitor_sends_files_from_the_widget(server, admin, page: Page):
+    complaints = csp_complaints(page)
+    open_chat(page, server)
+    attach = page.locator(".sb-attach")
+    expect(attach).to_be_visible()
+    expect(attach).to_have_attribute("aria-label", "Send a file")
+    # Chosen with the paperclip: shown as sent, the image itself once stored.
+    with page.expect_file_chooser() as chooser:
+        attach.click()
+    chooser.value.set_files(files=[{"name": "broken lamp.png", "mimeType": "image/png",
+                                    "buffer": tiny_png(30, 20)}])
+    mine = page.locator(".sb-from-user[data-id]")
+    expect(mine).to_have_count(1, timeout=10000)
+    expect(mine.locator("img.sb-image")).to_have_js_property("naturalWidth", 30)
+    expect(mine.locator("img.sb-image")).to_have_attribute("alt", "broken lamp.png")
+    expect(mine.locator(".sb-text")).to_have_count(0)
+    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    stored = admin("GET", f"/admin/conversations/{cid}")["messages"]
+    assert [(m["sender_type"], m["attachments"][0]["name"]) for m in stored
+            if m["attachments"]] == [("user", "broken lamp.png")]
+
+    # Pasted into the message box: a PDF, shown as a link with its size.
+    page.evaluate("""([bytes]) => {
+        const box = document.querySelector("#switchboard-chat").shadowRoot
+            .querySelector(".sb-input");
+        const data = new DataTransfer();
+        data.items.add(new File([new Uint8Array(bytes)], "receipt.pdf",
+                                { type: "application/pdf" }));
+        box.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true,
+                                                        cancelable: true }));
+    }""", [list(b"%PDF-1.4\n" + b"r" * 3000)])
+    expect(mine).to_have_count(2, timeout=10000)
+    expect(mine.last.locator("a.sb-file")).to_have_text("📎 receipt.pdf (3 KB)")
+    expect(page.locator(".sb-input")).to_have_value("")
+
+    # Too large for the server's limit: refused in the widget with the reason, never sent.
+    page.locator(".sb-compose input[type=file]").set_input_files(files=[{
+        "name": "huge.zip", "mimeType": "application/zip",
+        "buffer": b"z" * (5 * 1024 * 1024 + 1)}])
+    failed = page.locator(".sb-failed", has_text="huge.zip")
+    expect(failed).to_contain_text("Not sent: a file is at most 5.0 MB")
+    assert len([m for m in admin("GET", f"/admin/conversations/{cid}")["messages"]
+                if m["sender_type"] == "user"]) == 2
+    assert complaints == []
+
+
+def test_the_widget_offers_no_files_when_the_chat_takes_none(tmp_path, page: Page):
+    server = _serve(tmp_path, CHAT_UPLOAD_MAX_BYTES="0")
+    try:
+        open_chat(page, server)
+        expect(page.locator(".sb-input")).to_be_visible()
+        expect(page.locator(".sb-attach")).to_be_hidden()
+    finally:
+        server.stop()

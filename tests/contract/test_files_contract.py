@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.errors import NotFound
-from services.models import NewFile
+from services.models import InboundFile, NewFile
 from tests.contract.helpers import MISSING_ID, inbound, outbound
 
 
@@ -94,3 +94,46 @@ def test_the_inbox_names_the_file_of_a_message_without_text(store, clock):
     store.track_outbound(outbound(conversation.id, "Here  you are", sender_type="agent",
                                   attachments=files), clock())
     assert store.get_conversation(conversation.id).last_message_preview == "Here you are"
+
+
+def test_a_persons_message_and_their_file_are_stored_together(store, clock):
+    file = InboundFile(id="6f1c2b3a-9d8e-4f70-8a1b-2c3d4e5f6a7b", name="broken.png",
+                       content_type="image/png", data=b"\x89PNG" + bytes(range(256)))
+    attachment = {"type": "image", "url": "http://x/files/6f1c2b3a/broken.png",
+                  "name": "broken.png", "file_id": file.id}
+    message = inbound("visitor-with-file", "it arrived like this", ext="v:c1",
+                      attachments=[attachment])
+    first = store.track_inbound_with_file(message, file, clock())
+    assert (first.created, first.conversation_created) == (True, True)
+    assert first.message.attachments == [attachment]
+    assert first.conversation.last_message_preview == "it arrived like this"
+    stored = store.get_file(file.id)
+    assert (stored.conversation_id, stored.name, stored.content_type, stored.data,
+            stored.created_by) == (first.conversation.id, "broken.png", "image/png",
+                                   file.data, None)
+    # Sent again (the widget retrying): nothing new, the same file.
+    again = store.track_inbound_with_file(message, file.model_copy(
+        update={"data": b"other bytes"}), clock.advance(seconds=5))
+    assert (again.created, again.message.id) == (False, first.message.id)
+    assert store.get_file(file.id).data == file.data
+    assert store.get_conversation(first.conversation.id).message_count == 1
+    # And it goes with its conversation.
+    store.delete_conversations([first.conversation.id])
+    with pytest.raises(NotFound):
+        store.get_file(file.id)
+
+
+def test_a_message_whose_file_cannot_be_stored_is_not_stored_either(store, clock):
+    conversation = _conversation(store, clock, "visitor-clash")
+    taken = store.add_file(NewFile(conversation_id=conversation.id, name="a.txt",
+                                   content_type="text/plain", data=b"x"), clock())
+    # The same id again is ignored (a redelivery), but a file that breaks the table's
+    # rules takes the message down with it: one transaction.
+    before = store.get_conversation(conversation.id).message_count
+    with pytest.raises(Exception):
+        store.track_inbound_with_file(
+            inbound("visitor-clash", "with a bad file", ext="v:c2"),
+            InboundFile.model_construct(id=str(uuid.uuid4()), name="x" * 300,
+                                        content_type="text/plain", data=b"x"), clock())
+    assert store.get_conversation(conversation.id).message_count == before
+    assert store.get_file(taken.id).data == b"x"

@@ -112,7 +112,7 @@ def test_bad_uploads_are_refused_with_the_reason(client, services, make_token, m
 
     too_big = _upload(client, conversation.id, b"x" * 4097, headers=ann)
     assert too_big.status_code == 413
-    assert "larger than 4,096 bytes" in too_big.json["error"]
+    assert "larger than 4 KB (4,096 bytes" in too_big.json["error"]
     far_too_big = _upload(client, conversation.id, b"x" * 200_000, headers=ann)
     assert far_too_big.status_code == 413
     assert _upload(client, conversation.id, b"x" * 4096, headers=ann).status_code == 201

@@ -43,7 +43,7 @@ TOLERATED_PUBLIC = re.compile(r"openapi|apispec|swagger", re.I)
 VISITOR = {
     "webchat.post_first_message", "webchat.post_message", "webchat.escalate_first",
     "webchat.escalate", "webchat.history", "webchat.escalations", "webchat.user_conversations",
-    "webchat.rate",
+    "webchat.rate", "webchat.post_first_file", "webchat.post_file",
 }
 # Staff routes only admins may use (accounts, API tokens, the saved replies' list, the
 # business hours).
@@ -82,6 +82,17 @@ NOT_YOURS = {"admin_api.edit_note", "admin_api.delete_note", "admin_api.set_avai
 ADMINS_MAY = {"admin_api.delete_note", "admin_api.set_availability"}
 # Methods Flask answers itself: OPTIONS (an Allow header, no body) and HEAD (a GET).
 AUTOMATIC = {"OPTIONS", "HEAD"}
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """The suite's settings, with room in the web chat's per-address limit for the walk's
+    anonymous calls of every visitor route (each is refused 401 as it is counted)."""
+    from services.settings import Settings
+
+    return Settings(_env_file=None, database_path=tmp_path / "app.db",
+                    secret_key="test-secret-key", secret_key_file=tmp_path / "secret_key",
+                    chat_rate_limit="1000/minute")
 
 
 @dataclass

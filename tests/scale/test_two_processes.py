@@ -17,7 +17,7 @@ one Supabase store, behind the example nginx (``tests/support/cluster.py`` start
 6. Business hours set on Settings on A: a visitor's widget on B is told at once, and B's
    ``GET /chat/hours`` has them within BUSINESS_HOURS_REFRESH_SECONDS; reset on B, A follows.
 7. A file an agent uploads through nginx (larger than its 1 MiB default) is kept in the
-   shared store: its address is nginx's, and either process serves it.
+   shared store: its address is nginx's, and either process serves it; a visitor's too.
 """
 
 from __future__ import annotations
@@ -457,3 +457,13 @@ def test_a_file_uploaded_through_nginx_is_served_by_either_process(cluster):
     for base in (proxy, a.url, b.url):
         served = requests.get(base + path, timeout=30)
         assert (served.status_code, served.content == data) == (200, True), base
+
+    # A visitor's photo of 3 MiB, through nginx too, stored with its message.
+    photo = os.urandom(3 * 1024 * 1024)
+    sent = requests.post(f"{proxy}/chat/{conversation_id}/files", headers=visitor.headers(),
+                         data={"client_id": "files-scale-2"}, timeout=30,
+                         files={"file": ("photo.jpg", photo, "image/jpeg")})
+    assert sent.status_code == 201, sent.text[-500:]
+    [mine] = sent.json()["message"]["attachments"]
+    assert mine["url"].startswith(proxy + "/files/")
+    assert requests.get(a.url + mine["url"][len(proxy):], timeout=30).content == photo

@@ -228,6 +228,20 @@
   send.type = "submit";
   send.setAttribute("aria-label", "Send");
   send.appendChild(icon(["M3 20l18-8L3 4v6l12 2-12 2z"], 20));
+  // Files: a paperclip (shown once the server says it takes files) or a paste.
+  var attach = el("button", "sb-attach");
+  attach.type = "button";
+  attach.setAttribute("aria-label", "Send a file");
+  attach.title = "Send a file";
+  attach.hidden = true;
+  attach.appendChild(icon(["M16.5 6.5l-7.8 7.8a2 2 0 0 0 2.8 2.8l8-8a4 4 0 0 0-5.6-5.6l-8 8" +
+                           "a6 6 0 0 0 8.5 8.5l7.1-7.1"], 20));
+  var picker = el("input");
+  picker.type = "file";
+  picker.hidden = true;
+  picker.tabIndex = -1;
+  form.appendChild(attach);
+  form.appendChild(picker);
   form.appendChild(input);
   form.appendChild(send);
 
@@ -344,6 +358,10 @@
     if (byId.has(m.id)) return false;
     var stick = nearBottom();
     var li = m.client_id ? byClient.get(m.client_id) : null;
+    if (li && m.attachments && m.attachments.length) { // a file: drawn again, with its link
+      li.remove();
+      li = null;
+    }
     if (li) { // our own message: the pending bubble becomes the stored one
       li.classList.remove("sb-pending", "sb-failed", "sb-queued");
       li.querySelector(".sb-meta").textContent = clock(m.created_at);
@@ -364,7 +382,8 @@
   function renderPending(item) {
     var li = byClient.get(item.client_id);
     if (!li) {
-      li = bubbleFor({ sender_type: "user", content: item.content, kind: item.kind }, true);
+      li = bubbleFor({ sender_type: "user", content: item.content, kind: item.kind,
+                       attachments: item.attachments }, true);
       li.classList.add("sb-pending");
       byClient.set(item.client_id, li);
       list.appendChild(li);
@@ -713,6 +732,8 @@
       if (s.limits) {
         input.maxLength = s.limits.max_message_length;
         historyLimit = s.limits.history_limit;
+        maxFileBytes = s.limits.max_file_bytes || 0;
+        attach.hidden = !maxFileBytes;
       }
       if (s.conversation) applyState(s.conversation.state, true);
       if (s.to_rate) offerRating(s.to_rate, true);
@@ -974,6 +995,78 @@
       flush();
     });
   }
+
+  // -- files: each sent at once over HTTP, with its own message (POST /chat/files); kept in
+  // memory only (a file cannot wait in localStorage), so one that cannot go now is marked,
+  // and a click on it sends it again (the same client id: stored once) ----------------------
+  var maxFileBytes = 0;
+  function sendFile(file, item) {
+    item = item || { client_id: newId(), kind: "file", content: "",
+                     attachments: [{ type: "file", name: file.name || "file", size: file.size }] };
+    if (file.size > maxFileBytes) {
+      renderPending(item);
+      markFailed(item, "a file is at most " + fileSize(maxFileBytes));
+      return;
+    }
+    if (!file.size) {
+      renderPending(item);
+      markFailed(item, "the file is empty");
+      return;
+    }
+    hideRating();
+    var li = renderPending(item);
+    li.classList.remove("sb-failed");
+    li.classList.add("sb-pending");
+    li.querySelector(".sb-meta").textContent = "Sending…";
+    var body = new FormData();
+    body.append("client_id", item.client_id);
+    body.append("file", file, file.name || "file");
+    var path = (state.conversationId ? "/chat/" + state.conversationId : "/chat") + "/files";
+    fetch(BASE + path, {
+      method: "POST",
+      headers: state.token ? { Authorization: "Bearer " + state.token } : {},
+      body: body,
+      mode: "cors",
+      credentials: "omit",
+      cache: "no-store",
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (json) {
+        if (response.ok && json.message) {
+          receive(json.message);
+          return;
+        }
+        if (response.status === 429 || response.status >= 500) {
+          retryable(li, file, item, response.status === 429
+            ? "Slow down a little — tap to send again" : "Not sent — tap to send again");
+          return;
+        }
+        markFailed(item, json.detail || json.error || "refused");
+      });
+    }).catch(function () {
+      retryable(li, file, item, "Not sent — tap to send again");
+    });
+  }
+  function retryable(li, file, item, text) {
+    li.classList.remove("sb-pending");
+    li.classList.add("sb-failed");
+    var meta = li.querySelector(".sb-meta");
+    meta.textContent = "";
+    var again = el("button", "sb-retry", text);
+    again.type = "button";
+    again.addEventListener("click", function () { sendFile(file, item); });
+    meta.appendChild(again);
+  }
+  attach.addEventListener("click", function () { picker.click(); });
+  picker.addEventListener("change", function () {
+    for (var i = 0; i < picker.files.length; i++) sendFile(picker.files[i]);
+    picker.value = ""; // the same file may be chosen again
+  });
+  input.addEventListener("paste", function (e) {
+    var files = e.clipboardData && e.clipboardData.files;
+    if (!maxFileBytes || !files || !files.length) return; // text is pasted as text
+    e.preventDefault();
+    for (var i = 0; i < files.length; i++) sendFile(files[i]);
+  });
 
   // -- input ---------------------------------------------------------------------------------
   var typingSentAt = 0;
