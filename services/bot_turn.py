@@ -131,6 +131,10 @@ class BotTurn:
             return False
         if conversation.handled_by == "human":
             return False  # a person has the conversation: the bot stays out of it
+        if message.attachments and not message.content.strip() \
+                and not getattr(self.responder, "reads_files", True):
+            self.escalate(conversation, message, self.policy.sent_file(message))
+            return False
         if not self.typing_after:
             return self._answer(conversation, message, history, job_id)
         # A slow responder: once it has taken typing_after, the person sees the bot typing

@@ -33,6 +33,7 @@ REPEATED_FALLBACKS = "repeated_fallbacks"
 LOW_CONFIDENCE = "low_confidence"
 BOT_FAILED = "bot_failed"
 NO_BOT = "no_bot"
+SENT_FILE = "sent_file"
 MANUAL = "manual"
 
 
@@ -218,6 +219,16 @@ class EscalationPolicy:
     def on_responder_failure(self, error: BaseException) -> Escalation:
         """The bot timed out or failed: the person's message waits for a human."""
         return Escalation(BOT_FAILED, f"The bot failed: {error}", 3)
+
+    @staticmethod
+    def sent_file(message: Message) -> Escalation:
+        """The person sent files and no text, to a bot that reads only text (the FAQ bot):
+        a person looks at them rather than the bot asking to rephrase a photo."""
+        names = [str(a.get("name") or a.get("type") or "file") for a in message.attachments
+                 if isinstance(a, dict)] or ["file"]
+        more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+        return Escalation(SENT_FILE, f"Sent a file the bot cannot read: {excerpt(names[0])}{more}",
+                          3)
 
     def no_bot(self) -> Escalation:
         """The responder gave no answer: ``RESPONDER=off``, or a webhook bot that stayed silent."""

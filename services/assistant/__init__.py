@@ -61,7 +61,8 @@ class Responder(Protocol):
     Returns ``None`` when this responder gives no answer (``off``, or a webhook bot that
     stays silent); raises ``ResponderError`` when it fails. One that answers in the process
     at once may say so with ``instant = True``: the bot turn then never shows it typing
-    (``BOT_TYPING_AFTER_SECONDS``).
+    (``BOT_TYPING_AFTER_SECONDS``). One that reads only text says ``reads_files = False``:
+    a message of files alone (a photo) then goes to a person without asking it.
     """
 
     def reply(self, conversation: Conversation, history: list[Message]) -> BotReply | None: ...

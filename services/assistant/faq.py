@@ -86,6 +86,7 @@ class FaqResponder:
     """Answers with the best-matching entry, or ``fallback_text`` below ``min_score``."""
 
     instant = True  # in the process, in microseconds: never shown typing
+    reads_files = False  # a photo alone goes to a person, never "could you rephrase that?"
 
     def __init__(
         self,

@@ -70,6 +70,10 @@ def is_handoff(text: str) -> bool:
 class OpenAIResponder:
     """Asks a chat-completions endpoint for each answer (see the module docstring)."""
 
+    # It is sent text only (a file is "[attachment]" in the history): a message of files
+    # alone goes to a person instead.
+    reads_files = False
+
     def __init__(
         self,
         api_base: str,

@@ -262,6 +262,41 @@ def test_the_button_hands_over(make):
     assert line.detail == {"reason": message.human_reason}
 
 
+def test_a_photo_alone_goes_to_a_person_when_the_bot_reads_only_text(make):
+    services = make()  # the FAQ bot: it reads text only
+    files = [{"type": "image", "url": "http://x/files/1/lamp.png", "name": "lamp.png"},
+             {"type": "file", "url": "http://x/files/2/order.pdf", "name": "order.pdf"}]
+    result = services.tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id="visitor-photo", external_id="photo-1",
+        content="  ", attachments=files))
+    services.jobs.run_until_idle()
+    message = services.tracker.get_message(result.message.id)
+    assert message.requires_human
+    assert message.human_reason == "Sent a file the bot cannot read: lamp.png and 1 more"
+    conversation = services.tracker.get(result.conversation.id)
+    assert (conversation.handled_by, conversation.priority) == ("human", 3)
+    assert contents(services, conversation.id, "bot") == []  # never "could you rephrase?"
+    # With words, the bot answers them as always.
+    worded = services.tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id="visitor-photo2", external_id="photo-2",
+        content="What are your opening hours?", attachments=files[:1]))
+    services.jobs.run_until_idle()
+    assert len(contents(services, worded.conversation.id, "bot")) == 1
+    assert not services.tracker.get(worded.conversation.id).needs_human
+
+
+def test_a_bot_that_reads_files_is_asked_about_a_photo(make):
+    bot = ScriptedResponder(BotReply(text="Thanks, I can see the scratch.", confidence=0.9))
+    services = make(bot)  # a responder that does not say it reads text only
+    result = services.tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id="visitor-photo3", external_id="photo-3",
+        content="", attachments=[{"type": "image", "url": "http://x/files/3/a.png"}]))
+    services.jobs.run_until_idle()
+    assert bot.calls == 1
+    assert contents(services, result.conversation.id, "bot") == ["Thanks, I can see the scratch."]
+    assert not services.tracker.get_message(result.message.id).requires_human
+
+
 def test_send_retries_with_backoff_then_succeeds(make, clock):
     services = make()
     sender = services.sender_for_test
