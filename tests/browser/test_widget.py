@@ -633,6 +633,8 @@ def test_a_visitor_sends_files_from_the_widget(server, admin, page: Page):
         "buffer": b"z" * (5 * 1024 * 1024 + 1)}])
     failed = page.locator(".sb-failed", has_text="huge.zip")
     expect(failed).to_contain_text("Not sent: a file is at most 5.0 MB")
+    expect(failed.locator(".sb-attachment")).to_have_text("📎 huge.zip (5.0 MB)")
+    expect(failed.locator("a")).to_have_count(0)  # nothing to open: it was never sent
     assert len([m for m in admin("GET", f"/admin/conversations/{cid}")["messages"]
                 if m["sender_type"] == "user"]) == 2
     assert complaints == []

@@ -434,7 +434,8 @@ function safeUrl(url) {
 }
 
 function renderAttachment(a) {
-  const url = safeUrl(a.url || a.payload?.url || "");
+  const raw = a.url || a.payload?.url;
+  const url = typeof raw === "string" && raw ? safeUrl(raw) : null;
   const kind = a.type || "file";
   const label = a.name || a.title || a.payload?.title || kind;
   if (url && kind === "image") {

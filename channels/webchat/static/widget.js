@@ -295,11 +295,13 @@
   }
   function attachmentNode(a) {
     a = a || {};
-    var url = safeUrl(a.url || (a.payload && a.payload.url) || "");
+    var raw = a.url || (a.payload && a.payload.url);
+    var url = typeof raw === "string" && raw ? safeUrl(raw) : null;
     var name = a.name || a.title || a.type || "file";
+    var size = fileSize(a.size);
     var li = el("li", "sb-attachment");
-    if (!url) {
-      li.textContent = "📎 " + name;
+    if (!url) { // not sent yet, or no address to open
+      li.textContent = "📎 " + name + (size ? " (" + size + ")" : "");
       return li;
     }
     var link = el("a", "sb-file");
@@ -315,7 +317,6 @@
       img.addEventListener("load", function () { if (nearBottom(80 + img.offsetHeight)) toBottom(); });
       link.appendChild(img);
     } else {
-      var size = fileSize(a.size);
       link.textContent = "📎 " + name + (size ? " (" + size + ")" : "");
     }
     li.appendChild(link);
