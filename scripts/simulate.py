@@ -140,6 +140,18 @@ class WebchatVisitor:
         self.conversation_id = data["conversation"]["id"]
         return data
 
+    def send_file(self, name: str, data: bytes, content_type: str, caption: str = "") -> dict:
+        """A message carrying a file, as the widget's paperclip sends it."""
+        path = (f"/chat/{self.conversation_id}/files" if self.conversation_id
+                else "/chat/files")
+        answer = self.http.post(self.server.url + path, timeout=30,
+                                data={"client_id": uuid.uuid4().hex, "content": caption},
+                                files={"file": (name, data, content_type)})
+        answer.raise_for_status()
+        data = answer.json()
+        self.conversation_id = data["conversation"]["id"]
+        return data
+
     def ask_for_human(self, reason: str = "asked from the widget") -> dict:
         path = (f"/chat/{self.conversation_id}/escalate" if self.conversation_id
                 else "/chat/escalate")

@@ -105,3 +105,19 @@ def test_a_file_over_the_limit_is_refused_before_it_is_sent(page, site):  # noqa
     page.press("#reply-text", "Enter")
     page.wait_for_timeout(300)
     expect(page.locator("#messages .msg")).to_have_count(count)
+
+
+def test_a_visitors_photo_reaches_the_agent_as_the_image_it_is(page, site):  # noqa: F811
+    visitor = site.visitor("Photo Person")
+    visitor.send_file("scratched lamp.png", tiny_png(50, 40, b"\xc0\x80\x40"), "image/png")
+    sign_in(page, site)
+    open_conversation(page, site, visitor.conversation_id)
+    theirs = page.locator("#messages .msg[data-sender=user]").last
+    expect(theirs.locator(".attachments img")).to_have_attribute("alt", "scratched lamp.png")
+    wait_until(page, IMAGES_SHOWN + ".every((w) => w === 50)",
+               "#messages .msg[data-sender=user] .attachments img")
+    expect(theirs.locator(".text")).to_be_hidden()
+    # The FAQ bot reads words only: the photo went straight to a person, and the bot said
+    # nothing about it.
+    expect(theirs).to_contain_text("Sent a file the bot cannot read: scratched lamp.png")
+    expect(page.locator("#messages .msg[data-sender=bot]")).to_have_count(0)
