@@ -413,19 +413,27 @@ class ConversationTracker:
         (note,) = self.store.add_activity(
             [activity_line(conversation_id, "note", by, text=text)], self.clock())
         self._publish("conversation.updated", conversation, [note])
-        # Teammates it names ("@bob") are told, on every page they have open; the note
-        # stands even when the accounts cannot be read to tell them.
-        told: list[AdminUser] = []
-        if "@" in text:
-            try:
-                told = mentioned(text, self.store.list_users(), by.id)
-            except StoreUnavailable as exc:
-                log.warning("note %s: its mentions not told (%s)", note.id, exc)
+        self._tell_mentioned(conversation, note, text, "", by)
+        return note
+
+    def _tell_mentioned(self, conversation: Conversation, note: Activity, text: str,
+                        before: str, by: AdminUser) -> None:
+        """Teammates the note names ("@bob"), and did not name ``before`` it was edited, are
+        told on every page they have open; the note stands even when the accounts cannot
+        be read to tell them."""
+        if "@" not in text:
+            return
+        try:
+            users = self.store.list_users()
+        except StoreUnavailable as exc:
+            log.warning("note %s: its mentions not told (%s)", note.id, exc)
+            return
+        already = {u.id for u in mentioned(before, users, by.id)} if "@" in before else set()
+        told = [u for u in mentioned(text, users, by.id) if u.id not in already]
         if told:
             self.events.publish(Event("note.mentioned", {
                 "user_ids": [u.id for u in told], "by": by.email,
-                "conversation": _dump(conversation), "note": _dump(note)}, conversation_id))
-        return note
+                "conversation": _dump(conversation), "note": _dump(note)}, conversation.id))
 
     def editable_note(self, note_id: int, by: AdminUser) -> Activity:
         """The note, if ``by`` may edit it (its author): ``NotFound`` for an id that is no
@@ -443,7 +451,12 @@ class ConversationTracker:
         ``InvalidInput`` for a blank or long text."""
         text = _note_text(text)
         note = current if current is not None else self.editable_note(note_id, by)
-        return self._rewrite_note(note, {"text": text, "edited_at": self.clock().isoformat()})
+        line, conversation = self._rewrite_note(
+            note, {"text": text, "edited_at": self.clock().isoformat()})
+        # An edit that names someone new tells them, as a new note would; those named
+        # before are not told again.
+        self._tell_mentioned(conversation, line, text, str(note.detail.get("text") or ""), by)
+        return line
 
     def delete_note(self, note_id: int, by: AdminUser) -> Activity:
         """Delete a note (its author, or an admin): the line stays in the trail with who
@@ -455,7 +468,7 @@ class ConversationTracker:
         if note.detail.get("deleted_at"):
             return note
         return self._rewrite_note(note, {"deleted_at": self.clock().isoformat(),
-                                         "deleted_by_id": by.id, "deleted_by": by.email})
+                                         "deleted_by_id": by.id, "deleted_by": by.email})[0]
 
     def _note(self, note_id: int) -> Activity:
         line = self.store.get_activity(note_id)
@@ -463,11 +476,12 @@ class ConversationTracker:
             raise NotFound(f"note {note_id} not found")
         return line
 
-    def _rewrite_note(self, note: Activity, detail: dict) -> Activity:
-        """Store a note's new detail and publish the line with its conversation."""
+    def _rewrite_note(self, note: Activity, detail: dict) -> tuple[Activity, Conversation]:
+        """Store a note's new detail and publish the line with its conversation; both."""
         line = self.store.rewrite_note(note.id, detail)
-        self._publish("conversation.updated", self.get(note.conversation_id), [line])
-        return line
+        conversation = self.get(note.conversation_id)
+        self._publish("conversation.updated", conversation, [line])
+        return line, conversation
 
     def mark_read(self, conversation_id: int, message_count: int, by: AdminUser) -> ReadMark:
         """``by`` has read the conversation up to ``message_count`` messages (see the store's

@@ -217,6 +217,35 @@ def test_a_note_naming_teammates_tells_them(services, captured_events, clock):
     assert told.data["conversation"]["id"] == conversation_id
 
 
+def test_an_edit_tells_only_the_teammates_it_names_anew(services, captured_events, clock):
+    store = services.store
+    ann = store.create_user("ann@example.com", "agent", "h", clock())
+    bob = store.create_user("bob@example.com", "agent", "h", clock())
+    carl = store.create_user("carl@example.com", "agent", "h", clock())
+    conversation_id = services.tracker.track_inbound(inbound()).conversation.id
+    note = services.tracker.add_note(conversation_id, "@bob can you check the refund?", ann)
+
+    captured_events.clear()
+    services.tracker.edit_note(note.id, "@bob can you check the refund? cc @carl", ann)
+    assert names(captured_events) == ["conversation.updated", "note.mentioned"]
+    told = captured_events[1]
+    assert told.data["user_ids"] == [carl.id]  # Bob was told when the note was added
+    assert told.data["note"]["detail"]["text"].endswith("cc @carl")
+    assert told.data["note"]["detail"]["edited_at"]
+
+    # A fix of a typo that names nobody new tells nobody; naming Bob again neither.
+    for text in ("@bob can you check the refund? cc @carl!", "@bob @carl refund?"):
+        captured_events.clear()
+        services.tracker.edit_note(note.id, text, ann)
+        assert names(captured_events) == ["conversation.updated"], text
+    # Dropped, then named again: told again, as a new mention.
+    services.tracker.edit_note(note.id, "@carl refund?", ann)
+    captured_events.clear()
+    services.tracker.edit_note(note.id, "@carl @bob refund?", ann)
+    assert [e.data["user_ids"] for e in captured_events if e.name == "note.mentioned"] == [
+        [bob.id]]
+
+
 def test_a_note_stands_when_its_mentions_cannot_be_told(services, captured_events, clock,
                                                         monkeypatch):
     from services.errors import StoreUnavailable
