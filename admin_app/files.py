@@ -4,7 +4,8 @@ it (and the files web chat visitors send, ``channels/webchat/views.py``), to the
 (the widget, Messenger's servers, which fetch it to deliver it) and the team alike.
 
 The address is the key, as Messenger's own attachment links are: the id is a random UUID
-(122 random bits), so only someone who was given the message has it. What is served can
+(122 random bits; a visitor's file's is derived from their message with ``SECRET_KEY``,
+``services.files.derived_file_id``), so only someone who was given the message has it. What is served can
 never run as this site's page: images, video and audio known to browsers are shown as
 themselves, everything else is a download; every answer is ``nosniff`` and sandboxed."""
 

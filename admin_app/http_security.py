@@ -4,7 +4,7 @@
 Content-Security-Policy with no inline script or style, ``X-Content-Type-Options: nosniff``
 and a ``Referrer-Policy``; pages may not be framed (``frame-ancestors 'none'``), except the
 web chat's embed routes (``/chat/…``), which the sites of ``CHAT_ALLOWED_ORIGINS`` may frame;
-a file attached to a reply (``/files/…``) is sandboxed and may load nothing.
+a file sent in a conversation (``/files/…``) is sandboxed and may load nothing.
 With ``FORCE_HTTPS`` plain-http requests are redirected and HSTS is sent. Cookies are
 ``HttpOnly`` and ``SameSite=Lax`` always, and ``Secure`` whenever the request came over
 HTTPS (directly or through a trusted proxy) or a setting says the site is HTTPS-only.
@@ -43,7 +43,7 @@ BASE_POLICY: dict[str, str] = {
 REFERRER_POLICY = "same-origin"
 # The web chat's routes are what other sites embed (the script, its files, the demo page).
 EMBED_BLUEPRINTS = frozenset({"webchat"})
-# Files agents attach to replies (admin_app/files.py): whatever their bytes, never a page
+# Files sent in conversations (admin_app/files.py): whatever their bytes, never a page
 # of this site that runs or loads anything.
 FILES_BLUEPRINT = "files"
 FILE_POLICY = "default-src 'none'; sandbox"
