@@ -14,7 +14,7 @@ import requests
 from scripts.simulate import MessengerUser, Server
 from tests.support.chat_client import ChatVisitor, admin_token
 from tests.support.graph_stub import graph_stub  # noqa: F401  (fixture)
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, with_store
 
 APP_SECRET = "files-live-app-secret"
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(5000)
@@ -33,10 +33,7 @@ def live(request, tmp_path, graph_stub):  # noqa: F811
         "GRAPH_API_BASE": graph_stub.base_url,
         "GRAPH_API_VERSION": graph_stub.version,
     }
-    if request.param == "supabase":
-        stack = request.getfixturevalue("supabase_stack")
-        stack.reset()
-        env.update(SUPABASE_URL=stack.url, SUPABASE_SERVICE_ROLE_KEY=stack.service_role_key)
+    env = with_store(request, env)
     server = LiveServer(env, log_path=tmp_path / "server.log").start()
     yield server
     server.stop()

@@ -15,7 +15,7 @@ import requests
 
 from channels.messenger.signature import sign
 from tests.support.graph_stub import graph_stub  # noqa: F401  (fixture)
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, with_store
 
 SECRET = "round-trip-secret"
 PSID = "7001"
@@ -34,10 +34,7 @@ def server(request, tmp_path, graph_stub):  # noqa: F811
         "GRAPH_API_VERSION": graph_stub.version,
         "HANDOFF_MESSAGE": "A person from our team will answer you here.",
     }
-    if request.param == "supabase":
-        stack = request.getfixturevalue("supabase_stack")
-        stack.reset()
-        env.update(SUPABASE_URL=stack.url, SUPABASE_SERVICE_ROLE_KEY=stack.service_role_key)
+    env = with_store(request, env)
     live = LiveServer(env, log_path=tmp_path / "server.log").start()
     yield live
     live.stop()

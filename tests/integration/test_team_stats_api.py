@@ -9,17 +9,14 @@ import pytest
 import requests
 
 from scripts.simulate import Server, WebchatVisitor
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, with_store
 
 
 @pytest.fixture(params=["sqlite", pytest.param("supabase", marks=pytest.mark.supabase)])
 def live(request, tmp_path):
     env = {"HOME": str(tmp_path), "DATABASE_PATH": str(tmp_path / "team.db"),
            "SECRET_KEY_FILE": str(tmp_path / "secret"), "RESPONDER": "off"}
-    if request.param == "supabase":
-        stack = request.getfixturevalue("supabase_stack")
-        stack.reset()
-        env.update(SUPABASE_URL=stack.url, SUPABASE_SERVICE_ROLE_KEY=stack.service_role_key)
+    env = with_store(request, env)
     server = LiveServer(env, log_path=tmp_path / "server.log").start()
     yield server
     server.stop()

@@ -16,6 +16,17 @@ REPO = Path(__file__).resolve().parent.parent.parent
 BIN = Path(sys.executable).parent
 
 
+def with_store(request, env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a live server on the store a test is parametrised with
+    (``request.param``): SQLite as ``env`` says, or the local Supabase stack, emptied."""
+    if request.param == "supabase":
+        stack = request.getfixturevalue("supabase_stack")
+        stack.reset()
+        env = {**env, "SUPABASE_URL": stack.url,
+               "SUPABASE_SERVICE_ROLE_KEY": stack.service_role_key}
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
