@@ -121,3 +121,31 @@ def test_a_visitors_photo_reaches_the_agent_as_the_image_it_is(page, site):  # n
     # nothing about it.
     expect(theirs).to_contain_text("Sent a file the bot cannot read: scratched lamp.png")
     expect(page.locator("#messages .msg[data-sender=bot]")).to_have_count(0)
+
+
+def test_a_file_dropped_on_the_reply_box_is_attached(page, site):  # noqa: F811
+    visitor = site.visitor("Dropped Person")
+    visitor.say("Can you send the manual?")
+    sign_in(page, site)
+    open_conversation(page, site, visitor.conversation_id)
+    form = page.locator("#reply-form")
+    outlined = page.evaluate("""([bytes]) => {
+        const form = document.querySelector("#reply-form");
+        const data = new DataTransfer();
+        data.items.add(new File([new Uint8Array(bytes)], "manual.pdf", { type: "application/pdf" }));
+        form.dispatchEvent(new DragEvent("dragover", { dataTransfer: data, bubbles: true,
+                                                       cancelable: true }));
+        const during = form.classList.contains("dropping");
+        form.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true,
+                                                   cancelable: true }));
+        return during;
+    }""", [list(PDF)])
+    assert outlined  # the box says it takes the file while it is dragged over it
+    expect(form).not_to_have_class(re.compile(r"\\bdropping\\b"))
+    chip = page.locator("#reply-files .reply-file")
+    expect(chip).to_have_count(1)
+    expect(chip).to_contain_text("manual.pdf")
+    expect(page.locator("#reply-files .reply-file.uploading")).to_have_count(0)
+    page.click("#reply-send")
+    expect(page.locator("#messages .msg[data-sender=agent] .attachments a",
+                        has_text="manual.pdf")).to_be_visible()
