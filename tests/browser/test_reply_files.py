@@ -8,6 +8,8 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.browser.test_accessibility import _check, checked  # noqa: F401  (a fixture)
+from tests.browser.test_widget import open_chat
 from tests.support.admin_browser import (  # noqa: F401  (site is a fixture)
     open_conversation,
     page_api,
@@ -149,3 +151,26 @@ def test_a_file_dropped_on_the_reply_box_is_attached(page, site):  # noqa: F811
     page.click("#reply-send")
     expect(page.locator("#messages .msg[data-sender=agent] .attachments a",
                         has_text="manual.pdf")).to_be_visible()
+
+
+def test_files_in_the_panel_and_the_widget_have_no_accessibility_violations(checked, site):  # noqa: F811
+    page = checked
+    visitor = site.visitor("Axe Files")
+    visitor.send_file("shelf photo.png", tiny_png(40, 30), "image/png")
+    sign_in(page, site)
+    open_conversation(page, site, visitor.conversation_id)
+    page.set_input_files("#reply-file", files=[
+        {"name": "quote.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    expect(page.locator("#reply-files .reply-file")).to_have_count(1)
+    expect(page.locator("#reply-files .reply-file.uploading")).to_have_count(0)
+    _check(page, "conversation, a visitor's photo and a file to send")
+    page.press("#reply-text", "Enter")
+    expect(page.locator("#messages .msg[data-sender=agent] .attachments a")).to_have_count(1)
+    _check(page, "conversation, a file sent")
+
+    widget = page.context.new_page()
+    open_chat(widget, site.server)
+    widget.locator(".sb-compose input[type=file]").set_input_files(files=[
+        {"name": "lamp.png", "mimeType": "image/png", "buffer": tiny_png(30, 20)}])
+    expect(widget.locator(".sb-from-user[data-id] img.sb-image")).to_have_count(1)
+    _check(widget, "widget, a visitor's image and the paperclip")
