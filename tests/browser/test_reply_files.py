@@ -174,3 +174,24 @@ def test_files_in_the_panel_and_the_widget_have_no_accessibility_violations(chec
         {"name": "lamp.png", "mimeType": "image/png", "buffer": tiny_png(30, 20)}])
     expect(widget.locator(".sb-from-user[data-id] img.sb-image")).to_have_count(1)
     _check(widget, "widget, a visitor's image and the paperclip")
+
+
+def test_video_and_audio_play_in_the_conversation(page, site):  # noqa: F811
+    visitor = site.visitor("Media Person")
+    visitor.send_file("unboxing.mp4", b"\x00\x00\x00\x18ftypmp42" + b"v" * 500, "video/mp4")
+    visitor.send_file("voice note.mp3", b"ID3" + b"a" * 500, "audio/mpeg")
+    sign_in(page, site)
+    open_conversation(page, site, visitor.conversation_id)
+    video = page.locator("#messages .attachments video")
+    audio = page.locator("#messages .attachments audio")
+    expect(video).to_have_count(1)
+    expect(audio).to_have_count(1)
+    for player, name in ((video, "unboxing.mp4"), (audio, "voice note.mp3")):
+        expect(player).to_have_attribute("controls", "")
+        expect(player).to_have_attribute("aria-label", name)
+        src = player.get_attribute("src")
+        assert re.search(r"/files/[0-9a-f-]{36}/", src), src
+        # The link beside it opens or saves the same file.
+        link = player.locator("xpath=following-sibling::a")
+        expect(link).to_have_attribute("href", src)
+        expect(link).to_contain_text(name)

@@ -444,7 +444,13 @@ function renderAttachment(a) {
     return el("li", {}, link);
   }
   const size = a.size > 0 ? ` (${fileSize(a.size)})` : "";
-  if (url) return el("li", {}, el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: `📎 ${label}${size}` }));
+  const link = url && el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: `📎 ${label}${size}` });
+  if (url && (kind === "video" || kind === "audio")) {
+    // Played in place (nothing loads until asked), with the link to open or save it.
+    const player = el(kind, { src: url, controls: "", preload: "none", "aria-label": label });
+    return el("li", { className: "attachment-media" }, player, link);
+  }
+  if (url) return el("li", {}, link);
   return el("li", { text: `📎 ${label}` });
 }
 
