@@ -224,7 +224,8 @@ def _when(moment: datetime) -> str:
 
 def _transcript_line(person: str, message: Message) -> str:
     """A message as a transcript line: when, who, what (more lines indented under it), then
-    each attachment as its kind and link."""
+    each attachment as its kind, its name (a file sent in the conversation has one) and
+    link."""
     who = (person if message.sender_type == "user" else SENDERS.get(message.sender_type)
            or message.sender_id or "Agent")
     text = message.content.replace("\r\n", "\n").replace("\n", "\n    ")
@@ -233,7 +234,9 @@ def _transcript_line(person: str, message: Message) -> str:
         payload = attachment.get("payload") if isinstance(attachment.get("payload"), dict) else {}
         url = attachment.get("url") or payload.get("url") or ""
         kind = attachment.get("type") or "file"
-        lines.append(f"    ({kind}{': ' + url if url else ''})")
+        name = attachment.get("name")
+        named = f"{kind} {name}" if isinstance(name, str) and name else kind
+        lines.append(f"    ({named}{': ' + url if url else ''})")
     return "\n".join(lines) + "\n"
 
 

@@ -29,7 +29,9 @@ def test_a_conversation_as_text(client, services, make_token, clock, monkeypatch
     clock.advance(minutes=1)
     tracker.track_outbound(OutboundMessage(conversation_id=conversation.id,
                                            sender_type="agent", sender_id="ann@example.com",
-                                           content="A refund is on its way."))
+                                           content="A refund is on its way.", attachments=[
+                                               {"type": "file", "name": "refund 7.pdf",
+                                                "url": "http://localhost/files/f1/refund%207.pdf"}]))
 
     answer = client.get(f"/admin/conversations/{conversation.id}/transcript", headers=ann)
     assert answer.status_code == 200, answer.data
@@ -49,7 +51,8 @@ def test_a_conversation_as_text(client, services, make_token, clock, monkeypatch
         f"[{at[1]}] Bot: Sorry to hear that!\n"
         f"[{at[2]}] Ada Lovelace: here it is\n"
         "    (image: https://cdn.example.com/receipt.png)\n"
-        f"[{at[3]}] ann@example.com: A refund is on its way.\n")
+        f"[{at[3]}] ann@example.com: A refund is on its way.\n"
+        "    (file refund 7.pdf: http://localhost/files/f1/refund%207.pdf)\n")
 
 
 def test_unknown_or_signed_out_is_refused(client, services, make_token):
