@@ -195,3 +195,24 @@ def test_video_and_audio_play_in_the_conversation(page, site):  # noqa: F811
         link = player.locator("xpath=following-sibling::a")
         expect(link).to_have_attribute("href", src)
         expect(link).to_contain_text(name)
+
+
+def test_a_file_the_server_refuses_says_why_and_is_not_sent(page, site):  # noqa: F811
+    visitor = site.visitor("Closed Person")
+    visitor.say("Thanks, that is all")
+    sign_in(page, site)
+    open_conversation(page, site, visitor.conversation_id)
+    # Closed from another tab meanwhile: the page follows (no Attach), and a file given to
+    # the input anyway is refused by the server, with its reason, and stays unsent.
+    page_api(page, "POST", f"/admin/conversations/{visitor.conversation_id}/close")
+    expect(page.locator("#reply-attach")).to_be_disabled()
+    page.set_input_files("#reply-file", files=[
+        {"name": "late.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    chip = page.locator("#reply-files .reply-file")
+    expect(chip).to_have_class(re.compile(r"\bfailed\b"))
+    expect(chip).to_contain_text("not uploaded")
+    expect(page.locator("#reply-error")).to_have_text(
+        "late.pdf: the conversation is closed: reopen it to reply")
+    page.click("#reply-files button[aria-label='Remove late.pdf']")
+    expect(chip).to_have_count(0)
+    expect(page.locator("#reply-error")).to_be_hidden()

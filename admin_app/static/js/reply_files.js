@@ -13,16 +13,15 @@ export function fileSize(bytes) {
 
 /**
  * Wire the attach button, the hidden file input, the chip list and the drop zone.
- * `onChange()` is called whenever the set of files changes; `onError(text)` tells why a file
- * was not taken. Returns `ids()` (the uploaded files' ids), `busy()` (an upload under way),
- * `count()` and `clear()`.
+ * `onChange()` is called when the agent adds or takes off a file; `onError(text)` tells why a
+ * file was not taken (too large, empty, or refused by the server). Returns `ids()` (the
+ * uploaded files' ids), `busy()` (an upload under way) and `clear()`.
  */
 export function attachReplyFiles({ conversationId, maxBytes, button, input, list, dropZone, onChange, onError }) {
   const items = []; // { name, size, li, attachment | null, failed }
 
   function render() {
     list.hidden = items.length === 0;
-    onChange();
   }
 
   function remove(item) {
@@ -30,6 +29,7 @@ export function attachReplyFiles({ conversationId, maxBytes, button, input, list
     if (at >= 0) items.splice(at, 1);
     item.li.remove();
     render();
+    onChange();
   }
 
   async function add(file) {
@@ -57,6 +57,7 @@ export function attachReplyFiles({ conversationId, maxBytes, button, input, list
     items.push(item);
     list.append(li);
     render();
+    onChange();
     const form = new FormData();
     form.append("file", file, file.name);
     try {
@@ -70,7 +71,6 @@ export function attachReplyFiles({ conversationId, maxBytes, button, input, list
       onError(`${file.name}: ${err.message}`);
     }
     li.classList.remove("uploading");
-    if (items.includes(item)) render();
   }
 
   function addAll(files) {
@@ -105,14 +105,10 @@ export function attachReplyFiles({ conversationId, maxBytes, button, input, list
   return {
     ids: () => items.filter((i) => i.attachment).map((i) => i.attachment.file_id),
     busy: () => items.some((i) => !i.attachment && !i.failed),
-    count: () => items.filter((i) => i.attachment).length,
     clear() {
       for (const item of [...items]) item.li.remove();
       items.length = 0;
       render();
-    },
-    setDisabled(disabled) {
-      button.disabled = disabled;
     },
   };
 }
