@@ -96,6 +96,7 @@ def test_a_file_over_the_limit_is_refused_before_it_is_sent(page, site):  # noqa
         {"name": "catalogue.pdf", "mimeType": "application/pdf", "buffer": b"x" * (limit + 1)}])
     expect(page.locator("#reply-error")).to_have_text(
         "catalogue.pdf is larger than 10.0 MB, the most a file may be.")
+    expect(page.locator("#reply-error")).to_be_visible()
     expect(page.locator("#reply-files .reply-file")).to_have_count(0)
     # An empty one, likewise; neither reached the server.
     page.set_input_files("#reply-file", files=[
@@ -213,6 +214,8 @@ def test_a_file_the_server_refuses_says_why_and_is_not_sent(page, site):  # noqa
     expect(chip).to_contain_text("not uploaded")
     expect(page.locator("#reply-error")).to_have_text(
         "late.pdf: the conversation is closed: reopen it to reply")
+    page.wait_for_timeout(300)  # and it stays: the end of the upload does not hide it
+    expect(page.locator("#reply-error")).to_be_visible()
     page.click("#reply-files button[aria-label='Remove late.pdf']")
     expect(chip).to_have_count(0)
     expect(page.locator("#reply-error")).to_be_hidden()
