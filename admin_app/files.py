@@ -23,14 +23,17 @@ from admin_app.api import bp as api_bp
 from admin_app.auth import current_user, login_required
 from admin_app.schemas import FileAnswer, respond
 from services.errors import Conflict, InvalidInput, NotFound
-from services.files import INLINE_KINDS, attachment, file_name, media_type, size_text
+from services.files import (
+    INLINE_KINDS,
+    MULTIPART_ENVELOPE,
+    attachment,
+    file_name,
+    media_type,
+    size_text,
+)
 from services.models import NewFile, StoredFile
 
 bp = Blueprint("files", __name__, url_prefix="/files")
-
-# Headroom over the file for the multipart envelope (boundary, headers, the name).
-_ENVELOPE = 64 * 1024
-
 
 def attachment_of(file: StoredFile) -> dict[str, Any]:
     """How a message carries the stored file (``services.files.attachment``), its address
@@ -46,7 +49,8 @@ def _upload_limit(view):
 
     @wraps(view)
     def wrapped(*args, **kwargs):
-        request.max_content_length = get_services().settings.upload_max_bytes + _ENVELOPE
+        request.max_content_length = (get_services().settings.upload_max_bytes
+                                      + MULTIPART_ENVELOPE)
         return view(*args, **kwargs)
 
     return wrapped

@@ -274,11 +274,15 @@ class ReadBody(_Body):
     message_count: int = Field(ge=0, le=MAX_COUNT)
 
 
-class TagBody(_Body):
-    """``{"tag": "Billing"}``: a tag as typed (stored normalised: trimmed, inner spaces one,
-    lower case; 1 to 32 letters, digits, spaces, ``-`` and ``_``)."""
+# A tag as typed: stored normalised (trimmed, inner spaces one, lower case; 1 to 32 letters,
+# digits, spaces, ``-`` and ``_``).
+TypedTag = Annotated[str, Field(max_length=4 * TAG_MAX_LENGTH), AfterValidator(normalize_tag)]
 
-    tag: Annotated[str, Field(max_length=4 * TAG_MAX_LENGTH), AfterValidator(normalize_tag)]
+
+class TagBody(_Body):
+    """``{"tag": "Billing"}``: a tag as typed (``TypedTag``)."""
+
+    tag: TypedTag
 
 
 class AssignBody(_Body):
@@ -302,8 +306,7 @@ class BulkBody(_Body):
     action: Literal["close", "reopen", "assign", "read", "tag", "untag"]
     user_id: int | None = Field(default=None, ge=1, le=MAX_ID,
                                 description="assign: the account (null: nobody)")
-    tag: Annotated[str, Field(max_length=4 * TAG_MAX_LENGTH),
-                   AfterValidator(normalize_tag)] | None = Field(
+    tag: TypedTag | None = Field(
         default=None, description="tag and untag: the tag, as typed (stored as TagBody says)")
 
     @model_validator(mode="after")

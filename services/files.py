@@ -22,6 +22,9 @@ INLINE_KINDS = {
     "audio/mpeg": "audio", "audio/mp4": "audio", "audio/aac": "audio", "audio/ogg": "audio",
     "audio/wav": "audio", "audio/webm": "audio",
 }
+# What a multipart upload adds to the file (boundary, part headers, the name, a caption):
+# a route taking files lets its body be this much larger than its file limit.
+MULTIPART_ENVELOPE = 64 * 1024
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
 

@@ -24,7 +24,14 @@ from flask import (
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from services.errors import StoreUnavailable
-from services.files import attachment, derived_file_id, file_name, media_type, size_text
+from services.files import (
+    MULTIPART_ENVELOPE,
+    attachment,
+    derived_file_id,
+    file_name,
+    media_type,
+    size_text,
+)
 from services.models import InboundFile
 
 from channels.webchat.chat import (
@@ -257,10 +264,6 @@ def post_message(conversation_id: int):
     return _stored(chat.channel.post(visitor, body.get("content"), body.get("client_id")))
 
 
-# Headroom over the file for the multipart envelope (boundary, headers, caption).
-_ENVELOPE = 64 * 1024
-
-
 @bp.post("/files")
 @messages_limit
 def post_first_file():
@@ -287,7 +290,7 @@ def _post_file(conversation_id: int | None):
     visitor = _visitor()
     if not limit:
         raise ChatError(403, "forbidden", "this chat takes no files")
-    request.max_content_length = limit + _ENVELOPE
+    request.max_content_length = limit + MULTIPART_ENVELOPE
     try:
         upload = request.files.get("file")
         form = request.form
@@ -302,7 +305,7 @@ def _post_file(conversation_id: int | None):
     if not data:
         raise ChatError(400, "bad_request", "the file is empty")
     if conversation_id is not None:
-        chat.channel.conversation_for(visitor, conversation_id)
+        _check_conversation(visitor, conversation_id)
     client_id = chat.channel.client_id(form.get("client_id"))
     name, content_type = file_name(upload.filename), media_type(upload.mimetype)
     file_id = derived_file_id(current_app.secret_key, visitor.id, client_id)
