@@ -516,6 +516,11 @@ class ConversationTracker:
         """The account's marks on those conversations (one store call)."""
         return self.store.read_marks(user_id, conversation_ids)
 
+    def seen_message_id(self, conversation_id: int) -> int | None:
+        """The newest message of the conversation some account has read (None: none has):
+        what the person is shown as "Seen" (one store call)."""
+        return self.store.seen_message_id(conversation_id)
+
     def record_activity(self, lines: Sequence[NewActivity]) -> list[Activity]:
         """Write lines of activity trails, ``MAX_ACTIVITY_PER_WRITE`` a call (a sweep may
         close thousands of conversations at once); a batch the store cannot take is logged,

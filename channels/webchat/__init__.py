@@ -54,7 +54,7 @@ def init_app(app: Flask, socketio: SocketIO) -> Webchat:
         channel=WebchatChannel(services.tracker, settings),
         tokens=VisitorTokens(app.config["SECRET_KEY"], settings.chat_token_max_age_days * 86400),
         origins=OriginPolicy(settings.chat_allowed_origins),
-        events=VisitorEvents(socketio),
+        events=VisitorEvents(socketio, services.tracker),
         sender=WebchatSender(socketio),
         hours=services.hours,
     )

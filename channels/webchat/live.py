@@ -14,8 +14,10 @@ import logging
 
 from flask_socketio import SocketIO
 
+from services.errors import StoreUnavailable
 from services.events import Event
 from services.models import Conversation, InboundMessage, Message
+from services.tracking import ConversationTracker
 
 from channels.webchat.chat import (
     PLATFORM,
@@ -84,11 +86,15 @@ class VisitorEvents:
     widget acts when the state differs from the one it shows. Sending it every time,
     rather than only on a transition this process saw, keeps it right when several
     processes change the same conversation. ``typing`` relays agents' typing, without
-    saying who.
+    saying who. ``seen`` tells the visitor the newest of their conversation's messages a
+    person of the team has read, when an account's read mark moves (``conversation.read``,
+    published once, in the process where it moved): one store read of the message's id.
+    A "mark all read" on the inbox is not a reading, and tells no one.
     """
 
-    def __init__(self, socketio: SocketIO) -> None:
+    def __init__(self, socketio: SocketIO, tracker: ConversationTracker) -> None:
         self.socketio = socketio
+        self.tracker = tracker
 
     def __call__(self, event: Event) -> None:
         if event.name == "message.created" and event.data.get("replayed"):
@@ -103,6 +109,8 @@ class VisitorEvents:
                 self.deleted(conversation["id"], conversation.get("external_user_id"))
         elif event.name == "hours.changed":  # set on Settings: every widget, at once
             self.socketio.emit("hours", event.data, namespace=NAMESPACE)
+        elif event.name == "conversation.read" and event.conversation_id is not None:
+            self.seen(event.conversation_id)
         elif event.name == "typing" and event.conversation_id is not None:
             sender_type = event.data.get("sender_type")
             if sender_type in ("agent", "bot"):  # the visitor's own typing goes to admins only
@@ -137,6 +145,16 @@ class VisitorEvents:
         next message starts a new one."""
         self.socketio.emit("deleted", {"conversation_id": conversation_id},
                            to=_rooms(conversation_id, visitor_id), namespace=NAMESPACE)
+
+    def seen(self, conversation_id: int) -> None:
+        """The conversation's "Seen", to the visitor's sockets following it (a conversation
+        of another channel has none)."""
+        try:
+            message_id = self.tracker.seen_message_id(conversation_id)
+        except StoreUnavailable:
+            return  # the next mark, or the widget's next history, brings it
+        self.socketio.emit("seen", {"conversation_id": conversation_id, "message_id": message_id},
+                           to=room(conversation_id), namespace=NAMESPACE)
 
     def typing(self, conversation_id: int, sender_type: str, typing: bool = True) -> None:
         self.socketio.emit(

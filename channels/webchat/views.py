@@ -379,6 +379,8 @@ def history(conversation_id: int):
         conversation=public_conversation(conversation),
         messages=[public_message(m, visitor.id) for m in messages],
         count=len(messages),
+        # The newest message a person of the team has read (the widget's "Seen"), or null.
+        seen_message_id=chat.services.tracker.seen_message_id(conversation.id),
     )
 
 

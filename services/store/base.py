@@ -477,6 +477,11 @@ class ConversationStore(Protocol):
         """The account's marks on those conversations (none for one it never read), at most
         ``MAX_CONVERSATIONS_PER_READ`` ids, in no particular order."""
 
+    def seen_message_id(self, conversation_id: int) -> int | None:
+        """The id of the newest message of the conversation that some account has read
+        (the furthest of every account's marks), None when no account has read any, or for
+        an unknown conversation: the person's "Seen" on the web chat."""
+
     # -- tags ------------------------------------------------------------------------------
     def add_tag(self, conversation_id: int, tag: str, now: datetime
                 ) -> tuple[Conversation, bool]:

@@ -67,6 +67,19 @@ class SqliteReads:
             f" AND conversation_id IN ({marks})", (user_id, *conversation_ids))
         return [ReadMark.model_validate(dict(r)) for r in rows]
 
+    def seen_message_id(self, conversation_id: int) -> int | None:
+        # The mark's count-th message, counted back from the newest (a mark is usually at or
+        # near the end): one walk of messages_conversation_idx that short.
+        rows = self._read(
+            "WITH seen AS (SELECT max(r.message_count) AS n, c.message_count AS total"
+            " FROM conversation_reads r JOIN conversations c ON c.id = r.conversation_id"
+            " WHERE r.conversation_id = :id)"
+            " SELECT m.id FROM messages m WHERE m.conversation_id = :id"
+            " AND (SELECT n FROM seen) > 0"
+            " ORDER BY m.id DESC LIMIT 1"
+            " OFFSET (SELECT coalesce(max(total - n, 0), 0) FROM seen)", {"id": conversation_id})
+        return rows[0][0] if rows else None
+
 
 def _message_count(db: sqlite3.Connection, user_id: int, conversation_id: int) -> int:
     """The conversation's message count; ``NotFound`` for it or the account missing."""

@@ -1,5 +1,6 @@
 """What each account has read, in the Supabase store (mixed into ``SupabaseStore``): one SQL
-function call a request (migration 20261205040000_conversation_reads.sql)."""
+function call a request (migrations 20261205040000_conversation_reads.sql and
+20261206070000_seen_message.sql)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,7 @@ class SupabaseReads:
         rows = self._rpc("read_marks", {"p_user_id": user_id,
                                         "p_conversation_ids": list(conversation_ids)})
         return [ReadMark.model_validate(r) for r in rows]
+
+    def seen_message_id(self, conversation_id: int) -> int | None:
+        found = self._rpc("seen_message_id", {"p_conversation_id": conversation_id})
+        return None if found is None else int(found)

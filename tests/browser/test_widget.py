@@ -648,3 +648,46 @@ def test_the_widget_offers_no_files_when_the_chat_takes_none(tmp_path, page: Pag
         expect(page.locator(".sb-attach")).to_be_hidden()
     finally:
         server.stop()
+
+
+def test_the_visitor_sees_when_an_agent_has_read_their_message(server, admin, page, browser):
+    """An agent's conversation page reading the visitor's message is the widget's "Seen",
+    under the visitor's newest message only; it moves on as the agent reads on, and a
+    reload keeps it."""
+    open_chat(page, server)
+    send(page, "What are your opening hours?")
+    expect(page.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
+    seen = page.locator(".sb-seen")
+    expect(seen).to_have_count(0)  # no one of the team has read it
+    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+
+    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        agent.goto(server.url + "/login")
+        agent.fill("input[name=email]", "agent@example.com")
+        agent.fill("input[name=password]", "a long password")
+        agent.click("#login-submit")
+        agent.wait_for_selector("body[data-ready=inbox]")
+        agent.goto(f"{server.url}/conversations/{cid}")  # the page reads what it shows
+        agent.wait_for_selector("body[data-ready=conversation]")
+
+        mine = page.locator(".sb-from-user[data-id]")
+        expect(mine.locator(".sb-seen")).to_have_text(" · Seen", timeout=15000)
+        expect(seen).to_have_count(1)
+        expect(seen).to_be_visible()
+        # The visitor writes again: "Seen" leaves the older message, and comes back under
+        # the new one when the agent's open page shows it.
+        agent.wait_for_selector("#live-status[data-state=connected]")
+        send(page, "thanks")
+        expect(mine).to_have_count(2, timeout=15000)
+        expect(mine.last.locator(".sb-seen")).to_be_visible(timeout=15000)
+        expect(seen).to_have_count(1)
+        expect(mine.first.locator(".sb-seen")).to_have_count(0)
+    finally:
+        agent.context.close()
+
+    page.reload()
+    page.locator(".sb-bubble").click()
+    expect(page.locator(".sb-from-user[data-id]").last.locator(".sb-seen")).to_be_visible(
+        timeout=15000)
+    expect(page.locator(".sb-seen")).to_have_count(1)

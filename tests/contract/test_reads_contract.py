@@ -129,3 +129,34 @@ def test_mark_all_read_moves_every_mark_forward(store, clock):
     assert store.mark_all_read(ann.id, clock()) == 0
     with pytest.raises(NotFound):
         store.mark_all_read(MISSING_ID, clock())
+
+
+def test_seen_message_is_the_furthest_read_of_any_account(store, clock):
+    """The web chat's "Seen": the newest message some account has read, as an id."""
+    ann = store.create_user("ann@example.com", "agent", "h", clock())
+    bob = store.create_user("bob@example.com", "agent", "h", clock())
+    first = store.track_inbound(inbound("u1", "one"), clock())
+    conversation = first.conversation
+    second = store.track_outbound(outbound(conversation.id, "two"), clock())
+    third = store.track_inbound(inbound("u1", "three"), clock()).message
+    other = store.track_inbound(inbound("u2", "hi"), clock()).conversation
+    assert store.seen_message_id(conversation.id) is None  # no one has read it
+    store.mark_read(ann.id, other.id, 1, clock())  # another conversation's mark says nothing
+    assert store.seen_message_id(conversation.id) is None
+
+    store.mark_read(ann.id, conversation.id, 1, clock())
+    assert store.seen_message_id(conversation.id) == first.message.id
+    store.mark_read(bob.id, conversation.id, 2, clock())  # the furthest of the two
+    assert store.seen_message_id(conversation.id) == second.id
+    store.track_inbound(inbound("u1", "four"), clock())  # not read yet
+    assert store.seen_message_id(conversation.id) == second.id
+    store.mark_read(ann.id, conversation.id, 3, clock())
+    assert store.seen_message_id(conversation.id) == third.id
+    store.mark_unread(ann.id, conversation.id, clock())  # ann: back to 3 of 4 (no change)
+    store.mark_unread(bob.id, conversation.id, clock())
+    assert store.seen_message_id(conversation.id) == third.id
+    (other_first,) = store.list_messages(other.id, 10)
+    assert store.seen_message_id(other.id) == other_first.id
+    store.mark_unread(ann.id, other.id, clock())  # back to a count of 0: nothing read
+    assert store.seen_message_id(other.id) is None
+    assert store.seen_message_id(MISSING_ID) is None

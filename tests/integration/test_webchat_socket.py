@@ -300,7 +300,8 @@ def test_talk_to_a_human(server, visitors):
 def test_a_note_for_the_team_never_reaches_the_visitor(server, visitors):
     """A note is published with its conversation's update, which the widget also follows:
     the visitor's socket and history get the conversation's public view, never the note;
-    nor who on the team has the conversation open, nor how far an agent has read it."""
+    nor who on the team has the conversation open, nor who read it when (the visitor is
+    told only which message was seen: the next test)."""
     visitor = visitors()
     visitor.start()
     live = visitor.connect()
@@ -338,6 +339,53 @@ def test_a_note_for_the_team_never_reaches_the_visitor(server, visitors):
     assert "agent@example.com" not in json.dumps(live.seen)
     assert "read_at" not in json.dumps(live.seen) and "edit-9b1c" not in json.dumps(live.seen)
     assert "internal-note-7f3a" not in visitor.history().text
+
+
+def test_the_visitor_sees_when_a_person_has_read_their_message(server, visitors):
+    """An account's read mark moving is the visitor's "Seen": live on their socket, and in
+    the history a widget loads; another visitor hears nothing of it."""
+    visitor, stranger = visitors(), visitors()
+    visitor.start()
+    stranger.start()
+    live = visitor.connect()
+    other = stranger.connect()
+    mine = live.call("message", {"content": HOURS, "client_id": "s1"})
+    cid = mine["conversation_id"]
+    reply = live.wait_for("message", lambda m: m["sender_type"] == "bot")
+    theirs = other.call("message", {"content": HOURS, "client_id": "t1"})
+    assert visitor.history(cid).json()["seen_message_id"] is None  # no one has read it yet
+    headers = {"Authorization": f"Bearer {admin_token(server)}"}
+
+    def read(count: int) -> None:
+        answer = requests.put(f"{server.url}/admin/conversations/{cid}/read",
+                              json={"message_count": count}, headers=headers, timeout=10)
+        assert answer.status_code == 200, answer.text
+
+    read(1)
+    first = {"conversation_id": cid, "message_id": mine["id"]}
+    assert live.wait_for("seen") == first
+    assert visitor.history(cid).json()["seen_message_id"] == mine["id"]
+    read(2)
+    second = {"conversation_id": cid, "message_id": reply["id"]}
+    assert live.wait_for("seen", lambda s: s["message_id"] == reply["id"]) == second
+    read(2)  # a mark that did not move says nothing again
+    assert visitor.history(cid).json()["seen_message_id"] == reply["id"]
+    # The stranger's own conversation, unread, and a change they do hear: nothing of the
+    # other conversation's reads came before it.
+    assert stranger.history(theirs["conversation_id"]).json()["seen_message_id"] is None
+    requests.post(f"{server.url}/admin/conversations/{theirs['conversation_id']}/take-over",
+                  headers=headers, timeout=10)
+    other.wait_for("status", lambda s: s["state"] == "human")
+    while not other.events.empty():
+        other.seen.append(other.events.get())
+    assert not [e for e in other.seen if e[0] == "seen"], other.seen
+    # The visitor's own socket heard one "seen" a mark that moved, in order.
+    requests.post(f"{server.url}/admin/conversations/{cid}/take-over", headers=headers,
+                  timeout=10)
+    live.wait_for("status", lambda s: s["state"] == "human")
+    while not live.events.empty():
+        live.seen.append(live.events.get())
+    assert [d for name, d in live.seen if name == "seen"] == [first, second]
 
 
 def test_only_allowed_origins_may_use_the_chat(start_server):

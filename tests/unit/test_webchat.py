@@ -18,6 +18,7 @@ from channels.webchat.identity import (
 )
 from channels.webchat.live import VisitorEvents
 from channels.webchat.origins import OriginPolicy
+from services.errors import StoreUnavailable
 from services.events import Event
 from services.models import InboundMessage
 from services.settings import SettingsError, load_settings
@@ -109,9 +110,21 @@ class FakeSocketIO:
         self.emitted.append((event, data, kwargs))
 
 
+class SeenTracker:
+    """``seen_message_id`` as the tracker answers it: an id, None, or the store down."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def seen_message_id(self, conversation_id):
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
 def test_visitor_events_relay_status_and_agent_typing_only():
     socketio = FakeSocketIO()
-    events = VisitorEvents(socketio)
+    events = VisitorEvents(socketio, SeenTracker(None))
     webchat = conversation(needs_human=True, handled_by="human").model_dump(mode="json")
     messenger = {**webchat, "platform": "messenger"}
     events(Event("conversation.updated", {"conversation": webchat}, 7))
@@ -126,6 +139,21 @@ def test_visitor_events_relay_status_and_agent_typing_only():
     status, typing = socketio.emitted[0][1], socketio.emitted[1][1]
     assert status["state"] == "escalated" and "human_reason" not in status["conversation"]
     assert typing == {"conversation_id": 7, "sender_type": "agent", "typing": True}
+
+
+def test_visitor_events_tell_the_conversation_what_the_team_has_seen():
+    socketio = FakeSocketIO()
+    read = {"read": {"user_id": 1, "conversation_id": 7, "message_count": 3}}
+    VisitorEvents(socketio, SeenTracker(42))(Event("conversation.read", read, 7))
+    VisitorEvents(socketio, SeenTracker(None))(Event("conversation.read", read, 7))
+    # The store down: nothing is said (the widget's next history brings it).
+    VisitorEvents(socketio, SeenTracker(StoreUnavailable("down")))(
+        Event("conversation.read", read, 7))
+    # "Mark all read" on the inbox is not a reading.
+    VisitorEvents(socketio, SeenTracker(42))(Event("conversations.read", {"user_id": 1}))
+    assert [(e, d, kw["to"]) for e, d, kw in socketio.emitted] == [
+        ("seen", {"conversation_id": 7, "message_id": 42}, "conversation:7"),
+        ("seen", {"conversation_id": 7, "message_id": None}, "conversation:7")]
 
 
 def test_settings(monkeypatch, tmp_path):

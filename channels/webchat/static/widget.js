@@ -428,16 +428,42 @@
       if (state.conversationId !== null && m.conversation_id < state.conversationId) return;
       if (state.conversationId !== null) divider("New conversation");
       state.conversationId = m.conversation_id;
+      seenId = null;
       applyState("bot", true);
     }
     if (!render(m)) return;
     if (m.id > state.lastId) state.lastId = m.id;
     save();
+    showSeen();
     if (m.sender_type !== "user") {
       showTyping(m.sender_type === "system" ? null : m.sender_type, false);
       if (m.sender_type === "agent" && convState !== "human") applyState("human");
       if (!isOpen) { unread += 1; badge.textContent = unread > 9 ? "9+" : String(unread); badge.hidden = false; }
     }
+  }
+
+  // -- "Seen": the newest message a person of the team has read ----------------------------
+  // (the socket's `seen` event, and the history's `seen_message_id`). It is shown under the
+  // visitor's newest message once that one is read; a seen message stays seen.
+  var seenId = null; // of the conversation shown
+  function seen(conversationId, messageId) {
+    if (conversationId !== state.conversationId || typeof messageId !== "number") return;
+    if (seenId !== null && messageId <= seenId) return;
+    seenId = messageId;
+    showSeen();
+  }
+  function showSeen() {
+    var newest = null; // the visitor's newest stored message in the conversation shown
+    byId.forEach(function (li, id) {
+      if (li.dataset.conversation === String(state.conversationId) &&
+          li.classList.contains("sb-from-user") && (newest === null || id > newest)) newest = id;
+    });
+    var meta = newest !== null && seenId !== null && newest <= seenId
+      ? byId.get(newest).querySelector(".sb-meta") : null;
+    var shown = list.querySelector(".sb-seen");
+    if (shown && shown.parentNode === meta) return;
+    if (shown) shown.remove();
+    if (meta) meta.appendChild(el("span", "sb-seen", " · Seen"));
   }
 
   // -- the conversation deleted by the team ------------------------------------------------
@@ -467,6 +493,7 @@
     if (conversationId !== state.conversationId) { forgetEarlier(conversationId); return false; }
     state.conversationId = null;
     state.lastId = 0;
+    seenId = null;
     save();
     hideRating();
     Array.prototype.slice.call(list.children).forEach(function (li) {
@@ -778,6 +805,7 @@
         if (r.status === 403) { state.conversationId = null; save(); return; }
         if (!r.ok) return;
         r.data.messages.forEach(receive);
+        seen(id, r.data.seen_message_id);
         if (r.data.conversation && r.data.conversation.id === state.conversationId) {
           applyState(r.data.conversation.state, fresh);
           offerRating(r.data.conversation);
@@ -876,6 +904,7 @@
       applyState(s.state);
       offerRating(s.conversation || { id: s.conversation_id, state: s.state, rating: null });
     });
+    socket.on("seen", function (d) { if (d) seen(d.conversation_id, d.message_id); });
     socket.on("typing", function (t) {
       if (t && t.conversation_id === state.conversationId) showTyping(t.sender_type, t.typing !== false);
     });
