@@ -31,7 +31,7 @@ from services.files import (
     media_type,
     size_text,
 )
-from services.models import NewFile, StoredFile
+from services.models import NewFile, StoredFile, canonical_file_id
 
 bp = Blueprint("files", __name__, url_prefix="/files")
 
@@ -93,16 +93,22 @@ def upload_file(conversation_id: int):
 
 
 def reply_attachments(conversation_id: int, file_ids: list[str]) -> list[dict[str, Any]]:
-    """The attachments of a reply naming these files; 400 for one that is not this
-    conversation's (or not a file at all), so a reply never carries another's file."""
-    store = get_services().store
+    """The attachments of a reply naming these files, in the order named, each once; the
+    files are marked sent (one store write), so the sweep of files never sent leaves them.
+    400 for one that is not this conversation's (or not a file at all, or swept), so a
+    reply never carries another's file."""
+    if not file_ids:
+        return []
+    services = get_services()
+    found = {f.id: f for f in services.store.send_files(conversation_id, file_ids,
+                                                        services.clock())}
     attachments: dict[str, dict[str, Any]] = {}  # a file named twice goes once
     for file_id in file_ids:
         try:
-            file = store.get_file(file_id, data=False)
+            file = found.get(canonical_file_id(file_id))
         except NotFound:
             file = None
-        if file is None or file.conversation_id != conversation_id:
+        if file is None:
             raise InvalidInput(f"no file {file_id} was attached in this conversation")
         attachments.setdefault(file.id, attachment_of(file))
     return list(attachments.values())

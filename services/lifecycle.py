@@ -4,7 +4,8 @@ when nobody has answered a waiting person in time (with business hours, only tim
 team is open counts: services/business_hours.py); with a retention period, conversations
 closed and untouched for longer are deleted, a batch a sweep; with auto-assignment, the
 conversations that wait for nobody in particular are handed out; the accounts whose pages
-have all gone are announced offline.
+have all gone are announced offline; files agents uploaded and never sent are deleted after
+``UNSENT_FILE_HOURS``, a batch a sweep.
 
 Every step is a conditional update in the store, so several processes may sweep at once
 without closing or messaging anything twice.
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 # waits for, 50 closed conversations of 10 messages hold the writes for 35 ms (p50; 200:
 # 94 ms; bench/admin.py at 1,000,000 messages); a sweep every 30 s still deletes 144,000 a day.
 RETENTION_BATCH = 50
+# Files never sent one sweep deletes (up to 10 MiB each: a backlog goes over a few sweeps).
+UNSENT_FILES_BATCH = 100
 
 
 def _seconds(duration: timedelta) -> int:
@@ -45,6 +48,7 @@ class LifecycleSweeper:
         priority_raise_after: timedelta = timedelta(minutes=15),
         hours: Callable[[], BusinessHours | None] = lambda: None,
         retention: timedelta | None = None,
+        unsent_files_after: timedelta | None = None,
     ) -> None:
         self.tracker = tracker
         self.store = tracker.store
@@ -55,6 +59,7 @@ class LifecycleSweeper:
         self.priority_raise_after = priority_raise_after
         self.hours = hours
         self.retention = retention
+        self.unsent_files_after = unsent_files_after
 
     def _waits_count(self, now: datetime) -> bool:
         """Whether the handoff timeout may fire now: always without business hours; with
@@ -78,6 +83,18 @@ class LifecycleSweeper:
                      len(deleted), self.retention, [c.id for c in deleted])
             self.tracker.conversations_deleted(deleted)
         return len(deleted)
+
+    def _forget_unsent_files(self, now: datetime) -> int:
+        """Delete a batch of the files uploaded longer than ``unsent_files_after`` ago that
+        no reply carried (the reply box forgets them on a reload: they could never be)."""
+        if self.unsent_files_after is None:
+            return 0
+        deleted = self.store.delete_unsent_files(now - self.unsent_files_after,
+                                                 UNSENT_FILES_BATCH)
+        if deleted:
+            log.info("deleted %d files uploaded more than %s ago and never sent", deleted,
+                     self.unsent_files_after)
+        return deleted
 
     def sweep(self) -> dict[str, int]:
         """Run the rules; returns how many conversations each one changed."""
@@ -126,8 +143,10 @@ class LifecycleSweeper:
         # AUTO_ASSIGN: what waited while nobody was available, or past everyone's limit.
         assigned = self.tracker.hand_out()
         offline = self.tracker.announce_offline()
+        unsent_files = self._forget_unsent_files(now)
         return {
             "deleted": deleted,
+            "unsent_files": unsent_files,
             "assigned": len(assigned),
             "offline": len(offline),
             "closed": len(closed),

@@ -108,6 +108,8 @@ def build_services(
         priority_raise_after=timedelta(minutes=settings.priority_raise_after_minutes),
         hours=hours,
         retention=timedelta(days=settings.retention_days) if settings.retention_days else None,
+        unsent_files_after=(timedelta(hours=settings.unsent_file_hours)
+                            if settings.unsent_file_hours else None),
     )
     jobs = JobRunner(
         store, {"respond": bot.run, "send": outbox.run}, clock,

@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     # up to 25 MB; on Supabase the bytes travel as base64, a third larger, through the
     # gateway in front of PostgREST.
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=25 * 1000 * 1000)
+    # A file an agent uploaded and no reply carried (taken off again, or the page left) is
+    # deleted by the lifecycle sweep after this many hours (0: kept with its conversation).
+    unsent_file_hours: int = Field(default=24, ge=0, le=24 * 365)
     # How often each process re-checks the accounts behind its open /admin sockets.
     admin_session_recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
     # An account with no page of the panel open for this long is offline (Settings' "Last

@@ -375,12 +375,16 @@ def history(conversation_id: int):
         before=positive_id(args.get("before"), "before"),
         after=positive_id(args.get("after"), "after"),
     )
+    try:  # the newest message a person of the team has read (the widget's "Seen")
+        seen = chat.services.tracker.seen_message_id(conversation.id)
+    except StoreUnavailable:  # e.g. its migration not applied yet: the messages still go
+        log.warning("web chat history: seen_message_id failed", exc_info=True)
+        seen = None
     return jsonify(
         conversation=public_conversation(conversation),
         messages=[public_message(m, visitor.id) for m in messages],
         count=len(messages),
-        # The newest message a person of the team has read (the widget's "Seen"), or null.
-        seen_message_id=chat.services.tracker.seen_message_id(conversation.id),
+        seen_message_id=seen,
     )
 
 

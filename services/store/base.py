@@ -86,7 +86,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol, Sequence
 
-from services.errors import InvalidInput
+from services.errors import InvalidInput, NotFound
 from services.models import (
     MAX_AUTO_ASSIGN,
     MAX_TOUCH_USERS,
@@ -122,6 +122,7 @@ from services.models import (
     TagCount,
     TrackResult,
     UserRole,
+    canonical_file_id,
     normalize_tag,
     utc,
 )
@@ -197,6 +198,20 @@ def check_many(conversation_ids: Sequence[int], limit: int) -> None:
         raise InvalidInput("limit must be at least 1")
     if len(conversation_ids) > MAX_CONVERSATIONS_PER_READ:
         raise InvalidInput(f"at most {MAX_CONVERSATIONS_PER_READ} conversations per read")
+
+
+def unique_file_ids(file_ids: Sequence[str]) -> list[str]:
+    """File ids as the stores keep them, each once, in order; text that is no id is left
+    out (no file has it). ``InvalidInput`` beyond ``MAX_CONVERSATIONS_PER_READ``."""
+    if len(file_ids) > MAX_CONVERSATIONS_PER_READ:
+        raise InvalidInput(f"at most {MAX_CONVERSATIONS_PER_READ} files per call")
+    ids: dict[str, None] = {}
+    for value in file_ids:
+        try:
+            ids[canonical_file_id(value)] = None
+        except NotFound:
+            continue
+    return list(ids)
 
 
 def check_delete(conversation_ids: Sequence[int]) -> list[int]:
@@ -434,13 +449,28 @@ class ConversationStore(Protocol):
     # -- files agents attach to replies ----------------------------------------------------
     def add_file(self, file: NewFile, now: datetime) -> StoredFile:
         """Store a file for the conversation under a new random id (``data`` not echoed);
-        ``NotFound`` for an unknown conversation. Deleting the conversation deletes it."""
+        ``NotFound`` for an unknown conversation. Deleting the conversation deletes it. It
+        is not sent yet: ``send_files`` marks it so, and ``delete_unsent_files`` deletes it
+        if that never happens."""
 
     def track_inbound_with_file(self, message: InboundMessage, file: InboundFile,
                                 now: datetime) -> TrackResult:
         """``track_inbound`` and the file, stored in its conversation, in one transaction:
-        whoever sees the message can fetch the file. A redelivery changes nothing (the
-        file is not stored twice)."""
+        whoever sees the message can fetch the file (sent with it). A redelivery changes
+        nothing (the file is not stored twice)."""
+
+    def send_files(self, conversation_id: int, file_ids: Sequence[str],
+                   now: datetime) -> list[StoredFile]:
+        """The conversation's files among ``file_ids`` (at most ``MAX_CONVERSATIONS_PER_READ``),
+        described (no ``data``), marked sent (at ``now``, unless they were already): a
+        reply is about to carry them, and ``delete_unsent_files`` leaves them. Another
+        conversation's file, an unknown id, or text that is no id is not among them. In no
+        particular order."""
+
+    def delete_unsent_files(self, uploaded_before: datetime, limit: int) -> int:
+        """Delete at most ``limit`` files uploaded before ``uploaded_before`` and never sent
+        (no reply carried them: the agent took them off, or left), oldest first; returns
+        how many went."""
 
     def get_file(self, file_id: str, data: bool = True) -> StoredFile:
         """The file with its bytes (``data=False``: only what describes it); ``NotFound``

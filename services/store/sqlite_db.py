@@ -26,7 +26,7 @@ from services.errors import StoreUnavailable
 from services.models import Conversation, Job, Message, utc
 from services.store import sqlite_rollup, sqlite_search
 
-SCHEMA_VERSION = 15  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
+SCHEMA_VERSION = 16  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
 BUSY_TIMEOUT_MS = 10_000
 # Connections open at once per process. Under gevent a store call yields only while a long
 # read or a commit runs in a thread, so a few are in use at a time; threads (the dev server,
@@ -127,6 +127,15 @@ def _move_activity_back(db: sqlite3.Connection) -> None:
         db.execute("DROP TABLE activity_before_v10")
 
 
+def _files_sent_at(db: sqlite3.Connection) -> None:
+    """Version 15's files gain ``sent_at``; those already there count as sent (none of them
+    is deleted as never sent). A version-14 file has no files table yet: the schema file
+    creates it whole."""
+    if one(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'files'")):
+        db.execute("ALTER TABLE files ADD COLUMN sent_at TEXT")
+        db.execute("UPDATE files SET sent_at = created_at")
+
+
 # What a database of version N needs before the (idempotent) schema file can run on it: the
 # file creates missing tables and indexes, but CREATE TABLE IF NOT EXISTS never adds a column
 # to an existing table, and an index on a missing column would fail. A step is a statement
@@ -146,6 +155,7 @@ _UPGRADES: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     12: ["ALTER TABLE admin_users ADD COLUMN last_seen_at TEXT"],
     # (The first sweep after it announces the accounts offline then: once each.)
     13: ["ALTER TABLE admin_users ADD COLUMN offline_announced_at TEXT"],
+    15: [_files_sent_at],
 }
 # What a database of version N needs after the schema file ran: filling tables it created
 # from the rows already there (same transaction, so no write falls in between).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from datetime import datetime
-from typing import Callable, ContextManager
+from typing import Callable, ContextManager, Sequence
 
 from services.errors import NotFound
 from services.models import (
@@ -17,6 +17,7 @@ from services.models import (
     TrackResult,
     canonical_file_id,
 )
+from services.store.base import unique_file_ids
 from services.store.sqlite_db import one, ts
 
 _DESCRIBED = "id, conversation_id, name, content_type, size, created_by, created_at"
@@ -51,10 +52,11 @@ class SqliteFiles:
         with self._tx(commit_aside=True) as db:
             result = self._track_inbound(db, message, now)
             db.execute(
-                f"INSERT INTO files ({_DESCRIBED}, data) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)"
+                f"INSERT INTO files ({_DESCRIBED}, data, sent_at)"
+                " VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)"
                 " ON CONFLICT (id) DO NOTHING",  # a redelivery; any other failure is one
                 (canonical_file_id(file.id), result.conversation.id, file.name,
-                 file.content_type, len(file.data), ts(now), file.data))
+                 file.content_type, len(file.data), ts(now), file.data, ts(now)))
         return result
 
     def get_file(self, file_id: str, data: bool = True) -> StoredFile:
@@ -64,3 +66,24 @@ class SqliteFiles:
         if not rows:
             raise NotFound(f"file {file_id} not found")
         return StoredFile.model_validate(dict(rows[0]))
+
+    def send_files(self, conversation_id: int, file_ids: Sequence[str],
+                   now: datetime) -> list[StoredFile]:
+        ids = unique_file_ids(file_ids)
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        with self._tx() as db:
+            rows = db.execute(
+                "UPDATE files SET sent_at = coalesce(sent_at, ?)"
+                f" WHERE conversation_id = ? AND id IN ({marks}) RETURNING {_DESCRIBED}",
+                (ts(now), conversation_id, *ids)).fetchall()
+        return [StoredFile.model_validate(dict(r)) for r in rows]
+
+    def delete_unsent_files(self, uploaded_before: datetime, limit: int) -> int:
+        with self._tx() as db:
+            return db.execute(
+                "DELETE FROM files WHERE id IN (SELECT id FROM files"
+                " WHERE sent_at IS NULL AND created_at < ? ORDER BY created_at LIMIT ?)",
+                (ts(uploaded_before), limit)).rowcount
+

@@ -25,6 +25,7 @@
 -- Schema version 14: admin_users.offline_announced_at (claim_offline); the hours_setting
 -- table (at the end).
 -- Schema version 15: the files table (at the end).
+-- Schema version 16: files.sent_at and the index of the files never sent (at the end).
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -297,6 +298,11 @@ CREATE TABLE IF NOT EXISTS files (
     size            INTEGER NOT NULL CHECK (size > 0),
     data            BLOB    NOT NULL,
     created_by      INTEGER REFERENCES admin_users (id) ON DELETE SET NULL,
-    created_at      TEXT    NOT NULL
+    created_at      TEXT    NOT NULL,
+    -- Schema version 16: when a message first carried it (a visitor's file: at once; an
+    -- agent's: the reply naming it). NULL: uploaded, never sent; the lifecycle sweep
+    -- deletes those after UNSENT_FILE_HOURS, by the index below.
+    sent_at         TEXT
 );
 CREATE INDEX IF NOT EXISTS files_conversation_idx ON files (conversation_id);
+CREATE INDEX IF NOT EXISTS files_unsent_idx ON files (created_at) WHERE sent_at IS NULL;

@@ -1,13 +1,14 @@
 """Files agents attach to replies, in the Supabase store (mixed into ``SupabaseStore``):
-one SQL function call each way (migration 20261206060000_files.sql), the bytes carried as
-base64 text since PostgREST speaks JSON."""
+one SQL function call each (migrations 20261206060000_files.sql and
+20261206080000_unsent_files.sql), the bytes carried as base64 text since PostgREST speaks
+JSON."""
 
 from __future__ import annotations
 
 import base64
 import uuid
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from services.models import (
     InboundFile,
@@ -17,6 +18,7 @@ from services.models import (
     TrackResult,
     canonical_file_id,
 )
+from services.store.base import unique_file_ids
 from services.store.supabase_pipeline import _payload, _ts
 
 
@@ -47,3 +49,16 @@ class SupabaseFiles:
         if data:
             row["data"] = base64.b64decode(row["data"])
         return StoredFile.model_validate(row)
+
+    def send_files(self, conversation_id: int, file_ids: Sequence[str],
+                   now: datetime) -> list[StoredFile]:
+        ids = unique_file_ids(file_ids)
+        if not ids:
+            return []
+        rows = self._rpc("send_files", {"p_conversation_id": conversation_id, "p_ids": ids,
+                                        "p_now": _ts(now)})
+        return [StoredFile.model_validate(r) for r in rows]
+
+    def delete_unsent_files(self, uploaded_before: datetime, limit: int) -> int:
+        return int(self._rpc("delete_unsent_files", {"p_uploaded_before": _ts(uploaded_before),
+                                                     "p_limit": limit}))

@@ -137,3 +137,56 @@ def test_a_message_whose_file_cannot_be_stored_is_not_stored_either(store, clock
                                         content_type="text/plain", data=b"x"), clock())
     assert store.get_conversation(conversation.id).message_count == before
     assert store.get_file(taken.id).data == b"x"
+
+
+def _upload(store, clock, conversation_id: int, name: str = "a.txt"):
+    return store.add_file(NewFile(conversation_id=conversation_id, name=name,
+                                  content_type="text/plain", data=name.encode()), clock())
+
+
+def test_a_reply_marks_its_files_sent(store, clock):
+    conversation = _conversation(store, clock, "sends")
+    other = _conversation(store, clock, "someone-else")
+    quote, photo = _upload(store, clock, conversation.id, "quote.txt"), \
+        _upload(store, clock, conversation.id, "photo.txt")
+    theirs = _upload(store, clock, other.id, "theirs.txt")
+    sent = store.send_files(conversation.id, [quote.id.upper(), quote.id, theirs.id,
+                                              "not-an-id", str(uuid.uuid4())],
+                            clock.advance(minutes=1))
+    # Only this conversation's, each once, described without the bytes.
+    assert [f.model_dump() for f in sent] == [quote.model_dump()]
+    assert sent[0].data is None
+    assert store.send_files(conversation.id, [], clock()) == []
+    assert {f.id for f in store.send_files(conversation.id, [photo.id, quote.id], clock())} \
+        == {photo.id, quote.id}
+
+
+def test_files_never_sent_are_deleted_after_a_while_oldest_first(store, clock):
+    conversation = _conversation(store, clock, "uploads")
+    first = _upload(store, clock, conversation.id, "first.txt")
+    clock.advance(minutes=1)
+    second = _upload(store, clock, conversation.id, "second.txt")
+    clock.advance(minutes=1)
+    sent = _upload(store, clock, conversation.id, "sent.txt")
+    store.send_files(conversation.id, [sent.id], clock())
+    visitor = InboundFile(id=str(uuid.uuid4()), name="mine.png", content_type="image/png",
+                          data=b"png")
+    store.track_inbound_with_file(inbound("uploads", "look", ext="v:f1"), visitor, clock())
+    clock.advance(minutes=1)
+    late = _upload(store, clock, conversation.id, "late.txt")
+
+    cutoff = clock()  # uploaded before it: first, second, sent, the visitor's
+    assert store.delete_unsent_files(cutoff, 1) == 1  # the oldest first
+    with pytest.raises(NotFound):
+        store.get_file(first.id)
+    assert store.get_file(second.id).data == b"second.txt"
+    assert store.delete_unsent_files(cutoff, 10) == 1
+    with pytest.raises(NotFound):
+        store.get_file(second.id)
+    assert store.delete_unsent_files(cutoff, 10) == 0
+    # What a message carried stays, and so does what is not old enough.
+    for kept in (sent.id, visitor.id, late.id):
+        assert store.get_file(kept, data=False).id == kept
+    assert store.delete_unsent_files(clock.advance(minutes=1), 10) == 1
+    with pytest.raises(NotFound):
+        store.get_file(late.id)

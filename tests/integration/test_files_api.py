@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from services.models import InboundMessage
+from services.models import InboundMessage, NewFile
 from tests.support.admin import login, make_user, session_csrf
 
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(2000)
@@ -171,3 +171,47 @@ def test_a_signed_in_page_uploads_with_its_csrf_token(app, services):
     assert refused.status_code == 400 and "CSRF" in refused.json["error"]
     taken = _upload(client, conversation.id, PNG, headers={"X-CSRFToken": session_csrf(client)})
     assert taken.status_code == 201, taken.json
+
+
+def test_a_file_never_sent_is_deleted_by_the_sweep_after_a_day(client, services, clock,
+                                                                 make_token):
+    """UNSENT_FILE_HOURS (24 by default): a file uploaded and taken off again (or left when
+    the page went) is deleted; one a reply carried, and a visitor's, stay."""
+    ann = make_token("ann@example.com")
+    conversation = _conversation(services)
+    sent, dropped = (_upload(client, conversation.id, PNG, name=name, headers=ann)
+                     .json["attachment"] for name in ("sent.png", "dropped.png"))
+    reply = client.post(f"/admin/conversations/{conversation.id}/messages", headers=ann,
+                        json={"content": "here", "attachments": [sent["file_id"]]})
+    assert reply.status_code == 201, reply.json
+    clock.advance(hours=23)
+    assert services.sweeper.sweep()["unsent_files"] == 0  # not a day old yet
+    assert client.get(f"/files/{dropped['file_id']}/dropped.png").status_code == 200
+    clock.advance(hours=2)
+    assert services.sweeper.sweep()["unsent_files"] == 1
+    assert client.get(f"/files/{dropped['file_id']}/dropped.png").status_code == 404
+    assert client.get(f"/files/{sent['file_id']}/sent.png").data == PNG
+    # A reply naming it now (the conversation, closed by the same sweeps, reopened) is
+    # refused with the reason, and sends nothing.
+    assert client.post(f"/admin/conversations/{conversation.id}/reopen",
+                       headers=ann).status_code == 200
+    late = client.post(f"/admin/conversations/{conversation.id}/messages", headers=ann,
+                       json={"content": "and this", "attachments": [dropped["file_id"]]})
+    assert late.status_code == 400 and dropped["file_id"] in late.json["error"]
+    assert [m.content for m in services.tracker.history(conversation.id, 50)][-1] == "here"
+    clock.advance(days=30)
+    assert services.sweeper.sweep()["unsent_files"] == 0
+    assert client.get(f"/files/{sent['file_id']}/sent.png").data == PNG
+
+
+def test_unsent_files_are_kept_when_the_setting_is_0(settings, store, clock):
+    from services.runtime import build_services
+
+    services = build_services(settings.model_copy(update={"unsent_file_hours": 0}),
+                              store=store, clock=clock)
+    conversation = _conversation(services)
+    kept = services.store.add_file(NewFile(conversation_id=conversation.id, name="a.txt",
+                                           content_type="text/plain", data=b"a"), clock())
+    clock.advance(days=365)
+    assert services.sweeper.sweep()["unsent_files"] == 0
+    assert services.store.get_file(kept.id).data == b"a"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.errors import StoreUnavailable
+from services.errors import NotFound, StoreUnavailable
 from services.models import ConversationFilter, NewActivity, NewFile, NewSavedReply, TagCount
 from services.store.sqlite import SqliteStore
 from services.store.sqlite_db import SCHEMA_VERSION, register_functions
@@ -30,6 +30,7 @@ V11_SCHEMA = DATA / "sqlite_schema_v11.sql"
 V12_SCHEMA = DATA / "sqlite_schema_v12.sql"
 V13_SCHEMA = DATA / "sqlite_schema_v13.sql"
 V14_SCHEMA = DATA / "sqlite_schema_v14.sql"
+V15_SCHEMA = DATA / "sqlite_schema_v15.sql"
 
 
 def _version_1_database(path: Path) -> None:
@@ -571,8 +572,8 @@ def test_version_14_file_gains_the_files_table(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 15
-        assert "files_conversation_idx" in _indexes(path)
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert {"files_conversation_idx", "files_unsent_idx"} <= _indexes(path)
         conversation = store.track_inbound(inbound("v14", "hi"), clock()).conversation
         stored = store.add_file(NewFile(conversation_id=conversation.id, name="a.txt",
                                         content_type="text/plain", data=b"kept"), clock())
@@ -580,6 +581,44 @@ def test_version_14_file_gains_the_files_table(tmp_path, clock):
         store.delete_conversations([conversation.id])  # the cascade works on the new table
         with sqlite3.connect(path) as db:
             assert db.execute("SELECT count(*) FROM files").fetchone()[0] == 0
+    finally:
+        store.close()
+
+
+def test_version_15_files_count_as_sent(tmp_path, clock):
+    """The files of a version-15 file gain ``sent_at``, set: none is taken for one never
+    sent and deleted; files uploaded since are unsent until a reply carries them."""
+    path = tmp_path / "v15.db"
+    db = sqlite3.connect(path)
+    register_functions(db)
+    db.executescript(V15_SCHEMA.read_text(encoding="utf-8"))
+    db.executescript("""
+        INSERT INTO conversations (platform, external_user_id, created_at, updated_at,
+                                   last_message_at, message_count)
+        VALUES ('webchat', 'v15', '2026-12-01T10:00:00.000000+00:00',
+                '2026-12-01T10:00:00.000000+00:00', '2026-12-01T10:00:00.000000+00:00', 0);
+        INSERT INTO files (id, conversation_id, name, content_type, size, data, created_at)
+        VALUES ('0c6f3a9e-2b1d-4e8f-9a7c-5d4e3f2a1b0c', 1, 'old.txt', 'text/plain', 3, x'6f6c64',
+                '2026-12-01T10:00:00.000000+00:00');
+        PRAGMA user_version = 15;
+    """)
+    db.close()
+    assert "sent_at" not in _columns(path, "files")
+
+    store = SqliteStore(path)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 16
+            assert db.execute("SELECT sent_at FROM files").fetchone()[0] == \
+                "2026-12-01T10:00:00.000000+00:00"
+        assert "files_unsent_idx" in _indexes(path)
+        assert store.delete_unsent_files(clock(), 10) == 0
+        assert store.get_file("0c6f3a9e-2b1d-4e8f-9a7c-5d4e3f2a1b0c").data == b"old"
+        new = store.add_file(NewFile(conversation_id=1, name="new.txt",
+                                     content_type="text/plain", data=b"new"), clock())
+        assert store.delete_unsent_files(clock.advance(hours=1), 10) == 1
+        with pytest.raises(NotFound):
+            store.get_file(new.id)
     finally:
         store.close()
 
