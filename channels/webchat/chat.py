@@ -42,6 +42,7 @@ ESCALATION_REASON = "the visitor asked for a person"
 _SCAN_PAGE = 200
 MAX_ID = 2**63 - 1  # ids are 64-bit in both stores; a larger number names nothing
 _SURROGATE = re.compile("[\ud800-\udfff]")
+RECEIPTS = ("delivered", "read")  # what a widget reports of the team's messages
 
 
 class ChatError(Exception):
@@ -299,6 +300,32 @@ class WebchatChannel:
             metadata=metadata,
             attachments=attachments or [],
         )
+
+    def receipt(self, visitor: Visitor, conversation_id: int, message_id: object,
+                status: object, checked: bool = False) -> int:
+        """The visitor's widget received (``delivered``) or showed (``read``) the team's
+        messages of their conversation up to ``message_id``: Messenger's delivery and read
+        watermarks, for the web chat. The team's messages of the visitor sent at or before
+        it move forward (sent -> delivered -> read, never back; admins' pages hear each).
+        Returns how many moved. 400 for a bad status or id; 404/403 as for any
+        conversation (``checked``: the caller has seen that it is the visitor's), and 404
+        for a message that is not the conversation's."""
+        if status not in RECEIPTS:
+            raise ChatError(400, "bad_request", "status must be 'delivered' or 'read'")
+        number = positive_id(message_id, "message_id")
+        if number is None:
+            raise ChatError(400, "bad_request", "message_id is required")
+        if not checked:
+            self.conversation_for(visitor, conversation_id)
+        try:
+            message = self.tracker.get_message(number)
+        except NotFound:
+            message = None
+        if message is None or message.conversation_id != conversation_id:
+            raise ChatError(404, "not_found", "no such message in this conversation")
+        changed = self.tracker.mark_delivered_until(PLATFORM, visitor.id, message.created_at,
+                                                    status)  # type: ignore[arg-type]
+        return len(changed)
 
     # -- reading ---------------------------------------------------------------------
     def history(

@@ -27,6 +27,7 @@ from services.errors import StoreUnavailable
 from services.events import Event
 
 from channels.webchat.chat import (
+    RECEIPTS,
     ChatError,
     positive_id,
     public_conversation,
@@ -157,6 +158,39 @@ class ChatNamespace(Namespace):
             return ChatError(503, "unavailable", "the chat is unavailable; try again").body()
         self._follow(conversation.id)
         return {"ok": True, "conversation": public_conversation(conversation)}
+
+    def on_receipt(self, data=None):
+        """``{"message_id", "status": "delivered" | "read", "conversation_id"?}`` (the one
+        followed by default): the team's messages up to that one reached the widget, or
+        were shown (``WebchatChannel.receipt``). Once a report has moved something, the
+        same or an earlier message is answered without a store call."""
+        try:
+            if not isinstance(data, dict):
+                raise ChatError(400, "bad_request", "send an object")
+            state = self._state()
+            followed = state.get("conversation_id")
+            conversation_id = positive_id(data.get("conversation_id"), "conversation_id") \
+                or followed
+            if conversation_id is None:
+                raise ChatError(400, "bad_request", "conversation_id is required")
+            message_id = positive_id(data.get("message_id"), "message_id")
+            status = data.get("status")
+            done = state.get("receipts") or {}
+            if conversation_id == followed and status in RECEIPTS and message_id is not None \
+                    and done.get(status, 0) >= message_id:
+                return {"ok": True, "changed": 0}
+            changed = self.chat.channel.receipt(self._visitor(), conversation_id, message_id,
+                                                status, checked=conversation_id == followed)
+        except ChatError as exc:
+            return exc.body()
+        except StoreUnavailable:
+            return ChatError(503, "unavailable", "the chat is unavailable; try again").body()
+        if changed:  # a report that moved nothing may move something later (still pending)
+            for reached in (("delivered", "read") if status == "read" else (status,)):
+                done[reached] = max(done.get(reached, 0), message_id)
+            state["receipts"] = done
+            self._save(state)
+        return {"ok": True, "changed": changed}
 
     def on_typing(self, data=None):
         state = self._state()

@@ -388,6 +388,17 @@ def history(conversation_id: int):
     )
 
 
+@bp.post("/<int:conversation_id>/receipts")
+def receipt(conversation_id: int):
+    """The widget received (``delivered``) or showed (``read``) the team's messages up to
+    ``message_id``: body ``{"message_id", "status"}``, answers ``{"ok", "changed"}``."""
+    visitor = _visitor()
+    body = _body()
+    changed = _chat().channel.receipt(visitor, conversation_id, body.get("message_id"),
+                                      body.get("status"))
+    return jsonify(ok=True, changed=changed)
+
+
 @bp.get("/<int:conversation_id>/escalations")
 def escalations(conversation_id: int):
     visitor = _visitor()

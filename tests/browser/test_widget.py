@@ -691,3 +691,39 @@ def test_the_visitor_sees_when_an_agent_has_read_their_message(server, admin, pa
     expect(page.locator(".sb-from-user[data-id]").last.locator(".sb-seen")).to_be_visible(
         timeout=15000)
     expect(page.locator(".sb-seen")).to_have_count(1)
+
+
+def test_the_agent_sees_when_the_visitor_has_received_and_read_their_reply(
+        server, admin, page, browser):
+    """The widget's receipts on the agent's page: "read" while the visitor has the chat
+    open in front of them, "delivered" while it is closed, "read" once they open it."""
+    open_chat(page, server)
+    send(page, "What are your opening hours?")
+    expect(page.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
+    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+
+    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        agent.goto(server.url + "/login")
+        agent.fill("input[name=email]", "agent@example.com")
+        agent.fill("input[name=password]", "a long password")
+        agent.click("#login-submit")
+        agent.wait_for_selector("body[data-ready=inbox]")
+        agent.goto(f"{server.url}/conversations/{cid}")
+        agent.wait_for_selector("body[data-ready=conversation]")
+        agent.wait_for_selector("#live-status[data-state=connected]")
+        bot_id = page.locator(".sb-from-bot[data-id]").get_attribute("data-id")
+        expect(agent.locator(f'.msg[data-id="{bot_id}"] .delivery')).to_have_text(
+            "read", timeout=15000)
+
+        page.locator(".sb-close").click()  # the visitor closes the chat
+        expect(page.locator(".sb-panel")).to_be_hidden()
+        reply = admin("POST", f"/admin/conversations/{cid}/messages",
+                      json={"content": "Sam here: anything else?"})["message"]
+        status = agent.locator(f'.msg[data-id="{reply["id"]}"] .delivery')
+        expect(status).to_have_text("delivered", timeout=15000)
+        expect(page.locator(".sb-badge")).to_be_visible()
+        page.locator(".sb-bubble").click()  # and opens it again: the reply is read
+        expect(status).to_have_text("read", timeout=15000)
+    finally:
+        agent.context.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -386,6 +387,83 @@ def test_the_visitor_sees_when_a_person_has_read_their_message(server, visitors)
     while not live.events.empty():
         live.seen.append(live.events.get())
     assert [d for name, d in live.seen if name == "seen"] == [first, second]
+
+
+def _statuses(server, headers, conversation_id: int) -> dict[str, str]:
+    """The team's messages of the conversation, by content: their delivery status."""
+    body = requests.get(f"{server.url}/admin/conversations/{conversation_id}", headers=headers,
+                        timeout=10).json()
+    return {m["content"]: m["delivery_status"] for m in body["messages"]
+            if m["sender_type"] != "user"}
+
+
+def _until(read, expected, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while (value := read()) != expected:
+        assert time.monotonic() < deadline, value
+        time.sleep(0.05)
+
+
+def test_the_agent_sees_when_the_visitor_has_received_and_read_a_reply(server, visitors):
+    """The widget's receipts are the web chat's delivery and read watermarks: the team's
+    messages up to the one reported move sent -> delivered -> read (never back), over the
+    socket and over HTTP; another visitor's message, a bad status or id are refused."""
+    visitor, stranger = visitors(), visitors()
+    visitor.start()
+    stranger.start()
+    live = visitor.connect()
+    mine = live.call("message", {"content": HOURS, "client_id": "r1"})
+    cid = mine["conversation_id"]
+    bot = live.wait_for("message", lambda m: m["sender_type"] == "bot")
+    headers = {"Authorization": f"Bearer {admin_token(server)}"}
+    agent = _agent_reply(server, headers["Authorization"][7:], cid, "Sam here: anything else?")
+    live.wait_for("message", lambda m: m["id"] == agent["id"])
+    _until(lambda: set(_statuses(server, headers, cid).values()), {"sent"})
+
+    # Received while the panel was closed: up to the bot's answer only.
+    assert live.call("receipt", {"message_id": bot["id"], "status": "delivered"}) == \
+        {"ok": True, "changed": 1}
+    assert _statuses(server, headers, cid) == {bot["content"]: "delivered",
+                                               "Sam here: anything else?": "sent"}
+    # Shown: everything up to the agent's reply is read.
+    assert live.call("receipt", {"message_id": agent["id"], "status": "read",
+                                 "conversation_id": cid}) == {"ok": True, "changed": 2}
+    assert _statuses(server, headers, cid) == {bot["content"]: "read",
+                                               "Sam here: anything else?": "read"}
+    # Never back, and a repeat is answered without a change.
+    assert live.call("receipt", {"message_id": agent["id"], "status": "delivered"}) == \
+        {"ok": True, "changed": 0}
+    assert set(_statuses(server, headers, cid).values()) == {"read"}
+
+    # Refused with the reason.
+    other = stranger.connect()
+    theirs = other.call("message", {"content": HOURS, "client_id": "t1"})
+    for data, status in (({"message_id": agent["id"], "status": "seen"}, 400),
+                         ({"message_id": "x", "status": "read"}, 400),
+                         ({"status": "read"}, 400),
+                         ("read", 400),
+                         ({"message_id": theirs["id"], "status": "read"}, 404),
+                         ({"message_id": 987654321, "status": "read"}, 404),
+                         ({"message_id": agent["id"], "status": "read",
+                           "conversation_id": theirs["conversation_id"]}, 403)):
+        answer = live.call("receipt", data)
+        assert answer.get("status") == status, (data, answer)
+    # The stranger cannot mark the visitor's messages read from their own conversation.
+    assert other.call("receipt", {"message_id": agent["id"], "status": "read"})["status"] == 404
+
+    # Over HTTP, the same (a widget without Socket.IO).
+    later = _agent_reply(server, headers["Authorization"][7:], cid, "Still there?")
+    _until(lambda: _statuses(server, headers, cid)["Still there?"], "sent")
+    answer = visitor.request("POST", f"/chat/{cid}/receipts",
+                             json={"message_id": later["id"], "status": "read"})
+    assert answer.status_code == 200 and answer.json() == {"ok": True, "changed": 1}
+    assert _statuses(server, headers, cid)["Still there?"] == "read"
+    for body, status in (({"message_id": later["id"], "status": "opened"}, 400),
+                         ({"message_id": theirs["id"], "status": "read"}, 404)):
+        assert visitor.request("POST", f"/chat/{cid}/receipts", json=body).status_code == status
+    assert stranger.request("POST", f"/chat/{cid}/receipts",
+                            json={"message_id": later["id"], "status": "read"}
+                            ).status_code == 403
 
 
 def test_only_allowed_origins_may_use_the_chat(start_server):

@@ -43,7 +43,7 @@ TOLERATED_PUBLIC = re.compile(r"openapi|apispec|swagger", re.I)
 VISITOR = {
     "webchat.post_first_message", "webchat.post_message", "webchat.escalate_first",
     "webchat.escalate", "webchat.history", "webchat.escalations", "webchat.user_conversations",
-    "webchat.rate", "webchat.post_first_file", "webchat.post_file",
+    "webchat.rate", "webchat.post_first_file", "webchat.post_file", "webchat.receipt",
 }
 # Staff routes only admins may use (accounts, API tokens, the saved replies' list, the
 # business hours).

@@ -435,6 +435,7 @@
     if (m.id > state.lastId) state.lastId = m.id;
     save();
     showSeen();
+    if (m.sender_type !== "user") reportReceipts();
     if (m.sender_type !== "user") {
       showTyping(m.sender_type === "system" ? null : m.sender_type, false);
       if (m.sender_type === "agent" && convState !== "human") applyState("human");
@@ -465,6 +466,43 @@
     if (shown) shown.remove();
     if (meta) meta.appendChild(el("span", "sb-seen", " · Seen"));
   }
+
+  // -- receipts: the team's messages reached this page, or were shown -----------------------
+  // The newest one is reported ("delivered" while the panel is closed or the page hidden,
+  // "read" once the visitor has it open in front of them), and the agent's page says so
+  // under their message, as for Messenger. Each status of a message goes once.
+  var receipts = { delivered: 0, read: 0 };
+  var receiptTimer = null;
+  function reportReceipts() {
+    clearTimeout(receiptTimer);
+    receiptTimer = setTimeout(function () { sendReceipt(false); }, 300);
+  }
+  function sendReceipt(again) {
+    var conversationId = state.conversationId;
+    var newest = null; // the team's newest stored message in the conversation shown
+    byId.forEach(function (li, id) {
+      if (li.dataset.conversation === String(conversationId) &&
+          !li.classList.contains("sb-from-user") && (newest === null || id > newest)) newest = id;
+    });
+    var status = isOpen && !document.hidden ? "read" : "delivered";
+    if (newest === null || receipts[status] >= newest || !connected) return;
+    var body = { conversation_id: conversationId, message_id: newest, status: status };
+    var done = function (changed) {
+      // Nothing moved: the message may still be on its way out (it reaches this page just
+      // before the server marks it sent); asked once more a little later.
+      if (!changed && again !== true) { receiptTimer = setTimeout(function () { sendReceipt(true); }, 2000); return; }
+      receipts[status] = Math.max(receipts[status], newest);
+      if (status === "read") receipts.delivered = Math.max(receipts.delivered, newest);
+    };
+    if (httpMode) {
+      api("POST", "/chat/" + conversationId + "/receipts", body).then(function (r) {
+        if (r.ok) done(r.data.changed);
+      }).catch(function () { /* the next message, or the next poll, reports it again */ });
+    } else if (socket) {
+      socket.emit("receipt", body, function (ack) { if (ack && ack.ok) done(ack.changed); });
+    }
+  }
+  document.addEventListener("visibilitychange", reportReceipts);
 
   // -- the conversation deleted by the team ------------------------------------------------
   // (its socket's `deleted` event, or a 404 for the conversation remembered): the thread goes
@@ -868,7 +906,7 @@
         if (connected) setStatus("connected", "Online");
       }, 5000);
       everConnected = true;
-      catchUp().then(flush);
+      catchUp().then(flush).then(reportReceipts);
     });
     socket.on("disconnect", function (reason) {
       connected = false;
@@ -1165,6 +1203,7 @@
     badge.hidden = true;
     start();
     toBottom();
+    reportReceipts();
     setTimeout(function () { input.focus(); }, 50);
   }
   function close() {
