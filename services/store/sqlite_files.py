@@ -86,4 +86,3 @@ class SqliteFiles:
                 "DELETE FROM files WHERE id IN (SELECT id FROM files"
                 " WHERE sent_at IS NULL AND created_at < ? ORDER BY created_at LIMIT ?)",
                 (ts(uploaded_before), limit)).rowcount
-

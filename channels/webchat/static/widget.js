@@ -435,8 +435,8 @@
     if (m.id > state.lastId) state.lastId = m.id;
     save();
     showSeen();
-    if (m.sender_type !== "user") reportReceipts();
     if (m.sender_type !== "user") {
+      reportReceipts();
       showTyping(m.sender_type === "system" ? null : m.sender_type, false);
       if (m.sender_type === "agent" && convState !== "human") applyState("human");
       if (!isOpen) { unread += 1; badge.textContent = unread > 9 ? "9+" : String(unread); badge.hidden = false; }
