@@ -40,6 +40,7 @@ def conversation(conversation_id: int):
     return render_template(
         "conversation.html", page="conversation", user=current_user(), conversation=found,
         person_name=person_name(found), upload_max=get_services().settings.upload_max_bytes,
+        unsent_file_hours=get_services().settings.unsent_file_hours,
     )
 
 

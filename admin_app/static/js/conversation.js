@@ -4,7 +4,7 @@ import {
   nameList, noticeForNextPage, onAvailability, personName, platformBadge, setWaitingCount,
   statusBadge, toast, userName, Viewers,
 } from "./common.js";
-import { clearDraft, loadDraft, onDraftChange, saveDraft } from "./drafts.js";
+import { clearDraft, loadDraft, loadDraftFiles, onDraftChange, saveDraft, saveDraftFiles } from "./drafts.js";
 import { attachMentions } from "./mentions.js";
 import { attachReplyFiles, fileSize } from "./reply_files.js";
 import { attachSavedReplies } from "./saved_replies.js";
@@ -729,9 +729,17 @@ const replyFiles = attachReplyFiles({
   input: $("reply-file"),
   list: $("reply-files"),
   dropZone: replyForm,
-  onChange: () => { replyError.hidden = true; },
+  onChange: () => {
+    replyError.hidden = true;
+    saveDraftFiles(conversationId, replyFiles.uploaded());
+  },
   onError: replyProblem,
 });
+// The draft's files come back with it, but not those the server has deleted since as never
+// sent (UNSENT_FILE_HOURS; a few minutes' margin for the clocks).
+const unsentFileHours = Number(document.body.dataset.unsentFileHours || 0);
+const draftFilesAge = unsentFileHours ? unsentFileHours * 3600e3 - 10 * 60e3 : 0;
+replyFiles.show(loadDraftFiles(conversationId, draftFilesAge));
 
 /** Send what the reply box holds (and the files attached); true once the server took it. */
 async function sendReply() {
@@ -786,10 +794,12 @@ attachSavedReplies(replyText, $("saved-picker"), {
 // page opens again, and followed from another tab while this box is not being written in.
 replyText.value = loadDraft(conversationId);
 replyText.addEventListener("input", () => saveDraft(conversationId, replyText.value));
-onDraftChange((id, text, kind) => {
+onDraftChange((id, text, kind, files) => {
   const box = kind === "note" ? $("note-text") : replyText;
   if (id !== conversationId || gone || (kind === "note" && editing)) return;
   if (document.activeElement !== box || !document.hasFocus()) box.value = text;
+  // The files too (sent from the other tab: none), unless this one is uploading.
+  if (!kind && !replyFiles.busy()) replyFiles.show(files);
 });
 replyText.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {

@@ -1,6 +1,7 @@
 // Reply drafts: what an agent has typed in a conversation's reply box (or its note box,
-// kind "note") and not sent yet, kept in this browser's localStorage so that it survives
-// going to another conversation, a reload or a closed tab. Each is the account's own
+// kind "note") and not sent yet, and the files attached to the reply (uploaded already:
+// their descriptions, as the upload answered them, and when), kept in this browser's
+// localStorage so that it survives going to another conversation, a reload or a closed tab. Each is the account's own
 // ("sb.draft.<account id>.<conversation id>", then ".note" for a note); a
 // page of another account drops them (one browser, one account signed in at a time), logging
 // out drops the account's, and one untouched for DRAFT_MAX_AGE is dropped too. The server
@@ -20,14 +21,28 @@ function storage() {
   }
 }
 
+const isFile = (f) => typeof f?.file_id === "string" && typeof f.name === "string" &&
+  typeof f.at === "number";
+
 function read(key) {
   try {
     const draft = JSON.parse(storage()?.getItem(key));
-    if (typeof draft?.text === "string" && typeof draft.at === "number") return draft;
+    if (typeof draft?.text === "string" && typeof draft.at === "number") {
+      draft.files = Array.isArray(draft.files) ? draft.files.filter(isFile) : [];
+      return draft;
+    }
   } catch {
     /* not ours, or damaged: no draft */
   }
   return null;
+}
+
+/** A draft as the inbox shows it: its text, else its files ("📎 quote.pdf +1"). */
+function summary(draft) {
+  if (!draft) return "";
+  if (draft.text.trim() || !draft.files.length) return draft.text;
+  const more = draft.files.length - 1;
+  return `📎 ${draft.files[0].name}${more ? ` +${more}` : ""}`;
 }
 
 function keys() {
@@ -55,40 +70,60 @@ export function loadDraft(conversationId, kind = "") {
   return read(keyOf(conversationId, kind))?.text ?? "";
 }
 
-/** Keep (or, for blank text, drop) a draft. */
-export function saveDraft(conversationId, text, kind = "") {
-  if (!text.trim()) {
+/** The files of the account's draft reply uploaded less than `maxAge` ms ago (the server
+ * deletes those never sent after UNSENT_FILE_HOURS; 0: no limit). */
+export function loadDraftFiles(conversationId, maxAge = 0) {
+  const files = read(keyOf(conversationId, ""))?.files ?? [];
+  return maxAge ? files.filter((f) => Date.now() - f.at < maxAge) : files;
+}
+
+function write(conversationId, kind, text, files) {
+  if (!text.trim() && !files.length) {
     clearDraft(conversationId, kind);
     return;
   }
   try {
-    storage()?.setItem(keyOf(conversationId, kind), JSON.stringify({ text, at: Date.now() }));
+    storage()?.setItem(keyOf(conversationId, kind), JSON.stringify({ text, files, at: Date.now() }));
   } catch {
     /* storage full or refused: the box still holds the text */
   }
+}
+
+/** Keep (or, for blank text and no files, drop) a draft; its files stay as they were. */
+export function saveDraft(conversationId, text, kind = "") {
+  write(conversationId, kind, text, kind ? [] : loadDraftFiles(conversationId));
+}
+
+/** Keep the files attached to the draft reply (each `{file_id, name, at, …}`); its text
+ * stays as it was. */
+export function saveDraftFiles(conversationId, files) {
+  write(conversationId, "", loadDraft(conversationId), files);
 }
 
 export function clearDraft(conversationId, kind = "") {
   storage()?.removeItem(keyOf(conversationId, kind));
 }
 
-/** The account's reply drafts: conversation id -> text. */
+/** The account's reply drafts: conversation id -> what the inbox shows of each. */
 export function drafts() {
   const found = new Map();
   for (const key of keys()) {
     const named = parse(key);
     const draft = named && !named[1] ? read(key) : null;
-    if (draft) found.set(named[0], draft.text);
+    if (draft) found.set(named[0], summary(draft));
   }
   return found;
 }
 
-/** Calls `listener(conversationId, text, kind)` when another tab of this browser changes
- * one of the account's drafts ("" when it was sent or emptied). */
+/** Calls `listener(conversationId, text, kind, files, shown)` when another tab of this
+ * browser changes one of the account's drafts ("" and [] when it was sent or emptied;
+ * `shown`: what the inbox shows of it). */
 export function onDraftChange(listener) {
   window.addEventListener("storage", (event) => {
     const named = parse(event.key);
-    if (named) listener(named[0], read(event.key)?.text ?? "", named[1]);
+    if (!named) return;
+    const draft = read(event.key);
+    listener(named[0], draft?.text ?? "", named[1], draft?.files ?? [], summary(draft));
   });
 }
 

@@ -248,9 +248,9 @@ function showDraft(row, id) {
 function showDrafts() {
   for (const row of list.querySelectorAll(".conv-row")) showDraft(row, Number(row.dataset.id));
 }
-onDraftChange((id, text, kind) => {
+onDraftChange((id, text, kind, files, shown) => {
   if (kind) return; // a note's draft: not a reply waiting
-  if (text) myDrafts.set(id, text);
+  if (shown) myDrafts.set(id, shown);
   else myDrafts.delete(id);
   const row = list.querySelector(`.conv-row[data-id="${id}"]`);
   if (row) showDraft(row, id);

@@ -13,12 +13,30 @@ export function fileSize(bytes) {
 
 /**
  * Wire the attach button, the hidden file input, the chip list and the drop zone.
- * `onChange()` is called when the agent adds or takes off a file; `onError(text)` tells why a
- * file was not taken (too large, empty, or refused by the server). Returns `ids()` (the
- * uploaded files' ids), `busy()` (an upload under way) and `clear()`.
+ * `onChange()` is called when the agent adds or takes off a file, and when one has finished
+ * uploading; `onError(text)` tells why a file was not taken (too large, empty, or refused by
+ * the server). Returns `ids()` (the uploaded files' ids), `uploaded()` (their descriptions,
+ * with `at`, when they were uploaded, for the draft), `show(files)` (chips for files
+ * uploaded before, e.g. from the draft, in place of those shown), `busy()` (an upload under
+ * way) and `clear()`.
  */
 export function attachReplyFiles({ conversationId, maxBytes, button, input, list, dropZone, onChange, onError }) {
   const items = []; // { name, size, li, attachment | null, failed }
+
+  function chip(name, size, item) {
+    const state = el("span", { className: "reply-file-state", text: "" });
+    const drop = el("button", {
+      type: "button", className: "reply-file-remove", "aria-label": `Remove ${name}`, text: "×",
+    });
+    item.li = el("li", { className: "reply-file" },
+      el("span", { className: "reply-file-name", text: name }),
+      el("span", { className: "reply-file-size", text: fileSize(size) }), state, drop);
+    drop.addEventListener("click", () => remove(item));
+    items.push(item);
+    list.append(item.li);
+    render();
+    return state;
+  }
 
   function render() {
     list.hidden = items.length === 0;
@@ -45,24 +63,17 @@ export function attachReplyFiles({ conversationId, maxBytes, button, input, list
       onError(`${file.name} is empty.`);
       return;
     }
-    const state = el("span", { className: "reply-file-state", text: "uploading…" });
-    const drop = el("button", {
-      type: "button", className: "reply-file-remove", "aria-label": `Remove ${file.name}`, text: "×",
-    });
-    const li = el("li", { className: "reply-file uploading" },
-      el("span", { className: "reply-file-name", text: file.name }),
-      el("span", { className: "reply-file-size", text: fileSize(file.size) }), state, drop);
-    const item = { name: file.name, size: file.size, li, attachment: null, failed: false };
-    drop.addEventListener("click", () => remove(item));
-    items.push(item);
-    list.append(li);
-    render();
+    const item = { name: file.name, size: file.size, li: null, attachment: null, failed: false };
+    const state = chip(file.name, file.size, item);
+    const { li } = item;
+    state.textContent = "uploading…";
+    li.classList.add("uploading");
     onChange();
     const form = new FormData();
     form.append("file", file, file.name);
     try {
       const data = await api(`/admin/conversations/${conversationId}/files`, { method: "POST", form });
-      item.attachment = data.attachment;
+      item.attachment = { ...data.attachment, at: Date.now() };
       state.textContent = "";
     } catch (err) {
       item.failed = true;
@@ -71,6 +82,7 @@ export function attachReplyFiles({ conversationId, maxBytes, button, input, list
       onError(`${file.name}: ${err.message}`);
     }
     li.classList.remove("uploading");
+    if (item.attachment && items.includes(item)) onChange(); // the draft keeps it now
   }
 
   function addAll(files) {
@@ -102,13 +114,23 @@ export function attachReplyFiles({ conversationId, maxBytes, button, input, list
     addAll(files);
   });
 
+  function clear() {
+    for (const item of [...items]) item.li.remove();
+    items.length = 0;
+    render();
+  }
+
   return {
     ids: () => items.filter((i) => i.attachment).map((i) => i.attachment.file_id),
-    busy: () => items.some((i) => !i.attachment && !i.failed),
-    clear() {
-      for (const item of [...items]) item.li.remove();
-      items.length = 0;
-      render();
+    uploaded: () => items.filter((i) => i.attachment).map((i) => i.attachment),
+    show(files) {
+      clear();
+      for (const file of files.slice(0, MAX_FILES)) {
+        chip(file.name, file.size, { name: file.name, size: file.size, li: null,
+                                     attachment: file, failed: false });
+      }
     },
+    busy: () => items.some((i) => !i.attachment && !i.failed),
+    clear,
   };
 }
