@@ -180,7 +180,26 @@ def test_the_week_editor_writes_the_weekly_hours(page, hours_site):
     expect(day("fri").locator("[data-part=open]")).not_to_be_checked()
     expect(day("fri").locator("[data-part=from]")).to_be_disabled()
 
-    text.fill("mon 09:00-12:00, 13:00-17:00")  # two ranges a day: text only
+    text.fill("mon 09:00-12:00, 13:00-17:00")  # two ranges a day: a lunch break
+    expect(day("mon").locator("[data-part=again]")).to_be_checked()
+    expect(day("mon").locator("[data-part=to]")).to_have_value("12:00")
+    expect(day("mon").locator("[data-part=from2]")).to_have_value("13:00")
+    expect(day("mon").locator("[data-part=to2]")).to_have_value("17:00")
+    expect(day("tue").locator("[data-part=again]")).to_be_disabled()  # closed
+    # Tuesday the same, ticked in its row: the two days are one range of days.
+    day("tue").locator("[data-part=open]").check()
+    day("tue").locator("[data-part=from]").fill("09:00")
+    day("tue").locator("[data-part=to]").fill("12:00")
+    expect(day("tue").locator("[data-part=from2]")).to_be_disabled()
+    day("tue").locator("[data-part=again]").check()
+    day("tue").locator("[data-part=from2]").fill("13:00")
+    day("tue").locator("[data-part=to2]").fill("17:00")
+    expect(text).to_have_value("mon-tue 09:00-12:00, 13:00-17:00")
+    day("mon").locator("[data-part=again]").uncheck()  # no break on Monday after all
+    expect(text).to_have_value("mon 09:00-12:00; tue 09:00-12:00, 13:00-17:00")
+    expect(day("mon").locator("[data-part=from2]")).to_be_disabled()
+
+    text.fill("mon 08:00-10:00, 11:00-12:00, 13:00-17:00")  # three ranges a day: text only
     expect(day("mon").locator("[data-part=open]")).to_be_disabled()
     expect(page.locator("#week-note")).to_contain_text("change them as text below")
 

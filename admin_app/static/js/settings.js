@@ -53,11 +53,13 @@ connectLive(
 await loadWaitingCount();
 
 // -- the business hours' week editor ---------------------------------------------------------
-// A day per row (open or not, from, to) that writes the Weekly hours text, which stays the
-// form's field and what the server checks: "mon-fri 09:00-18:00; sat 10:00-14:00", days in a
-// row with the same hours named as a range. The text typed is read back into the rows; a
-// schedule the rows cannot show (several ranges on a day, JSON, a mistake) is kept as text,
-// and the note says so. A closing time of 00:00 is midnight (24:00 in the text).
+// A day per row (open or not, from, to, and "and" a second range after a break) that writes
+// the Weekly hours text, which stays the form's field and what the server checks:
+// "mon-fri 09:00-12:00, 13:00-18:00; sat 10:00-14:00", days in a row with the same hours
+// named as a range. The text typed is read back into the rows; a schedule the rows cannot
+// show (three ranges on a day, JSON, a mistake) is kept as text, and the note says so. Two
+// ranges that overlap are shown as they are: the server says what is wrong when they are
+// saved. A closing time of 00:00 is midnight (24:00 in the text).
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const FULL = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 const weekEditor = document.getElementById("week-editor");
@@ -74,7 +76,8 @@ function clock(text) {
   return `${match[1].padStart(2, "0")}:${match[2]}`;
 }
 
-/** The week in the text: seven [from, to] or null (closed); throws for what it cannot show. */
+/** The week in the text: seven lists of one or two [from, to], or null (closed); throws for
+ * what it cannot show. */
 function parseWeek(text) {
   const week = Array(7).fill(null);
   const named = new Set();
@@ -86,11 +89,15 @@ function parseWeek(text) {
     const value = match[3].trim();
     let hours = null;
     if (value.toLowerCase() !== "closed") {
-      if (value.includes(",")) throw new Error("several ranges");
-      const [from, to, ...rest] = value.split("-");
-      if (to === undefined || rest.length) throw new Error(value);
-      hours = [clock(from), clock(to)];
-      if (hours[1] !== "24:00" && hours[1] <= hours[0]) throw new Error(value);
+      const ranges = value.split(",");
+      if (ranges.length > 2) throw new Error("more than two ranges");
+      hours = ranges.map((range) => {
+        const [from, to, ...rest] = range.split("-");
+        if (to === undefined || rest.length) throw new Error(value);
+        const hour = [clock(from), clock(to)];
+        if (hour[1] !== "24:00" && hour[1] <= hour[0]) throw new Error(value);
+        return hour;
+      });
     }
     for (let i = 0; i <= (last - first + 7) % 7; i += 1) {
       const day = (first + i) % 7;
@@ -110,7 +117,7 @@ function formatWeek(week) {
     while (j + 1 < 7 && String(week[j + 1]) === String(week[i])) j += 1;
     if (week[i]) {
       const days = i === j ? DAYS[i] : `${DAYS[i]}-${DAYS[j]}`;
-      parts.push(`${days} ${week[i][0]}-${week[i][1]}`);
+      parts.push(`${days} ${week[i].map((range) => range.join("-")).join(", ")}`);
     }
     i = j + 1;
   }
@@ -127,28 +134,41 @@ function showWeek() {
     week = parseWeek(scheduleBox.value);
   } catch {
     weekEditor.disabled = true;
-    note.textContent = "These hours are more than the days above can show (several ranges on a "
+    note.textContent = "These hours are more than the days above can show (three ranges on a "
       + "day, JSON, or a mistake): change them as text below.";
     return;
   }
   weekEditor.disabled = false;
+  const shown = (to) => (to === "24:00" ? "00:00" : to);
   weekRows().forEach((row, day) => {
     const hours = week[day];
-    row.querySelector("[data-part=open]").checked = Boolean(hours);
+    const part = (name) => row.querySelector(`[data-part=${name}]`);
+    part("open").checked = Boolean(hours);
+    part("again").checked = Boolean(hours && hours.length > 1);
     if (hours) {
-      row.querySelector("[data-part=from]").value = hours[0];
-      row.querySelector("[data-part=to]").value = hours[1] === "24:00" ? "00:00" : hours[1];
+      part("from").value = hours[0][0];
+      part("to").value = shown(hours[0][1]);
     }
-    for (const input of row.querySelectorAll("input[type=time]")) input.disabled = !hours;
+    if (hours && hours.length > 1) {
+      part("from2").value = hours[1][0];
+      part("to2").value = shown(hours[1][1]);
+    }
+    part("again").disabled = !hours;
+    part("from").disabled = part("to").disabled = !hours;
+    part("from2").disabled = part("to2").disabled = !(hours && hours.length > 1);
   });
   note.textContent = week.some(Boolean) ? "" : "No day ticked: always open.";
 }
 function writeWeek() {
   const week = weekRows().map((row) => {
-    if (!row.querySelector("[data-part=open]").checked) return null;
-    const from = row.querySelector("[data-part=from]").value || "00:00";
-    const to = row.querySelector("[data-part=to]").value || "00:00";
-    return [from, to === "00:00" ? "24:00" : to];
+    const part = (name) => row.querySelector(`[data-part=${name}]`);
+    if (!part("open").checked) return null;
+    const range = (from, to) => {
+      const end = part(to).value || "00:00";
+      return [part(from).value || "00:00", end === "00:00" ? "24:00" : end];
+    };
+    return part("again").checked ? [range("from", "to"), range("from2", "to2")]
+      : [range("from", "to")];
   });
   scheduleBox.value = formatWeek(week);
   showWeek();
