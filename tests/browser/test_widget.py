@@ -727,3 +727,27 @@ def test_the_agent_sees_when_the_visitor_has_received_and_read_their_reply(
         expect(status).to_have_text("read", timeout=15000)
     finally:
         agent.context.close()
+
+
+def test_seen_and_receipts_work_without_socket_io(server, admin, page):
+    """A widget that could not load the Socket.IO client polls over HTTP: the team's
+    "Seen" comes with the history it polls, and its receipts go as requests."""
+    page.route("**/chat/static/vendor/socket.io.min.js", lambda route: route.abort())
+    receipts = []
+    page.on("response", lambda r: receipts.append((r.url, r.status))
+            if r.url.endswith("/receipts") else None)
+    open_chat(page, server)
+    send(page, "What are your opening hours?")
+    bot = page.locator(".sb-from-bot[data-id]")
+    expect(bot).to_have_count(1, timeout=15000)
+    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    bot_id = int(bot.get_attribute("data-id"))
+
+    def status() -> str:
+        messages = admin("GET", f"/admin/conversations/{cid}")["messages"]
+        return next(m["delivery_status"] for m in messages if m["id"] == bot_id)
+
+    _eventually(status, "read", timeout=15)
+    assert receipts and all(code == 200 for _, code in receipts)
+    admin("PUT", f"/admin/conversations/{cid}/read", json={"message_count": 2})
+    expect(page.locator(".sb-from-user[data-id] .sb-seen")).to_be_visible(timeout=15000)
