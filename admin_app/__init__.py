@@ -68,7 +68,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     from admin_app import account, api, cli, files, health, live, pages, settings_page
     # Their routes join api.bp:
-    from admin_app import api_actions, api_hours, api_saved_replies, export  # noqa: F401
+    from admin_app import (  # noqa: F401
+        api_actions,
+        api_hours,
+        api_saved_replies,
+        api_suggestions,
+        export,
+    )
     from channels import messenger, webchat
     from channels.webchat import ratelimit as webchat_ratelimit
 

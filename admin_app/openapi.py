@@ -64,6 +64,7 @@ from admin_app.schemas import (
     SavedReplyAnswer,
     SavedReplyBody,
     SavedReplyList,
+    SuggestionList,
     StatsAnswer,
     TagAnswer,
     TagBody,
@@ -280,6 +281,9 @@ ROUTES: tuple[Route, ...] = (
           "(one row per message) or JSON (one object per conversation)",
           ExportJson, query=ExportQuery, errors=(400, 401, 503),
           extra_content={"text/csv": {"schema": {"type": "string"}}}),
+    Route("get", _C + "/suggestions", "admin_api.suggestions",
+          "The FAQ bot's knowledge entries closest to the person's latest message, for an "
+          "agent's reply", SuggestionList, errors=(401, 404, 503)),
     Route("get", _C + "/transcript", "admin_api.transcript",
           "A conversation as plain text (an attachment to save): who wrote what and when, "
           "oldest first; the team's notes are not in it",

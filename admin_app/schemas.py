@@ -440,6 +440,23 @@ class SavedReplyList(_Answer):
     count: int
 
 
+class Suggestion(BaseModel):
+    """An entry of the FAQ bot's knowledge file close to the person's latest message."""
+
+    intent: str
+    question: str = Field(description="the entry's first question")
+    answer: str = Field(description="what the reply box is filled with when it is used")
+    score: float = Field(description="how close, 0-100 (the bot answers at FAQ_MIN_SCORE)")
+
+
+class SuggestionList(_Answer):
+    success: Literal[True] = True
+    available: bool = Field(description="false: the bot is not the FAQ bot, nothing to suggest")
+    message_id: int | None = Field(
+        description="the person's latest message they answer; null when there is none with text")
+    suggestions: list[Suggestion] = Field(description="best first, at most 3")
+
+
 class SavedReplyAnswer(_Answer):
     success: Literal[True] = True
     saved_reply: SavedReply

@@ -35,6 +35,11 @@ MAX_KEYWORD_HITS = 2
 # default ESCALATION_CONFIDENCE_THRESHOLD (0.5), while still showing how close it came.
 FALLBACK_CONFIDENCE_SCALE = 0.4
 ENTRY_FIELDS = ("intent", "questions", "keywords", "answer", "tags")
+# An agent's suggestions (``FaqResponder.closest``): entries scoring at least this. Any text
+# scores 40-55 against most questions (shared short words); at 55 what is left has something
+# in common with the message, and those between it and FAQ_MIN_SCORE are the near misses.
+SUGGESTION_MIN_SCORE = 55.0
+MAX_SUGGESTIONS = 3
 
 
 class KnowledgeFileError(ValueError):
@@ -125,6 +130,18 @@ class FaqResponder:
             if score > best_score:
                 best, best_score = entry, score
         return best, best_score
+
+    def closest(self, text: str, limit: int = MAX_SUGGESTIONS,
+                floor: float = SUGGESTION_MIN_SCORE) -> list[tuple[FaqEntry, float]]:
+        """The entries closest to ``text`` scoring at least ``floor``, best first (a tie in
+        the file's order), at most ``limit``: what an agent is offered to answer with."""
+        normalised = normalise(text)
+        if not normalised:
+            return []
+        scored = [(entry, entry.score(normalised)) for entry in self.entries]
+        found = [pair for pair in scored if pair[1] >= floor]
+        found.sort(key=lambda pair: -pair[1])  # stable: the file's order among equals
+        return found[:limit]
 
     def reply(self, conversation: Conversation, history: list[Message]) -> BotReply:
         """Answer the latest user message; a weak match gives the fallback text."""

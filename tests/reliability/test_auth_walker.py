@@ -71,7 +71,7 @@ AGENT_OK = {
     "admin_api.read_marks", "admin_api.edit_note", "admin_api.delete_note",
     "admin_api.mark_unread", "admin_api.mark_all_read", "admin_api.add_tag",
     "admin_api.remove_tag", "admin_api.tags", "admin_api.set_availability", "admin_api.bulk",
-    "admin_api.transcript", "admin_api.upload_file",
+    "admin_api.transcript", "admin_api.upload_file", "admin_api.suggestions",
     "pages.inbox", "pages.conversation", "pages.stats",
     "settings.index", "settings.change_password",
 }

@@ -222,3 +222,25 @@ def test_an_empty_fallback_text_stops_start_up():
         create_responder(Settings(_env_file=None, bot_fallback_text="  "))
     with pytest.raises(ValueError):
         FaqResponder([FaqEntry("a", ("b",), "c")], fallback_text="")
+
+
+def test_an_agent_is_offered_the_closest_entries_best_first(faq):
+    from services.assistant.faq import MAX_SUGGESTIONS, SUGGESTION_MIN_SCORE
+
+    near = faq.closest("my lamp arrived broken, I want my money back")
+    assert [e.intent for e, _ in near] == ["returns"]  # a near miss (the bot answers at 70)
+    assert SUGGESTION_MIN_SCORE <= near[0][1] < 70
+    found = faq.closest("where is my parcel??")
+    assert [e.intent for e, _ in found][:2] == ["order_status", "shipping"]
+    assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+    assert faq.closest("the weather is nice today") == []  # nothing in common
+    assert faq.closest("  !! ") == []
+    assert len(faq.closest("order", floor=0)) == MAX_SUGGESTIONS
+    assert len(faq.closest("order", limit=1, floor=0)) == 1
+
+
+def test_equal_scores_keep_the_files_order():
+    entries = [FaqEntry(intent=f"e{i}", questions=("same question",), answer=f"a{i}")
+               for i in range(4)]
+    faq = FaqResponder(entries)
+    assert [e.intent for e, _ in faq.closest("same question")] == ["e0", "e1", "e2"]

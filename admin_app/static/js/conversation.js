@@ -7,6 +7,7 @@ import {
 import { clearDraft, loadDraft, loadDraftFiles, onDraftChange, saveDraft, saveDraftFiles } from "./drafts.js";
 import { attachMentions } from "./mentions.js";
 import { attachReplyFiles, fileSize } from "./reply_files.js";
+import { attachSuggestions } from "./suggestions.js";
 import { attachSavedReplies } from "./saved_replies.js";
 
 const conversationId = Number(document.body.dataset.conversationId);
@@ -735,6 +736,18 @@ const replyFiles = attachReplyFiles({
   },
   onError: replyProblem,
 });
+// Answers from the knowledge file close to the person's latest message (suggestions.js).
+const suggestions = attachSuggestions({
+  conversationId,
+  box: replyText,
+  strip: $("suggestions"),
+  items: $("suggestion-list"),
+  state: () => ({ conversation, messages }),
+  onUse: () => {
+    saveDraft(conversationId, replyText.value);
+    sendTyping(true);
+  },
+});
 // The draft's files come back with it, but not those the server has deleted since as never
 // sent (UNSENT_FILE_HOURS; a few minutes' margin for the clocks).
 const unsentFileHours = Number(document.body.dataset.unsentFileHours || 0);
@@ -1041,6 +1054,7 @@ function loadFailed(what, err, { quiet = false } = {}) {
 }
 try {
   await load();
+  suggestions.refresh();
   stream.scrollTop = stream.scrollHeight;
   loadPersonHistory().catch((err) => loadFailed("person's other conversations", err, { quiet: true }));
 } catch (err) {
@@ -1049,7 +1063,12 @@ try {
 loadActivity().catch((err) => loadFailed("activity", err));
 socket = connectLive(
   {
-    "message.created": ({ message }) => upsertMessage(message),
+    "message.created": ({ message }) => {
+      upsertMessage(message);
+      if (message.conversation_id !== conversationId) return;
+      if (message.sender_type === "user") suggestions.refresh();
+      else suggestions.update(); // an agent's answer puts them away
+    },
     "message.updated": ({ message }) => upsertMessage(message),
     "conversation.updated": ({ conversation: c, activity: lines }) => {
       if (c.id !== conversationId) return;
@@ -1057,6 +1076,7 @@ socket = connectLive(
       const windowMoved = c.last_user_message_at !== conversation?.last_user_message_at;
       if (!setConversation(c)) return;
       renderConversation();
+      suggestions.update();
       if (windowMoved) refreshWindow().catch(() => {});
     },
     "conversation.deleted": (data) => {
@@ -1071,6 +1091,7 @@ socket = connectLive(
     rooms,
     onSync: () => {
       load().then(loadPersonHistory).catch((err) => loadFailed("conversation", err, { quiet: true }));
+      suggestions.refresh();
       loadActivity().catch((err) => loadFailed("activity", err, { quiet: true }));
       loadWaitingCount({ title: false });
     },
