@@ -38,6 +38,7 @@ from services.models import (
     Satisfaction,
     Stats,
     TagCount,
+    UnansweredQuestion,
     UserRole,
     normalize_tag,
     utc,
@@ -97,6 +98,12 @@ class HistoryQuery(_Query):
     limit: int = Field(default=50, ge=1, description="capped at API_MAX_PAGE_SIZE")
     before: int | None = Field(default=None, ge=1, le=MAX_ID)
     after: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class UnansweredQuery(_Query):
+    """The walk's start: the ``next_before`` of the page before (none: from the newest)."""
+
+    before: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class ActivityQuery(_Query):
@@ -455,6 +462,14 @@ class SuggestionList(_Answer):
     message_id: int | None = Field(
         description="the person's latest message they answer; null when there is none with text")
     suggestions: list[Suggestion] = Field(description="best first, at most 3")
+
+
+class UnansweredAnswer(_Answer):
+    success: Literal[True] = True
+    threshold: float = Field(description="ESCALATION_CONFIDENCE_THRESHOLD: answers below it")
+    questions: list[UnansweredQuestion] = Field(description="newest first")
+    next_before: int | None = Field(
+        description="pass as before= for the next page; null: no older messages")
 
 
 class SavedReplyAnswer(_Answer):

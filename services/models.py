@@ -394,6 +394,26 @@ class ReadMark(_Model):
     read_at: datetime
 
 
+class UnansweredQuestion(_Model):
+    """A bot answer below the escalation threshold (the bot could not answer well), with the
+    person's message it answered: what the knowledge or the bot is missing."""
+
+    answer_id: int
+    conversation_id: int
+    created_at: datetime
+    confidence: float
+    intent: str | None = None
+    question_id: int | None = None  # None: the person's message is gone, or was not named
+    question: str | None = None
+
+
+class UnansweredPage(_Model):
+    """Newest first; ``next_before`` continues the walk further back (None: at the start)."""
+
+    questions: list[UnansweredQuestion]
+    next_before: int | None
+
+
 def saved_reply_key(title: str) -> str:
     """What two titles share when they name the same reply: case-folded, inner spaces
     collapsed (the stores' unique index is on it)."""

@@ -121,6 +121,7 @@ from services.models import (
     StoredFile,
     TagCount,
     TrackResult,
+    UnansweredPage,
     UserRole,
     canonical_file_id,
     normalize_tag,
@@ -212,6 +213,13 @@ def unique_file_ids(file_ids: Sequence[str]) -> list[str]:
         except NotFound:
             continue
     return list(ids)
+
+
+def unanswered_next(questions: Sequence[Any], limit: int, floor: int) -> int | None:
+    """Where the next walk of ``unanswered_questions`` starts (see there)."""
+    if len(questions) >= limit:
+        return questions[-1].answer_id
+    return floor if floor > 1 else None
 
 
 def check_delete(conversation_ids: Sequence[int]) -> list[int]:
@@ -506,6 +514,16 @@ class ConversationStore(Protocol):
     def read_marks(self, user_id: int, conversation_ids: Sequence[int]) -> list[ReadMark]:
         """The account's marks on those conversations (none for one it never read), at most
         ``MAX_CONVERSATIONS_PER_READ`` ids, in no particular order."""
+
+    def unanswered_questions(self, threshold: float, before: int | None, limit: int,
+                             walk: int) -> UnansweredPage:
+        """The bot's answers with a confidence below ``threshold``, newest first, each with
+        the person's message it answered (``metadata.in_reply_to``), at most ``limit``,
+        among the messages with an id below ``before`` (None: every message) and at least
+        ``before - walk``: one bounded walk of the primary key, however rare such answers
+        are. ``next_before`` is where the next walk starts: the last answer's id when
+        ``limit`` were found, else the walk's lower end; None once it reached the first
+        message."""
 
     def seen_message_id(self, conversation_id: int) -> int | None:
         """The id of the newest message of the conversation that some account has read

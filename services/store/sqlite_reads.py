@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Callable, ContextManager, Sequence
 
 from services.errors import NotFound
-from services.models import ReadMark
-from services.store.base import check_many
+from services.models import ReadMark, UnansweredPage, UnansweredQuestion
+from services.store.base import check_many, unanswered_next
 from services.store.sqlite_db import one, ts
 
 
@@ -79,6 +79,26 @@ class SqliteReads:
             " ORDER BY m.id DESC LIMIT 1"
             " OFFSET (SELECT coalesce(max(total - n, 0), 0) FROM seen)", {"id": conversation_id})
         return rows[0][0] if rows else None
+
+    def unanswered_questions(self, threshold: float, before: int | None, limit: int,
+                             walk: int) -> UnansweredPage:
+        if before is None:
+            before = (self._read("SELECT coalesce(max(id), 0) FROM messages")[0][0]) + 1
+        floor = max(1, before - walk)
+        rows = self._read(
+            "SELECT b.id AS answer_id, b.conversation_id, b.created_at,"
+            " b.confidence_score AS confidence, json_extract(b.metadata, '$.intent') AS intent,"
+            " u.id AS question_id, u.content AS question"
+            " FROM messages b LEFT JOIN messages u"
+            " ON u.id = json_extract(b.metadata, '$.in_reply_to')"
+            " AND u.conversation_id = b.conversation_id"
+            " WHERE b.id < :before AND b.id >= :floor AND b.sender_type = 'bot'"
+            " AND b.confidence_score < :threshold"
+            " ORDER BY b.id DESC LIMIT :limit",
+            {"before": before, "floor": floor, "threshold": threshold, "limit": limit})
+        questions = [UnansweredQuestion.model_validate(dict(r)) for r in rows]
+        return UnansweredPage(questions=questions, next_before=unanswered_next(
+            questions, limit, floor))
 
 
 def _message_count(db: sqlite3.Connection, user_id: int, conversation_id: int) -> int:

@@ -1,14 +1,14 @@
 """What each account has read, in the Supabase store (mixed into ``SupabaseStore``): one SQL
-function call a request (migrations 20261205040000_conversation_reads.sql and
-20261206070000_seen_message.sql)."""
+function call a request (migrations 20261205040000_conversation_reads.sql,
+20261206070000_seen_message.sql and 20261206090000_unanswered_questions.sql)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Callable, Sequence
 
-from services.models import ReadMark
-from services.store.base import check_many
+from services.models import ReadMark, UnansweredPage, UnansweredQuestion
+from services.store.base import check_many, unanswered_next
 from services.store.supabase_pipeline import _ts
 
 
@@ -42,3 +42,14 @@ class SupabaseReads:
     def seen_message_id(self, conversation_id: int) -> int | None:
         found = self._rpc("seen_message_id", {"p_conversation_id": conversation_id})
         return None if found is None else int(found)
+
+    def unanswered_questions(self, threshold: float, before: int | None, limit: int,
+                             walk: int) -> UnansweredPage:
+        if before is None:
+            before = int(self._rpc("messages_end", {}))
+        floor = max(1, before - walk)
+        rows = self._rpc("unanswered_questions", {
+            "p_threshold": threshold, "p_before": before, "p_floor": floor, "p_limit": limit})
+        questions = [UnansweredQuestion.model_validate(r) for r in rows]
+        return UnansweredPage(questions=questions, next_before=unanswered_next(
+            questions, limit, floor))

@@ -160,3 +160,48 @@ def test_seen_message_is_the_furthest_read_of_any_account(store, clock):
     store.mark_unread(ann.id, other.id, clock())  # back to a count of 0: nothing read
     assert store.seen_message_id(other.id) is None
     assert store.seen_message_id(MISSING_ID) is None
+
+
+def test_the_questions_the_bot_could_not_answer(store, clock):
+    """Bot answers below the threshold, newest first, with the person's message each
+    answered; a bounded walk of ids, continued from where it stopped."""
+    conversation = store.track_inbound(inbound("u1", "where is my parcel"), clock())
+    asked = conversation.message
+
+    def answer(text, confidence, question, intent="fallback"):
+        metadata = {"in_reply_to": question.id, "intent": intent}
+        return store.track_outbound(outbound(conversation.conversation.id, text,
+                                             confidence_score=confidence, metadata=metadata),
+                                    clock())
+
+    low = answer("Sorry, could you rephrase?", 0.2, asked)
+    again = store.track_inbound(inbound("u1", "my PARCEL!"), clock()).message
+    good = answer("It ships tomorrow.", 0.9, again, intent="shipping")
+    store.track_outbound(outbound(conversation.conversation.id, "agent here",
+                                  sender_type="agent"), clock())
+    third = store.track_inbound(inbound("u1", "asdf"), clock()).message
+    lower = answer("Sorry?", 0.1, third)
+    orphan = store.track_outbound(outbound(conversation.conversation.id, "Hm?",
+                                           confidence_score=0.3), clock())  # no in_reply_to
+
+    page = store.unanswered_questions(0.5, None, 10, 1000)
+    assert [(q.answer_id, q.question_id, q.question, q.intent) for q in page.questions] == [
+        (orphan.id, None, None, None),
+        (lower.id, third.id, "asdf", "fallback"),
+        (low.id, asked.id, "where is my parcel", "fallback")]
+    assert page.questions[1].confidence == 0.1
+    assert page.questions[1].conversation_id == conversation.conversation.id
+    assert page.next_before is None  # the walk reached the first message
+    assert good.id not in [q.answer_id for q in page.questions]
+
+    # Two at a time: the next page starts below the last one found.
+    first = store.unanswered_questions(0.5, None, 2, 1000)
+    assert [q.answer_id for q in first.questions] == [orphan.id, lower.id]
+    assert first.next_before == lower.id
+    rest = store.unanswered_questions(0.5, first.next_before, 2, 1000)
+    assert [q.answer_id for q in rest.questions] == [low.id] and rest.next_before is None
+    # A short walk: only the ids just below, and where to go on.
+    short = store.unanswered_questions(0.5, orphan.id, 10, 2)
+    assert [q.answer_id for q in short.questions] == [lower.id]
+    assert short.next_before == orphan.id - 2
+    assert store.unanswered_questions(0.05, None, 10, 1000).questions == []

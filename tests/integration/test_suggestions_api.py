@@ -64,3 +64,34 @@ def test_nothing_to_suggest_without_the_faq_bot(settings, store, clock):
     body = app.test_client().get(f"/admin/conversations/{conversation.id}/suggestions",
                                  headers={"Authorization": f"Bearer {token}"}).json
     assert (body["available"], body["message_id"], body["suggestions"]) == (False, None, [])
+
+
+def test_the_questions_the_bot_could_not_answer(client, services, make_token, monkeypatch):
+    """``GET /admin/unanswered``: the bot's low-confidence answers with the question each
+    answered, newest first, paged by ``before``; the FAQ bot's fallback is one."""
+    import admin_app.api_suggestions as api
+
+    agent = make_token()
+    # Through the real bot turn: the FAQ bot answers one well and falls back on two.
+    for n, text in enumerate(["where is my parcel??", "asdf qwer", "the weather is nice"]):
+        services.tracker.track_inbound(InboundMessage(
+            platform="webchat", external_user_id=f"ask-{n}", content=text,
+            external_id=f"ask-{n}"))
+    services.jobs.run_until_idle()
+    body = client.get("/admin/unanswered", headers=agent).json
+    assert body["threshold"] == services.settings.escalation_confidence_threshold
+    # (The bot's turns ran side by side: its answers are in the order they were written.)
+    questions = [q["question"] for q in body["questions"]]
+    assert sorted(questions) == ["asdf qwer", "the weather is nice"]
+    answers = [q["answer_id"] for q in body["questions"]]
+    assert answers == sorted(answers, reverse=True)  # newest first
+    assert all(q["intent"] == "fallback" and q["confidence"] < 0.5 for q in body["questions"])
+    assert body["next_before"] is None
+
+    monkeypatch.setattr(api, "UNANSWERED_PAGE", 1)
+    first = client.get("/admin/unanswered", headers=agent).json
+    assert [q["question"] for q in first["questions"]] == questions[:1]
+    rest = client.get(f"/admin/unanswered?before={first['next_before']}", headers=agent).json
+    assert [q["question"] for q in rest["questions"]] == questions[1:]
+    assert client.get("/admin/unanswered?before=0", headers=agent).status_code == 400
+    assert client.get("/admin/unanswered").status_code == 401

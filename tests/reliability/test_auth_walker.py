@@ -72,6 +72,7 @@ AGENT_OK = {
     "admin_api.mark_unread", "admin_api.mark_all_read", "admin_api.add_tag",
     "admin_api.remove_tag", "admin_api.tags", "admin_api.set_availability", "admin_api.bulk",
     "admin_api.transcript", "admin_api.upload_file", "admin_api.suggestions",
+    "admin_api.unanswered",
     "pages.inbox", "pages.conversation", "pages.stats",
     "settings.index", "settings.change_password",
 }

@@ -349,6 +349,54 @@ function soon() {
   }, 5000);
 }
 
+// Questions the bot could not answer (GET /admin/unanswered): its answers below the escalation
+// threshold with what the person wrote, newest first, read when the page opens (and on a
+// reconnect); "Show older" walks further back. A walk covers a bounded run of messages, so
+// an empty one goes on by itself, a few times, before the page says there are none.
+const unansweredList = document.getElementById("unanswered-list");
+const unansweredEmpty = document.getElementById("unanswered-empty");
+const unansweredOlder = document.getElementById("unanswered-older");
+const UNANSWERED_WALKS = 10; // empty walks in a row before waiting for "Show older"
+let unansweredBefore = null;
+
+function unansweredItem(q) {
+  const asked = q.question ?? "(the person's message is no longer there)";
+  const sure = `${Math.round(100 * q.confidence)}% sure`;
+  const about = q.intent && q.intent !== "fallback" ? ` · took it for "${q.intent}"` : "";
+  return el("li", { dataset: { answer: q.answer_id } },
+    el("a", { href: `/conversations/${q.conversation_id}`, className: "unanswered-question",
+              text: asked }),
+    el("span", { className: "muted small",
+                 text: ` ${clockTime(q.created_at)} · ${sure}${about}` }));
+}
+
+async function loadUnanswered(fresh) {
+  if (fresh) unansweredBefore = null;
+  unansweredOlder.disabled = true;
+  const found = [];
+  try {
+    for (let walk = 0; walk < UNANSWERED_WALKS; walk += 1) {
+      const query = unansweredBefore ? `?before=${unansweredBefore}` : "";
+      const page = await api(`/admin/unanswered${query}`);
+      found.push(...page.questions);
+      unansweredBefore = page.next_before;
+      if (found.length || unansweredBefore === null) break;
+    }
+  } catch (err) {
+    toast("Could not load the questions the bot could not answer", err.message);
+  }
+  const items = found.map(unansweredItem);
+  if (fresh) unansweredList.replaceChildren(...items);
+  else unansweredList.append(...items);
+  unansweredEmpty.hidden = unansweredList.children.length > 0;
+  unansweredEmpty.textContent = unansweredBefore === null
+    ? "None: the bot answered everything it was asked."
+    : "None among the latest messages.";
+  unansweredOlder.hidden = unansweredBefore === null;
+  unansweredOlder.disabled = false;
+}
+unansweredOlder.addEventListener("click", () => loadUnanswered(false));
+
 // The export form: default to the last 30 days.
 const today = new Date();
 const monthAgo = new Date(today.getTime() - 30 * 86400_000);
@@ -356,7 +404,7 @@ const iso = (d) => d.toISOString().slice(0, 10);
 document.getElementById("export-to").value = iso(today);
 document.getElementById("export-from").value = iso(monthAgo);
 
-await Promise.all([load(), loadTeam(), loadTags(), loadSatisfaction()]);
+await Promise.all([load(), loadTeam(), loadTags(), loadSatisfaction(), loadUnanswered(true)]);
 connectLive(
   {
     "stats.updated": ({ stats }) => {
@@ -372,6 +420,7 @@ connectLive(
       if ((activity || []).some((a) => TAG_COUNT_KINDS.has(a.kind))) tagsSoon();
     },
   },
-  { onSync: () => Promise.all([load(), loadTeam(), loadTags(), loadSatisfaction()]) },
+  { onSync: () => Promise.all([load(), loadTeam(), loadTags(), loadSatisfaction(),
+                               loadUnanswered(true)]) },
 );
 document.body.dataset.ready = "stats";
