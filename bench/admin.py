@@ -23,6 +23,9 @@ team stats (``GET /admin/stats/team``, 7 and 30 days) read a month of a team's w
 ``--only auto_assign`` times the hand-out of one waiting conversation with the team's 20
 agents available, each with the open conversations it answered (``auto_assign`` alone).
 
+``--only unanswered`` times Stats' questions the bot could not answer (one walk of
+``UNANSWERED_WALK`` messages that finds none: the worst case).
+
 Last, deletion: an admin deleting one conversation through the API, and one retention batch
 (``RETENTION_BATCH`` closed conversations of 10 messages) in the store (``--only delete``
 and ``--only retention`` time each alone).
@@ -331,6 +334,9 @@ def api_latencies(store, env: dict, workdir: Path, runs: int, only: str = "") ->
         "satisfaction_7d": lambda: rated("/admin/stats/satisfaction"),
         "satisfaction_30d": lambda: rated("/admin/stats/satisfaction?start="
                                           + quote((NOW - timedelta(days=30)).isoformat())),
+        # Stats' questions the bot could not answer: the bulk's bot messages have no
+        # confidence, so each read is the worst case, a whole walk that finds none.
+        "unanswered_walk": lambda: get("/admin/unanswered"),
         "auto_assign_one": hand_out_one,  # figures: the auto_assign call alone (below)
         "delete_conversation": delete_one,
         "retention_batch": retention_batch,
