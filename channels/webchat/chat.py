@@ -43,6 +43,8 @@ _SCAN_PAGE = 200
 MAX_ID = 2**63 - 1  # ids are 64-bit in both stores; a larger number names nothing
 _SURROGATE = re.compile("[\ud800-\udfff]")
 RECEIPTS = ("delivered", "read")  # what a widget reports of the team's messages
+PAGE_URL_MAX = 2000  # a page's address as kept (a longer one loses its query, then is cut)
+PAGE_TITLE_MAX = 200
 
 
 class ChatError(Exception):
@@ -143,6 +145,13 @@ def queued_ack(result: SpooledResult) -> dict[str, Any]:
         "received_at": iso(result.received_at),
         "detail": "received; it will be saved as soon as the chat's store is back",
     }
+
+
+_PAGE_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)
+
+
+def _with_page(metadata: dict[str, Any], page: dict[str, str] | None) -> dict[str, Any]:
+    return {**metadata, "page": page} if page else metadata
 
 
 def iso(value: datetime | None) -> str | None:
@@ -252,25 +261,48 @@ class WebchatChannel:
             raise ChatError(413, "too_long", f"a reason has at most {MAX_REASON} characters")
         return text
 
+    def page(self, value: object) -> dict[str, str] | None:
+        """The page of the site the visitor wrote from, as the widget gives it (``{"url",
+        "title"}``), kept in the message's metadata for the team; None when none is given.
+        The address must be an http(s) one (400 otherwise); one longer than
+        ``PAGE_URL_MAX`` loses its query and fragment, then is cut; the title is trimmed to
+        ``PAGE_TITLE_MAX`` characters."""
+        if value is None:
+            return None
+        url = value.get("url") if isinstance(value, dict) else None
+        if not isinstance(url, str) or not _PAGE_URL.fullmatch(url.strip()):
+            raise ChatError(400, "bad_request",
+                            "page must be {\"url\": an http(s) address, \"title\"?: text}")
+        url = url.strip()
+        if len(url) > PAGE_URL_MAX:
+            url = re.split(r"[?#]", url, maxsplit=1)[0][:PAGE_URL_MAX]
+        title = value.get("title")
+        title = _text(title, "page title") if title is not None else ""
+        if len(title) > PAGE_TITLE_MAX:
+            title = title[:PAGE_TITLE_MAX - 1].rstrip() + "…"
+        return {"url": url, "title": title}
+
     def post(
-        self, visitor: Visitor, content: object, client_id: object
+        self, visitor: Visitor, content: object, client_id: object, page: object = None
     ) -> TrackResult | SpooledResult:
         """Track a visitor's message; the same ``client_id`` again returns the stored one."""
-        return self._track(visitor, self.content(content), self.client_id(client_id), {})
+        return self._track(visitor, self.content(content), self.client_id(client_id),
+                           _with_page({}, self.page(page)))
 
     def post_file(
         self, visitor: Visitor, caption: object, client_id: object, file: InboundFile,
-        attachment: dict[str, Any],
+        attachment: dict[str, Any], page: object = None,
     ) -> TrackResult:
         """A visitor's message carrying a file (and an optional caption), stored together;
         the same ``client_id`` again returns the stored one. ``StoreUnavailable`` while the
         store is down: a file is never spooled."""
         text = "" if caption is None or caption == "" else self.content(caption)
         return self.tracker.track_inbound_file(
-            self._message(visitor, text, self.client_id(client_id), {}, [attachment]), file)
+            self._message(visitor, text, self.client_id(client_id),
+                          _with_page({}, self.page(page)), [attachment]), file)
 
     def escalate(
-        self, visitor: Visitor, reason: object, client_id: object
+        self, visitor: Visitor, reason: object, client_id: object, page: object = None
     ) -> TrackResult | SpooledResult:
         """The "talk to a person" button: a visitor message the bot turn escalates.
 
@@ -279,7 +311,8 @@ class WebchatChannel:
         button, and the transcript shows that the visitor asked.
         """
         text = self.escalate_reason(reason)
-        metadata = {"escalate": True, "reason": text or ESCALATION_REASON}
+        metadata = _with_page({"escalate": True, "reason": text or ESCALATION_REASON},
+                              self.page(page))
         return self._track(visitor, text or ESCALATION_TEXT, self.client_id(client_id), metadata)
 
     def _track(

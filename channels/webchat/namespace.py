@@ -122,12 +122,15 @@ class ChatNamespace(Namespace):
             else:
                 channel.content(data.get("content"))
             channel.client_id(data.get("client_id"))
+            channel.page(data.get("page"))
             if not allow_message(visitor.id):
                 raise ChatError(429, "rate_limited", "too many messages; wait a moment")
             if escalate:
-                result = channel.escalate(visitor, data.get("reason"), data.get("client_id"))
+                result = channel.escalate(visitor, data.get("reason"), data.get("client_id"),
+                                          data.get("page"))
             else:
-                result = channel.post(visitor, data.get("content"), data.get("client_id"))
+                result = channel.post(visitor, data.get("content"), data.get("client_id"),
+                                      data.get("page"))
         except ChatError as exc:
             return exc.body()
         except StoreUnavailable:

@@ -248,7 +248,8 @@ def post_first_message():
     """A message to the visitor's open conversation, opening one if they have none."""
     visitor = _visitor()
     body = _body()
-    return _stored(_chat().channel.post(visitor, body.get("content"), body.get("client_id")))
+    return _stored(_chat().channel.post(visitor, body.get("content"), body.get("client_id"),
+                                        body.get("page")))
 
 
 @bp.post("/<int:conversation_id>/messages")
@@ -261,7 +262,8 @@ def post_message(conversation_id: int):
     body = _body()
     chat = _chat()
     _check_conversation(visitor, conversation_id)
-    return _stored(chat.channel.post(visitor, body.get("content"), body.get("client_id")))
+    return _stored(chat.channel.post(visitor, body.get("content"), body.get("client_id"),
+                                     body.get("page")))
 
 
 @bp.post("/files")
@@ -310,10 +312,12 @@ def _post_file(conversation_id: int | None):
     name, content_type = file_name(upload.filename), media_type(upload.mimetype)
     file_id = derived_file_id(current_app.secret_key, visitor.id, client_id)
     url = url_for("files.download", file_id=file_id, name=name, _external=True)
+    page = ({"url": form.get("page_url"), "title": form.get("page_title")}
+            if form.get("page_url") is not None else None)
     result = chat.channel.post_file(
         visitor, form.get("content"), client_id,
         InboundFile(id=file_id, name=name, content_type=content_type, data=data),
-        attachment(file_id, name, content_type, len(data), url))
+        attachment(file_id, name, content_type, len(data), url), page)
     return _stored(result)
 
 
@@ -335,7 +339,8 @@ def _check_conversation(visitor: Visitor, conversation_id: int) -> None:
 def escalate_first():
     visitor = _visitor()
     body = _body()
-    return _stored(_chat().channel.escalate(visitor, body.get("reason"), body.get("client_id")))
+    return _stored(_chat().channel.escalate(visitor, body.get("reason"), body.get("client_id"),
+                                             body.get("page")))
 
 
 @bp.post("/<int:conversation_id>/escalate")
@@ -346,7 +351,8 @@ def escalate(conversation_id: int):
     body = _body()
     chat = _chat()
     _check_conversation(visitor, conversation_id)
-    return _stored(chat.channel.escalate(visitor, body.get("reason"), body.get("client_id")))
+    return _stored(chat.channel.escalate(visitor, body.get("reason"), body.get("client_id"),
+                                             body.get("page")))
 
 
 @bp.post("/<int:conversation_id>/rating")

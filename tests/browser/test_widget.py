@@ -751,3 +751,31 @@ def test_seen_and_receipts_work_without_socket_io(server, admin, page):
     assert receipts and all(code == 200 for _, code in receipts)
     admin("PUT", f"/admin/conversations/{cid}/read", json={"message_count": 2})
     expect(page.locator(".sb-from-user[data-id] .sb-seen")).to_be_visible(timeout=15000)
+
+
+def test_the_agent_sees_the_page_the_visitor_wrote_from(server, admin, page, browser):
+    open_chat(page, server)
+    send(page, "What are your opening hours?")
+    expect(page.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
+    send(page, "thanks")  # from the same page: said once
+    expect(page.locator(".sb-from-user[data-id]")).to_have_count(2, timeout=15000)
+    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    title = page.title()
+
+    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        agent.goto(server.url + "/login")
+        agent.fill("input[name=email]", "agent@example.com")
+        agent.fill("input[name=password]", "a long password")
+        agent.click("#login-submit")
+        agent.wait_for_selector("body[data-ready=inbox]")
+        agent.goto(f"{server.url}/conversations/{cid}")
+        agent.wait_for_selector("body[data-ready=conversation]")
+        shown = agent.locator("#messages .msg[data-sender=user] .page:visible")
+        expect(shown).to_have_count(1)
+        expect(shown).to_have_text(f"on {title}")
+        link = shown.locator("a")
+        assert link.get_attribute("href") == server.url + "/chat/demo"
+        assert link.get_attribute("rel") == "noopener noreferrer"
+    finally:
+        agent.context.close()

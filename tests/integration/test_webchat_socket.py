@@ -466,6 +466,45 @@ def test_the_agent_sees_when_the_visitor_has_received_and_read_a_reply(server, v
                             ).status_code == 403
 
 
+def test_the_team_sees_the_page_a_visitor_wrote_from(server, visitors):
+    """The widget's ``page`` ({url, title}) goes with a message, over the socket and over
+    HTTP, a "talk to a person" and a file too, into the message's metadata for the team;
+    one that is not an http(s) page is refused with the reason, and nothing is stored."""
+    visitor = visitors()
+    visitor.start()
+    live = visitor.connect()
+    lamps = {"url": "https://shop.example/lamps?colour=red", "title": "Lamps — Lumen & Co."}
+    first = live.call("message", {"content": HOURS, "client_id": "p1", "page": lamps})
+    cid = first["conversation_id"]
+    assert "page" not in first  # the visitor's view of their message is as before
+    refused = live.call("message", {"content": "hi", "client_id": "p2",
+                                    "page": {"url": "javascript:alert(1)"}})
+    assert refused["status"] == 400 and "page" in refused["detail"]
+    visitor.conversation_id = cid
+    checkout = {"url": "https://shop.example/checkout", "title": "Checkout"}
+    sent = visitor.request("POST", f"/chat/{cid}/messages",
+                           json={"content": "Can I pay later?", "client_id": "p3",
+                                 "page": checkout})
+    assert sent.status_code == 201, sent.text
+    bad = visitor.request("POST", f"/chat/{cid}/messages",
+                          json={"content": "x", "client_id": "p4", "page": "checkout"})
+    assert bad.status_code == 400 and bad.json()["error"] == "bad_request"
+    asked = visitor.request("POST", f"/chat/{cid}/escalate",
+                            json={"client_id": "p5", "page": checkout})
+    assert asked.status_code == 201, asked.text
+    filed = visitor.request("POST", f"/chat/{cid}/files", files={"file": ("a.txt", b"abc")},
+                            data={"client_id": "p6", "page_url": checkout["url"],
+                                  "page_title": "Checkout"})
+    assert filed.status_code == 201, filed.text
+
+    headers = {"Authorization": f"Bearer {admin_token(server)}"}
+    messages = requests.get(f"{server.url}/admin/conversations/{cid}", headers=headers,
+                            timeout=10).json()["messages"]
+    pages = {m["external_id"].split(":", 1)[1]: m["metadata"].get("page")
+             for m in messages if m["sender_type"] == "user"}
+    assert pages == {"p1": lamps, "p3": checkout, "p5": checkout, "p6": checkout}
+
+
 def test_only_allowed_origins_may_use_the_chat(start_server):
     server = start_server(CHAT_ALLOWED_ORIGINS="https://shop.example")
     shop = ChatVisitor(server.url, origin="https://shop.example")

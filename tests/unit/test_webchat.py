@@ -365,3 +365,34 @@ def test_a_visitor_back_after_a_deletion_is_told_which_conversation_went(client,
     assert (answer["conversation_id"], answer["to_rate"], answer["deleted_conversation_id"]) \
         == (None, None, cid)
     assert answer["visitor_id"] == start["visitor_id"]  # the same visitor, starting afresh
+
+
+@pytest.mark.parametrize("given, kept", [
+    (None, None),
+    ({"url": "https://shop.example/lamps?colour=red", "title": " Lamps "},
+     {"url": "https://shop.example/lamps?colour=red", "title": "Lamps"}),
+    ({"url": "http://127.0.0.1:5000/chat/demo"}, {"url": "http://127.0.0.1:5000/chat/demo",
+                                                 "title": ""}),
+    # Too long: the query goes, then the rest is cut; a long title is cut with an ellipsis.
+    ({"url": "https://shop.example/p?" + "q" * 3000, "title": "t" * 300},
+     {"url": "https://shop.example/p", "title": "t" * 199 + "…"}),
+    ({"url": "https://shop.example/" + "p" * 3000},
+     {"url": ("https://shop.example/" + "p" * 3000)[:2000], "title": ""}),
+])
+def test_the_page_a_visitor_writes_from(given, kept):
+    from channels.webchat.chat import WebchatChannel
+
+    assert WebchatChannel(None, None).page(given) == kept
+
+
+@pytest.mark.parametrize("given", [
+    "https://shop.example/", {"url": "javascript:alert(1)"}, {"url": "ftp://x/y"},
+    {"url": "https://"}, {"url": "https://shop.example/a b"}, {"url": 7}, {},
+    {"url": "https://shop.example/", "title": ["x"]},
+])
+def test_a_page_that_is_not_one_is_refused(given):
+    from channels.webchat.chat import ChatError, WebchatChannel
+
+    with pytest.raises(ChatError) as refused:
+        WebchatChannel(None, None).page(given)
+    assert refused.value.status == 400

@@ -455,6 +455,17 @@ function renderAttachment(a) {
   return el("li", { text: `📎 ${label}` });
 }
 
+/** The page the person's message before `m` was written from (null: none, or no message). */
+function previousPage(m) {
+  let before = null;
+  for (const other of messages.values()) {
+    if (other.sender_type === "user" && other.id < m.id && (!before || other.id > before.id)) {
+      before = other;
+    }
+  }
+  return before?.metadata?.page?.url ?? null;
+}
+
 function renderMessage(m) {
   const node = template.content.firstElementChild.cloneNode(true);
   node.dataset.id = String(m.id);
@@ -471,6 +482,26 @@ function renderMessage(m) {
   const attachments = node.querySelector(".attachments");
   for (const a of m.attachments || []) attachments.append(renderAttachment(a));
   attachments.hidden = !(m.attachments || []).length;
+
+  // The page of the site a web chat visitor wrote from, when it is not the one of their
+  // message before (the widget sends it; the server kept only http(s) addresses).
+  const page = m.sender_type === "user" ? m.metadata?.page : null;
+  if (page?.url && page.url !== previousPage(m)) {
+    const where = node.querySelector(".page");
+    let shown = page.title;
+    if (!shown) {
+      try {
+        const url = new URL(page.url);
+        shown = url.host + url.pathname;
+      } catch {
+        shown = page.url;
+      }
+    }
+    where.hidden = false;
+    where.replaceChildren("on ", el("a", {
+      href: page.url, target: "_blank", rel: "noopener noreferrer", title: page.url, text: shown,
+    }));
+  }
 
   const confidence = node.querySelector(".confidence");
   if (m.confidence_score !== null && m.confidence_score !== undefined) {

@@ -984,8 +984,15 @@
   // -- sending: an outbox in localStorage, each item sent until the server acknowledges it ----
   var flushing = false;
   var flushTimer = null;
+  // The page of the site the visitor writes from goes with each message, for the team
+  // (the conversation page shows it): its address and title, on http(s) pages only.
+  function currentPage() {
+    if (!/^https?:$/.test(location.protocol)) return null;
+    return { url: location.href, title: document.title || "" };
+  }
+
   function enqueue(kind, content) {
-    var item = { client_id: newId(), kind: kind, content: content };
+    var item = { client_id: newId(), kind: kind, content: content, page: currentPage() };
     hideRating(); // writing again: the next message opens a new conversation
     state.outbox.push(item);
     save();
@@ -1001,6 +1008,7 @@
   function deliver(item) { // -> {message} | {error, status} | null (no answer: try again later)
     var escalate = item.kind === "escalate";
     var payload = escalate ? { client_id: item.client_id } : { client_id: item.client_id, content: item.content };
+    if (item.page) payload.page = item.page;
     if (!httpMode) {
       return new Promise(function (resolve) {
         socket.timeout(10000).emit(escalate ? "escalate" : "message", payload, function (err, ack) {
@@ -1088,6 +1096,11 @@
     li.querySelector(".sb-meta").textContent = "Sending…";
     var body = new FormData();
     body.append("client_id", item.client_id);
+    var page = currentPage();
+    if (page) {
+      body.append("page_url", page.url);
+      body.append("page_title", page.title);
+    }
     body.append("file", file, file.name || "file");
     var path = (state.conversationId ? "/chat/" + state.conversationId : "/chat") + "/files";
     fetch(BASE + path, {
