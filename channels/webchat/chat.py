@@ -45,6 +45,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 RECEIPTS = ("delivered", "read")  # what a widget reports of the team's messages
 PAGE_URL_MAX = 2000  # a page's address as kept (a longer one loses its query, then is cut)
 PAGE_TITLE_MAX = 200
+_PAGE_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)  # the whole address
 
 
 class ChatError(Exception):
@@ -145,9 +146,6 @@ def queued_ack(result: SpooledResult) -> dict[str, Any]:
         "received_at": iso(result.received_at),
         "detail": "received; it will be saved as soon as the chat's store is back",
     }
-
-
-_PAGE_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)
 
 
 def _with_page(metadata: dict[str, Any], page: dict[str, str] | None) -> dict[str, Any]:

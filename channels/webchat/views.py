@@ -352,7 +352,7 @@ def escalate(conversation_id: int):
     chat = _chat()
     _check_conversation(visitor, conversation_id)
     return _stored(chat.channel.escalate(visitor, body.get("reason"), body.get("client_id"),
-                                             body.get("page")))
+                                         body.get("page")))
 
 
 @bp.post("/<int:conversation_id>/rating")
