@@ -214,6 +214,9 @@ class Settings(BaseSettings):
         default="30/minute", pattern=r"^\d+ ?(/|per) ?(\d+ )?(second|minute|hour|day)s?$"
     )
     chat_token_max_age_days: float = Field(default=30.0, gt=0, le=3650)
+    # Identity verification: a site that signs its customers in gives the widget their id and
+    # HMAC-SHA256(CHAT_IDENTITY_SECRET, id) (channels/webchat/identity.py); empty: off.
+    chat_identity_secret: SecretStr = SecretStr("")
 
     @field_validator("chat_allowed_origins", mode="before")
     @classmethod

@@ -328,6 +328,7 @@ class WebchatChannel:
             external_id=f"{visitor.id}:{client_id}",
             content=content,
             display_name=visitor.display_name,
+            profile=visitor.profile(),  # a verified customer's id and e-mail, for the team
             metadata=metadata,
             attachments=attachments or [],
         )
@@ -421,6 +422,13 @@ class WebchatChannel:
             before = page[0].id
         found.sort(key=lambda e: e["message_id"])
         return conversation, found
+
+    def open_conversation(self, visitor: Visitor) -> Conversation | None:
+        """The visitor's open conversation, if they have one (the newest first: a visitor
+        has at most one open): a signed-in customer's on a device that remembers none."""
+        page = self.tracker.list(
+            ConversationFilter(platform=PLATFORM, external_user_id=visitor.id), 5)
+        return next((c for c in page.conversations if c.status != "closed"), None)
 
     def conversations(self, visitor: Visitor) -> list[Conversation]:
         """Every conversation of the visitor (closed ones too), most recent first.

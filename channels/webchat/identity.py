@@ -3,10 +3,20 @@
 The server makes every visitor id; a visitor id is never accepted on its own word, only
 inside a token this server signed (itsdangerous, with the app's ``SECRET_KEY`` and a salt
 of its own, so no other signed value of the app can pass for one).
+
+Identity verification (``CHAT_IDENTITY_SECRET``): a site that signs its customers in puts
+their id on the widget with ``HMAC-SHA256(CHAT_IDENTITY_SECRET, id)`` as hex, computed by
+its server (the secret never reaches a browser). A session given both, matching, is that
+customer's: its visitor id is derived from theirs with ``SECRET_KEY``
+(``user_visitor_id``), the same on every device and browser, so they find their
+conversations wherever they sign in, and the team sees their id and e-mail as verified.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -16,6 +26,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 SALT = "switchboard.webchat.visitor.v1"
 VISITOR_ID = re.compile(r"^v_[A-Za-z0-9_-]{16,64}$")
 MAX_DISPLAY_NAME = 80
+USER_ID_MAX = 200
+EMAIL_MAX = 254
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -25,10 +38,50 @@ class InvalidToken(Exception):
 
 @dataclass(frozen=True)
 class Visitor:
-    """A visitor as their token says: the id conversations are kept under, and a name."""
+    """A visitor as their token says: the id conversations are kept under, and a name;
+    for a customer the site vouched for (identity verification), their id and e-mail."""
 
     id: str
     display_name: str | None = None
+    user_id: str | None = None
+    email: str | None = None
+
+    def profile(self) -> dict[str, object] | None:
+        """What the team is shown of a verified customer (the conversation's profile)."""
+        if self.user_id is None:
+            return None
+        found: dict[str, object] = {"user_id": self.user_id, "verified": True}
+        if self.email:
+            found["email"] = self.email
+        return found
+
+
+class IdentityError(ValueError):
+    """The site's identity for a visitor cannot be taken: the reason, for its developer."""
+
+
+def user_visitor_id(secret_key: str, user_id: str) -> str:
+    """The visitor id of the site's customer ``user_id``: the same on every device, and
+    unguessable without ``SECRET_KEY`` (it does not show the customer's id)."""
+    digest = hmac.new(secret_key.encode(), b"user\x00" + user_id.encode(),
+                      hashlib.sha256).digest()
+    return "v_" + base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
+
+
+def verified_identity(identity_secret: str, user_id: object, user_hash: object,
+                      email: object) -> tuple[str, str | None]:
+    """The customer's id and e-mail when ``user_hash`` is the HMAC-SHA256 of ``user_id``
+    with the identity secret (hex, any case); ``IdentityError`` otherwise, or when
+    verification is off (no secret). An e-mail that is not one is left out."""
+    if not identity_secret:
+        raise IdentityError("identity verification is off (CHAT_IDENTITY_SECRET is not set)")
+    if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > USER_ID_MAX:
+        raise IdentityError(f"user_id must be text of 1 to {USER_ID_MAX} characters")
+    expected = hmac.new(identity_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+    if not isinstance(user_hash, str) or not hmac.compare_digest(expected, user_hash.lower()):
+        raise IdentityError("user_hash is not HMAC-SHA256(CHAT_IDENTITY_SECRET, user_id)")
+    mail = email.strip() if isinstance(email, str) else ""
+    return user_id, mail if len(mail) <= EMAIL_MAX and _EMAIL.fullmatch(mail) else None
 
 
 def new_visitor_id() -> str:
@@ -59,6 +112,10 @@ class VisitorTokens:
         payload = {"v": visitor.id}
         if visitor.display_name:
             payload["n"] = visitor.display_name
+        if visitor.user_id is not None:
+            payload["u"] = visitor.user_id
+            if visitor.email:
+                payload["e"] = visitor.email
         return self._serializer.dumps(payload)
 
     def verify(self, token: object) -> Visitor:
@@ -72,7 +129,10 @@ class VisitorTokens:
         visitor_id = payload.get("v") if isinstance(payload, dict) else None
         if not isinstance(visitor_id, str) or not VISITOR_ID.match(visitor_id):
             raise InvalidToken("the visitor token is invalid")
-        return Visitor(visitor_id, clean_display_name(payload.get("n")))
+        user_id, email = payload.get("u"), payload.get("e")
+        return Visitor(visitor_id, clean_display_name(payload.get("n")),
+                       user_id if isinstance(user_id, str) else None,
+                       email if isinstance(email, str) else None)
 
 
 def bearer_token(header: str | None) -> str | None:

@@ -61,7 +61,8 @@ class ChatNamespace(Namespace):
 
     def _visitor(self) -> Visitor:
         state = self._state()
-        return Visitor(state["visitor_id"], state.get("display_name"))
+        return Visitor(state["visitor_id"], state.get("display_name"), state.get("user_id"),
+                       state.get("email"))
 
     def _follow(self, conversation_id: int) -> None:
         """Put this socket in the conversation's room (leaving the one it followed)."""
@@ -99,6 +100,7 @@ class ChatNamespace(Namespace):
             # still brings everything of theirs).
             conversation_id = None
         self._save({"visitor_id": visitor.id, "display_name": visitor.display_name,
+                    "user_id": visitor.user_id, "email": visitor.email,
                     "conversation_id": None, "typing_at": 0.0})
         join_room(visitor_room(visitor.id))
         if conversation_id is not None:

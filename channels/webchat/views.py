@@ -10,6 +10,7 @@ spool (``services/spool.py``) and saved when the store is back.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from flask import (
@@ -42,11 +43,14 @@ from channels.webchat.chat import (
     queued_ack,
 )
 from channels.webchat.identity import (
+    IdentityError,
     InvalidToken,
     Visitor,
     bearer_token,
     clean_display_name,
     new_visitor_id,
+    user_visitor_id,
+    verified_identity,
 )
 from channels.webchat.ratelimit import (
     EXTENSION_KEY,
@@ -184,10 +188,26 @@ def start_session():
         )
     name = clean_display_name(body.get("display_name"))
     remembered = positive_id(body.get("conversation_id"), "conversation_id")
+    identity = _identity(chat, body)
+    if identity is not None:  # the site's customer, on this device or any other
+        user_id, email = identity
+        visitor_id = user_visitor_id(current_app.config["SECRET_KEY"], user_id)
+        same = visitor is not None and visitor.id == visitor_id
+        visitor = Visitor(visitor_id, name or (visitor.display_name if same else None),
+                          user_id, email)
+        if not same:
+            remembered = None  # the conversation remembered was the visitor's before
+        if remembered is None:  # a device new to them: their open conversation, if any
+            found = chat.channel.open_conversation(visitor)
+            remembered = found.id if found else None
+    elif visitor is not None and visitor.user_id is not None:
+        # A customer's token without their identity: they signed out of the site (or
+        # someone else uses the browser now). Their conversations stay theirs.
+        visitor = None
     if visitor is None:
         visitor, remembered = Visitor(new_visitor_id(), name), None
     elif name:
-        visitor = Visitor(visitor.id, name)
+        visitor = replace(visitor, display_name=name)
     resumed = chat.channel.resume(visitor, remembered)
     conversation, to_rate = resumed.open, resumed.to_rate
     return jsonify(
@@ -209,7 +229,23 @@ def start_session():
             "max_file_bytes": chat.settings.chat_upload_max_bytes,
         },
         hours=_hours_status(chat),
+        # The site's customer, verified (CHAT_IDENTITY_SECRET): their id; else false.
+        verified=visitor.user_id is not None,
     )
+
+
+def _identity(chat, body: dict) -> tuple[str, str | None] | None:
+    """The customer the site vouches for (``user_id``, ``user_hash``, ``email``), or None
+    when it names none, or identity verification is off (the chat goes on anonymous); 403
+    for a hash that does not match."""
+    secret = chat.settings.chat_identity_secret.get_secret_value()
+    if body.get("user_id") is None or not secret:
+        return None
+    try:
+        return verified_identity(secret, body.get("user_id"), body.get("user_hash"),
+                                 body.get("email"))
+    except IdentityError as exc:
+        raise ChatError(403, "identity_refused", str(exc)) from None
 
 
 def _hours_status(chat) -> dict | None:

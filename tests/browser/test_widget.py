@@ -33,9 +33,8 @@ def server(tmp_path):
     server.stop()
 
 
-@pytest.fixture
-def admin(server):
-    """Calls to the admin API with a real token."""
+def admin_api(server):
+    """Calls to the admin API of ``server`` with a real token."""
     headers = {"Authorization": f"Bearer {admin_token(server)}"}
 
     def call(method: str, path: str, **kwargs) -> dict:
@@ -45,6 +44,12 @@ def admin(server):
         return response.json()
 
     return call
+
+
+@pytest.fixture
+def admin(server):
+    """Calls to the admin API with a real token."""
+    return admin_api(server)
 
 
 def csp_complaints(page: Page) -> list[str]:
@@ -779,3 +784,97 @@ def test_the_agent_sees_the_page_the_visitor_wrote_from(server, admin, page, bro
         assert link.get_attribute("rel") == "noopener noreferrer"
     finally:
         agent.context.close()
+
+
+@pytest.fixture
+def shop_server(tmp_path):
+    """The product, and a shop on another origin (a server of its own on loopback, as a real
+    site) whose pages sign their customers in to the widget with CHAT_IDENTITY_SECRET:
+    ``/as/<customer>`` signed in as them, ``/`` signed out."""
+    import hashlib
+    import hmac
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.support.live_server import free_port
+
+    port = free_port()
+    shop = f"http://127.0.0.1:{port}"
+    server = _serve(tmp_path, CHAT_IDENTITY_SECRET="shop-secret", CHAT_ALLOWED_ORIGINS=shop)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            customer = self.path[len("/as/"):] if self.path.startswith("/as/") else None
+            signed = "" if not customer else (
+                f' data-user-id="{customer}" data-email="{customer}@shop.example"'
+                ' data-user-hash="'
+                f'{hmac.new(b"shop-secret", customer.encode(), hashlib.sha256).hexdigest()}"')
+            page = (f'<!doctype html><title>Shop</title><p>Welcome</p>'
+                    f'<script src="{server.url}/chat/widget.js" defer{signed}></script>').encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield server, shop
+    httpd.shutdown()
+    httpd.server_close()
+    server.stop()
+
+
+def _shop_page(page, shop: str, customer: str | None) -> None:
+    """The shop's page, its customer signed in (or nobody), the chat opened."""
+    page.goto(f"{shop}/as/{customer}" if customer else f"{shop}/")
+    page.locator(".sb-bubble").click()
+    expect(page.locator(".sb-status")).to_have_attribute("data-state", "connected", timeout=15000)
+
+
+def test_a_signed_in_customer_finds_their_chat_on_another_device(shop_server, browser):
+    server, shop = shop_server
+    admin = admin_api(server)
+    laptop = browser.new_context().new_page()
+    phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    try:
+        _shop_page(laptop, shop, "ann")
+        send(laptop, "Where is my order?")
+        expect(laptop.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
+
+        _shop_page(phone, shop, "ann")  # another device, the same customer
+        mine = phone.locator(".sb-from-user[data-id] .sb-text")
+        expect(mine).to_have_text(["Where is my order?"], timeout=15000)
+        send(phone, "It's order 1234")
+        expect(laptop.locator(".sb-from-user[data-id] .sb-text")).to_have_text(
+            ["Where is my order?", "It's order 1234"], timeout=15000)
+        cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+        profile = admin("GET", f"/admin/conversations/{cid}")["conversation"]["profile"]
+        assert profile == {"user_id": "ann", "verified": True, "email": "ann@shop.example"}
+
+        # Ann signs out on the phone, a message of hers unsent (it waits in the widget's
+        # storage): the next person there starts afresh, sees nothing of hers, and her
+        # message is not sent as theirs.
+        phone.evaluate("""() => {
+            const key = Object.keys(localStorage).find((k) => k.startsWith("switchboard-chat:"));
+            const state = JSON.parse(localStorage.getItem(key));
+            state.outbox.push({ client_id: "ann-unsent", kind: "message",
+                                content: "My card number is…" });
+            localStorage.setItem(key, JSON.stringify(state));
+        }""")
+        _shop_page(phone, shop, None)
+        expect(phone.locator(".sb-greeting")).to_be_visible()
+        expect(phone.locator(".sb-msg[data-id]")).to_have_count(0)
+        send(phone, "Hello")
+        expect(phone.locator(".sb-from-user[data-id] .sb-text")).to_have_text(["Hello"],
+                                                                             timeout=15000)
+        expect(laptop.locator(".sb-from-user[data-id]")).to_have_count(2)
+        contents = [m["content"] for c in admin("GET", "/admin/conversations")["conversations"]
+                    for m in admin("GET", f"/admin/conversations/{c['id']}")["messages"]]
+        assert "My card number is…" not in contents and "Hello" in contents
+    finally:
+        laptop.context.close()
+        phone.context.close()

@@ -505,6 +505,68 @@ def test_the_team_sees_the_page_a_visitor_wrote_from(server, visitors):
     assert pages == {"p1": lamps, "p3": checkout, "p5": checkout, "p6": checkout}
 
 
+def _signed(user_id: str, secret: str = "site-secret") -> str:
+    import hashlib
+    import hmac
+
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def test_a_customer_the_site_vouches_for_finds_their_conversations_anywhere(start_server):
+    """CHAT_IDENTITY_SECRET: a session with the site's customer id and its HMAC is theirs on
+    any device (the same visitor, their conversations, their id and e-mail shown to the
+    team as verified); a wrong HMAC is refused; their token without their identity (signed
+    out) is a new anonymous visitor; without the secret the identity is not taken."""
+    server = start_server(CHAT_IDENTITY_SECRET="site-secret")
+    customer = {"user_id": "cust-42", "user_hash": _signed("cust-42"),
+                "email": "ann@shop.example", "display_name": "Ann"}
+    laptop, phone = ChatVisitor(server.url), ChatVisitor(server.url)
+    try:
+        first = laptop.start(**customer)
+        assert first["verified"] is True and first["display_name"] == "Ann"
+        live = laptop.connect()
+        ack = live.call("message", {"content": HOURS, "client_id": "c1"})
+        cid = ack["conversation_id"]
+        live.wait_for("message", lambda m: m["sender_type"] == "bot")
+
+        # Another device, the same customer: the same visitor, their open conversation.
+        other = phone.start(**customer)
+        assert other["visitor_id"] == first["visitor_id"] and other["conversation_id"] == cid
+        assert [m["content"] for m in phone.history(cid).json()["messages"]][0] == HOURS
+
+        headers = {"Authorization": f"Bearer {admin_token(server)}"}
+        shown = requests.get(f"{server.url}/admin/conversations/{cid}", headers=headers,
+                             timeout=10).json()["conversation"]
+        assert shown["profile"] == {"user_id": "cust-42", "verified": True,
+                                    "email": "ann@shop.example"}
+        assert shown["display_name"] == "Ann"
+
+        # A forged or mistaken signature: refused, with the reason for the site's developer.
+        forged = phone.request("POST", "/chat/session",
+                               json={**customer, "user_hash": _signed("cust-42", "guess")})
+        assert forged.status_code == 403 and forged.json()["error"] == "identity_refused"
+        other_customer = phone.request("POST", "/chat/session",
+                                       json={**customer, "user_id": "cust-43"})
+        assert other_customer.status_code == 403
+
+        # Signed out on the site: the customer's token alone starts an anonymous visitor.
+        out = phone.start()
+        assert out["verified"] is False and out["visitor_id"] != first["visitor_id"]
+        assert out["conversation_id"] is None
+        assert phone.history(cid).status_code == 403
+    finally:
+        laptop.close()
+        phone.close()
+
+
+def test_without_the_secret_the_sites_identity_is_not_taken(server, visitors):
+    visitor = visitors()
+    session = visitor.start(user_id="cust-42", user_hash=_signed("cust-42"))
+    assert session["verified"] is False and session["visitor_id"].startswith("v_")
+    again = visitors().start(user_id="cust-42", user_hash=_signed("cust-42"))
+    assert again["visitor_id"] != session["visitor_id"]
+
+
 def test_only_allowed_origins_may_use_the_chat(start_server):
     server = start_server(CHAT_ALLOWED_ORIGINS="https://shop.example")
     shop = ChatVisitor(server.url, origin="https://shop.example")

@@ -9,6 +9,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from channels.webchat.chat import public_message, visitor_state
 from channels.webchat.identity import (
+    VISITOR_ID,
     InvalidToken,
     Visitor,
     VisitorTokens,
@@ -396,3 +397,36 @@ def test_a_page_that_is_not_one_is_refused(given):
     with pytest.raises(ChatError) as refused:
         WebchatChannel(None, None).page(given)
     assert refused.value.status == 400
+
+
+def test_a_customer_the_site_vouches_for():
+    import hashlib
+    import hmac
+
+    from channels.webchat.identity import IdentityError, user_visitor_id, verified_identity
+
+    digest = hmac.new(b"site-secret", b"42", hashlib.sha256).hexdigest()
+    assert verified_identity("site-secret", "42", digest, " ann@shop.example ") == (
+        "42", "ann@shop.example")
+    assert verified_identity("site-secret", "42", digest.upper(), "not a mail") == ("42", None)
+    for user_id, user_hash, secret in (("42", "0" * 64, "site-secret"),
+                                       ("43", digest, "site-secret"),
+                                       ("42", digest, "another-secret"),
+                                       ("42", None, "site-secret"), (42, digest, "site-secret"),
+                                       ("", digest, "site-secret"), ("42", digest, "")):
+        with pytest.raises(IdentityError):
+            verified_identity(secret, user_id, user_hash, None)
+    # One visitor id per customer and server: stable, valid, and not the customer's id.
+    first = user_visitor_id("server-key", "42")
+    assert first == user_visitor_id("server-key", "42") != user_visitor_id("server-key", "43")
+    assert first != user_visitor_id("other-key", "42")
+    assert VISITOR_ID.match(first)
+
+
+def test_a_customers_token_keeps_who_they_are():
+    tokens = VisitorTokens("k", 60)
+    customer = Visitor("v_" + "a" * 22, "Ann", "42", "ann@shop.example")
+    assert tokens.verify(tokens.issue(customer)) == customer
+    assert customer.profile() == {"user_id": "42", "verified": True, "email": "ann@shop.example"}
+    anonymous = Visitor("v_" + "b" * 22, "Bo")
+    assert tokens.verify(tokens.issue(anonymous)) == anonymous and anonymous.profile() is None

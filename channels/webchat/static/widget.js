@@ -28,6 +28,11 @@
     position: data.position === "left" ? "left" : "right",
     greeting: (data.greeting || "Hi! How can we help you today?").slice(0, 300),
     name: data.name || null,
+    // Identity verification: the site's customer id, HMAC-SHA256(CHAT_IDENTITY_SECRET, id)
+    // from its server, and their e-mail (README, "Identity").
+    userId: data.userId || null,
+    userHash: data.userHash || null,
+    email: data.email || null,
   };
   var STORE_KEY = "switchboard-chat:" + BASE;
   var LABELS = { bot: "Assistant", agent: "Team", system: "", user: "You" };
@@ -52,6 +57,7 @@
     s = s && typeof s === "object" ? s : {};
     return {
       visitorId: typeof s.visitorId === "string" ? s.visitorId : null,
+      verified: s.verified === true, // the visitor was the site's customer, signed in
       token: typeof s.token === "string" ? s.token : null,
       conversationId: typeof s.conversationId === "number" ? s.conversationId : null,
       lastId: typeof s.lastId === "number" ? s.lastId : 0,
@@ -552,6 +558,24 @@
     return true;
   }
 
+  // Signed in or out on the site: another visitor (identity verification). The last one's
+  // conversation is not theirs to follow; what a customer signed in typed and did not send
+  // goes too (the next person at this browser may be someone else), while what someone
+  // typed before signing in goes with them into their customer's conversation.
+  function switchVisitor(wasCustomer) {
+    if (state.conversationId !== null) forget(state.conversationId);
+    state.lastId = 0;
+    if (wasCustomer) {
+      state.outbox.forEach(function (item) {
+        var li = byClient.get(item.client_id);
+        if (li) li.remove();
+        byClient.delete(item.client_id);
+      });
+      state.outbox = [];
+    }
+    save();
+  }
+
   function divider(text) {
     var li = el("li", "sb-divider", text);
     list.appendChild(li);
@@ -773,6 +797,11 @@
     function tryOnce() {
       var body = { conversation_id: state.conversationId };
       if (OPTIONS.name) body.display_name = OPTIONS.name;
+      if (OPTIONS.userId) {
+        body.user_id = OPTIONS.userId;
+        body.user_hash = OPTIONS.userHash || "";
+        if (OPTIONS.email) body.email = OPTIONS.email;
+      }
       return api("POST", "/chat/session", body).then(function (r) {
         if (r.ok) return r.data;
         if (r.status === 403 || r.status === 401) { // not ours any more: start afresh
@@ -785,8 +814,10 @@
       });
     }
     return tryOnce().then(function (s) {
+      if (state.visitorId !== null && s.visitor_id !== state.visitorId) switchVisitor(state.verified);
       state.token = s.token;
       state.visitorId = s.visitor_id;
+      state.verified = s.verified === true;
       // Deleted while this page did not hear of it (a token renewed after a long sleep):
       // its thread goes, where a closed one would stay shown.
       if (typeof s.deleted_conversation_id === "number") forget(s.deleted_conversation_id);
