@@ -854,6 +854,21 @@ def test_a_signed_in_customer_finds_their_chat_on_another_device(shop_server, br
         cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
         profile = admin("GET", f"/admin/conversations/{cid}")["conversation"]["profile"]
         assert profile == {"user_id": "ann", "verified": True, "email": "ann@shop.example"}
+        # The agent sees who it is: her e-mail for a name, and that the shop vouched for her.
+        agent = browser.new_context().new_page()
+        agent.goto(server.url + "/login")
+        agent.fill("input[name=email]", "agent@example.com")
+        agent.fill("input[name=password]", "a long password")
+        agent.click("#login-submit")
+        agent.wait_for_selector("body[data-ready=inbox]")
+        expect(agent.locator(f'.conv-row[data-id="{cid}"]')).to_contain_text("ann@shop.example")
+        agent.goto(f"{server.url}/conversations/{cid}")
+        agent.wait_for_selector("body[data-ready=conversation]")
+        expect(agent.locator("#c-name")).to_have_text("ann@shop.example")
+        facts = agent.locator("#profile")
+        expect(facts).to_contain_text("verifiedyes")
+        expect(facts).to_contain_text("user idann")
+        agent.context.close()
 
         # Ann signs out on the phone, a message of hers unsent (it waits in the widget's
         # storage): the next person there starts afresh, sees nothing of hers, and her

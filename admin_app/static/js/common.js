@@ -72,6 +72,8 @@ export function platformBadge(node, platform) {
  * id (the full id is on the conversation page's Person card). */
 export function personName(c) {
   if (c.display_name) return c.display_name;
+  // A web chat customer the site vouched for (identity verification): their e-mail.
+  if (c.profile?.verified && typeof c.profile.email === "string") return c.profile.email;
   const label = c.platform === "messenger" ? "Messenger user" : "Visitor";
   const id = c.external_user_id || "";
   return id ? `${label} ${id.slice(-6)}` : label;

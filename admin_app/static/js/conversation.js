@@ -263,7 +263,8 @@ function renderFacts() {
   for (const [key, value] of Object.entries(profile)) {
     if (value === null || typeof value === "object") continue;
     if (/pic|avatar|photo/i.test(key)) continue;
-    profilePairs.push([key.replace(/_/g, " "), value]);
+    const shown = typeof value === "boolean" ? (value ? "yes" : "no") : value;
+    profilePairs.push([key.replace(/_/g, " "), shown]);
   }
   facts($("profile"), profilePairs);
   const when = (iso) => (iso ? new Date(iso).toLocaleString() : null);
