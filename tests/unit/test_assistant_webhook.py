@@ -58,6 +58,20 @@ def test_the_request_follows_the_contract(stub, session):
     assert body["message"]["created_at"].endswith("Z")
 
 
+def test_a_verified_customer_and_their_page_reach_the_bot(stub, session):
+    """What the bot needs to look a web chat customer up: the conversation's profile of a
+    customer the site vouched for, and the page each message was written on."""
+    stub.queue(json={"text": "Your order 1234 ships today."})
+    customer = conversation(profile={"user_id": "42", "email": "ann@shop.example",
+                                     "verified": True})
+    page = {"url": "https://shop.example/orders/1234", "title": "Order 1234"}
+    responder(stub, session).reply(customer, [user("where is it?", metadata={"page": page})])
+    body = stub.requests[0].json()
+    assert body["conversation"]["profile"] == {"user_id": "42", "email": "ann@shop.example",
+                                               "verified": True}
+    assert body["message"]["metadata"]["page"] == page
+
+
 def test_message_is_null_without_a_user_message(stub, session):
     stub.queue(json={"text": "Hi!"})
     responder(stub, session).reply(conversation(), [bot("Welcome!")])
