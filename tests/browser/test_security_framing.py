@@ -3,35 +3,20 @@ site may frame the admin panel, and a site that is not allowed frames nothing.""
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.support.html_site import serve_pages
 from tests.support.live_server import LiveServer, free_port
 
 
-def _embedding_site(app_url: str, port: int) -> ThreadingHTTPServer:
+def _embedding_site(app_url: str, port: int):
     """A page on another origin that frames the chat's demo page and the login page."""
     page = (f'<!doctype html><title>shop</title>'
             f'<iframe id="chat" src="{app_url}/chat/demo"></iframe>'
-            f'<iframe id="admin" src="{app_url}/login"></iframe>').encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd
+            f'<iframe id="admin" src="{app_url}/login"></iframe>')
+    return serve_pages(port, lambda path: page)
 
 
 @pytest.fixture

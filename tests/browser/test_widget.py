@@ -52,6 +52,15 @@ def admin(server):
     return admin_api(server)
 
 
+def _sign_in_agent(agent: Page, server: LiveServer) -> None:
+    """The agent (``admin_token``'s account) signs in on ``agent``: the inbox is open."""
+    agent.goto(server.url + "/login")
+    agent.fill("input[name=email]", "agent@example.com")
+    agent.fill("input[name=password]", "a long password")
+    agent.click("#login-submit")
+    agent.wait_for_selector("body[data-ready=inbox]")
+
+
 def csp_complaints(page: Page) -> list[str]:
     """Console errors about the Content-Security-Policy (the demo page sets a strict one)."""
     complaints: list[str] = []
@@ -668,11 +677,7 @@ def test_the_visitor_sees_when_an_agent_has_read_their_message(server, admin, pa
 
     agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     try:
-        agent.goto(server.url + "/login")
-        agent.fill("input[name=email]", "agent@example.com")
-        agent.fill("input[name=password]", "a long password")
-        agent.click("#login-submit")
-        agent.wait_for_selector("body[data-ready=inbox]")
+        _sign_in_agent(agent, server)
         agent.goto(f"{server.url}/conversations/{cid}")  # the page reads what it shows
         agent.wait_for_selector("body[data-ready=conversation]")
 
@@ -709,11 +714,7 @@ def test_the_agent_sees_when_the_visitor_has_received_and_read_their_reply(
 
     agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     try:
-        agent.goto(server.url + "/login")
-        agent.fill("input[name=email]", "agent@example.com")
-        agent.fill("input[name=password]", "a long password")
-        agent.click("#login-submit")
-        agent.wait_for_selector("body[data-ready=inbox]")
+        _sign_in_agent(agent, server)
         agent.goto(f"{server.url}/conversations/{cid}")
         agent.wait_for_selector("body[data-ready=conversation]")
         agent.wait_for_selector("#live-status[data-state=connected]")
@@ -769,11 +770,7 @@ def test_the_agent_sees_the_page_the_visitor_wrote_from(server, admin, page, bro
 
     agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     try:
-        agent.goto(server.url + "/login")
-        agent.fill("input[name=email]", "agent@example.com")
-        agent.fill("input[name=password]", "a long password")
-        agent.click("#login-submit")
-        agent.wait_for_selector("body[data-ready=inbox]")
+        _sign_in_agent(agent, server)
         agent.goto(f"{server.url}/conversations/{cid}")
         agent.wait_for_selector("body[data-ready=conversation]")
         shown = agent.locator("#messages .msg[data-sender=user] .page:visible")
@@ -793,35 +790,24 @@ def shop_server(tmp_path):
     ``/as/<customer>`` signed in as them, ``/`` signed out."""
     import hashlib
     import hmac
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+    from tests.support.html_site import serve_pages
     from tests.support.live_server import free_port
 
     port = free_port()
     shop = f"http://127.0.0.1:{port}"
     server = _serve(tmp_path, CHAT_IDENTITY_SECRET="shop-secret", CHAT_ALLOWED_ORIGINS=shop)
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            customer = self.path[len("/as/"):] if self.path.startswith("/as/") else None
-            signed = "" if not customer else (
-                f' data-user-id="{customer}" data-email="{customer}@shop.example"'
-                ' data-user-hash="'
-                f'{hmac.new(b"shop-secret", customer.encode(), hashlib.sha256).hexdigest()}"')
-            page = (f'<!doctype html><title>Shop</title><p>Welcome</p>'
-                    f'<script src="{server.url}/chat/widget.js" defer{signed}></script>').encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
+    def page_for(path: str) -> str:
+        customer = path[len("/as/"):] if path.startswith("/as/") else None
+        signed = "" if not customer else (
+            f' data-user-id="{customer}" data-email="{customer}@shop.example"'
+            ' data-user-hash="'
+            f'{hmac.new(b"shop-secret", customer.encode(), hashlib.sha256).hexdigest()}"')
+        return (f'<!doctype html><title>Shop</title><p>Welcome</p>'
+                f'<script src="{server.url}/chat/widget.js" defer{signed}></script>')
 
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd = serve_pages(port, page_for)
     yield server, shop
     httpd.shutdown()
     httpd.server_close()
@@ -856,11 +842,7 @@ def test_a_signed_in_customer_finds_their_chat_on_another_device(shop_server, br
         assert profile == {"user_id": "ann", "verified": True, "email": "ann@shop.example"}
         # The agent sees who it is: her e-mail for a name, and that the shop vouched for her.
         agent = browser.new_context().new_page()
-        agent.goto(server.url + "/login")
-        agent.fill("input[name=email]", "agent@example.com")
-        agent.fill("input[name=password]", "a long password")
-        agent.click("#login-submit")
-        agent.wait_for_selector("body[data-ready=inbox]")
+        _sign_in_agent(agent, server)
         expect(agent.locator(f'.conv-row[data-id="{cid}"]')).to_contain_text("ann@shop.example")
         agent.goto(f"{server.url}/conversations/{cid}")
         agent.wait_for_selector("body[data-ready=conversation]")
