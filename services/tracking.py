@@ -914,6 +914,19 @@ class ConversationTracker:
         self._publish("conversation.updated", conversation)
         return conversation
 
+    def move_person(
+        self, platform: str, from_user_id: str, to_user_id: str, display_name: str | None,
+        profile: dict,
+    ) -> list[Conversation]:
+        """A person who turned out to be another (a web chat visitor who signed in on the
+        site): their conversations become ``to_user_id``'s (see the store's
+        ``move_person``), each published as ``conversation.updated``. One store call."""
+        moved = self.store.move_person(platform, from_user_id, to_user_id, display_name,
+                                       profile, self.clock())
+        for conversation in moved:
+            self._publish("conversation.updated", conversation)
+        return moved
+
     def mark_delivered_until(
         self, platform: str, external_user_id: str, until: datetime, status: DeliveryStatus
     ) -> list[Message]:

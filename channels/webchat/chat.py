@@ -423,6 +423,14 @@ class WebchatChannel:
         found.sort(key=lambda e: e["message_id"])
         return conversation, found
 
+    def sign_in(self, before: Visitor, customer: Visitor) -> list[Conversation]:
+        """A visitor who signed in on the site (identity verification): what they wrote
+        while anonymous goes with them, their conversations becoming the customer's, with
+        the customer's profile (and name, when the site gave one). Their open conversation
+        goes too, unless the customer already has one open elsewhere. One store call."""
+        return self.tracker.move_person(PLATFORM, before.id, customer.id,
+                                        customer.display_name, customer.profile() or {})
+
     def open_conversation(self, visitor: Visitor) -> Conversation | None:
         """The visitor's open conversation, if they have one (the newest first: a visitor
         has at most one open): a signed-in customer's on a device that remembers none."""

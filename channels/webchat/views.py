@@ -193,8 +193,13 @@ def start_session():
         user_id, email = identity
         visitor_id = user_visitor_id(current_app.config["SECRET_KEY"], user_id)
         same = visitor is not None and visitor.id == visitor_id
+        # Anonymous until now at this browser: they just signed in on the site.
+        before = visitor if visitor is not None and visitor.user_id is None and not same \
+            else None
         visitor = Visitor(visitor_id, name or (visitor.display_name if same else None),
                           user_id, email)
+        if before is not None:  # what they wrote before goes with them
+            chat.channel.sign_in(before, visitor)
         if not same:
             remembered = None  # the conversation remembered was the visitor's before
         if remembered is None:  # a device new to them: their open conversation, if any

@@ -656,6 +656,17 @@ class ConversationStore(Protocol):
     ) -> Conversation:
         """Store the person's name and profile (from the platform). ``NotFound``."""
 
+    def move_person(
+        self, platform: str, from_user_id: str, to_user_id: str, display_name: str | None,
+        profile: dict, now: datetime,
+    ) -> list[Conversation]:
+        """A person who turned out to be another (a web chat visitor who signed in on the
+        site): the newest ``MAX_DELETE`` conversations of ``from_user_id`` become
+        ``to_user_id``'s, with that name (None keeps each one's) and profile, in one
+        transaction. An open one moves only when ``to_user_id`` has none open (a person has
+        at most one): it then stays ``from_user_id``'s. Returns the conversations moved, as
+        they are now, newest first. ``InvalidInput`` when both ids are the same."""
+
     # -- delivery receipts -------------------------------------------------------------------
     def mark_delivered_until(
         self,

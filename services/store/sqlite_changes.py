@@ -15,6 +15,7 @@ from typing import Any, Callable, ContextManager, Sequence
 
 from services.errors import Conflict, InvalidInput, NotFound
 from services.models import (
+    MAX_DELETE,
     Activity,
     Conversation,
     DeliveryStatus,
@@ -165,6 +166,30 @@ class SqliteChanges:
             if row is None:
                 raise NotFound(f"conversation {conversation_id}")
         return conversation_from(row)
+
+    def move_person(
+        self, platform: str, from_user_id: str, to_user_id: str, display_name: str | None,
+        profile: dict, now: datetime,
+    ) -> list[Conversation]:
+        """See base.py: one conditional UPDATE over the person's index."""
+        if from_user_id == to_user_id:
+            raise InvalidInput("a person is moved to another person")
+        with self._tx() as db:
+            rows = db.execute(
+                "UPDATE conversations SET external_user_id = :to,"
+                " display_name = coalesce(:name, display_name), profile = :profile,"
+                " updated_at = :now"
+                " WHERE id IN (SELECT id FROM conversations"
+                " WHERE platform = :platform AND external_user_id = :from"
+                " ORDER BY id DESC LIMIT :limit)"
+                " AND (status = 'closed' OR NOT EXISTS (SELECT 1 FROM conversations"
+                " WHERE platform = :platform AND external_user_id = :to"
+                " AND status <> 'closed'))"
+                " RETURNING *",
+                {"to": to_user_id, "from": from_user_id, "platform": platform,
+                 "name": display_name, "profile": json.dumps(profile or {}), "now": ts(now),
+                 "limit": MAX_DELETE}).fetchall()
+        return sorted((conversation_from(r) for r in rows), key=lambda c: -c.id)
 
     # -- receipts and metadata -----------------------------------------------------------------
     def mark_delivered_until(

@@ -140,6 +140,18 @@ class SupabasePipeline:
             "p_conversation_id": conversation_id, "p_display_name": display_name,
             "p_profile": profile, "p_now": _ts(now)}))
 
+    def move_person(
+        self, platform: str, from_user_id: str, to_user_id: str, display_name: str | None,
+        profile: dict, now: datetime,
+    ) -> list[Conversation]:
+        """See base.py: one call of ``move_person``."""
+        if from_user_id == to_user_id:
+            raise InvalidInput("a person is moved to another person")
+        rows = self._rpc("move_person", {
+            "p_platform": platform, "p_from": from_user_id, "p_to": to_user_id,
+            "p_display_name": display_name, "p_profile": profile, "p_now": _ts(now)})
+        return sorted((Conversation.model_validate(r) for r in rows), key=lambda c: -c.id)
+
     # -- receipts and metadata -----------------------------------------------------------------
     def mark_delivered_until(
         self,

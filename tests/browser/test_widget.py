@@ -875,3 +875,37 @@ def test_a_signed_in_customer_finds_their_chat_on_another_device(shop_server, br
     finally:
         laptop.context.close()
         phone.context.close()
+
+
+def test_a_visitor_who_signs_in_keeps_their_chat(shop_server, browser):
+    """Chatting, then signing in on the shop: the thread stays on the screen, once, and goes
+    on as the customer's conversation (the team sees them verified)."""
+    server, shop = shop_server
+    admin = admin_api(server)
+    page = browser.new_context().new_page()
+    try:
+        _shop_page(page, shop, None)
+        send(page, "Do you ship to Oslo?")
+        expect(page.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
+        page.wait_for_function("""() => {  /* the conversation is remembered */
+            const key = Object.keys(localStorage).find((k) => k.startsWith("switchboard-chat:"));
+            return key && JSON.parse(localStorage.getItem(key)).conversationId;
+        }""")
+
+        _shop_page(page, shop, "bo")  # signed in on the shop
+        mine = page.locator(".sb-from-user[data-id] .sb-text")
+        expect(mine).to_have_text(["Do you ship to Oslo?"], timeout=15000)
+        expect(page.locator(".sb-from-bot[data-id]")).to_have_count(1)
+        send(page, "And to Bergen?")
+        expect(mine).to_have_text(["Do you ship to Oslo?", "And to Bergen?"], timeout=15000)
+        expect(page.locator(".sb-divider")).to_have_count(0)  # no new conversation begun
+
+        listed = admin("GET", "/admin/conversations?platform=webchat")["conversations"]
+        assert len(listed) == 1
+        shown = admin("GET", f"/admin/conversations/{listed[0]['id']}")
+        assert shown["conversation"]["profile"] == {
+            "user_id": "bo", "verified": True, "email": "bo@shop.example"}
+        assert [m["content"] for m in shown["messages"] if m["sender_type"] == "user"] == [
+            "Do you ship to Oslo?", "And to Bergen?"]
+    finally:
+        page.context.close()

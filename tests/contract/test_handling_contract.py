@@ -106,6 +106,64 @@ def test_set_profile(store, clock):
         store.set_profile(MISSING_ID, "x", {}, clock())
 
 
+# -- move_person (a web chat visitor who signs in) -----------------------------------------------
+
+def _closed_then_open(store, clock, user):
+    """A closed conversation of ``user`` and an open one after it: (closed, open)."""
+    first = store.track_inbound(inbound(user, "before"), clock()).conversation
+    closed = store.set_status(first.id, "closed", clock.advance(minutes=1))
+    opened = store.track_inbound(inbound(user, "again"), clock.advance(minutes=1)).conversation
+    assert opened.id != closed.id
+    return closed, opened
+
+
+def test_move_person_takes_every_conversation_to_a_person_with_none_open(store, clock):
+    closed, opened = _closed_then_open(store, clock, "anon-1")
+    bystander = store.track_inbound(inbound("anon-1", platform="messenger"), clock()).conversation
+    t1 = clock.advance(minutes=1)
+    profile = {"user_id": "c-42", "email": "pat@example.com", "verified": True}
+    moved = store.move_person("webchat", "anon-1", "cust-1", "Pat", profile, t1)
+    assert [c.id for c in moved] == [opened.id, closed.id]  # newest first
+    for conv in moved:
+        assert (conv.external_user_id, conv.display_name, conv.profile, conv.updated_at) == (
+            "cust-1", "Pat", profile, t1)
+        assert store.get_conversation(conv.id) == conv
+    assert moved[0].status != "closed" and moved[1].status == "closed"
+    assert store.get_conversation(bystander.id).external_user_id == "anon-1"  # other platform
+    # The customer's next message goes on in the conversation moved; the visitor has none.
+    again = store.track_inbound(inbound("cust-1", "signed in now"), clock())
+    assert (again.conversation.id, again.conversation_created) == (opened.id, False)
+    fresh = store.track_inbound(inbound("anon-1", "someone else"), clock())
+    assert fresh.conversation_created is True and fresh.conversation.id not in {opened.id, closed.id}
+    # Nothing left to move; a None name keeps each conversation's.
+    assert store.move_person("webchat", "nobody", "cust-1", "X", {}, clock()) == []
+    kept = store.move_person("webchat", "anon-1", "cust-2", None, {}, clock())
+    assert [(c.id, c.display_name, c.profile) for c in kept] == [
+        (fresh.conversation.id, None, {})]
+
+
+def test_move_person_leaves_the_open_one_when_the_person_has_one_open(store, clock):
+    closed, opened = _closed_then_open(store, clock, "anon-2")
+    theirs = store.track_inbound(inbound("cust-3", "on my phone"), clock()).conversation
+    moved = store.move_person("webchat", "anon-2", "cust-3", None, {"verified": True},
+                              clock.advance(minutes=1))
+    assert [c.id for c in moved] == [closed.id]  # one open conversation a person
+    assert store.get_conversation(opened.id).external_user_id == "anon-2"
+    assert store.get_conversation(theirs.id).external_user_id == "cust-3"
+    with pytest.raises(InvalidInput):
+        store.move_person("webchat", "cust-3", "cust-3", None, {}, clock())
+
+
+def test_two_visitors_signing_in_at_once_leave_the_person_one_open(store, clock):
+    opened = [store.track_inbound(inbound(f"anon-r{i}"), clock()).conversation
+              for i in range(4)]
+    moved = in_parallel(4, lambda i: store.move_person(
+        "webchat", f"anon-r{i}", "cust-r", None, {}, clock()))
+    assert sum(len(m) for m in moved) == 1
+    still = [store.get_conversation(c.id).external_user_id for c in opened]
+    assert sorted(still).count("cust-r") == 1
+
+
 # -- an agent's message answers what waited -------------------------------------------------------
 
 def test_agent_reply_marks_flagged_messages_replied_and_clears_flags(store, clock):

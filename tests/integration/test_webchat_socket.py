@@ -561,6 +561,59 @@ def test_a_customer_the_site_vouches_for_finds_their_conversations_anywhere(star
         phone.close()
 
 
+def test_signing_in_on_the_site_takes_the_anonymous_chat_along(start_server):
+    """A visitor who chats, then signs in on the site: the same conversation goes on as
+    the customer's (verified for the team, found from their other devices, no longer the
+    anonymous token's), with their earlier closed ones. When the customer already has a
+    conversation open elsewhere, that one is theirs and the anonymous one stays as it was."""
+    server = start_server(CHAT_IDENTITY_SECRET="site-secret")
+    customer = {"user_id": "cust-7", "user_hash": _signed("cust-7"), "email": "bo@shop.example"}
+    laptop, phone, tablet = (ChatVisitor(server.url) for _ in range(3))
+    headers = {"Authorization": f"Bearer {admin_token(server)}"}
+
+    def shown(cid):
+        return requests.get(f"{server.url}/admin/conversations/{cid}", headers=headers,
+                            timeout=10).json()["conversation"]
+
+    try:
+        anonymous = laptop.start()
+        anonymous_token = laptop.token
+        asked = laptop.request("POST", "/chat/messages",
+                               json={"content": "Do you ship to Oslo?", "client_id": "a1"})
+        assert asked.status_code == 201, asked.text
+        cid = asked.json()["conversation"]["id"]
+        assert shown(cid)["profile"] == {}
+
+        signed_in = laptop.start(conversation_id=cid, **customer)
+        assert signed_in["verified"] is True and signed_in["conversation_id"] == cid
+        assert signed_in["visitor_id"] != anonymous["visitor_id"]
+        assert shown(cid)["profile"] == {"user_id": "cust-7", "verified": True,
+                                         "email": "bo@shop.example"}
+        assert shown(cid)["external_user_id"] == signed_in["visitor_id"]
+        more = laptop.request("POST", f"/chat/{cid}/messages",
+                              json={"content": "And to Bergen?", "client_id": "a2"})
+        assert more.status_code == 201 and more.json()["conversation"]["id"] == cid
+        assert [m["content"] for m in laptop.history(cid).json()["messages"]
+                if m["sender_type"] == "user"] == ["Do you ship to Oslo?", "And to Bergen?"]
+        # Their phone finds it; the anonymous token no longer reads it.
+        assert phone.start(**customer)["conversation_id"] == cid
+        assert laptop.request("GET", f"/chat/{cid}/history",
+                              token=anonymous_token).status_code == 403
+
+        # Someone anonymous on a tablet while the customer has that conversation open:
+        # signing in gives them the customer's open one; the tablet's stays anonymous.
+        tablet.start()
+        own = tablet.request("POST", "/chat/messages",
+                             json={"content": "Hello from the tablet", "client_id": "t1"})
+        tablet_cid = own.json()["conversation"]["id"]
+        assert tablet.start(conversation_id=tablet_cid, **customer)["conversation_id"] == cid
+        assert shown(tablet_cid)["profile"] == {}
+        assert shown(tablet_cid)["external_user_id"] != signed_in["visitor_id"]
+    finally:
+        for visitor in (laptop, phone, tablet):
+            visitor.close()
+
+
 def test_without_the_secret_the_sites_identity_is_not_taken(server, visitors):
     visitor = visitors()
     session = visitor.start(user_id="cust-42", user_hash=_signed("cust-42"))

@@ -559,10 +559,16 @@
   }
 
   // Signed in or out on the site: another visitor (identity verification). The last one's
-  // conversation is not theirs to follow; what a customer signed in typed and did not send
-  // goes too (the next person at this browser may be someone else), while what someone
-  // typed before signing in goes with them into their customer's conversation.
-  function switchVisitor(wasCustomer) {
+  // conversation is not theirs to follow, unless it went with them (someone who signs in
+  // takes their conversations along, when they had none open as the customer: `kept`);
+  // what a customer signed in typed and did not send goes too (the next person at this
+  // browser may be someone else), while what someone typed before signing in goes with them
+  // into their customer's conversation.
+  function switchVisitor(wasCustomer, kept) {
+    if (state.conversationId !== null && state.conversationId === kept) {
+      save();
+      return;
+    }
     if (state.conversationId !== null) forget(state.conversationId);
     state.lastId = 0;
     if (wasCustomer) {
@@ -814,7 +820,9 @@
       });
     }
     return tryOnce().then(function (s) {
-      if (state.visitorId !== null && s.visitor_id !== state.visitorId) switchVisitor(state.verified);
+      if (state.visitorId !== null && s.visitor_id !== state.visitorId) {
+        switchVisitor(state.verified, s.conversation_id);
+      }
       state.token = s.token;
       state.visitorId = s.visitor_id;
       state.verified = s.verified === true;
