@@ -13,12 +13,13 @@ leave never clutter the inbox or the stats. Until then a session has no conversa
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from services.errors import Conflict, NotFound
+from services.errors import Conflict, NotFound, StoreUnavailable
 from services.models import (
     RATING_COMMENT_MAX_LENGTH,
     Conversation,
@@ -33,6 +34,8 @@ from services.settings import Settings
 from services.tracking import ConversationTracker
 
 from channels.webchat.identity import Visitor
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "webchat"
 CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,100}")  # the whole id: fullmatch ("$" allows "\n")
@@ -427,9 +430,15 @@ class WebchatChannel:
         """A visitor who signed in on the site (identity verification): what they wrote
         while anonymous goes with them, their conversations becoming the customer's, with
         the customer's profile (and name, when the site gave one). Their open conversation
-        goes too, unless the customer already has one open elsewhere. One store call."""
-        return self.tracker.move_person(PLATFORM, before.id, customer.id,
-                                        customer.display_name, customer.profile() or {})
+        goes too, unless the customer already has one open elsewhere. One store call; a
+        store that cannot (down, or a Supabase database without the migration) is logged and
+        the session goes on without it (down, its next call fails and the widget retries)."""
+        try:
+            return self.tracker.move_person(PLATFORM, before.id, customer.id,
+                                            customer.display_name, customer.profile() or {})
+        except StoreUnavailable as exc:
+            log.warning("webchat: a visitor who signed in keeps their chat anonymous: %s", exc)
+            return []
 
     def open_conversation(self, visitor: Visitor) -> Conversation | None:
         """The visitor's open conversation, if they have one (the newest first: a visitor

@@ -16,6 +16,7 @@ from channels.webchat.identity import (
     bearer_token,
     clean_display_name,
     new_visitor_id,
+    user_visitor_id,
 )
 from channels.webchat.live import VisitorEvents
 from channels.webchat.origins import OriginPolicy
@@ -226,6 +227,43 @@ def test_a_visitors_conversations_are_read_through_the_person_filter(services, s
     assert [set(owners) for _, owners in recorder.calls[:2]] == [{alice.id}, {bob.id}]
 
 
+class _UnmovingStore:
+    """A store whose database lacks ``move_person`` (a Supabase project before its
+    migration: PostgREST's PGRST202, which the store raises as unavailable)."""
+
+    def __init__(self, store):
+        self._store = store
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def move_person(self, *args):
+        raise StoreUnavailable("supabase: Could not find the function public.move_person"
+                               " (PGRST202)")
+
+
+def test_a_visitor_signing_in_takes_their_chat_unless_the_store_cannot(
+        services, settings, clock, caplog):
+    from channels.webchat.chat import WebchatChannel
+    from services.tracking import ConversationTracker
+
+    anonymous = Visitor(new_visitor_id())
+    customer = Visitor(user_visitor_id("server-key", "42"), None, "42", "ann@shop.example")
+    conversation = services.tracker.track_inbound(InboundMessage(
+        platform="webchat", external_user_id=anonymous.id, external_id="m1",
+        content="hi")).conversation
+
+    unable = WebchatChannel(
+        ConversationTracker(_UnmovingStore(services.store), services.events, clock), settings)
+    assert unable.sign_in(anonymous, customer) == []  # the session goes on
+    assert "keeps their chat anonymous" in caplog.text and "PGRST202" in caplog.text
+    assert services.store.get_conversation(conversation.id).external_user_id == anonymous.id
+
+    moved = WebchatChannel(services.tracker, settings).sign_in(anonymous, customer)
+    assert [(c.id, c.external_user_id, c.profile) for c in moved] == [
+        (conversation.id, customer.id, customer.profile())]
+
+
 def test_hostile_input_found_by_the_fuzz_tests_is_a_clear_4xx_or_stored_cleanly(client):
     """tests/reliability/test_widget_fuzz.py found these 500s: a lone surrogate escape in a
     message or a display name (no encoder or store takes it), ids beyond 64 bits in a URL or
@@ -403,7 +441,7 @@ def test_a_customer_the_site_vouches_for():
     import hashlib
     import hmac
 
-    from channels.webchat.identity import IdentityError, user_visitor_id, verified_identity
+    from channels.webchat.identity import IdentityError, verified_identity
 
     digest = hmac.new(b"site-secret", b"42", hashlib.sha256).hexdigest()
     assert verified_identity("site-secret", "42", digest, " ann@shop.example ") == (
