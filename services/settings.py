@@ -217,6 +217,9 @@ class Settings(BaseSettings):
     # Identity verification: a site that signs its customers in gives the widget their id and
     # HMAC-SHA256(CHAT_IDENTITY_SECRET, id) (channels/webchat/identity.py); empty: off.
     chat_identity_secret: SecretStr = SecretStr("")
+    # What the widget tells someone who asked for a person about the wait: "auto", the
+    # median first human response of the stats; "off", nothing; or a number of minutes.
+    chat_reply_time: str = Field(default="auto", pattern=r"^(auto|off|[1-9][0-9]{0,4})$")
 
     @field_validator("chat_allowed_origins", mode="before")
     @classmethod

@@ -234,6 +234,9 @@ def start_session():
             "max_file_bytes": chat.settings.chat_upload_max_bytes,
         },
         hours=_hours_status(chat),
+        # How long the team usually takes to answer someone who asks for a person, in
+        # seconds (CHAT_REPLY_TIME); null: not said.
+        reply_time=chat.channel.reply_time(),
         # The site's customer, verified (CHAT_IDENTITY_SECRET): their id; else false.
         verified=visitor.user_id is not None,
     )

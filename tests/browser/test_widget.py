@@ -141,6 +141,42 @@ def test_talk_to_a_person_button(server, admin, page: Page):
     assert conversation["needs_human"] is True and conversation["handled_by"] == "human"
 
 
+ASKED = "We've asked a person from our team to join. They'll answer here."
+
+
+def _with_reply_time(page: Page, seconds: int) -> None:
+    """The session's answer as the server gives it, but for its ``reply_time``."""
+    import json
+
+    def session(route):
+        answer = route.fetch()
+        route.fulfill(response=answer, body=json.dumps({**answer.json(), "reply_time": seconds}))
+
+    page.route("**/chat/session", session)
+
+
+def test_someone_who_asks_for_a_person_is_told_the_usual_wait(tmp_path, browser):
+    """CHAT_REPLY_TIME=15 through the real server, then other waits as a session could
+    give them (from the stats' median): each said in words."""
+    server = _serve(tmp_path, CHAT_REPLY_TIME="15")
+    try:
+        for seconds, said in [(None, "about 15 minutes"), (200, "a few minutes"),
+                              (420, "about 7 minutes"), (700, "about 15 minutes"),
+                              (3500, "about an hour"), (5400, "about 2 hours"),
+                              (86000, "a day"), (200000, "about 3 days")]:
+            page = browser.new_context().new_page()
+            if seconds is not None:
+                _with_reply_time(page, seconds)
+            open_chat(page, server)
+            page.locator(".sb-human").click()
+            banner = page.locator(".sb-banner")
+            expect(banner).to_be_visible(timeout=15000)
+            expect(banner).to_have_text(f"{ASKED} They usually answer within {said}.")
+            page.context.close()
+    finally:
+        server.stop()
+
+
 def _tomorrow() -> str:
     from datetime import datetime, timedelta, timezone
 
@@ -171,6 +207,15 @@ def test_outside_business_hours_the_visitor_is_told_when_the_team_is_back(away_s
         timeout=15000)
     expect(page.locator(".sb-from-system")).not_to_contain_text("passing you to a person")
     page.screenshot(path=str(_screenshots() / "widget_away.png"))
+
+
+def test_out_of_hours_the_usual_wait_is_not_promised(away_server, page):
+    _with_reply_time(page, 600)
+    open_chat(page, away_server)
+    page.locator(".sb-human").click()
+    expect(page.locator(".sb-from-system")).to_contain_text("away", timeout=15000)
+    expect(page.locator(".sb-banner")).to_be_visible()
+    expect(page.locator(".sb-banner")).to_have_text(ASKED)
 
 
 def test_the_away_note_comes_when_the_team_closes_without_a_reload(away_server, page):

@@ -587,6 +587,25 @@
     list.appendChild(li);
   }
 
+  // How long the team usually takes to answer (the session's "reply_time", in seconds), said
+  // when someone asks for a person while the team is in (out of hours the away note says
+  // when it is back).
+  var replyTime = null;
+  var teamIn = true;
+  function waitText() {
+    if (replyTime === null || !teamIn) return "";
+    var minutes = Math.ceil(replyTime / 60);
+    if (minutes > 10) minutes = Math.ceil(minutes / 5) * 5; // 11 to 15 minutes: "15"
+    var hours = Math.ceil(replyTime / 3600);
+    var days = Math.ceil(replyTime / 86400);
+    var within = minutes <= 5 ? "a few minutes"
+      : minutes < 60 ? "about " + minutes + " minutes"
+      : hours <= 1 ? "about an hour"
+      : hours < 24 ? "about " + hours + " hours"
+      : days <= 1 ? "a day" : "about " + days + " days";
+    return " They usually answer within " + within + ".";
+  }
+
   function applyState(next, quiet) {
     if (next && next !== "closed") hideRating(); // reopened, or a new conversation
     if (!next || next === convState) return;
@@ -595,7 +614,7 @@
     frame.dataset.conversation = next;
     human.disabled = next === "escalated" || next === "human";
     if (quiet || (next === "bot" && previous === "closed")) { banner.hidden = true; return; }
-    banner.textContent = BANNERS[next] || "";
+    banner.textContent = (BANNERS[next] || "") + (next === "escalated" ? waitText() : "");
     banner.className = "sb-banner sb-banner-" + next;
     banner.hidden = false;
     if (next === "bot") setTimeout(function () {
@@ -840,6 +859,7 @@
         maxFileBytes = s.limits.max_file_bytes || 0;
         attach.hidden = !maxFileBytes;
       }
+      replyTime = typeof s.reply_time === "number" ? s.reply_time : null;
       if (s.conversation) applyState(s.conversation.state, true);
       if (s.to_rate) offerRating(s.to_rate, true);
       showHours(s.hours);
@@ -853,6 +873,7 @@
   var hoursTimer = null;
   function showHours(hours) {
     clearTimeout(hoursTimer);
+    teamIn = !hours || hours.open;
     away.hidden = !hours || hours.open;
     if (!away.hidden) {
       away.textContent = "Our team is away right now" + (hours.next_open_text ?
