@@ -48,6 +48,11 @@ ACCOUNT_ROOM = "account:"
 # dropped.
 PRESENCE_MIN_SECONDS = 1.0
 WHO_MIN_SECONDS = 5.0
+# Whether the person is on the site now (web chat): a page that joins a conversation, and
+# its heartbeats, ask the visitor's widgets to say so (``visitor.query``; they answer with
+# ``visitor.presence``). This process asks about one conversation at most once every
+# VISITOR_QUERY_MIN_SECONDS for heartbeats (a join always asks: that page has heard nothing).
+VISITOR_QUERY_MIN_SECONDS = 10.0
 log = logging.getLogger(__name__)
 
 
@@ -117,6 +122,7 @@ class AdminNamespace(Namespace):
         self._sessions: SocketSessions | None = None
         self._rounds: SeenRounds | None = None
         self._viewers: dict[str, Viewer] = {}  # socket id -> who it is
+        self._visitor_asked: dict[int, float] = {}  # conversation id -> when its widgets were
 
     @property
     def connected(self) -> int:
@@ -224,6 +230,7 @@ class AdminNamespace(Namespace):
             return {"ok": False, "error": "conversation_id must be a positive integer"}
         join_room(conversation_room(conversation_id))
         self._presence(conversation_id, viewing=True, hello=True)
+        self._ask_visitor(conversation_id, heartbeat=False)
         return {"ok": True}
 
     def on_leave(self, data):
@@ -240,7 +247,23 @@ class AdminNamespace(Namespace):
         if conversation_id is None or conversation_room(conversation_id) not in rooms():
             return {"ok": False, "error": "join the conversation first"}
         self._presence(conversation_id, viewing=True)
+        self._ask_visitor(conversation_id, heartbeat=True)
         return {"ok": True}
+
+    def _ask_visitor(self, conversation_id: int, heartbeat: bool) -> None:
+        """Ask the person's widgets whether they are on the site (``visitor.query``: the web
+        chat's widgets following the conversation answer, the pages showing it hear them as
+        ``visitor.presence``; no widget, no answer)."""
+        now = time.monotonic()
+        with self._lock:
+            asked = self._visitor_asked.get(conversation_id)
+            if heartbeat and asked is not None and now - asked < VISITOR_QUERY_MIN_SECONDS:
+                return
+            if len(self._visitor_asked) > 10_000:  # forget conversations nobody shows now
+                self._visitor_asked = {k: v for k, v in self._visitor_asked.items()
+                                       if now - v < VISITOR_QUERY_MIN_SECONDS}
+            self._visitor_asked[conversation_id] = now
+        self.services.events.publish(Event("visitor.query", {}, conversation_id))
 
     def on_idle(self, data):
         """``{"idle": true}``: nobody has used this page for IDLE_AFTER_SECONDS; ``false``:
@@ -363,6 +386,8 @@ class EventRelay:
             self._emit(event.name, data, ADMINS_ROOM)
         elif event.name == "presence.query":
             self._emit(event.name, {}, ADMINS_ROOM)
+        elif event.name == "visitor.presence" and event.conversation_id is not None:
+            self._emit(event.name, data, conversation_room(event.conversation_id))
         elif event.name in ("message.created", "message.updated", "typing"):
             if event.conversation_id is not None:
                 self._emit(event.name, data, conversation_room(event.conversation_id))

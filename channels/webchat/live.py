@@ -111,6 +111,10 @@ class VisitorEvents:
             self.socketio.emit("hours", event.data, namespace=NAMESPACE)
         elif event.name == "conversation.read" and event.conversation_id is not None:
             self.seen(event.conversation_id)
+        elif event.name == "visitor.query" and event.conversation_id is not None:
+            # An agent's page asks whether the person is here: their widgets answer ("here").
+            self.socketio.emit("presence_check", {"conversation_id": event.conversation_id},
+                               to=room(event.conversation_id), namespace=NAMESPACE)
         elif event.name == "typing" and event.conversation_id is not None:
             sender_type = event.data.get("sender_type")
             if sender_type in ("agent", "bot"):  # the visitor's own typing goes to admins only

@@ -9,14 +9,20 @@ a conversation). Events from the visitor, each acknowledged:
 * ``escalate`` ``{"reason"?, "client_id"}`` → the stored request, or an error object;
 * ``typing`` ``{"typing": bool}`` → relayed to the admins watching the conversation;
 * ``join`` ``{"conversation_id"}`` → follow another of the visitor's conversations (a tab
-  that learnt of a conversation another tab opened).
+  that learnt of a conversation another tab opened);
+* ``here`` ``{"open", "visible", "page"?}`` → the team's pages showing the conversation
+  followed hear that the person is on the site (``visitor.presence``: the chat open or not,
+  the page in front or not, which page); said on connecting, when any of it changes, and
+  in answer to ``presence_check``. A socket that goes says it left.
 
-The server sends ``message``, ``status`` and ``typing`` to the conversation's room.
+The server sends ``message``, ``status``, ``typing`` and ``presence_check`` (an agent's
+page asks whether the person is here) to the conversation's room.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from typing import Any
 
@@ -72,6 +78,7 @@ class ChatNamespace(Namespace):
             return
         if current is not None:
             leave_room(room(current))
+            self._left(current, state)
         join_room(room(conversation_id))
         state["conversation_id"] = conversation_id
         self._save(state)
@@ -101,10 +108,49 @@ class ChatNamespace(Namespace):
             conversation_id = None
         self._save({"visitor_id": visitor.id, "display_name": visitor.display_name,
                     "user_id": visitor.user_id, "email": visitor.email,
-                    "conversation_id": None, "typing_at": 0.0})
+                    "conversation_id": None, "typing_at": 0.0,
+                    "presence": secrets.token_hex(8)})  # never the socket's own id
         join_room(visitor_room(visitor.id))
         if conversation_id is not None:
             self._follow(conversation_id)
+
+    def on_disconnect(self, reason=None):
+        state = self._state()
+        if state.get("conversation_id") is not None:
+            self._left(state["conversation_id"], state)
+
+    def on_here(self, data=None):
+        """The person is on the site: whether the chat is open and the page in front, and
+        which page (checked as a message's ``page``). Repeated unchanged within a second
+        (several pages asked at once), it is said once."""
+        state = self._state()
+        conversation_id = state.get("conversation_id")
+        if not isinstance(data, dict):
+            return ChatError(400, "bad_request", "send an object").body()
+        if conversation_id is None:
+            return {"ok": False}  # no conversation yet: no team page shows this person
+        try:
+            page = self.chat.channel.page(data.get("page"))
+        except ChatError as exc:
+            return exc.body()
+        said = [conversation_id, data.get("open") is True, data.get("visible") is True, page]
+        now = time.monotonic()
+        if said == state.get("here") and now - state.get("here_at", 0.0) < 1.0:
+            return {"ok": True}
+        state["here"], state["here_at"] = said, now
+        self._save(state)
+        self.chat.services.events.publish(Event("visitor.presence", {
+            "visitor": state.get("presence"), "online": True, "open": said[1],
+            "visible": said[2], "page": page}, conversation_id))
+        return {"ok": True}
+
+    def _left(self, conversation_id: int, state: dict[str, Any]) -> None:
+        """This socket no longer follows the conversation (closed, or following another)."""
+        if state.get("here") is None:
+            return  # it never said it was here
+        state["here"] = None
+        self.chat.services.events.publish(Event("visitor.presence", {
+            "visitor": state.get("presence"), "online": False}, conversation_id))
 
     def on_message(self, data=None):
         return self._store(data, escalate=False)

@@ -954,3 +954,42 @@ def test_a_visitor_who_signs_in_keeps_their_chat(shop_server, browser):
             "Do you ship to Oslo?", "And to Bergen?"]
     finally:
         page.context.close()
+
+
+def test_the_agent_sees_whether_the_visitor_is_on_the_site(server, admin, browser):
+    visitor = browser.new_context().new_page()
+    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        open_chat(visitor, server)
+        send(visitor, "What are your opening hours?")
+        expect(visitor.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
+        cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+        title = visitor.title()
+
+        _sign_in_agent(agent, server)
+        agent.goto(f"{server.url}/conversations/{cid}")
+        agent.wait_for_selector("body[data-ready=conversation]")
+        here = agent.locator("#c-here")
+        expect(here).to_be_visible(timeout=10000)
+        expect(here).to_have_text(f"On the site now · chat open · {title}")
+        assert here.locator("a").get_attribute("href") == server.url + "/chat/demo"
+
+        visitor.locator(".sb-close").click()  # the chat closed, the page still open
+        expect(here).to_have_text(f"On the site now · chat closed · {title}", timeout=10000)
+        visitor.evaluate("""() => {  /* another tab in front */
+            Object.defineProperty(document, "hidden", { value: true, configurable: true });
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""")
+        expect(here).to_have_text(f"On the site now · site in the background · {title}",
+                                  timeout=10000)
+        expect(here).to_have_attribute("data-state", "background")
+        visitor.context.close()  # gone from the site
+        expect(here).to_contain_text("Left the site at", timeout=10000)
+        expect(here).to_have_attribute("data-state", "left")
+
+        agent.reload()  # a page that never heard the widget: nobody answers
+        agent.wait_for_selector("body[data-ready=conversation]")
+        expect(agent.locator("#c-here")).to_have_text("Not on the site now", timeout=10000)
+        expect(agent.locator("#c-here")).to_be_visible()
+    finally:
+        agent.context.close()

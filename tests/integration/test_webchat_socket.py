@@ -344,6 +344,51 @@ def test_a_note_for_the_team_never_reaches_the_visitor(server, visitors):
     assert "internal-note-7f3a" not in visitor.history().text
 
 
+def test_the_team_sees_whether_the_person_is_on_the_site(server, visitors):
+    """An agent's page joining the conversation asks the person's widget (``presence_check``,
+    to that conversation's widgets only); its ``here`` reaches the page as
+    ``visitor.presence`` (an opaque id, never the visitor's), the same said twice within a
+    second once, a bad page refused, and the widget's going as ``online: false``."""
+    import queue
+
+    visitor, other = visitors(), visitors()
+    visitor.start()
+    other.start()
+    live, elsewhere = visitor.connect(), other.connect()
+    cid = live.call("message", {"content": HOURS, "client_id": "h1"})["conversation_id"]
+    elsewhere.call("message", {"content": HOURS, "client_id": "o1"})
+    admin_token(server)  # the account the page signs in as
+    browser = requests.Session()
+    login_requests(browser, server.url, "agent@example.com", "a long password")
+    page = socketio.Client(reconnection=False)
+    heard: queue.Queue = queue.Queue()
+    page.on("visitor.presence", heard.put, namespace="/admin")
+    page.connect(server.url, namespaces=["/admin"], transports=["websocket"], wait_timeout=10,
+                 headers={"Cookie": "; ".join(f"{c.name}={c.value}" for c in browser.cookies)})
+    try:
+        assert page.call("join", {"conversation_id": cid}, namespace="/admin",
+                         timeout=10) == {"ok": True}
+        assert live.wait_for("presence_check") == {"conversation_id": cid}
+        shop = {"url": "https://shop.example/checkout", "title": "Checkout"}
+        assert live.call("here", {"open": True, "visible": True, "page": shop}) == {"ok": True}
+        said = heard.get(timeout=10)
+        assert said == {"conversation_id": cid, "visitor": said["visitor"], "online": True,
+                        "open": True, "visible": True, "page": shop}
+        assert said["visitor"] and said["visitor"] not in (visitor.visitor_id, live.client.sid)
+        assert live.call("here", {"open": True, "visible": True, "page": shop}) == {"ok": True}
+        refused = live.call("here", {"open": True, "page": "javascript:alert(1)"})
+        assert refused["error"] == "bad_request"
+        live.disconnect()
+        # The next thing heard is the widget's going: the repeat was not said again.
+        assert heard.get(timeout=10) == {"conversation_id": cid, "visitor": said["visitor"],
+                                         "online": False}
+        elsewhere.wait_for("message", lambda m: m["sender_type"] == "bot")
+        assert ("presence_check" not in [name for name, _ in elsewhere.seen]
+                and all(n != "presence_check" for n, _ in list(elsewhere.events.queue)))
+    finally:
+        page.disconnect()
+
+
 def test_the_visitor_sees_when_a_person_has_read_their_message(server, visitors):
     """An account's read mark moving is the visitor's "Seen": live on their socket, and in
     the history a widget loads; another visitor hears nothing of it."""

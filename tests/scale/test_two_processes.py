@@ -42,7 +42,7 @@ pytestmark = [pytest.mark.supabase, pytest.mark.timeout(300)]
 
 QUESTION = "what are your opening hours?"
 EVENTS = ("conversation.created", "conversation.updated", "message.created", "presence",
-          "presence.query", "conversation.deleted", "account.online")
+          "presence.query", "conversation.deleted", "account.online", "visitor.presence")
 
 
 def _cookie_header(session) -> str:
@@ -467,3 +467,28 @@ def test_a_file_uploaded_through_nginx_is_served_by_either_process(cluster):
     [mine] = sent.json()["message"]["attachments"]
     assert mine["url"].startswith(proxy + "/files/")
     assert requests.get(a.url + mine["url"][len(proxy):], timeout=30).content == photo
+
+
+def test_an_agent_on_a_sees_the_visitor_whose_widget_is_on_b(cluster):
+    """The page on A asks (visitor.query, through Redis to the widget's room); the widget on
+    B answers, and B's word reaches the page on A: on the site, then gone."""
+    a, b = cluster.apps
+    visitor = ChatVisitor(b.url)
+    visitor.start()
+    widget = visitor.connect()
+    cid = widget.call("message", {"content": QUESTION, "client_id": "here-1"})["conversation_id"]
+    page, heard = _admin_socket(a.url, cluster.admin_session(a.url), "websocket")
+    try:
+        assert page.call("join", {"conversation_id": cid}, namespace="/admin",
+                         timeout=5) == {"ok": True}
+        assert widget.wait_for("presence_check") == {"conversation_id": cid}
+        assert widget.call("here", {"open": False, "visible": True}) == {"ok": True}
+        said = _wait_for(heard, "visitor.presence", lambda d: d["conversation_id"] == cid)
+        assert (said["online"], said["open"], said["visible"], said["page"]) == (
+            True, False, True, None)
+        widget.disconnect()
+        _wait_for(heard, "visitor.presence",
+                  lambda d: d["visitor"] == said["visitor"] and d["online"] is False)
+    finally:
+        page.disconnect()
+        visitor.close()

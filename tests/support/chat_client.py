@@ -98,7 +98,7 @@ class LiveSocket:
         self.client = socketio.Client(reconnection=False, websocket_extra_options=options)
         self.events: queue.Queue = queue.Queue()
         self.seen: list[tuple[str, Any]] = []
-        for name in ("message", "status", "typing", "deleted", "hours", "seen"):
+        for name in ("message", "status", "typing", "deleted", "hours", "seen", "presence_check"):
             self.client.on(name, self._recorder(name), namespace=NAMESPACE)
 
     def _recorder(self, name: str):

@@ -33,6 +33,7 @@ function renderConversation() {
   const c = conversation;
   $("c-name").textContent = personName(c);
   document.title = `${personName(c)} · Switchboard`;
+  renderVisitorHere();
   platformBadge($("c-platform"), c.platform);
   statusBadge($("c-status"), c.status);
   const handled = $("c-handled");
@@ -467,6 +468,22 @@ function previousPage(m) {
   return before?.metadata?.page?.url ?? null;
 }
 
+/** A link to a page of the site ({url, title}), named by its title or its address. */
+function pageLink(page) {
+  let shown = page.title;
+  if (!shown) {
+    try {
+      const url = new URL(page.url);
+      shown = url.host + url.pathname;
+    } catch {
+      shown = page.url;
+    }
+  }
+  return el("a", {
+    href: page.url, target: "_blank", rel: "noopener noreferrer", title: page.url, text: shown,
+  });
+}
+
 function renderMessage(m) {
   const node = template.content.firstElementChild.cloneNode(true);
   node.dataset.id = String(m.id);
@@ -489,19 +506,8 @@ function renderMessage(m) {
   const page = m.sender_type === "user" ? m.metadata?.page : null;
   if (page?.url && page.url !== previousPage(m)) {
     const where = node.querySelector(".page");
-    let shown = page.title;
-    if (!shown) {
-      try {
-        const url = new URL(page.url);
-        shown = url.host + url.pathname;
-      } catch {
-        shown = page.url;
-      }
-    }
     where.hidden = false;
-    where.replaceChildren("on ", el("a", {
-      href: page.url, target: "_blank", rel: "noopener noreferrer", title: page.url, text: shown,
-    }));
+    where.replaceChildren("on ", pageLink(page));
   }
 
   const confidence = node.querySelector(".confidence");
@@ -921,6 +927,63 @@ function onPresence(data) {
   renderViewers();
 }
 
+// -- whether the person is on the site (web chat) -------------------------------------------
+// Joining and each heartbeat ask the person's widgets (the server's visitor.query); each one
+// answers with `visitor.presence` (online, the chat open, the page in front, which page), and
+// says when it goes. A widget not heard from for VISITOR_GONE_AFTER (its process died, or
+// the network) counts as gone.
+const VISITOR_GONE_AFTER = 60_000;
+const visitorWidgets = new Map(); // the widget's opaque id -> { open, visible, page, at }
+let visitorLeftAt = null;
+const visitorAskedAt = Date.now();
+
+function onVisitorPresence(data) {
+  if (data.conversation_id !== conversationId || typeof data.visitor !== "string") return;
+  if (data.online) {
+    visitorWidgets.set(data.visitor, {
+      open: data.open === true, visible: data.visible === true, page: data.page, at: Date.now(),
+    });
+  } else if (visitorWidgets.delete(data.visitor) && visitorWidgets.size === 0) {
+    visitorLeftAt = new Date();
+  }
+  renderVisitorHere();
+}
+
+function renderVisitorHere() {
+  const node = $("c-here");
+  if (!conversation || conversation.platform !== "webchat" || gone) {
+    node.hidden = true;
+    return;
+  }
+  for (const [id, w] of visitorWidgets) {
+    if (Date.now() - w.at > VISITOR_GONE_AFTER) {
+      visitorWidgets.delete(id);
+      if (visitorWidgets.size === 0) visitorLeftAt = new Date(w.at);
+    }
+  }
+  const widgets = [...visitorWidgets.values()];
+  // The tab in front with the chat open says most; then one in front; then any.
+  const best = widgets.find((w) => w.open && w.visible) || widgets.find((w) => w.visible)
+    || widgets[0];
+  node.dataset.state = best ? (best.open && best.visible ? "chat-open" : best.visible
+    ? "on-site" : "background") : visitorLeftAt ? "left" : "unknown";
+  if (best) {
+    const how = best.open && best.visible ? "chat open" : best.visible ? "chat closed"
+      : "site in the background";
+    node.replaceChildren(`On the site now · ${how}`);
+    if (best.page?.url) node.append(" · ", pageLink(best.page));
+  } else if (visitorLeftAt) {
+    node.replaceChildren(`Left the site at ${clockTime(visitorLeftAt.toISOString())}`);
+  } else if (Date.now() - visitorAskedAt > 5000) {
+    node.replaceChildren("Not on the site now");
+    node.dataset.state = "away";
+  } else {
+    node.hidden = true;
+    return;
+  }
+  node.hidden = false;
+}
+
 // -- deleted -------------------------------------------------------------------------------
 // Deleted anywhere (this page, another admin's, the retention sweep; the socket's
 // conversation.deleted, or a 404 when the page reads it again): the page says so, its
@@ -1116,6 +1179,7 @@ socket = connectLive(
     },
     typing: onTyping,
     presence: onPresence,
+    "visitor.presence": onVisitorPresence,
     "presence.query": answerSoon, // an inbox asks who is where
     "stats.updated": ({ stats }) => setWaitingCount(stats.conversations_needing_human, { title: false }),
   },
@@ -1133,4 +1197,6 @@ loadWaitingCount({ title: false });
 setInterval(() => refreshWindow().catch(() => {}), 60_000);
 setInterval(sayViewing, PRESENCE_EVERY);
 setInterval(renderViewers, 10_000);
+setInterval(renderVisitorHere, 5_000);
+setTimeout(renderVisitorHere, 5_100); // no widget answered: not on the site
 document.body.dataset.ready = "conversation";

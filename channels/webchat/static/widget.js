@@ -436,6 +436,7 @@
       state.conversationId = m.conversation_id;
       seenId = null;
       applyState("bot", true);
+      sayHere();
     }
     if (!render(m)) return;
     if (m.id > state.lastId) state.lastId = m.id;
@@ -479,7 +480,28 @@
   // under their message, as for Messenger. Each status of a message goes once.
   var receipts = { delivered: 0, read: 0 };
   var receiptTimer = null;
+  // -- whether the person is on the site, for the team's pages ------------------------------
+  // `here`: the chat open or not, the page in front or not, which page; said when any of it
+  // changes (and after connecting), and when an agent's page asks (`presence_check`).
+  var hereSaid = null;
+  var hereTimer = null;
+  var hereAsked = false;
+  function sayHere(asked) {
+    hereAsked = hereAsked || asked === true;
+    clearTimeout(hereTimer);
+    hereTimer = setTimeout(function () {
+      if (!connected || httpMode || !socket || state.conversationId === null) return;
+      var now = { open: isOpen, visible: !document.hidden, page: currentPage() };
+      var key = JSON.stringify([state.conversationId, now]);
+      if (!hereAsked && key === hereSaid) return;
+      hereSaid = key;
+      hereAsked = false;
+      socket.emit("here", now);
+    }, 300);
+  }
+
   function reportReceipts() {
+    sayHere();
     clearTimeout(receiptTimer);
     receiptTimer = setTimeout(function () { sendReceipt(false); }, 300);
   }
@@ -966,6 +988,7 @@
         if (connected) setStatus("connected", "Online");
       }, 5000);
       everConnected = true;
+      hereSaid = null; // a new socket: the server has heard nothing of it
       catchUp().then(flush).then(reportReceipts);
     });
     socket.on("disconnect", function (reason) {
@@ -1003,6 +1026,7 @@
       offerRating(s.conversation || { id: s.conversation_id, state: s.state, rating: null });
     });
     socket.on("seen", function (d) { if (d) seen(d.conversation_id, d.message_id); });
+    socket.on("presence_check", function () { sayHere(true); });
     socket.on("typing", function (t) {
       if (t && t.conversation_id === state.conversationId) showTyping(t.sender_type, t.typing !== false);
     });
@@ -1285,6 +1309,7 @@
     frame.classList.remove("sb-open");
     bubble.setAttribute("aria-expanded", "false");
     bubble.focus();
+    sayHere();
   }
   bubble.addEventListener("click", function () { (isOpen ? close : open)(); });
   closeBtn.addEventListener("click", close);
