@@ -13,6 +13,7 @@ from services.events import Event, EventBus
 from services.inbound_batch import InboundBatcher
 from services.lifecycle import LifecycleSweeper
 from services.outbox import ChannelSender, OutboxDelivery
+from services.reply_time import ReplyTime
 from services.settings import Settings
 from services.spool import InboundSpool, SpoolReplayer
 from services.store import ConversationStore, create_store
@@ -46,6 +47,9 @@ class Services:
     # The business hours in force (services/business_hours.py): ``hours()``, None while
     # the team is always open.
     hours: TeamHours = field(default_factory=lambda: TeamHours(None, None))
+    # How long the team usually takes to answer (services/reply_time.py): the widget's
+    # session and HANDOFF_MESSAGE's {reply_time}.
+    reply_time: ReplyTime | None = None
 
     def close(self) -> None:
         self.worker.stop()
@@ -74,6 +78,7 @@ def build_services(
     batcher = (InboundBatcher(store, settings.inbound_max_batch, settings.inbound_max_in_flight)
                if settings.inbound_max_batch > 1 else None)
     tracker = ConversationTracker(store, events, clock, spool=spool, batcher=batcher)
+    reply_time = ReplyTime(tracker.stats, settings.chat_reply_time)
     responder = responder or create_responder(settings)
     senders: dict[str, ChannelSender] = {}
     profile_hooks: dict[str, ProfileHook] = {}
@@ -91,7 +96,7 @@ def build_services(
         responder,
         policy,
         history_limit=settings.max_conversation_length,
-        handoff_message=hours.handoff_message,
+        handoff_message=lambda: reply_time.fill(hours.handoff_message()),
         profile_hooks=profile_hooks,
         outbox=outbox,
         send_lease_seconds=settings.job_lease_seconds,
@@ -123,4 +128,5 @@ def build_services(
         responder=responder, bot=bot, outbox=outbox, sweeper=sweeper, jobs=jobs,
         worker=worker, spool=spool, replayer=replayer, degraded=degraded, senders=senders,
         profile_hooks=profile_hooks, degraded_senders=degraded_senders, hours=hours,
+        reply_time=reply_time,
     )

@@ -51,7 +51,7 @@ def init_app(app: Flask, socketio: SocketIO) -> Webchat:
     chat = Webchat(
         services=services,
         settings=settings,
-        channel=WebchatChannel(services.tracker, settings),
+        channel=WebchatChannel(services.tracker, settings, services.reply_time),
         tokens=VisitorTokens(app.config["SECRET_KEY"], settings.chat_token_max_age_days * 86400),
         origins=OriginPolicy(settings.chat_allowed_origins),
         events=VisitorEvents(socketio, services.tracker),

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from services.errors import Conflict, NotFound, StoreUnavailable
 from services.models import (
@@ -31,6 +30,7 @@ from services.models import (
     SpooledResult,
     TrackResult,
 )
+from services.reply_time import ReplyTime
 from services.settings import Settings
 from services.tracking import ConversationTracker
 
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 PLATFORM = "webchat"
 CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,100}")  # the whole id: fullmatch ("$" allows "\n")
 MAX_REASON = 500
-REPLY_TIME_TTL = 300.0  # seconds a process keeps the usual reply time it read
 ESCALATION_TEXT = "I'd like to talk to a person, please."
 ESCALATION_REASON = "the visitor asked for a person"
 _SCAN_PAGE = 200
@@ -201,38 +200,18 @@ class WebchatChannel:
     """The web chat's rules, shared by the Socket.IO namespace and the HTTP fallback."""
 
     def __init__(self, tracker: ConversationTracker, settings: Settings,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 reply_time: ReplyTime | None = None) -> None:
         self.tracker = tracker
         self.settings = settings
-        self._monotonic = monotonic
-        self._reply_time: tuple[float, int | None] | None = None  # (read at, seconds)
+        self._reply_time = reply_time  # made on first use without one (tests)
 
     # -- the wait for a person ---------------------------------------------------------
     def reply_time(self) -> int | None:
         """How long the team usually takes to answer someone who asked for a person, in
-        seconds, for the widget to say (``CHAT_REPLY_TIME``): with ``auto``, the stats'
-        median first human response (None until the team has answered someone), read at
-        most once every ``REPLY_TIME_TTL`` seconds by each process (a store that cannot
-        answer keeps the last figure, and is asked again a minute later); ``off``, None;
-        a number of minutes, those."""
-        setting = self.settings.chat_reply_time
-        if setting == "off":
-            return None
-        if setting != "auto":
-            return int(setting) * 60
-        now = self._monotonic()
-        if self._reply_time is not None and now < self._reply_time[0]:
-            return self._reply_time[1]
-        last = self._reply_time[1] if self._reply_time else None
-        try:
-            median = self.tracker.stats().median_first_human_response_seconds
-        except StoreUnavailable as exc:
-            log.warning("webchat: the usual reply time cannot be read: %s", exc)
-            self._reply_time = (now + 60.0, last)
-            return last
-        seconds = None if median is None else max(1, round(median))
-        self._reply_time = (now + REPLY_TIME_TTL, seconds)
-        return seconds
+        seconds, for the widget to say (``CHAT_REPLY_TIME``, services/reply_time.py)."""
+        if self._reply_time is None:
+            self._reply_time = ReplyTime(self.tracker.stats, self.settings.chat_reply_time)
+        return self._reply_time.seconds()
 
     # -- access ----------------------------------------------------------------------
     def conversation_for(self, visitor: Visitor, conversation_id: int) -> Conversation:

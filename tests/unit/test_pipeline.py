@@ -421,6 +421,38 @@ def test_a_closed_date_is_away_all_day(make, clock):
     assert told[0] != services.settings.handoff_message
 
 
+def test_the_handoff_message_may_say_how_long_the_team_usually_takes(make, clock):
+    """HANDOFF_MESSAGE's {reply_time}: the stats' median first response in words, "as soon
+    as we can" before anyone was answered, or CHAT_REPLY_TIME's fixed promise."""
+    from services.models import OutboundMessage
+
+    template = "A person will answer you {reply_time}."
+    services = make(handoff_message=template)
+    first = say(services, "talk to a human", user="first")
+    services.jobs.run_until_idle()
+    assert contents(services, first.conversation.id, "system") == [
+        "A person will answer you as soon as we can."]
+    clock.advance(minutes=12)  # answered 12 minutes after asking
+    services.tracker.track_outbound(OutboundMessage(
+        conversation_id=first.conversation.id, sender_type="agent", content="Hi, Sam here"))
+
+    services = make(handoff_message=template)  # a process that has not read it yet
+    second = say(services, "talk to a human", user="second")
+    services.jobs.run_until_idle()
+    assert contents(services, second.conversation.id, "system") == [
+        "A person will answer you within about 15 minutes."]
+
+    fixed = make(handoff_message=template, chat_reply_time="30")
+    third = say(fixed, "talk to a human", user="third")
+    fixed.jobs.run_until_idle()
+    assert contents(fixed, third.conversation.id, "system") == [
+        "A person will answer you within about 30 minutes."]
+    off = make(handoff_message="Someone will answer.", chat_reply_time="off")
+    fourth = say(off, "talk to a human", user="fourth")
+    off.jobs.run_until_idle()
+    assert contents(off, fourth.conversation.id, "system") == ["Someone will answer."]
+
+
 def test_without_an_away_message_the_handoff_message_goes_at_any_hour(make, clock):
     services = make(**PARIS_HOURS, away_message="")
     clock.advance(hours=10)  # 23:00 in Paris

@@ -268,66 +268,6 @@ def test_a_visitor_signing_in_takes_their_chat_unless_the_store_cannot(
         (conversation.id, customer.id, customer.profile())]
 
 
-class _Unavailable:
-    """A store down for ``stats`` alone, the rest as the real one answers."""
-
-    def __init__(self, store):
-        self._store, self.down = store, False
-
-    def __getattr__(self, name):
-        return getattr(self._store, name)
-
-    def stats(self, now):
-        if self.down:
-            raise StoreUnavailable("down")
-        return self._store.stats(now)
-
-
-def test_the_usual_reply_time_is_the_stats_median_read_now_and_then(services, settings, clock,
-                                                                    caplog):
-    from datetime import timedelta
-
-    from channels.webchat.chat import REPLY_TIME_TTL, WebchatChannel
-    from services.models import OutboundMessage
-    from services.tracking import ConversationTracker
-
-    def answered(user: str, seconds: float) -> None:
-        start = clock()
-        r = services.store.track_inbound(InboundMessage(
-            platform="webchat", external_user_id=user, external_id=f"{user}:1",
-            content="a person please"), start)
-        services.store.mark_needs_human(r.message.id, "asked", 3, start)
-        services.store.track_outbound(OutboundMessage(
-            conversation_id=r.conversation.id, sender_type="agent", content="here"),
-            start + timedelta(seconds=seconds))
-
-    ticks = [0.0]
-    store = _Unavailable(services.store)
-    channel = WebchatChannel(ConversationTracker(store, services.events, clock), settings,
-                             monotonic=lambda: ticks[0])
-    assert channel.reply_time() is None  # nobody answered yet
-    answered("v_a", 240)
-    assert channel.reply_time() is None  # read a moment ago: kept
-    ticks[0] += REPLY_TIME_TTL
-    assert channel.reply_time() == 240
-    answered("v_b", 600)
-    answered("v_c", 900)
-    store.down = True
-    ticks[0] += REPLY_TIME_TTL
-    assert channel.reply_time() == 240  # the store down: the last figure
-    assert "usual reply time cannot be read" in caplog.text
-    store.down = False
-    ticks[0] += 30
-    assert channel.reply_time() == 240  # asked again a minute later, not at once
-    ticks[0] += 30
-    assert channel.reply_time() == 600  # the median of 240, 600 and 900
-
-    fixed = settings.model_copy(update={"chat_reply_time": "15"})
-    assert WebchatChannel(services.tracker, fixed).reply_time() == 900
-    off = settings.model_copy(update={"chat_reply_time": "off"})
-    assert WebchatChannel(services.tracker, off).reply_time() is None
-
-
 def test_hostile_input_found_by_the_fuzz_tests_is_a_clear_4xx_or_stored_cleanly(client):
     """tests/reliability/test_widget_fuzz.py found these 500s: a lone surrogate escape in a
     message or a display name (no encoder or store takes it), ids beyond 64 bits in a URL or
