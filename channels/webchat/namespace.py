@@ -121,8 +121,9 @@ class ChatNamespace(Namespace):
 
     def on_here(self, data=None):
         """The person is on the site: whether the chat is open and the page in front, and
-        which page (checked as a message's ``page``). Repeated unchanged within a second
-        (several pages asked at once), it is said once."""
+        which page (checked as a message's ``page``). Repeated unchanged within a second, it
+        is said once, unless it answers a page's question (``asked``: that page has heard
+        nothing yet)."""
         state = self._state()
         conversation_id = state.get("conversation_id")
         if not isinstance(data, dict):
@@ -135,8 +136,9 @@ class ChatNamespace(Namespace):
             return exc.body()
         said = [conversation_id, data.get("open") is True, data.get("visible") is True, page]
         now = time.monotonic()
-        if said == state.get("here") and now - state.get("here_at", 0.0) < 1.0:
-            return {"ok": True}
+        if data.get("asked") is not True and said == state.get("here") \
+                and now - state.get("here_at", 0.0) < 1.0:
+            return {"ok": True}  # an answer to a page's question is always said
         state["here"], state["here_at"] = said, now
         self._save(state)
         self.chat.services.events.publish(Event("visitor.presence", {

@@ -993,3 +993,79 @@ def test_the_agent_sees_whether_the_visitor_is_on_the_site(server, admin, browse
         expect(agent.locator("#c-here")).to_be_visible()
     finally:
         agent.context.close()
+
+
+def _site_in(tmp_path, lang_attr: str, **env):
+    """The product, and a site of its own (another origin on loopback) whose page embeds
+    the widget with ``lang_attr`` on its <html> or script tag."""
+    from tests.support.html_site import serve_pages
+    from tests.support.live_server import free_port
+
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    server = _serve(tmp_path, CHAT_ALLOWED_ORIGINS=site, **env)
+
+    def page_for(path: str) -> str:
+        html, script = (lang_attr, "") if path == "/" else ("", lang_attr)
+        return (f'<!doctype html><html {html}><title>Boutique</title><p>Bienvenue</p>'
+                f'<script src="{server.url}/chat/widget.js" defer {script}></script></html>')
+
+    return server, site, serve_pages(port, page_for)
+
+
+def test_the_widget_speaks_the_sites_language(tmp_path, browser):
+    """A French page (<html lang="fr">): the widget's own words are French, the team's
+    usual wait and the away note included; what the team wrote stays as written."""
+    from datetime import datetime, timedelta, timezone
+
+    server, site, httpd = _site_in(tmp_path, 'lang="fr"', CHAT_REPLY_TIME="15")
+    page = browser.new_context(locale="en-US").new_page()  # the browser's own: English
+    try:
+        page.goto(site + "/")
+        bubble = page.locator(".sb-bubble")
+        expect(bubble).to_have_attribute("aria-label", "Ouvrir le chat : Discutons")
+        bubble.click()
+        expect(page.locator(".sb-status")).to_have_text("En ligne", timeout=15000)
+        expect(page.locator(".sb-title")).to_have_text("Discutons")
+        expect(page.locator(".sb-greeting")).to_have_text(
+            "Bonjour ! Comment pouvons-nous vous aider ?")
+        expect(page.locator(".sb-input")).to_have_attribute("placeholder", "Écrivez un message…")
+        page.locator(".sb-human").click()
+        expect(page.locator(".sb-from-user[data-id] .sb-text")).to_have_text(
+            ["Je voudrais parler à une personne, s'il vous plaît."], timeout=15000)
+        banner = page.locator(".sb-banner")
+        expect(banner).to_have_text(
+            "Nous avons demandé à une personne de notre équipe de vous rejoindre. Elle vous "
+            "répondra ici. Nous répondons généralement en environ 15 minutes.", timeout=15000)
+        # The handoff message is the server's (HANDOFF_MESSAGE), as the team wrote it.
+        expect(page.locator(".sb-from-system")).to_contain_text("passing you to a person")
+    finally:
+        page.context.close()
+        httpd.shutdown()
+        httpd.server_close()
+        server.stop()
+
+    # data-lang on the script tag wins over the page's; out of hours, the away note says
+    # when the team is back in the page's language and the team's time zone.
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%a").lower()
+    (tmp_path / "away").mkdir()
+    server, site, httpd = _site_in(tmp_path / "away", 'data-lang="de"', CHAT_REPLY_TIME="15",
+                                   BUSINESS_HOURS=f"{tomorrow} 09:00-10:00",
+                                   BUSINESS_TIMEZONE="UTC")
+    page = browser.new_context(locale="fr-FR").new_page()
+    try:
+        page.goto(site + "/script")
+        page.locator(".sb-bubble").click()
+        expect(page.locator(".sb-away")).to_have_text(
+            "Unser Team ist gerade nicht da und ist morgen um 09:00 UTC zurück. Hinterlassen "
+            "Sie eine Nachricht: Wir antworten hier.", timeout=15000)
+        expect(page.locator(".sb-human")).to_have_text("Mit einer Person sprechen")
+        page.locator(".sb-human").click()
+        expect(page.locator(".sb-banner")).to_have_text(
+            "Wir haben eine Person aus unserem Team gebeten, dazuzukommen. Sie antwortet hier.",
+            timeout=15000)  # no usual wait promised out of hours
+    finally:
+        page.context.close()
+        httpd.shutdown()
+        httpd.server_close()
+        server.stop()

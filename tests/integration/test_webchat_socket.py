@@ -348,7 +348,8 @@ def test_the_team_sees_whether_the_person_is_on_the_site(server, visitors):
     """An agent's page joining the conversation asks the person's widget (``presence_check``,
     to that conversation's widgets only); its ``here`` reaches the page as
     ``visitor.presence`` (an opaque id, never the visitor's), the same said twice within a
-    second once, a bad page refused, and the widget's going as ``online: false``."""
+    second once unless it answers a question, a bad page refused, and the widget's going as
+    ``online: false``."""
     import queue
 
     visitor, other = visitors(), visitors()
@@ -378,6 +379,10 @@ def test_the_team_sees_whether_the_person_is_on_the_site(server, visitors):
         assert live.call("here", {"open": True, "visible": True, "page": shop}) == {"ok": True}
         refused = live.call("here", {"open": True, "page": "javascript:alert(1)"})
         assert refused["error"] == "bad_request"
+        # An answer to a page's question is said, however recently the same was.
+        assert live.call("here", {"open": True, "visible": True, "page": shop,
+                                  "asked": True}) == {"ok": True}
+        assert heard.get(timeout=10) == said  # (not the repeat before it: see below)
         live.disconnect()
         # The next thing heard is the widget's going: the repeat was not said again.
         assert heard.get(timeout=10) == {"conversation_id": cid, "visitor": said["visitor"],

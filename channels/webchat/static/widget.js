@@ -22,11 +22,189 @@
   if (!script) return;
   var BASE = new URL(script.src, location.href).origin;
   var data = script.dataset || {};
+
+  // -- the widget's own words, in the site's language ---------------------------------------
+  // data-lang, else the page's <html lang>, else the browser's; English where none of these
+  // is one of ours. What the team writes (the greeting given, the bot's answers, the
+  // handoff and away messages set on the server) is shown as written.
+  var TEXTS = {
+    en: {
+      title: "Chat with us", greeting: "Hi! How can we help you today?",
+      openChat: "Open chat: {title}", closeChat: "Close chat",
+      connecting: "Connecting…", online: "Online", reconnected: "Reconnected",
+      lost: "Connection lost. Reconnecting…", reconnecting: "Reconnecting…",
+      attempt: "Reconnecting… (attempt {n})", offline: "Offline. Reconnecting…",
+      unavailable: "Chat unavailable on this site", cantReach: "Can't reach the chat. Retrying…",
+      earlier: "Show earlier messages",
+      scores: ["Very bad", "Bad", "Okay", "Good", "Very good"], scoreLabel: "{n} of 5: {word}",
+      rateThis: "How was this conversation?", rateLast: "How was your last conversation?",
+      anythingToAdd: "Thanks! Anything to add? (optional)", send: "Send",
+      thanks: "Thanks for your feedback.",
+      tooManyTries: "Too many tries in a row. Wait a moment, then try again.",
+      ratingFailed: "Couldn't send your rating. Check your connection and try again.",
+      left: "{n} left", placeholder: "Write a message…", message: "Message",
+      sendFile: "Send a file", human: "Talk to a person",
+      escalation: "I'd like to talk to a person, please.",
+      bot: "Assistant", agent: "Team", user: "You",
+      escalated: "We've asked a person from our team to join. They'll answer here.",
+      joined: "A person from our team has joined the chat.",
+      closed: "This conversation was closed. Write again to start a new one.",
+      backToBot: "You're chatting with our assistant again.",
+      sending: "Sending…", waiting: "Waiting for connection…", notSent: "Not sent: {detail}",
+      queued: "Sent — saving shortly", slowDown: "Slow down a little — sending shortly…",
+      retrying: "Retrying…", slowDownTap: "Slow down a little — tap to send again",
+      notSentTap: "Not sent — tap to send again", tooBig: "a file is at most {size}",
+      empty: "the file is empty", refused: "refused",
+      newConversation: "New conversation", seen: "Seen",
+      teamTyping: "Our team is typing", botTyping: "The assistant is typing",
+      away: "Our team is away right now{back}. Leave a message: we'll answer here.",
+      back: " and back {when}",
+      today: "today at {time}", tomorrow: "tomorrow at {time}", onDay: "on {day} at {time}",
+      usually: " They usually answer within {within}.",
+      fewMinutes: "a few minutes", minutes: "about {n} minutes", anHour: "about an hour",
+      hours: "about {n} hours", aDay: "a day", days: "about {n} days",
+    },
+    fr: {
+      title: "Discutons", greeting: "Bonjour ! Comment pouvons-nous vous aider ?",
+      openChat: "Ouvrir le chat : {title}", closeChat: "Fermer le chat",
+      connecting: "Connexion…", online: "En ligne", reconnected: "Reconnecté",
+      lost: "Connexion perdue. Reconnexion…", reconnecting: "Reconnexion…",
+      attempt: "Reconnexion… (essai {n})", offline: "Hors ligne. Reconnexion…",
+      unavailable: "Chat indisponible sur ce site",
+      cantReach: "Impossible de joindre le chat. Nouvel essai…",
+      earlier: "Afficher les messages précédents",
+      scores: ["Très mauvais", "Mauvais", "Correct", "Bien", "Très bien"],
+      scoreLabel: "{n} sur 5 : {word}",
+      rateThis: "Comment s'est passée cette conversation ?",
+      rateLast: "Comment s'est passée votre dernière conversation ?",
+      anythingToAdd: "Merci ! Autre chose à ajouter ? (facultatif)", send: "Envoyer",
+      thanks: "Merci pour votre avis.",
+      tooManyTries: "Trop d'essais d'affilée. Patientez un instant, puis réessayez.",
+      ratingFailed: "Votre note n'a pas pu être envoyée. Vérifiez votre connexion et réessayez.",
+      left: "{n} restants", placeholder: "Écrivez un message…", message: "Message",
+      sendFile: "Envoyer un fichier", human: "Parler à une personne",
+      escalation: "Je voudrais parler à une personne, s'il vous plaît.",
+      bot: "Assistant", agent: "Équipe", user: "Vous",
+      escalated: "Nous avons demandé à une personne de notre équipe de vous rejoindre. Elle vous répondra ici.",
+      joined: "Une personne de notre équipe a rejoint la conversation.",
+      closed: "Cette conversation a été fermée. Écrivez de nouveau pour en commencer une autre.",
+      backToBot: "Vous discutez de nouveau avec notre assistant.",
+      sending: "Envoi…", waiting: "En attente de connexion…", notSent: "Non envoyé : {detail}",
+      queued: "Envoyé — enregistrement imminent",
+      slowDown: "Un peu moins vite — envoi dans un instant…", retrying: "Nouvel essai…",
+      slowDownTap: "Un peu moins vite — touchez pour renvoyer",
+      notSentTap: "Non envoyé — touchez pour renvoyer",
+      tooBig: "un fichier fait au plus {size}", empty: "le fichier est vide", refused: "refusé",
+      newConversation: "Nouvelle conversation", seen: "Vu",
+      teamTyping: "Notre équipe écrit", botTyping: "L'assistant écrit",
+      away: "Notre équipe est absente pour le moment{back}. Laissez un message : nous vous répondrons ici.",
+      back: " et de retour {when}",
+      today: "aujourd'hui à {time}", tomorrow: "demain à {time}", onDay: "{day} à {time}",
+      usually: " Nous répondons généralement en {within}.",
+      fewMinutes: "quelques minutes", minutes: "environ {n} minutes",
+      anHour: "environ une heure", hours: "environ {n} heures", aDay: "un jour",
+      days: "environ {n} jours",
+    },
+    es: {
+      title: "Chatea con nosotros", greeting: "¡Hola! ¿En qué podemos ayudarte hoy?",
+      openChat: "Abrir el chat: {title}", closeChat: "Cerrar el chat",
+      connecting: "Conectando…", online: "En línea", reconnected: "Reconectado",
+      lost: "Conexión perdida. Reconectando…", reconnecting: "Reconectando…",
+      attempt: "Reconectando… (intento {n})", offline: "Sin conexión. Reconectando…",
+      unavailable: "Chat no disponible en este sitio",
+      cantReach: "No se puede conectar con el chat. Reintentando…",
+      earlier: "Mostrar mensajes anteriores",
+      scores: ["Muy mal", "Mal", "Regular", "Bien", "Muy bien"], scoreLabel: "{n} de 5: {word}",
+      rateThis: "¿Qué tal fue esta conversación?", rateLast: "¿Qué tal fue tu última conversación?",
+      anythingToAdd: "¡Gracias! ¿Algo que añadir? (opcional)", send: "Enviar",
+      thanks: "Gracias por tu opinión.",
+      tooManyTries: "Demasiados intentos seguidos. Espera un momento e inténtalo de nuevo.",
+      ratingFailed: "No se pudo enviar tu valoración. Comprueba tu conexión e inténtalo de nuevo.",
+      left: "quedan {n}", placeholder: "Escribe un mensaje…", message: "Mensaje",
+      sendFile: "Enviar un archivo", human: "Hablar con una persona",
+      escalation: "Me gustaría hablar con una persona, por favor.",
+      bot: "Asistente", agent: "Equipo", user: "Tú",
+      escalated: "Hemos pedido a una persona de nuestro equipo que se una. Te responderá aquí.",
+      joined: "Una persona de nuestro equipo se ha unido al chat.",
+      closed: "Esta conversación se ha cerrado. Escribe de nuevo para empezar otra.",
+      backToBot: "Vuelves a hablar con nuestro asistente.",
+      sending: "Enviando…", waiting: "Esperando conexión…", notSent: "No enviado: {detail}",
+      queued: "Enviado — se guardará en breve",
+      slowDown: "Un poco más despacio — se enviará en breve…", retrying: "Reintentando…",
+      slowDownTap: "Un poco más despacio — toca para reenviar",
+      notSentTap: "No enviado — toca para reenviar",
+      tooBig: "un archivo ocupa como máximo {size}", empty: "el archivo está vacío",
+      refused: "rechazado", newConversation: "Nueva conversación", seen: "Visto",
+      teamTyping: "Nuestro equipo está escribiendo", botTyping: "El asistente está escribiendo",
+      away: "Nuestro equipo no está disponible ahora{back}. Deja un mensaje: te responderemos aquí.",
+      back: " y vuelve {when}",
+      today: "hoy a las {time}", tomorrow: "mañana a las {time}", onDay: "el {day} a las {time}",
+      usually: " Solemos responder en {within}.",
+      fewMinutes: "unos minutos", minutes: "unos {n} minutos", anHour: "alrededor de una hora",
+      hours: "unas {n} horas", aDay: "un día", days: "unos {n} días",
+    },
+    de: {
+      title: "Schreiben Sie uns", greeting: "Hallo! Wie können wir Ihnen heute helfen?",
+      openChat: "Chat öffnen: {title}", closeChat: "Chat schließen",
+      connecting: "Verbinden…", online: "Online", reconnected: "Wieder verbunden",
+      lost: "Verbindung verloren. Neuer Versuch…", reconnecting: "Neuer Verbindungsversuch…",
+      attempt: "Neuer Verbindungsversuch… (Versuch {n})", offline: "Offline. Neuer Versuch…",
+      unavailable: "Chat auf dieser Website nicht verfügbar",
+      cantReach: "Chat nicht erreichbar. Neuer Versuch…",
+      earlier: "Frühere Nachrichten anzeigen",
+      scores: ["Sehr schlecht", "Schlecht", "Okay", "Gut", "Sehr gut"],
+      scoreLabel: "{n} von 5: {word}",
+      rateThis: "Wie war dieses Gespräch?", rateLast: "Wie war Ihr letztes Gespräch?",
+      anythingToAdd: "Danke! Möchten Sie etwas hinzufügen? (optional)", send: "Senden",
+      thanks: "Danke für Ihr Feedback.",
+      tooManyTries: "Zu viele Versuche hintereinander. Warten Sie kurz und versuchen Sie es dann erneut.",
+      ratingFailed: "Ihre Bewertung konnte nicht gesendet werden. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
+      left: "noch {n}", placeholder: "Nachricht schreiben…", message: "Nachricht",
+      sendFile: "Datei senden", human: "Mit einer Person sprechen",
+      escalation: "Ich möchte bitte mit einer Person sprechen.",
+      bot: "Assistent", agent: "Team", user: "Sie",
+      escalated: "Wir haben eine Person aus unserem Team gebeten, dazuzukommen. Sie antwortet hier.",
+      joined: "Eine Person aus unserem Team ist dem Chat beigetreten.",
+      closed: "Dieses Gespräch wurde beendet. Schreiben Sie erneut, um ein neues zu beginnen.",
+      backToBot: "Sie chatten wieder mit unserem Assistenten.",
+      sending: "Wird gesendet…", waiting: "Warte auf Verbindung…",
+      notSent: "Nicht gesendet: {detail}", queued: "Gesendet — wird gleich gespeichert",
+      slowDown: "Etwas langsamer — wird gleich gesendet…", retrying: "Neuer Versuch…",
+      slowDownTap: "Etwas langsamer — zum erneuten Senden tippen",
+      notSentTap: "Nicht gesendet — zum erneuten Senden tippen",
+      tooBig: "eine Datei hat höchstens {size}", empty: "die Datei ist leer",
+      refused: "abgelehnt", newConversation: "Neues Gespräch", seen: "Gesehen",
+      teamTyping: "Unser Team schreibt", botTyping: "Der Assistent schreibt",
+      away: "Unser Team ist gerade nicht da{back}. Hinterlassen Sie eine Nachricht: Wir antworten hier.",
+      back: " und ist {when} zurück",
+      today: "heute um {time}", tomorrow: "morgen um {time}", onDay: "am {day} um {time}",
+      usually: " Wir antworten meist innerhalb von {within}.",
+      fewMinutes: "wenigen Minuten", minutes: "etwa {n} Minuten", anHour: "etwa einer Stunde",
+      hours: "etwa {n} Stunden", aDay: "einem Tag", days: "etwa {n} Tagen",
+    },
+  };
+  function chooseLanguage(wanted) {
+    for (var i = 0; i < wanted.length; i++) {
+      var code = String(wanted[i] || "").toLowerCase().split(/[-_]/)[0];
+      if (code && Object.prototype.hasOwnProperty.call(TEXTS, code)) return code;
+    }
+    return "en";
+  }
+  var LANG = chooseLanguage([data.lang, document.documentElement.lang,
+                             navigator.language].concat(navigator.languages || []));
+  var T = TEXTS[LANG];
+  // T's text for `key` with {name} filled from `vars`.
+  function t(key, vars) {
+    return String(T[key]).replace(/\{(\w+)\}/g, function (all, name) {
+      return vars && Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : all;
+    });
+  }
+
   var OPTIONS = {
-    title: (data.title || "Chat with us").slice(0, 60),
+    title: (data.title || T.title).slice(0, 60),
     color: validColor(data.color) || "#4f46e5",
     position: data.position === "left" ? "left" : "right",
-    greeting: (data.greeting || "Hi! How can we help you today?").slice(0, 300),
+    greeting: (data.greeting || T.greeting).slice(0, 300),
     name: data.name || null,
     // Identity verification: the site's customer id, HMAC-SHA256(CHAT_IDENTITY_SECRET, id)
     // from its server, and their e-mail (README, "Identity").
@@ -35,14 +213,9 @@
     email: data.email || null,
   };
   var STORE_KEY = "switchboard-chat:" + BASE;
-  var LABELS = { bot: "Assistant", agent: "Team", system: "", user: "You" };
-  var BANNERS = {
-    escalated: "We've asked a person from our team to join. They'll answer here.",
-    human: "A person from our team has joined the chat.",
-    closed: "This conversation was closed. Write again to start a new one.",
-    bot: "You're chatting with our assistant again.",
-  };
-  var ESCALATION_TEXT = "I'd like to talk to a person, please.";
+  var LABELS = { bot: T.bot, agent: T.agent, system: "", user: T.user };
+  var BANNERS = { escalated: T.escalated, human: T.joined, closed: T.closed, bot: T.backToBot };
+  var ESCALATION_TEXT = T.escalation;
 
   // -- persistent state (localStorage, or memory where storage is blocked) ----------------
   var memory = {};
@@ -125,7 +298,7 @@
   var frame = el("div", "sb-root sb-" + OPTIONS.position);
   var bubble = el("button", "sb-bubble");
   bubble.type = "button";
-  bubble.setAttribute("aria-label", "Open chat: " + OPTIONS.title);
+  bubble.setAttribute("aria-label", t("openChat", { title: OPTIONS.title }));
   bubble.setAttribute("aria-expanded", "false");
   bubble.appendChild(icon(["M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"], 28));
   var badge = el("span", "sb-badge");
@@ -141,13 +314,13 @@
   var header = el("div", "sb-header");
   var heading = el("div", "sb-heading");
   heading.appendChild(el("div", "sb-title", OPTIONS.title));
-  var status = el("div", "sb-status", "Connecting…");
+  var status = el("div", "sb-status", T.connecting);
   status.setAttribute("role", "status");
   status.dataset.state = "connecting";
   heading.appendChild(status);
   var closeBtn = el("button", "sb-close");
   closeBtn.type = "button";
-  closeBtn.setAttribute("aria-label", "Close chat");
+  closeBtn.setAttribute("aria-label", T.closeChat);
   closeBtn.appendChild(icon(["M6 6l12 12M18 6L6 18"], 20));
   header.appendChild(heading);
   header.appendChild(closeBtn);
@@ -160,7 +333,7 @@
   away.hidden = true;
 
   var scroller = el("div", "sb-scroll");
-  var earlier = el("button", "sb-earlier", "Show earlier messages");
+  var earlier = el("button", "sb-earlier", T.earlier);
   earlier.type = "button";
   earlier.hidden = true;
   var list = el("ol", "sb-messages");
@@ -172,19 +345,19 @@
   scroller.appendChild(list);
 
   // "How was this conversation?": a card after the messages once the conversation is closed.
-  var SCORES = ["Very bad", "Bad", "Okay", "Good", "Very good"];
+  var SCORES = T.scores;
   var card = el("div", "sb-rating");
   card.hidden = true;
   card.setAttribute("role", "group");
   card.setAttribute("aria-labelledby", "sb-rating-q");
-  var cardQuestion = el("p", "sb-rating-q", "How was this conversation?");
+  var cardQuestion = el("p", "sb-rating-q", T.rateThis);
   cardQuestion.id = "sb-rating-q";
   var scoreRow = el("div", "sb-scores");
   var scoreButtons = SCORES.map(function (word, i) {
     var b = el("button", "sb-score", String(i + 1));
     b.type = "button";
     b.dataset.score = String(i + 1);
-    b.setAttribute("aria-label", (i + 1) + " of 5: " + word);
+    b.setAttribute("aria-label", t("scoreLabel", { n: i + 1, word: word }));
     b.setAttribute("aria-pressed", "false");
     scoreRow.appendChild(b);
     return b;
@@ -195,7 +368,7 @@
   scale.appendChild(el("span", null, SCORES[4]));
   var more = el("form", "sb-rating-more");
   more.hidden = true;
-  var moreLabel = el("label", "sb-rating-label", "Thanks! Anything to add? (optional)");
+  var moreLabel = el("label", "sb-rating-label", T.anythingToAdd);
   moreLabel.htmlFor = "sb-rating-comment";
   var comment = el("textarea", "sb-rating-comment");
   comment.id = "sb-rating-comment";
@@ -203,7 +376,7 @@
   comment.maxLength = 500;
   var moreActions = el("div", "sb-rating-actions");
   var commentLeft = el("span", "sb-rating-left");
-  var commentSend = el("button", "sb-rating-send", "Send");
+  var commentSend = el("button", "sb-rating-send", T.send);
   commentSend.type = "submit";
   moreActions.appendChild(commentLeft);
   moreActions.appendChild(commentSend);
@@ -228,17 +401,17 @@
   var input = el("textarea", "sb-input");
   input.rows = 1;
   input.maxLength = 1000;
-  input.placeholder = "Write a message…";
-  input.setAttribute("aria-label", "Message");
+  input.placeholder = T.placeholder;
+  input.setAttribute("aria-label", T.message);
   var send = el("button", "sb-send");
   send.type = "submit";
-  send.setAttribute("aria-label", "Send");
+  send.setAttribute("aria-label", T.send);
   send.appendChild(icon(["M3 20l18-8L3 4v6l12 2-12 2z"], 20));
   // Files: a paperclip (shown once the server says it takes files) or a paste.
   var attach = el("button", "sb-attach");
   attach.type = "button";
-  attach.setAttribute("aria-label", "Send a file");
-  attach.title = "Send a file";
+  attach.setAttribute("aria-label", T.sendFile);
+  attach.title = T.sendFile;
   attach.hidden = true;
   attach.appendChild(icon(["M16.5 6.5l-7.8 7.8a2 2 0 0 0 2.8 2.8l8-8a4 4 0 0 0-5.6-5.6l-8 8" +
                            "a6 6 0 0 0 8.5 8.5l7.1-7.1"], 20));
@@ -252,7 +425,7 @@
   form.appendChild(send);
 
   var footer = el("div", "sb-footer");
-  var human = el("button", "sb-human", "Talk to a person");
+  var human = el("button", "sb-human", T.human);
   human.type = "button";
   var counter = el("span", "sb-counter");
   footer.appendChild(human);
@@ -343,7 +516,7 @@
       for (var i = 0; i < m.attachments.length; i++) files.appendChild(attachmentNode(m.attachments[i]));
       li.appendChild(files);
     }
-    var meta = el("div", "sb-meta", pending ? "Sending…" : clock(m.created_at));
+    var meta = el("div", "sb-meta", pending ? T.sending : clock(m.created_at));
     li.appendChild(meta);
     return li;
   }
@@ -395,7 +568,7 @@
       byClient.set(item.client_id, li);
       list.appendChild(li);
     }
-    li.querySelector(".sb-meta").textContent = connected ? "Sending…" : "Waiting for connection…";
+    li.querySelector(".sb-meta").textContent = connected ? T.sending : T.waiting;
     toBottom();
     return li;
   }
@@ -404,14 +577,14 @@
     var li = renderPending(item);
     li.classList.remove("sb-pending");
     li.classList.add("sb-failed");
-    li.querySelector(".sb-meta").textContent = "Not sent: " + detail;
+    li.querySelector(".sb-meta").textContent = t("notSent", { detail: detail });
   }
 
   function markQueued(item) { // the store is down: received and kept, saved when it is back
     var li = renderPending(item);
     li.classList.remove("sb-pending", "sb-failed");
     li.classList.add("sb-queued");
-    li.querySelector(".sb-meta").textContent = "Sent — saving shortly";
+    li.querySelector(".sb-meta").textContent = T.queued;
   }
 
   var provisional = new Set(); // keys of bot replies shown while the store was down
@@ -432,7 +605,7 @@
     if (!m || typeof m.id !== "number" || deletedIds.has(m.conversation_id)) return;
     if (state.conversationId !== m.conversation_id) {
       if (state.conversationId !== null && m.conversation_id < state.conversationId) return;
-      if (state.conversationId !== null) divider("New conversation");
+      if (state.conversationId !== null) divider(T.newConversation);
       state.conversationId = m.conversation_id;
       seenId = null;
       applyState("bot", true);
@@ -471,7 +644,7 @@
     var shown = list.querySelector(".sb-seen");
     if (shown && shown.parentNode === meta) return;
     if (shown) shown.remove();
-    if (meta) meta.appendChild(el("span", "sb-seen", " · Seen"));
+    if (meta) meta.appendChild(el("span", "sb-seen", " · " + T.seen));
   }
 
   // -- receipts: the team's messages reached this page, or were shown -----------------------
@@ -494,6 +667,7 @@
       var now = { open: isOpen, visible: !document.hidden, page: currentPage() };
       var key = JSON.stringify([state.conversationId, now]);
       if (!hereAsked && key === hereSaid) return;
+      if (hereAsked) now.asked = true; // an answer: said even if just said (a new page asks)
       hereSaid = key;
       hereAsked = false;
       socket.emit("here", now);
@@ -620,12 +794,12 @@
     if (minutes > 10) minutes = Math.ceil(minutes / 5) * 5; // 11 to 15 minutes: "15"
     var hours = Math.ceil(replyTime / 3600);
     var days = Math.ceil(replyTime / 86400);
-    var within = minutes <= 5 ? "a few minutes"
-      : minutes < 60 ? "about " + minutes + " minutes"
-      : hours <= 1 ? "about an hour"
-      : hours < 24 ? "about " + hours + " hours"
-      : days <= 1 ? "a day" : "about " + days + " days";
-    return " They usually answer within " + within + ".";
+    var within = minutes <= 5 ? T.fewMinutes
+      : minutes < 60 ? t("minutes", { n: minutes })
+      : hours <= 1 ? T.anHour
+      : hours < 24 ? t("hours", { n: hours })
+      : days <= 1 ? T.aDay : t("days", { n: days });
+    return t("usually", { within: within });
   }
 
   function applyState(next, quiet) {
@@ -668,8 +842,7 @@
     if (saved !== null) return; // rated already
     var stick = nearBottom();
     rating = { id: c.id, score: null, pressed: null, comment: null, stage: "ask" };
-    cardQuestion.textContent = last ? "How was your last conversation?" :
-      "How was this conversation?";
+    cardQuestion.textContent = last ? T.rateLast : T.rateThis;
     ratingWant = null;
     comment.value = "";
     commentLeft.textContent = "";
@@ -739,12 +912,12 @@
         rating.stage = "done";
         comment.value = "";
         commentLeft.textContent = "";
-        ratingNote("Thanks for your feedback.", false);
+        ratingNote(T.thanks, false);
         paintRating();
         if (focused) cardNote.focus(); // the form is gone: keep the place in the panel
       } else {
         if (rating.stage === "ask") rating.stage = "more";
-        if (rating.stage === "done") ratingNote("Thanks for your feedback.", false);
+        if (rating.stage === "done") ratingNote(T.thanks, false);
         else ratingNote("", false);
         paintRating();
       }
@@ -755,8 +928,7 @@
     if (code === 409 || code === 403 || code === 404) { hideRating(); return; } // reopened
     if (!ratingWant) rating.pressed = rating.score; // not saved: show what is
     paintRating();
-    ratingNote(code === 429 ? "Too many tries in a row. Wait a moment, then try again." :
-      "Couldn't send your rating. Check your connection and try again.", true);
+    ratingNote(code === 429 ? T.tooManyTries : T.ratingFailed, true);
     if (stick) toBottom();
   }
 
@@ -774,7 +946,7 @@
     if (!text) { // nothing to add: the score is what counts
       rating.stage = "done";
       paintRating();
-      ratingNote("Thanks for your feedback.", false);
+      ratingNote(T.thanks, false);
       cardNote.focus();
       return;
     }
@@ -786,7 +958,7 @@
   });
   comment.addEventListener("input", function () {
     var left = comment.maxLength - comment.value.length;
-    commentLeft.textContent = left < 100 ? left + " left" : "";
+    commentLeft.textContent = left < 100 ? t("left", { n: left }) : "";
   });
 
   var typingTimers = {};
@@ -799,7 +971,7 @@
     }
     var names = Object.keys(typingWho).filter(function (k) { return typingWho[k]; });
     if (!names.length) { typing.hidden = true; typing.textContent = ""; return; }
-    typing.textContent = (names.indexOf("agent") >= 0 ? "Our team" : "The assistant") + " is typing";
+    typing.textContent = names.indexOf("agent") >= 0 ? T.teamTyping : T.botTyping;
     typing.appendChild(el("span", "sb-dots"));
     typing.hidden = false;
     if (nearBottom()) toBottom();
@@ -856,7 +1028,7 @@
         }
         throw new Error("session " + r.status);
       }).catch(function () {
-        setStatus("reconnecting", "Can't reach the chat. Retrying…");
+        setStatus("reconnecting", T.cantReach);
         return sleep(backoff(attempt++)).then(tryOnce);
       });
     }
@@ -893,14 +1065,37 @@
   // The note says when the team is back; at the next opening or closing it is read again
   // (GET /chat/hours, a few seconds late, spread so that visitors do not all ask at once).
   var hoursTimer = null;
+  // When the team is back, in the visitor's language: the server's words in English; else
+  // today, tomorrow or the day, and the time, in the team's time zone (Intl).
+  function backWhen(hours) {
+    if (LANG === "en" || !hours.next_open) return hours.next_open_text || null;
+    try {
+      var at = new Date(hours.next_open);
+      var zone = { timeZone: hours.timezone || undefined };
+      var dayOf = function (d) {
+        return new Intl.DateTimeFormat("en-CA", Object.assign({ year: "numeric",
+          month: "2-digit", day: "2-digit" }, zone)).format(d);
+      };
+      var time = new Intl.DateTimeFormat(LANG, Object.assign({ hour: "2-digit",
+        minute: "2-digit", timeZoneName: "short" }, zone)).format(at);
+      var now = Date.now();
+      if (dayOf(at) === dayOf(new Date(now))) return t("today", { time: time });
+      if (dayOf(at) === dayOf(new Date(now + 86400000))) return t("tomorrow", { time: time });
+      var day = new Intl.DateTimeFormat(LANG, Object.assign({ weekday: "long", day: "numeric",
+        month: "long" }, zone)).format(at);
+      return t("onDay", { day: day, time: time });
+    } catch (err) { // a time zone this browser does not know
+      return hours.next_open_text || null;
+    }
+  }
+
   function showHours(hours) {
     clearTimeout(hoursTimer);
     teamIn = !hours || hours.open;
     away.hidden = !hours || hours.open;
     if (!away.hidden) {
-      away.textContent = "Our team is away right now" + (hours.next_open_text ?
-        " and back " + hours.next_open_text : "") +
-        ". Leave a message: we'll answer here.";
+      var when = backWhen(hours);
+      away.textContent = t("away", { back: when ? t("back", { when: when }) : "" });
     }
     var boundary = hours && Date.parse(hours.open ? hours.closes_at : hours.next_open);
     if (!boundary) return;
@@ -983,9 +1178,9 @@
     });
     socket.on("connect", function () {
       connected = true;
-      setStatus("connected", everConnected ? "Reconnected" : "Online");
+      setStatus("connected", everConnected ? T.reconnected : T.online);
       if (everConnected) statusTimer = setTimeout(function () {
-        if (connected) setStatus("connected", "Online");
+        if (connected) setStatus("connected", T.online);
       }, 5000);
       everConnected = true;
       hereSaid = null; // a new socket: the server has heard nothing of it
@@ -993,24 +1188,24 @@
     });
     socket.on("disconnect", function (reason) {
       connected = false;
-      setStatus("reconnecting", "Connection lost. Reconnecting…");
+      setStatus("reconnecting", T.lost);
       if (reason === "io server disconnect") retryLater(); // the server closed it: no auto-retry
     });
     socket.io.on("reconnect_attempt", function (n) {
-      setStatus("reconnecting", "Reconnecting… (attempt " + n + ")");
+      setStatus("reconnecting", t("attempt", { n: n }));
     });
     socket.on("connect_error", function (err) {
       connected = false;
       if (socket.active) { // a network failure: the manager retries with backoff
-        setStatus("reconnecting", "Offline. Reconnecting…");
+        setStatus("reconnecting", T.offline);
         return;
       }
       var code = err && err.message;
-      if (code === "forbidden_origin") { setStatus("offline", "Chat unavailable on this site"); return; }
+      if (code === "forbidden_origin") { setStatus("offline", T.unavailable); return; }
       if (code === "not_found" && state.conversationId !== null) forget(state.conversationId);
       if (code === "forbidden") { state.conversationId = null; state.lastId = 0; }
       save();
-      setStatus("reconnecting", "Reconnecting…");
+      setStatus("reconnecting", T.reconnecting);
       retryLater(code === "unauthorized"); // an expired token: renew it (or start afresh)
     });
     socket.on("message", receive);
@@ -1138,7 +1333,7 @@
       if (ack.error) {
         if (ack.status === 429 || ack.status >= 500) {
           byClient.get(item.client_id).querySelector(".sb-meta").textContent =
-            ack.status === 429 ? "Slow down a little — sending shortly…" : "Retrying…";
+            ack.status === 429 ? T.slowDown : T.retrying;
           later(ack.status === 429 ? 8000 : 4000);
           return;
         }
@@ -1165,12 +1360,12 @@
                      attachments: [{ type: "file", name: file.name || "file", size: file.size }] };
     if (file.size > maxFileBytes) {
       renderPending(item);
-      markFailed(item, "a file is at most " + fileSize(maxFileBytes));
+      markFailed(item, t("tooBig", { size: fileSize(maxFileBytes) }));
       return;
     }
     if (!file.size) {
       renderPending(item);
-      markFailed(item, "the file is empty");
+      markFailed(item, T.empty);
       return;
     }
     hideRating();
@@ -1202,13 +1397,13 @@
         }
         if (response.status === 429 || response.status >= 500) {
           retryable(li, file, item, response.status === 429
-            ? "Slow down a little — tap to send again" : "Not sent — tap to send again");
+            ? T.slowDownTap : T.notSentTap);
           return;
         }
-        markFailed(item, json.detail || json.error || "refused");
+        markFailed(item, json.detail || json.error || T.refused);
       });
     }).catch(function () {
-      retryable(li, file, item, "Not sent — tap to send again");
+      retryable(li, file, item, T.notSentTap);
     });
   }
   function retryable(li, file, item, text) {
@@ -1244,7 +1439,7 @@
     input.style.height = "auto";
     input.style.height = Math.min(input.scrollHeight, 120) + "px";
     var left = input.maxLength - input.value.length;
-    counter.textContent = left < 100 ? left + " left" : "";
+    counter.textContent = left < 100 ? t("left", { n: left }) : "";
     var now = Date.now();
     if (input.value && now - typingSentAt > 2500) { typingSentAt = now; typingSignal(true); }
     clearTimeout(typingStop);
