@@ -21,6 +21,7 @@ from admin_app.schemas import (
     DeleteQuery,
     HandlingAnswer,
     MeAnswer,
+    MeBody,
     MessageAnswer,
     NoteAnswer,
     NoteBody,
@@ -60,6 +61,17 @@ def me():
     """The caller's account (the panel uses it for "mine" and to tell its own typing)."""
     user = current_user()
     return respond(MeAnswer(user=PublicUser.of(user, get_services().tracker.is_online(user))))
+
+
+@bp.put("/me")
+@login_required
+def set_my_name():
+    """The caller's name for the people it answers (``{"display_name": "Sam"}``; blank or
+    null: none): the web chat shows it above the caller's replies from then on."""
+    body = _body(MeBody)
+    services = get_services()
+    changed = services.store.set_user_name(current_user().id, body.display_name)
+    return respond(MeAnswer(user=PublicUser.of(changed, services.tracker.is_online(changed))))
 
 
 @bp.put("/users/<int:user_id>/availability")
@@ -128,7 +140,9 @@ def reply(conversation_id: int):
             sender_id=user.email,
             content=body.content if body.content.strip() else "",
             attachments=attachments,
-            metadata={"agent_id": user.id},
+            # The name the person is shown above the reply (the web chat), as it was then.
+            metadata={"agent_id": user.id, **({"agent_name": user.display_name}
+                                              if user.display_name else {})},
         )
     )
     return respond(MessageAnswer(message=message), 201)

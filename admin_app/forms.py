@@ -8,7 +8,14 @@ from zoneinfo import available_timezones
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from services.business_hours import parse_dates, parse_week
 from services.models import (
@@ -39,6 +46,11 @@ class PasswordForm(FlaskForm):
         "Repeat the new password",
         validators=[DataRequired(), EqualTo("new_password", message="The passwords differ.")],
     )
+
+
+class NameForm(FlaskForm):
+    display_name = StringField("Your name for the people you answer",
+                               validators=[Optional(), Length(max=200)])
 
 
 class NewUserForm(FlaskForm):

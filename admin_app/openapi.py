@@ -49,6 +49,7 @@ from admin_app.schemas import (
     HoursBody,
     MarkHumanBody,
     MeAnswer,
+    MeBody,
     MessageAnswer,
     MessageList,
     NoteAnswer,
@@ -239,6 +240,10 @@ ROUTES: tuple[Route, ...] = (
           SatisfactionAnswer, query=TeamStatsQuery, errors=(400, 401, 503)),
     Route("get", "/admin/me", "admin_api.me", "The caller's account", MeAnswer,
           errors=(401, 503)),
+    Route("put", "/admin/me", "admin_api.set_my_name",
+          "The caller's name for the people it answers (blank or null: none): the web "
+          "chat shows it above the caller's replies from then on", MeAnswer, body=MeBody,
+          errors=(400, 401, 503)),
     Route("get", "/admin/users", "admin_api.users", "Every account, without secrets",
           UserList, errors=(401, 503)),
     Route("put", "/admin/users/{user_id}/availability", "admin_api.set_availability",

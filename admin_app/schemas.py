@@ -40,6 +40,7 @@ from services.models import (
     TagCount,
     UnansweredQuestion,
     UserRole,
+    clean_account_name,
     normalize_tag,
     utc,
 )
@@ -323,6 +324,18 @@ class BulkBody(_Body):
         return self
 
 
+class MeBody(_Body):
+    """``{"display_name": "Sam"}``: the name the account shows the people it answers
+    (trimmed, inner spaces made one; blank or null: none, the widget says "Team")."""
+
+    display_name: str | None = Field(max_length=200)
+
+    @field_validator("display_name")
+    @classmethod
+    def _clean(cls, value: str | None) -> str | None:
+        return clean_account_name(value)
+
+
 class AvailabilityBody(_Body):
     """``{"available": true}``: the account takes new conversations (auto-assignment)."""
 
@@ -352,12 +365,15 @@ class PublicUser(_Answer):
                                           "panel last said it was open for the account")
     online: bool = Field(default=False, description="a page of the panel open within "
                          "OFFLINE_AFTER_SECONDS")
+    display_name: str | None = Field(default=None, description="the name the people the "
+                                     "account answers see above its replies (null: none)")
 
     @classmethod
     def of(cls, user, online: bool = False) -> "PublicUser":
         """The public view of an ``AdminUser`` (``online``: ``tracker.is_online``)."""
         return cls(id=user.id, email=user.email, role=user.role, disabled=user.disabled,
-                   available=user.available, last_seen_at=user.last_seen_at, online=online)
+                   available=user.available, last_seen_at=user.last_seen_at, online=online,
+                   display_name=user.display_name)
 
 
 class MessagingWindow(_Answer):

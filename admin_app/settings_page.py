@@ -18,6 +18,7 @@ from admin_app.auth import SessionUser, current_user, page_login_required
 from admin_app.forms import (
     ActionForm,
     HoursForm,
+    NameForm,
     NewTokenForm,
     NewUserForm,
     PasswordForm,
@@ -33,7 +34,7 @@ from admin_app.security import (
 )
 from admin_app.web import admin_pages
 from services.errors import Conflict, InvalidInput, NotFound
-from services.models import NewSavedReply, normalize_tag
+from services.models import NewSavedReply, clean_account_name, normalize_tag
 
 bp = admin_pages(Blueprint("settings", __name__, url_prefix="/settings"))
 
@@ -78,6 +79,8 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
         "user": user,
         "secret": secret,
         "password_form": forms.get("password_form") or PasswordForm(formdata=None),
+        "name_form": forms.get("name_form") or NameForm(
+            formdata=None, data={"display_name": user.display_name or ""}),
         "action_form": ActionForm(formdata=None),
     }
     if user.role == "admin":
@@ -126,6 +129,24 @@ def change_password():
     login_user(SessionUser(get_services().store.get_user(user.id)))
     flash("Your password was changed. Other sessions of your account are signed out.")
     return redirect(url_for("settings.index"))
+
+
+@bp.post("/name")
+@page_login_required
+def set_name():
+    """The account's name for the people it answers (blank: none)."""
+    form = NameForm()
+    if form.validate_on_submit():
+        try:
+            name = clean_account_name(form.display_name.data)
+        except ValueError as exc:
+            form.display_name.errors = [f"{str(exc)[0].upper()}{str(exc)[1:]}."]
+        else:
+            get_services().store.set_user_name(current_user().id, name)
+            flash(f"People you answer now see “{name}”." if name
+                  else "People you answer now see “Team”.")
+            return redirect(url_for("settings.index"))
+    return _render(400, name_form=form)
 
 
 @bp.post("/users")

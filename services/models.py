@@ -46,6 +46,7 @@ RECENT_RATING_COMMENTS = 10  # the newest comments the satisfaction stats list
 MAX_DELETE = 200  # conversations one deletion takes (a person's, or a retention sweep's batch)
 MAX_AUTO_ASSIGN = 200  # waiting conversations one auto-assignment call hands out
 MAX_TOUCH_USERS = 1000  # accounts one touch_users call marks seen
+ACCOUNT_NAME_MAX = 60  # the name an account shows the people it answers
 
 PLATFORMS: tuple[str, ...] = ("messenger", "webchat")
 STATUSES: tuple[str, ...] = ("active", "idle", "closed")
@@ -321,6 +322,25 @@ def normalize_tag(value: str) -> str:
     return tag
 
 
+def clean_account_name(value: object) -> str | None:
+    """The name an account shows the people it answers, as stored: trimmed, inner
+    whitespace one space, NFC; blank is none (None). ``ValueError`` for anything but a
+    string, one longer than ``ACCOUNT_NAME_MAX`` characters, or one with control
+    characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("a name is a string")
+    name = unicodedata.normalize("NFC", " ".join(value.split()))
+    if not name:
+        return None
+    if len(name) > ACCOUNT_NAME_MAX:
+        raise ValueError(f"a name is at most {ACCOUNT_NAME_MAX} characters")
+    if any(unicodedata.category(char)[0] == "C" for char in name):
+        raise ValueError("a name holds no control characters")
+    return name
+
+
 def normalize_tags(value: Any) -> tuple[str, ...]:
     """Tags a bot gives (a webhook's answer, a knowledge-file entry): None is none; else a
     list of at most ``MAX_TAGS`` strings, each a tag (``normalize_tag``), kept once each, in
@@ -586,6 +606,8 @@ class AdminUser(_Model):
     last_assigned_at: datetime | None = None
     # When a page of the panel last said it was open (online; OFFLINE_AFTER_SECONDS).
     last_seen_at: datetime | None = None
+    # The name people the account answers see above its replies ("Sam"); None: "Team".
+    display_name: str | None = None
 
 
 class ApiToken(_Model):

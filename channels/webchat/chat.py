@@ -119,6 +119,8 @@ def public_message(message: Message, visitor_id: str) -> dict[str, Any]:
     kind = message.metadata.get("kind")
     if message.metadata.get("escalate"):
         kind = "escalation"
+    # The name the agent chose to show the people they answer (their e-mail never goes).
+    name = message.metadata.get("agent_name") if message.sender_type == "agent" else None
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
@@ -128,6 +130,7 @@ def public_message(message: Message, visitor_id: str) -> dict[str, Any]:
         "created_at": iso(message.created_at),
         "client_id": client_id,
         "kind": kind if isinstance(kind, str) else None,
+        "sender_name": name if isinstance(name, str) else None,
     }
 
 

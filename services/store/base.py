@@ -88,6 +88,7 @@ from typing import Any, Protocol, Sequence
 
 from services.errors import InvalidInput, NotFound
 from services.models import (
+    ACCOUNT_NAME_MAX,
     MAX_AUTO_ASSIGN,
     MAX_TOUCH_USERS,
     MAX_DELETE,
@@ -199,6 +200,12 @@ def check_many(conversation_ids: Sequence[int], limit: int) -> None:
         raise InvalidInput("limit must be at least 1")
     if len(conversation_ids) > MAX_CONVERSATIONS_PER_READ:
         raise InvalidInput(f"at most {MAX_CONVERSATIONS_PER_READ} conversations per read")
+
+
+def check_account_name(display_name: str | None) -> None:
+    """``InvalidInput`` unless the name is None or 1 to ``ACCOUNT_NAME_MAX`` characters."""
+    if display_name is not None and not 1 <= len(display_name) <= ACCOUNT_NAME_MAX:
+        raise InvalidInput(f"a name has 1 to {ACCOUNT_NAME_MAX} characters")
 
 
 def unique_file_ids(file_ids: Sequence[str]) -> list[str]:
@@ -424,6 +431,12 @@ class ConversationStore(Protocol):
     def set_user_disabled(self, user_id: int, disabled: bool) -> None:
         """Disable (or re-enable) a user; a disabled user's tokens stop authenticating.
         ``NotFound`` for an unknown id."""
+
+    def set_user_name(self, user_id: int, display_name: str | None) -> AdminUser:
+        """The name the account shows the people it answers (None: none), as given (the
+        caller cleans it: ``clean_account_name``); the account as it is now. ``NotFound``
+        for an unknown id; ``InvalidInput`` for an empty or longer name than
+        ``ACCOUNT_NAME_MAX``."""
 
     def create_api_token(
         self, user_id: int, name: str, token_hash: str, now: datetime

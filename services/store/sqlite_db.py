@@ -26,7 +26,7 @@ from services.errors import StoreUnavailable
 from services.models import Conversation, Job, Message, utc
 from services.store import sqlite_rollup, sqlite_search
 
-SCHEMA_VERSION = 16  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
+SCHEMA_VERSION = 17  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
 BUSY_TIMEOUT_MS = 10_000
 # Connections open at once per process. Under gevent a store call yields only while a long
 # read or a commit runs in a thread, so a few are in use at a time; threads (the dev server,
@@ -156,6 +156,8 @@ _UPGRADES: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     # (The first sweep after it announces the accounts offline then: once each.)
     13: ["ALTER TABLE admin_users ADD COLUMN offline_announced_at TEXT"],
     15: [_files_sent_at],
+    16: ["ALTER TABLE admin_users ADD COLUMN display_name TEXT"
+         " CHECK (display_name IS NULL OR length(display_name) BETWEEN 1 AND 60)"],
 }
 # What a database of version N needs after the schema file ran: filling tables it created
 # from the rows already there (same transaction, so no write falls in between).

@@ -26,6 +26,7 @@
 -- table (at the end).
 -- Schema version 15: the files table (at the end).
 -- Schema version 16: files.sent_at and the index of the files never sent (at the end).
+-- Schema version 17: admin_users.display_name.
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -41,7 +42,9 @@ CREATE TABLE IF NOT EXISTS admin_users (
     last_seen_at     TEXT,
     -- Schema version 14: when a sweep last said the account went offline (claim_offline);
     -- before last_seen_at while it has not since.
-    offline_announced_at TEXT
+    offline_announced_at TEXT,
+    -- Schema version 17: the name people answered by the account see ("Sam"; NULL: none).
+    display_name     TEXT CHECK (display_name IS NULL OR length(display_name) BETWEEN 1 AND 60)
 );
 -- lower() is ASCII-only in SQLite; e-mail addresses are compared case-insensitively in ASCII.
 CREATE UNIQUE INDEX IF NOT EXISTS admin_users_email_key ON admin_users (lower(email));

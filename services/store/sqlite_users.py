@@ -8,6 +8,7 @@ from typing import Any, Callable, ContextManager
 
 from services.errors import Conflict, NotFound
 from services.models import AdminUser, ApiToken, UserRole
+from services.store.base import check_account_name
 from services.store.sqlite_db import one, ts
 
 
@@ -55,6 +56,16 @@ class SqliteUsers:
     def set_user_disabled(self, user_id: int, disabled: bool) -> None:
         """Disable or re-enable a user; ``NotFound`` for an unknown id."""
         self._update_user(user_id, "disabled = ?", int(disabled))
+
+    def set_user_name(self, user_id: int, display_name: str | None) -> AdminUser:
+        """See base.py."""
+        check_account_name(display_name)
+        with self._tx() as db:
+            row = one(db.execute("UPDATE admin_users SET display_name = ? WHERE id = ?"
+                                 " RETURNING *", (display_name, user_id)))
+        if row is None:
+            raise NotFound(f"user {user_id}")
+        return AdminUser.model_validate(dict(row))
 
     def create_api_token(
         self, user_id: int, name: str, token_hash: str, now: datetime

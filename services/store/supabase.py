@@ -68,7 +68,7 @@ from services.models import (
     utc,
 )
 from services.store import supabase_http
-from services.store.base import check_messages_in
+from services.store.base import check_account_name, check_messages_in
 from services.store.supabase_rpc import RpcClient, TransportError
 from services.store.supabase_pipeline import SupabasePipeline, _payload
 from services.store.supabase_reads import SupabaseReads
@@ -395,6 +395,14 @@ class SupabaseStore(SupabaseAssignment, SupabaseDeletion, SupabaseFiles, Supabas
         """Disable or re-enable a user; ``NotFound`` for an unknown id."""
         if not self._update("admin_users", user_id, {"disabled": disabled}):
             raise NotFound(f"user {user_id}")
+
+    def set_user_name(self, user_id: int, display_name: str | None) -> AdminUser:
+        """See base.py: one update of the account's row."""
+        check_account_name(display_name)
+        rows = self._update("admin_users", user_id, {"display_name": display_name})
+        if not rows:
+            raise NotFound(f"user {user_id}")
+        return AdminUser.model_validate(rows[0])
 
     def create_api_token(
         self, user_id: int, name: str, token_hash: str, now: datetime

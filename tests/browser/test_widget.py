@@ -1069,3 +1069,38 @@ def test_the_widget_speaks_the_sites_language(tmp_path, browser):
         httpd.shutdown()
         httpd.server_close()
         server.stop()
+
+
+def test_the_visitor_sees_the_name_the_agent_gave_on_settings(server, admin, page, browser):
+    open_chat(page, server)
+    send(page, "Where is my parcel?")
+    expect(page.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
+    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+
+    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        _sign_in_agent(agent, server)
+        agent.goto(server.url + "/settings")
+        agent.get_by_label("Your name for the people you answer").fill("  Sam  ")
+        agent.locator("#name-form button[type=submit]").click()
+        expect(agent.locator(".flash").filter(has_text="now see “Sam”")
+               ).to_have_count(1)
+        expect(agent.get_by_label("Your name for the people you answer")).to_have_value("Sam")
+        agent.get_by_label("Your name for the people you answer").fill("Sam\u0007")
+        agent.locator("#name-form button[type=submit]").click()
+        expect(agent.locator("#name-form")).to_contain_text("no control characters")
+
+        agent.goto(f"{server.url}/conversations/{cid}")
+        agent.wait_for_selector("body[data-ready=conversation]")
+        agent.fill("#reply-text", "Let me check, one moment.")
+        agent.press("#reply-text", "Enter")
+        reply = page.locator(".sb-from-agent[data-id]")
+        expect(reply).to_have_count(1, timeout=15000)
+        expect(reply.locator(".sb-who")).to_have_text("Sam")
+        expect(page.locator(".sb-from-bot[data-id] .sb-who")).to_have_text("Assistant")
+        page.reload()  # from the history too
+        page.locator(".sb-bubble").click()
+        expect(page.locator(".sb-from-agent[data-id] .sb-who")).to_have_text("Sam",
+                                                                             timeout=15000)
+    finally:
+        agent.context.close()

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.errors import Conflict, NotFound
+from services.errors import Conflict, InvalidInput, NotFound
 from tests.contract.helpers import MISSING_ID
 
 
@@ -50,6 +50,25 @@ def test_set_user_password(store, clock):
     assert store.get_user(user.id).password_hash == "new"
     with pytest.raises(NotFound):
         store.set_user_password(MISSING_ID, "x")
+
+
+def test_an_account_names_itself_for_the_people_it_answers(store, clock):
+    user = store.create_user("sam@example.com", "agent", "h", clock())
+    assert user.display_name is None
+    named = store.set_user_name(user.id, "Sam Ødegård")
+    assert named.display_name == "Sam Ødegård" and named.email == "sam@example.com"
+    assert store.get_user(user.id) == named == store.get_user_by_email("SAM@example.com")
+    assert [u.display_name for u in store.list_users()] == ["Sam Ødegård"]
+    token = store.create_api_token(user.id, "ci", "hash-n", clock())
+    assert token and store.authenticate_token("hash-n", clock()).display_name == "Sam Ødegård"
+    assert store.set_user_name(user.id, "x" * 60).display_name == "x" * 60
+    for bad in ("", "x" * 61):
+        with pytest.raises(InvalidInput):
+            store.set_user_name(user.id, bad)
+    assert store.get_user(user.id).display_name == "x" * 60
+    assert store.set_user_name(user.id, None).display_name is None
+    with pytest.raises(NotFound):
+        store.set_user_name(MISSING_ID, "Nobody")
 
 
 def test_token_lifecycle(store, clock):

@@ -348,8 +348,8 @@ def test_the_team_sees_whether_the_person_is_on_the_site(server, visitors):
     """An agent's page joining the conversation asks the person's widget (``presence_check``,
     to that conversation's widgets only); its ``here`` reaches the page as
     ``visitor.presence`` (an opaque id, never the visitor's), the same said twice within a
-    second once unless it answers a question, a bad page refused, and the widget's going as
-    ``online: false``."""
+    second once unless it answers a question, two within 0.25 s once whatever they say, a
+    bad page refused, and the widget's going as ``online: false``."""
     import queue
 
     visitor, other = visitors(), visitors()
@@ -379,10 +379,13 @@ def test_the_team_sees_whether_the_person_is_on_the_site(server, visitors):
         assert live.call("here", {"open": True, "visible": True, "page": shop}) == {"ok": True}
         refused = live.call("here", {"open": True, "page": "javascript:alert(1)"})
         assert refused["error"] == "bad_request"
-        # An answer to a page's question is said, however recently the same was.
-        assert live.call("here", {"open": True, "visible": True, "page": shop,
-                                  "asked": True}) == {"ok": True}
-        assert heard.get(timeout=10) == said  # (not the repeat before it: see below)
+        # An answer to a page's question is said, however recently the same was; but not
+        # closer than a widget says anything (a flood).
+        time.sleep(0.3)
+        for _ in range(2):
+            assert live.call("here", {"open": True, "visible": True, "page": shop,
+                                      "asked": True}) == {"ok": True}
+        assert heard.get(timeout=10) == said  # (not the repeats around it: see below)
         live.disconnect()
         # The next thing heard is the widget's going: the repeat was not said again.
         assert heard.get(timeout=10) == {"conversation_id": cid, "visitor": said["visitor"],
@@ -392,6 +395,43 @@ def test_the_team_sees_whether_the_person_is_on_the_site(server, visitors):
                 and all(n != "presence_check" for n, _ in list(elsewhere.events.queue)))
     finally:
         page.disconnect()
+
+
+def test_the_visitor_sees_the_name_the_agent_chose(server, visitors):
+    """PUT /admin/me names the caller for the people it answers: its replies carry the name
+    to the widget (socket and history), never its e-mail; a reply before the name, or after
+    it is taken off, says none; a bad name is refused with the reason."""
+    token = admin_token(server)
+    headers = {"Authorization": f"Bearer {token}"}
+    visitor = visitors()
+    visitor.start()
+    live = visitor.connect()
+    cid = live.call("message", {"content": HOURS, "client_id": "n1"})["conversation_id"]
+    live.wait_for("message", lambda m: m["sender_type"] == "bot")
+
+    def set_name(value):
+        return requests.put(f"{server.url}/admin/me", json={"display_name": value},
+                            headers=headers, timeout=10)
+
+    _agent_reply(server, token, cid, "before the name")
+    named = set_name("  Sam   the  agent ")
+    assert named.status_code == 200 and named.json()["user"]["display_name"] == "Sam the agent"
+    reply = _agent_reply(server, token, cid, "with the name")
+    assert reply["metadata"]["agent_name"] == "Sam the agent"
+    heard = live.wait_for("message", lambda m: m["content"] == "with the name")
+    assert heard["sender_name"] == "Sam the agent"
+    for bad, why in (("x" * 61, "at most 60"), ("Sam\u0007", "control"), (7, "string")):
+        refused = set_name(bad)
+        assert refused.status_code == 400 and why in refused.text, refused.text
+    assert set_name("   ").json()["user"]["display_name"] is None
+    _agent_reply(server, token, cid, "after the name")
+    names = {m["content"]: m["sender_name"] for m in visitor.history(cid).json()["messages"]
+             if m["sender_type"] == "agent"}
+    assert names == {"before the name": None, "with the name": "Sam the agent",
+                     "after the name": None}
+    assert "agent@example.com" not in json.dumps(visitor.history(cid).json())
+    assert requests.get(f"{server.url}/admin/me", headers=headers,
+                        timeout=10).json()["user"]["display_name"] is None
 
 
 def test_the_visitor_sees_when_a_person_has_read_their_message(server, visitors):

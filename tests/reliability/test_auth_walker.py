@@ -74,7 +74,7 @@ AGENT_OK = {
     "admin_api.transcript", "admin_api.upload_file", "admin_api.suggestions",
     "admin_api.unanswered",
     "pages.inbox", "pages.conversation", "pages.stats",
-    "settings.index", "settings.change_password",
+    "settings.index", "settings.change_password", "admin_api.set_my_name", "settings.set_name",
 }
 # Staff routes on one account's own note or availability: the walk's note and account are
 # the target account's, so every walker is refused them (403), but an admin may delete the

@@ -31,6 +31,7 @@ V12_SCHEMA = DATA / "sqlite_schema_v12.sql"
 V13_SCHEMA = DATA / "sqlite_schema_v13.sql"
 V14_SCHEMA = DATA / "sqlite_schema_v14.sql"
 V15_SCHEMA = DATA / "sqlite_schema_v15.sql"
+V16_SCHEMA = DATA / "sqlite_schema_v16.sql"
 
 
 def _version_1_database(path: Path) -> None:
@@ -608,7 +609,7 @@ def test_version_15_files_count_as_sent(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 16
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
             assert db.execute("SELECT sent_at FROM files").fetchone()[0] == \
                 "2026-12-01T10:00:00.000000+00:00"
         assert "files_unsent_idx" in _indexes(path)
@@ -619,6 +620,33 @@ def test_version_15_files_count_as_sent(tmp_path, clock):
         assert store.delete_unsent_files(clock.advance(hours=1), 10) == 1
         with pytest.raises(NotFound):
             store.get_file(new.id)
+    finally:
+        store.close()
+
+
+def test_version_16_file_gains_account_names(tmp_path, clock):
+    """Version 17: admin_users.display_name, none for the accounts already there."""
+    path = tmp_path / "v16.db"
+    db = sqlite3.connect(path)
+    register_functions(db)
+    db.executescript(V16_SCHEMA.read_text(encoding="utf-8"))
+    db.executescript("""
+        INSERT INTO admin_users (email, role, password_hash, created_at)
+        VALUES ('old@example.com', 'agent', 'h', '2026-12-01T10:00:00.000000+00:00');
+        PRAGMA user_version = 16;
+    """)
+    db.close()
+    assert "display_name" not in _columns(path, "admin_users")
+
+    store = SqliteStore(path)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 17
+        old = store.get_user_by_email("old@example.com")
+        assert old.display_name is None
+        assert store.set_user_name(old.id, "Olga").display_name == "Olga"
+        with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError):
+            db.execute("UPDATE admin_users SET display_name = ''")  # the table's own check
     finally:
         store.close()
 

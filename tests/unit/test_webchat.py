@@ -101,7 +101,17 @@ def test_public_message_hides_internals_and_gives_back_the_client_id():
                     human_reason="low confidence", metadata={"intent": "greeting"})
     view = public_message(reply, "visitor-1")
     assert set(view) == {"id", "conversation_id", "sender_type", "content", "attachments",
-                         "created_at", "client_id", "kind"}
+                         "created_at", "client_id", "kind", "sender_name"}
+    assert view["sender_name"] is None
+    # An agent's reply: the name they chose, never their e-mail or account id.
+    agent = message("agent", "on it", sender_id="sam@example.com",
+                    metadata={"agent_id": 4, "agent_name": "Sam"})
+    shown = public_message(agent, "visitor-1")
+    assert shown["sender_name"] == "Sam" and "sam@example.com" not in str(shown)
+    assert "agent_id" not in str(shown)
+    # A bot that put an agent_name in its metadata is still the bot.
+    assert public_message(message("bot", "x", metadata={"agent_name": "Fake"}),
+                          "visitor-1")["sender_name"] is None
 
 
 class FakeSocketIO:

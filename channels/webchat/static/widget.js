@@ -506,7 +506,10 @@
     var li = el("li", "sb-msg sb-from-" + m.sender_type);
     if (m.kind === "escalation" || m.kind === "escalate") li.classList.add("sb-escalation");
     if (m.sender_type !== "user" && m.sender_type !== "system") {
-      li.appendChild(el("div", "sb-who", LABELS[m.sender_type] || ""));
+      // An agent's own name when they gave one (Settings), else "Team".
+      var who = m.sender_type === "agent" && typeof m.sender_name === "string" && m.sender_name
+        ? m.sender_name : LABELS[m.sender_type] || "";
+      li.appendChild(el("div", "sb-who", who));
     }
     if (m.content || !(m.attachments && m.attachments.length)) {
       li.appendChild(el("div", "sb-text", m.content));
