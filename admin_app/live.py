@@ -345,6 +345,8 @@ class AdminNamespace(Namespace):
                     "typing": bool(data.get("typing", True)),
                     "user_id": user.id,
                     "name": user.email,
+                    # What the person may be told ("Sam is typing"); never the e-mail.
+                    "agent_name": getattr(user, "display_name", None),
                 },
                 conversation_id,
             )

@@ -119,7 +119,9 @@ class VisitorEvents:
             sender_type = event.data.get("sender_type")
             if sender_type in ("agent", "bot"):  # the visitor's own typing goes to admins only
                 typing = bool(event.data.get("typing", True))
-                self.typing(event.conversation_id, sender_type, typing)
+                name = event.data.get("agent_name") if sender_type == "agent" else None
+                self.typing(event.conversation_id, sender_type, typing,
+                            name if isinstance(name, str) else None)
 
     def replayed(self, event: Event) -> None:
         """A visitor's message saved from the spool: their widget swaps its queued bubble
@@ -160,10 +162,14 @@ class VisitorEvents:
         self.socketio.emit("seen", {"conversation_id": conversation_id, "message_id": message_id},
                            to=room(conversation_id), namespace=NAMESPACE)
 
-    def typing(self, conversation_id: int, sender_type: str, typing: bool = True) -> None:
+    def typing(self, conversation_id: int, sender_type: str, typing: bool = True,
+               sender_name: str | None = None) -> None:
+        """Who is typing, to the widgets (``sender_name``: an agent's chosen name, or
+        None)."""
         self.socketio.emit(
             "typing",
-            {"conversation_id": conversation_id, "sender_type": sender_type, "typing": typing},
+            {"conversation_id": conversation_id, "sender_type": sender_type, "typing": typing,
+             "sender_name": sender_name},
             to=room(conversation_id),
             namespace=NAMESPACE,
         )

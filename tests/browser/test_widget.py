@@ -1092,6 +1092,10 @@ def test_the_visitor_sees_the_name_the_agent_gave_on_settings(server, admin, pag
 
         agent.goto(f"{server.url}/conversations/{cid}")
         agent.wait_for_selector("body[data-ready=conversation]")
+        agent.locator("#reply-text").press_sequentially("Let me check", delay=20)
+        typing = page.locator(".sb-typing")
+        expect(typing).to_be_visible(timeout=10000)
+        expect(typing).to_have_text("Sam is typing")
         agent.fill("#reply-text", "Let me check, one moment.")
         agent.press("#reply-text", "Enter")
         reply = page.locator(".sb-from-agent[data-id]")

@@ -106,7 +106,7 @@ def test_messages_and_typing_go_only_to_the_conversation_room(app, signed_in, se
     assert typing[-1].data == {
         "conversation_id": first.conversation.id, "sender_type": "agent", "typing": True,
         "user_id": services.store.get_user_by_email("agent@example.com").id,
-        "name": "agent@example.com",
+        "name": "agent@example.com", "agent_name": None,
     }
     assert [e["args"][0]["sender_type"] for e in _events(watching, "typing")] == ["agent"]
     assert _events(inbox_only, "typing") == []

@@ -142,7 +142,7 @@ def test_visitor_events_relay_status_and_agent_typing_only():
     events(Event("conversation.updated", {"conversation": webchat}, 7))
     events(Event("conversation.updated", {"conversation": messenger}, 7))
     agent = {"conversation_id": 7, "sender_type": "agent", "typing": True, "user_id": 1,
-             "name": "sam@example.com"}
+             "name": "sam@example.com", "agent_name": "Sam"}
     events(Event("typing", agent, 7))
     events(Event("typing", {"conversation_id": 7, "sender_type": "user"}, 7))
     assert [(e, kw["to"], kw["namespace"]) for e, _, kw in socketio.emitted] == [
@@ -150,7 +150,9 @@ def test_visitor_events_relay_status_and_agent_typing_only():
         ("typing", "conversation:7", "/chat")]
     status, typing = socketio.emitted[0][1], socketio.emitted[1][1]
     assert status["state"] == "escalated" and "human_reason" not in status["conversation"]
-    assert typing == {"conversation_id": 7, "sender_type": "agent", "typing": True}
+    # The agent's chosen name goes to the visitor, never their e-mail or account id.
+    assert typing == {"conversation_id": 7, "sender_type": "agent", "typing": True,
+                      "sender_name": "Sam"}
 
 
 def test_visitor_events_tell_the_conversation_what_the_team_has_seen():

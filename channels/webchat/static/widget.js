@@ -57,6 +57,7 @@
       empty: "the file is empty", refused: "refused",
       newConversation: "New conversation", seen: "Seen",
       teamTyping: "Our team is typing", botTyping: "The assistant is typing",
+      nameTyping: "{name} is typing",
       away: "Our team is away right now{back}. Leave a message: we'll answer here.",
       back: " and back {when}",
       today: "today at {time}", tomorrow: "tomorrow at {time}", onDay: "on {day} at {time}",
@@ -97,6 +98,7 @@
       tooBig: "un fichier fait au plus {size}", empty: "le fichier est vide", refused: "refusé",
       newConversation: "Nouvelle conversation", seen: "Vu",
       teamTyping: "Notre équipe écrit", botTyping: "L'assistant écrit",
+      nameTyping: "{name} écrit",
       away: "Notre équipe est absente pour le moment{back}. Laissez un message : nous vous répondrons ici.",
       back: " et de retour {when}",
       today: "aujourd'hui à {time}", tomorrow: "demain à {time}", onDay: "{day} à {time}",
@@ -136,6 +138,7 @@
       tooBig: "un archivo ocupa como máximo {size}", empty: "el archivo está vacío",
       refused: "rechazado", newConversation: "Nueva conversación", seen: "Visto",
       teamTyping: "Nuestro equipo está escribiendo", botTyping: "El asistente está escribiendo",
+      nameTyping: "{name} está escribiendo",
       away: "Nuestro equipo no está disponible ahora{back}. Deja un mensaje: te responderemos aquí.",
       back: " y vuelve {when}",
       today: "hoy a las {time}", tomorrow: "mañana a las {time}", onDay: "el {day} a las {time}",
@@ -175,6 +178,7 @@
       tooBig: "eine Datei hat höchstens {size}", empty: "die Datei ist leer",
       refused: "abgelehnt", newConversation: "Neues Gespräch", seen: "Gesehen",
       teamTyping: "Unser Team schreibt", botTyping: "Der Assistent schreibt",
+      nameTyping: "{name} schreibt",
       away: "Unser Team ist gerade nicht da{back}. Hinterlassen Sie eine Nachricht: Wir antworten hier.",
       back: " und ist {when} zurück",
       today: "heute um {time}", tomorrow: "morgen um {time}", onDay: "am {day} um {time}",
@@ -966,7 +970,9 @@
 
   var typingTimers = {};
   var typingWho = {};
-  function showTyping(who, on) {
+  var typingName = null; // the typing agent's chosen name, if they gave one
+  function showTyping(who, on, name) {
+    if (who === "agent" && on) typingName = typeof name === "string" && name ? name : null;
     if (!who) { typingWho = {}; } else { typingWho[who] = on; }
     if (who) {
       clearTimeout(typingTimers[who]);
@@ -974,7 +980,8 @@
     }
     var names = Object.keys(typingWho).filter(function (k) { return typingWho[k]; });
     if (!names.length) { typing.hidden = true; typing.textContent = ""; return; }
-    typing.textContent = names.indexOf("agent") >= 0 ? T.teamTyping : T.botTyping;
+    typing.textContent = names.indexOf("agent") < 0 ? T.botTyping
+      : typingName ? t("nameTyping", { name: typingName }) : T.teamTyping;
     typing.appendChild(el("span", "sb-dots"));
     typing.hidden = false;
     if (nearBottom()) toBottom();
@@ -1226,7 +1233,9 @@
     socket.on("seen", function (d) { if (d) seen(d.conversation_id, d.message_id); });
     socket.on("presence_check", function () { sayHere(true); });
     socket.on("typing", function (t) {
-      if (t && t.conversation_id === state.conversationId) showTyping(t.sender_type, t.typing !== false);
+      if (t && t.conversation_id === state.conversationId) {
+        showTyping(t.sender_type, t.typing !== false, t.sender_name);
+      }
     });
   }
 
