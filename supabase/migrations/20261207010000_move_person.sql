@@ -14,39 +14,38 @@ returns setof conversations
 language plpgsql volatile security invoker
 set search_path = public, extensions
 as $$
+declare
+    -- The open one goes too when the customer has none open; should a concurrent call open
+    -- one for them meanwhile (a unique violation), the closed ones are moved alone.
+    v_open_too boolean := not exists (
+        select 1 from conversations o
+        where o.platform = p_platform and o.external_user_id = p_to and o.status <> 'closed');
 begin
     if p_from = p_to then
         raise exception using errcode = 'PT400',
             message = 'a person is moved to another person';
     end if;
-    begin
-        return query
-        update conversations c
-           set external_user_id = p_to,
-               display_name     = coalesce(p_display_name, c.display_name),
-               profile          = coalesce(json_or_null(p_profile), '{}'),
-               updated_at       = p_now
-         where c.id in (select x.id from conversations x
-                        where x.platform = p_platform and x.external_user_id = p_from
-                        order by x.id desc limit 200)
-           and (c.status = 'closed'
-                or not exists (select 1 from conversations o
-                               where o.platform = p_platform and o.external_user_id = p_to
-                                 and o.status <> 'closed'))
-        returning c.*;
-    exception when unique_violation then
-        return query
-        update conversations c
-           set external_user_id = p_to,
-               display_name     = coalesce(p_display_name, c.display_name),
-               profile          = coalesce(json_or_null(p_profile), '{}'),
-               updated_at       = p_now
-         where c.id in (select x.id from conversations x
-                        where x.platform = p_platform and x.external_user_id = p_from
-                        order by x.id desc limit 200)
-           and c.status = 'closed'
-        returning c.*;
-    end;
+    loop
+        begin
+            return query
+            update conversations c
+               set external_user_id = p_to,
+                   display_name     = coalesce(p_display_name, c.display_name),
+                   profile          = coalesce(json_or_null(p_profile), '{}'),
+                   updated_at       = p_now
+             where c.id in (select x.id from conversations x
+                            where x.platform = p_platform and x.external_user_id = p_from
+                            order by x.id desc limit 200)
+               and (c.status = 'closed' or v_open_too)
+            returning c.*;
+            return;
+        exception when unique_violation then
+            if not v_open_too then
+                raise;
+            end if;
+            v_open_too := false;
+        end;
+    end loop;
 end
 $$;
 

@@ -61,6 +61,18 @@ def _sign_in_agent(agent: Page, server: LiveServer) -> None:
     agent.wait_for_selector("body[data-ready=inbox]")
 
 
+def _agent_page(browser, server: LiveServer) -> Page:
+    """A desktop browser of its own, the agent signed in on it (the inbox open)."""
+    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    _sign_in_agent(agent, server)
+    return agent
+
+
+def _first_webchat_id(admin) -> int:
+    """The newest web chat conversation's id, through the admin API."""
+    return admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+
+
 def csp_complaints(page: Page) -> list[str]:
     """Console errors about the Content-Security-Policy (the demo page sets a strict one)."""
     complaints: list[str] = []
@@ -297,7 +309,7 @@ def test_reconnects_after_a_restart_and_sends_what_was_typed_offline(server, adm
     expect(page.locator(".sb-from-bot[data-id]")).to_have_count(2, timeout=15000)
 
     # Sent once, tracked once; and the live feed works again after the restart.
-    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    cid = _first_webchat_id(admin)
     contents = [m["content"] for m in admin("GET", f"/admin/conversations/{cid}")["messages"]]
     assert contents.count("How long does shipping take?") == 1
     admin("POST", f"/admin/conversations/{cid}/messages", json={"content": "We're back!"})
@@ -385,7 +397,7 @@ def _chat_then_close(page: Page, server, admin) -> int:
     expect(page.locator(".sb-from-bot[data-id]").first).to_contain_text("Monday",
                                                                         timeout=15000)
     expect(page.locator(".sb-rating")).to_be_hidden()  # open: nothing to rate yet
-    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    cid = _first_webchat_id(admin)
     admin("POST", f"/admin/conversations/{cid}/close")
     expect(page.locator(".sb-banner")).to_contain_text("was closed", timeout=15000)
     return cid
@@ -552,7 +564,7 @@ def test_two_tabs_show_the_same_rating(server, admin, page: Page):
     second = first.context.new_page()
     open_chat(second, server)  # resumes the open conversation
     expect(second.locator(".sb-from-user[data-id]")).to_have_count(1, timeout=15000)
-    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    cid = _first_webchat_id(admin)
     admin("POST", f"/admin/conversations/{cid}/close")
     for tab in (first, second):
         expect(tab.locator(".sb-rating")).to_be_visible(timeout=15000)
@@ -597,7 +609,7 @@ def test_a_visitor_back_on_another_page_is_asked_about_the_conversation_closed_m
     send(page, "What are your opening hours?")
     expect(page.locator(".sb-from-bot[data-id]").first).to_contain_text("Monday",
                                                                         timeout=15000)
-    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    cid = _first_webchat_id(admin)
     page.goto("about:blank")  # the visitor went elsewhere; the agent closed it meanwhile
     admin("POST", f"/admin/conversations/{cid}/close")
 
@@ -619,7 +631,7 @@ def test_an_agents_files_show_in_the_widget(server, admin, page: Page):
     open_chat(page, server)
     send(page, "Do you have a photo of it?")
     expect(page.locator(".sb-from-user[data-id]")).to_have_count(1, timeout=10000)
-    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    cid = _first_webchat_id(admin)
     files = [admin("POST", f"/admin/conversations/{cid}/files",
                    files={"file": (name, data, kind)})["attachment"]
              for name, data, kind in (("lamp.png", tiny_png(40, 30), "image/png"),
@@ -667,7 +679,7 @@ def test_a_visitor_sends_files_from_the_widget(server, admin, page: Page):
     expect(mine.locator("img.sb-image")).to_have_js_property("naturalWidth", 30)
     expect(mine.locator("img.sb-image")).to_have_attribute("alt", "broken lamp.png")
     expect(mine.locator(".sb-text")).to_have_count(0)
-    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    cid = _first_webchat_id(admin)
     stored = admin("GET", f"/admin/conversations/{cid}")["messages"]
     assert [(m["sender_type"], m["attachments"][0]["name"]) for m in stored
             if m["attachments"]] == [("user", "broken lamp.png")]
@@ -718,11 +730,10 @@ def test_the_visitor_sees_when_an_agent_has_read_their_message(server, admin, pa
     expect(page.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
     seen = page.locator(".sb-seen")
     expect(seen).to_have_count(0)  # no one of the team has read it
-    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    cid = _first_webchat_id(admin)
 
-    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    agent = _agent_page(browser, server)
     try:
-        _sign_in_agent(agent, server)
         agent.goto(f"{server.url}/conversations/{cid}")  # the page reads what it shows
         agent.wait_for_selector("body[data-ready=conversation]")
 
@@ -755,11 +766,10 @@ def test_the_agent_sees_when_the_visitor_has_received_and_read_their_reply(
     open_chat(page, server)
     send(page, "What are your opening hours?")
     expect(page.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
-    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    cid = _first_webchat_id(admin)
 
-    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    agent = _agent_page(browser, server)
     try:
-        _sign_in_agent(agent, server)
         agent.goto(f"{server.url}/conversations/{cid}")
         agent.wait_for_selector("body[data-ready=conversation]")
         agent.wait_for_selector("#live-status[data-state=connected]")
@@ -791,7 +801,7 @@ def test_seen_and_receipts_work_without_socket_io(server, admin, page):
     send(page, "What are your opening hours?")
     bot = page.locator(".sb-from-bot[data-id]")
     expect(bot).to_have_count(1, timeout=15000)
-    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    cid = _first_webchat_id(admin)
     bot_id = int(bot.get_attribute("data-id"))
 
     def status() -> str:
@@ -810,12 +820,11 @@ def test_the_agent_sees_the_page_the_visitor_wrote_from(server, admin, page, bro
     expect(page.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
     send(page, "thanks")  # from the same page: said once
     expect(page.locator(".sb-from-user[data-id]")).to_have_count(2, timeout=15000)
-    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    cid = _first_webchat_id(admin)
     title = page.title()
 
-    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    agent = _agent_page(browser, server)
     try:
-        _sign_in_agent(agent, server)
         agent.goto(f"{server.url}/conversations/{cid}")
         agent.wait_for_selector("body[data-ready=conversation]")
         shown = agent.locator("#messages .msg[data-sender=user] .page:visible")
@@ -882,7 +891,7 @@ def test_a_signed_in_customer_finds_their_chat_on_another_device(shop_server, br
         send(phone, "It's order 1234")
         expect(laptop.locator(".sb-from-user[data-id] .sb-text")).to_have_text(
             ["Where is my order?", "It's order 1234"], timeout=15000)
-        cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+        cid = _first_webchat_id(admin)
         profile = admin("GET", f"/admin/conversations/{cid}")["conversation"]["profile"]
         assert profile == {"user_id": "ann", "verified": True, "email": "ann@shop.example"}
         # The agent sees who it is: her e-mail for a name, and that the shop vouched for her.
@@ -963,7 +972,7 @@ def test_the_agent_sees_whether_the_visitor_is_on_the_site(server, admin, browse
         open_chat(visitor, server)
         send(visitor, "What are your opening hours?")
         expect(visitor.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
-        cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+        cid = _first_webchat_id(admin)
         title = visitor.title()
 
         _sign_in_agent(agent, server)
@@ -1075,11 +1084,10 @@ def test_the_visitor_sees_the_name_the_agent_gave_on_settings(server, admin, pag
     open_chat(page, server)
     send(page, "Where is my parcel?")
     expect(page.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
-    cid = admin("GET", "/admin/conversations?platform=webchat")["conversations"][0]["id"]
+    cid = _first_webchat_id(admin)
 
-    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    agent = _agent_page(browser, server)
     try:
-        _sign_in_agent(agent, server)
         agent.goto(server.url + "/settings")
         agent.get_by_label("Your name for the people you answer").fill("  Sam  ")
         agent.locator("#name-form button[type=submit]").click()
