@@ -346,7 +346,7 @@ class AdminNamespace(Namespace):
                     "user_id": user.id,
                     "name": user.email,
                     # What the person may be told ("Sam is typing"); never the e-mail.
-                    "agent_name": getattr(user, "display_name", None),
+                    "agent_name": user.display_name,
                 },
                 conversation_id,
             )

@@ -198,12 +198,14 @@ def start_session():
             else None
         visitor = Visitor(visitor_id, name or (visitor.display_name if same else None),
                           user_id, email)
-        if before is not None:  # what they wrote before goes with them
-            chat.channel.sign_in(before, visitor)
+        moved = chat.channel.sign_in(before, visitor) if before is not None else []
         if not same:
             remembered = None  # the conversation remembered was the visitor's before
         if remembered is None:  # a device new to them: their open conversation, if any
-            found = chat.channel.open_conversation(visitor)
+            # The open conversation that came with them is theirs now (it moved only if they
+            # had none open elsewhere); else the one they have open elsewhere, if any.
+            found = next((c for c in moved if c.status != "closed"), None) \
+                or chat.channel.open_conversation(visitor)
             remembered = found.id if found else None
     elif visitor is not None and visitor.user_id is not None:
         # A customer's token without their identity: they signed out of the site (or
