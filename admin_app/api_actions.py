@@ -67,7 +67,8 @@ def me():
 @login_required
 def set_my_name():
     """The caller's name for the people it answers (``{"display_name": "Sam"}``; blank or
-    null: none): the web chat shows it above the caller's replies from then on."""
+    null: none): the web chat shows it above the caller's replies from then on, and so
+    does Messenger with MESSENGER_PERSONA_PICTURE_URL (a persona)."""
     body = _body(MeBody)
     services = get_services()
     changed = services.store.set_user_name(current_user().id, body.display_name)

@@ -75,6 +75,8 @@ def _render(status: int = 200, *, secret: dict | None = None, editing: int | Non
         "auto_assign_online_only": services.settings.auto_assign_online_only,
         "offline_after": services.settings.offline_after_seconds,
         "idle_after": services.settings.idle_after_seconds,
+        # Messenger shows the account's name too (a persona): MESSENGER_PERSONA_PICTURE_URL.
+        "messenger_personas": services.settings.messenger_persona_picture_url is not None,
         "page": "settings",
         "user": user,
         "secret": secret,

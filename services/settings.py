@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     # "typing…" while an agent writes, and "Seen" once an account has read the person's
     # message (channels/messenger/sender_actions.py).
     messenger_sender_actions: bool = True
+    # The picture of the personas agents' replies go out as ("Sam from <Page>", with the
+    # account's name; channels/messenger/personas.py); unset: every reply is the Page's.
+    messenger_persona_picture_url: AnyHttpUrl | None = None
 
     # Background work: the outbox and the bot's answers (services/worker.py).
     send_max_attempts: int = Field(default=8, ge=1, le=50)
@@ -238,6 +241,11 @@ class Settings(BaseSettings):
                     raise ValueError(f"{item!r} is not an origin like https://shop.example.com")
             origins.append(origin)
         return origins
+
+    @field_validator("messenger_persona_picture_url", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("business_timezone")
     @classmethod

@@ -1,7 +1,7 @@
 """Facebook Messenger: signed webhooks in (``webhook``, ``parser``, ``inbox``), Send API
 out (``client``, ``sender``, ``window``), user profiles (``profiles``), the rating
-request after a closing (``ratings``), and the typing and seen indicators
-(``sender_actions``).
+request after a closing (``ratings``), the typing and seen indicators
+(``sender_actions``), and the personas agents' replies go out as (``personas``).
 
 ``init_app(app)`` registers the webhook blueprint; its handlers take the tracker and
 settings from the app's services at request time, so there is no other global state.
@@ -17,6 +17,7 @@ from channels.messenger.client import MessengerClient, split_text
 from channels.messenger.degraded import DegradedMessengerSender
 from channels.messenger.inbox import MessengerInbox
 from channels.messenger.parser import NotAPageWebhook, parse_webhook
+from channels.messenger.personas import Personas
 from channels.messenger.profiles import ProfileFetcher
 from channels.messenger.ratings import RatingRequests
 from channels.messenger.sender import MessengerSender
@@ -54,9 +55,11 @@ def register_services(services) -> None:
         log.info("FACEBOOK_PAGE_ACCESS_TOKEN is not set: Messenger replies cannot be sent")
         return
     client = client_from_settings(services.settings)
+    picture = services.settings.messenger_persona_picture_url
     senders["messenger"] = MessengerSender(
         client, services.clock, services.tracker,
-        echo_grace_seconds=services.settings.messenger_echo_grace_seconds)
+        echo_grace_seconds=services.settings.messenger_echo_grace_seconds,
+        personas=Personas(client, str(picture)) if picture else None)
     degraded = getattr(services, "degraded_senders", None)
     if degraded is not None:  # the bot's replies while the store is down (services/spool.py)
         degraded["messenger"] = DegradedMessengerSender(client)

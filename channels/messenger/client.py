@@ -1,5 +1,5 @@
 """``MessengerClient``: the Graph API calls Switchboard makes (Send API, sender actions,
-user profiles), over one urllib3 connection pool.
+user profiles, personas), over one urllib3 connection pool.
 
 The page token travels only in the ``Authorization: Bearer`` header: never in a URL
 (URLs end up in proxy and access logs) and never in an error text. The client does not
@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import quote, urlencode
 
 import urllib3
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 TEXT_LIMIT = 2000  # characters per Send API text message
 POOL_SIZE = 10  # connections kept open to the Graph API (a burst past it opens more)
+PERSONA_PAGES = 20  # pages of 100 personas read at most when looking for an agent's
 
 # Graph API codes worth retrying: temporary failures and rate limits (4, 17, 32, 613:
 # platform rate limits; 80006: the Messenger business-use-case rate limit).
@@ -98,8 +99,10 @@ class MessengerClient:
         messaging_type: str = "RESPONSE",
         tag: str | None = None,
         metadata: str | None = None,
+        persona_id: str | None = None,
     ) -> str:
-        """Send text (a str) or a Send API ``message`` object (a dict); return its ``message_id``."""
+        """Send text (a str) or a Send API ``message`` object (a dict); return its ``message_id``.
+        With ``persona_id`` the person sees it come from that persona ("Sam from <Page>")."""
         body_message = {"text": message} if isinstance(message, str) else dict(message)
         if metadata:
             body_message["metadata"] = metadata  # echoed back: lets us recognise our sends
@@ -110,6 +113,8 @@ class MessengerClient:
         }
         if tag:
             payload["tag"] = tag
+        if persona_id:
+            payload["persona_id"] = persona_id
         data = self._post("/me/messages", payload)
         message_id = data.get("message_id")
         if not isinstance(message_id, str) or not message_id:
@@ -121,6 +126,30 @@ class MessengerClient:
     def sender_action(self, psid: str, action: str) -> None:
         """``typing_on``, ``typing_off`` or ``mark_seen`` (a request of its own)."""
         self._post("/me/messages", {"recipient": {"id": psid}, "sender_action": action})
+
+    # -- Personas API -----------------------------------------------------------------
+    def list_personas(self) -> Iterator[list[dict[str, Any]]]:
+        """The Page's personas (``id``, ``name``), a page of up to 100 at a time, following
+        the cursors (at most ``PERSONA_PAGES`` pages)."""
+        params = {"fields": "id,name", "limit": "100"}
+        for _ in range(PERSONA_PAGES):
+            data = self._request("GET", "/me/personas", params=params)
+            page = [p for p in data.get("data") or [] if isinstance(p, dict)]
+            yield page
+            paging = data.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not page or not after or not paging.get("next"):
+                return
+            params = {**params, "after": str(after)}
+
+    def create_persona(self, name: str, picture_url: str) -> str:
+        """A new persona of the Page; its id. Facebook fetches the picture from its URL."""
+        data = self._post("/me/personas", {"name": name, "profile_picture_url": picture_url})
+        persona_id = data.get("id")
+        if not isinstance(persona_id, str) or not persona_id:
+            raise SendError("the Personas API answered without an id", retryable=False,
+                            code="no_persona_id")
+        return persona_id
 
     # -- User Profile API -------------------------------------------------------------
     def get_profile(self, psid: str) -> dict[str, Any] | None:

@@ -14,15 +14,23 @@ Each call carries our mark (``channels/messenger/marks.py``): ``switchboard:<id>
 echo of a send whose answer was lost can settle it (``MessengerInbox``).
 ``echo_grace_seconds`` tells the outbox how long to wait for such an echo before it
 retries an ambiguous failure (``MESSENGER_ECHO_GRACE_SECONDS``).
+
+With ``personas`` (``MESSENGER_PERSONA_PICTURE_URL``), an agent's reply that kept its
+account's name (``metadata.agent_name``) goes out as that name's persona. A part refused
+with code 100 (an invalid parameter) is sent again from the Page at once: if that goes,
+the persona was the trouble (deleted on Facebook since) and is forgotten, and the person
+still gets the reply; if it is refused too, that refusal is the send's.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from channels.messenger.client import MessengerClient, split_text
 from channels.messenger.marks import PROGRESS_KEY, own_metadata
+from channels.messenger.personas import Personas
 from channels.messenger.window import decide
 from services.models import Conversation, Message
 from services.outbox import ATTEMPT_KEY, SendError
@@ -56,11 +64,13 @@ class MessengerSender:
         clock: Clock = utcnow,
         tracker: ConversationTracker | None = None,
         echo_grace_seconds: float = 0.0,
+        personas: Personas | None = None,
     ) -> None:
         self.client = client
         self.clock = clock
         self.tracker = tracker
         self.echo_grace_seconds = echo_grace_seconds
+        self.personas = personas
 
     def send(self, conversation: Conversation, message: Message) -> str | None:
         """Send ``message``; returns the first part's Facebook message id."""
@@ -85,20 +95,43 @@ class MessengerSender:
             parts[-1] = {**({"text": last} if isinstance(last, str) else last),
                          "quick_replies": quick_replies}
 
+        persona = None
+        if self.personas is not None and message.sender_type == "agent":
+            persona = self.personas.id_for(message.metadata.get("agent_name"))
+
         done = [m for m in (message.metadata.get(PROGRESS_KEY) or []) if isinstance(m, str)]
         for index, part in enumerate(parts):
             if index < len(done):
                 continue  # delivered by an earlier attempt
-            message_id = self.client.send_message(
+            send = partial(
+                self.client.send_message,
                 conversation.external_user_id,
                 part,
                 messaging_type=decision.messaging_type or "RESPONSE",
                 tag=decision.tag,
                 metadata=own_metadata(message.id, index, len(parts)),
             )
+            try:
+                message_id = send(persona_id=persona)
+            except SendError as exc:
+                if persona is None or not _invalid_parameter(exc):
+                    raise
+                # The persona, or something else in the call? Sent from the Page, it goes
+                # (the persona is gone: forgotten) or is refused again (the persona stays).
+                message_id = send(persona_id=None)
+                log.warning("messenger: a send as persona %s was refused (%s) and went out "
+                            "from the Page; the persona is made again when next needed",
+                            persona, exc.code)
+                self.personas.forget(persona)
+                persona = None
             done.append(message_id)
             if self.tracker is not None and len(parts) > 1 and index < len(parts) - 1:
                 # The next part's attempt starts now: the outbox's echo wait counts from it.
                 self.tracker.update_message_metadata(message.id, {
                     PROGRESS_KEY: done, ATTEMPT_KEY: self.clock().isoformat()})
         return done[0]
+
+
+def _invalid_parameter(exc: SendError) -> bool:
+    """Facebook refused the call's parameters (code 100): nothing was sent."""
+    return not exc.ambiguous and (exc.code or "").split("/")[0] == "100"

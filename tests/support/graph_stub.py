@@ -2,7 +2,8 @@
 
 ``POST /<version>/me/messages`` answers ``{"recipient_id", "message_id"}`` (or just
 ``recipient_id`` for a sender action); ``GET /<version>/<psid>`` answers a registered
-profile or error 2018218. A wrong or missing token gets error 190. Faults are scripted
+profile or error 2018218; ``me/personas`` makes and lists the Page's personas, which a
+send may name (``persona_id``; an unknown one: error 100). A wrong or missing token gets error 190. Faults are scripted
 on demand (``fail``, ``fail_status``, ``delay``, ``fail_for``, ``deliver_then``), and every
 request is recorded.
 
@@ -85,6 +86,7 @@ class Delivered:
     metadata: str | None
     text: str | None
     at: float
+    persona: str | None = None  # the persona it came from (the Page's own: None)
 
 
 def error_body(code: int, message: str, subcode: int | None = None,
@@ -113,6 +115,9 @@ class GraphStub:
     # addresses that nothing serves. What was fetched: ``fetched``.
     fetch_attachments: bool = False
     fetched: list[Fetched] = field(default_factory=list)
+    # The Page's personas (Personas API): id -> {"id", "name", "profile_picture_url"}.
+    personas: dict[str, dict[str, str]] = field(default_factory=dict)
+    _persona_ids: Any = field(default_factory=lambda: itertools.count(900001))
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # Sends that went out and whose answer is being held back: id -> when the hold ends.
@@ -282,6 +287,12 @@ class GraphStub:
         rest = rec.path[len(prefix):]
         if rec.method == "POST" and rest == "me/messages":
             return self._send(rec.json)
+        if rest == "me/personas" and rec.method in ("GET", "POST"):
+            return self._personas(rec)
+        if rec.method == "DELETE" and rest in self.personas:
+            with self._lock:
+                del self.personas[rest]
+            return 200, {"success": True}
         if rec.method == "GET" and "/" not in rest:
             return self._profile(rest)
         return 400, error_body(100, "Unsupported request", type_="GraphMethodException")
@@ -297,6 +308,9 @@ class GraphStub:
                 return 400, error_body(100, "(#100) Cannot send both message and state at "
                                             "the same time.", subcode=2018015)
             return 200, {"recipient_id": recipient}
+        persona = body.get("persona_id")
+        if persona is not None and persona not in self.personas:
+            return 400, error_body(100, "(#100) Param persona_id must be a valid persona")
         message = body.get("message")
         if not isinstance(message, dict) or not (message.get("text") or message.get("attachment")):
             return 400, error_body(100, "(#100) The parameter message is required")
@@ -331,16 +345,50 @@ class GraphStub:
             with self._lock:
                 self.fetched.append(fetched)
         mid = f"m_stub{next(self._ids)}"
-        self._deliver(recipient, mid, message)
+        self._deliver(recipient, mid, message, persona)
         return 200, {"recipient_id": recipient, "message_id": mid}
 
+    def _personas(self, rec: Recorded) -> tuple[int, dict[str, Any]]:
+        """``POST me/personas`` makes one (``name`` at most 50 characters, and a picture
+        Facebook fetches when ``fetch_attachments``); ``GET`` lists them, ``limit`` at a
+        time after the ``after`` cursor, with ``paging.next`` while more follow."""
+        if rec.method == "POST":
+            body = rec.json if isinstance(rec.json, dict) else {}
+            name, picture = body.get("name"), body.get("profile_picture_url")
+            if not isinstance(name, str) or not 1 <= len(name) <= 50:
+                return 400, error_body(100, "(#100) Param name must be at most 50 characters")
+            if not isinstance(picture, str) or not picture.startswith(("http://", "https://")):
+                return 400, error_body(100, "(#100) Param profile_picture_url must be a URL")
+            if self.fetch_attachments:
+                try:
+                    with build_opener(ProxyHandler({})).open(picture, timeout=10) as answer:
+                        answer.read()
+                except (OSError, ValueError):
+                    return 400, error_body(100, "(#100) Failed to fetch the picture")
+            with self._lock:
+                persona_id = str(next(self._persona_ids))
+                self.personas[persona_id] = {"id": persona_id, "name": name,
+                                             "profile_picture_url": picture}
+            return 200, {"id": persona_id}
+        limit = int((rec.query.get("limit") or ["25"])[0])
+        start = int((rec.query.get("after") or ["0"])[0])
+        with self._lock:
+            every = list(self.personas.values())
+        page = every[start:start + limit]
+        paging: dict[str, Any] = {"cursors": {"before": str(start),
+                                              "after": str(start + len(page))}}
+        if start + len(page) < len(every):
+            paging["next"] = f"{self.base_url}/{self.version}/me/personas?after={start + limit}"
+        return 200, {"data": page, "paging": paging}
+
     # -- delivering and echoing -------------------------------------------------------------
-    def _deliver(self, recipient: str, mid: str, message: dict[str, Any]) -> None:
+    def _deliver(self, recipient: str, mid: str, message: dict[str, Any],
+                 persona: str | None = None) -> None:
         metadata = message.get("metadata")
         with self._lock:
             self.delivered.setdefault(recipient, []).append(Delivered(
                 recipient, mid, metadata if isinstance(metadata, str) else None,
-                message.get("text"), time.time()))
+                message.get("text"), time.time(), persona))
         echoes = self.echoes
         if echoes is not None:
             echoes.echo(recipient, mid, message)
@@ -390,6 +438,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _handle
     do_POST = _handle
+    do_DELETE = _handle
 
 
 class _Server(ThreadingHTTPServer):
