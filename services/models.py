@@ -26,7 +26,7 @@ UserRole = Literal["admin", "agent"]
 # What a conversation's activity trail records (who answers it, who has it, its state).
 ActivityKind = Literal[
     "escalated", "taken_over", "handed_back", "assigned", "unassigned", "closed", "reopened",
-    "handoff_timed_out", "priority_raised", "note", "tagged", "untagged",
+    "handoff_timed_out", "priority_raised", "note", "tagged", "untagged", "signed_in",
 ]
 NOTE_MAX_LENGTH = 2000  # a note an agent leaves on a conversation for the team
 SAVED_REPLY_TITLE_MAX = 80

@@ -920,11 +920,17 @@ class ConversationTracker:
     ) -> list[Conversation]:
         """A person who turned out to be another (a web chat visitor who signed in on the
         site): their conversations become ``to_user_id``'s (see the store's
-        ``move_person``), each published as ``conversation.updated``. One store call."""
+        ``move_person``), each with a ``signed_in`` line in its trail (``detail.name``: the
+        name given), and published as ``conversation.updated``. Two store calls (one when
+        nothing moved)."""
         moved = self.store.move_person(platform, from_user_id, to_user_id, display_name,
                                        profile, self.clock())
+        written = self.record_activity([
+            activity_line(conversation.id, "signed_in", name=display_name)
+            for conversation in moved])
+        lines = {line.conversation_id: [line] for line in written}
         for conversation in moved:
-            self._publish("conversation.updated", conversation)
+            self._publish("conversation.updated", conversation, lines.get(conversation.id, []))
         return moved
 
     def mark_delivered_until(

@@ -26,7 +26,7 @@ from services.errors import StoreUnavailable
 from services.models import Conversation, Job, Message, utc
 from services.store import sqlite_rollup, sqlite_search
 
-SCHEMA_VERSION = 17  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
+SCHEMA_VERSION = 18  # PRAGMA user_version; bump it and add an upgrade step when the schema changes
 BUSY_TIMEOUT_MS = 10_000
 # Connections open at once per process. Under gevent a store call yields only while a long
 # read or a commit runs in a thread, so a few are in use at a time; threads (the dev server,
@@ -103,28 +103,35 @@ _SCHEMA_STATEMENTS = (_split_script(_SCHEMA_FILE.read_text(encoding="utf-8"))
 _ACTIVITY_INDEXES = ("activity_conversation_idx", "activity_actor_idx", "activity_created_idx")
 
 
-def _set_activity_aside(db: sqlite3.Connection) -> None:
-    """Version 10 lets the activity trail take tag lines: SQLite cannot change a table's
-    CHECK in place, so the table of a file that has one (version 6 on) is renamed, for the
-    schema file to create it anew, and its indexes dropped, for the file to build them on
-    the new table (``_move_activity_back`` copies the lines)."""
-    if one(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'activity'")):
-        for index in _ACTIVITY_INDEXES:
-            db.execute(f"DROP INDEX IF EXISTS {index}")
-        db.execute("ALTER TABLE activity RENAME TO activity_before_v10")
+def _activity_aside(version: int) -> Callable[[sqlite3.Connection], None]:
+    """Versions 10 and 18 let the activity trail take new kinds of line (tags; a visitor
+    signing in): SQLite cannot change a table's CHECK in place, so the table of a file that
+    has one (version 6 on) is renamed, for the schema file to create it anew, and its
+    indexes dropped, for the file to build them on the new table (``_activity_back`` copies
+    the lines)."""
+    def aside(db: sqlite3.Connection) -> None:
+        if one(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'"
+                          " AND name = 'activity'")):
+            for index in _ACTIVITY_INDEXES:
+                db.execute(f"DROP INDEX IF EXISTS {index}")
+            db.execute(f"ALTER TABLE activity RENAME TO activity_before_v{version}")
+    return aside
 
 
-def _move_activity_back(db: sqlite3.Connection) -> None:
+def _activity_back(version: int) -> Callable[[sqlite3.Connection], None]:
     """The lines of the renamed trail into the new table, ids and their sequence kept (ids
     of lines deleted with their conversation are not given out again)."""
-    if one(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'"
-                      " AND name = 'activity_before_v10'")):
-        columns = "id, conversation_id, kind, actor_id, actor, detail, created_at"
-        db.execute(f"INSERT INTO activity ({columns}) SELECT {columns} FROM activity_before_v10")
-        db.execute("DELETE FROM sqlite_sequence WHERE name = 'activity'")
-        db.execute("UPDATE sqlite_sequence SET name = 'activity'"
-                   " WHERE name = 'activity_before_v10'")
-        db.execute("DROP TABLE activity_before_v10")
+    def back(db: sqlite3.Connection) -> None:
+        before = f"activity_before_v{version}"
+        if one(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                          (before,))):
+            columns = "id, conversation_id, kind, actor_id, actor, detail, created_at"
+            db.execute(f"INSERT INTO activity ({columns}) SELECT {columns} FROM {before}")
+            db.execute("DELETE FROM sqlite_sequence WHERE name = 'activity'")
+            db.execute("UPDATE sqlite_sequence SET name = 'activity' WHERE name = ?",
+                       (before,))
+            db.execute(f"DROP TABLE {before}")
+    return back
 
 
 def _files_sent_at(db: sqlite3.Connection) -> None:
@@ -144,7 +151,7 @@ _UPGRADES: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     1: ["ALTER TABLE conversations ADD COLUMN handoff_timeout_notified_at TEXT"],
     2: ["ALTER TABLE conversations ADD COLUMN priority_raised_at TEXT"],
     9: ["ALTER TABLE conversations ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
-        _set_activity_aside],
+        _activity_aside(10)],
     10: ["ALTER TABLE conversations ADD COLUMN rating INTEGER"
          " CHECK (rating BETWEEN 1 AND 5)",
          "ALTER TABLE conversations ADD COLUMN rating_comment TEXT",
@@ -158,13 +165,15 @@ _UPGRADES: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     15: [_files_sent_at],
     16: ["ALTER TABLE admin_users ADD COLUMN display_name TEXT"
          " CHECK (display_name IS NULL OR length(display_name) BETWEEN 1 AND 60)"],
+    17: [_activity_aside(18)],
 }
 # What a database of version N needs after the schema file ran: filling tables it created
 # from the rows already there (same transaction, so no write falls in between).
 _BACKFILLS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     3: sqlite_rollup.BACKFILL_STATEMENTS,
     4: sqlite_search.BACKFILL_STATEMENTS,
-    9: [_move_activity_back],
+    9: [_activity_back(10)],
+    17: [_activity_back(18)],
 }
 
 

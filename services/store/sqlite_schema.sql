@@ -18,7 +18,7 @@
 -- Schema version 8: the saved_replies table (at the end of this file).
 -- Schema version 9: the conversation_reads table (at the end of this file).
 -- Schema version 10: conversations.tags and the conversation_tags table (at the end); the
--- activity trail's tag lines (its table rebuilt on upgrade: sqlite_db._set_activity_aside).
+-- activity trail's tag lines (its table rebuilt on upgrade: sqlite_db._activity_aside).
 -- Schema version 11: the ratings of conversations (rating, rating_comment, rated_at).
 -- Schema version 12: admin_users.available and last_assigned_at (auto-assignment).
 -- Schema version 13: admin_users.last_seen_at (an admin page open: online).
@@ -27,6 +27,8 @@
 -- Schema version 15: the files table (at the end).
 -- Schema version 16: files.sent_at and the index of the files never sent (at the end).
 -- Schema version 17: admin_users.display_name.
+-- Schema version 18: the activity trail's 'signed_in' lines (a web chat visitor who signed in
+-- on the site; the table rebuilt on upgrade as for version 10).
 
 CREATE TABLE IF NOT EXISTS admin_users (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -217,7 +219,8 @@ CREATE TABLE IF NOT EXISTS activity (
     conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
     kind            TEXT    NOT NULL CHECK (kind IN ('escalated', 'taken_over', 'handed_back',
                         'assigned', 'unassigned', 'closed', 'reopened', 'handoff_timed_out',
-                        'priority_raised', 'note', 'tagged', 'untagged')),  -- tags: version 10
+                        'priority_raised', 'note', 'tagged', 'untagged',  -- tags: version 10
+                        'signed_in')),  -- version 18
     actor_id        INTEGER REFERENCES admin_users (id) ON DELETE SET NULL,
     actor           TEXT,
     detail          TEXT    NOT NULL DEFAULT '{}',

@@ -125,6 +125,33 @@ def test_each_line_is_published_with_its_change(client, services, make_token, ca
     assert all("activity" not in e.data for e in captured_events)
 
 
+def test_a_visitor_who_signs_in_is_a_line_of_each_conversation_that_moved(
+        client, services, make_token, captured_events):
+    ann = make_token("ann@example.com")
+    first = track(services, "anon-1", "an old question").conversation
+    services.tracker.close(first.id)
+    second = track(services, "anon-1", "a new one").conversation
+    track(services, "someone-else")
+    captured_events.clear()
+
+    moved = services.tracker.move_person("webchat", "anon-1", "customer-7", "Ada",
+                                         {"verified": True})
+    assert sorted(c.id for c in moved) == sorted([first.id, second.id])
+    for cid in (first.id, second.id):
+        (line,) = [a for a in trail(client, ann, cid) if a["kind"] == "signed_in"]
+        assert (line["actor"], line["detail"]) == (None, {"name": "Ada"})
+        (event,) = [e for e in captured_events if e.name == "conversation.updated"
+                    and e.data["conversation"]["id"] == cid]
+        assert event.data["activity"] == [line]
+
+    captured_events.clear()  # nothing left to move: no line, no store write of one
+    assert services.tracker.move_person("webchat", "anon-1", "customer-7", None, {}) == []
+    assert captured_events == []
+    unnamed = track(services, "anon-2").conversation
+    services.tracker.move_person("webchat", "anon-2", "customer-8", None, {})
+    assert summary(trail(client, ann, unnamed.id))[-1] == ("signed_in", None, {})
+
+
 def test_the_trail_of_an_unknown_conversation_is_404_and_needs_a_sign_in(client, services,
                                                                         make_token):
     ann = make_token("ann@example.com")

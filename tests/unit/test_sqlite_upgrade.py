@@ -32,6 +32,7 @@ V13_SCHEMA = DATA / "sqlite_schema_v13.sql"
 V14_SCHEMA = DATA / "sqlite_schema_v14.sql"
 V15_SCHEMA = DATA / "sqlite_schema_v15.sql"
 V16_SCHEMA = DATA / "sqlite_schema_v16.sql"
+V17_SCHEMA = DATA / "sqlite_schema_v17.sql"
 
 
 def _version_1_database(path: Path) -> None:
@@ -641,12 +642,54 @@ def test_version_16_file_gains_account_names(tmp_path, clock):
     store = SqliteStore(path)
     try:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 17
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         old = store.get_user_by_email("old@example.com")
         assert old.display_name is None
         assert store.set_user_name(old.id, "Olga").display_name == "Olga"
         with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError):
             db.execute("UPDATE admin_users SET display_name = ''")  # the table's own check
+    finally:
+        store.close()
+
+
+def test_version_17_file_takes_sign_in_lines(tmp_path, clock):
+    """Version 18: the trail takes 'signed_in' lines; its lines, ids and indexes are kept."""
+    path = tmp_path / "v17.db"
+    db = sqlite3.connect(path)
+    register_functions(db)
+    db.executescript(V17_SCHEMA.read_text(encoding="utf-8"))
+    db.executescript("""
+        INSERT INTO conversations (platform, external_user_id, created_at, updated_at,
+                                   last_message_at)
+        VALUES ('webchat', 'v17-user', '2026-12-07T10:00:00.000000+00:00',
+                '2026-12-07T10:00:00.000000+00:00', '2026-12-07T10:00:00.000000+00:00');
+        INSERT INTO activity (conversation_id, kind, detail, created_at)
+        VALUES (1, 'tagged', '{"tag": "vip"}', '2026-12-07T10:00:00.000000+00:00'),
+               (1, 'note', '{"text": "its id is not given out again"}',
+                '2026-12-07T10:00:00.000000+00:00');
+        DELETE FROM activity WHERE id = 2;
+        PRAGMA user_version = 17;
+    """)
+    with pytest.raises(sqlite3.IntegrityError):  # the version-17 table's own check
+        db.execute("INSERT INTO activity (conversation_id, kind, created_at)"
+                   " VALUES (1, 'signed_in', '2026-12-07T10:00:00.000000+00:00')")
+    db.close()
+    indexes = {i for i in _indexes(path) if i.startswith("activity_")}
+
+    store = SqliteStore(path)
+    try:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 18
+        (kept,) = store.list_activity(1, 10)
+        assert (kept.id, kept.kind, kept.detail) == (1, "tagged", {"tag": "vip"})
+        (line,) = store.add_activity(
+            [NewActivity(conversation_id=1, kind="signed_in", detail={"name": "Ada"})], clock())
+        assert (line.id, line.kind, line.detail) == (3, "signed_in", {"name": "Ada"})
+        assert {i for i in _indexes(path) if i.startswith("activity_")} == indexes
+        assert "activity_before_v18" not in _tables(path)
+        with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError):
+            db.execute("INSERT INTO activity (conversation_id, kind, created_at)"
+                       " VALUES (1, 'unheard_of', '2026-12-07T10:00:00.000000+00:00')")
     finally:
         store.close()
 

@@ -335,6 +335,9 @@ function activityText(a) {
     case "untagged":
       if (d.everywhere) return `${who || "Someone"} deleted the tag “${d.tag}” from every conversation`;
       return `${who || "Someone"} removed the tag “${d.tag}”`;
+    case "signed_in": // a web chat visitor who signed in on the site (identity verification)
+      return d.name ? `The visitor signed in on the site as ${d.name}`
+        : "The visitor signed in on the site";
     case "note":
       if (d.deleted_at) {
         const deleter = account(d.deleted_by_id, d.deleted_by);
