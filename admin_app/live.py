@@ -53,6 +53,12 @@ WHO_MIN_SECONDS = 5.0
 # ``visitor.presence``). This process asks about one conversation at most once every
 # VISITOR_QUERY_MIN_SECONDS for heartbeats (a join always asks: that page has heard nothing).
 VISITOR_QUERY_MIN_SECONDS = 10.0
+# An inbox asks the same about the web chat conversations it lists (``visitors``, at most
+# MAX_VISITORS_ASKED ids; a socket's questions closer than VISITORS_MIN_SECONDS apart are
+# dropped) and hears every answer from then on, in VISITORS_ROOM.
+VISITORS_ROOM = "visitors"
+MAX_VISITORS_ASKED = 100
+VISITORS_MIN_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
@@ -75,6 +81,7 @@ class Viewer:
     viewer: str
     said_at: float = 0.0
     asked_at: float = float("-inf")
+    visitors_asked_at: float = float("-inf")
     idle: bool = False  # no input on the page for IDLE_AFTER_SECONDS: not counted online
 
 
@@ -288,6 +295,29 @@ class AdminNamespace(Namespace):
                 self.services.tracker.came_online(user)
         return {"ok": True}
 
+    def on_visitors(self, data):
+        """An inbox asks whether the people of the web chat conversations it lists are on
+        the site (``{"conversation_ids": [...]}``): their widgets are asked as for a page
+        showing one (``visitor.query``, at most every 10 s per conversation), and this
+        socket hears every ``visitor.presence`` from then on (``VISITORS_ROOM``)."""
+        ids = data.get("conversation_ids") if isinstance(data, dict) else None
+        if not isinstance(ids, list) or len(ids) > MAX_VISITORS_ASKED or not all(
+                _conversation_id({"conversation_id": i}) for i in ids):
+            return {"ok": False, "error": "conversation_ids must be a list of at most "
+                                          f"{MAX_VISITORS_ASKED} positive integers"}
+        with self._lock:
+            viewer = self._viewers.get(request.sid)
+            if viewer is None:
+                return {"ok": False}
+            now = time.monotonic()
+            if now - viewer.visitors_asked_at < VISITORS_MIN_SECONDS:
+                return {"ok": True}  # asked a moment ago: the answers are on their way
+            viewer.visitors_asked_at = now
+        join_room(VISITORS_ROOM)
+        for conversation_id in dict.fromkeys(ids):
+            self._ask_visitor(conversation_id, heartbeat=True)
+        return {"ok": True}
+
     def on_who(self, data=None):
         """Which conversations the other pages show: every page showing one answers with
         its ``viewing`` about a second later (``presence.query``), so an inbox that has
@@ -389,7 +419,9 @@ class EventRelay:
         elif event.name == "presence.query":
             self._emit(event.name, {}, ADMINS_ROOM)
         elif event.name == "visitor.presence" and event.conversation_id is not None:
-            self._emit(event.name, data, conversation_room(event.conversation_id))
+            # The pages showing the conversation, and the inboxes that asked (on their rows).
+            self._emit(event.name, data,
+                       [conversation_room(event.conversation_id), VISITORS_ROOM])
         elif event.name in ("message.created", "message.updated", "typing"):
             if event.conversation_id is not None:
                 self._emit(event.name, data, conversation_room(event.conversation_id))

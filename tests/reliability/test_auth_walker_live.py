@@ -21,7 +21,7 @@ from tests.support.live_server import LiveServer
 
 ADMIN, AGENT = "ann@example.com", "carl@example.com"
 # Events of /admin agents may send; admin-only ones are AdminNamespace.ADMIN_ONLY_EVENTS.
-AGENT_EVENTS = {"join", "leave", "typing", "viewing", "who", "idle"}
+AGENT_EVENTS = {"join", "leave", "typing", "viewing", "who", "idle", "visitors"}
 # Events answered only on a conversation the socket follows: the walker joins it first.
 AFTER_JOIN = {"viewing"}
 
@@ -145,7 +145,8 @@ def test_every_admin_event_is_classified_and_rechecked(server, ledger):
     _no_function_handlers_bypass_the_namespace()
 
     cid = _conversation(server)
-    payload = {"conversation_id": cid, "typing": True, "idle": False}  # one for every event
+    payload = {"conversation_id": cid, "typing": True, "idle": False,  # one for every event
+               "conversation_ids": [cid]}
     agent_browser, _ = _signed_in(server, AGENT)
     admin_browser, admin_csrf = _signed_in(server, ADMIN)
     headers = {"Cookie": _cookie(agent_browser)}

@@ -232,6 +232,7 @@ function renderRow(c) {
   when.textContent = timeAgo(stamp);
   when.title = new Date(stamp).toLocaleString();
   renderViewing(row, c.id);
+  renderHere(row, c.id);
   return item;
 }
 
@@ -341,6 +342,79 @@ function onPresence(data) {
   if (row) renderViewing(row, data.conversation_id);
 }
 
+// Whether each web chat visitor listed is on the site now: the inbox asks the server about
+// the open web chat conversations it shows (`visitors`, at most 100, on connecting, when new
+// ones are shown and every 25 s); their widgets answer with `visitor.presence`, which this
+// page hears from then on. A widget not heard from for 60 s counts as gone, as on the
+// conversation page.
+const VISITOR_GONE_AFTER = 60_000;
+const VISITORS_ASK_EVERY = 25_000;
+const VISITORS_ASK_FLOOR = 5_100; // the server drops a socket's questions closer than 5 s
+const visitorsHere = new Map(); // conversation id -> Map(widget id -> {open, visible, page, at})
+let liveSocket = null;
+let visitorsAskedAt = 0;
+let visitorsAsked = "";
+let visitorsTimer = null;
+
+function shownWebchat() {
+  return [...list.querySelectorAll(".conv-row")].map((row) => conversations.get(Number(row.dataset.id)))
+    .filter((c) => c && c.platform === "webchat" && c.status !== "closed")
+    .slice(0, 100).map((c) => c.id);
+}
+function askVisitors(force = false) {
+  if (!liveSocket?.connected) return;
+  const ids = shownWebchat();
+  const key = ids.join(",");
+  if (!force && key === visitorsAsked) return; // nothing new shown: the heartbeat asks
+  clearTimeout(visitorsTimer);
+  const wait = visitorsAskedAt + VISITORS_ASK_FLOOR - Date.now();
+  if (wait > 0) {
+    visitorsTimer = setTimeout(() => askVisitors(true), wait);
+    return;
+  }
+  visitorsAsked = key;
+  if (!ids.length) return;
+  visitorsAskedAt = Date.now();
+  liveSocket.emit("visitors", { conversation_ids: ids });
+}
+function onVisitorPresence(data) {
+  if (typeof data.visitor !== "string" || !Number.isInteger(data.conversation_id)) return;
+  const widgets = visitorsHere.get(data.conversation_id) || new Map();
+  if (data.online) {
+    widgets.set(data.visitor, {
+      open: data.open === true, visible: data.visible === true, page: data.page, at: Date.now(),
+    });
+  } else {
+    widgets.delete(data.visitor);
+  }
+  if (widgets.size) visitorsHere.set(data.conversation_id, widgets);
+  else visitorsHere.delete(data.conversation_id);
+  const row = list.querySelector(`.conv-row[data-id="${data.conversation_id}"]`);
+  if (row) renderHere(row, data.conversation_id);
+}
+function renderHere(row, conversationId) {
+  const node = row.querySelector(".row-here");
+  const widgets = visitorsHere.get(conversationId);
+  for (const [id, w] of widgets || []) {
+    if (Date.now() - w.at > VISITOR_GONE_AFTER) widgets.delete(id);
+  }
+  const all = [...(widgets?.values() || [])];
+  const c = conversations.get(conversationId);
+  if (!all.length || !c || c.platform !== "webchat") {
+    node.hidden = true;
+    node.textContent = "";
+    return;
+  }
+  // The tab in front with the chat open says most; then one in front; then any.
+  const best = all.find((w) => w.open && w.visible) || all.find((w) => w.visible) || all[0];
+  const how = best.open && best.visible ? "chat open" : best.visible ? "chat closed"
+    : "site in the background";
+  node.hidden = false;
+  node.textContent = "On the site";
+  node.dataset.state = best.open && best.visible ? "chat-open" : best.visible ? "on-site" : "background";
+  node.title = `On the site now · ${how}${best.page?.title || best.page?.url ? ` · ${best.page.title || best.page.url}` : ""}`;
+}
+
 function render(flashId = null) {
   const ids = [...conversations.keys()];
   const pins = pinned.filter((id) => conversations.has(id));
@@ -359,6 +433,7 @@ function render(flashId = null) {
   emptyFiltered.hidden = !filtering();
   emptyNone.hidden = filtering();
   loadMoreButton.hidden = !nextCursor;
+  askVisitors();
 }
 
 // -- the keyboard: each row has two stops (its box, its link), so a long list is many Tabs.
@@ -736,14 +811,19 @@ await load();
 loadWaiting();
 refreshTimes();
 setInterval(() => {
-  for (const row of list.querySelectorAll(".conv-row")) renderViewing(row, Number(row.dataset.id));
+  for (const row of list.querySelectorAll(".conv-row")) {
+    renderViewing(row, Number(row.dataset.id));
+    renderHere(row, Number(row.dataset.id));
+  }
 }, 10_000);
+setInterval(() => askVisitors(true), VISITORS_ASK_EVERY);
 connectLive(
   {
     "conversation.created": onConversation,
     "conversation.updated": onConversation,
     "conversation.deleted": onDeleted,
     presence: onPresence,
+    "visitor.presence": onVisitorPresence,
     "conversation.read": onRead,
     "conversations.read": onAllRead,
     "stats.updated": ({ stats }) => {
@@ -754,7 +834,11 @@ connectLive(
   {
     // Who has which conversation open: the pages showing one answer at once (else their
     // next heartbeat, up to 25 s later, would say it).
-    onConnect: (socket) => socket.emit("who"),
+    onConnect: (socket) => {
+      socket.emit("who");
+      liveSocket = socket;
+      askVisitors(true); // and whether the web chat visitors listed are on the site
+    },
     onSync: () => {
       load();
       loadWaiting();
