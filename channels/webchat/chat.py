@@ -53,17 +53,24 @@ _PAGE_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)  # the whole 
 
 
 class ChatError(Exception):
-    """A request the chat refuses, with its HTTP status and a short machine-readable code."""
+    """A request the chat refuses, with its HTTP status and a short machine-readable code.
 
-    def __init__(self, status: int, error: str, detail: str) -> None:
+    ``detail`` is English, for developers; ``extra`` carries the numbers a visitor needs
+    (``limit``: characters, ``max_bytes``: a file's size), so the widget can say why in the
+    visitor's language."""
+
+    def __init__(self, status: int, error: str, detail: str,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.error = error
         self.detail = detail
+        self.extra = extra or {}
 
     def body(self) -> dict[str, Any]:
         """The JSON of an HTTP error, and of a Socket.IO error acknowledgement."""
-        return {"error": self.error, "detail": self.detail, "status": self.status}
+        return {"error": self.error, "detail": self.detail, "status": self.status,
+                **self.extra}
 
 
 def room(conversation_id: int) -> str:
@@ -267,13 +274,15 @@ class WebchatChannel:
             raise ChatError(400, "bad_request", "the message is empty")
         limit = self.settings.chat_max_message_length
         if len(text) > limit:
-            raise ChatError(413, "too_long", f"a message has at most {limit} characters")
+            raise ChatError(413, "too_long", f"a message has at most {limit} characters",
+                            {"limit": limit})
         return text
 
     def escalate_reason(self, value: object) -> str:
         text = "" if value is None else _text(value, "reason")
         if len(text) > MAX_REASON:
-            raise ChatError(413, "too_long", f"a reason has at most {MAX_REASON} characters")
+            raise ChatError(413, "too_long", f"a reason has at most {MAX_REASON} characters",
+                            {"limit": MAX_REASON})
         return text
 
     def page(self, value: object) -> dict[str, str] | None:
@@ -402,7 +411,8 @@ class WebchatChannel:
         text = None if comment is None else _text(comment, "comment") or None
         if text is not None and len(text) > RATING_COMMENT_MAX_LENGTH:
             raise ChatError(413, "too_large", "a comment is at most "
-                            f"{RATING_COMMENT_MAX_LENGTH} characters")
+                            f"{RATING_COMMENT_MAX_LENGTH} characters",
+                            {"limit": RATING_COMMENT_MAX_LENGTH})
         try:
             return self.tracker.rate(conversation_id, score, text)
         except Conflict:

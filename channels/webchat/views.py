@@ -336,20 +336,20 @@ def _post_file(conversation_id: int | None):
     chat = _chat()
     limit = chat.settings.chat_upload_max_bytes
     visitor = _visitor()
-    if not limit:
-        raise ChatError(403, "forbidden", "this chat takes no files")
+    if not limit:  # max_bytes 0: told apart from another "forbidden" (someone else's chat)
+        raise ChatError(403, "forbidden", "this chat takes no files", {"max_bytes": 0})
     request.max_content_length = limit + MULTIPART_ENVELOPE
     try:
         upload = request.files.get("file")
         form = request.form
     except RequestEntityTooLarge:
-        raise ChatError(413, "too_large", _too_large(limit)) from None
+        raise _too_large(limit) from None
     if upload is None:
         raise ChatError(400, "bad_request",
                         "send the file as multipart/form-data, in a field named 'file'")
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
-        raise ChatError(413, "too_large", _too_large(limit))
+        raise _too_large(limit)
     if not data:
         raise ChatError(400, "bad_request", "the file is empty")
     if conversation_id is not None:
@@ -367,8 +367,9 @@ def _post_file(conversation_id: int | None):
     return _stored(result)
 
 
-def _too_large(limit: int) -> str:
-    return f"a file is at most {size_text(limit)} ({limit:,} bytes)"
+def _too_large(limit: int) -> ChatError:
+    return ChatError(413, "too_large", f"a file is at most {size_text(limit)} ({limit:,} bytes)",
+                     {"max_bytes": limit})
 
 
 def _check_conversation(visitor: Visitor, conversation_id: int) -> None:

@@ -167,6 +167,11 @@ def _with_reply_time(page: Page, seconds: int) -> None:
     page.route("**/chat/session", session)
 
 
+def _answer(status: int, body: dict):
+    """A route handler that answers ``body`` with ``status``, as the server would."""
+    return lambda route: route.fulfill(status=status, json=body)
+
+
 def test_someone_who_asks_for_a_person_is_told_the_usual_wait(tmp_path, browser):
     """CHAT_REPLY_TIME=15 through the real server, then other waits as a session could
     give them (from the stats' median): each said in words."""
@@ -536,6 +541,17 @@ def test_a_rating_that_failed_can_be_sent_again(server, admin, page: Page):
     expect(note).to_have_class("sb-rating-note sb-rating-error")
     expect(comment).to_have_value("Lovely, thanks")  # kept, to send again
     expect(comment).to_be_visible()
+    page.unroute("**/chat/*/rating")
+
+    # Refused (a server that takes shorter comments than the widget lets one type): why,
+    # in the widget's words, with the limit the refusal carries.
+    page.route("**/chat/*/rating", _answer(413, {
+        "error": "too_large", "detail": "a comment is at most 300 characters", "status": 413,
+        "limit": 300}))
+    card.get_by_role("button", name="Send", exact=True).click()
+    expect(note).to_have_text("Not sent: too long (at most 300 characters)")
+    expect(note).to_have_class("sb-rating-note sb-rating-error")
+    expect(comment).to_have_value("Lovely, thanks")
     page.unroute("**/chat/*/rating")
 
     page.route("**/chat/*/rating", lambda route: route.abort())  # the network is down
@@ -1083,6 +1099,82 @@ def test_the_widget_speaks_the_sites_language(tmp_path, browser):
             timeout=15000)  # no usual wait promised out of hours
     finally:
         page.context.close()
+        httpd.shutdown()
+        httpd.server_close()
+        server.stop()
+
+
+def test_the_servers_refusals_are_in_the_visitors_language(tmp_path, browser):
+    """A French page: what the server refuses is said in French, with the limit the
+    refusal carries, never with the server's English ``detail``. A message typed while the
+    limit was higher waits in the outbox (from the visitor's last visit) and is refused, over
+    the socket and over HTTP (no Socket.IO client); a file is refused by a server that takes
+    less than the widget was told (a process with another CHAT_UPLOAD_MAX_BYTES)."""
+    import json
+
+    server, site, httpd = _site_in(tmp_path, 'lang="fr"', CHAT_MAX_MESSAGE_LENGTH="20",
+                                   CHAT_UPLOAD_MAX_BYTES="2048")
+    kept = {"outbox": [{"client_id": "typed-before", "kind": "message",
+                        "content": "Où en est ma commande numéro 4512 ?"}]}
+
+    def session(route):
+        answer = route.fetch()
+        told = answer.json()
+        told["limits"]["max_file_bytes"] = 1024 * 1024
+        route.fulfill(response=answer, body=json.dumps(told))
+
+    try:
+        for over_http in (False, True):
+            page = browser.new_context(locale="en-US").new_page()  # the browser's: English
+            try:
+                page.add_init_script(
+                    f"localStorage.setItem({json.dumps('switchboard-chat:' + server.url)},"
+                    f" {json.dumps(json.dumps(kept))});")
+                page.route("**/chat/session", session)
+                if over_http:
+                    page.route("**/chat/static/vendor/socket.io.min.js",
+                               lambda route: route.abort())
+                page.goto(site + "/")
+                page.locator(".sb-bubble").click()
+                expect(page.locator(".sb-status")).to_have_text("En ligne", timeout=15000)
+                typed = page.locator(".sb-failed", has_text="Où en est ma commande")
+                expect(typed).to_be_visible(timeout=15000)
+                expect(typed.locator(".sb-meta")).to_have_text(
+                    "Non envoyé : trop long (20 caractères au plus)")
+                if over_http:
+                    continue  # files go over HTTP either way
+                files = page.locator(".sb-compose input[type=file]")
+                files.set_input_files(files=[{"name": "facture.pdf", "mimeType":
+                                              "application/pdf", "buffer": b"f" * 3000}])
+                sent = page.locator(".sb-failed", has_text="facture.pdf")
+                expect(sent).to_be_visible(timeout=15000)
+                expect(sent.locator(".sb-meta")).to_have_text(
+                    "Non envoyé : un fichier fait au plus 2 KB")
+                # The file's other refusals, as the server words them (checked in
+                # tests/integration/test_webchat_files.py); one the widget does not know
+                # is "refused".
+                for n, (status, body, said) in enumerate([
+                    (403, {"error": "forbidden", "detail": "this chat takes no files",
+                           "max_bytes": 0}, "ce chat n'accepte pas de fichiers"),
+                    (403, {"error": "forbidden", "detail": "this conversation belongs to "
+                           "someone else"}, "cette conversation appartient à quelqu'un d'autre"),
+                    (400, {"error": "bad_request", "detail": "the file is empty"}, "refusé"),
+                ]):
+                    page.route("**/chat/files", _answer(status, {**body, "status": status}))
+                    files.set_input_files(files=[{"name": f"photo{n}.png",
+                                                  "mimeType": "image/png",
+                                                  "buffer": tiny_png(4, 4)}])
+                    refused = page.locator(".sb-failed", has_text=f"photo{n}.png")
+                    expect(refused).to_be_visible(timeout=15000)
+                    expect(refused.locator(".sb-meta")).to_have_text(f"Non envoyé : {said}")
+                    page.unroute("**/chat/files")
+                for english in ("at most", "takes no files", "someone else", "empty"):
+                    expect(page.locator(".sb-panel")).not_to_contain_text(english)
+            finally:
+                page.context.close()
+        assert admin_api(server)("GET", "/admin/conversations?platform=webchat"
+                                 )["conversations"] == []  # the server took none of it
+    finally:
         httpd.shutdown()
         httpd.server_close()
         server.stop()

@@ -81,7 +81,9 @@ def test_bad_files_are_refused_with_the_reason_and_store_nothing(client, service
         assert too_big.status_code == 413
         assert too_big.json["error"] == "too_large"
         assert "a file is at most 4 KB (4,096 bytes)" in too_big.json["detail"]
-        assert _send(client, visitor, b"x" * 300_000, client_id="bigger").status_code == 413
+        assert too_big.json["max_bytes"] == 4096  # for the widget to say in the visitor's words
+        bigger = _send(client, visitor, b"x" * 300_000, client_id="bigger")  # past the envelope
+        assert (bigger.status_code, bigger.json["max_bytes"]) == (413, 4096)
         empty = _send(client, visitor, b"", client_id="empty")
         assert (empty.status_code, empty.json["detail"]) == (400, "the file is empty")
         no_file = client.post("/chat/files", headers=visitor, content_type="multipart/form-data",
@@ -98,14 +100,16 @@ def test_bad_files_are_refused_with_the_reason_and_store_nothing(client, service
         # Another visitor's conversation is not this one's to write in.
         theirs = _send(client, _visitor(client), PNG, client_id="theirs")
         cid = theirs.json["conversation"]["id"]
-        assert _send(client, visitor, PNG, client_id="mine", path=f"/chat/{cid}/files"
-                     ).status_code == 403
+        mine = _send(client, visitor, PNG, client_id="mine", path=f"/chat/{cid}/files")
+        assert (mine.status_code, mine.json["error"]) == (403, "forbidden")
+        assert "max_bytes" not in mine.json  # not "this chat takes no files"
         assert _send(client, visitor, PNG, client_id="mine", path="/chat/987654/files"
                      ).status_code == 404
 
         services.settings.chat_upload_max_bytes = 0
         off = _send(client, visitor, PNG, client_id="off")
         assert (off.status_code, off.json["detail"]) == (403, "this chat takes no files")
+        assert (off.json["error"], off.json["max_bytes"]) == ("forbidden", 0)
     finally:
         services.settings.chat_upload_max_bytes = 5 * 1024 * 1024
 

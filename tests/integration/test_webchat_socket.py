@@ -223,6 +223,12 @@ def test_length_and_rate_limits(start_server):
         live = visitor.connect()
         too_long = live.call("message", {"content": "x" * 41, "client_id": "long"})
         assert too_long["status"] == 413 and too_long["error"] == "too_long"
+        # With the limit, for the widget to say in the visitor's language (detail: English).
+        assert (too_long["limit"], too_long["detail"]) == (40, "a message has at most 40 "
+                                                                "characters")
+        long_reason = live.call("escalate", {"reason": "r" * 501, "client_id": "why"})
+        assert (long_reason["status"], long_reason["error"], long_reason["limit"]) == (
+            413, "too_long", 500)
         acks = [live.call("message", {"content": f"message {i}", "client_id": f"m{i}"})
                 for i in range(4)]
         assert all("id" in ack for ack in acks)
@@ -243,6 +249,9 @@ def test_length_and_rate_limits(start_server):
         other.start()
         long_http = other.request("POST", "/chat/messages", json={"content": "y" * 41})
         assert long_http.status_code == 413 and long_http.json()["error"] == "too_long"
+        assert long_http.json()["limit"] == 40
+        long_reason = other.request("POST", "/chat/escalate", json={"reason": "r" * 501})
+        assert (long_reason.status_code, long_reason.json()["limit"]) == (413, 500)
         ok = other.request("POST", "/chat/messages", json={"content": "fits"})
         assert ok.status_code == 201
     finally:

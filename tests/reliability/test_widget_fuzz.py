@@ -76,7 +76,9 @@ def client_id_outcome(value: Any) -> tuple[bool, str | None]:
 
 
 def check_error(body: dict) -> None:
-    assert set(body) == {"error", "detail", "status"}, body
+    # A refusal may carry the number a visitor needs to be told (the widget says it).
+    assert {"error", "detail", "status"} <= set(body) <= {"error", "detail", "status",
+                                                          "limit", "max_bytes"}, body
     assert 400 <= body["status"] < 500 and body["error"] and body["detail"], body
 
 

@@ -355,7 +355,9 @@ def test_a_visitor_rates_their_closed_conversation(client, services):
         answer = rate(bad)
         assert answer.status_code == 400, bad
         assert set(answer.get_json()) == {"error", "detail", "status"}
-    assert rate({"score": 5, "comment": "x" * 501}).status_code == 413
+    long = rate({"score": 5, "comment": "x" * 501})
+    assert (long.status_code, long.get_json()["error"], long.get_json()["limit"]) == (
+        413, "too_large", 500)
     assert rate({"score": 5}, headers=bob).status_code == 403
     assert rate({"score": 5}, conversation=987654321).status_code == 404
     assert rate({"score": 5}, headers={}).status_code == 401

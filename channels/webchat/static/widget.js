@@ -55,6 +55,8 @@
       retrying: "Retrying…", slowDownTap: "Slow down a little — tap to send again",
       notSentTap: "Not sent — tap to send again", tooBig: "a file is at most {size}",
       empty: "the file is empty", refused: "refused",
+      tooLong: "too long (at most {n} characters)", noFiles: "this chat takes no files",
+      notYours: "this conversation belongs to someone else", file: "file",
       newConversation: "New conversation", seen: "Seen",
       teamTyping: "Our team is typing", botTyping: "The assistant is typing",
       nameTyping: "{name} is typing",
@@ -96,6 +98,9 @@
       slowDownTap: "Un peu moins vite — touchez pour renvoyer",
       notSentTap: "Non envoyé — touchez pour renvoyer",
       tooBig: "un fichier fait au plus {size}", empty: "le fichier est vide", refused: "refusé",
+      tooLong: "trop long ({n} caractères au plus)",
+      noFiles: "ce chat n'accepte pas de fichiers",
+      notYours: "cette conversation appartient à quelqu'un d'autre", file: "fichier",
       newConversation: "Nouvelle conversation", seen: "Vu",
       teamTyping: "Notre équipe écrit", botTyping: "L'assistant écrit",
       nameTyping: "{name} écrit",
@@ -137,6 +142,9 @@
       notSentTap: "No enviado — toca para reenviar",
       tooBig: "un archivo ocupa como máximo {size}", empty: "el archivo está vacío",
       refused: "rechazado", newConversation: "Nueva conversación", seen: "Visto",
+      tooLong: "demasiado largo (máximo {n} caracteres)",
+      noFiles: "este chat no admite archivos",
+      notYours: "esta conversación pertenece a otra persona", file: "archivo",
       teamTyping: "Nuestro equipo está escribiendo", botTyping: "El asistente está escribiendo",
       nameTyping: "{name} está escribiendo",
       away: "Nuestro equipo no está disponible ahora{back}. Deja un mensaje: te responderemos aquí.",
@@ -177,6 +185,8 @@
       notSentTap: "Nicht gesendet — zum erneuten Senden tippen",
       tooBig: "eine Datei hat höchstens {size}", empty: "die Datei ist leer",
       refused: "abgelehnt", newConversation: "Neues Gespräch", seen: "Gesehen",
+      tooLong: "zu lang (höchstens {n} Zeichen)", noFiles: "dieser Chat nimmt keine Dateien an",
+      notYours: "dieses Gespräch gehört jemand anderem", file: "Datei",
       teamTyping: "Unser Team schreibt", botTyping: "Der Assistent schreibt",
       nameTyping: "{name} schreibt",
       away: "Unser Team ist gerade nicht da{back}. Hinterlassen Sie eine Nachricht: Wir antworten hier.",
@@ -215,6 +225,9 @@
       retrying: "Nuovo tentativo…", slowDownTap: "Un po' più piano — tocca per inviare di nuovo",
       notSentTap: "Non inviato — tocca per inviare di nuovo",
       tooBig: "un file è al massimo {size}", empty: "il file è vuoto", refused: "rifiutato",
+      tooLong: "troppo lungo (al massimo {n} caratteri)",
+      noFiles: "questa chat non accetta file",
+      notYours: "questa conversazione appartiene a un'altra persona", file: "file",
       newConversation: "Nuova conversazione", seen: "Visto",
       teamTyping: "Il nostro team sta scrivendo", botTyping: "L'assistente sta scrivendo",
       nameTyping: "{name} sta scrivendo",
@@ -255,6 +268,9 @@
       notSentTap: "Não enviada — toque para enviar novamente",
       tooBig: "um arquivo tem no máximo {size}", empty: "o arquivo está vazio",
       refused: "recusado", newConversation: "Nova conversa", seen: "Vista",
+      tooLong: "longa demais (no máximo {n} caracteres)",
+      noFiles: "este chat não aceita arquivos",
+      notYours: "esta conversa pertence a outra pessoa", file: "arquivo",
       teamTyping: "Nossa equipe está digitando", botTyping: "O assistente está digitando",
       nameTyping: "{name} está digitando",
       away: "Nossa equipe não está disponível agora{back}. Deixe uma mensagem: responderemos aqui.",
@@ -293,6 +309,8 @@
       retrying: "Nieuwe poging…", slowDownTap: "Iets rustiger — tik om opnieuw te versturen",
       notSentTap: "Niet verstuurd — tik om opnieuw te versturen",
       tooBig: "een bestand is maximaal {size}", empty: "het bestand is leeg", refused: "geweigerd",
+      tooLong: "te lang (maximaal {n} tekens)", noFiles: "deze chat neemt geen bestanden aan",
+      notYours: "dit gesprek is van iemand anders", file: "bestand",
       newConversation: "Nieuw gesprek", seen: "Gezien",
       teamTyping: "Ons team typt", botTyping: "De assistent typt", nameTyping: "{name} typt",
       away: "Ons team is er nu niet{back}. Laat een bericht achter: we antwoorden hier.",
@@ -596,7 +614,7 @@
     a = a || {};
     var raw = a.url || (a.payload && a.payload.url);
     var url = typeof raw === "string" && raw ? safeUrl(raw) : null;
-    var name = a.name || a.title || a.type || "file";
+    var name = a.name || a.title || T.file;
     var size = fileSize(a.size);
     var li = el("li", "sb-attachment");
     if (!url) { // not sent yet, or no address to open
@@ -694,6 +712,23 @@
     li.querySelector(".sb-meta").textContent = connected ? T.sending : T.waiting;
     toBottom();
     return li;
+  }
+
+  // A refusal from the server (`{error, detail, status}`, with the numbers some carry:
+  // `limit` in characters, `max_bytes` for files) in the visitor's words: its `detail` is
+  // English, for developers. One this widget does not know is just "refused".
+  function refusal(r) {
+    r = r || {};
+    switch (r.error) {
+      case "too_long": // a message (or a reason) longer than the server takes
+      case "too_large": // a file, or a rating's comment
+        if (typeof r.max_bytes === "number") return t("tooBig", { size: fileSize(r.max_bytes) });
+        if (typeof r.limit === "number") return t("tooLong", { n: r.limit });
+        break;
+      case "forbidden": // the chat takes no files (max_bytes 0), or the conversation is not theirs
+        return r.max_bytes === 0 ? T.noFiles : T.notYours;
+    }
+    return T.refused;
   }
 
   function markFailed(item, detail) {
@@ -1051,7 +1086,10 @@
     if (code === 409 || code === 403 || code === 404) { hideRating(); return; } // reopened
     if (!ratingWant) rating.pressed = rating.score; // not saved: show what is
     paintRating();
-    ratingNote(code === 429 ? T.tooManyTries : T.ratingFailed, true);
+    // Refused (a comment too long for the server): why; else the network or the server.
+    ratingNote(code === 429 ? T.tooManyTries
+      : code >= 400 && code < 500 ? t("notSent", { detail: refusal(r.data) })
+      : T.ratingFailed, true);
     if (stick) toBottom();
   }
 
@@ -1427,7 +1465,9 @@
       (escalate ? "/escalate" : "/messages");
     return api("POST", path, payload).then(function (r) {
       if (r.ok) return r.data.status === "queued" ? r.data : r.data.message;
-      return { error: r.data.error || "error", detail: r.data.detail || "", status: r.status };
+      // The refusal's numbers (its limit) go along with its code.
+      return Object.assign({}, r.data, { error: r.data.error || "error",
+                                         detail: r.data.detail || "", status: r.status });
     }).catch(function () { return null; });
   }
 
@@ -1468,7 +1508,7 @@
         if (ack.status === 403 && !httpMode) { state.conversationId = null; }
         state.outbox.shift();
         save();
-        markFailed(item, ack.detail || ack.error);
+        markFailed(item, refusal(ack));
         flush();
         return;
       }
@@ -1485,7 +1525,7 @@
   var maxFileBytes = 0;
   function sendFile(file, item) {
     item = item || { client_id: newId(), kind: "file", content: "",
-                     attachments: [{ type: "file", name: file.name || "file", size: file.size }] };
+                     attachments: [{ type: "file", name: file.name || T.file, size: file.size }] };
     if (file.size > maxFileBytes) {
       renderPending(item);
       markFailed(item, t("tooBig", { size: fileSize(maxFileBytes) }));
@@ -1500,7 +1540,7 @@
     var li = renderPending(item);
     li.classList.remove("sb-failed");
     li.classList.add("sb-pending");
-    li.querySelector(".sb-meta").textContent = "Sending…";
+    li.querySelector(".sb-meta").textContent = T.sending;
     var body = new FormData();
     body.append("client_id", item.client_id);
     var page = currentPage();
@@ -1508,7 +1548,7 @@
       body.append("page_url", page.url);
       body.append("page_title", page.title);
     }
-    body.append("file", file, file.name || "file");
+    body.append("file", file, file.name || T.file);
     var path = (state.conversationId ? "/chat/" + state.conversationId : "/chat") + "/files";
     fetch(BASE + path, {
       method: "POST",
@@ -1528,7 +1568,7 @@
             ? T.slowDownTap : T.notSentTap);
           return;
         }
-        markFailed(item, json.detail || json.error || T.refused);
+        markFailed(item, refusal(json));
       });
     }).catch(function () {
       retryable(li, file, item, T.notSentTap);
@@ -1607,7 +1647,7 @@
       if (io) { connect(io); return; }
       httpMode = true; // no Socket.IO client: plain HTTP, polling for replies
       connected = true;
-      setStatus("connected", "Online");
+      setStatus("connected", T.online);
       flush();
       setInterval(function () { catchUp().then(flush); }, 4000);
     });
