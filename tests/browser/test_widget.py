@@ -985,6 +985,17 @@ def test_a_visitor_who_signs_in_keeps_their_chat(shop_server, browser):
             "user_id": "bo", "verified": True, "email": "bo@shop.example"}
         assert [m["content"] for m in shown["messages"] if m["sender_type"] == "user"] == [
             "Do you ship to Oslo?", "And to Bergen?"]
+
+        agent = _agent_page(browser, server)  # the trail says so
+        try:
+            agent.goto(f"{server.url}/conversations/{listed[0]['id']}")
+            agent.wait_for_selector("body[data-ready=conversation]")
+            line = agent.locator("#activity li", has_text="signed in")
+            expect(line).to_have_count(1, timeout=10000)
+            expect(line).to_be_visible()
+            expect(line).to_contain_text("The visitor signed in on the site")
+        finally:
+            agent.context.close()
     finally:
         page.context.close()
 
