@@ -865,7 +865,8 @@ def test_the_agent_sees_the_page_the_visitor_wrote_from(server, admin, page, bro
 def shop_server(tmp_path):
     """The product, and a shop on another origin (a server of its own on loopback, as a real
     site) whose pages sign their customers in to the widget with CHAT_IDENTITY_SECRET:
-    ``/as/<customer>`` signed in as them, ``/`` signed out."""
+    ``/as/<customer>`` signed in as them, ``/`` signed out, ``/wrongly/<customer>`` signed
+    with another secret (a misconfigured site)."""
     import hashlib
     import hmac
 
@@ -877,11 +878,12 @@ def shop_server(tmp_path):
     server = _serve(tmp_path, CHAT_IDENTITY_SECRET="shop-secret", CHAT_ALLOWED_ORIGINS=shop)
 
     def page_for(path: str) -> str:
-        customer = path[len("/as/"):] if path.startswith("/as/") else None
+        customer = path.split("/")[2] if path.startswith(("/as/", "/wrongly/")) else None
+        secret = b"another-secret" if path.startswith("/wrongly/") else b"shop-secret"
         signed = "" if not customer else (
             f' data-user-id="{customer}" data-email="{customer}@shop.example"'
             ' data-user-hash="'
-            f'{hmac.new(b"shop-secret", customer.encode(), hashlib.sha256).hexdigest()}"')
+            f'{hmac.new(secret, customer.encode(), hashlib.sha256).hexdigest()}"')
         return (f'<!doctype html><title>Shop</title><p>Welcome</p>'
                 f'<script src="{server.url}/chat/widget.js" defer{signed}></script>')
 
@@ -953,6 +955,29 @@ def test_a_signed_in_customer_finds_their_chat_on_another_device(shop_server, br
     finally:
         laptop.context.close()
         phone.context.close()
+
+
+def test_a_site_that_signs_its_customer_wrongly_still_has_a_chat(shop_server, browser):
+    """A hash the server refuses (the site's secret is not ours): the visitor chats
+    anonymously, and the site's developer reads why in the console."""
+    server, shop = shop_server
+    page = browser.new_context().new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(f"{shop}/wrongly/bo")
+        page.locator(".sb-bubble").click()
+        expect(page.locator(".sb-status")).to_have_attribute("data-state", "connected",
+                                                             timeout=15000)
+        send(page, "Do you ship to Oslo?")
+        expect(page.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
+        (listed,) = admin_api(server)("GET", "/admin/conversations?platform=webchat"
+                                      )["conversations"]
+        assert listed["profile"].get("verified") is not True
+        assert "bo@shop.example" not in str(listed)
+        assert any("identity was refused" in line for line in console), console
+    finally:
+        page.context.close()
 
 
 def test_a_visitor_who_signs_in_keeps_their_chat(shop_server, browser):

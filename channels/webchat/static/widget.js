@@ -1187,6 +1187,16 @@
       }
       return api("POST", "/chat/session", body).then(function (r) {
         if (r.ok) return r.data;
+        if (r.status === 403 && r.data.error === "identity_refused" && OPTIONS.userId) {
+          // The site signed its customer wrongly (a secret or a hash that does not match):
+          // its developer is told, and the visitor chats anonymously rather than not at all.
+          if (window.console) {
+            console.error("Switchboard chat: the site's identity was refused (" +
+                          (r.data.detail || "") + "); chatting anonymously");
+          }
+          OPTIONS.userId = OPTIONS.userHash = OPTIONS.email = null;
+          return tryOnce();
+        }
         if (r.status === 403 || r.status === 401) { // not ours any more: start afresh
           state.token = null; state.conversationId = null; state.lastId = 0; save();
         }
