@@ -136,6 +136,45 @@ export class Viewers {
   }
 }
 
+// -- whether a web chat visitor is on the site (conversation.js, inbox.js) -------------------
+// The person's widgets answer a page's question (visitor.query) with `visitor.presence`,
+// and say when they go; one not heard from for VISITOR_GONE_AFTER (its process died, or the
+// network) counts as gone.
+const VISITOR_GONE_AFTER = 60_000;
+
+/** Take a `visitor.presence` into `widgets` (the widget's opaque id -> {open, visible, page,
+ * at}); true when it said the last of them went. */
+export function heardVisitor(widgets, data) {
+  if (data.online) {
+    widgets.set(data.visitor, {
+      open: data.open === true, visible: data.visible === true, page: data.page, at: Date.now(),
+    });
+    return false;
+  }
+  return widgets.delete(data.visitor) && widgets.size === 0;
+}
+
+/** The widget that says most (the tab in front with the chat open, then one in front, then
+ * any), with `state` and `how` in words, after forgetting those not heard from for too long
+ * (`gone(at)`: the last of them went, heard last at `at`); null when none is left. */
+export function visitorHere(widgets, gone = () => {}) {
+  for (const [id, w] of widgets) {
+    if (Date.now() - w.at > VISITOR_GONE_AFTER) {
+      widgets.delete(id);
+      if (widgets.size === 0) gone(new Date(w.at));
+    }
+  }
+  const all = [...widgets.values()];
+  const best = all.find((w) => w.open && w.visible) || all.find((w) => w.visible) || all[0];
+  if (!best) return null;
+  const open = best.open && best.visible;
+  return {
+    ...best,
+    state: open ? "chat-open" : best.visible ? "on-site" : "background",
+    how: open ? "chat open" : best.visible ? "chat closed" : "site in the background",
+  };
+}
+
 /** "ann", "ann and bob", "ann and 2 others". */
 export function nameList(names) {
   return names.length <= 2 ? names.join(" and ") : `${names[0]} and ${names.length - 1} others`;

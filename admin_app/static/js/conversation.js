@@ -2,7 +2,7 @@
 import {
   api, clockTime, connectLive, duration, el, handledText, loadUsers, loadWaitingCount, me,
   nameList, noticeForNextPage, onAvailability, personName, platformBadge, setWaitingCount,
-  statusBadge, toast, userName, Viewers,
+  statusBadge, toast, userName, Viewers, heardVisitor, visitorHere,
 } from "./common.js";
 import { clearDraft, loadDraft, loadDraftFiles, onDraftChange, saveDraft, saveDraftFiles } from "./drafts.js";
 import { attachMentions } from "./mentions.js";
@@ -933,22 +933,14 @@ function onPresence(data) {
 // -- whether the person is on the site (web chat) -------------------------------------------
 // Joining and each heartbeat ask the person's widgets (the server's visitor.query); each one
 // answers with `visitor.presence` (online, the chat open, the page in front, which page), and
-// says when it goes. A widget not heard from for VISITOR_GONE_AFTER (its process died, or
-// the network) counts as gone.
-const VISITOR_GONE_AFTER = 60_000;
+// says when it goes (common.js: heardVisitor, visitorHere).
 const visitorWidgets = new Map(); // the widget's opaque id -> { open, visible, page, at }
 let visitorLeftAt = null;
 const visitorAskedAt = Date.now();
 
 function onVisitorPresence(data) {
   if (data.conversation_id !== conversationId || typeof data.visitor !== "string") return;
-  if (data.online) {
-    visitorWidgets.set(data.visitor, {
-      open: data.open === true, visible: data.visible === true, page: data.page, at: Date.now(),
-    });
-  } else if (visitorWidgets.delete(data.visitor) && visitorWidgets.size === 0) {
-    visitorLeftAt = new Date();
-  }
+  if (heardVisitor(visitorWidgets, data)) visitorLeftAt = new Date();
   renderVisitorHere();
 }
 
@@ -958,22 +950,10 @@ function renderVisitorHere() {
     node.hidden = true;
     return;
   }
-  for (const [id, w] of visitorWidgets) {
-    if (Date.now() - w.at > VISITOR_GONE_AFTER) {
-      visitorWidgets.delete(id);
-      if (visitorWidgets.size === 0) visitorLeftAt = new Date(w.at);
-    }
-  }
-  const widgets = [...visitorWidgets.values()];
-  // The tab in front with the chat open says most; then one in front; then any.
-  const best = widgets.find((w) => w.open && w.visible) || widgets.find((w) => w.visible)
-    || widgets[0];
-  node.dataset.state = best ? (best.open && best.visible ? "chat-open" : best.visible
-    ? "on-site" : "background") : visitorLeftAt ? "left" : "unknown";
+  const best = visitorHere(visitorWidgets, (at) => { visitorLeftAt = at; });
+  node.dataset.state = best ? best.state : visitorLeftAt ? "left" : "unknown";
   if (best) {
-    const how = best.open && best.visible ? "chat open" : best.visible ? "chat closed"
-      : "site in the background";
-    node.replaceChildren(`On the site now · ${how}`);
+    node.replaceChildren(`On the site now · ${best.how}`);
     if (best.page?.url) node.append(" · ", pageLink(best.page));
   } else if (visitorLeftAt) {
     node.replaceChildren(`Left the site at ${clockTime(visitorLeftAt.toISOString())}`);

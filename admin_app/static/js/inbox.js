@@ -2,7 +2,7 @@
 import {
   api, beep, connectLive, el, handledText, loadUsers, loadWaitingCount, me, nameList, personName,
   platformBadge, refreshTimes, setWaitingCount, showNoticeLeft, statusBadge, timeAgo, toast,
-  Viewers,
+  Viewers, heardVisitor, visitorHere,
 } from "./common.js";
 import { drafts, onDraftChange } from "./drafts.js";
 
@@ -345,9 +345,7 @@ function onPresence(data) {
 // Whether each web chat visitor listed is on the site now: the inbox asks the server about
 // the open web chat conversations it shows (`visitors`, at most 100, on connecting, when new
 // ones are shown and every 25 s); their widgets answer with `visitor.presence`, which this
-// page hears from then on. A widget not heard from for 60 s counts as gone, as on the
-// conversation page.
-const VISITOR_GONE_AFTER = 60_000;
+// page hears from then on (common.js: heardVisitor, visitorHere).
 const VISITORS_ASK_EVERY = 25_000;
 const VISITORS_ASK_FLOOR = 5_100; // the server drops a socket's questions closer than 5 s
 const visitorsHere = new Map(); // conversation id -> Map(widget id -> {open, visible, page, at})
@@ -380,13 +378,7 @@ function askVisitors(force = false) {
 function onVisitorPresence(data) {
   if (typeof data.visitor !== "string" || !Number.isInteger(data.conversation_id)) return;
   const widgets = visitorsHere.get(data.conversation_id) || new Map();
-  if (data.online) {
-    widgets.set(data.visitor, {
-      open: data.open === true, visible: data.visible === true, page: data.page, at: Date.now(),
-    });
-  } else {
-    widgets.delete(data.visitor);
-  }
+  heardVisitor(widgets, data);
   if (widgets.size) visitorsHere.set(data.conversation_id, widgets);
   else visitorsHere.delete(data.conversation_id);
   const row = list.querySelector(`.conv-row[data-id="${data.conversation_id}"]`);
@@ -394,25 +386,17 @@ function onVisitorPresence(data) {
 }
 function renderHere(row, conversationId) {
   const node = row.querySelector(".row-here");
-  const widgets = visitorsHere.get(conversationId);
-  for (const [id, w] of widgets || []) {
-    if (Date.now() - w.at > VISITOR_GONE_AFTER) widgets.delete(id);
-  }
-  const all = [...(widgets?.values() || [])];
-  const c = conversations.get(conversationId);
-  if (!all.length || !c || c.platform !== "webchat") {
+  const best = visitorHere(visitorsHere.get(conversationId) || new Map());
+  if (!best || conversations.get(conversationId)?.platform !== "webchat") {
     node.hidden = true;
     node.textContent = "";
     return;
   }
-  // The tab in front with the chat open says most; then one in front; then any.
-  const best = all.find((w) => w.open && w.visible) || all.find((w) => w.visible) || all[0];
-  const how = best.open && best.visible ? "chat open" : best.visible ? "chat closed"
-    : "site in the background";
+  const where = best.page?.title || best.page?.url;
   node.hidden = false;
   node.textContent = "On the site";
-  node.dataset.state = best.open && best.visible ? "chat-open" : best.visible ? "on-site" : "background";
-  node.title = `On the site now · ${how}${best.page?.title || best.page?.url ? ` · ${best.page.title || best.page.url}` : ""}`;
+  node.dataset.state = best.state;
+  node.title = `On the site now · ${best.how}${where ? ` · ${where}` : ""}`;
 }
 
 function render(flashId = null) {
