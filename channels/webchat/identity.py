@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from services.business_hours import zone_named
+
 SALT = "switchboard.webchat.visitor.v1"
 VISITOR_ID = re.compile(r"^v_[A-Za-z0-9_-]{16,64}$")
 MAX_DISPLAY_NAME = 80
@@ -30,6 +32,9 @@ USER_ID_MAX = 200
 EMAIL_MAX = 254
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+TIME_ZONE_MAX = 64
+LANGUAGE_MAX = 35
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}")
 
 
 class InvalidToken(Exception):
@@ -45,15 +50,24 @@ class Visitor:
     display_name: str | None = None
     user_id: str | None = None
     email: str | None = None
+    # What the visitor's browser says of them: its IANA time zone and language (BCP 47), so
+    # the team sees their local time (the widget sends both; an API client may not).
+    time_zone: str | None = None
+    language: str | None = None
 
     def profile(self) -> dict[str, object] | None:
-        """What the team is shown of a verified customer (the conversation's profile)."""
-        if self.user_id is None:
-            return None
-        found: dict[str, object] = {"user_id": self.user_id, "verified": True}
-        if self.email:
-            found["email"] = self.email
-        return found
+        """What the team is shown of the visitor (the conversation's profile): a verified
+        customer's id and e-mail, and the browser's time zone and language; None: nothing."""
+        found: dict[str, object] = {}
+        if self.user_id is not None:
+            found.update(user_id=self.user_id, verified=True)
+            if self.email:
+                found["email"] = self.email
+        if self.time_zone:
+            found["time_zone"] = self.time_zone
+        if self.language:
+            found["language"] = self.language
+        return found or None
 
 
 class IdentityError(ValueError):
@@ -82,6 +96,24 @@ def verified_identity(identity_secret: str, user_id: object, user_hash: object,
         raise IdentityError("user_hash is not HMAC-SHA256(CHAT_IDENTITY_SECRET, user_id)")
     mail = email.strip() if isinstance(email, str) else ""
     return user_id, mail if len(mail) <= EMAIL_MAX and _EMAIL.fullmatch(mail) else None
+
+
+def clean_time_zone(value: object) -> str | None:
+    """An IANA time zone this server knows (``Europe/Paris``); None for anything else (a
+    browser's zone the server's tz database lacks is left out, not refused)."""
+    if not isinstance(value, str) or not 1 <= len(value) <= TIME_ZONE_MAX:
+        return None
+    try:
+        return zone_named(value).key
+    except ValueError:
+        return None
+
+
+def clean_language(value: object) -> str | None:
+    """A BCP 47 language tag as browsers give it (``de-AT``); None for anything else."""
+    if isinstance(value, str) and len(value) <= LANGUAGE_MAX and _LANGUAGE.fullmatch(value):
+        return value
+    return None
 
 
 def new_visitor_id() -> str:
@@ -116,6 +148,10 @@ class VisitorTokens:
             payload["u"] = visitor.user_id
             if visitor.email:
                 payload["e"] = visitor.email
+        if visitor.time_zone:
+            payload["z"] = visitor.time_zone
+        if visitor.language:
+            payload["l"] = visitor.language
         return self._serializer.dumps(payload)
 
     def verify(self, token: object) -> Visitor:
@@ -132,7 +168,8 @@ class VisitorTokens:
         user_id, email = payload.get("u"), payload.get("e")
         return Visitor(visitor_id, clean_display_name(payload.get("n")),
                        user_id if isinstance(user_id, str) else None,
-                       email if isinstance(email, str) else None)
+                       email if isinstance(email, str) else None,
+                       clean_time_zone(payload.get("z")), clean_language(payload.get("l")))
 
 
 def bearer_token(header: str | None) -> str | None:

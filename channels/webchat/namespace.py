@@ -71,7 +71,7 @@ class ChatNamespace(Namespace):
     def _visitor(self) -> Visitor:
         state = self._state()
         return Visitor(state["visitor_id"], state.get("display_name"), state.get("user_id"),
-                       state.get("email"))
+                       state.get("email"), state.get("time_zone"), state.get("language"))
 
     def _follow(self, conversation_id: int) -> None:
         """Put this socket in the conversation's room (leaving the one it followed)."""
@@ -111,6 +111,7 @@ class ChatNamespace(Namespace):
             conversation_id = None
         self._save({"visitor_id": visitor.id, "display_name": visitor.display_name,
                     "user_id": visitor.user_id, "email": visitor.email,
+                    "time_zone": visitor.time_zone, "language": visitor.language,
                     "conversation_id": None, "typing_at": 0.0,
                     "presence": secrets.token_hex(8)})  # never the socket's own id
         join_room(visitor_room(visitor.id))

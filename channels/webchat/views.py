@@ -48,6 +48,8 @@ from channels.webchat.identity import (
     Visitor,
     bearer_token,
     clean_display_name,
+    clean_language,
+    clean_time_zone,
     new_visitor_id,
     user_visitor_id,
     verified_identity,
@@ -188,6 +190,10 @@ def start_session():
         )
     name = clean_display_name(body.get("display_name"))
     remembered = positive_id(body.get("conversation_id"), "conversation_id")
+    # The browser's time zone and language (the team sees the visitor's local time): kept in
+    # the token, so every message of the session carries them to the conversation's profile.
+    browser = {k: v for k, v in (("time_zone", clean_time_zone(body.get("time_zone"))),
+                                 ("language", clean_language(body.get("language")))) if v}
     identity = _identity(chat, body)
     if identity is not None:  # the site's customer, on this device or any other
         user_id, email = identity
@@ -196,8 +202,8 @@ def start_session():
         # Anonymous until now at this browser: they just signed in on the site.
         before = visitor if visitor is not None and visitor.user_id is None and not same \
             else None
-        visitor = Visitor(visitor_id, name or (visitor.display_name if same else None),
-                          user_id, email)
+        visitor = replace(Visitor(visitor_id, name or (visitor.display_name if same else None),
+                                  user_id, email), **browser)
         moved = chat.channel.sign_in(before, visitor) if before is not None else []
         if not same:
             remembered = None  # the conversation remembered was the visitor's before
@@ -215,6 +221,7 @@ def start_session():
         visitor, remembered = Visitor(new_visitor_id(), name), None
     elif name:
         visitor = replace(visitor, display_name=name)
+    visitor = replace(visitor, **browser)
     resumed = chat.channel.resume(visitor, remembered)
     conversation, to_rate = resumed.open, resumed.to_rate
     return jsonify(

@@ -861,6 +861,36 @@ def test_the_agent_sees_the_page_the_visitor_wrote_from(server, admin, page, bro
         agent.context.close()
 
 
+def test_the_agent_sees_the_visitors_local_time_and_language(server, admin, browser):
+    """The widget tells the server its browser's time zone and language: the conversation
+    page says the visitor's time now where they are (as Tokyo's clock says it)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    visitor = browser.new_context(timezone_id="Asia/Tokyo", locale="ja-JP").new_page()
+    try:
+        open_chat(visitor, server)
+        send(visitor, "What are your opening hours?")
+        expect(visitor.locator(".sb-from-bot[data-id]")).to_have_count(1, timeout=15000)
+    finally:
+        visitor.context.close()
+    cid = _first_webchat_id(admin)
+
+    agent = _agent_page(browser, server)  # in the machine's own time zone
+    try:
+        agent.goto(f"{server.url}/conversations/{cid}")
+        agent.wait_for_selector("body[data-ready=conversation]")
+        profile = agent.locator("#profile")
+        expect(profile.locator("dt", has_text="Local time")).to_be_visible()
+        shown = profile.locator("dt:has-text('Local time') + dd").inner_text()
+        tokyo = datetime.now(ZoneInfo("Asia/Tokyo"))
+        assert shown.endswith(" (Asia/Tokyo)"), shown
+        assert shown[:5] in {(tokyo + timedelta(minutes=d)).strftime("%H:%M") for d in (-1, 0, 1)}
+        expect(profile.locator("dt:has-text('language') + dd")).to_have_text("ja-JP")
+    finally:
+        agent.context.close()
+
+
 @pytest.fixture
 def shop_server(tmp_path):
     """The product, and a shop on another origin (a server of its own on loopback, as a real

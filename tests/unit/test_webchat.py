@@ -486,3 +486,58 @@ def test_a_customers_token_keeps_who_they_are():
     assert customer.profile() == {"user_id": "42", "verified": True, "email": "ann@shop.example"}
     anonymous = Visitor("v_" + "b" * 22, "Bo")
     assert tokens.verify(tokens.issue(anonymous)) == anonymous and anonymous.profile() is None
+
+
+@pytest.mark.parametrize("zone, kept", [
+    ("Europe/Paris", "Europe/Paris"), ("America/Argentina/Buenos_Aires",
+                                       "America/Argentina/Buenos_Aires"), ("UTC", "UTC"),
+    ("Mars/Olympus", None), ("../../etc/passwd", None), ("", None), (42, None),
+    ("Europe/" + "x" * 80, None),
+])
+def test_a_browsers_time_zone_is_kept_only_when_the_server_knows_it(zone, kept):
+    from channels.webchat.identity import clean_time_zone
+
+    assert clean_time_zone(zone) == kept
+
+
+@pytest.mark.parametrize("language, kept", [
+    ("de-AT", "de-AT"), ("fr", "fr"), ("zh-Hans-CN", "zh-Hans-CN"), ("en--US", None),
+    ("<script>", None), ("e", None), ("de_AT", None), (None, None), ("de-" + "A" * 40, None),
+])
+def test_a_browsers_language_is_kept_only_as_a_language_tag(language, kept):
+    from channels.webchat.identity import clean_language
+
+    assert clean_language(language) == kept
+
+
+def test_the_browsers_time_zone_and_language_go_with_every_message(client, services):
+    """Given at the session's start, kept in the token: each message puts them in the
+    conversation's profile, for the agent's "Local time"; a zone or tag the server will not
+    take is left out, not refused, and a later session without them keeps the token's."""
+    start = client.post("/chat/session", json={"time_zone": "Asia/Tokyo",
+                                               "language": "ja-JP"}).get_json()
+    auth = {"Authorization": f"Bearer {start['token']}"}
+    sent = client.post("/chat/messages", json={"content": "hi", "client_id": "c-1"},
+                       headers=auth).get_json()
+    cid = sent["conversation"]["id"]
+    assert services.tracker.get(cid).profile == {"time_zone": "Asia/Tokyo",
+                                                 "language": "ja-JP"}
+
+    again = client.post("/chat/session", json={"time_zone": "Nowhere/Land", "language": "??"},
+                        headers=auth)
+    assert again.status_code == 200  # not refused: left out
+    auth = {"Authorization": f"Bearer {again.get_json()['token']}"}
+    client.post("/chat/messages", json={"content": "still here", "client_id": "c-2"},
+                headers=auth)
+    assert services.tracker.get(cid).profile == {"time_zone": "Asia/Tokyo",
+                                                 "language": "ja-JP"}
+
+
+def test_a_visitors_token_keeps_their_time_zone_and_language():
+    tokens = VisitorTokens("k", 60)
+    visitor = Visitor("v_" + "c" * 22, None, None, None, "Europe/Lisbon", "pt-PT")
+    assert tokens.verify(tokens.issue(visitor)) == visitor
+    assert visitor.profile() == {"time_zone": "Europe/Lisbon", "language": "pt-PT"}
+    customer = Visitor("v_" + "d" * 22, "Ann", "42", None, "Europe/Lisbon")
+    assert customer.profile() == {"user_id": "42", "verified": True,
+                                  "time_zone": "Europe/Lisbon"}

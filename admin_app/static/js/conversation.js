@@ -257,6 +257,18 @@ function facts(dl, pairs) {
   }
 }
 
+/** "14:05 (Europe/Paris)": the time now in a visitor's time zone; null for a zone this
+ * browser does not know. */
+function localTime(zone) {
+  try {
+    const time = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", timeZone: zone })
+      .format(new Date());
+    return `${time} (${zone})`;
+  } catch {
+    return null;
+  }
+}
+
 function renderFacts() {
   const c = conversation;
   const profile = c.profile || {};
@@ -264,6 +276,11 @@ function renderFacts() {
   for (const [key, value] of Object.entries(profile)) {
     if (value === null || typeof value === "object") continue;
     if (/pic|avatar|photo/i.test(key)) continue;
+    if (key === "time_zone") { // a web chat visitor's browser: their time now, where they are
+      const local = localTime(value);
+      if (local) profilePairs.push(["Local time", local]);
+      continue;
+    }
     const shown = typeof value === "boolean" ? (value ? "yes" : "no") : value;
     profilePairs.push([key.replace(/_/g, " "), shown]);
   }
@@ -1181,5 +1198,6 @@ setInterval(() => refreshWindow().catch(() => {}), 60_000);
 setInterval(sayViewing, PRESENCE_EVERY);
 setInterval(renderViewers, 10_000);
 setInterval(renderVisitorHere, 5_000);
+setInterval(() => { if (conversation?.profile?.time_zone) renderFacts(); }, 30_000); // its local time
 setTimeout(renderVisitorHere, 5_100); // no widget answered: not on the site
 document.body.dataset.ready = "conversation";

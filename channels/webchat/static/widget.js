@@ -1180,6 +1180,9 @@
     function tryOnce() {
       var body = { conversation_id: state.conversationId };
       if (OPTIONS.name) body.display_name = OPTIONS.name;
+      // For the team: the visitor's local time, and the language their browser asks for.
+      try { body.time_zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { /* none */ }
+      if (navigator.language) body.language = navigator.language;
       if (OPTIONS.userId) {
         body.user_id = OPTIONS.userId;
         body.user_hash = OPTIONS.userHash || "";
