@@ -949,7 +949,9 @@ def test_a_signed_in_customer_finds_their_chat_on_another_device(shop_server, br
             ["Where is my order?", "It's order 1234"], timeout=15000)
         cid = _first_webchat_id(admin)
         profile = admin("GET", f"/admin/conversations/{cid}")["conversation"]["profile"]
-        assert profile == {"user_id": "ann", "verified": True, "email": "ann@shop.example"}
+        assert profile == {"user_id": "ann", "verified": True, "email": "ann@shop.example",
+                           # and what her browser says (the machine's zone and language)
+                           "time_zone": profile["time_zone"], "language": profile["language"]}
         # The agent sees who it is: her e-mail for a name, and that the shop vouched for her.
         agent = browser.new_context().new_page()
         _sign_in_agent(agent, server)
@@ -1036,8 +1038,9 @@ def test_a_visitor_who_signs_in_keeps_their_chat(shop_server, browser):
         listed = admin("GET", "/admin/conversations?platform=webchat")["conversations"]
         assert len(listed) == 1
         shown = admin("GET", f"/admin/conversations/{listed[0]['id']}")
-        assert shown["conversation"]["profile"] == {
-            "user_id": "bo", "verified": True, "email": "bo@shop.example"}
+        profile = shown["conversation"]["profile"]
+        assert profile == {"user_id": "bo", "verified": True, "email": "bo@shop.example",
+                           "time_zone": profile["time_zone"], "language": profile["language"]}
         assert [m["content"] for m in shown["messages"] if m["sender_type"] == "user"] == [
             "Do you ship to Oslo?", "And to Bergen?"]
 
