@@ -5,7 +5,6 @@ the team and refused with the reason when it cannot be taken; nothing is half st
 from __future__ import annotations
 
 import io
-import os
 from datetime import datetime, timezone
 
 from services.models import ConversationFilter, InboundMessage
