@@ -305,14 +305,9 @@ class AdminNamespace(Namespace):
                 _conversation_id({"conversation_id": i}) for i in ids):
             return {"ok": False, "error": "conversation_ids must be a list of at most "
                                           f"{MAX_VISITORS_ASKED} positive integers"}
-        with self._lock:
-            viewer = self._viewers.get(request.sid)
-            if viewer is None:
-                return {"ok": False}
-            now = time.monotonic()
-            if now - viewer.visitors_asked_at < VISITORS_MIN_SECONDS:
-                return {"ok": True}  # asked a moment ago: the answers are on their way
-            viewer.visitors_asked_at = now
+        asks = self._may_ask("visitors_asked_at", VISITORS_MIN_SECONDS)
+        if asks is not True:
+            return {"ok": asks is None}  # None: asked a moment ago, the answers on their way
         join_room(VISITORS_ROOM)
         for conversation_id in dict.fromkeys(ids):
             self._ask_visitor(conversation_id, heartbeat=True)
@@ -322,16 +317,25 @@ class AdminNamespace(Namespace):
         """Which conversations the other pages show: every page showing one answers with
         its ``viewing`` about a second later (``presence.query``), so an inbox that has
         just connected need not wait for their 25 s heartbeats."""
+        asks = self._may_ask("asked_at", WHO_MIN_SECONDS)
+        if asks is not True:
+            return {"ok": asks is None}  # None: asked a moment ago, the answers on their way
+        self.services.events.publish(Event("presence.query", {}))
+        return {"ok": True}
+
+    def _may_ask(self, when: str, floor: float) -> bool | None:
+        """Whether this socket may ask its question now (the time kept in the viewer's
+        ``when``): True, and the time is noted; None, it asked less than ``floor`` seconds
+        ago; False, no such socket."""
         with self._lock:
             viewer = self._viewers.get(request.sid)
             if viewer is None:
-                return {"ok": False}
+                return False
             now = time.monotonic()
-            if now - viewer.asked_at < WHO_MIN_SECONDS:
-                return {"ok": True}  # asked a moment ago: the answers are on their way
-            viewer.asked_at = now
-        self.services.events.publish(Event("presence.query", {}))
-        return {"ok": True}
+            if now - getattr(viewer, when) < floor:
+                return None
+            setattr(viewer, when, now)
+            return True
 
     def _presence(self, conversation_id: int, viewing: bool, hello: bool = False) -> None:
         """Tell every admin page whether this socket shows the conversation (a heartbeat too
