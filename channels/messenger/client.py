@@ -134,10 +134,12 @@ class MessengerClient:
         params = {"fields": "id,name", "limit": "100"}
         for _ in range(PERSONA_PAGES):
             data = self._request("GET", "/me/personas", params=params)
-            page = [p for p in data.get("data") or [] if isinstance(p, dict)]
+            found = data.get("data")
+            page = [p for p in found if isinstance(p, dict)] if isinstance(found, list) else []
             yield page
-            paging = data.get("paging") or {}
-            after = (paging.get("cursors") or {}).get("after")
+            paging = data.get("paging") if isinstance(data.get("paging"), dict) else {}
+            cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
+            after = cursors.get("after")
             if not page or not after or not paging.get("next"):
                 return
             params = {**params, "after": str(after)}

@@ -123,6 +123,22 @@ def test_reading_the_list_stops_when_its_time_is_up(client, graph_stub, clock): 
     assert len([r for r in graph_stub.requests if r.method == "GET"]) == 1
 
 
+@pytest.mark.parametrize("odd, found", [
+    ({"data": {"id": "1", "name": "Sam"}, "paging": ["next"]}, None),
+    ({"data": [{"id": "1", "name": "Sam"}], "paging": {"cursors": "after", "next": "x"}}, "1"),
+    ({"data": None}, None),
+])
+def test_a_list_of_personas_of_an_odd_shape_is_read_as_far_as_it_makes_sense(
+        client, graph_stub, personas, odd, found):  # noqa: F811
+    graph_stub.fail_status(200, odd)  # the list's answer
+    persona = personas.id_for("Sam")
+    if found is None:  # nothing usable in it: one is made
+        assert list(graph_stub.personas) == [persona]
+    else:
+        assert persona == found and graph_stub.personas == {}
+    assert len([r for r in graph_stub.requests if r.method == "GET"]) == 1
+
+
 def test_a_persona_facebook_will_not_make_is_not_asked_again_for_ten_minutes(
         client, graph_stub, personas, ticks, clock):  # noqa: F811
     graph_stub.fail(100, "(#100) Failed to fetch the picture", path_contains="personas",
