@@ -800,7 +800,11 @@ setInterval(() => {
     renderHere(row, Number(row.dataset.id));
   }
 }, 10_000);
-setInterval(() => askVisitors(true), VISITORS_ASK_EVERY);
+setInterval(() => {
+  askVisitors(true);
+  // Widgets heard of conversations no longer listed, gone since: forgotten.
+  for (const [id, widgets] of visitorsHere) if (!visitorHere(widgets)) visitorsHere.delete(id);
+}, VISITORS_ASK_EVERY);
 connectLive(
   {
     "conversation.created": onConversation,
