@@ -876,7 +876,11 @@ def test_the_agent_sees_the_visitors_local_time_and_language(server, admin, brow
         visitor.context.close()
     cid = _first_webchat_id(admin)
 
-    agent = _agent_page(browser, server)  # in the machine's own time zone
+    # In the machine's own time zone, a locale with a 24-hour clock (en-US would say "01:05
+    # PM"): the agent's browser words the time as its locale does.
+    agent = browser.new_context(viewport={"width": 1280, "height": 800},
+                                locale="en-GB").new_page()
+    _sign_in_agent(agent, server)
     try:
         agent.goto(f"{server.url}/conversations/{cid}")
         agent.wait_for_selector("body[data-ready=conversation]")
